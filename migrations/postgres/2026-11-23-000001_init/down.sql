@@ -1,0 +1,11 @@
+DROP TABLE sign_in_throttle;
+DROP TABLE revoked_access_tokens;
+DROP TABLE signing_keys;
+DROP TABLE consents;
+DROP TABLE device_codes;
+DROP TABLE refresh_tokens;
+DROP TABLE refresh_families;
+DROP TABLE authorization_codes;
+DROP TABLE browser_sessions;
+DROP TABLE users;
+DROP TABLE clients;

@@ -1,0 +1,168 @@
+use super::{open_store, Failure};
+use crate::admin::{create_client, rotate_client_secret, NewClient};
+use crate::config::Config;
+use crate::store::models::Client;
+use crate::Clock;
+use clap::{Args, Subcommand};
+
+#[derive(Debug, Subcommand)]
+pub enum ClientCommand {
+    /// Register a client; prints its id and (confidential clients) secret once.
+    Create(CreateClient),
+    /// List clients.
+    List {
+        #[arg(long)]
+        json: bool,
+    },
+    /// Show one client.
+    Show {
+        client_id: String,
+        #[arg(long)]
+        json: bool,
+    },
+    /// Delete a client and every grant and token issued to it.
+    Delete { client_id: String },
+    /// Replace a confidential client's secret; prints the new one once.
+    RotateSecret {
+        client_id: String,
+        #[arg(long)]
+        json: bool,
+    },
+}
+
+#[derive(Debug, Args)]
+pub struct CreateClient {
+    #[arg(long)]
+    pub name: String,
+    /// Allowed redirect URIs, matched exactly.
+    #[arg(long = "redirect-uri", num_args = 1..)]
+    pub redirect_uri: Vec<String>,
+    /// authorization_code, refresh_token, client_credentials,
+    /// urn:ietf:params:oauth:grant-type:device_code, implicit, password
+    #[arg(long = "grant-type", num_args = 1.., required = true)]
+    pub grant_type: Vec<String>,
+    /// Space-separated scopes the client may ask for.
+    #[arg(long, default_value = "")]
+    pub scope: String,
+    /// A public client (no secret), e.g. a mobile or single-page app.
+    #[arg(long)]
+    pub public: bool,
+    /// Restrict a confidential client to one auth method: basic or post.
+    #[arg(long)]
+    pub auth_method: Option<String>,
+    #[arg(long)]
+    pub website: Option<String>,
+    /// Allow this client to call /introspect (RFC 7662).
+    #[arg(long)]
+    pub introspect: bool,
+    #[arg(long)]
+    pub json: bool,
+}
+
+pub fn client_json(c: &Client) -> serde_json::Value {
+    serde_json::json!({
+        "client_id": c.id,
+        "client_name": c.name,
+        "website": c.website,
+        "redirect_uris": c.redirect_uri_list(),
+        "grant_types": c.grant_type_list(),
+        "scope": c.scope,
+        "public": c.is_public,
+        "token_endpoint_auth_method": c.auth_method_name(),
+        "introspect": c.can_introspect,
+        "created_at": c.created_at,
+    })
+}
+
+fn print_client(c: &Client) {
+    println!("client_id:    {}", c.id);
+    println!("name:         {}", c.name);
+    println!("type:         {}", if c.is_public { "public" } else { "confidential" });
+    println!("auth method:  {}", c.auth_method_name());
+    println!("grant types:  {}", c.grant_types);
+    println!("scope:        {}", c.scope);
+    println!("redirect URIs: {}", c.redirect_uris);
+}
+
+pub fn run(cmd: ClientCommand, config: &Config) -> Result<(), Failure> {
+    let store = open_store(config)?;
+    let now = Clock::default().now();
+    match cmd {
+        ClientCommand::Create(a) => {
+            let created = create_client(
+                &store,
+                NewClient {
+                    name: a.name,
+                    website: a.website,
+                    redirect_uris: a.redirect_uri,
+                    grant_types: a.grant_type,
+                    scope: a.scope,
+                    public: a.public,
+                    auth_method: a.auth_method,
+                    can_introspect: a.introspect,
+                    owner: None,
+                },
+                now,
+            )
+            .map_err(Failure::other)?;
+            if a.json {
+                let mut v = client_json(&created.client);
+                if let Some(s) = &created.secret {
+                    v["client_secret"] = serde_json::Value::String(s.clone());
+                }
+                println!("{v}");
+            } else {
+                print_client(&created.client);
+                if let Some(s) = &created.secret {
+                    println!("client_secret: {s}");
+                    println!("(the secret is shown only now; store it safely)");
+                }
+            }
+        }
+        ClientCommand::List { json } => {
+            let clients = store.conn().and_then(|mut c| c.list_clients()).map_err(Failure::other)?;
+            if json {
+                let v: Vec<_> = clients.iter().map(client_json).collect();
+                println!("{}", serde_json::Value::Array(v));
+            } else if clients.is_empty() {
+                println!("no clients");
+            } else {
+                for c in clients {
+                    println!("{}  {}  [{}]", c.id, c.name, c.grant_types);
+                }
+            }
+        }
+        ClientCommand::Show { client_id, json } => {
+            let c = store
+                .conn()
+                .and_then(|mut c| c.find_client(&client_id))
+                .map_err(Failure::other)?
+                .ok_or_else(|| Failure::other(format!("no client with id '{client_id}'")))?;
+            if json {
+                println!("{}", client_json(&c));
+            } else {
+                print_client(&c);
+            }
+        }
+        ClientCommand::Delete { client_id } => {
+            let deleted = store
+                .conn()
+                .and_then(|mut c| c.delete_client(&client_id))
+                .map_err(Failure::other)?;
+            if !deleted {
+                return Err(Failure::other(format!("no client with id '{client_id}'")));
+            }
+            println!("deleted client {client_id}");
+        }
+        ClientCommand::RotateSecret { client_id, json } => {
+            let secret = rotate_client_secret(&store, &client_id, now).map_err(Failure::other)?;
+            if json {
+                println!("{}", serde_json::json!({"client_id": client_id, "client_secret": secret}));
+            } else {
+                println!("client_secret: {secret}");
+                println!("(the old secret no longer works; the new one is shown only now)");
+            }
+        }
+    }
+    Ok(())
+}

@@ -1,0 +1,22 @@
+use super::{open_store, Failure};
+use crate::config::Config;
+use crate::{Application, Clock};
+
+pub fn serve(config: Config) -> Result<(), Failure> {
+    let system = actix_web::rt::System::new();
+    system.block_on(async move {
+        let app = Application::build(config, Clock::default()).map_err(Failure::usage)?;
+        app.run_until_stopped().await.map_err(Failure::other)
+    })
+}
+
+pub fn migrate(config: &Config) -> Result<(), Failure> {
+    let store = crate::store::Store::open(&config.database_url, 1)
+        .map_err(|e| Failure::usage(format!("GATEHOUSE_DATABASE_URL (database_url): {e}")))?;
+    let n = store
+        .migrate()
+        .map_err(|e| Failure::usage(format!("GATEHOUSE_DATABASE_URL (database_url): {e}")))?;
+    println!("applied {n} migration(s) to the {} database", store.kind().name());
+    let _ = open_store;
+    Ok(())
+}

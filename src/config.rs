@@ -1,0 +1,309 @@
+//! Settings: each one comes from a flag, an environment variable, a key in
+//! `gatehouse.toml`, or its default, in that order of precedence. A bad value
+//! is a `ConfigError` naming the setting; `main` prints it on one line and
+//! exits 2.
+
+use std::collections::BTreeMap;
+use std::net::ToSocketAddrs;
+use std::path::{Path, PathBuf};
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum LogFormat {
+    Text,
+    Json,
+}
+
+#[derive(Debug, Clone)]
+pub struct Config {
+    pub database_url: String,
+    pub bind: String,
+    /// `None` means "http:// + the bound address", decided once bound.
+    pub issuer: Option<String>,
+    pub keys_dir: PathBuf,
+    /// `None` means "the issuer".
+    pub audience: Option<String>,
+    pub access_token_ttl: i64,
+    pub auth_code_ttl: i64,
+    pub refresh_idle_ttl: i64,
+    pub refresh_max_ttl: i64,
+    pub refresh_reuse_grace: i64,
+    pub device_code_ttl: i64,
+    pub device_interval: i64,
+    pub log: String,
+    pub log_format: LogFormat,
+}
+
+#[derive(Debug, thiserror::Error)]
+#[error("invalid setting {setting}: {problem}")]
+pub struct ConfigError {
+    pub setting: String,
+    pub problem: String,
+}
+
+fn err(setting: &str, problem: impl Into<String>) -> ConfigError {
+    ConfigError {
+        setting: setting.to_string(),
+        problem: problem.into(),
+    }
+}
+
+/// One setting: its key in the file, its environment variable, its default.
+pub struct Setting {
+    pub key: &'static str,
+    pub env: &'static str,
+    pub default: &'static str,
+}
+
+pub const SETTINGS: &[Setting] = &[
+    Setting { key: "database_url", env: "GATEHOUSE_DATABASE_URL", default: "sqlite://gatehouse.db" },
+    Setting { key: "bind", env: "GATEHOUSE_BIND", default: "127.0.0.1:8080" },
+    Setting { key: "issuer", env: "GATEHOUSE_ISSUER", default: "" },
+    Setting { key: "keys_dir", env: "GATEHOUSE_KEYS_DIR", default: "./keys" },
+    Setting { key: "audience", env: "GATEHOUSE_AUDIENCE", default: "" },
+    Setting { key: "access_token_ttl", env: "GATEHOUSE_ACCESS_TOKEN_TTL", default: "600" },
+    Setting { key: "auth_code_ttl", env: "GATEHOUSE_AUTH_CODE_TTL", default: "60" },
+    Setting { key: "refresh_idle_ttl", env: "GATEHOUSE_REFRESH_IDLE_TTL", default: "1209600" },
+    Setting { key: "refresh_max_ttl", env: "GATEHOUSE_REFRESH_MAX_TTL", default: "7776000" },
+    Setting { key: "refresh_reuse_grace", env: "GATEHOUSE_REFRESH_REUSE_GRACE", default: "0" },
+    Setting { key: "device_code_ttl", env: "GATEHOUSE_DEVICE_CODE_TTL", default: "600" },
+    Setting { key: "device_interval", env: "GATEHOUSE_DEVICE_INTERVAL", default: "5" },
+    Setting { key: "log", env: "GATEHOUSE_LOG", default: "info" },
+    Setting { key: "log_format", env: "GATEHOUSE_LOG_FORMAT", default: "text" },
+];
+
+/// Where the raw values come from, before parsing.
+pub struct Sources<'a> {
+    /// Values given as flags, by file key.
+    pub flags: BTreeMap<&'static str, String>,
+    /// `--config PATH`, when given: the file must then exist.
+    pub config_path: Option<PathBuf>,
+    /// Reads an environment variable (a parameter so tests can supply one).
+    pub env: &'a dyn Fn(&str) -> Option<String>,
+}
+
+impl Config {
+    pub fn load(src: &Sources) -> Result<Config, ConfigError> {
+        let file = read_file(src.config_path.as_deref())?;
+        let raw = |key: &str| -> (String, String) {
+            let s = SETTINGS.iter().find(|s| s.key == key).expect("known setting");
+            let name = format!("{} ({})", s.env, s.key);
+            if let Some(v) = src.flags.get(key) {
+                return (name, v.clone());
+            }
+            if let Some(v) = (src.env)(s.env) {
+                return (name, v);
+            }
+            if let Some(v) = file.get(key) {
+                return (name, v.clone());
+            }
+            (name, s.default.to_string())
+        };
+
+        let (name, database_url) = raw("database_url");
+        crate::store::DbKind::from_url(&database_url).map_err(|p| err(&name, p))?;
+
+        let (name, bind) = raw("bind");
+        check_bind(&bind).map_err(|p| err(&name, p))?;
+
+        let (name, issuer) = raw("issuer");
+        let issuer = if issuer.is_empty() {
+            None
+        } else {
+            check_issuer(&issuer).map_err(|p| err(&name, p))?;
+            Some(issuer)
+        };
+
+        let (name, keys_dir) = raw("keys_dir");
+        if keys_dir.is_empty() {
+            return Err(err(&name, "must not be empty"));
+        }
+
+        let (name, audience) = raw("audience");
+        let audience = if audience.is_empty() {
+            None
+        } else if audience.contains(char::is_whitespace) {
+            return Err(err(&name, "must be one value without spaces"));
+        } else {
+            Some(audience)
+        };
+
+        let seconds = |key: &str, min: i64| -> Result<i64, ConfigError> {
+            let (name, v) = raw(key);
+            let n: i64 = v
+                .trim()
+                .parse()
+                .map_err(|_| err(&name, format!("'{v}' is not a whole number of seconds")))?;
+            if n < min {
+                return Err(err(&name, format!("must be at least {min} seconds, got {n}")));
+            }
+            if n > 10 * 365 * 86_400 {
+                return Err(err(&name, format!("{n} seconds is more than ten years")));
+            }
+            Ok(n)
+        };
+
+        let (name, log) = raw("log");
+        tracing_subscriber::EnvFilter::try_new(&log)
+            .map_err(|e| err(&name, format!("'{log}' is not a log level or filter: {e}")))?;
+
+        let (name, fmt) = raw("log_format");
+        let log_format = match fmt.as_str() {
+            "text" => LogFormat::Text,
+            "json" => LogFormat::Json,
+            other => return Err(err(&name, format!("'{other}' must be text or json"))),
+        };
+
+        let cfg = Config {
+            database_url,
+            bind,
+            issuer,
+            keys_dir: PathBuf::from(keys_dir),
+            audience,
+            access_token_ttl: seconds("access_token_ttl", 1)?,
+            auth_code_ttl: seconds("auth_code_ttl", 1)?,
+            refresh_idle_ttl: seconds("refresh_idle_ttl", 1)?,
+            refresh_max_ttl: seconds("refresh_max_ttl", 1)?,
+            refresh_reuse_grace: seconds("refresh_reuse_grace", 0)?,
+            device_code_ttl: seconds("device_code_ttl", 1)?,
+            device_interval: seconds("device_interval", 1)?,
+            log,
+            log_format,
+        };
+        Ok(cfg)
+    }
+
+    /// Defaults for everything but the database, keys and bind; used by tests
+    /// and by embedders.
+    pub fn for_tests(database_url: &str, keys_dir: &Path) -> Config {
+        let env = |_: &str| None;
+        let mut flags = BTreeMap::new();
+        flags.insert("database_url", database_url.to_string());
+        flags.insert("bind", "127.0.0.1:0".to_string());
+        flags.insert("keys_dir", keys_dir.display().to_string());
+        Config::load(&Sources {
+            flags,
+            config_path: None,
+            env: &env,
+        })
+        .expect("test config is valid")
+    }
+}
+
+fn read_file(explicit: Option<&Path>) -> Result<BTreeMap<String, String>, ConfigError> {
+    let path = match explicit {
+        Some(p) => p.to_path_buf(),
+        None => {
+            let p = PathBuf::from("gatehouse.toml");
+            if !p.exists() {
+                return Ok(BTreeMap::new());
+            }
+            p
+        }
+    };
+    let name = format!("--config {}", path.display());
+    let text = std::fs::read_to_string(&path).map_err(|e| err(&name, e.to_string()))?;
+    let table: toml::Table = text
+        .parse()
+        .map_err(|e: toml::de::Error| err(&name, e.message().to_string()))?;
+    let mut out = BTreeMap::new();
+    for (k, v) in table {
+        if !SETTINGS.iter().any(|s| s.key == k) {
+            return Err(err(&name, format!("unknown key '{k}'")));
+        }
+        let v = match v {
+            toml::Value::String(s) => s,
+            toml::Value::Integer(i) => i.to_string(),
+            other => {
+                return Err(err(
+                    &name,
+                    format!("key '{k}' must be a string or a number, not {}", other.type_str()),
+                ))
+            }
+        };
+        out.insert(k, v);
+    }
+    Ok(out)
+}
+
+fn check_bind(bind: &str) -> Result<(), String> {
+    let bad = || format!("'{bind}' is not a host:port address (e.g. 127.0.0.1:8080)");
+    let (host, port) = bind.rsplit_once(':').ok_or_else(bad)?;
+    if host.is_empty() || port.parse::<u16>().is_err() {
+        return Err(bad());
+    }
+    match bind.to_socket_addrs().map(|mut a| a.next()) {
+        Ok(Some(_)) => Ok(()),
+        _ => Err(format!("'{bind}': host '{host}' does not resolve")),
+    }
+}
+
+fn check_issuer(issuer: &str) -> Result<(), String> {
+    let url = url::Url::parse(issuer).map_err(|e| format!("'{issuer}' is not a URL: {e}"))?;
+    if url.scheme() != "https" && url.scheme() != "http" {
+        return Err(format!("'{issuer}' must be an http or https URL"));
+    }
+    // RFC 8414 §2: no query or fragment.
+    if url.query().is_some() || url.fragment().is_some() {
+        return Err(format!("'{issuer}' must not have a query or fragment"));
+    }
+    if issuer.ends_with('/') {
+        return Err(format!("'{issuer}' must not end with a slash"));
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn load(flags: &[(&'static str, &str)], env: &[(&str, &str)]) -> Result<Config, ConfigError> {
+        let env: Vec<(String, String)> =
+            env.iter().map(|(a, b)| (a.to_string(), b.to_string())).collect();
+        let lookup = move |k: &str| env.iter().find(|(a, _)| a == k).map(|(_, b)| b.clone());
+        Config::load(&Sources {
+            flags: flags.iter().map(|(k, v)| (*k, v.to_string())).collect(),
+            config_path: Some(PathBuf::from("/dev/null")),
+            env: &lookup,
+        })
+    }
+
+    #[test]
+    fn defaults_match_the_contract() {
+        let c = load(&[], &[]).unwrap();
+        assert_eq!(c.database_url, "sqlite://gatehouse.db");
+        assert_eq!(c.bind, "127.0.0.1:8080");
+        assert_eq!(c.access_token_ttl, 600);
+        assert_eq!(c.auth_code_ttl, 60);
+        assert_eq!(c.refresh_idle_ttl, 1_209_600);
+        assert_eq!(c.refresh_max_ttl, 7_776_000);
+        assert_eq!(c.refresh_reuse_grace, 0);
+        assert_eq!(c.device_code_ttl, 600);
+        assert_eq!(c.device_interval, 5);
+        assert_eq!(c.log_format, LogFormat::Text);
+    }
+
+    #[test]
+    fn flag_beats_environment() {
+        let c = load(
+            &[("access_token_ttl", "30")],
+            &[("GATEHOUSE_ACCESS_TOKEN_TTL", "40"), ("GATEHOUSE_AUTH_CODE_TTL", "5")],
+        )
+        .unwrap();
+        assert_eq!(c.access_token_ttl, 30);
+        assert_eq!(c.auth_code_ttl, 5);
+    }
+
+    #[test]
+    fn bad_values_name_the_setting() {
+        let e = load(&[], &[("GATEHOUSE_BIND", "nonsense")]).unwrap_err();
+        assert!(e.to_string().contains("GATEHOUSE_BIND"), "{e}");
+        let e = load(&[], &[("GATEHOUSE_ACCESS_TOKEN_TTL", "0")]).unwrap_err();
+        assert!(e.to_string().contains("GATEHOUSE_ACCESS_TOKEN_TTL"), "{e}");
+        let e = load(&[], &[("GATEHOUSE_ISSUER", "https://x/")]).unwrap_err();
+        assert!(e.to_string().contains("GATEHOUSE_ISSUER"), "{e}");
+        let e = load(&[], &[("GATEHOUSE_DATABASE_URL", "mysql://x")]).unwrap_err();
+        assert!(e.to_string().contains("GATEHOUSE_DATABASE_URL"), "{e}");
+        let e = load(&[], &[("GATEHOUSE_LOG_FORMAT", "xml")]).unwrap_err();
+        assert!(e.to_string().contains("GATEHOUSE_LOG_FORMAT"), "{e}");
+    }
+}

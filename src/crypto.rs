@@ -1,0 +1,57 @@
+//! Small primitives: random opaque tokens, their stored hashes, and
+//! constant-time comparison.
+
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use base64::Engine;
+use rand::RngCore;
+
+/// A random opaque token: `bytes` of OS-seeded CSPRNG output, base64url.
+pub fn random_token(bytes: usize) -> String {
+    let mut buf = vec![0u8; bytes];
+    rand::rng().fill_bytes(&mut buf);
+    URL_SAFE_NO_PAD.encode(buf)
+}
+
+/// SHA-256 of `input`, base64url: how codes, refresh tokens, device codes
+/// and session ids are stored. They carry ≥128 bits of randomness, so a
+/// fast hash is enough (a slow one is for low-entropy secrets).
+pub fn token_hash(input: &str) -> String {
+    URL_SAFE_NO_PAD.encode(sha256(input.as_bytes()))
+}
+
+pub fn sha256(input: &[u8]) -> [u8; 32] {
+    let d = aws_lc_rs::digest::digest(&aws_lc_rs::digest::SHA256, input);
+    let mut out = [0u8; 32];
+    out.copy_from_slice(d.as_ref());
+    out
+}
+
+/// Compares without leaking where the inputs differ.
+pub fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
+    #[allow(deprecated)]
+    aws_lc_rs::constant_time::verify_slices_are_equal(a, b).is_ok()
+}
+
+pub fn b64url(bytes: &[u8]) -> String {
+    URL_SAFE_NO_PAD.encode(bytes)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn tokens_are_random_and_long_enough() {
+        let a = random_token(32);
+        let b = random_token(32);
+        assert_ne!(a, b);
+        assert_eq!(a.len(), 43);
+    }
+
+    #[test]
+    fn constant_time_eq_compares() {
+        assert!(constant_time_eq(b"abc", b"abc"));
+        assert!(!constant_time_eq(b"abc", b"abd"));
+        assert!(!constant_time_eq(b"abc", b"ab"));
+    }
+}

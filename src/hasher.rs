@@ -1,0 +1,275 @@
+//! Argon2id hashing and verification on a small fixed pool of threads.
+//!
+//! Every argon2 call in gatehouse goes through here, never on an actix
+//! worker. The pool has as many threads as cores, each with one reusable
+//! memory buffer, so a flood of wrong passwords or secrets waits its turn in
+//! a queue instead of growing memory or starving other requests.
+//! `verify_client_secret` adds a bounded cache of verified secrets, keyed by
+//! client id, the stored hash and the presented secret together, so a
+//! rotated secret (or any change of the stored hash) can never match an old
+//! entry.
+
+use crate::crypto::{constant_time_eq, sha256};
+use argon2::password_hash::PasswordHash;
+use argon2::{Algorithm, Argon2, Block, Params, Version};
+use base64::engine::general_purpose::STANDARD_NO_PAD;
+use base64::Engine;
+use rand::RngCore;
+use std::collections::HashSet;
+use std::sync::mpsc;
+use std::sync::{Arc, Mutex, OnceLock};
+use tokio::sync::oneshot;
+
+/// Stored hashes asking for more memory than this (in KiB) are refused
+/// rather than allowed to exhaust the machine.
+const MAX_MEMORY_KIB: u32 = 256 * 1024;
+const CACHE_CAPACITY: usize = 10_000;
+
+enum Job {
+    Verify {
+        password: String,
+        phc: String,
+        reply: oneshot::Sender<bool>,
+    },
+    Hash {
+        password: String,
+        reply: oneshot::Sender<String>,
+    },
+}
+
+#[derive(Clone)]
+pub struct Hasher {
+    tx: mpsc::Sender<Job>,
+    cache: Arc<Mutex<HashSet<[u8; 32]>>>,
+    dummy: Arc<OnceLock<String>>,
+}
+
+impl Hasher {
+    /// Starts `threads` hashing threads (at least one).
+    pub fn start(threads: usize) -> Hasher {
+        let (tx, rx) = mpsc::channel::<Job>();
+        let rx = Arc::new(Mutex::new(rx));
+        for i in 0..threads.max(1) {
+            let rx = rx.clone();
+            std::thread::Builder::new()
+                .name(format!("argon2-{i}"))
+                .spawn(move || {
+                    let mut memory: Vec<Block> = Vec::new();
+                    loop {
+                        let job = {
+                            let Ok(guard) = rx.lock() else { return };
+                            match guard.recv() {
+                                Ok(job) => job,
+                                Err(_) => return,
+                            }
+                        };
+                        match job {
+                            Job::Verify {
+                                password,
+                                phc,
+                                reply,
+                            } => {
+                                let _ = reply.send(verify_with(&password, &phc, &mut memory));
+                            }
+                            Job::Hash { password, reply } => {
+                                let _ = reply.send(hash_with(&password, &mut memory));
+                            }
+                        }
+                    }
+                })
+                .expect("spawn argon2 thread");
+        }
+        Hasher {
+            tx,
+            cache: Arc::new(Mutex::new(HashSet::new())),
+            dummy: Arc::new(OnceLock::new()),
+        }
+    }
+
+    /// Verifies `password` against a PHC string on the pool.
+    pub async fn verify(&self, password: String, phc: String) -> bool {
+        let (reply, rx) = oneshot::channel();
+        if self
+            .tx
+            .send(Job::Verify {
+                password,
+                phc,
+                reply,
+            })
+            .is_err()
+        {
+            return false;
+        }
+        rx.await.unwrap_or(false)
+    }
+
+    /// Hashes `password` as an argon2id PHC string on the pool.
+    pub async fn hash(&self, password: String) -> String {
+        let (reply, rx) = oneshot::channel();
+        if self.tx.send(Job::Hash { password: password.clone(), reply }).is_err() {
+            return hash_password_blocking(&password);
+        }
+        match rx.await {
+            Ok(h) => h,
+            Err(_) => hash_password_blocking(&password),
+        }
+    }
+
+    /// Spends the same work as a real verification and always fails: used
+    /// for unknown users and clients so their absence can't be timed.
+    pub async fn verify_dummy(&self, password: String) -> bool {
+        let phc = self
+            .dummy
+            .get_or_init(|| hash_password_blocking(&crate::crypto::random_token(16)))
+            .clone();
+        let _ = self.verify(password, phc).await;
+        false
+    }
+
+    /// Checks a client secret, skipping argon2 when this exact (client,
+    /// stored hash, secret) triple was verified before.
+    pub async fn verify_client_secret(&self, client_id: &str, phc: &str, secret: &str) -> bool {
+        let key = cache_key(client_id, phc, secret);
+        if self.cache.lock().map(|c| c.contains(&key)).unwrap_or(false) {
+            return true;
+        }
+        let ok = self.verify(secret.to_string(), phc.to_string()).await;
+        if ok {
+            if let Ok(mut c) = self.cache.lock() {
+                if c.len() >= CACHE_CAPACITY {
+                    c.clear();
+                }
+                c.insert(key);
+            }
+        }
+        ok
+    }
+}
+
+fn cache_key(client_id: &str, phc: &str, secret: &str) -> [u8; 32] {
+    let mut buf = Vec::with_capacity(client_id.len() + phc.len() + secret.len() + 2);
+    buf.extend_from_slice(client_id.as_bytes());
+    buf.push(0);
+    buf.extend_from_slice(phc.as_bytes());
+    buf.push(0);
+    buf.extend_from_slice(secret.as_bytes());
+    sha256(&buf)
+}
+
+/// Hashes on the calling thread: for the CLI, which has no pool to share.
+pub fn hash_password_blocking(password: &str) -> String {
+    hash_with(password, &mut Vec::new())
+}
+
+/// Verifies on the calling thread: for the CLI and unit tests.
+pub fn verify_password_blocking(password: &str, phc: &str) -> bool {
+    verify_with(password, phc, &mut Vec::new())
+}
+
+fn ensure_blocks(memory: &mut Vec<Block>, n: usize) -> &mut [Block] {
+    if memory.len() < n {
+        memory.resize(n, Block::default());
+    }
+    &mut memory[..n]
+}
+
+fn hash_with(password: &str, memory: &mut Vec<Block>) -> String {
+    let params = Params::default();
+    let mut salt = [0u8; 16];
+    rand::rng().fill_bytes(&mut salt);
+    let mut out = [0u8; 32];
+    let blocks = params.block_count();
+    let argon = Argon2::new(Algorithm::Argon2id, Version::V0x13, params.clone());
+    argon
+        .hash_password_into_with_memory(
+            password.as_bytes(),
+            &salt,
+            &mut out,
+            ensure_blocks(memory, blocks),
+        )
+        .expect("argon2 with default parameters and a 16-byte salt cannot fail");
+    format!(
+        "$argon2id$v=19$m={},t={},p={}${}${}",
+        params.m_cost(),
+        params.t_cost(),
+        params.p_cost(),
+        STANDARD_NO_PAD.encode(salt),
+        STANDARD_NO_PAD.encode(out)
+    )
+}
+
+fn verify_with(password: &str, phc: &str, memory: &mut Vec<Block>) -> bool {
+    let Ok(hash) = PasswordHash::new(phc) else {
+        return false;
+    };
+    let Ok(algorithm) = Algorithm::try_from(hash.algorithm) else {
+        return false;
+    };
+    let version = match hash.version.map(Version::try_from) {
+        None => Version::V0x13,
+        Some(Ok(v)) => v,
+        Some(Err(_)) => return false,
+    };
+    let Ok(params) = Params::try_from(&hash) else {
+        return false;
+    };
+    if params.m_cost() > MAX_MEMORY_KIB {
+        return false;
+    }
+    let (Some(salt), Some(expected)) = (hash.salt, hash.hash) else {
+        return false;
+    };
+    let mut salt_buf = [0u8; 64];
+    let Ok(salt) = salt.decode_b64(&mut salt_buf) else {
+        return false;
+    };
+    let mut out = vec![0u8; expected.len()];
+    let blocks = params.block_count();
+    let argon = Argon2::new(algorithm, version, params);
+    if argon
+        .hash_password_into_with_memory(
+            password.as_bytes(),
+            salt,
+            &mut out,
+            ensure_blocks(memory, blocks),
+        )
+        .is_err()
+    {
+        return false;
+    }
+    constant_time_eq(&out, expected.as_bytes())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn hash_then_verify_round_trips_and_uses_argon2id() {
+        let phc = hash_password_blocking("correct horse");
+        assert!(phc.starts_with("$argon2id$v=19$m=19456,t=2,p=1$"), "{phc}");
+        assert!(verify_password_blocking("correct horse", &phc));
+        assert!(!verify_password_blocking("wrong horse", &phc));
+        assert!(!verify_password_blocking("correct horse", "not a hash"));
+    }
+
+    #[test]
+    fn hashes_are_readable_by_the_argon2_crate() {
+        use argon2::PasswordVerifier;
+        let phc = hash_password_blocking("pw");
+        let parsed = PasswordHash::new(&phc).unwrap();
+        assert!(Argon2::default().verify_password(b"pw", &parsed).is_ok());
+    }
+
+    #[tokio::test]
+    async fn pool_verifies_and_cache_is_keyed_by_the_stored_hash() {
+        let h = Hasher::start(1);
+        let phc = h.hash("s3cret".into()).await;
+        assert!(h.verify_client_secret("c1", &phc, "s3cret").await);
+        assert!(h.verify_client_secret("c1", &phc, "s3cret").await);
+        assert!(!h.verify_client_secret("c1", &phc, "other").await);
+        let rotated = h.hash("new".into()).await;
+        assert!(!h.verify_client_secret("c1", &rotated, "s3cret").await);
+        assert!(!h.verify_dummy("s3cret".into()).await);
+    }
+}

@@ -1,0 +1,122 @@
+//! Client authentication at the token, revocation, introspection and device
+//! authorization endpoints (RFC 6749 §2.3): `client_secret_basic`,
+//! `client_secret_post`, or `client_id` alone for public clients.
+
+use super::AppState;
+use crate::oauth::wire::Form;
+use crate::oauth::OAuthError;
+use crate::store::models::client::{AUTH_METHOD_ANY, AUTH_METHOD_BASIC, AUTH_METHOD_POST};
+use crate::store::models::Client;
+use actix_web::HttpRequest;
+use base64::engine::general_purpose::STANDARD;
+use base64::Engine;
+
+fn bad_client() -> OAuthError {
+    OAuthError::InvalidClient("client authentication failed".into())
+}
+
+/// Decodes `Authorization: Basic`. RFC 6749 §2.3.1: id and secret are
+/// form-encoded before being joined with ':'.
+fn basic_credentials(req: &HttpRequest) -> Result<Option<(String, String)>, OAuthError> {
+    let Some(value) = req.headers().get("Authorization") else {
+        return Ok(None);
+    };
+    let value = value.to_str().map_err(|_| bad_client())?;
+    let Some((scheme, rest)) = value.split_once(' ') else {
+        return Err(bad_client());
+    };
+    if !scheme.eq_ignore_ascii_case("basic") {
+        return Err(bad_client());
+    }
+    let decoded = STANDARD.decode(rest.trim()).map_err(|_| bad_client())?;
+    let decoded = String::from_utf8(decoded).map_err(|_| bad_client())?;
+    let (id, secret) = decoded.split_once(':').ok_or_else(bad_client)?;
+    let unescape = |s: &str| -> Result<String, OAuthError> {
+        let pairs: Vec<(String, String)> =
+            serde_urlencoded::from_str(&format!("v={}", s.replace('&', "%26").replace('=', "%3D")))
+                .map_err(|_| bad_client())?;
+        Ok(pairs.into_iter().next().map(|(_, v)| v).unwrap_or_default())
+    };
+    Ok(Some((unescape(id)?, unescape(secret)?)))
+}
+
+/// RFC 6749 §2.3.1: credentials never travel in the request URI.
+pub fn refuse_query_credentials(req: &HttpRequest) -> Result<(), OAuthError> {
+    let q = req.query_string();
+    if q.split('&')
+        .any(|p| p.starts_with("client_secret=") || p.starts_with("client_id="))
+    {
+        return Err(OAuthError::InvalidRequest(
+            "client credentials must not be sent in the request URI".into(),
+        ));
+    }
+    Ok(())
+}
+
+/// Authenticates the calling client. Unknown clients, wrong secrets and
+/// disallowed methods all answer the same `invalid_client`, after the same
+/// argon2 work, so neither existence nor secret can be probed.
+pub async fn authenticate_client(
+    req: &HttpRequest,
+    form: &Form,
+    state: &AppState,
+) -> Result<Client, OAuthError> {
+    refuse_query_credentials(req)?;
+    let basic = basic_credentials(req)?;
+    let (client_id, secret, method) = match basic {
+        Some((id, secret)) => {
+            if form.contains("client_secret") {
+                return Err(OAuthError::InvalidRequest(
+                    "use only one client authentication method".into(),
+                ));
+            }
+            if form.get("client_id").is_some_and(|f| f != id) {
+                return Err(OAuthError::InvalidRequest(
+                    "client_id does not match the Authorization header".into(),
+                ));
+            }
+            (id, Some(secret), AUTH_METHOD_BASIC)
+        }
+        None => match (form.get("client_id"), form.get("client_secret")) {
+            (Some(id), Some(secret)) => (id.to_string(), Some(secret.to_string()), AUTH_METHOD_POST),
+            (Some(id), None) => (id.to_string(), None, "none"),
+            (None, Some(_)) => {
+                return Err(OAuthError::InvalidRequest("missing parameter 'client_id'".into()))
+            }
+            (None, None) => {
+                return Err(OAuthError::InvalidClient("client authentication required".into()))
+            }
+        },
+    };
+
+    let lookup = client_id.clone();
+    let client = state.store.run(move |c| c.find_client(&lookup)).await?;
+    let Some(client) = client else {
+        if let Some(secret) = secret {
+            state.hasher.verify_dummy(secret).await;
+        }
+        return Err(bad_client());
+    };
+
+    if client.is_public {
+        // A public client has no secret; one that sends a secret is confused
+        // or an attacker guessing.
+        return if secret.is_none() { Ok(client) } else { Err(bad_client()) };
+    }
+    let Some(secret) = secret else {
+        return Err(bad_client());
+    };
+    let method_ok = client.auth_method == AUTH_METHOD_ANY || client.auth_method == method;
+    let Some(stored) = client.secret_hash.clone() else {
+        return Err(bad_client());
+    };
+    let verified = state
+        .hasher
+        .verify_client_secret(&client.id, &stored, &secret)
+        .await;
+    if verified && method_ok {
+        Ok(client)
+    } else {
+        Err(bad_client())
+    }
+}

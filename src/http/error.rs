@@ -1,0 +1,30 @@
+//! The one place OAuth errors become HTTP responses: RFC 6749 §5.2 JSON,
+//! `Cache-Control: no-store`, and for `invalid_client` a 401 with
+//! `WWW-Authenticate`. Internal errors log their cause and answer
+//! `server_error` without it.
+
+use crate::oauth::OAuthError;
+use actix_web::http::StatusCode;
+use actix_web::{HttpResponse, ResponseError};
+
+impl ResponseError for OAuthError {
+    fn status_code(&self) -> StatusCode {
+        StatusCode::from_u16(self.status()).unwrap_or(StatusCode::BAD_REQUEST)
+    }
+
+    fn error_response(&self) -> HttpResponse {
+        if let OAuthError::Server(cause) = self {
+            tracing::error!(error = %cause, "internal error");
+        }
+        let mut resp = HttpResponse::build(self.status_code());
+        resp.insert_header(("Cache-Control", "no-store"))
+            .insert_header(("Pragma", "no-cache"));
+        if matches!(self, OAuthError::InvalidClient(_)) {
+            resp.insert_header(("WWW-Authenticate", r#"Basic realm="gatehouse""#));
+        }
+        resp.json(serde_json::json!({
+            "error": self.code(),
+            "error_description": self.description(),
+        }))
+    }
+}

@@ -1,0 +1,111 @@
+//! `POST /token` (RFC 6749 §3.2): parses the form, authenticates the
+//! client, dispatches on `grant_type`, answers with `Cache-Control: no-store`.
+
+use super::client_auth::authenticate_client;
+use super::AppState;
+use crate::oauth::scope::resolve_scope;
+use crate::oauth::wire::Form;
+use crate::oauth::OAuthError;
+use crate::store::models::Client;
+use crate::tokens::AccessTokenClaims;
+use actix_web::{web, HttpRequest, HttpResponse};
+use serde::Serialize;
+
+/// RFC 6749 §5.1 successful response.
+#[derive(Debug, Serialize)]
+pub struct TokenResponse {
+    pub access_token: String,
+    pub token_type: &'static str,
+    pub expires_in: i64,
+    pub scope: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub refresh_token: Option<String>,
+}
+
+impl TokenResponse {
+    pub fn into_http(self) -> HttpResponse {
+        HttpResponse::Ok()
+            .insert_header(("Cache-Control", "no-store"))
+            .insert_header(("Pragma", "no-cache"))
+            .json(self)
+    }
+}
+
+/// Parses a form body with the RFC 6749 rules (form encoding, no repeats).
+pub fn parse_form(req: &HttpRequest, body: &[u8]) -> Result<Form, OAuthError> {
+    let ct = req
+        .headers()
+        .get("Content-Type")
+        .and_then(|v| v.to_str().ok());
+    Form::parse(ct, body)
+}
+
+pub async fn token(
+    req: HttpRequest,
+    body: web::Bytes,
+    state: web::Data<AppState>,
+) -> Result<HttpResponse, OAuthError> {
+    let form = parse_form(&req, &body)?;
+    let grant_type = form.require("grant_type")?.to_string();
+    let client = authenticate_client(&req, &form, &state).await?;
+    let response = match grant_type.as_str() {
+        "client_credentials" => client_credentials(&state, &client, &form).await?,
+        other => {
+            return Err(OAuthError::UnsupportedGrantType(format!(
+                "grant type '{other}' is not supported"
+            )))
+        }
+    };
+    state.metrics.token_issued(&grant_type);
+    Ok(response.into_http())
+}
+
+/// Signs an RFC 9068 access token. `sub` is the user's id, or the client's
+/// for client_credentials.
+pub fn issue_access_token(
+    state: &AppState,
+    sub: &str,
+    client_id: &str,
+    scope: &str,
+    auth_time: Option<i64>,
+) -> Result<(String, AccessTokenClaims), OAuthError> {
+    let now = state.clock.now();
+    let claims = AccessTokenClaims {
+        iss: state.issuer.clone(),
+        sub: sub.to_string(),
+        aud: state.audience.clone(),
+        exp: now + state.config.access_token_ttl,
+        iat: now,
+        jti: uuid::Uuid::new_v4().to_string(),
+        client_id: client_id.to_string(),
+        scope: scope.to_string(),
+        auth_time,
+    };
+    let jwt = state.keys.current().signer.sign(&claims)?;
+    Ok((jwt, claims))
+}
+
+/// RFC 6749 §4.4: a confidential client acting on its own behalf.
+async fn client_credentials(
+    state: &AppState,
+    client: &Client,
+    form: &Form,
+) -> Result<TokenResponse, OAuthError> {
+    // §4.4: "The client credentials grant type MUST only be used by
+    // confidential clients."
+    if client.is_public || !client.has_grant("client_credentials") {
+        return Err(OAuthError::UnauthorizedClient(
+            "this client may not use the client_credentials grant".into(),
+        ));
+    }
+    let scope = resolve_scope(form.get("scope"), &client.scope_list())?.join(" ");
+    let (jwt, claims) = issue_access_token(state, &client.id, &client.id, &scope, None)?;
+    // §4.4.3: a refresh token SHOULD NOT be included.
+    Ok(TokenResponse {
+        access_token: jwt,
+        token_type: "Bearer",
+        expires_in: claims.exp - claims.iat,
+        scope,
+        refresh_token: None,
+    })
+}

@@ -1,0 +1,141 @@
+//! gatehouse: a standalone OAuth 2.0 authorization server.
+//!
+//! `Application::build` is the one app factory: `gatehouse serve` and the
+//! integration tests both use it.
+
+pub mod admin;
+pub mod cli;
+pub mod clock;
+pub mod config;
+pub mod crypto;
+pub mod hasher;
+pub mod http;
+pub mod oauth;
+pub mod store;
+pub mod tokens;
+
+use actix_web::dev::{Server, ServerHandle};
+use actix_web::{middleware, web, App, HttpServer};
+use std::net::TcpListener;
+
+pub use clock::Clock;
+pub use config::Config;
+
+/// Why the server could not start. Each message is one line naming what to
+/// fix; `main` prints it and exits 2.
+#[derive(Debug, thiserror::Error)]
+pub enum StartError {
+    #[error("GATEHOUSE_DATABASE_URL (database_url): {0}")]
+    Database(#[from] store::StoreError),
+    #[error("GATEHOUSE_KEYS_DIR (keys_dir): {0}")]
+    Keys(#[from] tokens::TokenError),
+    #[error("GATEHOUSE_BIND (bind): cannot listen on {addr}: {reason}")]
+    Bind { addr: String, reason: String },
+}
+
+pub struct Application {
+    server: Server,
+    port: u16,
+    state: web::Data<http::AppState>,
+}
+
+impl Application {
+    /// Connects to the database, applies migrations, loads (or creates) the
+    /// signing keys and binds the listener. Must run inside an actix system.
+    pub fn build(config: Config, clock: Clock) -> Result<Application, StartError> {
+        let listener = TcpListener::bind(&config.bind).map_err(|e| StartError::Bind {
+            addr: config.bind.clone(),
+            reason: e.to_string(),
+        })?;
+        let local = listener.local_addr().map_err(|e| StartError::Bind {
+            addr: config.bind.clone(),
+            reason: e.to_string(),
+        })?;
+        let issuer = config.issuer.clone().unwrap_or_else(|| {
+            if config.bind.ends_with(":0") {
+                format!("http://{local}")
+            } else {
+                format!("http://{}", config.bind)
+            }
+        });
+        let audience = config.audience.clone().unwrap_or_else(|| issuer.clone());
+        let cores = std::thread::available_parallelism().map_or(2, |n| n.get());
+
+        let store = store::Store::open(&config.database_url, (cores as u32 * 4).max(8))?;
+        store.migrate()?;
+        let keys = tokens::Keys::load(&store, &config.keys_dir, clock.now())?;
+        let signer = keys.current().signer.kid.clone();
+
+        tracing::info!(
+            listen = %local,
+            issuer = %issuer,
+            database = store.kind().name(),
+            kid = %signer,
+            "gatehouse listening"
+        );
+
+        let state = web::Data::new(http::AppState {
+            config,
+            issuer,
+            audience,
+            store,
+            keys,
+            hasher: hasher::Hasher::start(cores),
+            clock,
+            metrics: http::ops::Metrics::default(),
+        });
+        let app_state = state.clone();
+        let server = HttpServer::new(move || {
+            App::new()
+                .app_data(app_state.clone())
+                .app_data(web::PayloadConfig::new(64 * 1024))
+                .app_data(web::FormConfig::default().limit(64 * 1024))
+                .wrap(http::security_headers())
+                .wrap(middleware::from_fn(http::log_request))
+                .configure(http::configure)
+        })
+        .listen(listener)
+        .map_err(|e| StartError::Bind {
+            addr: local.to_string(),
+            reason: e.to_string(),
+        })?
+        .shutdown_timeout(10)
+        .run();
+
+        // Pick up key rotations made elsewhere without a restart.
+        let reload_state = state.clone();
+        actix_web::rt::spawn(async move {
+            loop {
+                actix_web::rt::time::sleep(std::time::Duration::from_secs(30)).await;
+                let s = reload_state.clone();
+                let res = tokio::task::spawn_blocking(move || s.keys.reload(&s.store, s.clock.now())).await;
+                if let Ok(Err(e)) = res {
+                    tracing::warn!(error = %e, "reloading signing keys failed");
+                }
+            }
+        });
+
+        Ok(Application {
+            server,
+            port: local.port(),
+            state,
+        })
+    }
+
+    pub fn port(&self) -> u16 {
+        self.port
+    }
+
+    pub fn state(&self) -> web::Data<http::AppState> {
+        self.state.clone()
+    }
+
+    pub fn handle(&self) -> ServerHandle {
+        self.server.handle()
+    }
+
+    /// Serves until SIGTERM or Ctrl-C, then drains in-flight requests.
+    pub async fn run_until_stopped(self) -> std::io::Result<()> {
+        self.server.await
+    }
+}

@@ -1,0 +1,123 @@
+//! Every error code gatehouse answers with, one variant each. The wire code
+//! and HTTP status live here; `http::error` renders them.
+
+#[derive(Debug, Clone, thiserror::Error)]
+pub enum OAuthError {
+    /// RFC 6749 §5.2: the request is missing a parameter, repeats one, or is
+    /// otherwise malformed.
+    #[error("invalid_request: {0}")]
+    InvalidRequest(String),
+    /// RFC 6749 §5.2: client authentication failed. Answered with 401 and
+    /// `WWW-Authenticate`.
+    #[error("invalid_client: {0}")]
+    InvalidClient(String),
+    /// RFC 6749 §5.2: the grant (code, refresh token, device code,
+    /// credentials) is invalid, expired, revoked or was issued to another
+    /// client.
+    #[error("invalid_grant: {0}")]
+    InvalidGrant(String),
+    /// RFC 6749 §5.2: this client may not use this grant type.
+    #[error("unauthorized_client: {0}")]
+    UnauthorizedClient(String),
+    /// RFC 6749 §5.2: the server does not support this grant type.
+    #[error("unsupported_grant_type: {0}")]
+    UnsupportedGrantType(String),
+    /// RFC 6749 §5.2 / §4.1.2.1: the scope is malformed, unknown or exceeds
+    /// what the client (or the original grant) has.
+    #[error("invalid_scope: {0}")]
+    InvalidScope(String),
+    /// RFC 6749 §4.1.2.1 / RFC 8628 §3.5: the resource owner denied it.
+    #[error("access_denied: {0}")]
+    AccessDenied(String),
+    /// RFC 6749 §4.1.2.1.
+    #[error("unsupported_response_type: {0}")]
+    UnsupportedResponseType(String),
+    /// RFC 7009 §2.2.1.
+    #[error("unsupported_token_type: {0}")]
+    UnsupportedTokenType(String),
+    /// RFC 8628 §3.5: the user has not finished yet.
+    #[error("authorization_pending")]
+    AuthorizationPending,
+    /// RFC 8628 §3.5: polling too fast; the interval grows by 5 seconds.
+    #[error("slow_down")]
+    SlowDown,
+    /// RFC 8628 §3.5: the device code expired.
+    #[error("expired_token")]
+    ExpiredToken,
+    /// OpenID Connect Core §3.1.2.6 (`prompt=none`).
+    #[error("login_required")]
+    LoginRequired,
+    /// OpenID Connect Core §3.1.2.6 (`prompt=none`).
+    #[error("consent_required")]
+    ConsentRequired,
+    /// RFC 6749 §5.2 `server_error`: our fault. The cause is logged, never
+    /// sent.
+    #[error("server_error: {0}")]
+    Server(String),
+}
+
+impl OAuthError {
+    pub fn code(&self) -> &'static str {
+        match self {
+            OAuthError::InvalidRequest(_) => "invalid_request",
+            OAuthError::InvalidClient(_) => "invalid_client",
+            OAuthError::InvalidGrant(_) => "invalid_grant",
+            OAuthError::UnauthorizedClient(_) => "unauthorized_client",
+            OAuthError::UnsupportedGrantType(_) => "unsupported_grant_type",
+            OAuthError::InvalidScope(_) => "invalid_scope",
+            OAuthError::AccessDenied(_) => "access_denied",
+            OAuthError::UnsupportedResponseType(_) => "unsupported_response_type",
+            OAuthError::UnsupportedTokenType(_) => "unsupported_token_type",
+            OAuthError::AuthorizationPending => "authorization_pending",
+            OAuthError::SlowDown => "slow_down",
+            OAuthError::ExpiredToken => "expired_token",
+            OAuthError::LoginRequired => "login_required",
+            OAuthError::ConsentRequired => "consent_required",
+            OAuthError::Server(_) => "server_error",
+        }
+    }
+
+    /// The human-readable `error_description`.
+    pub fn description(&self) -> String {
+        match self {
+            OAuthError::InvalidRequest(d)
+            | OAuthError::InvalidClient(d)
+            | OAuthError::InvalidGrant(d)
+            | OAuthError::UnauthorizedClient(d)
+            | OAuthError::UnsupportedGrantType(d)
+            | OAuthError::InvalidScope(d)
+            | OAuthError::AccessDenied(d)
+            | OAuthError::UnsupportedResponseType(d)
+            | OAuthError::UnsupportedTokenType(d) => d.clone(),
+            OAuthError::AuthorizationPending => {
+                "the user has not yet completed the authorization".into()
+            }
+            OAuthError::SlowDown => "polling too fast; wait 5 seconds longer between polls".into(),
+            OAuthError::ExpiredToken => "the device code has expired".into(),
+            OAuthError::LoginRequired => "the user must sign in".into(),
+            OAuthError::ConsentRequired => "the user must consent".into(),
+            OAuthError::Server(_) => "internal error".into(),
+        }
+    }
+
+    /// HTTP status per RFC 6749 §5.2 (400, or 401 for `invalid_client`).
+    pub fn status(&self) -> u16 {
+        match self {
+            OAuthError::InvalidClient(_) => 401,
+            OAuthError::Server(_) => 500,
+            _ => 400,
+        }
+    }
+}
+
+impl From<crate::store::StoreError> for OAuthError {
+    fn from(e: crate::store::StoreError) -> Self {
+        OAuthError::Server(e.to_string())
+    }
+}
+
+impl From<crate::tokens::TokenError> for OAuthError {
+    fn from(e: crate::tokens::TokenError) -> Self {
+        OAuthError::Server(e.to_string())
+    }
+}

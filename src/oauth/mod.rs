@@ -1,0 +1,8 @@
+//! OAuth 2.0 rules with no HTTP and no database: errors, request parsing,
+//! scopes. Handlers in `http/` load rows, call these, and save.
+
+pub mod error;
+pub mod scope;
+pub mod wire;
+
+pub use error::OAuthError;

@@ -1,0 +1,81 @@
+//! RFC 6749 §3.3 scopes: space-delimited, case-sensitive tokens.
+
+use super::OAuthError;
+
+/// Parses a scope parameter into its tokens, in order, without repeats.
+/// RFC 6749 §3.3: `scope-token = 1*( %x21 / %x23-5B / %x5D-7E )`.
+pub fn parse_scope(raw: &str) -> Result<Vec<String>, OAuthError> {
+    let mut out: Vec<String> = Vec::new();
+    for token in raw.split(' ') {
+        if token.is_empty() {
+            continue;
+        }
+        let valid = token
+            .bytes()
+            .all(|b| b == 0x21 || (0x23..=0x5B).contains(&b) || (0x5D..=0x7E).contains(&b));
+        if !valid {
+            return Err(OAuthError::InvalidScope(format!(
+                "scope token '{}' has characters RFC 6749 §3.3 does not allow",
+                token.escape_default()
+            )));
+        }
+        if !out.iter().any(|t| t == token) {
+            out.push(token.to_string());
+        }
+    }
+    Ok(out)
+}
+
+/// The scope to grant: what was requested, which must be a subset of
+/// `allowed`; when nothing was requested, all of `allowed` (RFC 6749 §3.3
+/// lets the server use a default).
+pub fn resolve_scope(requested: Option<&str>, allowed: &[&str]) -> Result<Vec<String>, OAuthError> {
+    let Some(raw) = requested else {
+        return Ok(allowed.iter().map(|s| s.to_string()).collect());
+    };
+    let wanted = parse_scope(raw)?;
+    if wanted.is_empty() {
+        return Ok(allowed.iter().map(|s| s.to_string()).collect());
+    }
+    let extra: Vec<&str> = wanted
+        .iter()
+        .filter(|w| !allowed.contains(&w.as_str()))
+        .map(|s| s.as_str())
+        .collect();
+    if !extra.is_empty() {
+        return Err(OAuthError::InvalidScope(format!(
+            "scope not allowed for this client: {}",
+            extra.join(" ")
+        )));
+    }
+    Ok(wanted)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn subset_is_granted_in_request_order() {
+        let got = resolve_scope(Some("write read read"), &["read", "write"]).unwrap();
+        assert_eq!(got, vec!["write", "read"]);
+    }
+
+    #[test]
+    fn missing_scope_defaults_to_the_clients() {
+        assert_eq!(resolve_scope(None, &["a", "b"]).unwrap(), vec!["a", "b"]);
+    }
+
+    #[test]
+    fn rfc6749_3_3_extra_scope_is_invalid_scope() {
+        let e = resolve_scope(Some("read admin"), &["read"]).unwrap_err();
+        assert_eq!(e.code(), "invalid_scope");
+        assert!(e.description().contains("admin"));
+    }
+
+    #[test]
+    fn rfc6749_3_3_bad_characters_are_refused() {
+        assert_eq!(parse_scope("a\"b").unwrap_err().code(), "invalid_scope");
+        assert_eq!(parse_scope("a\\b").unwrap_err().code(), "invalid_scope");
+    }
+}

@@ -1,0 +1,280 @@
+//! Storage: one `Store` over an r2d2 pool of `DbConn`, which is either a
+//! PostgreSQL or a SQLite connection. Queries are written once as `DbConn`
+//! methods (see `models/`); the `dispatch!` macro compiles each body for both
+//! backends. Nothing here knows about HTTP or OAuth rules.
+
+pub mod models;
+pub mod schema;
+
+use diesel::connection::SimpleConnection;
+use diesel::prelude::*;
+use diesel::{PgConnection, SqliteConnection};
+use diesel_migrations::{embed_migrations, EmbeddedMigrations, MigrationHarness};
+use std::time::Duration;
+
+pub const PG_MIGRATIONS: EmbeddedMigrations = embed_migrations!("migrations/postgres");
+pub const SQLITE_MIGRATIONS: EmbeddedMigrations = embed_migrations!("migrations/sqlite");
+
+/// Runs `$body` with `$c` bound to the concrete connection, so one query text
+/// serves both backends.
+#[macro_export]
+macro_rules! dispatch {
+    ($conn:expr, $c:ident => $body:expr) => {
+        match &mut $conn.backend {
+            $crate::store::Backend::Pg($c) => $body,
+            $crate::store::Backend::Sqlite($c) => $body,
+        }
+    };
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    #[error("database unavailable: {0}")]
+    Unavailable(String),
+    #[error("database query failed: {0}")]
+    Query(#[from] diesel::result::Error),
+    #[error("{0} already exists")]
+    Conflict(&'static str),
+    #[error("migration failed: {0}")]
+    Migration(String),
+    #[error("{0}")]
+    Invalid(String),
+}
+
+impl StoreError {
+    fn from_insert(e: diesel::result::Error, what: &'static str) -> Self {
+        match e {
+            diesel::result::Error::DatabaseError(
+                diesel::result::DatabaseErrorKind::UniqueViolation,
+                _,
+            ) => StoreError::Conflict(what),
+            other => StoreError::Query(other),
+        }
+    }
+}
+
+pub type StoreResult<T> = Result<T, StoreError>;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum DbKind {
+    Sqlite,
+    Postgres,
+}
+
+impl DbKind {
+    pub fn name(self) -> &'static str {
+        match self {
+            DbKind::Sqlite => "sqlite",
+            DbKind::Postgres => "postgres",
+        }
+    }
+
+    /// Picks the backend from the URL scheme; anything else is an error.
+    pub fn from_url(url: &str) -> Result<(DbKind, String), String> {
+        if url.starts_with("postgres://") || url.starts_with("postgresql://") {
+            Ok((DbKind::Postgres, url.to_string()))
+        } else if let Some(path) = url.strip_prefix("sqlite://") {
+            if path.is_empty() {
+                return Err("sqlite:// needs a file path, e.g. sqlite://gatehouse.db".into());
+            }
+            Ok((DbKind::Sqlite, path.to_string()))
+        } else if url == ":memory:" || url == "sqlite::memory:" {
+            Err("an in-memory SQLite database cannot be shared by the pool; use a file".into())
+        } else {
+            Err(format!(
+                "'{}' must start with sqlite:// or postgres://",
+                redact_url(url)
+            ))
+        }
+    }
+}
+
+/// The URL with any password replaced, safe to log or print.
+pub fn redact_url(url: &str) -> String {
+    if let Some((scheme, rest)) = url.split_once("://") {
+        if let Some((cred, host)) = rest.rsplit_once('@') {
+            let user = cred.split(':').next().unwrap_or("");
+            return format!("{scheme}://{user}:***@{host}");
+        }
+    }
+    url.to_string()
+}
+
+pub enum Backend {
+    Pg(PgConnection),
+    Sqlite(SqliteConnection),
+}
+
+/// One pooled connection. Transactions are explicit (`DbConn::transaction`);
+/// `tx_open` lets the pool discard a connection left inside one by a panic.
+pub struct DbConn {
+    pub backend: Backend,
+    tx_open: bool,
+}
+
+impl DbConn {
+    pub fn establish(kind: DbKind, target: &str) -> StoreResult<DbConn> {
+        let backend = match kind {
+            DbKind::Postgres => Backend::Pg(
+                PgConnection::establish(target)
+                    .map_err(|e| StoreError::Unavailable(first_line(&e.to_string())))?,
+            ),
+            DbKind::Sqlite => {
+                let mut c = SqliteConnection::establish(target)
+                    .map_err(|e| StoreError::Unavailable(first_line(&e.to_string())))?;
+                c.batch_execute(
+                    "PRAGMA journal_mode = WAL; PRAGMA busy_timeout = 10000; \
+                     PRAGMA foreign_keys = ON; PRAGMA synchronous = NORMAL;",
+                )
+                .map_err(|e| StoreError::Unavailable(e.to_string()))?;
+                Backend::Sqlite(c)
+            }
+        };
+        Ok(DbConn {
+            backend,
+            tx_open: false,
+        })
+    }
+
+    pub fn kind(&self) -> DbKind {
+        match self.backend {
+            Backend::Pg(_) => DbKind::Postgres,
+            Backend::Sqlite(_) => DbKind::Sqlite,
+        }
+    }
+
+    fn execute_raw(&mut self, sql: &str) -> StoreResult<()> {
+        dispatch!(self, c => c.batch_execute(sql))?;
+        Ok(())
+    }
+
+    /// Runs `f` in one transaction: all of its writes land, or none do.
+    /// SQLite takes the write lock up front (`BEGIN IMMEDIATE`) so two
+    /// writers never deadlock upgrading a read lock.
+    pub fn transaction<T, E>(&mut self, f: impl FnOnce(&mut DbConn) -> Result<T, E>) -> Result<T, E>
+    where
+        E: From<StoreError>,
+    {
+        let begin = match self.kind() {
+            DbKind::Sqlite => "BEGIN IMMEDIATE",
+            DbKind::Postgres => "BEGIN",
+        };
+        self.execute_raw(begin)?;
+        self.tx_open = true;
+        let out = f(self);
+        let end = if out.is_ok() { "COMMIT" } else { "ROLLBACK" };
+        let ended = self.execute_raw(end);
+        self.tx_open = false;
+        match (out, ended) {
+            (Ok(v), Ok(())) => Ok(v),
+            (Ok(_), Err(e)) => Err(e.into()),
+            (Err(e), _) => Err(e),
+        }
+    }
+
+    pub fn run_migrations(&mut self) -> StoreResult<usize> {
+        let applied = match &mut self.backend {
+            Backend::Pg(c) => c.run_pending_migrations(PG_MIGRATIONS).map(|v| v.len()),
+            Backend::Sqlite(c) => c.run_pending_migrations(SQLITE_MIGRATIONS).map(|v| v.len()),
+        };
+        applied.map_err(|e| StoreError::Migration(e.to_string()))
+    }
+
+    pub fn ping(&mut self) -> StoreResult<()> {
+        self.execute_raw("SELECT 1")
+    }
+}
+
+fn first_line(s: &str) -> String {
+    s.lines().next().unwrap_or("").trim().to_string()
+}
+
+pub struct DbManager {
+    kind: DbKind,
+    target: String,
+}
+
+impl r2d2::ManageConnection for DbManager {
+    type Connection = DbConn;
+    type Error = StoreError;
+
+    fn connect(&self) -> Result<DbConn, StoreError> {
+        DbConn::establish(self.kind, &self.target)
+    }
+
+    fn is_valid(&self, conn: &mut DbConn) -> Result<(), StoreError> {
+        conn.ping()
+    }
+
+    fn has_broken(&self, conn: &mut DbConn) -> bool {
+        conn.tx_open
+    }
+}
+
+/// The handle the rest of gatehouse uses. Cheap to clone.
+#[derive(Clone)]
+pub struct Store {
+    pool: r2d2::Pool<DbManager>,
+    kind: DbKind,
+}
+
+impl Store {
+    /// Opens the pool and checks that one connection can be made now.
+    pub fn open(url: &str, max_size: u32) -> StoreResult<Store> {
+        let (kind, target) = DbKind::from_url(url).map_err(StoreError::Invalid)?;
+        if kind == DbKind::Sqlite {
+            // Fail with a clear message instead of SQLite's "unable to open".
+            let path = std::path::Path::new(&target);
+            if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+                if !dir.is_dir() {
+                    return Err(StoreError::Unavailable(format!(
+                        "folder {} does not exist",
+                        dir.display()
+                    )));
+                }
+            }
+        }
+        // Check reachability once with a clear error before building the pool.
+        DbConn::establish(kind, &target)?;
+        let pool = r2d2::Pool::builder()
+            .max_size(max_size)
+            .min_idle(Some(1))
+            .connection_timeout(Duration::from_secs(10))
+            .error_handler(Box::new(r2d2::NopErrorHandler))
+            .build(DbManager { kind, target })
+            .map_err(|e| StoreError::Unavailable(e.to_string()))?;
+        Ok(Store { pool, kind })
+    }
+
+    pub fn kind(&self) -> DbKind {
+        self.kind
+    }
+
+    pub fn conn(&self) -> StoreResult<r2d2::PooledConnection<DbManager>> {
+        self.pool
+            .get()
+            .map_err(|e| StoreError::Unavailable(e.to_string()))
+    }
+
+    /// Runs blocking database work off the async workers.
+    pub async fn run<T, E, F>(&self, f: F) -> Result<T, E>
+    where
+        F: FnOnce(&mut DbConn) -> Result<T, E> + Send + 'static,
+        T: Send + 'static,
+        E: From<StoreError> + Send + 'static,
+    {
+        let store = self.clone();
+        tokio::task::spawn_blocking(move || {
+            let mut conn = store.conn()?;
+            f(&mut conn)
+        })
+        .await
+        .unwrap_or_else(|e| {
+            Err(StoreError::Unavailable(format!("database task failed: {e}")).into())
+        })
+    }
+
+    pub fn migrate(&self) -> StoreResult<usize> {
+        self.conn()?.run_migrations()
+    }
+}

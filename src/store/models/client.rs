@@ -1,0 +1,92 @@
+use super::split_list;
+use crate::dispatch;
+use crate::store::schema::clients;
+use crate::store::{DbConn, StoreError, StoreResult};
+use diesel::prelude::*;
+
+/// How a confidential client proves itself at the token endpoint (RFC 7591 §2
+/// `token_endpoint_auth_method`). `any` accepts both secret methods.
+pub const AUTH_METHOD_ANY: &str = "any";
+pub const AUTH_METHOD_BASIC: &str = "client_secret_basic";
+pub const AUTH_METHOD_POST: &str = "client_secret_post";
+pub const AUTH_METHOD_NONE: &str = "none";
+
+#[derive(Debug, Clone, Queryable, Selectable, Insertable)]
+#[diesel(table_name = clients)]
+#[diesel(check_for_backend(diesel::pg::Pg, diesel::sqlite::Sqlite))]
+pub struct Client {
+    pub id: String,
+    pub secret_hash: Option<String>,
+    pub name: String,
+    pub website: Option<String>,
+    pub redirect_uris: String,
+    pub grant_types: String,
+    pub scope: String,
+    pub is_public: bool,
+    pub auth_method: String,
+    pub can_introspect: bool,
+    pub owner: Option<String>,
+    pub created_at: i64,
+    pub updated_at: i64,
+}
+
+impl Client {
+    pub fn redirect_uri_list(&self) -> Vec<&str> {
+        split_list(&self.redirect_uris).collect()
+    }
+    pub fn grant_type_list(&self) -> Vec<&str> {
+        split_list(&self.grant_types).collect()
+    }
+    pub fn scope_list(&self) -> Vec<&str> {
+        split_list(&self.scope).collect()
+    }
+    pub fn has_grant(&self, grant: &str) -> bool {
+        split_list(&self.grant_types).any(|g| g == grant)
+    }
+    /// The RFC 7591 name of the client's token endpoint auth method.
+    pub fn auth_method_name(&self) -> &str {
+        if self.is_public {
+            AUTH_METHOD_NONE
+        } else if self.auth_method == AUTH_METHOD_ANY {
+            AUTH_METHOD_BASIC
+        } else {
+            &self.auth_method
+        }
+    }
+}
+
+impl DbConn {
+    pub fn insert_client(&mut self, client: &Client) -> StoreResult<()> {
+        dispatch!(self, c => diesel::insert_into(clients::table).values(client).execute(c))
+            .map_err(|e| StoreError::from_insert(e, "client"))?;
+        Ok(())
+    }
+
+    pub fn find_client(&mut self, id: &str) -> StoreResult<Option<Client>> {
+        Ok(dispatch!(self, c => clients::table
+            .find(id)
+            .select(Client::as_select())
+            .first(c)
+            .optional())?)
+    }
+
+    pub fn list_clients(&mut self) -> StoreResult<Vec<Client>> {
+        Ok(dispatch!(self, c => clients::table
+            .order(clients::created_at.asc())
+            .select(Client::as_select())
+            .load(c))?)
+    }
+
+    /// Deletes the client and, through foreign keys, everything issued to it.
+    pub fn delete_client(&mut self, id: &str) -> StoreResult<bool> {
+        let n = dispatch!(self, c => diesel::delete(clients::table.find(id)).execute(c))?;
+        Ok(n == 1)
+    }
+
+    pub fn set_client_secret_hash(&mut self, id: &str, hash: &str, now: i64) -> StoreResult<bool> {
+        let n = dispatch!(self, c => diesel::update(clients::table.find(id))
+            .set((clients::secret_hash.eq(hash), clients::updated_at.eq(now)))
+            .execute(c))?;
+        Ok(n == 1)
+    }
+}

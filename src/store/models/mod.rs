@@ -1,0 +1,16 @@
+//! One file per table: the row type beside the `DbConn` methods that read and
+//! write it.
+
+pub mod client;
+pub mod revoked_access_token;
+pub mod signing_key;
+pub mod user;
+
+pub use client::Client;
+pub use signing_key::SigningKeyRow;
+pub use user::User;
+
+/// Splits a space-separated list column.
+pub fn split_list(s: &str) -> impl Iterator<Item = &str> {
+    s.split(' ').filter(|p| !p.is_empty())
+}

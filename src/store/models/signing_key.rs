@@ -1,0 +1,50 @@
+use crate::dispatch;
+use crate::store::schema::signing_keys;
+use crate::store::{DbConn, StoreResult};
+use diesel::prelude::*;
+
+/// Which signing keys exist and when each stops being published. The key
+/// material itself lives in the keys folder, named `<kid>.pem`.
+#[derive(Debug, Clone, Queryable, Selectable, Insertable)]
+#[diesel(table_name = signing_keys)]
+#[diesel(check_for_backend(diesel::pg::Pg, diesel::sqlite::Sqlite))]
+pub struct SigningKeyRow {
+    pub kid: String,
+    pub created_at: i64,
+    pub retired_at: Option<i64>,
+    pub not_after: Option<i64>,
+}
+
+impl DbConn {
+    pub fn list_signing_keys(&mut self) -> StoreResult<Vec<SigningKeyRow>> {
+        Ok(dispatch!(self, c => signing_keys::table
+            .order(signing_keys::created_at.asc())
+            .select(SigningKeyRow::as_select())
+            .load(c))?)
+    }
+
+    /// Records a key unless it is already known.
+    pub fn insert_signing_key_if_missing(&mut self, row: &SigningKeyRow) -> StoreResult<()> {
+        let exists = dispatch!(self, c => signing_keys::table
+            .find(&row.kid)
+            .count()
+            .get_result::<i64>(c))?;
+        if exists == 0 {
+            dispatch!(self, c => diesel::insert_into(signing_keys::table).values(row).execute(c))?;
+        }
+        Ok(())
+    }
+
+    /// Retires every active key: it stops signing now and stays published
+    /// until `not_after`, when the last token it signed has expired.
+    pub fn retire_signing_keys(&mut self, now: i64, not_after: i64) -> StoreResult<usize> {
+        Ok(dispatch!(self, c => diesel::update(
+            signing_keys::table.filter(signing_keys::retired_at.is_null()),
+        )
+        .set((
+            signing_keys::retired_at.eq(now),
+            signing_keys::not_after.eq(not_after),
+        ))
+        .execute(c))?)
+    }
+}

@@ -1,0 +1,19 @@
+//! Access tokens: RS256 JWTs per RFC 9068, signing keys and the JWKS.
+
+pub mod claims;
+pub mod keys;
+
+pub use claims::AccessTokenClaims;
+pub use keys::{KeySet, Keys, SigningKey};
+
+#[derive(Debug, thiserror::Error)]
+pub enum TokenError {
+    #[error("signing key folder {path}: {reason}")]
+    KeyFolder { path: String, reason: String },
+    #[error("signing key {path} is not a usable RSA private key: {reason}")]
+    BadKey { path: String, reason: String },
+    #[error("signing failed")]
+    Signing,
+    #[error(transparent)]
+    Store(#[from] crate::store::StoreError),
+}
