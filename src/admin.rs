@@ -4,7 +4,9 @@
 use crate::crypto::random_token;
 use crate::hasher::hash_password_blocking;
 use crate::oauth::scope::parse_scope;
-use crate::store::models::client::{AUTH_METHOD_ANY, AUTH_METHOD_BASIC, AUTH_METHOD_NONE, AUTH_METHOD_POST};
+use crate::store::models::client::{
+    AUTH_METHOD_ANY, AUTH_METHOD_BASIC, AUTH_METHOD_NONE, AUTH_METHOD_POST,
+};
 use crate::store::models::{Client, User};
 use crate::store::{Store, StoreError};
 
@@ -50,7 +52,8 @@ pub struct CreatedClient {
 
 /// RFC 6749 §3.1.2: a redirection URI is absolute and has no fragment.
 pub fn check_redirect_uri(uri: &str) -> Result<(), String> {
-    let parsed = url::Url::parse(uri).map_err(|e| format!("redirect URI '{uri}' is not an absolute URI: {e}"))?;
+    let parsed = url::Url::parse(uri)
+        .map_err(|e| format!("redirect URI '{uri}' is not an absolute URI: {e}"))?;
     if parsed.fragment().is_some() {
         return Err(format!("redirect URI '{uri}' must not contain a fragment"));
     }
@@ -80,12 +83,16 @@ pub fn build_client(spec: NewClient, now: i64) -> Result<CreatedClient, AdminErr
         }
     }
     if grants.is_empty() {
-        return Err(AdminError::Invalid("a client needs at least one grant type".into()));
+        return Err(AdminError::Invalid(
+            "a client needs at least one grant type".into(),
+        ));
     }
     for uri in &spec.redirect_uris {
         check_redirect_uri(uri).map_err(AdminError::Invalid)?;
     }
-    let needs_redirect = grants.iter().any(|g| g == "authorization_code" || g == "implicit");
+    let needs_redirect = grants
+        .iter()
+        .any(|g| g == "authorization_code" || g == "implicit");
     if needs_redirect && spec.redirect_uris.is_empty() {
         return Err(AdminError::Invalid(
             "authorization_code and implicit clients need at least one redirect URI".into(),
@@ -140,20 +147,30 @@ pub fn build_client(spec: NewClient, now: i64) -> Result<CreatedClient, AdminErr
     Ok(CreatedClient { client, secret })
 }
 
-pub fn create_client(store: &Store, spec: NewClient, now: i64) -> Result<CreatedClient, AdminError> {
+pub fn create_client(
+    store: &Store,
+    spec: NewClient,
+    now: i64,
+) -> Result<CreatedClient, AdminError> {
     let created = build_client(spec, now)?;
     store.conn()?.insert_client(&created.client)?;
     Ok(created)
 }
 
 /// Replaces a confidential client's secret; returns the new one, shown once.
-pub fn rotate_client_secret(store: &Store, client_id: &str, now: i64) -> Result<String, AdminError> {
+pub fn rotate_client_secret(
+    store: &Store,
+    client_id: &str,
+    now: i64,
+) -> Result<String, AdminError> {
     let mut conn = store.conn()?;
     let client = conn
         .find_client(client_id)?
         .ok_or_else(|| AdminError::Invalid(format!("no client with id '{client_id}'")))?;
     if client.is_public {
-        return Err(AdminError::Invalid("a public client has no secret to rotate".into()));
+        return Err(AdminError::Invalid(
+            "a public client has no secret to rotate".into(),
+        ));
     }
     let secret = random_token(32);
     conn.set_client_secret_hash(client_id, &hash_password_blocking(&secret), now)?;

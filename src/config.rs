@@ -55,20 +55,76 @@ pub struct Setting {
 }
 
 pub const SETTINGS: &[Setting] = &[
-    Setting { key: "database_url", env: "GATEHOUSE_DATABASE_URL", default: "sqlite://gatehouse.db" },
-    Setting { key: "bind", env: "GATEHOUSE_BIND", default: "127.0.0.1:8080" },
-    Setting { key: "issuer", env: "GATEHOUSE_ISSUER", default: "" },
-    Setting { key: "keys_dir", env: "GATEHOUSE_KEYS_DIR", default: "./keys" },
-    Setting { key: "audience", env: "GATEHOUSE_AUDIENCE", default: "" },
-    Setting { key: "access_token_ttl", env: "GATEHOUSE_ACCESS_TOKEN_TTL", default: "600" },
-    Setting { key: "auth_code_ttl", env: "GATEHOUSE_AUTH_CODE_TTL", default: "60" },
-    Setting { key: "refresh_idle_ttl", env: "GATEHOUSE_REFRESH_IDLE_TTL", default: "1209600" },
-    Setting { key: "refresh_max_ttl", env: "GATEHOUSE_REFRESH_MAX_TTL", default: "7776000" },
-    Setting { key: "refresh_reuse_grace", env: "GATEHOUSE_REFRESH_REUSE_GRACE", default: "0" },
-    Setting { key: "device_code_ttl", env: "GATEHOUSE_DEVICE_CODE_TTL", default: "600" },
-    Setting { key: "device_interval", env: "GATEHOUSE_DEVICE_INTERVAL", default: "5" },
-    Setting { key: "log", env: "GATEHOUSE_LOG", default: "info" },
-    Setting { key: "log_format", env: "GATEHOUSE_LOG_FORMAT", default: "text" },
+    Setting {
+        key: "database_url",
+        env: "GATEHOUSE_DATABASE_URL",
+        default: "sqlite://gatehouse.db",
+    },
+    Setting {
+        key: "bind",
+        env: "GATEHOUSE_BIND",
+        default: "127.0.0.1:8080",
+    },
+    Setting {
+        key: "issuer",
+        env: "GATEHOUSE_ISSUER",
+        default: "",
+    },
+    Setting {
+        key: "keys_dir",
+        env: "GATEHOUSE_KEYS_DIR",
+        default: "./keys",
+    },
+    Setting {
+        key: "audience",
+        env: "GATEHOUSE_AUDIENCE",
+        default: "",
+    },
+    Setting {
+        key: "access_token_ttl",
+        env: "GATEHOUSE_ACCESS_TOKEN_TTL",
+        default: "600",
+    },
+    Setting {
+        key: "auth_code_ttl",
+        env: "GATEHOUSE_AUTH_CODE_TTL",
+        default: "60",
+    },
+    Setting {
+        key: "refresh_idle_ttl",
+        env: "GATEHOUSE_REFRESH_IDLE_TTL",
+        default: "1209600",
+    },
+    Setting {
+        key: "refresh_max_ttl",
+        env: "GATEHOUSE_REFRESH_MAX_TTL",
+        default: "7776000",
+    },
+    Setting {
+        key: "refresh_reuse_grace",
+        env: "GATEHOUSE_REFRESH_REUSE_GRACE",
+        default: "0",
+    },
+    Setting {
+        key: "device_code_ttl",
+        env: "GATEHOUSE_DEVICE_CODE_TTL",
+        default: "600",
+    },
+    Setting {
+        key: "device_interval",
+        env: "GATEHOUSE_DEVICE_INTERVAL",
+        default: "5",
+    },
+    Setting {
+        key: "log",
+        env: "GATEHOUSE_LOG",
+        default: "info",
+    },
+    Setting {
+        key: "log_format",
+        env: "GATEHOUSE_LOG_FORMAT",
+        default: "text",
+    },
 ];
 
 /// Where the raw values come from, before parsing.
@@ -85,7 +141,10 @@ impl Config {
     pub fn load(src: &Sources) -> Result<Config, ConfigError> {
         let file = read_file(src.config_path.as_deref())?;
         let raw = |key: &str| -> (String, String) {
-            let s = SETTINGS.iter().find(|s| s.key == key).expect("known setting");
+            let s = SETTINGS
+                .iter()
+                .find(|s| s.key == key)
+                .expect("known setting");
             let name = format!("{} ({})", s.env, s.key);
             if let Some(v) = src.flags.get(key) {
                 return (name, v.clone());
@@ -134,7 +193,10 @@ impl Config {
                 .parse()
                 .map_err(|_| err(&name, format!("'{v}' is not a whole number of seconds")))?;
             if n < min {
-                return Err(err(&name, format!("must be at least {min} seconds, got {n}")));
+                return Err(err(
+                    &name,
+                    format!("must be at least {min} seconds, got {n}"),
+                ));
             }
             if n > 10 * 365 * 86_400 {
                 return Err(err(&name, format!("{n} seconds is more than ten years")));
@@ -216,7 +278,10 @@ fn read_file(explicit: Option<&Path>) -> Result<BTreeMap<String, String>, Config
             other => {
                 return Err(err(
                     &name,
-                    format!("key '{k}' must be a string or a number, not {}", other.type_str()),
+                    format!(
+                        "key '{k}' must be a string or a number, not {}",
+                        other.type_str()
+                    ),
                 ))
             }
         };
@@ -257,8 +322,10 @@ mod tests {
     use super::*;
 
     fn load(flags: &[(&'static str, &str)], env: &[(&str, &str)]) -> Result<Config, ConfigError> {
-        let env: Vec<(String, String)> =
-            env.iter().map(|(a, b)| (a.to_string(), b.to_string())).collect();
+        let env: Vec<(String, String)> = env
+            .iter()
+            .map(|(a, b)| (a.to_string(), b.to_string()))
+            .collect();
         let lookup = move |k: &str| env.iter().find(|(a, _)| a == k).map(|(_, b)| b.clone());
         Config::load(&Sources {
             flags: flags.iter().map(|(k, v)| (*k, v.to_string())).collect(),
@@ -286,7 +353,10 @@ mod tests {
     fn flag_beats_environment() {
         let c = load(
             &[("access_token_ttl", "30")],
-            &[("GATEHOUSE_ACCESS_TOKEN_TTL", "40"), ("GATEHOUSE_AUTH_CODE_TTL", "5")],
+            &[
+                ("GATEHOUSE_ACCESS_TOKEN_TTL", "40"),
+                ("GATEHOUSE_AUTH_CODE_TTL", "5"),
+            ],
         )
         .unwrap();
         assert_eq!(c.access_token_ttl, 30);

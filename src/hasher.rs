@@ -106,7 +106,14 @@ impl Hasher {
     /// Hashes `password` as an argon2id PHC string on the pool.
     pub async fn hash(&self, password: String) -> String {
         let (reply, rx) = oneshot::channel();
-        if self.tx.send(Job::Hash { password: password.clone(), reply }).is_err() {
+        if self
+            .tx
+            .send(Job::Hash {
+                password: password.clone(),
+                reply,
+            })
+            .is_err()
+        {
             return hash_password_blocking(&password);
         }
         match rx.await {

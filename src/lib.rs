@@ -108,7 +108,9 @@ impl Application {
             loop {
                 actix_web::rt::time::sleep(std::time::Duration::from_secs(30)).await;
                 let s = reload_state.clone();
-                let res = tokio::task::spawn_blocking(move || s.keys.reload(&s.store, s.clock.now())).await;
+                let res =
+                    tokio::task::spawn_blocking(move || s.keys.reload(&s.store, s.clock.now()))
+                        .await;
                 if let Ok(Err(e)) = res {
                     tracing::warn!(error = %e, "reloading signing keys failed");
                 }

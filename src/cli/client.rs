@@ -77,7 +77,14 @@ pub fn client_json(c: &Client) -> serde_json::Value {
 fn print_client(c: &Client) {
     println!("client_id:    {}", c.id);
     println!("name:         {}", c.name);
-    println!("type:         {}", if c.is_public { "public" } else { "confidential" });
+    println!(
+        "type:         {}",
+        if c.is_public {
+            "public"
+        } else {
+            "confidential"
+        }
+    );
     println!("auth method:  {}", c.auth_method_name());
     println!("grant types:  {}", c.grant_types);
     println!("scope:        {}", c.scope);
@@ -120,7 +127,10 @@ pub fn run(cmd: ClientCommand, config: &Config) -> Result<(), Failure> {
             }
         }
         ClientCommand::List { json } => {
-            let clients = store.conn().and_then(|mut c| c.list_clients()).map_err(Failure::other)?;
+            let clients = store
+                .conn()
+                .and_then(|mut c| c.list_clients())
+                .map_err(Failure::other)?;
             if json {
                 let v: Vec<_> = clients.iter().map(client_json).collect();
                 println!("{}", serde_json::Value::Array(v));
@@ -157,7 +167,10 @@ pub fn run(cmd: ClientCommand, config: &Config) -> Result<(), Failure> {
         ClientCommand::RotateSecret { client_id, json } => {
             let secret = rotate_client_secret(&store, &client_id, now).map_err(Failure::other)?;
             if json {
-                println!("{}", serde_json::json!({"client_id": client_id, "client_secret": secret}));
+                println!(
+                    "{}",
+                    serde_json::json!({"client_id": client_id, "client_secret": secret})
+                );
             } else {
                 println!("client_secret: {secret}");
                 println!("(the old secret no longer works; the new one is shown only now)");

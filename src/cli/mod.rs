@@ -12,7 +12,11 @@ use std::collections::BTreeMap;
 use std::path::PathBuf;
 
 #[derive(Debug, Parser)]
-#[command(name = "gatehouse", version, about = "A standalone OAuth 2.0 authorization server")]
+#[command(
+    name = "gatehouse",
+    version,
+    about = "A standalone OAuth 2.0 authorization server"
+)]
 pub struct Cli {
     #[command(flatten)]
     pub settings: SettingsArgs,
@@ -126,10 +130,16 @@ pub struct Failure {
 
 impl Failure {
     pub fn usage(message: impl ToString) -> Failure {
-        Failure { code: 2, message: message.to_string() }
+        Failure {
+            code: 2,
+            message: message.to_string(),
+        }
     }
     pub fn other(message: impl ToString) -> Failure {
-        Failure { code: 1, message: message.to_string() }
+        Failure {
+            code: 1,
+            message: message.to_string(),
+        }
     }
 }
 
@@ -198,8 +208,18 @@ mod tests {
     #[test]
     fn client_create_takes_the_contract_flags() {
         let cli = Cli::try_parse_from([
-            "gatehouse", "client", "create", "--name", "svc", "--redirect-uri", "http://a/cb",
-            "http://b/cb", "--grant-type", "client_credentials", "--scope", "read write",
+            "gatehouse",
+            "client",
+            "create",
+            "--name",
+            "svc",
+            "--redirect-uri",
+            "http://a/cb",
+            "http://b/cb",
+            "--grant-type",
+            "client_credentials",
+            "--scope",
+            "read write",
             "--json",
         ])
         .unwrap();

@@ -16,7 +16,10 @@ pub fn migrate(config: &Config) -> Result<(), Failure> {
     let n = store
         .migrate()
         .map_err(|e| Failure::usage(format!("GATEHOUSE_DATABASE_URL (database_url): {e}")))?;
-    println!("applied {n} migration(s) to the {} database", store.kind().name());
+    println!(
+        "applied {n} migration(s) to the {} database",
+        store.kind().name()
+    );
     let _ = open_store;
     Ok(())
 }

@@ -78,13 +78,19 @@ pub async fn authenticate_client(
             (id, Some(secret), AUTH_METHOD_BASIC)
         }
         None => match (form.get("client_id"), form.get("client_secret")) {
-            (Some(id), Some(secret)) => (id.to_string(), Some(secret.to_string()), AUTH_METHOD_POST),
+            (Some(id), Some(secret)) => {
+                (id.to_string(), Some(secret.to_string()), AUTH_METHOD_POST)
+            }
             (Some(id), None) => (id.to_string(), None, "none"),
             (None, Some(_)) => {
-                return Err(OAuthError::InvalidRequest("missing parameter 'client_id'".into()))
+                return Err(OAuthError::InvalidRequest(
+                    "missing parameter 'client_id'".into(),
+                ))
             }
             (None, None) => {
-                return Err(OAuthError::InvalidClient("client authentication required".into()))
+                return Err(OAuthError::InvalidClient(
+                    "client authentication required".into(),
+                ))
             }
         },
     };
@@ -101,7 +107,11 @@ pub async fn authenticate_client(
     if client.is_public {
         // A public client has no secret; one that sends a secret is confused
         // or an attacker guessing.
-        return if secret.is_none() { Ok(client) } else { Err(bad_client()) };
+        return if secret.is_none() {
+            Ok(client)
+        } else {
+            Err(bad_client())
+        };
     }
     let Some(secret) = secret else {
         return Err(bad_client());

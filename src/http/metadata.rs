@@ -22,10 +22,19 @@ pub async fn metadata(state: web::Data<AppState>) -> HttpResponse {
 
 /// Every scope some registered client may ask for.
 async fn scopes_supported(state: &AppState) -> Vec<String> {
-    let clients = state.store.run(|c| c.list_clients()).await.unwrap_or_default();
+    let clients = state
+        .store
+        .run(|c| c.list_clients())
+        .await
+        .unwrap_or_default();
     let mut scopes: Vec<String> = clients
         .iter()
-        .flat_map(|c| c.scope_list().into_iter().map(str::to_string).collect::<Vec<_>>())
+        .flat_map(|c| {
+            c.scope_list()
+                .into_iter()
+                .map(str::to_string)
+                .collect::<Vec<_>>()
+        })
         .collect();
     scopes.sort();
     scopes.dedup();

@@ -16,7 +16,8 @@ impl MetricsInner {
     pub fn record_request(&self, status: u16, micros: u64) {
         let class = (status / 100).clamp(1, 5) as usize - 1;
         self.responses[class].fetch_add(1, Ordering::Relaxed);
-        self.latency_micros_total.fetch_add(micros, Ordering::Relaxed);
+        self.latency_micros_total
+            .fetch_add(micros, Ordering::Relaxed);
     }
 }
 
@@ -43,7 +44,9 @@ impl Metrics {
                 c.load(Ordering::Relaxed)
             ));
         }
-        out.push_str("# HELP gatehouse_http_latency_seconds_total Time spent answering requests.\n");
+        out.push_str(
+            "# HELP gatehouse_http_latency_seconds_total Time spent answering requests.\n",
+        );
         out.push_str("# TYPE gatehouse_http_latency_seconds_total counter\n");
         out.push_str(&format!(
             "gatehouse_http_latency_seconds_total {}\n",
@@ -72,8 +75,9 @@ pub async fn readyz(state: web::Data<AppState>) -> HttpResponse {
         Ok(()) => HttpResponse::Ok().json(serde_json::json!({"status": "ready"})),
         Err(e) => {
             tracing::warn!(error = %e, "readiness check failed");
-            HttpResponse::ServiceUnavailable()
-                .json(serde_json::json!({"status": "unavailable", "reason": "database unreachable"}))
+            HttpResponse::ServiceUnavailable().json(
+                serde_json::json!({"status": "unavailable", "reason": "database unreachable"}),
+            )
         }
     }
 }

@@ -24,8 +24,9 @@ impl Form {
     }
 
     pub fn parse_pairs(body: &[u8]) -> Result<Form, OAuthError> {
-        let raw: Vec<(String, String)> = serde_urlencoded::from_bytes(body)
-            .map_err(|_| OAuthError::InvalidRequest("the body is not valid form encoding".into()))?;
+        let raw: Vec<(String, String)> = serde_urlencoded::from_bytes(body).map_err(|_| {
+            OAuthError::InvalidRequest("the body is not valid form encoding".into())
+        })?;
         let mut pairs: Vec<(String, String)> = Vec::with_capacity(raw.len());
         for (k, v) in raw {
             if pairs.iter().any(|(pk, _)| *pk == k) {
@@ -69,8 +70,11 @@ mod tests {
 
     #[test]
     fn rfc6749_3_1_empty_values_count_as_omitted() {
-        let f = Form::parse(Some("application/x-www-form-urlencoded; charset=UTF-8"), b"a=&b=2")
-            .unwrap();
+        let f = Form::parse(
+            Some("application/x-www-form-urlencoded; charset=UTF-8"),
+            b"a=&b=2",
+        )
+        .unwrap();
         assert_eq!(f.get("a"), None);
         assert_eq!(f.get("b"), Some("2"));
     }

@@ -69,7 +69,12 @@ impl SigningKey {
         out.push_str(&b64url(&payload));
         let mut sig = vec![0u8; self.pair.public_modulus_len()];
         self.pair
-            .sign(&RSA_PKCS1_SHA256, &SystemRandom::new(), out.as_bytes(), &mut sig)
+            .sign(
+                &RSA_PKCS1_SHA256,
+                &SystemRandom::new(),
+                out.as_bytes(),
+                &mut sig,
+            )
             .map_err(|_| TokenError::Signing)?;
         out.push('.');
         out.push_str(&b64url(&sig));
@@ -80,11 +85,7 @@ impl SigningKey {
 /// RFC 7638 §3 thumbprint of an RSA key: SHA-256 over the required members
 /// in lexicographic order, base64url.
 fn thumbprint(n: &[u8], e: &[u8]) -> String {
-    let canonical = format!(
-        r#"{{"e":"{}","kty":"RSA","n":"{}"}}"#,
-        b64url(e),
-        b64url(n)
-    );
+    let canonical = format!(r#"{{"e":"{}","kty":"RSA","n":"{}"}}"#, b64url(e), b64url(n));
     b64url(&sha256(canonical.as_bytes()))
 }
 
@@ -229,7 +230,12 @@ fn pem_decode(text: &str) -> Option<Vec<u8>> {
     STANDARD.decode(b64).ok()
 }
 
-fn build_key_set(store: &Store, dir: &Path, now: i64, may_generate: bool) -> Result<KeySet, TokenError> {
+fn build_key_set(
+    store: &Store,
+    dir: &Path,
+    now: i64,
+    may_generate: bool,
+) -> Result<KeySet, TokenError> {
     if may_generate {
         std::fs::create_dir_all(dir).map_err(|e| folder_err(dir, e))?;
     }
@@ -301,7 +307,12 @@ fn build_key_set(store: &Store, dir: &Path, now: i64, may_generate: bool) -> Res
 
 /// `gatehouse keys rotate`: a new key signs from now on; the old ones stay
 /// published until every token they signed has expired.
-pub fn rotate(store: &Store, dir: &Path, now: i64, access_token_ttl: i64) -> Result<String, TokenError> {
+pub fn rotate(
+    store: &Store,
+    dir: &Path,
+    now: i64,
+    access_token_ttl: i64,
+) -> Result<String, TokenError> {
     // Make sure the current keys are registered before retiring them.
     build_key_set(store, dir, now, true)?;
     let key = generate_key(dir)?;
@@ -336,7 +347,10 @@ mod tests {
             assert_eq!(mode & 0o777, 0o600);
         }
         let reread = read_folder(dir.path()).unwrap();
-        assert_eq!(reread[0].kid, key.kid, "kid is the RFC 7638 thumbprint, stable across loads");
+        assert_eq!(
+            reread[0].kid, key.kid,
+            "kid is the RFC 7638 thumbprint, stable across loads"
+        );
         let claims = AccessTokenClaims {
             iss: "http://i".into(),
             sub: "s".into(),
@@ -368,6 +382,9 @@ mod tests {
     fn thumbprint_matches_rfc7638_example() {
         // RFC 7638 §3.1 example key.
         let n = base64::engine::general_purpose::URL_SAFE_NO_PAD.decode("0vx7agoebGcQSuuPiLJXZptN9nndrQmbXEps2aiAFbWhM78LhWx4cbbfAAtVT86zwu1RK7aPFFxuhDR1L6tSoc_BJECPebWKRXjBZCiFV4n3oknjhMstn64tZ_2W-5JsGY4Hc5n9yBXArwl93lqt7_RN5w6Cf0h4QyQ5v-65YGjQR0_FDW2QvzqY368QQMicAtaSqzs8KJZgnYb9c7d0zgdAZHzu6qMQvRL5hajrn1n91CbOpbISD08qNLyrdkt-bFTWhAI4vMQFh6WeZu0fM4lFd2NcRwr3XPksINHaQ-G_xBniIqbw0Ls1jF44-csFCur-kEgU8awapJzKnqDKgw").unwrap();
-        assert_eq!(thumbprint(&n, &[1, 0, 1]), "NzbLsXh8uDCcd-6MNwXF4W_7noWXFZAfHkxZsRGC9Xs");
+        assert_eq!(
+            thumbprint(&n, &[1, 0, 1]),
+            "NzbLsXh8uDCcd-6MNwXF4W_7noWXFZAfHkxZsRGC9Xs"
+        );
     }
 }

@@ -1,1 +1,13 @@
+//! The one integration test binary: every test starts the real server on a
+//! random port and talks HTTP to it, on SQLite and (when
+//! GATEHOUSE_TEST_POSTGRES_URL is set) on PostgreSQL.
 
+#![allow(clippy::unwrap_used)]
+
+#[macro_use]
+mod harness;
+
+mod cli;
+mod keys;
+mod metadata;
+mod token_client_credentials;

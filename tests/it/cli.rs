@@ -1,0 +1,365 @@
+//! The `gatehouse` binary as an operator uses it: settings errors, client
+//! and user commands, key rotation, and `serve` with graceful shutdown.
+
+use std::io::{BufRead, BufReader, Write};
+use std::process::{Command, Output, Stdio};
+
+const BIN: &str = env!("CARGO_BIN_EXE_gatehouse");
+
+struct Workdir {
+    dir: tempfile::TempDir,
+}
+
+impl Workdir {
+    fn new() -> Workdir {
+        Workdir {
+            dir: tempfile::tempdir().unwrap(),
+        }
+    }
+
+    fn cmd(&self, args: &[&str]) -> Command {
+        let mut c = Command::new(BIN);
+        c.args(args)
+            .current_dir(self.dir.path())
+            .env_remove("GATEHOUSE_DATABASE_URL")
+            .env_remove("GATEHOUSE_BIND")
+            .env_remove("GATEHOUSE_ISSUER")
+            .env_remove("GATEHOUSE_KEYS_DIR")
+            .env_remove("GATEHOUSE_LOG");
+        c
+    }
+
+    fn run(&self, args: &[&str]) -> Output {
+        self.cmd(args).stdin(Stdio::null()).output().unwrap()
+    }
+
+    fn run_with_stdin(&self, args: &[&str], input: &str) -> Output {
+        let mut child = self
+            .cmd(args)
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        child
+            .stdin
+            .take()
+            .unwrap()
+            .write_all(input.as_bytes())
+            .unwrap();
+        child.wait_with_output().unwrap()
+    }
+}
+
+fn stderr(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stderr).to_string()
+}
+
+fn stdout_json(o: &Output) -> serde_json::Value {
+    assert!(o.status.success(), "failed: {}", stderr(o));
+    serde_json::from_slice(&o.stdout).unwrap()
+}
+
+#[test]
+fn bad_bind_address_stops_start_up_with_one_line_and_exit_2() {
+    let w = Workdir::new();
+    let o = w
+        .cmd(&["serve"])
+        .env("GATEHOUSE_BIND", "nonsense")
+        .output()
+        .unwrap();
+    assert_eq!(o.status.code(), Some(2));
+    let err = stderr(&o);
+    assert_eq!(err.trim().lines().count(), 1, "{err}");
+    assert!(err.contains("GATEHOUSE_BIND"), "{err}");
+}
+
+#[test]
+fn bad_lifetime_names_the_setting() {
+    let w = Workdir::new();
+    let o = w
+        .cmd(&["serve"])
+        .env("GATEHOUSE_ACCESS_TOKEN_TTL", "soon")
+        .output()
+        .unwrap();
+    assert_eq!(o.status.code(), Some(2));
+    assert!(stderr(&o).contains("GATEHOUSE_ACCESS_TOKEN_TTL"));
+}
+
+#[test]
+fn unreachable_database_stops_start_up_with_one_line_and_exit_2() {
+    let w = Workdir::new();
+    let o = w
+        .cmd(&["serve"])
+        .env(
+            "GATEHOUSE_DATABASE_URL",
+            "postgres://postgres@127.0.0.1:1/nowhere",
+        )
+        .output()
+        .unwrap();
+    assert_eq!(o.status.code(), Some(2));
+    let err = stderr(&o);
+    assert_eq!(err.trim().lines().count(), 1, "{err}");
+    assert!(err.contains("GATEHOUSE_DATABASE_URL"), "{err}");
+    assert!(!err.contains("panicked"), "{err}");
+}
+
+#[test]
+fn flag_overrides_environment_and_config_file() {
+    let w = Workdir::new();
+    std::fs::write(
+        w.dir.path().join("gatehouse.toml"),
+        "bind = \"also nonsense\"\n",
+    )
+    .unwrap();
+    // The file's bad value is used when nothing overrides it...
+    let o = w.run(&["migrate"]);
+    assert_eq!(o.status.code(), Some(2), "{}", stderr(&o));
+    assert!(stderr(&o).contains("GATEHOUSE_BIND"));
+    // ...the environment beats the file, and a flag beats both.
+    let o = w
+        .cmd(&["migrate"])
+        .env("GATEHOUSE_BIND", "127.0.0.1:0")
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}", stderr(&o));
+    let o = w
+        .cmd(&["--bind", "127.0.0.1:0", "migrate"])
+        .env("GATEHOUSE_BIND", "bad")
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}", stderr(&o));
+    // Unknown keys in the file are an error, not silently ignored.
+    std::fs::write(w.dir.path().join("gatehouse.toml"), "bindd = \"x\"\n").unwrap();
+    let o = w.run(&["migrate"]);
+    assert_eq!(o.status.code(), Some(2));
+    assert!(stderr(&o).contains("bindd"));
+}
+
+#[test]
+fn client_commands_create_show_list_rotate_delete() {
+    let w = Workdir::new();
+    let created = stdout_json(&w.run(&[
+        "client",
+        "create",
+        "--name",
+        "svc",
+        "--grant-type",
+        "client_credentials",
+        "--scope",
+        "read write",
+        "--json",
+    ]));
+    let id = created["client_id"].as_str().unwrap().to_string();
+    let secret = created["client_secret"].as_str().unwrap();
+    assert!(secret.len() >= 43, "256 bits of randomness");
+    assert_eq!(
+        created["grant_types"],
+        serde_json::json!(["client_credentials"])
+    );
+    assert_eq!(created["scope"], "read write");
+    assert_eq!(created["redirect_uris"], serde_json::json!([]));
+
+    let shown = stdout_json(&w.run(&["client", "show", &id, "--json"]));
+    assert_eq!(shown["client_id"], id.as_str());
+    assert!(
+        shown.get("client_secret").is_none(),
+        "secret is shown only once"
+    );
+
+    let listed = stdout_json(&w.run(&["client", "list", "--json"]));
+    assert_eq!(listed.as_array().unwrap().len(), 1);
+
+    let rotated = stdout_json(&w.run(&["client", "rotate-secret", &id, "--json"]));
+    assert_ne!(rotated["client_secret"].as_str().unwrap(), secret);
+
+    assert!(w.run(&["client", "delete", &id]).status.success());
+    let o = w.run(&["client", "show", &id]);
+    assert_eq!(o.status.code(), Some(1));
+    assert_eq!(stderr(&o).trim().lines().count(), 1);
+}
+
+#[test]
+fn public_client_has_no_secret() {
+    let w = Workdir::new();
+    let created = stdout_json(&w.run(&[
+        "client",
+        "create",
+        "--name",
+        "spa",
+        "--public",
+        "--redirect-uri",
+        "http://localhost:3000/cb",
+        "--grant-type",
+        "authorization_code",
+        "--scope",
+        "read",
+        "--json",
+    ]));
+    assert!(created.get("client_secret").is_none());
+    assert_eq!(created["token_endpoint_auth_method"], "none");
+}
+
+#[test]
+fn invalid_client_registration_is_refused_with_one_line() {
+    let w = Workdir::new();
+    for args in [
+        vec!["client", "create", "--name", "x", "--grant-type", "magic"],
+        vec![
+            "client",
+            "create",
+            "--name",
+            "x",
+            "--grant-type",
+            "authorization_code",
+        ],
+        vec![
+            "client",
+            "create",
+            "--name",
+            "x",
+            "--grant-type",
+            "authorization_code",
+            "--redirect-uri",
+            "/relative",
+        ],
+        vec![
+            "client",
+            "create",
+            "--name",
+            "x",
+            "--grant-type",
+            "authorization_code",
+            "--redirect-uri",
+            "https://a/cb#frag",
+        ],
+    ] {
+        let o = w.run(&args);
+        assert_eq!(o.status.code(), Some(1), "{args:?}");
+        assert_eq!(
+            stderr(&o).trim().lines().count(),
+            1,
+            "{args:?}: {}",
+            stderr(&o)
+        );
+    }
+    let listed = stdout_json(&w.run(&["client", "list", "--json"]));
+    assert_eq!(listed.as_array().unwrap().len(), 0, "nothing was written");
+}
+
+#[test]
+fn user_create_reads_stdin_and_refuses_short_and_duplicate() {
+    let w = Workdir::new();
+    let o = w.run_with_stdin(
+        &["user", "create", "--username", "alice", "--password-stdin"],
+        "short\n",
+    );
+    assert_eq!(o.status.code(), Some(1));
+    assert!(stderr(&o).contains("too short"), "{}", stderr(&o));
+    let o = w.run_with_stdin(
+        &[
+            "user",
+            "create",
+            "--username",
+            "alice",
+            "--email",
+            "a@example.com",
+            "--password-stdin",
+            "--json",
+        ],
+        "correct horse battery\n",
+    );
+    let user = stdout_json(&o);
+    assert_eq!(user["username"], "alice");
+    let o = w.run_with_stdin(
+        &["user", "create", "--username", "alice", "--password-stdin"],
+        "another long one\n",
+    );
+    assert_eq!(o.status.code(), Some(1));
+    assert!(stderr(&o).contains("already exists"), "{}", stderr(&o));
+}
+
+/// Starts `gatehouse serve` on a random port and returns the child and port.
+fn start_server(w: &Workdir) -> (std::process::Child, u16) {
+    let mut child = w
+        .cmd(&["serve"])
+        .env("GATEHOUSE_BIND", "127.0.0.1:0")
+        .env("GATEHOUSE_LOG_FORMAT", "json")
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut lines = BufReader::new(child.stderr.take().unwrap()).lines();
+    let port = loop {
+        let line = lines.next().expect("server printed its address").unwrap();
+        let v: serde_json::Value = serde_json::from_str(&line).unwrap_or_default();
+        if v["message"] == "gatehouse listening" {
+            assert_eq!(v["database"], "sqlite");
+            assert!(v["kid"].as_str().is_some());
+            let listen = v["listen"].as_str().unwrap();
+            break listen.rsplit(':').next().unwrap().parse::<u16>().unwrap();
+        }
+    };
+    // Keep draining stderr so the server never blocks on a full pipe.
+    std::thread::spawn(move || for _ in lines {});
+    (child, port)
+}
+
+#[test]
+fn serve_starts_on_a_fresh_folder_and_stops_gracefully_on_sigterm() {
+    let w = Workdir::new();
+    let (mut child, port) = start_server(&w);
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    rt.block_on(async {
+        let r = reqwest::get(format!("http://127.0.0.1:{port}/readyz"))
+            .await
+            .unwrap();
+        assert_eq!(r.status(), 200);
+    });
+    // First start created the SQLite database and one private key (0600).
+    assert!(w.dir.path().join("gatehouse.db").exists());
+    let keys: Vec<_> = std::fs::read_dir(w.dir.path().join("keys"))
+        .unwrap()
+        .collect();
+    assert_eq!(keys.len(), 1);
+    let st = Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(st.success());
+    let status = child.wait().unwrap();
+    assert!(
+        status.success(),
+        "graceful shutdown exits 0, got {status:?}"
+    );
+}
+
+#[test]
+fn keys_rotate_publishes_both_keys_after_restart() {
+    let w = Workdir::new();
+    assert!(w.run(&["migrate"]).status.success());
+    let (mut child, _) = start_server(&w);
+    child.kill().unwrap();
+    child.wait().unwrap();
+    let o = w.run(&["keys", "rotate"]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let (mut child, port) = start_server(&w);
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    let jwks: serde_json::Value = rt.block_on(async {
+        reqwest::get(format!("http://127.0.0.1:{port}/jwks.json"))
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap()
+    });
+    child.kill().unwrap();
+    child.wait().unwrap();
+    assert_eq!(jwks["keys"].as_array().unwrap().len(), 2);
+}
