@@ -3,8 +3,10 @@
 
 pub mod client_auth;
 pub mod error;
+pub mod grants;
 pub mod metadata;
 pub mod ops;
+pub mod sign_in;
 pub mod token;
 
 use crate::clock::Clock;

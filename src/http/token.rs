@@ -2,11 +2,10 @@
 //! client, dispatches on `grant_type`, answers with `Cache-Control: no-store`.
 
 use super::client_auth::authenticate_client;
+use super::grants;
 use super::AppState;
-use crate::oauth::scope::resolve_scope;
 use crate::oauth::wire::Form;
 use crate::oauth::OAuthError;
-use crate::store::models::Client;
 use crate::tokens::AccessTokenClaims;
 use actix_web::{web, HttpRequest, HttpResponse};
 use serde::Serialize;
@@ -49,7 +48,7 @@ pub async fn token(
     let grant_type = form.require("grant_type")?.to_string();
     let client = authenticate_client(&req, &form, &state).await?;
     let response = match grant_type.as_str() {
-        "client_credentials" => client_credentials(&state, &client, &form).await?,
+        "client_credentials" => grants::client_credentials::grant(&state, &client, &form).await?,
         other => {
             return Err(OAuthError::UnsupportedGrantType(format!(
                 "grant type '{other}' is not supported"
@@ -83,29 +82,4 @@ pub fn issue_access_token(
     };
     let jwt = state.keys.current().signer.sign(&claims)?;
     Ok((jwt, claims))
-}
-
-/// RFC 6749 §4.4: a confidential client acting on its own behalf.
-async fn client_credentials(
-    state: &AppState,
-    client: &Client,
-    form: &Form,
-) -> Result<TokenResponse, OAuthError> {
-    // §4.4: "The client credentials grant type MUST only be used by
-    // confidential clients."
-    if client.is_public || !client.has_grant("client_credentials") {
-        return Err(OAuthError::UnauthorizedClient(
-            "this client may not use the client_credentials grant".into(),
-        ));
-    }
-    let scope = resolve_scope(form.get("scope"), &client.scope_list())?.join(" ");
-    let (jwt, claims) = issue_access_token(state, &client.id, &client.id, &scope, None)?;
-    // §4.4.3: a refresh token SHOULD NOT be included.
-    Ok(TokenResponse {
-        access_token: jwt,
-        token_type: "Bearer",
-        expires_in: claims.exp - claims.iat,
-        scope,
-        refresh_token: None,
-    })
 }

@@ -2,8 +2,10 @@
 //! write it.
 
 pub mod client;
+pub mod refresh_token;
 pub mod revoked_access_token;
 pub mod signing_key;
+pub mod throttle;
 pub mod user;
 
 pub use client::Client;

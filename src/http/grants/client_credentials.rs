@@ -1,0 +1,33 @@
+//! RFC 6749 §4.4: the client credentials grant.
+
+use crate::http::token::{issue_access_token, TokenResponse};
+use crate::http::AppState;
+use crate::oauth::scope::resolve_scope;
+use crate::oauth::wire::Form;
+use crate::oauth::OAuthError;
+use crate::store::models::Client;
+
+/// RFC 6749 §4.4: a confidential client acting on its own behalf.
+pub async fn grant(
+    state: &AppState,
+    client: &Client,
+    form: &Form,
+) -> Result<TokenResponse, OAuthError> {
+    // §4.4: "The client credentials grant type MUST only be used by
+    // confidential clients."
+    if client.is_public || !client.has_grant("client_credentials") {
+        return Err(OAuthError::UnauthorizedClient(
+            "this client may not use the client_credentials grant".into(),
+        ));
+    }
+    let scope = resolve_scope(form.get("scope"), &client.scope_list())?.join(" ");
+    let (jwt, claims) = issue_access_token(state, &client.id, &client.id, &scope, None)?;
+    // §4.4.3: a refresh token SHOULD NOT be included.
+    Ok(TokenResponse {
+        access_token: jwt,
+        token_type: "Bearer",
+        expires_in: claims.exp - claims.iat,
+        scope,
+        refresh_token: None,
+    })
+}

@@ -1,0 +1,90 @@
+//! Checking a username and password, shared by the sign-in page and the
+//! password grant. Unknown users cost the same argon2 work as known ones
+//! (a fixed dummy hash) and get the same answer, so usernames can't be
+//! probed. Failures are throttled per username and per client address, in
+//! the database so every instance agrees.
+
+use super::AppState;
+use crate::store::models::User;
+use crate::store::StoreError;
+
+#[derive(Debug, thiserror::Error)]
+pub enum SignInError {
+    /// Wrong username or password, or a disabled user: one message for all.
+    #[error("wrong username or password")]
+    Invalid,
+    /// Too many failures; try again after this many seconds.
+    #[error("too many failed attempts; try again in {0} seconds")]
+    Throttled(i64),
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
+fn user_key(username: &str) -> String {
+    format!("user:{}", username.trim().to_lowercase())
+}
+
+fn addr_key(addr: &str) -> String {
+    format!("ip:{addr}")
+}
+
+/// The address a request came from: the TCP peer. Forwarded headers are
+/// not trusted, since any client can set them.
+pub fn client_addr(req: &actix_web::HttpRequest) -> String {
+    req.peer_addr()
+        .map(|a| a.ip().to_string())
+        .unwrap_or_else(|| "unknown".into())
+}
+
+pub async fn authenticate_user(
+    state: &AppState,
+    username: &str,
+    password: &str,
+    addr: &str,
+) -> Result<User, SignInError> {
+    let now = state.clock.now();
+    let (ukey, akey) = (user_key(username), addr_key(addr));
+    let name = username.trim().to_string();
+    let (k1, k2) = (ukey.clone(), akey.clone());
+    let (wait, user) = state
+        .store
+        .run(move |c| -> Result<_, StoreError> {
+            let wait = c.throttle_wait(&k1, now)?.max(c.throttle_wait(&k2, now)?);
+            let user = if wait == 0 {
+                c.find_user_by_username(&name)?
+            } else {
+                None
+            };
+            Ok((wait, user))
+        })
+        .await?;
+    if wait > 0 {
+        return Err(SignInError::Throttled(wait));
+    }
+    let ok = match &user {
+        Some(u) => {
+            let ok = state
+                .hasher
+                .verify(password.to_string(), u.password_hash.clone())
+                .await;
+            ok && !u.disabled
+        }
+        None => state.hasher.verify_dummy(password.to_string()).await,
+    };
+    match (ok, user) {
+        (true, Some(user)) => {
+            state.store.run(move |c| c.throttle_clear(&ukey)).await?;
+            Ok(user)
+        }
+        _ => {
+            state
+                .store
+                .run(move |c| -> Result<(), StoreError> {
+                    c.throttle_failure(&ukey, now)?;
+                    c.throttle_failure(&akey, now)
+                })
+                .await?;
+            Err(SignInError::Invalid)
+        }
+    }
+}

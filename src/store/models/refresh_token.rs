@@ -1,0 +1,115 @@
+//! Refresh tokens live in families: every rotation adds a token to its
+//! family; the family carries the absolute lifetime and, once revoked,
+//! kills every token in it (RFC 9700 §4.14.2).
+
+use crate::crypto::{random_token, token_hash};
+use crate::dispatch;
+use crate::store::schema::{refresh_families, refresh_tokens};
+use crate::store::{DbConn, StoreResult};
+use diesel::prelude::*;
+
+#[derive(Debug, Clone, Queryable, Selectable, Insertable)]
+#[diesel(table_name = refresh_families)]
+#[diesel(check_for_backend(diesel::pg::Pg, diesel::sqlite::Sqlite))]
+pub struct RefreshFamily {
+    pub id: String,
+    pub client_id: String,
+    pub user_id: Option<String>,
+    pub scope: String,
+    /// The authorization code the family came from, so a replayed code can
+    /// revoke it (RFC 6749 §4.1.2).
+    pub auth_code_hash: Option<String>,
+    pub created_at: i64,
+    /// Absolute end of the family (`GATEHOUSE_REFRESH_MAX_TTL`).
+    pub expires_at: i64,
+    pub revoked_at: Option<i64>,
+}
+
+#[derive(Debug, Clone, Queryable, Selectable, Insertable)]
+#[diesel(table_name = refresh_tokens)]
+#[diesel(check_for_backend(diesel::pg::Pg, diesel::sqlite::Sqlite))]
+pub struct RefreshToken {
+    pub token_hash: String,
+    pub family_id: String,
+    pub parent_hash: Option<String>,
+    pub scope: String,
+    pub created_at: i64,
+    /// Idle expiry (`GATEHOUSE_REFRESH_IDLE_TTL` after issue), capped by the
+    /// family's absolute expiry.
+    pub expires_at: i64,
+    pub used_at: Option<i64>,
+    pub grace_used_at: Option<i64>,
+    pub revoked_at: Option<i64>,
+}
+
+/// What a new family needs.
+pub struct NewFamily<'a> {
+    pub client_id: &'a str,
+    pub user_id: Option<&'a str>,
+    pub scope: &'a str,
+    pub auth_code_hash: Option<&'a str>,
+    pub now: i64,
+    pub idle_ttl: i64,
+    pub max_ttl: i64,
+}
+
+impl DbConn {
+    /// Starts a family and returns its first refresh token (plain text; only
+    /// its hash is stored). Call inside the transaction that issues the rest
+    /// of the grant.
+    pub fn issue_refresh_token(&mut self, f: NewFamily<'_>) -> StoreResult<String> {
+        let family = RefreshFamily {
+            id: uuid::Uuid::new_v4().to_string(),
+            client_id: f.client_id.to_string(),
+            user_id: f.user_id.map(str::to_string),
+            scope: f.scope.to_string(),
+            auth_code_hash: f.auth_code_hash.map(str::to_string),
+            created_at: f.now,
+            expires_at: f.now + f.max_ttl,
+            revoked_at: None,
+        };
+        dispatch!(self, c => diesel::insert_into(refresh_families::table).values(&family).execute(c))?;
+        let plain = random_token(32);
+        let token = RefreshToken {
+            token_hash: token_hash(&plain),
+            family_id: family.id.clone(),
+            parent_hash: None,
+            scope: family.scope.clone(),
+            created_at: f.now,
+            expires_at: (f.now + f.idle_ttl).min(family.expires_at),
+            used_at: None,
+            grace_used_at: None,
+            revoked_at: None,
+        };
+        dispatch!(self, c => diesel::insert_into(refresh_tokens::table).values(&token).execute(c))?;
+        Ok(plain)
+    }
+
+    /// Revokes every family started from this authorization code.
+    pub fn revoke_families_from_code(&mut self, code_hash: &str, now: i64) -> StoreResult<usize> {
+        Ok(dispatch!(self, c => diesel::update(
+            refresh_families::table
+                .filter(refresh_families::auth_code_hash.eq(code_hash))
+                .filter(refresh_families::revoked_at.is_null()),
+        )
+        .set(refresh_families::revoked_at.eq(now))
+        .execute(c))?)
+    }
+
+    /// Revokes every family of one user at one client (consent withdrawn).
+    pub fn revoke_families_for_user_client(
+        &mut self,
+        user_id: &str,
+        client_id: &str,
+        now: i64,
+    ) -> StoreResult<usize> {
+        Ok(dispatch!(self, c => diesel::update(
+            refresh_families::table
+                .filter(refresh_families::user_id.eq(user_id))
+                .filter(refresh_families::client_id.eq(client_id))
+                .filter(refresh_families::revoked_at.is_null()),
+        )
+        .set(refresh_families::revoked_at.eq(now))
+        .execute(c))?)
+    }
+}
