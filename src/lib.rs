@@ -11,6 +11,7 @@ pub mod crypto;
 pub mod hasher;
 pub mod http;
 pub mod oauth;
+pub mod pages;
 pub mod store;
 pub mod tokens;
 
@@ -93,6 +94,7 @@ impl Application {
                 .wrap(http::security_headers())
                 .wrap(middleware::from_fn(http::log_request))
                 .configure(http::configure)
+                .configure(pages::configure)
         })
         .listen(listener)
         .map_err(|e| StartError::Bind {

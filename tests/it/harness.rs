@@ -260,3 +260,67 @@ pub async fn expect_error(resp: reqwest::Response, status: u16, code: &str) -> s
     assert_eq!(cache.as_deref(), Some("no-store"));
     body
 }
+
+// ---- browser-flow helpers ---------------------------------------------
+
+/// The `value` of the first input named `name` in an HTML page.
+pub fn form_field(html: &str, name: &str) -> Option<String> {
+    let marker = format!("name=\"{name}\"");
+    let at = html.find(&marker)?;
+    let tag_start = html[..at].rfind('<')?;
+    let tag_end = at + html[at..].find('>')?;
+    let tag = &html[tag_start..tag_end];
+    let v = tag.find("value=\"")? + "value=\"".len();
+    let end = tag[v..].find('"')?;
+    Some(
+        tag[v..v + end]
+            .replace("&amp;", "&")
+            .replace("&#x2f;", "/")
+            .replace("&#x2F;", "/")
+            .replace("&quot;", "\"")
+            .replace("&#39;", "'")
+            .replace("&lt;", "<")
+            .replace("&gt;", ">"),
+    )
+}
+
+impl TestApp {
+    /// Creates a user with the given password.
+    pub fn user(&self, username: &str, password: &str) -> gatehouse::store::models::User {
+        gatehouse::admin::create_user(
+            &self.state.store,
+            username,
+            None,
+            password,
+            self.state.clock.now(),
+        )
+        .unwrap()
+    }
+
+    /// Loads the sign-in page and posts the form, as a browser would.
+    pub async fn sign_in(&self, username: &str, password: &str, next: &str) -> reqwest::Response {
+        let page = self
+            .http
+            .get(self.url("/login"))
+            .query(&[("next", next)])
+            .send()
+            .await
+            .unwrap()
+            .text()
+            .await
+            .unwrap();
+        let csrf = form_field(&page, "csrf_token").expect("csrf token on the sign-in page");
+        let next = form_field(&page, "next").unwrap();
+        self.http
+            .post(self.url("/login"))
+            .form(&[
+                ("csrf_token", csrf.as_str()),
+                ("next", next.as_str()),
+                ("username", username),
+                ("password", password),
+            ])
+            .send()
+            .await
+            .unwrap()
+    }
+}

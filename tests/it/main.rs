@@ -9,5 +9,6 @@ mod harness;
 
 mod cli;
 mod keys;
+mod login;
 mod metadata;
 mod token_client_credentials;

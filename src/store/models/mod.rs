@@ -1,7 +1,9 @@
 //! One file per table: the row type beside the `DbConn` methods that read and
 //! write it.
 
+pub mod browser_session;
 pub mod client;
+pub mod consent;
 pub mod refresh_token;
 pub mod revoked_access_token;
 pub mod signing_key;

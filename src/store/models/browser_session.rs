@@ -1,0 +1,77 @@
+//! Server-side browser sessions. The cookie holds only a random id; the
+//! table holds its hash, the user, and the idle and absolute expiries.
+
+use crate::crypto::{random_token, token_hash};
+use crate::dispatch;
+use crate::store::models::User;
+use crate::store::schema::{browser_sessions, users};
+use crate::store::{DbConn, StoreResult};
+use diesel::prelude::*;
+
+/// A session ends after this long without use...
+pub const SESSION_IDLE_TTL: i64 = 2 * 60 * 60;
+/// ...and after this long in any case.
+pub const SESSION_MAX_TTL: i64 = 12 * 60 * 60;
+
+#[derive(Debug, Clone, Queryable, Selectable, Insertable)]
+#[diesel(table_name = browser_sessions)]
+#[diesel(check_for_backend(diesel::pg::Pg, diesel::sqlite::Sqlite))]
+pub struct BrowserSession {
+    pub id_hash: String,
+    pub user_id: String,
+    pub auth_time: i64,
+    pub last_seen_at: i64,
+    pub idle_expires_at: i64,
+    pub expires_at: i64,
+}
+
+impl DbConn {
+    /// Starts a session; returns the plain id for the cookie.
+    pub fn create_session(&mut self, user_id: &str, now: i64) -> StoreResult<String> {
+        let plain = random_token(32);
+        let row = BrowserSession {
+            id_hash: token_hash(&plain),
+            user_id: user_id.to_string(),
+            auth_time: now,
+            last_seen_at: now,
+            idle_expires_at: now + SESSION_IDLE_TTL,
+            expires_at: now + SESSION_MAX_TTL,
+        };
+        dispatch!(self, c => diesel::insert_into(browser_sessions::table).values(&row).execute(c))?;
+        Ok(plain)
+    }
+
+    /// The live session for a cookie value and its (enabled) user; extends
+    /// the idle expiry.
+    pub fn find_session(
+        &mut self,
+        plain: &str,
+        now: i64,
+    ) -> StoreResult<Option<(BrowserSession, User)>> {
+        let hash = token_hash(plain);
+        let found = dispatch!(self, c => browser_sessions::table
+            .inner_join(users::table)
+            .filter(browser_sessions::id_hash.eq(&hash))
+            .filter(browser_sessions::expires_at.gt(now))
+            .filter(browser_sessions::idle_expires_at.gt(now))
+            .filter(users::disabled.eq(false))
+            .select((BrowserSession::as_select(), User::as_select()))
+            .first(c)
+            .optional())?;
+        if found.is_some() {
+            dispatch!(self, c => diesel::update(browser_sessions::table.find(&hash))
+                .set((
+                    browser_sessions::last_seen_at.eq(now),
+                    browser_sessions::idle_expires_at.eq(now + SESSION_IDLE_TTL),
+                ))
+                .execute(c))?;
+        }
+        Ok(found)
+    }
+
+    pub fn delete_session(&mut self, plain: &str) -> StoreResult<()> {
+        let hash = token_hash(plain);
+        dispatch!(self, c => diesel::delete(browser_sessions::table.find(&hash)).execute(c))?;
+        Ok(())
+    }
+}
