@@ -31,6 +31,9 @@ pub struct Config {
     pub device_interval: i64,
     pub log: String,
     pub log_format: LogFormat,
+    /// What the consent page says each scope allows, from the
+    /// `[scope_descriptions]` table of `gatehouse.toml`.
+    pub scope_descriptions: BTreeMap<String, String>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -139,7 +142,7 @@ pub struct Sources<'a> {
 
 impl Config {
     pub fn load(src: &Sources) -> Result<Config, ConfigError> {
-        let file = read_file(src.config_path.as_deref())?;
+        let (file, scope_descriptions) = read_file(src.config_path.as_deref())?;
         let raw = |key: &str| -> (String, String) {
             let s = SETTINGS
                 .iter()
@@ -230,6 +233,7 @@ impl Config {
             device_interval: seconds("device_interval", 1)?,
             log,
             log_format,
+            scope_descriptions,
         };
         Ok(cfg)
     }
@@ -251,13 +255,16 @@ impl Config {
     }
 }
 
-fn read_file(explicit: Option<&Path>) -> Result<BTreeMap<String, String>, ConfigError> {
+type FileValues = (BTreeMap<String, String>, BTreeMap<String, String>);
+
+/// The file's plain settings, and its `[scope_descriptions]` table.
+fn read_file(explicit: Option<&Path>) -> Result<FileValues, ConfigError> {
     let path = match explicit {
         Some(p) => p.to_path_buf(),
         None => {
             let p = PathBuf::from("gatehouse.toml");
             if !p.exists() {
-                return Ok(BTreeMap::new());
+                return Ok(Default::default());
             }
             p
         }
@@ -268,7 +275,26 @@ fn read_file(explicit: Option<&Path>) -> Result<BTreeMap<String, String>, Config
         .parse()
         .map_err(|e: toml::de::Error| err(&name, e.message().to_string()))?;
     let mut out = BTreeMap::new();
+    let mut scopes = BTreeMap::new();
     for (k, v) in table {
+        if k == "scope_descriptions" {
+            let toml::Value::Table(t) = v else {
+                return Err(err(
+                    &name,
+                    "scope_descriptions must be a table of scope = \"text\"",
+                ));
+            };
+            for (scope, text) in t {
+                let toml::Value::String(text) = text else {
+                    return Err(err(
+                        &name,
+                        format!("scope_descriptions.{scope} must be a string"),
+                    ));
+                };
+                scopes.insert(scope, text);
+            }
+            continue;
+        }
         if !SETTINGS.iter().any(|s| s.key == k) {
             return Err(err(&name, format!("unknown key '{k}'")));
         }
@@ -287,7 +313,7 @@ fn read_file(explicit: Option<&Path>) -> Result<BTreeMap<String, String>, Config
         };
         out.insert(k, v);
     }
-    Ok(out)
+    Ok((out, scopes))
 }
 
 fn check_bind(bind: &str) -> Result<(), String> {

@@ -3,42 +3,46 @@
 use super::AppState;
 use actix_web::{web, HttpResponse};
 
-/// RFC 8414 §2. Only endpoints and features that exist are listed.
+/// RFC 8414 §2. Only endpoints and features that exist are listed; the
+/// legacy grants appear only while some client is registered with them.
 pub async fn metadata(state: web::Data<AppState>) -> HttpResponse {
-    let doc = serde_json::json!({
-        "issuer": state.issuer,
-        "token_endpoint": state.url("/token"),
-        "jwks_uri": state.url("/jwks.json"),
-        "grant_types_supported": ["client_credentials"],
-        "response_types_supported": [],
-        "code_challenge_methods_supported": ["S256"],
-        "token_endpoint_auth_methods_supported": ["client_secret_basic", "client_secret_post", "none"],
-        "scopes_supported": scopes_supported(&state).await,
-    });
-    HttpResponse::Ok()
-        .insert_header(("Cache-Control", "public, max-age=300"))
-        .json(doc)
-}
-
-/// Every scope some registered client may ask for.
-async fn scopes_supported(state: &AppState) -> Vec<String> {
     let clients = state
         .store
         .run(|c| c.list_clients())
         .await
         .unwrap_or_default();
-    let mut scopes: Vec<String> = clients
-        .iter()
-        .flat_map(|c| {
-            c.scope_list()
-                .into_iter()
-                .map(str::to_string)
-                .collect::<Vec<_>>()
-        })
-        .collect();
-    scopes.sort();
+    let any_has = |g: &str| clients.iter().any(|c| c.has_grant(g));
+    let mut grant_types = vec!["authorization_code", "client_credentials"];
+    let mut response_types = vec!["code"];
+    let mut response_modes = vec!["query"];
+    if any_has("implicit") {
+        grant_types.push("implicit");
+        response_types.push("token");
+        response_modes.push("fragment");
+    }
+    if any_has("password") {
+        grant_types.push("password");
+    }
+    let mut scopes: Vec<&str> = clients.iter().flat_map(|c| c.scope_list()).collect();
+    scopes.sort_unstable();
     scopes.dedup();
-    scopes
+    let doc = serde_json::json!({
+        "issuer": state.issuer,
+        "authorization_endpoint": state.url("/authorize"),
+        "token_endpoint": state.url("/token"),
+        "jwks_uri": state.url("/jwks.json"),
+        "grant_types_supported": grant_types,
+        "response_types_supported": response_types,
+        "response_modes_supported": response_modes,
+        "code_challenge_methods_supported": ["S256"],
+        "token_endpoint_auth_methods_supported": ["client_secret_basic", "client_secret_post", "none"],
+        "scopes_supported": scopes,
+        // RFC 9207: authorization responses carry `iss`.
+        "authorization_response_iss_parameter_supported": true,
+    });
+    HttpResponse::Ok()
+        .insert_header(("Cache-Control", "public, max-age=300"))
+        .json(doc)
 }
 
 pub async fn jwks(state: web::Data<AppState>) -> HttpResponse {

@@ -1,7 +1,9 @@
 //! OAuth 2.0 rules with no HTTP and no database: errors, request parsing,
 //! scopes. Handlers in `http/` load rows, call these, and save.
 
+pub mod authorize;
 pub mod error;
+pub mod pkce;
 pub mod scope;
 pub mod wire;
 

@@ -3,6 +3,9 @@
 //! by gatehouse itself, no JavaScript needed. Every form carries a CSRF
 //! token (`csrf.rs`); every page is `Cache-Control: no-store`.
 
+pub mod account;
+pub mod authorize;
+pub mod consent;
 pub mod csrf;
 pub mod login;
 pub mod session;
@@ -17,7 +20,13 @@ pub const STYLESHEET: &str = include_str!("../../static/gatehouse.css");
 
 /// Routes for pages and their assets.
 pub fn configure(cfg: &mut web::ServiceConfig) {
-    cfg.route("/login", web::get().to(login::show))
+    cfg.route("/authorize", web::get().to(authorize::get))
+        .route("/authorize", web::post().to(authorize::post))
+        .route("/consent", web::get().to(consent::show))
+        .route("/consent", web::post().to(consent::submit))
+        .route("/account", web::get().to(account::show))
+        .route("/account/revoke", web::post().to(account::revoke))
+        .route("/login", web::get().to(login::show))
         .route("/login", web::post().to(login::submit))
         .route("/logout", web::get().to(login::show_logout))
         .route("/logout", web::post().to(login::submit_logout))

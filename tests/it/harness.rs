@@ -263,6 +263,46 @@ pub async fn expect_error(resp: reqwest::Response, status: u16, code: &str) -> s
 
 // ---- browser-flow helpers ---------------------------------------------
 
+/// Decodes the HTML entities a template escaper produces (named and
+/// numeric), as a browser would.
+pub fn html_unescape(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    let mut rest = s;
+    while let Some(i) = rest.find('&') {
+        out.push_str(&rest[..i]);
+        let tail = &rest[i..];
+        let Some(end) = tail.find(';') else {
+            out.push_str(tail);
+            return out;
+        };
+        let entity = &tail[1..end];
+        let decoded = match entity {
+            "amp" => Some('&'),
+            "lt" => Some('<'),
+            "gt" => Some('>'),
+            "quot" => Some('"'),
+            "apos" => Some('\''),
+            e if e.starts_with("#x") || e.starts_with("#X") => u32::from_str_radix(&e[2..], 16)
+                .ok()
+                .and_then(char::from_u32),
+            e if e.starts_with('#') => e[1..].parse().ok().and_then(char::from_u32),
+            _ => None,
+        };
+        match decoded {
+            Some(c) => {
+                out.push(c);
+                rest = &tail[end + 1..];
+            }
+            None => {
+                out.push('&');
+                rest = &tail[1..];
+            }
+        }
+    }
+    out.push_str(rest);
+    out
+}
+
 /// The `value` of the first input named `name` in an HTML page.
 pub fn form_field(html: &str, name: &str) -> Option<String> {
     let marker = format!("name=\"{name}\"");
@@ -272,16 +312,7 @@ pub fn form_field(html: &str, name: &str) -> Option<String> {
     let tag = &html[tag_start..tag_end];
     let v = tag.find("value=\"")? + "value=\"".len();
     let end = tag[v..].find('"')?;
-    Some(
-        tag[v..v + end]
-            .replace("&amp;", "&")
-            .replace("&#x2f;", "/")
-            .replace("&#x2F;", "/")
-            .replace("&quot;", "\"")
-            .replace("&#39;", "'")
-            .replace("&lt;", "<")
-            .replace("&gt;", ">"),
-    )
+    Some(html_unescape(&tag[v..v + end]))
 }
 
 impl TestApp {
@@ -323,4 +354,139 @@ impl TestApp {
             .await
             .unwrap()
     }
+}
+
+// ---- authorization-code helpers ---------------------------------------
+
+pub const REDIRECT: &str = "https://app.example/cb";
+
+/// A PKCE verifier and its S256 challenge (RFC 7636 §4.1–4.2).
+pub fn pkce_pair() -> (String, String) {
+    let verifier = gatehouse::crypto::random_token(32);
+    let challenge = gatehouse::crypto::b64url(&gatehouse::crypto::sha256(verifier.as_bytes()));
+    (verifier, challenge)
+}
+
+/// The query parameters of a URL (or of its fragment when `fragment`).
+pub fn url_params(location: &str, fragment: bool) -> std::collections::HashMap<String, String> {
+    let u = url::Url::parse(location).unwrap();
+    let part = if fragment {
+        u.fragment().unwrap_or("").to_string()
+    } else {
+        u.query().unwrap_or("").to_string()
+    };
+    url::form_urlencoded::parse(part.as_bytes())
+        .into_owned()
+        .collect()
+}
+
+impl TestApp {
+    /// A web app client: authorization_code + refresh_token, scopes "read write".
+    pub fn web_client(&self, public: bool) -> CreatedClient {
+        self.client(NewClient {
+            name: "Photo Printer".into(),
+            grant_types: vec!["authorization_code".into(), "refresh_token".into()],
+            redirect_uris: vec![REDIRECT.into()],
+            scope: "read write".into(),
+            public,
+            website: Some("https://app.example".into()),
+            ..Default::default()
+        })
+    }
+
+    /// GET `path` and return the `Location` of the redirect it answers with.
+    pub async fn location(&self, path_and_query: &str) -> (u16, String) {
+        let r = self
+            .http
+            .get(self.url(path_and_query))
+            .send()
+            .await
+            .unwrap();
+        let status = r.status().as_u16();
+        let loc = r
+            .headers()
+            .get("location")
+            .map(|v| v.to_str().unwrap().to_string())
+            .unwrap_or_default();
+        (status, loc)
+    }
+
+    /// Posts the consent form shown at `consent_path` with `decision`;
+    /// returns the response.
+    pub async fn decide(&self, consent_path: &str, decision: &str) -> reqwest::Response {
+        let page = self.http.get(self.url(consent_path)).send().await.unwrap();
+        assert_eq!(page.status(), 200, "consent page at {consent_path}");
+        let html = page.text().await.unwrap();
+        let csrf = form_field(&html, "csrf_token").unwrap();
+        let request = form_field(&html, "request").unwrap();
+        self.http
+            .post(self.url("/consent"))
+            .form(&[
+                ("csrf_token", csrf.as_str()),
+                ("request", request.as_str()),
+                ("decision", decision),
+            ])
+            .send()
+            .await
+            .unwrap()
+    }
+
+    /// Signed in already: authorize with `query`, allow on the consent page
+    /// if shown, and return the final redirect to the client.
+    pub async fn authorize_and_allow(&self, query: &str) -> String {
+        let (status, loc) = self.location(&format!("/authorize?{query}")).await;
+        assert_eq!(status, 303, "authorize answered {status} {loc}");
+        if loc.starts_with("/consent?") {
+            let r = self.decide(&loc, "allow").await;
+            let st = r.status();
+            if st != 303 {
+                panic!("consent post answered {st}: {}", r.text().await.unwrap());
+            }
+            return r.headers()["location"].to_str().unwrap().to_string();
+        }
+        loc
+    }
+
+    /// Exchanges a code at the token endpoint.
+    pub async fn exchange(
+        &self,
+        client: &CreatedClient,
+        code: &str,
+        verifier: Option<&str>,
+        redirect_uri: Option<&str>,
+    ) -> reqwest::Response {
+        let mut form = vec![("grant_type", "authorization_code"), ("code", code)];
+        if let Some(v) = verifier {
+            form.push(("code_verifier", v));
+        }
+        if let Some(r) = redirect_uri {
+            form.push(("redirect_uri", r));
+        }
+        if client.secret.is_some() {
+            self.post_form_basic("/token", client, &form).await
+        } else {
+            form.push(("client_id", &client.client.id));
+            self.post_form("/token", &form).await
+        }
+    }
+}
+
+/// An authorization query string for `client` with PKCE `challenge`.
+pub fn code_query(client: &CreatedClient, challenge: &str, extra: &[(&str, &str)]) -> String {
+    let mut p: Vec<(&str, &str)> = vec![
+        ("response_type", "code"),
+        ("client_id", &client.client.id),
+        ("redirect_uri", REDIRECT),
+        ("scope", "read"),
+        ("state", "st-123"),
+        ("code_challenge", challenge),
+        ("code_challenge_method", "S256"),
+    ];
+    for (k, v) in extra {
+        p.retain(|(pk, _)| pk != k);
+        if !v.is_empty() {
+            p.push((k, v));
+        }
+    }
+    serde_urlencoded::to_string(&p).unwrap()
 }

@@ -7,6 +7,7 @@
 #[macro_use]
 mod harness;
 
+mod authorize;
 mod cli;
 mod keys;
 mod login;

@@ -1,4 +1,5 @@
 //! One file per grant type. Each `grant` function receives the
 //! authenticated client and the parsed form and returns the token response.
 
+pub mod authorization_code;
 pub mod client_credentials;

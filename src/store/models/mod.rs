@@ -1,6 +1,7 @@
 //! One file per table: the row type beside the `DbConn` methods that read and
 //! write it.
 
+pub mod authorization_code;
 pub mod browser_session;
 pub mod client;
 pub mod consent;

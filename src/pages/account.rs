@@ -1,0 +1,104 @@
+//! `GET /account`: the apps a signed-in person has given access to, each
+//! with a button to take it back (which also revokes that app's refresh
+//! tokens for the person).
+
+use super::{csrf, parse_form, render, see_other, session, PageError};
+use crate::http::AppState;
+use crate::store::StoreError;
+use actix_web::http::StatusCode;
+use actix_web::{web, HttpRequest, HttpResponse};
+use askama::Template;
+
+pub struct AppLine {
+    pub client_id: String,
+    pub name: String,
+    pub scope: String,
+}
+
+#[derive(Template)]
+#[template(path = "account.html")]
+struct AccountPage<'a> {
+    csrf: &'a str,
+    username: &'a str,
+    apps: Vec<AppLine>,
+    revoked: Option<&'a str>,
+}
+
+#[derive(serde::Deserialize)]
+pub struct AccountQuery {
+    revoked: Option<String>,
+}
+
+pub async fn show(
+    req: HttpRequest,
+    query: web::Query<AccountQuery>,
+    state: web::Data<AppState>,
+) -> Result<HttpResponse, PageError> {
+    let Some(me) = session::current(&req, &state).await? else {
+        return Ok(see_other("/login?next=%2Faccount"));
+    };
+    let uid = me.user.id.clone();
+    let apps = state
+        .store
+        .run(move |c| c.list_consents(&uid))
+        .await?
+        .into_iter()
+        .map(|(consent, name)| AppLine {
+            client_id: consent.client_id,
+            name,
+            scope: consent.scope,
+        })
+        .collect();
+    let (token, new_cookie) = csrf::token(&req, super::state_secure(&state));
+    let mut resp = render(
+        StatusCode::OK,
+        &AccountPage {
+            csrf: &token,
+            username: &me.user.username,
+            apps,
+            revoked: query.revoked.as_deref(),
+        },
+    );
+    if let Some(c) = new_cookie {
+        let _ = resp.add_cookie(&c);
+    }
+    Ok(resp)
+}
+
+/// Withdraws consent for one app and revokes its refresh tokens for this
+/// person, in one transaction.
+pub async fn revoke(
+    req: HttpRequest,
+    body: web::Bytes,
+    state: web::Data<AppState>,
+) -> Result<HttpResponse, PageError> {
+    let form = parse_form(&body)?;
+    if !csrf::verify(&req, form.get(csrf::FIELD)) {
+        return Err(PageError::Csrf);
+    }
+    let Some(me) = session::current(&req, &state).await? else {
+        return Ok(see_other("/login?next=%2Faccount"));
+    };
+    let client_id = form
+        .get("client_id")
+        .ok_or_else(|| PageError::BadRequest("Which app? (client_id missing)".into()))?
+        .to_string();
+    let now = state.clock.now();
+    let (uid, cid) = (me.user.id.clone(), client_id.clone());
+    let removed = state
+        .store
+        .run(move |c| {
+            c.transaction(|c| -> Result<bool, StoreError> {
+                let removed = c.delete_consent(&uid, &cid)?;
+                c.revoke_families_for_user_client(&uid, &cid, now)?;
+                Ok(removed)
+            })
+        })
+        .await?;
+    if !removed {
+        return Err(PageError::NotFound(
+            "That app has no access to your account.".into(),
+        ));
+    }
+    Ok(see_other("/account?revoked=1"))
+}

@@ -1,0 +1,75 @@
+//! Authorization codes (RFC 6749 §4.1.2): stored only as hashes, short-lived,
+//! consumed atomically exactly once.
+
+use crate::dispatch;
+use crate::store::schema::authorization_codes;
+use crate::store::{DbConn, StoreResult};
+use diesel::prelude::*;
+
+#[derive(Debug, Clone, Queryable, Selectable, Insertable)]
+#[diesel(table_name = authorization_codes)]
+#[diesel(check_for_backend(diesel::pg::Pg, diesel::sqlite::Sqlite))]
+pub struct AuthorizationCode {
+    pub code_hash: String,
+    pub client_id: String,
+    pub user_id: String,
+    /// The `redirect_uri` the authorization request named, if it named one.
+    pub redirect_uri: Option<String>,
+    pub scope: String,
+    pub code_challenge: Option<String>,
+    pub code_challenge_method: Option<String>,
+    pub nonce: Option<String>,
+    pub auth_time: i64,
+    pub created_at: i64,
+    pub expires_at: i64,
+    pub consumed_at: Option<i64>,
+    /// The access token issued for it, revoked if the code is replayed.
+    pub issued_jti: Option<String>,
+    pub issued_jti_expires_at: Option<i64>,
+}
+
+impl DbConn {
+    pub fn insert_authorization_code(&mut self, code: &AuthorizationCode) -> StoreResult<()> {
+        dispatch!(self, c => diesel::insert_into(authorization_codes::table).values(code).execute(c))?;
+        Ok(())
+    }
+
+    pub fn find_authorization_code(
+        &mut self,
+        code_hash: &str,
+    ) -> StoreResult<Option<AuthorizationCode>> {
+        Ok(dispatch!(self, c => authorization_codes::table
+            .find(code_hash)
+            .select(AuthorizationCode::as_select())
+            .first(c)
+            .optional())?)
+    }
+
+    /// Marks the code used. True only for the one caller that wins: the
+    /// conditional update is atomic on both backends.
+    pub fn consume_authorization_code(&mut self, code_hash: &str, now: i64) -> StoreResult<bool> {
+        let n = dispatch!(self, c => diesel::update(
+            authorization_codes::table
+                .find(code_hash)
+                .filter(authorization_codes::consumed_at.is_null()),
+        )
+        .set(authorization_codes::consumed_at.eq(now))
+        .execute(c))?;
+        Ok(n == 1)
+    }
+
+    pub fn record_code_access_token(
+        &mut self,
+        code_hash: &str,
+        jti: &str,
+        exp: i64,
+    ) -> StoreResult<()> {
+        dispatch!(self, c => diesel::update(authorization_codes::table.find(code_hash))
+            .set((
+                authorization_codes::issued_jti.eq(jti),
+                authorization_codes::issued_jti_expires_at.eq(exp),
+            ))
+            .execute(c))?;
+        Ok(())
+    }
+}

@@ -1,0 +1,600 @@
+//! The browser flow over HTTP: `/authorize` (RFC 6749 §4.1, §4.2), sign-in,
+//! consent, PKCE (RFC 7636), and the code exchange at `/token` (§4.1.3).
+
+use crate::harness::{
+    code_query, expect_error, form_field, pkce_pair, url_params, TestApp, REDIRECT,
+};
+use gatehouse::admin::NewClient;
+
+backend_tests!(
+    rfc6749_4_1_full_code_flow_with_pkce_issues_tokens,
+    rfc6749_4_1_2_1_bad_client_or_redirect_uri_shows_a_page_and_never_redirects,
+    rfc6749_4_1_2_1_other_errors_redirect_with_state_and_iss,
+    rfc7636_4_4_1_plain_and_missing_pkce_are_refused,
+    rfc6749_3_1_repeated_parameter_redirects_invalid_request,
+    not_signed_in_goes_to_sign_in_and_continues,
+    oidc_prompt_none_answers_login_required_and_consent_required,
+    oidc_prompt_login_asks_to_sign_in_again,
+    oidc_prompt_consent_shows_the_page_even_when_remembered,
+    remembered_consent_skips_the_page_for_the_same_or_fewer_scopes,
+    rfc6749_4_1_2_1_deny_redirects_access_denied,
+    consent_without_csrf_token_is_403_and_issues_nothing,
+    consent_page_names_the_app_its_scopes_and_offers_sign_out,
+    rfc6749_4_1_2_used_code_is_refused_and_its_tokens_revoked,
+    rfc6749_4_1_2_expired_code_is_invalid_grant,
+    rfc7636_4_6_wrong_or_missing_verifier_is_invalid_grant,
+    rfc9700_2_1_1_verifier_without_challenge_is_invalid_grant,
+    rfc6749_4_1_3_redirect_uri_must_repeat_and_match,
+    rfc6749_4_1_3_code_of_another_client_is_invalid_grant,
+    public_client_exchanges_with_client_id_only,
+    post_to_authorize_works_like_get,
+    rfc6749_4_2_implicit_only_for_clients_registered_with_it,
+    account_page_revokes_an_apps_access,
+);
+
+async fn signed_in(app: &TestApp) {
+    app.user("alice", "correct horse");
+    assert_eq!(
+        app.sign_in("alice", "correct horse", "/account")
+            .await
+            .status(),
+        303
+    );
+}
+
+async fn rfc6749_4_1_full_code_flow_with_pkce_issues_tokens(app: TestApp) {
+    let c = app.web_client(false);
+    signed_in(&app).await;
+    let (verifier, challenge) = pkce_pair();
+    let loc = app
+        .authorize_and_allow(&code_query(&c, &challenge, &[]))
+        .await;
+    assert!(loc.starts_with(REDIRECT), "{loc}");
+    let p = url_params(&loc, false);
+    assert_eq!(p["state"], "st-123");
+    assert_eq!(p["iss"], app.base, "RFC 9207 iss");
+    assert!(p["code"].len() >= 22, "≥128 bits");
+    let r = app
+        .exchange(&c, &p["code"], Some(&verifier), Some(REDIRECT))
+        .await;
+    assert_eq!(r.status(), 200);
+    assert_eq!(r.headers()["cache-control"], "no-store");
+    let body: serde_json::Value = r.json().await.unwrap();
+    assert_eq!(body["scope"], "read");
+    assert_eq!(body["token_type"], "Bearer");
+    assert!(body["refresh_token"].as_str().unwrap().len() >= 22);
+    let claims = app.verify_jwt(body["access_token"].as_str().unwrap()).await;
+    let alice = app
+        .state
+        .store
+        .conn()
+        .unwrap()
+        .find_user_by_username("alice")
+        .unwrap()
+        .unwrap();
+    assert_eq!(
+        claims["sub"],
+        alice.id.as_str(),
+        "sub is the user's stable id"
+    );
+    assert_eq!(claims["client_id"], c.client.id.as_str());
+    assert!(claims["auth_time"].is_i64());
+}
+
+async fn rfc6749_4_1_2_1_bad_client_or_redirect_uri_shows_a_page_and_never_redirects(app: TestApp) {
+    let c = app.web_client(false);
+    let two = app.client(NewClient {
+        name: "two".into(),
+        grant_types: vec!["authorization_code".into()],
+        redirect_uris: vec!["https://a.example/cb".into(), "https://b.example/cb".into()],
+        scope: "read".into(),
+        ..Default::default()
+    });
+    let (_, ch) = pkce_pair();
+    for q in [
+        code_query(&c, &ch, &[("client_id", "nope")]),
+        code_query(&c, &ch, &[("client_id", "")]),
+        code_query(&c, &ch, &[("redirect_uri", "https://evil.example/cb")]),
+        code_query(&c, &ch, &[("redirect_uri", "https://app.example/cb/extra")]),
+        code_query(&c, &ch, &[("redirect_uri", "https://app.example/CB")]),
+        code_query(&two, &ch, &[("redirect_uri", "")]),
+    ] {
+        let r = app.get(&format!("/authorize?{q}")).await;
+        assert_eq!(r.status(), 400, "{q}");
+        assert!(r.headers().get("location").is_none(), "{q}");
+        assert!(r.headers()["content-type"]
+            .to_str()
+            .unwrap()
+            .starts_with("text/html"));
+    }
+    // Omitted redirect_uri is fine with exactly one registered.
+    signed_in(&app).await;
+    let (status, loc) = app
+        .location(&format!(
+            "/authorize?{}",
+            code_query(&c, &ch, &[("redirect_uri", "")])
+        ))
+        .await;
+    assert_eq!(status, 303);
+    assert!(loc.starts_with("/consent?"), "{loc}");
+}
+
+async fn rfc6749_4_1_2_1_other_errors_redirect_with_state_and_iss(app: TestApp) {
+    let c = app.web_client(false);
+    let (_, ch) = pkce_pair();
+    for (extra, code) in [
+        (
+            vec![("response_type", "magic")],
+            "unsupported_response_type",
+        ),
+        (vec![("response_type", "")], "invalid_request"),
+        (vec![("scope", "read admin")], "invalid_scope"),
+        (vec![("response_type", "token")], "unauthorized_client"),
+    ] {
+        let (status, loc) = app
+            .location(&format!("/authorize?{}", code_query(&c, &ch, &extra)))
+            .await;
+        assert_eq!(status, 303, "{extra:?}");
+        let fragment = extra.contains(&("response_type", "token"));
+        assert!(loc.starts_with(REDIRECT), "{loc}");
+        let p = url_params(&loc, fragment);
+        assert_eq!(p["error"], code, "{extra:?}: {loc}");
+        assert_eq!(p["state"], "st-123");
+        assert_eq!(p["iss"], app.base);
+        assert!(p.contains_key("error_description"));
+    }
+}
+
+async fn rfc7636_4_4_1_plain_and_missing_pkce_are_refused(app: TestApp) {
+    let public = app.web_client(true);
+    let (_, ch) = pkce_pair();
+    let (_, loc) = app
+        .location(&format!(
+            "/authorize?{}",
+            code_query(&public, &ch, &[("code_challenge_method", "plain")])
+        ))
+        .await;
+    assert_eq!(url_params(&loc, false)["error"], "invalid_request");
+    let (_, loc) = app
+        .location(&format!(
+            "/authorize?{}",
+            code_query(
+                &public,
+                &ch,
+                &[("code_challenge", ""), ("code_challenge_method", "")]
+            )
+        ))
+        .await;
+    assert_eq!(
+        url_params(&loc, false)["error"],
+        "invalid_request",
+        "public clients must use PKCE"
+    );
+    let (_, loc) = app
+        .location(&format!(
+            "/authorize?{}",
+            code_query(&public, "tooshort", &[])
+        ))
+        .await;
+    assert_eq!(url_params(&loc, false)["error"], "invalid_request");
+}
+
+async fn rfc6749_3_1_repeated_parameter_redirects_invalid_request(app: TestApp) {
+    let c = app.web_client(false);
+    let (_, ch) = pkce_pair();
+    let q = format!("{}&scope=write", code_query(&c, &ch, &[]));
+    let (status, loc) = app.location(&format!("/authorize?{q}")).await;
+    assert_eq!(status, 303);
+    assert_eq!(url_params(&loc, false)["error"], "invalid_request");
+}
+
+async fn not_signed_in_goes_to_sign_in_and_continues(app: TestApp) {
+    let c = app.web_client(false);
+    app.user("alice", "correct horse");
+    let (_, ch) = pkce_pair();
+    let q = code_query(&c, &ch, &[]);
+    let (status, loc) = app.location(&format!("/authorize?{q}")).await;
+    assert_eq!(status, 303);
+    assert!(loc.starts_with("/login?next="), "{loc}");
+    let next = url::form_urlencoded::parse(loc.trim_start_matches("/login?").as_bytes())
+        .find(|(k, _)| k == "next")
+        .unwrap()
+        .1
+        .to_string();
+    assert!(next.starts_with("/authorize?"));
+    let r = app.sign_in("alice", "correct horse", &next).await;
+    assert_eq!(r.status(), 303);
+    let back = r.headers()["location"].to_str().unwrap().to_string();
+    let (status, loc) = app.location(&back).await;
+    assert_eq!(status, 303);
+    assert!(loc.starts_with("/consent?"), "{loc}");
+}
+
+async fn oidc_prompt_none_answers_login_required_and_consent_required(app: TestApp) {
+    let c = app.web_client(false);
+    let (_, ch) = pkce_pair();
+    let q = code_query(&c, &ch, &[("prompt", "none")]);
+    let (_, loc) = app.location(&format!("/authorize?{q}")).await;
+    assert_eq!(url_params(&loc, false)["error"], "login_required");
+    signed_in(&app).await;
+    let (_, loc) = app.location(&format!("/authorize?{q}")).await;
+    assert_eq!(url_params(&loc, false)["error"], "consent_required");
+    // Once consented, silent renewal gets a code without any page.
+    app.authorize_and_allow(&code_query(&c, &ch, &[])).await;
+    let (status, loc) = app.location(&format!("/authorize?{q}")).await;
+    assert_eq!(status, 303);
+    assert!(url_params(&loc, false).contains_key("code"), "{loc}");
+}
+
+async fn oidc_prompt_login_asks_to_sign_in_again(app: TestApp) {
+    let c = app.web_client(false);
+    signed_in(&app).await;
+    let (_, ch) = pkce_pair();
+    let (_, loc) = app
+        .location(&format!(
+            "/authorize?{}",
+            code_query(&c, &ch, &[("prompt", "login")])
+        ))
+        .await;
+    assert!(loc.starts_with("/login?next="), "{loc}");
+    assert!(
+        !loc.contains("prompt%3Dlogin"),
+        "the continuation drops prompt=login: {loc}"
+    );
+}
+
+async fn oidc_prompt_consent_shows_the_page_even_when_remembered(app: TestApp) {
+    let c = app.web_client(false);
+    signed_in(&app).await;
+    let (_, ch) = pkce_pair();
+    app.authorize_and_allow(&code_query(&c, &ch, &[])).await;
+    let (_, loc) = app
+        .location(&format!(
+            "/authorize?{}",
+            code_query(&c, &ch, &[("prompt", "consent")])
+        ))
+        .await;
+    assert!(loc.starts_with("/consent?"), "{loc}");
+}
+
+async fn remembered_consent_skips_the_page_for_the_same_or_fewer_scopes(app: TestApp) {
+    let c = app.web_client(false);
+    signed_in(&app).await;
+    let (_, ch) = pkce_pair();
+    app.authorize_and_allow(&code_query(&c, &ch, &[("scope", "read write")]))
+        .await;
+    let (_, loc) = app
+        .location(&format!(
+            "/authorize?{}",
+            code_query(&c, &ch, &[("scope", "read")])
+        ))
+        .await;
+    assert!(loc.starts_with(REDIRECT), "fewer scopes: no page: {loc}");
+    let other = app.client(NewClient {
+        name: "Other".into(),
+        grant_types: vec!["authorization_code".into()],
+        redirect_uris: vec![REDIRECT.into()],
+        scope: "read write".into(),
+        ..Default::default()
+    });
+    let (_, loc) = app
+        .location(&format!(
+            "/authorize?{}",
+            code_query(&other, &ch, &[("scope", "read")])
+        ))
+        .await;
+    assert!(loc.starts_with("/consent?"), "consent is per client: {loc}");
+}
+
+async fn rfc6749_4_1_2_1_deny_redirects_access_denied(app: TestApp) {
+    let c = app.web_client(false);
+    signed_in(&app).await;
+    let (_, ch) = pkce_pair();
+    let (_, loc) = app
+        .location(&format!("/authorize?{}", code_query(&c, &ch, &[])))
+        .await;
+    let r = app.decide(&loc, "deny").await;
+    assert_eq!(r.status(), 303);
+    let p = url_params(r.headers()["location"].to_str().unwrap(), false);
+    assert_eq!(p["error"], "access_denied");
+    assert_eq!(p["state"], "st-123");
+    assert!(!p.contains_key("code"));
+    // Nothing was remembered: the next request asks again.
+    let (_, loc) = app
+        .location(&format!("/authorize?{}", code_query(&c, &ch, &[])))
+        .await;
+    assert!(loc.starts_with("/consent?"));
+}
+
+async fn consent_without_csrf_token_is_403_and_issues_nothing(app: TestApp) {
+    let c = app.web_client(false);
+    signed_in(&app).await;
+    let (_, ch) = pkce_pair();
+    let q = code_query(&c, &ch, &[]);
+    let r = app
+        .post_form("/consent", &[("request", &q), ("decision", "allow")])
+        .await;
+    assert_eq!(r.status(), 403);
+    let r = app
+        .post_form(
+            "/consent",
+            &[("request", &q), ("decision", "allow"), ("csrf_token", "x")],
+        )
+        .await;
+    assert_eq!(r.status(), 403);
+    let (_, loc) = app.location(&format!("/authorize?{q}")).await;
+    assert!(loc.starts_with("/consent?"), "no consent was recorded");
+}
+
+async fn consent_page_names_the_app_its_scopes_and_offers_sign_out(app: TestApp) {
+    let c = app.web_client(false);
+    signed_in(&app).await;
+    let (_, ch) = pkce_pair();
+    let (_, loc) = app
+        .location(&format!(
+            "/authorize?{}",
+            code_query(&c, &ch, &[("scope", "read write")])
+        ))
+        .await;
+    let r = app.get(&loc).await;
+    assert_eq!(r.headers()["x-frame-options"], "DENY");
+    let html = r.text().await.unwrap();
+    assert!(html.contains("Photo Printer"));
+    assert!(html.contains("https://app.example"));
+    assert!(html.contains("Read your data") && html.contains("Change your data"));
+    assert!(html.contains("name=\"decision\" value=\"allow\""));
+    assert!(html.contains("name=\"decision\" value=\"deny\""));
+    assert!(html.contains("action=\"/logout\"") && html.contains("Not you?"));
+    assert!(form_field(&html, "csrf_token").is_some());
+}
+
+async fn rfc6749_4_1_2_used_code_is_refused_and_its_tokens_revoked(app: TestApp) {
+    let c = app.web_client(false);
+    signed_in(&app).await;
+    let (verifier, ch) = pkce_pair();
+    let loc = app.authorize_and_allow(&code_query(&c, &ch, &[])).await;
+    let code = url_params(&loc, false)["code"].clone();
+    let first: serde_json::Value = app
+        .exchange(&c, &code, Some(&verifier), Some(REDIRECT))
+        .await
+        .json()
+        .await
+        .unwrap();
+    let claims = app
+        .verify_jwt(first["access_token"].as_str().unwrap())
+        .await;
+    let second = app
+        .exchange(&c, &code, Some(&verifier), Some(REDIRECT))
+        .await;
+    expect_error(second, 400, "invalid_grant").await;
+    let jti = claims["jti"].as_str().unwrap();
+    assert!(
+        app.state
+            .store
+            .conn()
+            .unwrap()
+            .is_access_token_revoked(jti)
+            .unwrap(),
+        "the first access token is revoked"
+    );
+}
+
+async fn rfc6749_4_1_2_expired_code_is_invalid_grant(app: TestApp) {
+    let c = app.web_client(false);
+    signed_in(&app).await;
+    let (verifier, ch) = pkce_pair();
+    let loc = app.authorize_and_allow(&code_query(&c, &ch, &[])).await;
+    app.clock().advance(app.state.config.auth_code_ttl + 1);
+    let r = app
+        .exchange(
+            &c,
+            &url_params(&loc, false)["code"],
+            Some(&verifier),
+            Some(REDIRECT),
+        )
+        .await;
+    expect_error(r, 400, "invalid_grant").await;
+}
+
+async fn rfc7636_4_6_wrong_or_missing_verifier_is_invalid_grant(app: TestApp) {
+    let c = app.web_client(false);
+    signed_in(&app).await;
+    let (_, ch) = pkce_pair();
+    let (other_verifier, _) = pkce_pair();
+    let loc = app.authorize_and_allow(&code_query(&c, &ch, &[])).await;
+    let r = app
+        .exchange(
+            &c,
+            &url_params(&loc, false)["code"],
+            Some(&other_verifier),
+            Some(REDIRECT),
+        )
+        .await;
+    expect_error(r, 400, "invalid_grant").await;
+    let loc = app.authorize_and_allow(&code_query(&c, &ch, &[])).await;
+    let r = app
+        .exchange(&c, &url_params(&loc, false)["code"], None, Some(REDIRECT))
+        .await;
+    expect_error(r, 400, "invalid_grant").await;
+}
+
+async fn rfc9700_2_1_1_verifier_without_challenge_is_invalid_grant(app: TestApp) {
+    let c = app.web_client(false);
+    signed_in(&app).await;
+    let (verifier, _) = pkce_pair();
+    let q = code_query(
+        &c,
+        "",
+        &[("code_challenge", ""), ("code_challenge_method", "")],
+    );
+    let loc = app.authorize_and_allow(&q).await;
+    let code = url_params(&loc, false)["code"].clone();
+    let r = app
+        .exchange(&c, &code, Some(&verifier), Some(REDIRECT))
+        .await;
+    expect_error(r, 400, "invalid_grant").await;
+}
+
+async fn rfc6749_4_1_3_redirect_uri_must_repeat_and_match(app: TestApp) {
+    let c = app.web_client(false);
+    signed_in(&app).await;
+    let (verifier, ch) = pkce_pair();
+    let loc = app.authorize_and_allow(&code_query(&c, &ch, &[])).await;
+    let r = app
+        .exchange(&c, &url_params(&loc, false)["code"], Some(&verifier), None)
+        .await;
+    expect_error(r, 400, "invalid_grant").await;
+    let loc = app.authorize_and_allow(&code_query(&c, &ch, &[])).await;
+    let r = app
+        .exchange(
+            &c,
+            &url_params(&loc, false)["code"],
+            Some(&verifier),
+            Some("https://app.example/other"),
+        )
+        .await;
+    expect_error(r, 400, "invalid_grant").await;
+}
+
+async fn rfc6749_4_1_3_code_of_another_client_is_invalid_grant(app: TestApp) {
+    let c = app.web_client(false);
+    let thief = app.web_client(false);
+    signed_in(&app).await;
+    let (verifier, ch) = pkce_pair();
+    let loc = app.authorize_and_allow(&code_query(&c, &ch, &[])).await;
+    let code = url_params(&loc, false)["code"].clone();
+    let r = app
+        .exchange(&thief, &code, Some(&verifier), Some(REDIRECT))
+        .await;
+    expect_error(r, 400, "invalid_grant").await;
+    // The rightful client can still redeem it.
+    let r = app
+        .exchange(&c, &code, Some(&verifier), Some(REDIRECT))
+        .await;
+    assert_eq!(r.status(), 200);
+}
+
+async fn public_client_exchanges_with_client_id_only(app: TestApp) {
+    let c = app.web_client(true);
+    signed_in(&app).await;
+    let (verifier, ch) = pkce_pair();
+    let loc = app.authorize_and_allow(&code_query(&c, &ch, &[])).await;
+    let r = app
+        .exchange(
+            &c,
+            &url_params(&loc, false)["code"],
+            Some(&verifier),
+            Some(REDIRECT),
+        )
+        .await;
+    assert_eq!(r.status(), 200);
+}
+
+async fn post_to_authorize_works_like_get(app: TestApp) {
+    let c = app.web_client(false);
+    signed_in(&app).await;
+    let (_, ch) = pkce_pair();
+    let q = code_query(&c, &ch, &[]);
+    let pairs: Vec<(String, String)> = url::form_urlencoded::parse(q.as_bytes())
+        .into_owned()
+        .collect();
+    let r = app
+        .http
+        .post(app.url("/authorize"))
+        .form(&pairs)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 303);
+    assert!(r.headers()["location"]
+        .to_str()
+        .unwrap()
+        .starts_with("/consent?"));
+}
+
+async fn rfc6749_4_2_implicit_only_for_clients_registered_with_it(app: TestApp) {
+    let meta: serde_json::Value = app
+        .get("/.well-known/oauth-authorization-server")
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(
+        meta["response_types_supported"],
+        serde_json::json!(["code"])
+    );
+    let c = app.client(NewClient {
+        name: "Legacy SPA".into(),
+        grant_types: vec!["implicit".into()],
+        redirect_uris: vec![REDIRECT.into()],
+        scope: "read".into(),
+        public: true,
+        ..Default::default()
+    });
+    let meta: serde_json::Value = app
+        .get("/.well-known/oauth-authorization-server")
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert!(meta["response_types_supported"]
+        .as_array()
+        .unwrap()
+        .contains(&"token".into()));
+    assert!(meta["grant_types_supported"]
+        .as_array()
+        .unwrap()
+        .contains(&"implicit".into()));
+    signed_in(&app).await;
+    let q = serde_urlencoded::to_string([
+        ("response_type", "token"),
+        ("client_id", &c.client.id),
+        ("state", "s1"),
+        ("scope", "read"),
+    ])
+    .unwrap();
+    let loc = app.authorize_and_allow(&q).await;
+    // §4.2.2: the token travels in the fragment, never the query.
+    assert!(url::Url::parse(&loc).unwrap().query().is_none(), "{loc}");
+    let p = url_params(&loc, true);
+    assert_eq!(p["token_type"], "Bearer");
+    assert_eq!(p["state"], "s1");
+    assert!(!p.contains_key("refresh_token"), "§4.2.2: no refresh token");
+    app.verify_jwt(&p["access_token"]).await;
+    // A code client asking for a token gets unauthorized_client in the fragment.
+    let web = app.web_client(false);
+    let q = serde_urlencoded::to_string([
+        ("response_type", "token"),
+        ("client_id", &web.client.id),
+        ("state", "s2"),
+    ])
+    .unwrap();
+    let (_, loc) = app.location(&format!("/authorize?{q}")).await;
+    assert_eq!(url_params(&loc, true)["error"], "unauthorized_client");
+}
+
+async fn account_page_revokes_an_apps_access(app: TestApp) {
+    let c = app.web_client(false);
+    signed_in(&app).await;
+    let (_, ch) = pkce_pair();
+    app.authorize_and_allow(&code_query(&c, &ch, &[])).await;
+    let html = app.get("/account").await.text().await.unwrap();
+    assert!(html.contains("Photo Printer"), "{html}");
+    let csrf = form_field(&html, "csrf_token").unwrap();
+    let r = app
+        .post_form(
+            "/account/revoke",
+            &[("csrf_token", &csrf), ("client_id", &c.client.id)],
+        )
+        .await;
+    assert_eq!(r.status(), 303);
+    let html = app.get("/account").await.text().await.unwrap();
+    assert!(!html.contains("Photo Printer"));
+    let (_, loc) = app
+        .location(&format!("/authorize?{}", code_query(&c, &ch, &[])))
+        .await;
+    assert!(
+        loc.starts_with("/consent?"),
+        "access must be asked for again"
+    );
+}
