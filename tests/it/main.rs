@@ -8,8 +8,11 @@
 mod harness;
 
 mod authorize;
+mod browser;
 mod cli;
 mod keys;
 mod login;
 mod metadata;
+mod oauth2_client;
 mod token_client_credentials;
+mod webdriver;
