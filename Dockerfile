@@ -1,0 +1,29 @@
+# gatehouse: build with the Rust toolchain, run on a slim Debian.
+# SQLite and libpq are compiled in (bundled), so the runtime image needs no
+# database libraries.
+FROM rust:1-bookworm AS build
+WORKDIR /src
+COPY Cargo.toml Cargo.lock ./
+COPY src ./src
+COPY migrations ./migrations
+COPY templates ./templates
+COPY static ./static
+# Cargo.toml names the test and bench targets, so their files must exist.
+COPY bench ./bench
+COPY tests ./tests
+RUN cargo build --release --locked --bin gatehouse
+
+FROM debian:bookworm-slim
+RUN useradd --system --home /var/lib/gatehouse --create-home gatehouse
+COPY --from=build /src/target/release/gatehouse /usr/local/bin/gatehouse
+USER gatehouse
+WORKDIR /var/lib/gatehouse
+# Set GATEHOUSE_ISSUER to the public URL clients use (the default,
+# http://0.0.0.0:8080, is only right for a quick local try).
+ENV GATEHOUSE_BIND=0.0.0.0:8080 \
+    GATEHOUSE_DATABASE_URL=sqlite:///var/lib/gatehouse/gatehouse.db \
+    GATEHOUSE_KEYS_DIR=/var/lib/gatehouse/keys
+VOLUME ["/var/lib/gatehouse"]
+EXPOSE 8080
+ENTRYPOINT ["gatehouse"]
+CMD ["serve"]
