@@ -63,7 +63,12 @@ fn main() {
         k.sign(&claims(i)).expect("sign");
     });
 
-    let pem_path = std::fs::read_dir(dir.path()).expect("dir").next().expect("pem").expect("entry").path();
+    let pem_path = std::fs::read_dir(dir.path())
+        .expect("dir")
+        .next()
+        .expect("pem")
+        .expect("entry")
+        .path();
     let pem = std::fs::read(pem_path).expect("read pem");
     let enc = Arc::new(jsonwebtoken::EncodingKey::from_rsa_pem(&pem).expect("pem"));
     let header = jsonwebtoken::Header::new(jsonwebtoken::Algorithm::RS256);
@@ -75,5 +80,8 @@ fn main() {
     println!("sign_{cores}_threads_per_s {all:.0}");
     println!("sign_us_per_token {:.0}", 1e6 / one);
     println!("jsonwebtoken_encode_1_thread_per_s {jwt_one:.0}");
-    println!("cached_key_speedup_vs_jsonwebtoken_encode {:.2}", one / jwt_one);
+    println!(
+        "cached_key_speedup_vs_jsonwebtoken_encode {:.2}",
+        one / jwt_one
+    );
 }

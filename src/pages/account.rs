@@ -2,7 +2,7 @@
 //! with a button to take it back (which also revokes that app's refresh
 //! tokens for the person).
 
-use super::{csrf, parse_form, render, see_other, session, PageError};
+use super::{csrf, parse_form, render_form, see_other, session, PageError};
 use crate::http::AppState;
 use crate::store::StoreError;
 use actix_web::http::StatusCode;
@@ -18,7 +18,7 @@ pub struct AppLine {
 #[derive(Template)]
 #[template(path = "account.html")]
 struct AccountPage<'a> {
-    csrf: &'a str,
+    csrf: String,
     username: &'a str,
     apps: Vec<AppLine>,
     revoked: Option<&'a str>,
@@ -49,20 +49,14 @@ pub async fn show(
             scope: consent.scope,
         })
         .collect();
-    let (token, new_cookie) = csrf::token(&req, super::state_secure(&state));
-    let mut resp = render(
-        StatusCode::OK,
-        &AccountPage {
-            csrf: &token,
+    Ok(render_form(&req, &state, StatusCode::OK, |csrf| {
+        AccountPage {
+            csrf,
             username: &me.user.username,
             apps,
             revoked: query.revoked.as_deref(),
-        },
-    );
-    if let Some(c) = new_cookie {
-        let _ = resp.add_cookie(&c);
-    }
-    Ok(resp)
+        }
+    }))
 }
 
 /// Withdraws consent for one app and revokes its refresh tokens for this

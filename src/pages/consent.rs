@@ -3,7 +3,7 @@
 //! again from scratch, so a tampered form is just another request.
 
 use super::authorize::{complete, error_response, load_request, query_without_login_prompt};
-use super::{csrf, parse_form, render, see_other, session, PageError};
+use super::{csrf, parse_form, render_form, see_other, session, PageError};
 use crate::http::AppState;
 use crate::oauth::authorize::{AuthorizeError, ResponseType};
 use crate::oauth::OAuthError;
@@ -19,7 +19,7 @@ pub struct ScopeLine {
 #[derive(Template)]
 #[template(path = "consent.html")]
 struct ConsentPage<'a> {
-    csrf: &'a str,
+    csrf: String,
     request: &'a str,
     client_name: &'a str,
     website: Option<&'a str>,
@@ -59,7 +59,6 @@ pub async fn show(req: HttpRequest, state: web::Data<AppState>) -> Result<HttpRe
     let Some(signed_in) = session::current(&req, &state).await? else {
         return Ok(login_redirect(&query_without_login_prompt(&raw)));
     };
-    let (token, new_cookie) = csrf::token(&req, super::state_secure(&state));
     let request = query_without_login_prompt(&raw);
     let scopes = areq
         .scope
@@ -69,21 +68,16 @@ pub async fn show(req: HttpRequest, state: web::Data<AppState>) -> Result<HttpRe
             description: describe_scope(&state, s),
         })
         .collect();
-    let mut resp = render(
-        StatusCode::OK,
-        &ConsentPage {
-            csrf: &token,
+    Ok(render_form(&req, &state, StatusCode::OK, |csrf| {
+        ConsentPage {
+            csrf,
             request: &request,
             client_name: &areq.client.name,
             website: areq.client.website.as_deref(),
             username: &signed_in.user.username,
             scopes,
-        },
-    );
-    if let Some(c) = new_cookie {
-        let _ = resp.add_cookie(&c);
-    }
-    Ok(resp)
+        }
+    }))
 }
 
 pub async fn submit(

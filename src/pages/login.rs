@@ -1,6 +1,6 @@
 //! `GET/POST /login` and `GET/POST /logout`.
 
-use super::{csrf, parse_form, render, safe_next, see_other, session, PageError};
+use super::{csrf, parse_form, render, render_form, safe_next, see_other, session, PageError};
 use crate::http::sign_in::{authenticate_user, client_addr, SignInError};
 use crate::http::AppState;
 use actix_web::http::StatusCode;
@@ -10,7 +10,7 @@ use askama::Template;
 #[derive(Template)]
 #[template(path = "login.html")]
 struct LoginPage<'a> {
-    csrf: &'a str,
+    csrf: String,
     next: &'a str,
     username: &'a str,
     error: Option<&'a str>,
@@ -19,7 +19,7 @@ struct LoginPage<'a> {
 #[derive(Template)]
 #[template(path = "logout.html")]
 struct LogoutPage<'a> {
-    csrf: &'a str,
+    csrf: String,
     username: Option<&'a str>,
     done: bool,
 }
@@ -37,20 +37,12 @@ fn login_page(
     username: &str,
     error: Option<&str>,
 ) -> HttpResponse {
-    let (token, new_cookie) = csrf::token(req, super::state_secure(state));
-    let mut resp = render(
-        status,
-        &LoginPage {
-            csrf: &token,
-            next,
-            username,
-            error,
-        },
-    );
-    if let Some(c) = new_cookie {
-        let _ = resp.add_cookie(&c);
-    }
-    resp
+    render_form(req, state, status, |csrf| LoginPage {
+        csrf,
+        next,
+        username,
+        error,
+    })
 }
 
 /// The sign-in form. `?next=` is where to continue afterwards (a local path).
@@ -127,19 +119,13 @@ pub async fn show_logout(
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, PageError> {
     let signed_in = session::current(&req, &state).await?;
-    let (token, new_cookie) = csrf::token(&req, super::state_secure(&state));
-    let mut resp = render(
-        StatusCode::OK,
-        &LogoutPage {
-            csrf: &token,
+    Ok(render_form(&req, &state, StatusCode::OK, |csrf| {
+        LogoutPage {
+            csrf,
             username: signed_in.as_ref().map(|s| s.user.username.as_str()),
             done: false,
-        },
-    );
-    if let Some(c) = new_cookie {
-        let _ = resp.add_cookie(&c);
-    }
-    Ok(resp)
+        }
+    }))
 }
 
 /// Ends the session: the row is deleted and the cookie removed, so the next
@@ -161,7 +147,7 @@ pub async fn submit_logout(
     let mut resp = render(
         StatusCode::OK,
         &LogoutPage {
-            csrf: &token,
+            csrf: token,
             username: None,
             done: true,
         },

@@ -51,6 +51,22 @@ pub fn render(status: StatusCode, page: &impl Template) -> HttpResponse {
     }
 }
 
+/// Renders a page that carries a form: `build` receives this browser's CSRF
+/// token, and the CSRF cookie is set when the browser had none.
+pub fn render_form<T: Template>(
+    req: &actix_web::HttpRequest,
+    state: &AppState,
+    status: StatusCode,
+    build: impl FnOnce(String) -> T,
+) -> HttpResponse {
+    let (token, new_cookie) = csrf::token(req, state_secure(state));
+    let mut resp = render(status, &build(token));
+    if let Some(c) = new_cookie {
+        let _ = resp.add_cookie(&c);
+    }
+    resp
+}
+
 #[derive(Template)]
 #[template(path = "error.html")]
 struct ErrorPage<'a> {
