@@ -1,6 +1,7 @@
 //! OAuth 2.0 rules with no HTTP and no database: errors, request parsing,
 //! scopes. Handlers in `http/` load rows, call these, and save.
 
+pub mod device;
 pub mod error;
 pub mod scope;
 pub mod wire;
