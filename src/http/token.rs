@@ -49,6 +49,9 @@ pub async fn token(
     let client = authenticate_client(&req, &form, &state).await?;
     let response = match grant_type.as_str() {
         "client_credentials" => grants::client_credentials::grant(&state, &client, &form).await?,
+        crate::oauth::device::GRANT_TYPE => {
+            grants::device_code::grant(&state, &client, &form).await?
+        }
         other => {
             return Err(OAuthError::UnsupportedGrantType(format!(
                 "grant type '{other}' is not supported"

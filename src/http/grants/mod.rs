@@ -2,3 +2,4 @@
 //! authenticated client and the parsed form and returns the token response.
 
 pub mod client_credentials;
+pub mod device_code;
