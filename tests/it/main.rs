@@ -8,6 +8,7 @@
 mod harness;
 
 mod cli;
+mod device;
 mod keys;
 mod login;
 mod metadata;
