@@ -12,7 +12,11 @@ pub async fn metadata(state: web::Data<AppState>) -> HttpResponse {
         .await
         .unwrap_or_default();
     let any_has = |g: &str| clients.iter().any(|c| c.has_grant(g));
-    let mut grant_types = vec!["authorization_code", "client_credentials"];
+    let mut grant_types = vec![
+        "authorization_code",
+        "client_credentials",
+        crate::oauth::device::GRANT_TYPE,
+    ];
     let mut response_types = vec!["code"];
     let mut response_modes = vec!["query"];
     if any_has("implicit") {
@@ -30,6 +34,7 @@ pub async fn metadata(state: web::Data<AppState>) -> HttpResponse {
         "issuer": state.issuer,
         "authorization_endpoint": state.url("/authorize"),
         "token_endpoint": state.url("/token"),
+        "device_authorization_endpoint": state.url("/device_authorization"),
         "jwks_uri": state.url("/jwks.json"),
         "grant_types_supported": grant_types,
         "response_types_supported": response_types,

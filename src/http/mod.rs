@@ -2,6 +2,7 @@
 //! endpoint; handlers parse, load, call `oauth`, save, respond.
 
 pub mod client_auth;
+pub mod device_authorization;
 pub mod error;
 pub mod grants;
 pub mod metadata;
@@ -53,6 +54,10 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
     )
     .route("/jwks.json", web::get().to(metadata::jwks))
     .route("/token", web::post().to(token::token))
+    .route(
+        "/device_authorization",
+        web::post().to(device_authorization::device_authorization),
+    )
     .route("/healthz", web::get().to(ops::healthz))
     .route("/readyz", web::get().to(ops::readyz))
     .route("/metrics", web::get().to(ops::metrics));

@@ -50,6 +50,9 @@ pub async fn token(
     let response = match grant_type.as_str() {
         "client_credentials" => grants::client_credentials::grant(&state, &client, &form).await?,
         "authorization_code" => grants::authorization_code::grant(&state, &client, &form).await?,
+        crate::oauth::device::GRANT_TYPE => {
+            grants::device_code::grant(&state, &client, &form).await?
+        }
         other => {
             return Err(OAuthError::UnsupportedGrantType(format!(
                 "grant type '{other}' is not supported"

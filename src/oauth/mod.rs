@@ -2,6 +2,7 @@
 //! scopes. Handlers in `http/` load rows, call these, and save.
 
 pub mod authorize;
+pub mod device;
 pub mod error;
 pub mod pkce;
 pub mod scope;

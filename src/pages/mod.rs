@@ -7,6 +7,7 @@ pub mod account;
 pub mod authorize;
 pub mod consent;
 pub mod csrf;
+pub mod device;
 pub mod login;
 pub mod session;
 
@@ -30,6 +31,8 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         .route("/login", web::post().to(login::submit))
         .route("/logout", web::get().to(login::show_logout))
         .route("/logout", web::post().to(login::submit_logout))
+        .route("/device", web::get().to(device::show))
+        .route("/device", web::post().to(device::submit))
         .route("/static/gatehouse.css", web::get().to(stylesheet));
 }
 

@@ -10,6 +10,7 @@ mod harness;
 mod authorize;
 mod browser;
 mod cli;
+mod device;
 mod keys;
 mod login;
 mod metadata;

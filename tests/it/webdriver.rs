@@ -181,6 +181,17 @@ impl Browser {
         );
     }
 
+    /// Waits (bounded) until the page contains `text`.
+    pub async fn wait_for_text(&self, text: &str) {
+        for _ in 0..100 {
+            if self.source().await.contains(text) {
+                return;
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        panic!("the page never showed {text:?}; at {}", self.url().await);
+    }
+
     pub async fn resize(&self, width: u32, height: u32) {
         self.cmd(
             reqwest::Method::POST,

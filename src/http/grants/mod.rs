@@ -3,3 +3,4 @@
 
 pub mod authorization_code;
 pub mod client_credentials;
+pub mod device_code;

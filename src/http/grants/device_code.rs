@@ -1,0 +1,127 @@
+//! RFC 8628 §3.4–3.5: the device polls the token endpoint with its device
+//! code until the user has decided.
+
+use crate::crypto::token_hash;
+use crate::http::token::{issue_access_token, TokenResponse};
+use crate::http::AppState;
+use crate::oauth::device::{self, invalid_code, judge_poll, PollState, PollVerdict};
+use crate::oauth::wire::Form;
+use crate::oauth::OAuthError;
+use crate::store::models::refresh_token::NewFamily;
+use crate::store::models::Client;
+use crate::store::DbConn;
+
+/// How often a poll re-reads the row after losing a race with another poll
+/// of the same code.
+const RACE_RETRIES: usize = 3;
+
+/// What the transaction decided when tokens are due.
+struct Approved {
+    user_id: String,
+    scope: String,
+    refresh_token: Option<String>,
+}
+
+/// RFC 8628 §3.4: `grant_type=urn:ietf:params:oauth:grant-type:device_code`.
+/// The client was authenticated by the token endpoint already (§3.4: "If
+/// the client was issued client credentials (or assigned other
+/// authentication requirements), the client MUST authenticate with the
+/// authorization server"); a public client sent its `client_id`.
+pub async fn grant(
+    state: &AppState,
+    client: &Client,
+    form: &Form,
+) -> Result<TokenResponse, OAuthError> {
+    if !client.has_grant(device::GRANT_TYPE) {
+        return Err(OAuthError::UnauthorizedClient(
+            "this client may not use the device authorization grant".into(),
+        ));
+    }
+    let hash = token_hash(form.require("device_code")?);
+    let client_id = client.id.clone();
+    let refresh = client
+        .has_grant("refresh_token")
+        .then_some((state.config.refresh_idle_ttl, state.config.refresh_max_ttl));
+    let now = state.clock.now();
+    // The transaction commits whatever the verdict (a pending poll's time
+    // must be saved too); the verdict is answered afterwards.
+    let approved = state
+        .store
+        .run(move |c| c.transaction(|c| poll(c, &hash, &client_id, now, refresh)))
+        .await??;
+    let (jwt, claims) =
+        issue_access_token(state, &approved.user_id, &client.id, &approved.scope, None)?;
+    Ok(TokenResponse {
+        access_token: jwt,
+        token_type: "Bearer",
+        expires_in: claims.exp - claims.iat,
+        scope: approved.scope,
+        refresh_token: approved.refresh_token,
+    })
+}
+
+/// One poll, inside one transaction: read the code, judge it, and save the
+/// verdict with a conditional UPDATE. A poll that loses a race with another
+/// re-reads and is judged again, so every instance answers the same.
+/// The outer error rolls back; the inner one is the answer to a poll whose
+/// state was saved.
+fn poll(
+    c: &mut DbConn,
+    hash: &str,
+    client_id: &str,
+    now: i64,
+    refresh: Option<(i64, i64)>,
+) -> Result<Result<Approved, OAuthError>, OAuthError> {
+    for _ in 0..RACE_RETRIES {
+        let Some(code) = c.find_device_code(hash)? else {
+            return Ok(Err(invalid_code()));
+        };
+        let seen = PollState {
+            status: &code.status,
+            client_id: &code.client_id,
+            expires_at: code.expires_at,
+            last_poll_at: code.last_poll_at,
+            poll_interval: code.poll_interval,
+        };
+        let verdict = match judge_poll(&seen, client_id, now) {
+            Ok(v) => v,
+            Err(e) => return Ok(Err(e)),
+        };
+        let saved = match verdict {
+            // §3.5: tokens exactly once; the affected-row count decides.
+            PollVerdict::Issue => c.spend_device_code(hash, now)?,
+            PollVerdict::Pending => c.record_device_poll(&code, now, code.poll_interval)?,
+            // §3.5 slow_down: "the interval MUST be increased by 5 seconds
+            // for this and all subsequent requests" (persisted here).
+            PollVerdict::SlowDown { interval } => c.record_device_poll(&code, now, interval)?,
+        };
+        if !saved {
+            continue;
+        }
+        if let Some(e) = verdict.error() {
+            return Ok(Err(e));
+        }
+        let user_id = code
+            .user_id
+            .ok_or_else(|| OAuthError::Server("approved device code without a user".into()))?;
+        let refresh_token = match refresh {
+            Some((idle_ttl, max_ttl)) => Some(c.issue_refresh_token(NewFamily {
+                client_id,
+                user_id: Some(&user_id),
+                scope: &code.scope,
+                auth_code_hash: None,
+                now,
+                idle_ttl,
+                max_ttl,
+            })?),
+            None => None,
+        };
+        return Ok(Ok(Approved {
+            user_id,
+            scope: code.scope,
+            refresh_token,
+        }));
+    }
+    // Lost every race: other polls of this code are arriving right now.
+    Ok(Err(OAuthError::SlowDown))
+}

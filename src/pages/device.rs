@@ -1,0 +1,350 @@
+//! `GET/POST /device` (RFC 8628 §3.3): a person enters the user code shown
+//! on a device, signs in if needed, and allows or denies the device.
+//!
+//! Steps: `GET /device[?user_code=]` shows the entry form (pre-filled);
+//! posting it checks the code and, when signed in, shows the consent form,
+//! otherwise redirects to `/login`, which comes back to
+//! `/device?user_code=…&step=consent`; posting the consent form with
+//! `decision=allow|deny` decides. Every look-up of a code is throttled per
+//! address, browser and user (RFC 8628 §5.1).
+
+use super::session::SignedIn;
+use super::{csrf, parse_form, render, see_other, session, PageError};
+use crate::crypto::token_hash;
+use crate::http::sign_in::client_addr;
+use crate::http::AppState;
+use crate::oauth::device::{format_user_code, normalise_user_code, status};
+use crate::store::models::device_code::DeviceCode;
+use crate::store::models::{split_list, Client};
+use crate::store::StoreError;
+use actix_web::http::StatusCode;
+use actix_web::{web, HttpRequest, HttpResponse};
+use askama::Template;
+
+#[derive(Template)]
+#[template(path = "device.html")]
+struct EntryPage<'a> {
+    csrf: &'a str,
+    user_code: &'a str,
+    error: Option<&'a str>,
+}
+
+#[derive(Template)]
+#[template(path = "device_consent.html")]
+struct ConsentPage<'a> {
+    csrf: &'a str,
+    user_code: &'a str,
+    client_name: &'a str,
+    scopes: Vec<&'a str>,
+    username: &'a str,
+}
+
+#[derive(Template)]
+#[template(path = "device_done.html")]
+struct DonePage<'a> {
+    approved: bool,
+    client_name: &'a str,
+}
+
+#[derive(serde::Deserialize)]
+pub struct DeviceQuery {
+    user_code: Option<String>,
+    step: Option<String>,
+}
+
+/// Why an entered code leads nowhere. Each has its own message; all count
+/// as a failed attempt.
+enum CodeProblem {
+    Throttled(i64),
+    Invalid,
+    Expired,
+    Used,
+}
+
+impl CodeProblem {
+    fn status(&self) -> StatusCode {
+        match self {
+            CodeProblem::Throttled(_) => StatusCode::TOO_MANY_REQUESTS,
+            _ => StatusCode::BAD_REQUEST,
+        }
+    }
+
+    fn message(&self) -> String {
+        match self {
+            CodeProblem::Throttled(secs) => format!(
+                "Too many wrong codes. Wait {secs} second{} and try again.",
+                if *secs == 1 { "" } else { "s" }
+            ),
+            CodeProblem::Invalid => {
+                "That code is not valid. Check the code on your device and type it again.".into()
+            }
+            CodeProblem::Expired => {
+                "That code has expired. Start again on your device to get a new code.".into()
+            }
+            CodeProblem::Used => {
+                "That code has already been used. Start again on your device to get a new code."
+                    .into()
+            }
+        }
+    }
+}
+
+/// The entry form; with `step=consent` (where sign-in comes back to) and a
+/// session, the consent form straight away.
+pub async fn show(
+    req: HttpRequest,
+    query: web::Query<DeviceQuery>,
+    state: web::Data<AppState>,
+) -> Result<HttpResponse, PageError> {
+    let typed = query.user_code.as_deref().unwrap_or("");
+    if query.step.as_deref() == Some("consent") && !typed.is_empty() {
+        if let Some(who) = session::current(&req, &state).await? {
+            return consent_or_problem(&req, &state, &who, typed).await;
+        }
+    }
+    let shown =
+        normalise_user_code(typed).map_or_else(|| typed.to_string(), |c| format_user_code(&c));
+    Ok(entry_page(&req, &state, StatusCode::OK, &shown, None))
+}
+
+/// Posts of the entry form (no `decision`) and of the consent form.
+pub async fn submit(
+    req: HttpRequest,
+    body: web::Bytes,
+    state: web::Data<AppState>,
+) -> Result<HttpResponse, PageError> {
+    let form = parse_form(&body)?;
+    if !csrf::verify(&req, form.get(csrf::FIELD)) {
+        return Err(PageError::Csrf);
+    }
+    let typed = form.get("user_code").unwrap_or("").trim();
+    if typed.is_empty() {
+        let msg = "Enter the code shown on your device.";
+        return Ok(entry_page(
+            &req,
+            &state,
+            StatusCode::BAD_REQUEST,
+            "",
+            Some(msg),
+        ));
+    }
+    let who = session::current(&req, &state).await?;
+    match (form.get("decision"), who) {
+        (None, Some(who)) => consent_or_problem(&req, &state, &who, typed).await,
+        (None, None) => match find_code(&req, &state, None, typed).await? {
+            Ok(_) => Ok(to_login(typed)),
+            Err(p) => Ok(entry_page(
+                &req,
+                &state,
+                p.status(),
+                typed,
+                Some(&p.message()),
+            )),
+        },
+        // The session ended between the consent form and the decision.
+        (Some(_), None) => Ok(to_login(typed)),
+        (Some("allow"), Some(who)) => decide(&req, &state, &who, typed, true).await,
+        (Some("deny"), Some(who)) => decide(&req, &state, &who, typed, false).await,
+        (Some(_), Some(_)) => Err(PageError::BadRequest(
+            "The decision must be allow or deny.".into(),
+        )),
+    }
+}
+
+/// 303 to the sign-in page, which comes back to this code's consent form.
+fn to_login(typed: &str) -> HttpResponse {
+    let code =
+        normalise_user_code(typed).map_or_else(|| typed.to_string(), |c| format_user_code(&c));
+    let back: String = url::form_urlencoded::Serializer::new(String::new())
+        .append_pair("user_code", &code)
+        .append_pair("step", "consent")
+        .finish();
+    let next: String =
+        url::form_urlencoded::byte_serialize(format!("/device?{back}").as_bytes()).collect();
+    see_other(&format!("/login?next={next}"))
+}
+
+async fn consent_or_problem(
+    req: &HttpRequest,
+    state: &AppState,
+    who: &SignedIn,
+    typed: &str,
+) -> Result<HttpResponse, PageError> {
+    match find_code(req, state, Some(who), typed).await? {
+        Ok((code, client)) => Ok(consent_page(req, state, who, &code, &client)),
+        Err(p) => Ok(entry_page(
+            req,
+            state,
+            p.status(),
+            typed,
+            Some(&p.message()),
+        )),
+    }
+}
+
+/// Records the person's decision. Allowing records the consent in the same
+/// transaction that approves the code. The consent form showed the code to
+/// compare with the device (RFC 8628 §3.3.1) and the remote-phishing
+/// warning (§5.4).
+async fn decide(
+    req: &HttpRequest,
+    state: &AppState,
+    who: &SignedIn,
+    typed: &str,
+    approve: bool,
+) -> Result<HttpResponse, PageError> {
+    let (code, client) = match find_code(req, state, Some(who), typed).await? {
+        Ok(found) => found,
+        Err(p) => {
+            return Ok(entry_page(
+                req,
+                state,
+                p.status(),
+                typed,
+                Some(&p.message()),
+            ))
+        }
+    };
+    let user_id = who.user.id.clone();
+    let now = state.clock.now();
+    let decided = state
+        .store
+        .run(move |c| {
+            c.transaction(|c| -> Result<bool, StoreError> {
+                let won = c.decide_device_code(&code.device_code_hash, &user_id, approve, now)?;
+                if won && approve {
+                    let scope: Vec<String> = split_list(&code.scope).map(str::to_string).collect();
+                    c.grant_consent(&user_id, &code.client_id, &scope, now)?;
+                }
+                Ok(won)
+            })
+        })
+        .await?;
+    if !decided {
+        // Decided in another tab, or expired while the form was open.
+        let p = CodeProblem::Used;
+        return Ok(entry_page(req, state, p.status(), "", Some(&p.message())));
+    }
+    Ok(render(
+        StatusCode::OK,
+        &DonePage {
+            approved: approve,
+            client_name: &client.name,
+        },
+    ))
+}
+
+/// The throttle keys for this attempt: the address, the browser (its CSRF
+/// cookie) and, when signed in, the user.
+fn throttle_keys(req: &HttpRequest, who: Option<&SignedIn>) -> Vec<String> {
+    let mut keys = vec![format!("device-ip:{}", client_addr(req))];
+    if let Some(c) = req.cookie(csrf::COOKIE) {
+        keys.push(format!("device-browser:{}", token_hash(c.value())));
+    }
+    if let Some(who) = who {
+        keys.push(format!("device-user:{}", who.user.id));
+    }
+    keys
+}
+
+/// Looks up a typed user code, throttled: RFC 8628 §5.1 recommends
+/// rate-limiting user code attempts, since a user code has far less entropy
+/// than a device code. A wrong, used or expired code counts as a failure
+/// for every key; a throttled attempt is not even looked up.
+async fn find_code(
+    req: &HttpRequest,
+    state: &AppState,
+    who: Option<&SignedIn>,
+    typed: &str,
+) -> Result<Result<(DeviceCode, Client), CodeProblem>, PageError> {
+    let keys = throttle_keys(req, who);
+    let normalised = normalise_user_code(typed);
+    let now = state.clock.now();
+    let found = state
+        .store
+        .run(move |c| -> Result<_, StoreError> {
+            let mut wait = 0;
+            for k in &keys {
+                wait = wait.max(c.throttle_wait(k, now)?);
+            }
+            if wait > 0 {
+                return Ok(Err(CodeProblem::Throttled(wait)));
+            }
+            let found = match normalised {
+                Some(code) => judge_entry(c.find_device_code_by_user_code(&code)?, now),
+                None => Err(CodeProblem::Invalid),
+            };
+            let found = match found {
+                Ok(code) => match c.find_client(&code.client_id)? {
+                    Some(client) => Ok((code, client)),
+                    None => Err(CodeProblem::Invalid),
+                },
+                Err(p) => Err(p),
+            };
+            if found.is_err() {
+                for k in &keys {
+                    c.throttle_failure(k, now)?;
+                }
+            }
+            Ok(found)
+        })
+        .await?;
+    Ok(found)
+}
+
+/// Whether an entered code may still be decided.
+fn judge_entry(code: Option<DeviceCode>, now: i64) -> Result<DeviceCode, CodeProblem> {
+    let code = code.ok_or(CodeProblem::Invalid)?;
+    if code.status != status::PENDING {
+        Err(CodeProblem::Used)
+    } else if now >= code.expires_at {
+        Err(CodeProblem::Expired)
+    } else {
+        Ok(code)
+    }
+}
+
+fn entry_page(
+    req: &HttpRequest,
+    state: &AppState,
+    status: StatusCode,
+    user_code: &str,
+    error: Option<&str>,
+) -> HttpResponse {
+    let (token, new_cookie) = csrf::token(req, super::state_secure(state));
+    let page = EntryPage {
+        csrf: &token,
+        user_code,
+        error,
+    };
+    with_cookie(render(status, &page), new_cookie)
+}
+
+fn consent_page(
+    req: &HttpRequest,
+    state: &AppState,
+    who: &SignedIn,
+    code: &DeviceCode,
+    client: &Client,
+) -> HttpResponse {
+    let (token, new_cookie) = csrf::token(req, super::state_secure(state));
+    let shown = format_user_code(&code.user_code);
+    let page = ConsentPage {
+        csrf: &token,
+        user_code: &shown,
+        client_name: &client.name,
+        scopes: split_list(&code.scope).collect(),
+        username: &who.user.username,
+    };
+    with_cookie(render(StatusCode::OK, &page), new_cookie)
+}
+
+fn with_cookie(
+    mut resp: HttpResponse,
+    cookie: Option<actix_web::cookie::Cookie<'static>>,
+) -> HttpResponse {
+    if let Some(c) = cookie {
+        let _ = resp.add_cookie(&c);
+    }
+    resp
+}
