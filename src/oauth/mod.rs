@@ -2,6 +2,7 @@
 //! scopes. Handlers in `http/` load rows, call these, and save.
 
 pub mod error;
+pub mod refresh;
 pub mod scope;
 pub mod wire;
 
