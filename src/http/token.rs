@@ -3,6 +3,7 @@
 
 use super::client_auth::authenticate_client;
 use super::grants;
+use super::sign_in::client_addr;
 use super::AppState;
 use crate::oauth::wire::Form;
 use crate::oauth::OAuthError;
@@ -49,6 +50,8 @@ pub async fn token(
     let client = authenticate_client(&req, &form, &state).await?;
     let response = match grant_type.as_str() {
         "client_credentials" => grants::client_credentials::grant(&state, &client, &form).await?,
+        "refresh_token" => grants::refresh_token::grant(&state, &client, &form).await?,
+        "password" => grants::password::grant(&state, &client, &form, &client_addr(&req)).await?,
         other => {
             return Err(OAuthError::UnsupportedGrantType(format!(
                 "grant type '{other}' is not supported"

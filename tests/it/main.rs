@@ -11,3 +11,5 @@ mod cli;
 mod keys;
 mod metadata;
 mod token_client_credentials;
+mod token_password;
+mod token_refresh;

@@ -2,3 +2,5 @@
 //! authenticated client and the parsed form and returns the token response.
 
 pub mod client_credentials;
+pub mod password;
+pub mod refresh_token;
