@@ -4,8 +4,11 @@
 pub mod client_auth;
 pub mod error;
 pub mod grants;
+pub mod introspect;
 pub mod metadata;
 pub mod ops;
+pub mod presented;
+pub mod revoke;
 pub mod sign_in;
 pub mod token;
 
@@ -53,6 +56,8 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
     )
     .route("/jwks.json", web::get().to(metadata::jwks))
     .route("/token", web::post().to(token::token))
+    .route("/revoke", web::post().to(revoke::revoke))
+    .route("/introspect", web::post().to(introspect::introspect))
     .route("/healthz", web::get().to(ops::healthz))
     .route("/readyz", web::get().to(ops::readyz))
     .route("/metrics", web::get().to(ops::metrics));

@@ -8,8 +8,10 @@
 mod harness;
 
 mod cli;
+mod introspect;
 mod keys;
 mod metadata;
+mod revoke;
 mod token_client_credentials;
 mod token_password;
 mod token_refresh;

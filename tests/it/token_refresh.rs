@@ -221,10 +221,12 @@ async fn rfc9700_4_14_2_concurrent_use_lets_at_most_one_succeed(app: TestApp) {
     expect_error(app.refresh(&c, winner).await, 400, "invalid_grant").await;
 }
 
-/// 200 rotations in a row; then replaying an old one kills the chain.
+/// 200 rotations in a row; every spent token is inactive (RFC 7662) while
+/// the chain lives; then replaying an old one kills the chain.
 async fn rfc9700_4_14_2_chain_of_200_rotations_then_reuse_kills_it(app: TestApp) {
     app.user();
     let c = app.password_client();
+    let rs = app.introspector();
     let mut tokens = vec![app.password_tokens(&c).await["refresh_token"]
         .as_str()
         .unwrap()
@@ -233,9 +235,15 @@ async fn rfc9700_4_14_2_chain_of_200_rotations_then_reuse_kills_it(app: TestApp)
         let current = tokens.last().unwrap().clone();
         let next = refresh_token_of(app.refresh(&c, &current).await).await;
         assert!(!tokens.contains(&next));
+        assert_eq!(
+            app.introspect(&rs, &current).await,
+            serde_json::json!({"active": false}),
+            "a spent token is inactive"
+        );
         tokens.push(next);
     }
     let newest = tokens.last().unwrap().clone();
+    assert_eq!(app.introspect(&rs, &newest).await["active"], true);
     // Replaying a token from the middle of the chain revokes the family.
     expect_error(app.refresh(&c, &tokens[100]).await, 400, "invalid_grant").await;
     expect_error(app.refresh(&c, &newest).await, 400, "invalid_grant").await;
