@@ -8,6 +8,7 @@
 mod harness;
 
 mod cli;
+mod housekeeping;
 mod introspect;
 mod keys;
 mod metadata;

@@ -2,6 +2,7 @@
 //! write it.
 
 pub mod client;
+pub mod housekeeping;
 pub mod refresh_token;
 pub mod revoked_access_token;
 pub mod signing_key;
