@@ -40,6 +40,39 @@ pub struct Application {
     state: web::Data<http::AppState>,
 }
 
+/// The first housekeeping pass runs this long after start, then every
+/// `HOUSEKEEPING_EVERY`.
+pub const HOUSEKEEPING_FIRST_RUN: std::time::Duration = std::time::Duration::from_secs(30);
+pub const HOUSEKEEPING_EVERY: std::time::Duration = std::time::Duration::from_secs(600);
+
+/// Prunes expired codes, sessions, tokens and throttle rows
+/// (`DbConn::prune_expired`) in the background. Safe with several instances
+/// sharing a database.
+fn spawn_housekeeping(state: web::Data<http::AppState>) {
+    actix_web::rt::spawn(async move {
+        let mut wait = HOUSEKEEPING_FIRST_RUN;
+        loop {
+            actix_web::rt::time::sleep(wait).await;
+            wait = HOUSEKEEPING_EVERY;
+            let now = state.clock.now();
+            match state.store.run(move |c| c.prune_expired(now)).await {
+                Ok(p) if p.total() > 0 => tracing::info!(
+                    authorization_codes = p.authorization_codes,
+                    device_codes = p.device_codes,
+                    browser_sessions = p.browser_sessions,
+                    refresh_tokens = p.refresh_tokens,
+                    refresh_families = p.refresh_families,
+                    revoked_access_tokens = p.revoked_access_tokens,
+                    throttle_rows = p.throttle_rows,
+                    "housekeeping pruned expired rows"
+                ),
+                Ok(_) => {}
+                Err(e) => tracing::warn!(error = %e, "housekeeping failed"),
+            }
+        }
+    });
+}
+
 impl Application {
     /// Connects to the database, applies migrations, loads (or creates) the
     /// signing keys and binds the listener. Must run inside an actix system.
@@ -118,6 +151,8 @@ impl Application {
                 }
             }
         });
+
+        spawn_housekeeping(state.clone());
 
         Ok(Application {
             server,

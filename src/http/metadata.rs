@@ -1,6 +1,7 @@
 //! RFC 8414 authorization server metadata and the RFC 7517 JWKS.
 
 use super::AppState;
+use crate::store::models::Client;
 use actix_web::{web, HttpResponse};
 
 /// RFC 8414 §2. Only endpoints and features that exist are listed; the
@@ -14,6 +15,7 @@ pub async fn metadata(state: web::Data<AppState>) -> HttpResponse {
     let any_has = |g: &str| clients.iter().any(|c| c.has_grant(g));
     let mut grant_types = vec![
         "authorization_code",
+        "refresh_token",
         "client_credentials",
         crate::oauth::device::GRANT_TYPE,
     ];
@@ -27,7 +29,7 @@ pub async fn metadata(state: web::Data<AppState>) -> HttpResponse {
     if any_has("password") {
         grant_types.push("password");
     }
-    let mut scopes: Vec<&str> = clients.iter().flat_map(|c| c.scope_list()).collect();
+    let mut scopes: Vec<&str> = clients.iter().flat_map(Client::scope_list).collect();
     scopes.sort_unstable();
     scopes.dedup();
     let doc = serde_json::json!({
@@ -36,11 +38,17 @@ pub async fn metadata(state: web::Data<AppState>) -> HttpResponse {
         "token_endpoint": state.url("/token"),
         "device_authorization_endpoint": state.url("/device_authorization"),
         "jwks_uri": state.url("/jwks.json"),
+        "revocation_endpoint": state.url("/revoke"),
+        "introspection_endpoint": state.url("/introspect"),
         "grant_types_supported": grant_types,
         "response_types_supported": response_types,
         "response_modes_supported": response_modes,
         "code_challenge_methods_supported": ["S256"],
         "token_endpoint_auth_methods_supported": ["client_secret_basic", "client_secret_post", "none"],
+        // RFC 7009 §2.1: public clients may revoke their own tokens.
+        "revocation_endpoint_auth_methods_supported": ["client_secret_basic", "client_secret_post", "none"],
+        // RFC 7662 §2.1: introspection needs real client authentication.
+        "introspection_endpoint_auth_methods_supported": ["client_secret_basic", "client_secret_post"],
         "scopes_supported": scopes,
         // RFC 9207: authorization responses carry `iss`.
         "authorization_response_iss_parameter_supported": true,

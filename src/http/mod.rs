@@ -5,8 +5,11 @@ pub mod client_auth;
 pub mod device_authorization;
 pub mod error;
 pub mod grants;
+pub mod introspect;
 pub mod metadata;
 pub mod ops;
+pub mod presented;
+pub mod revoke;
 pub mod sign_in;
 pub mod token;
 
@@ -58,6 +61,8 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         "/device_authorization",
         web::post().to(device_authorization::device_authorization),
     )
+    .route("/revoke", web::post().to(revoke::revoke))
+    .route("/introspect", web::post().to(introspect::introspect))
     .route("/healthz", web::get().to(ops::healthz))
     .route("/readyz", web::get().to(ops::readyz))
     .route("/metrics", web::get().to(ops::metrics));

@@ -3,6 +3,7 @@
 
 use super::client_auth::authenticate_client;
 use super::grants;
+use super::sign_in::client_addr;
 use super::AppState;
 use crate::oauth::wire::Form;
 use crate::oauth::OAuthError;
@@ -53,6 +54,8 @@ pub async fn token(
         crate::oauth::device::GRANT_TYPE => {
             grants::device_code::grant(&state, &client, &form).await?
         }
+        "refresh_token" => grants::refresh_token::grant(&state, &client, &form).await?,
+        "password" => grants::password::grant(&state, &client, &form, &client_addr(&req)).await?,
         other => {
             return Err(OAuthError::UnsupportedGrantType(format!(
                 "grant type '{other}' is not supported"

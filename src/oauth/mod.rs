@@ -5,6 +5,7 @@ pub mod authorize;
 pub mod device;
 pub mod error;
 pub mod pkce;
+pub mod refresh;
 pub mod scope;
 pub mod wire;
 

@@ -490,3 +490,130 @@ pub fn code_query(client: &CreatedClient, challenge: &str, extra: &[(&str, &str)
     }
     serde_urlencoded::to_string(&p).unwrap()
 }
+
+// ---------------------------------------------------------------------------
+// Issue 5 helpers: refresh tokens, the password grant, revocation and
+// introspection.
+// ---------------------------------------------------------------------------
+
+/// Like `backend_tests!`, but every server starts with `$tweak` applied to
+/// its settings: `backend_tests_with!(|c| c.refresh_reuse_grace = 30; a, b)`.
+macro_rules! backend_tests_with {
+    ($tweak:expr; $($name:ident),* $(,)?) => {
+        mod sqlite {
+            $(
+                #[actix_rt::test]
+                async fn $name() {
+                    let app = crate::harness::TestApp::spawn_with(
+                        crate::harness::Backend::Sqlite,
+                        $tweak,
+                    )
+                    .await
+                    .unwrap();
+                    super::$name(app).await;
+                }
+            )*
+        }
+        mod postgres {
+            $(
+                #[actix_rt::test]
+                async fn $name() {
+                    let spawned = crate::harness::TestApp::spawn_with(
+                        crate::harness::Backend::Postgres,
+                        $tweak,
+                    )
+                    .await;
+                    if let Some(app) = spawned {
+                        super::$name(app).await;
+                    }
+                }
+            )*
+        }
+    };
+}
+
+pub const USERNAME: &str = "alice";
+pub const PASSWORD: &str = "correct horse";
+
+#[allow(dead_code)]
+impl TestApp {
+    /// The user `alice` with password `correct horse`.
+    pub fn alice(&self) -> gatehouse::store::models::User {
+        gatehouse::admin::create_user(
+            &self.state.store,
+            USERNAME,
+            None,
+            PASSWORD,
+            self.state.clock.now(),
+        )
+        .unwrap()
+    }
+
+    /// A confidential client with grants `password refresh_token` and
+    /// scopes "read write".
+    pub fn password_client(&self) -> CreatedClient {
+        self.client(NewClient {
+            name: "legacy-app".into(),
+            grant_types: vec!["password".into(), "refresh_token".into()],
+            scope: "read write".into(),
+            ..Default::default()
+        })
+    }
+
+    /// A resource server allowed to introspect (`--introspect`).
+    pub fn introspector(&self) -> CreatedClient {
+        self.client(NewClient {
+            name: "resource-server".into(),
+            grant_types: vec!["client_credentials".into()],
+            scope: "".into(),
+            can_introspect: true,
+            ..Default::default()
+        })
+    }
+
+    /// Signs `alice` in with the password grant; asserts success and
+    /// returns the token response.
+    pub async fn password_tokens(&self, client: &CreatedClient) -> serde_json::Value {
+        let r = self
+            .post_form_basic(
+                "/token",
+                client,
+                &[
+                    ("grant_type", "password"),
+                    ("username", USERNAME),
+                    ("password", PASSWORD),
+                ],
+            )
+            .await;
+        assert_eq!(r.status(), 200);
+        r.json().await.unwrap()
+    }
+
+    /// `grant_type=refresh_token` with `client_secret_basic`.
+    pub async fn refresh(&self, client: &CreatedClient, token: &str) -> reqwest::Response {
+        self.post_form_basic(
+            "/token",
+            client,
+            &[("grant_type", "refresh_token"), ("refresh_token", token)],
+        )
+        .await
+    }
+
+    /// RFC 7662 introspection by `by`; asserts 200 and `no-store`.
+    pub async fn introspect(&self, by: &CreatedClient, token: &str) -> serde_json::Value {
+        let r = self
+            .post_form_basic("/introspect", by, &[("token", token)])
+            .await;
+        assert_eq!(r.status(), 200);
+        assert_eq!(r.headers()["cache-control"], "no-store");
+        r.json().await.unwrap()
+    }
+}
+
+/// The `refresh_token` of a successful token response.
+#[allow(dead_code)]
+pub async fn refresh_token_of(resp: reqwest::Response) -> String {
+    assert_eq!(resp.status(), 200);
+    let body: serde_json::Value = resp.json().await.unwrap();
+    body["refresh_token"].as_str().unwrap().to_string()
+}

@@ -4,3 +4,5 @@
 pub mod authorization_code;
 pub mod client_credentials;
 pub mod device_code;
+pub mod password;
+pub mod refresh_token;

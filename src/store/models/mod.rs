@@ -6,6 +6,7 @@ pub mod browser_session;
 pub mod client;
 pub mod consent;
 pub mod device_code;
+pub mod housekeeping;
 pub mod refresh_token;
 pub mod revoked_access_token;
 pub mod signing_key;

@@ -113,3 +113,98 @@ impl DbConn {
         .execute(c))?)
     }
 }
+
+/// A new token in an existing family: the successor of `parent`.
+pub struct NewChild<'a> {
+    pub family: &'a RefreshFamily,
+    pub parent_hash: &'a str,
+    /// RFC 6749 §6: the new refresh token's scope is the presented one's.
+    pub scope: &'a str,
+    pub now: i64,
+    pub idle_ttl: i64,
+}
+
+impl DbConn {
+    /// The token with this hash and its family.
+    pub fn find_refresh_token(
+        &mut self,
+        hash: &str,
+    ) -> StoreResult<Option<(RefreshToken, RefreshFamily)>> {
+        Ok(dispatch!(self, c => refresh_tokens::table
+            .inner_join(refresh_families::table)
+            .filter(refresh_tokens::token_hash.eq(hash))
+            .select((RefreshToken::as_select(), RefreshFamily::as_select()))
+            .first(c)
+            .optional())?)
+    }
+
+    /// Whether a successor of this token has itself been used, i.e. the
+    /// family has moved on past it.
+    pub fn refresh_successor_used(&mut self, hash: &str) -> StoreResult<bool> {
+        let n = dispatch!(self, c => refresh_tokens::table
+            .filter(refresh_tokens::parent_hash.eq(hash))
+            .filter(refresh_tokens::used_at.is_not_null())
+            .count()
+            .get_result::<i64>(c))?;
+        Ok(n > 0)
+    }
+
+    /// Marks the token spent. The update only matches an unspent row, so of
+    /// two concurrent callers exactly one gets `true`, on both backends.
+    pub fn spend_refresh_token(&mut self, hash: &str, now: i64) -> StoreResult<bool> {
+        let n = dispatch!(self, c => diesel::update(
+            refresh_tokens::table
+                .filter(refresh_tokens::token_hash.eq(hash))
+                .filter(refresh_tokens::used_at.is_null()),
+        )
+        .set(refresh_tokens::used_at.eq(now))
+        .execute(c))?;
+        Ok(n == 1)
+    }
+
+    /// Claims the one reuse grace of a spent token; `true` for exactly one
+    /// caller, like `spend_refresh_token`.
+    pub fn claim_refresh_grace(&mut self, hash: &str, now: i64) -> StoreResult<bool> {
+        let n = dispatch!(self, c => diesel::update(
+            refresh_tokens::table
+                .filter(refresh_tokens::token_hash.eq(hash))
+                .filter(refresh_tokens::used_at.is_not_null())
+                .filter(refresh_tokens::grace_used_at.is_null()),
+        )
+        .set(refresh_tokens::grace_used_at.eq(now))
+        .execute(c))?;
+        Ok(n == 1)
+    }
+
+    /// Adds a successor to a family and returns it in plain text (only its
+    /// hash is stored). Its idle expiry is capped by the family's end.
+    pub fn insert_child_refresh_token(&mut self, n: NewChild<'_>) -> StoreResult<String> {
+        let plain = random_token(32);
+        let token = RefreshToken {
+            token_hash: token_hash(&plain),
+            family_id: n.family.id.clone(),
+            parent_hash: Some(n.parent_hash.to_string()),
+            scope: n.scope.to_string(),
+            created_at: n.now,
+            expires_at: (n.now + n.idle_ttl).min(n.family.expires_at),
+            used_at: None,
+            grace_used_at: None,
+            revoked_at: None,
+        };
+        dispatch!(self, c => diesel::insert_into(refresh_tokens::table).values(&token).execute(c))?;
+        Ok(plain)
+    }
+
+    /// Revokes a whole family (RFC 9700 §4.14.2, RFC 7009 §2.1). Revoking a
+    /// revoked family changes nothing.
+    pub fn revoke_refresh_family(&mut self, family_id: &str, now: i64) -> StoreResult<bool> {
+        let n = dispatch!(self, c => diesel::update(
+            refresh_families::table
+                .filter(refresh_families::id.eq(family_id))
+                .filter(refresh_families::revoked_at.is_null()),
+        )
+        .set(refresh_families::revoked_at.eq(now))
+        .execute(c))?;
+        Ok(n == 1)
+    }
+}

@@ -1,0 +1,76 @@
+//! RFC 6749 §4.3: the resource owner password credentials grant. Legacy
+//! (RFC 9700 §2.4 says it MUST NOT be used); only clients registered with
+//! the `password` grant may use it.
+
+use crate::http::sign_in::{authenticate_user, SignInError};
+use crate::http::token::{issue_access_token, TokenResponse};
+use crate::http::AppState;
+use crate::oauth::scope::resolve_scope;
+use crate::oauth::wire::Form;
+use crate::oauth::OAuthError;
+use crate::store::models::refresh_token::NewFamily;
+use crate::store::models::Client;
+
+/// RFC 6749 §4.3.2: checks the user's credentials and issues an access
+/// token for them, plus a refresh token when the client has that grant.
+/// `addr` is the caller's address, for sign-in throttling.
+pub async fn grant(
+    state: &AppState,
+    client: &Client,
+    form: &Form,
+    addr: &str,
+) -> Result<TokenResponse, OAuthError> {
+    if !client.has_grant("password") {
+        return Err(OAuthError::UnauthorizedClient(
+            "this client may not use the password grant".into(),
+        ));
+    }
+    let username = form.require("username")?;
+    let password = form.require("password")?;
+    let scope = resolve_scope(form.get("scope"), &client.scope_list())?.join(" ");
+    // §4.3.2: "the authorization server MUST protect the endpoint against
+    // brute force attacks (e.g., using rate-limitation ...)": the shared
+    // sign-in check throttles per user and per address.
+    let user = authenticate_user(state, username, password, addr)
+        .await
+        .map_err(|e| match e {
+            SignInError::Invalid => OAuthError::InvalidGrant("wrong username or password".into()),
+            SignInError::Throttled(wait) => OAuthError::InvalidGrant(format!(
+                "too many failed attempts; wait {wait} seconds before trying again"
+            )),
+            SignInError::Store(e) => e.into(),
+        })?;
+    let now = state.clock.now();
+    let refresh_token = if client.has_grant("refresh_token") {
+        let (client_id, user_id, family_scope) =
+            (client.id.clone(), user.id.clone(), scope.clone());
+        let (idle_ttl, max_ttl) = (state.config.refresh_idle_ttl, state.config.refresh_max_ttl);
+        let token = state
+            .store
+            .run(move |c| {
+                c.transaction(|c| {
+                    c.issue_refresh_token(NewFamily {
+                        client_id: &client_id,
+                        user_id: Some(&user_id),
+                        scope: &family_scope,
+                        auth_code_hash: None,
+                        now,
+                        idle_ttl,
+                        max_ttl,
+                    })
+                })
+            })
+            .await?;
+        Some(token)
+    } else {
+        None
+    };
+    let (jwt, claims) = issue_access_token(state, &user.id, &client.id, &scope, Some(now))?;
+    Ok(TokenResponse {
+        access_token: jwt,
+        token_type: "Bearer",
+        expires_in: claims.exp - claims.iat,
+        scope,
+        refresh_token,
+    })
+}

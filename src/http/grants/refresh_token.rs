@@ -1,0 +1,196 @@
+//! RFC 6749 §6: refreshing an access token, with rotation and reuse
+//! detection (RFC 9700 §4.14.2).
+
+use crate::crypto::token_hash;
+use crate::http::token::{issue_access_token, TokenResponse};
+use crate::http::AppState;
+use crate::oauth::refresh::{decide, Decision, ReusePolicy};
+use crate::oauth::scope::parse_scope;
+use crate::oauth::wire::Form;
+use crate::oauth::OAuthError;
+use crate::store::models::refresh_token::{NewChild, RefreshFamily};
+use crate::store::models::Client;
+use crate::store::DbConn;
+
+/// The outcome of one presentation, decided and written in one transaction.
+enum Redeemed {
+    /// A successor was issued; `scope` is what the access token gets.
+    Issued {
+        refresh_token: String,
+        family: RefreshFamily,
+        scope: String,
+    },
+    /// A spent token came back: its family is now revoked (committed).
+    ReuseDetected,
+}
+
+/// RFC 6749 §6 with rotation: the old token is spent, the answer carries
+/// its successor.
+pub async fn grant(
+    state: &AppState,
+    client: &Client,
+    form: &Form,
+) -> Result<TokenResponse, OAuthError> {
+    if !client.has_grant("refresh_token") {
+        return Err(OAuthError::UnauthorizedClient(
+            "this client may not use the refresh_token grant".into(),
+        ));
+    }
+    let presented = Presentation {
+        hash: token_hash(form.require("refresh_token")?),
+        client_id: client.id.clone(),
+        requested_scope: form.get("scope").map(str::to_string),
+        client_scope: client.scope_list().iter().map(|s| s.to_string()).collect(),
+        now: state.clock.now(),
+        idle_ttl: state.config.refresh_idle_ttl,
+        policy: ReusePolicy {
+            grace: state.config.refresh_reuse_grace,
+        },
+    };
+    let redeemed = state
+        .store
+        .run(move |c| c.transaction(|c| redeem(c, &presented)))
+        .await?;
+    let (refresh_token, family, scope) = match redeemed {
+        Redeemed::Issued {
+            refresh_token,
+            family,
+            scope,
+        } => (refresh_token, family, scope),
+        Redeemed::ReuseDetected => {
+            tracing::warn!(client_id = %client.id, "refresh token reuse: family revoked");
+            return Err(invalid_grant("the refresh token is invalid"));
+        }
+    };
+    let sub = family.user_id.as_deref().unwrap_or(&family.client_id);
+    let (jwt, claims) = issue_access_token(state, sub, &client.id, &scope, None)?;
+    Ok(TokenResponse {
+        access_token: jwt,
+        token_type: "Bearer",
+        expires_in: claims.exp - claims.iat,
+        scope,
+        refresh_token: Some(refresh_token),
+    })
+}
+
+fn invalid_grant(why: &str) -> OAuthError {
+    OAuthError::InvalidGrant(why.into())
+}
+
+/// One refresh request, as `redeem` needs it.
+struct Presentation {
+    hash: String,
+    client_id: String,
+    requested_scope: Option<String>,
+    client_scope: Vec<String>,
+    now: i64,
+    idle_ttl: i64,
+    policy: ReusePolicy,
+}
+
+/// Looks the token up, decides, and writes the decision. Runs inside one
+/// transaction; a refusal returns `Err` (nothing was written), while a
+/// detected reuse returns `Ok` so that the family's revocation commits.
+fn redeem(c: &mut DbConn, p: &Presentation) -> Result<Redeemed, OAuthError> {
+    let mut attempts = 0;
+    let family_id = loop {
+        attempts += 1;
+        let Some((token, family)) = c.find_refresh_token(&p.hash)? else {
+            return Err(invalid_grant("the refresh token is invalid"));
+        };
+        let successor_used = token.used_at.is_some() && c.refresh_successor_used(&p.hash)?;
+        let decision = decide(
+            &token,
+            &family,
+            &p.client_id,
+            p.now,
+            successor_used,
+            p.policy,
+        );
+        match decision {
+            Decision::Reject(why) => return Err(invalid_grant(why)),
+            Decision::RevokeFamily => break family.id,
+            Decision::Rotate | Decision::Grace => {
+                let scope =
+                    narrow_scope(p.requested_scope.as_deref(), &token.scope, &p.client_scope)?;
+                check_user(c, &family)?;
+                // Single use: the UPDATE matches only while the token is
+                // unspent (or its grace unclaimed), so of two concurrent
+                // requests exactly one gets `true`, on both backends.
+                let claimed = if decision == Decision::Rotate {
+                    c.spend_refresh_token(&p.hash, p.now)?
+                } else {
+                    c.claim_refresh_grace(&p.hash, p.now)?
+                };
+                if claimed {
+                    let refresh_token = c.insert_child_refresh_token(NewChild {
+                        family: &family,
+                        parent_hash: &p.hash,
+                        // §6: "the refresh token scope MUST be identical to
+                        // that of the refresh token included by the client
+                        // in the request."
+                        scope: &token.scope,
+                        now: p.now,
+                        idle_ttl: p.idle_ttl,
+                    })?;
+                    return Ok(Redeemed::Issued {
+                        refresh_token,
+                        family,
+                        scope,
+                    });
+                }
+                // Lost the race to a concurrent request: look again, the
+                // token is now spent (or its grace taken). A second loss
+                // means the grace went to someone else: that is reuse.
+                if attempts == 2 {
+                    break family.id;
+                }
+            }
+        }
+    };
+    // RFC 9700 §4.14.2: a spent token was presented again, so a copy is in
+    // other hands. Revoke the family; the legitimate holder signs in again.
+    c.revoke_refresh_family(&family_id, p.now)?;
+    Ok(Redeemed::ReuseDetected)
+}
+
+/// RFC 6749 §6: "The requested scope MUST NOT include any scope not
+/// originally granted by the resource owner, and if omitted is treated as
+/// equal to the scope originally granted". Also capped by what the client
+/// may have today.
+fn narrow_scope(
+    requested: Option<&str>,
+    granted: &str,
+    client_scope: &[String],
+) -> Result<String, OAuthError> {
+    let allowed: Vec<&str> = crate::store::models::split_list(granted)
+        .filter(|s| client_scope.iter().any(|c| c == s))
+        .collect();
+    let wanted = parse_scope(requested.unwrap_or(""))?;
+    if wanted.is_empty() {
+        return Ok(allowed.join(" "));
+    }
+    let extra: Vec<&str> = wanted
+        .iter()
+        .map(String::as_str)
+        .filter(|w| !allowed.contains(w))
+        .collect();
+    if !extra.is_empty() {
+        return Err(OAuthError::InvalidScope(format!(
+            "scope beyond the one originally granted: {}",
+            extra.join(" ")
+        )));
+    }
+    Ok(wanted.join(" "))
+}
+
+/// A disabled user keeps no access through old refresh tokens.
+fn check_user(c: &mut DbConn, family: &RefreshFamily) -> Result<(), OAuthError> {
+    let Some(user_id) = &family.user_id else {
+        return Ok(());
+    };
+    match c.find_user(user_id)? {
+        Some(u) if !u.disabled => Ok(()),
+        _ => Err(invalid_grant("the refresh token is invalid")),
+    }
+}

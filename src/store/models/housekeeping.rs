@@ -1,0 +1,113 @@
+//! Pruning rows that can no longer matter. Every statement is a plain
+//! `DELETE … WHERE <expired>`, so several instances may prune at once: they
+//! only delete the same dead rows, never a live one.
+
+use super::throttle::FORGET_AFTER;
+use crate::dispatch;
+use crate::store::schema::{
+    authorization_codes, browser_sessions, device_codes, refresh_families, refresh_tokens,
+    revoked_access_tokens, sign_in_throttle,
+};
+use crate::store::{DbConn, StoreResult};
+use diesel::dsl::{exists, not};
+use diesel::prelude::*;
+
+/// How many rows one pass removed, per table.
+#[derive(Debug, Default, Clone, PartialEq, Eq)]
+pub struct Pruned {
+    pub authorization_codes: usize,
+    pub device_codes: usize,
+    pub browser_sessions: usize,
+    pub refresh_tokens: usize,
+    pub refresh_families: usize,
+    pub revoked_access_tokens: usize,
+    pub throttle_rows: usize,
+}
+
+impl Pruned {
+    pub fn total(&self) -> usize {
+        self.authorization_codes
+            + self.device_codes
+            + self.browser_sessions
+            + self.refresh_tokens
+            + self.refresh_families
+            + self.revoked_access_tokens
+            + self.throttle_rows
+    }
+}
+
+impl DbConn {
+    /// Deletes everything expired at `now`:
+    /// - authorization codes past their expiry, kept while the access token
+    ///   issued from them can live (so a replayed code can still revoke it,
+    ///   RFC 6749 §4.1.2);
+    /// - device codes and browser sessions past their expiry;
+    /// - refresh tokens past their own (idle) expiry, which is never later
+    ///   than their family's end; a spent token is kept until then, so
+    ///   presenting it still revokes its family (RFC 9700 §4.14.2);
+    /// - families past their absolute end or with no token left;
+    /// - deny-listed access token ids past the token's `exp`;
+    /// - sign-in throttle rows whose failures are forgotten and lock over.
+    pub fn prune_expired(&mut self, now: i64) -> StoreResult<Pruned> {
+        let authorization_codes = dispatch!(self, c => diesel::delete(
+            authorization_codes::table
+                .filter(authorization_codes::expires_at.lt(now))
+                .filter(
+                    authorization_codes::issued_jti_expires_at
+                        .is_null()
+                        .or(authorization_codes::issued_jti_expires_at.lt(now)),
+                ),
+        )
+        .execute(c))?;
+        let device_codes = dispatch!(self, c => diesel::delete(
+            device_codes::table.filter(device_codes::expires_at.lt(now)),
+        )
+        .execute(c))?;
+        let browser_sessions = dispatch!(self, c => diesel::delete(
+            browser_sessions::table.filter(
+                browser_sessions::expires_at
+                    .lt(now)
+                    .or(browser_sessions::idle_expires_at.lt(now)),
+            ),
+        )
+        .execute(c))?;
+        let refresh_tokens = dispatch!(self, c => diesel::delete(
+            refresh_tokens::table.filter(refresh_tokens::expires_at.lt(now)),
+        )
+        .execute(c))?;
+        // A family and its first token are written in one transaction, so
+        // no live family is ever seen without a token.
+        let refresh_families = dispatch!(self, c => diesel::delete(
+            refresh_families::table.filter(
+                refresh_families::expires_at.lt(now).or(not(exists(
+                    refresh_tokens::table
+                        .filter(refresh_tokens::family_id.eq(refresh_families::id)),
+                ))),
+            ),
+        )
+        .execute(c))?;
+        let revoked_access_tokens = dispatch!(self, c => diesel::delete(
+            revoked_access_tokens::table.filter(revoked_access_tokens::expires_at.lt(now)),
+        )
+        .execute(c))?;
+        let throttle_rows = dispatch!(self, c => diesel::delete(
+            sign_in_throttle::table
+                .filter(sign_in_throttle::last_failure_at.lt(now - FORGET_AFTER))
+                .filter(
+                    sign_in_throttle::locked_until
+                        .is_null()
+                        .or(sign_in_throttle::locked_until.lt(now)),
+                ),
+        )
+        .execute(c))?;
+        Ok(Pruned {
+            authorization_codes,
+            device_codes,
+            browser_sessions,
+            refresh_tokens,
+            refresh_families,
+            revoked_access_tokens,
+            throttle_rows,
+        })
+    }
+}

@@ -1,0 +1,156 @@
+//! `DbConn::prune_expired`: the periodic clean-up removes dead rows and
+//! only those, and running it twice (as several instances do) is harmless.
+
+use crate::harness::TestApp;
+use diesel::prelude::*;
+use gatehouse::dispatch;
+use gatehouse::store::models::housekeeping::Pruned;
+use gatehouse::store::models::refresh_token::NewFamily;
+use gatehouse::store::schema::{
+    authorization_codes, browser_sessions, device_codes, refresh_families, refresh_tokens,
+    revoked_access_tokens, sign_in_throttle,
+};
+use gatehouse::store::DbConn;
+
+backend_tests!(prune_expired_removes_dead_rows_only);
+
+fn count_all(c: &mut DbConn) -> [i64; 7] {
+    dispatch!(c, c => [
+        authorization_codes::table.count().get_result(c).unwrap(),
+        device_codes::table.count().get_result(c).unwrap(),
+        browser_sessions::table.count().get_result(c).unwrap(),
+        refresh_tokens::table.count().get_result(c).unwrap(),
+        refresh_families::table.count().get_result(c).unwrap(),
+        revoked_access_tokens::table.count().get_result(c).unwrap(),
+        sign_in_throttle::table.count().get_result(c).unwrap(),
+    ])
+}
+
+fn insert_code(
+    c: &mut DbConn,
+    hash: &str,
+    client: &str,
+    user: &str,
+    exp: i64,
+    jti_exp: Option<i64>,
+) {
+    dispatch!(c, c => diesel::insert_into(authorization_codes::table)
+        .values((
+            authorization_codes::code_hash.eq(hash),
+            authorization_codes::client_id.eq(client),
+            authorization_codes::user_id.eq(user),
+            authorization_codes::scope.eq("read"),
+            authorization_codes::auth_time.eq(exp - 60),
+            authorization_codes::created_at.eq(exp - 60),
+            authorization_codes::expires_at.eq(exp),
+            authorization_codes::issued_jti.eq(jti_exp.map(|_| "jti")),
+            authorization_codes::issued_jti_expires_at.eq(jti_exp),
+        ))
+        .execute(c))
+    .unwrap();
+}
+
+fn insert_device_code(c: &mut DbConn, hash: &str, client: &str, exp: i64) {
+    dispatch!(c, c => diesel::insert_into(device_codes::table)
+        .values((
+            device_codes::device_code_hash.eq(hash),
+            device_codes::user_code.eq(hash),
+            device_codes::client_id.eq(client),
+            device_codes::scope.eq("read"),
+            device_codes::status.eq("pending"),
+            device_codes::poll_interval.eq(5i64),
+            device_codes::created_at.eq(exp - 600),
+            device_codes::expires_at.eq(exp),
+        ))
+        .execute(c))
+    .unwrap();
+}
+
+fn insert_session(c: &mut DbConn, hash: &str, user: &str, idle_exp: i64, exp: i64) {
+    dispatch!(c, c => diesel::insert_into(browser_sessions::table)
+        .values((
+            browser_sessions::id_hash.eq(hash),
+            browser_sessions::user_id.eq(user),
+            browser_sessions::auth_time.eq(0i64),
+            browser_sessions::last_seen_at.eq(0i64),
+            browser_sessions::idle_expires_at.eq(idle_exp),
+            browser_sessions::expires_at.eq(exp),
+        ))
+        .execute(c))
+    .unwrap();
+}
+
+fn family(c: &mut DbConn, client: &str, user: &str, start: i64, idle: i64, max: i64) -> String {
+    c.issue_refresh_token(NewFamily {
+        client_id: client,
+        user_id: Some(user),
+        scope: "read",
+        auth_code_hash: None,
+        now: start,
+        idle_ttl: idle,
+        max_ttl: max,
+    })
+    .unwrap()
+}
+
+async fn prune_expired_removes_dead_rows_only(app: TestApp) {
+    let now = app.state.clock.now();
+    let user = app.alice();
+    let client = app.password_client().client.id;
+    let mut c = app.state.store.conn().unwrap();
+    let (u, cl) = (user.id.as_str(), client.as_str());
+
+    // Authorization codes: expired; expired but its access token still
+    // lives (kept for replay detection); live.
+    insert_code(&mut c, "code-dead", cl, u, now - 1, None);
+    insert_code(&mut c, "code-jti-live", cl, u, now - 1, Some(now + 100));
+    insert_code(&mut c, "code-jti-dead", cl, u, now - 1, Some(now - 1));
+    insert_code(&mut c, "code-live", cl, u, now + 60, None);
+    insert_device_code(&mut c, "dev-dead", cl, now - 1);
+    insert_device_code(&mut c, "dev-live", cl, now + 1);
+    insert_session(&mut c, "s-idle", u, now - 1, now + 100);
+    insert_session(&mut c, "s-over", u, now + 100, now - 1);
+    insert_session(&mut c, "s-live", u, now + 100, now + 100);
+    // Refresh families: past the absolute end; idle (its only token
+    // expired); live with a spent and a live token.
+    family(&mut c, cl, u, now - 1000, 900, 500);
+    family(&mut c, cl, u, now - 200, 100, 1000);
+    let live = family(&mut c, cl, u, now - 10, 100, 1000);
+    let hash = gatehouse::crypto::token_hash(&live);
+    let (token, fam) = c.find_refresh_token(&hash).unwrap().unwrap();
+    assert!(c.spend_refresh_token(&hash, now - 5).unwrap());
+    c.insert_child_refresh_token(gatehouse::store::models::refresh_token::NewChild {
+        family: &fam,
+        parent_hash: &token.token_hash,
+        scope: "read",
+        now: now - 5,
+        idle_ttl: 100,
+    })
+    .unwrap();
+    c.revoke_access_token("jti-dead", now - 1).unwrap();
+    c.revoke_access_token("jti-live", now + 1).unwrap();
+    c.throttle_failure("user:stale", now - 3600).unwrap();
+    c.throttle_failure("user:fresh", now - 10).unwrap();
+
+    assert_eq!(count_all(&mut c), [4, 2, 3, 4, 3, 2, 2]);
+    let pruned = c.prune_expired(now).unwrap();
+    assert_eq!(
+        pruned,
+        Pruned {
+            authorization_codes: 2,
+            device_codes: 1,
+            browser_sessions: 2,
+            refresh_tokens: 2,
+            refresh_families: 2,
+            revoked_access_tokens: 1,
+            throttle_rows: 1,
+        }
+    );
+    assert_eq!(count_all(&mut c), [2, 1, 1, 2, 1, 1, 1]);
+    assert!(c.is_access_token_revoked("jti-live").unwrap());
+    // The live family's spent token is still there, so replaying it is
+    // still detected.
+    assert!(c.find_refresh_token(&hash).unwrap().is_some());
+    // Idempotent: a second pass (another instance) finds nothing.
+    assert_eq!(c.prune_expired(now).unwrap().total(), 0);
+}
