@@ -8,8 +8,9 @@
 //! `decision=allow|deny` decides. Every look-up of a code is throttled per
 //! address, browser and user (RFC 8628 §5.1).
 
+use super::consent::{describe_scope, ScopeLine};
 use super::session::SignedIn;
-use super::{csrf, parse_form, render, see_other, session, PageError};
+use super::{csrf, parse_form, render, render_form, see_other, session, PageError};
 use crate::crypto::token_hash;
 use crate::http::sign_in::client_addr;
 use crate::http::AppState;
@@ -24,7 +25,7 @@ use askama::Template;
 #[derive(Template)]
 #[template(path = "device.html")]
 struct EntryPage<'a> {
-    csrf: &'a str,
+    csrf: String,
     user_code: &'a str,
     error: Option<&'a str>,
 }
@@ -32,10 +33,10 @@ struct EntryPage<'a> {
 #[derive(Template)]
 #[template(path = "device_consent.html")]
 struct ConsentPage<'a> {
-    csrf: &'a str,
+    csrf: String,
     user_code: &'a str,
     client_name: &'a str,
-    scopes: Vec<&'a str>,
+    scopes: Vec<ScopeLine>,
     username: &'a str,
 }
 
@@ -311,13 +312,11 @@ fn entry_page(
     user_code: &str,
     error: Option<&str>,
 ) -> HttpResponse {
-    let (token, new_cookie) = csrf::token(req, super::state_secure(state));
-    let page = EntryPage {
-        csrf: &token,
+    render_form(req, state, status, |csrf| EntryPage {
+        csrf,
         user_code,
         error,
-    };
-    with_cookie(render(status, &page), new_cookie)
+    })
 }
 
 fn consent_page(
@@ -327,24 +326,18 @@ fn consent_page(
     code: &DeviceCode,
     client: &Client,
 ) -> HttpResponse {
-    let (token, new_cookie) = csrf::token(req, super::state_secure(state));
     let shown = format_user_code(&code.user_code);
-    let page = ConsentPage {
-        csrf: &token,
+    let scopes = split_list(&code.scope)
+        .map(|s| ScopeLine {
+            name: s.to_string(),
+            description: describe_scope(state, s),
+        })
+        .collect();
+    render_form(req, state, StatusCode::OK, |csrf| ConsentPage {
+        csrf,
         user_code: &shown,
         client_name: &client.name,
-        scopes: split_list(&code.scope).collect(),
+        scopes,
         username: &who.user.username,
-    };
-    with_cookie(render(StatusCode::OK, &page), new_cookie)
-}
-
-fn with_cookie(
-    mut resp: HttpResponse,
-    cookie: Option<actix_web::cookie::Cookie<'static>>,
-) -> HttpResponse {
-    if let Some(c) = cookie {
-        let _ = resp.add_cookie(&c);
-    }
-    resp
+    })
 }

@@ -6,7 +6,110 @@ use crate::harness::{pkce_pair, TestApp};
 use crate::webdriver::{Browser, Callback};
 use gatehouse::admin::NewClient;
 
-backend_tests!(browser_signs_in_consents_and_the_app_exchanges_the_code);
+backend_tests!(
+    browser_signs_in_consents_and_the_app_exchanges_the_code,
+    rfc8628_browser_enters_the_code_signs_in_allows_then_denies,
+);
+
+const DEVICE_GRANT: &str = "urn:ietf:params:oauth:grant-type:device_code";
+
+/// A public device client starts the flow (RFC 8628 §3.1); returns the
+/// §3.2 answer.
+async fn start_device_flow(app: &TestApp, client_id: &str) -> serde_json::Value {
+    let r = app
+        .post_form(
+            "/device_authorization",
+            &[("client_id", client_id), ("scope", "read")],
+        )
+        .await;
+    assert_eq!(r.status(), 200);
+    r.json().await.unwrap()
+}
+
+async fn poll_device(app: &TestApp, client_id: &str, device_code: &str) -> reqwest::Response {
+    app.post_form(
+        "/token",
+        &[
+            ("grant_type", DEVICE_GRANT),
+            ("device_code", device_code),
+            ("client_id", client_id),
+        ],
+    )
+    .await
+}
+
+/// The device page in a real browser: the person opens the verification
+/// URI, confirms the code, signs in and allows; the device's poll then gets
+/// tokens. A second request is denied and the device hears access_denied.
+async fn rfc8628_browser_enters_the_code_signs_in_allows_then_denies(app: TestApp) {
+    let Some(browser) = Browser::start().await else {
+        return;
+    };
+    let tv = app.client(NewClient {
+        name: "Living-room TV".into(),
+        grant_types: vec![DEVICE_GRANT.into()],
+        scope: "read write".into(),
+        public: true,
+        ..Default::default()
+    });
+    app.user("alice", "correct horse");
+
+    let flow = start_device_flow(&app, &tv.client.id).await;
+    let device_code = flow["device_code"].as_str().unwrap();
+    let pending = poll_device(&app, &tv.client.id, device_code).await;
+    crate::harness::expect_error(pending, 400, "authorization_pending").await;
+
+    // The person types the code by hand, in lower case, without the dash.
+    browser
+        .goto(flow["verification_uri"].as_str().unwrap())
+        .await;
+    let typed = flow["user_code"]
+        .as_str()
+        .unwrap()
+        .replace('-', "")
+        .to_lowercase();
+    browser.type_into("#user_code", &typed).await;
+    browser.screenshot("device-entry-desktop").await;
+    browser.click("button[type=submit]").await;
+    browser.wait_for_url(|u| u.contains("/login")).await;
+    browser.type_into("#username", "alice").await;
+    browser.type_into("#password", "correct horse").await;
+    browser.click("button[type=submit]").await;
+    browser
+        .wait_for_text("Only continue if you started this yourself")
+        .await;
+    let html = browser.source().await;
+    assert!(html.contains("Living-room TV"));
+    assert!(
+        html.contains(flow["user_code"].as_str().unwrap()),
+        "the page shows the code to compare"
+    );
+    browser.resize(390, 844).await;
+    browser.screenshot("device-consent-phone").await;
+    browser.click("button[name=decision][value=allow]").await;
+    browser.wait_for_text("You may return to your device").await;
+    browser.screenshot("device-done-phone").await;
+
+    let r = poll_device(&app, &tv.client.id, device_code).await;
+    assert_eq!(r.status(), 200);
+    let body: serde_json::Value = r.json().await.unwrap();
+    let claims = app.verify_jwt(body["access_token"].as_str().unwrap()).await;
+    assert_eq!(claims["client_id"], tv.client.id.as_str());
+
+    // A second request, opened from the complete URI (pre-filled), denied.
+    let flow = start_device_flow(&app, &tv.client.id).await;
+    browser
+        .goto(flow["verification_uri_complete"].as_str().unwrap())
+        .await;
+    browser.click("button[type=submit]").await;
+    browser
+        .wait_for_text("Only continue if you started this yourself")
+        .await;
+    browser.click("button[name=decision][value=deny]").await;
+    browser.wait_for_text("Request denied").await;
+    let r = poll_device(&app, &tv.client.id, flow["device_code"].as_str().unwrap()).await;
+    crate::harness::expect_error(r, 400, "access_denied").await;
+}
 
 async fn browser_signs_in_consents_and_the_app_exchanges_the_code(app: TestApp) {
     let Some(browser) = Browser::start().await else {

@@ -535,8 +535,8 @@ async fn device_page_flow_signs_in_and_allows(app: TestApp) {
     let (status, html, csrf) = page(&app, &next).await;
     assert_eq!(status, 200, "{html}");
     assert!(html.contains("Living-room TV"));
-    assert!(html.contains("<li><code>read</code></li>"));
-    assert!(html.contains("<li><code>write</code></li>"));
+    assert!(html.contains("Read your data <code>read</code>"));
+    assert!(html.contains("Change your data <code>write</code>"));
     assert!(html.contains(user_code), "the code to compare");
     assert!(html.contains("class=\"warning\""));
     assert!(html.contains("your own device"));
