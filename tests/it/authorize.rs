@@ -368,6 +368,10 @@ async fn rfc6749_4_1_2_used_code_is_refused_and_its_tokens_revoked(app: TestApp)
         .await;
     expect_error(second, 400, "invalid_grant").await;
     let jti = claims["jti"].as_str().unwrap();
+    let refresh = app
+        .refresh(&c, first["refresh_token"].as_str().unwrap())
+        .await;
+    expect_error(refresh, 400, "invalid_grant").await;
     assert!(
         app.state
             .store
@@ -576,8 +580,19 @@ async fn rfc6749_4_2_implicit_only_for_clients_registered_with_it(app: TestApp) 
 async fn account_page_revokes_an_apps_access(app: TestApp) {
     let c = app.web_client(false);
     signed_in(&app).await;
-    let (_, ch) = pkce_pair();
-    app.authorize_and_allow(&code_query(&c, &ch, &[])).await;
+    let (verifier, ch) = pkce_pair();
+    let loc = app.authorize_and_allow(&code_query(&c, &ch, &[])).await;
+    let tokens: serde_json::Value = app
+        .exchange(
+            &c,
+            &url_params(&loc, false)["code"],
+            Some(&verifier),
+            Some(REDIRECT),
+        )
+        .await
+        .json()
+        .await
+        .unwrap();
     let html = app.get("/account").await.text().await.unwrap();
     assert!(html.contains("Photo Printer"), "{html}");
     let csrf = form_field(&html, "csrf_token").unwrap();
@@ -590,6 +605,11 @@ async fn account_page_revokes_an_apps_access(app: TestApp) {
     assert_eq!(r.status(), 303);
     let html = app.get("/account").await.text().await.unwrap();
     assert!(!html.contains("Photo Printer"));
+    // Its refresh tokens for this person are revoked with it.
+    let r = app
+        .refresh(&c, tokens["refresh_token"].as_str().unwrap())
+        .await;
+    expect_error(r, 400, "invalid_grant").await;
     let (_, loc) = app
         .location(&format!("/authorize?{}", code_query(&c, &ch, &[])))
         .await;

@@ -78,4 +78,16 @@ async fn oauth2_crate_completes_the_code_flow_with_pkce(app: TestApp) {
     assert_eq!(token.scopes().unwrap()[0].as_str(), "read");
     let claims = app.verify_jwt(token.access_token().secret()).await;
     assert_eq!(claims["client_id"], c.client.id.as_str());
+
+    // Refreshing rotates the refresh token (RFC 6749 §6).
+    let refreshed = client
+        .exchange_refresh_token(token.refresh_token().unwrap())
+        .request_async(&http)
+        .await
+        .expect("refresh works through the oauth2 crate");
+    assert_ne!(
+        refreshed.refresh_token().unwrap().secret(),
+        token.refresh_token().unwrap().secret()
+    );
+    app.verify_jwt(refreshed.access_token().secret()).await;
 }
