@@ -2,7 +2,7 @@
 //! with a button to take it back (which also revokes that app's refresh
 //! tokens for the person).
 
-use super::{csrf, parse_form, render_form, see_other, session, PageError};
+use super::{parse_form, render_form, see_other, session, PageError};
 use crate::http::AppState;
 use crate::store::StoreError;
 use actix_web::http::StatusCode;
@@ -66,10 +66,7 @@ pub async fn revoke(
     body: web::Bytes,
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, PageError> {
-    let form = parse_form(&body)?;
-    if !csrf::verify(&req, form.get(csrf::FIELD)) {
-        return Err(PageError::Csrf);
-    }
+    let form = parse_form(&req, &body)?;
     let Some(me) = session::current(&req, &state).await? else {
         return Ok(see_other("/login?next=%2Faccount"));
     };

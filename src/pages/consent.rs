@@ -3,7 +3,7 @@
 //! again from scratch, so a tampered form is just another request.
 
 use super::authorize::{complete, error_response, load_request, query_without_login_prompt};
-use super::{csrf, parse_form, render_form, see_other, session, PageError};
+use super::{parse_form, render_form, see_other, session, PageError};
 use crate::http::AppState;
 use crate::oauth::authorize::{AuthorizeError, ResponseType};
 use crate::oauth::OAuthError;
@@ -85,10 +85,7 @@ pub async fn submit(
     body: web::Bytes,
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, PageError> {
-    let form = parse_form(&body)?;
-    if !csrf::verify(&req, form.get(csrf::FIELD)) {
-        return Err(PageError::Csrf);
-    }
+    let form = parse_form(&req, &body)?;
     let raw = form.get("request").unwrap_or("").as_bytes().to_vec();
     let areq = match load_request(&state, &raw).await {
         Ok(r) => r,

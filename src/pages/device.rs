@@ -114,10 +114,7 @@ pub async fn submit(
     body: web::Bytes,
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, PageError> {
-    let form = parse_form(&body)?;
-    if !csrf::verify(&req, form.get(csrf::FIELD)) {
-        return Err(PageError::Csrf);
-    }
+    let form = parse_form(&req, &body)?;
     let typed = form.get("user_code").unwrap_or("").trim();
     if typed.is_empty() {
         let msg = "Enter the code shown on your device.";

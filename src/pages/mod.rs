@@ -146,9 +146,18 @@ pub fn see_other(location: &str) -> HttpResponse {
         .finish()
 }
 
-/// Reads a form-encoded body, refusing repeats.
-pub fn parse_form(body: &[u8]) -> Result<crate::oauth::wire::Form, PageError> {
-    crate::oauth::wire::Form::parse_pairs(body).map_err(|e| PageError::BadRequest(e.description()))
+/// Reads a posted form: refuses repeated fields, and answers 403 (before
+/// anything else happens) when its CSRF token is missing or wrong.
+pub fn parse_form(
+    req: &actix_web::HttpRequest,
+    body: &[u8],
+) -> Result<crate::oauth::wire::Form, PageError> {
+    let form = crate::oauth::wire::Form::parse_pairs(body)
+        .map_err(|e| PageError::BadRequest(e.description()))?;
+    if !csrf::verify(req, form.get(csrf::FIELD)) {
+        return Err(PageError::Csrf);
+    }
+    Ok(form)
 }
 
 pub fn state_secure(state: &AppState) -> bool {

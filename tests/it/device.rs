@@ -33,46 +33,16 @@ backend_tests!(
     rfc8628_5_1_code_entry_is_throttled_per_browser_and_address,
 );
 
-/// Like `backend_tests!`, on a server whose devices poll every second, so
-/// the sample client (which really sleeps) finishes quickly.
-macro_rules! fast_polling_tests {
-    ($($name:ident),* $(,)?) => {
-        mod fast_polling_sqlite {
-            $(
-                #[actix_rt::test]
-                async fn $name() {
-                    let app = crate::harness::TestApp::spawn_with(
-                        crate::harness::Backend::Sqlite,
-                        super::fast_polling,
-                    )
-                    .await
-                    .unwrap();
-                    super::$name(app).await;
-                }
-            )*
-        }
-        mod fast_polling_postgres {
-            $(
-                #[actix_rt::test]
-                async fn $name() {
-                    let app = crate::harness::TestApp::spawn_with(
-                        crate::harness::Backend::Postgres,
-                        super::fast_polling,
-                    )
-                    .await;
-                    if let Some(app) = app {
-                        super::$name(app).await;
-                    }
-                }
-            )*
-        }
-    };
-}
+/// On a server whose devices poll every second, so the sample client
+/// (which really sleeps) finishes quickly.
+mod with_fast_polling {
+    use super::*;
 
-fast_polling_tests!(
-    sample_client_gets_tokens_while_a_person_approves,
-    sample_client_reports_a_denial,
-);
+    backend_tests_with!(super::fast_polling;
+        sample_client_gets_tokens_while_a_person_approves,
+        sample_client_reports_a_denial,
+    );
+}
 
 fn fast_polling(cfg: &mut gatehouse::Config) {
     cfg.device_interval = 1;
