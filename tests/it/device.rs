@@ -31,6 +31,7 @@ backend_tests!(
     device_page_wrong_expired_and_used_codes_have_clear_messages,
     device_page_post_without_csrf_is_403_and_changes_nothing,
     rfc8628_5_1_code_entry_is_throttled_per_browser_and_address,
+    user_disabled_after_approving_gets_no_tokens,
 );
 
 /// On a server whose devices poll every second, so the sample client
@@ -853,4 +854,23 @@ async fn run_built_example(app: &TestApp, client: &CreatedClient) {
     assert_eq!(tokens["scope"], "write");
     app.verify_jwt(tokens["access_token"].as_str().unwrap())
         .await;
+}
+
+async fn user_disabled_after_approving_gets_no_tokens(app: TestApp) {
+    let c = device_client(&app, false, &[]);
+    let body = start(&app, &c, Some("read")).await;
+    let user = signed_in_person(&app).await;
+    person_decides(&app, str_of(&body, "user_code"), "allow").await;
+    {
+        use diesel::prelude::*;
+        use gatehouse::store::schema::users;
+        let mut conn = app.state.store.conn().unwrap();
+        gatehouse::dispatch!(conn, cx => diesel::update(users::table.find(&user.id))
+            .set(users::disabled.eq(true))
+            .execute(cx))
+        .unwrap();
+    }
+    let dc = str_of(&body, "device_code");
+    expect_error(poll(&app, &c, dc).await, 400, "invalid_grant").await;
+    assert_eq!(row(&app, dc).status, "spent", "the code cannot be retried");
 }

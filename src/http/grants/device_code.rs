@@ -104,6 +104,12 @@ fn poll(
         let user_id = code
             .user_id
             .ok_or_else(|| OAuthError::Server("approved device code without a user".into()))?;
+        // A user disabled since approving gets nothing (the code stays spent).
+        if c.find_user(&user_id)?.is_none_or(|u| u.disabled) {
+            return Ok(Err(OAuthError::InvalidGrant(
+                "the user who approved this device can no longer sign in".into(),
+            )));
+        }
         let refresh_token = match refresh {
             Some((idle_ttl, max_ttl)) => Some(c.issue_refresh_token(NewFamily {
                 client_id,
