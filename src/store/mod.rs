@@ -216,6 +216,10 @@ impl r2d2::ManageConnection for DbManager {
 pub struct Store {
     pool: r2d2::Pool<DbManager>,
     kind: DbKind,
+    /// One permit per pooled connection: `run` waits here (asynchronously)
+    /// instead of parking a blocking thread on the pool's lock, so a burst
+    /// of requests never spawns more blocking threads than connections.
+    permits: std::sync::Arc<tokio::sync::Semaphore>,
 }
 
 impl Store {
@@ -238,12 +242,19 @@ impl Store {
         DbConn::establish(kind, &target)?;
         let pool = r2d2::Pool::builder()
             .max_size(max_size)
+            // A SQLite file connection cannot drop; checking it on every
+            // checkout only costs a query. PostgreSQL connections can.
+            .test_on_check_out(kind == DbKind::Postgres)
             .min_idle(Some(1))
             .connection_timeout(Duration::from_secs(10))
             .error_handler(Box::new(r2d2::NopErrorHandler))
             .build(DbManager { kind, target })
             .map_err(|e| StoreError::Unavailable(e.to_string()))?;
-        Ok(Store { pool, kind })
+        Ok(Store {
+            pool,
+            kind,
+            permits: std::sync::Arc::new(tokio::sync::Semaphore::new(max_size as usize)),
+        })
     }
 
     pub fn kind(&self) -> DbKind {
@@ -264,7 +275,9 @@ impl Store {
         E: From<StoreError> + Send + 'static,
     {
         let store = self.clone();
+        let permit = self.permits.clone().acquire_owned().await;
         tokio::task::spawn_blocking(move || {
+            let _permit = permit;
             let mut conn = store.conn()?;
             f(&mut conn)
         })

@@ -12,6 +12,8 @@ const ELEMENT: &str = "element-6066-11e4-a52e-4f735466cecf";
 pub struct Browser {
     http: reqwest::Client,
     base: String,
+    driver_port: u16,
+    session: String,
     driver: Child,
     _profile: tempfile::TempDir,
 }
@@ -97,6 +99,8 @@ impl Browser {
         Some(Browser {
             http,
             base: format!("{base}/session/{session}"),
+            driver_port: port,
+            session,
             driver: child,
             _profile: profile,
         })
@@ -217,7 +221,20 @@ impl Browser {
 }
 
 impl Drop for Browser {
+    /// Ends the WebDriver session first, which closes Chromium: killing only
+    /// chromedriver would leave the browser processes running.
     fn drop(&mut self) {
+        use std::io::{Read, Write};
+        if let Ok(mut s) = std::net::TcpStream::connect(("127.0.0.1", self.driver_port)) {
+            let _ = s.set_read_timeout(Some(Duration::from_secs(10)));
+            let _ = write!(
+                s,
+                "DELETE /session/{} HTTP/1.1\r\nHost: 127.0.0.1:{}\r\nContent-Length: 0\r\nConnection: close\r\n\r\n",
+                self.session, self.driver_port
+            );
+            let mut sink = Vec::new();
+            let _ = s.read_to_end(&mut sink);
+        }
         let _ = self.driver.kill();
         let _ = self.driver.wait();
     }
