@@ -27,7 +27,12 @@ curl -sf -u "$ID:$SECRET" -d grant_type=client_credentials "http://127.0.0.1:$PO
 
 export BENCH_BASIC=$(printf '%s:%s' "$ID" "$SECRET" | base64 -w0)
 wrk -t2 -c64 -d3s -s bench/token.lua "http://127.0.0.1:$PORT/token" >/dev/null   # warm-up
-wrk -t2 -c64 -d15s -s bench/token.lua "http://127.0.0.1:$PORT/token" | tee "$WORK/wrk.txt"
+wrk -t2 -c64 -d15s -s bench/token.lua "http://127.0.0.1:$PORT/token" >"$WORK/wrk.txt" &
+WRK=$!
+sleep 2; CPU0=$(head -1 /proc/stat); sleep 10; CPU1=$(head -1 /proc/stat)
+wait $WRK
+cat "$WORK/wrk.txt"
+python3 -c "a=list(map(int,'$CPU0'.split()[1:]));b=list(map(int,'$CPU1'.split()[1:]));d=[y-x for x,y in zip(a,b)];print('machine_cpu_idle_during_load %.0f%%' % (100*d[3]/sum(d)))"
 TPS=$(awk '/Requests\/sec/{print $2}' "$WORK/wrk.txt")
 NON2XX=$(awk '/Non-2xx/{print $NF}' "$WORK/wrk.txt"); NON2XX=${NON2XX:-0}
 echo "client_credentials_tokens_per_s $TPS (non-2xx: $NON2XX)"

@@ -31,6 +31,8 @@ pub struct Config {
     pub device_interval: i64,
     pub log: String,
     pub log_format: LogFormat,
+    /// HTTP worker threads; default four per core (see `bench/README.md`).
+    pub workers: usize,
     /// What the consent page says each scope allows, from the
     /// `[scope_descriptions]` table of `gatehouse.toml`.
     pub scope_descriptions: BTreeMap<String, String>,
@@ -128,6 +130,11 @@ pub const SETTINGS: &[Setting] = &[
         env: "GATEHOUSE_LOG_FORMAT",
         default: "text",
     },
+    Setting {
+        key: "workers",
+        env: "GATEHOUSE_WORKERS",
+        default: "",
+    },
 ];
 
 /// Where the raw values come from, before parsing.
@@ -218,6 +225,21 @@ impl Config {
             other => return Err(err(&name, format!("'{other}' must be text or json"))),
         };
 
+        let (name, workers) = raw("workers");
+        let workers = if workers.is_empty() {
+            4 * std::thread::available_parallelism().map_or(2, |n| n.get())
+        } else {
+            match workers.trim().parse::<usize>() {
+                Ok(n) if (1..=1024).contains(&n) => n,
+                _ => {
+                    return Err(err(
+                        &name,
+                        format!("'{workers}' must be a number from 1 to 1024"),
+                    ))
+                }
+            }
+        };
+
         let cfg = Config {
             database_url,
             bind,
@@ -234,6 +256,7 @@ impl Config {
             log,
             log_format,
             scope_descriptions,
+            workers,
         };
         Ok(cfg)
     }
@@ -246,6 +269,7 @@ impl Config {
         flags.insert("database_url", database_url.to_string());
         flags.insert("bind", "127.0.0.1:0".to_string());
         flags.insert("keys_dir", keys_dir.display().to_string());
+        flags.insert("workers", "2".to_string());
         Config::load(&Sources {
             flags,
             config_path: None,
@@ -399,6 +423,8 @@ mod tests {
         assert!(e.to_string().contains("GATEHOUSE_ISSUER"), "{e}");
         let e = load(&[], &[("GATEHOUSE_DATABASE_URL", "mysql://x")]).unwrap_err();
         assert!(e.to_string().contains("GATEHOUSE_DATABASE_URL"), "{e}");
+        let e = load(&[], &[("GATEHOUSE_WORKERS", "0")]).unwrap_err();
+        assert!(e.to_string().contains("GATEHOUSE_WORKERS"), "{e}");
         let e = load(&[], &[("GATEHOUSE_LOG_FORMAT", "xml")]).unwrap_err();
         assert!(e.to_string().contains("GATEHOUSE_LOG_FORMAT"), "{e}");
     }

@@ -34,16 +34,6 @@ pub enum StartError {
     Bind { addr: String, reason: String },
 }
 
-/// Actix worker threads: `GATEHOUSE_WORKERS` when set (benchmarks), else
-/// one per core.
-fn workers() -> usize {
-    std::env::var("GATEHOUSE_WORKERS")
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .filter(|n| *n > 0)
-        .unwrap_or_else(|| std::thread::available_parallelism().map_or(2, |n| n.get()))
-}
-
 pub struct Application {
     server: Server,
     port: u16,
@@ -139,7 +129,7 @@ impl Application {
                 .configure(http::configure)
                 .configure(pages::configure)
         })
-        .workers(workers())
+        .workers(state.config.workers)
         .listen(listener)
         .map_err(|e| StartError::Bind {
             addr: local.to_string(),

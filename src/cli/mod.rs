@@ -72,6 +72,9 @@ pub struct SettingsArgs {
     /// text or json [env: GATEHOUSE_LOG_FORMAT]
     #[arg(long, global = true)]
     pub log_format: Option<String>,
+    /// HTTP worker threads (default: 4 per core) [env: GATEHOUSE_WORKERS]
+    #[arg(long, global = true)]
+    pub workers: Option<String>,
 }
 
 impl SettingsArgs {
@@ -96,6 +99,7 @@ impl SettingsArgs {
         put("device_interval", &self.device_interval);
         put("log", &self.log);
         put("log_format", &self.log_format);
+        put("workers", &self.workers);
         let env = |k: &str| std::env::var(k).ok();
         Config::load(&Sources {
             flags,
