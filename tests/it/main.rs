@@ -15,6 +15,7 @@ mod housekeeping;
 mod introspect;
 mod keys;
 mod login;
+mod malformed;
 mod metadata;
 mod oauth2_client;
 mod revoke;
