@@ -7,6 +7,7 @@ use super::sign_in::client_addr;
 use super::AppState;
 use crate::oauth::wire::Form;
 use crate::oauth::OAuthError;
+use crate::store::models::refresh_token::IssuedAccess;
 use crate::tokens::AccessTokenClaims;
 use actix_web::{web, HttpRequest, HttpResponse};
 use serde::Serialize;
@@ -66,6 +67,34 @@ pub async fn token(
     Ok(response.into_http())
 }
 
+/// The identity of an access token about to be issued: chosen before the
+/// grant's transaction so the refresh token stored in it can name the
+/// access token issued alongside (and revocation can deny-list it).
+#[derive(Debug, Clone)]
+pub struct AccessTokenId {
+    pub jti: String,
+    pub iat: i64,
+    pub exp: i64,
+}
+
+impl AccessTokenId {
+    pub fn new(state: &AppState) -> AccessTokenId {
+        let now = state.clock.now();
+        AccessTokenId {
+            jti: uuid::Uuid::new_v4().to_string(),
+            iat: now,
+            exp: now + state.config.access_token_ttl,
+        }
+    }
+
+    pub fn as_issued(&self) -> IssuedAccess<'_> {
+        IssuedAccess {
+            jti: &self.jti,
+            expires_at: self.exp,
+        }
+    }
+}
+
 /// Signs an RFC 9068 access token. `sub` is the user's id, or the client's
 /// for client_credentials.
 pub fn issue_access_token(
@@ -75,14 +104,32 @@ pub fn issue_access_token(
     scope: &str,
     auth_time: Option<i64>,
 ) -> Result<(String, AccessTokenClaims), OAuthError> {
-    let now = state.clock.now();
+    sign_access_token(
+        state,
+        AccessTokenId::new(state),
+        sub,
+        client_id,
+        scope,
+        auth_time,
+    )
+}
+
+/// Signs an access token whose id was chosen beforehand.
+pub fn sign_access_token(
+    state: &AppState,
+    id: AccessTokenId,
+    sub: &str,
+    client_id: &str,
+    scope: &str,
+    auth_time: Option<i64>,
+) -> Result<(String, AccessTokenClaims), OAuthError> {
     let claims = AccessTokenClaims {
         iss: state.issuer.clone(),
         sub: sub.to_string(),
         aud: state.audience.clone(),
-        exp: now + state.config.access_token_ttl,
-        iat: now,
-        jti: uuid::Uuid::new_v4().to_string(),
+        exp: id.exp,
+        iat: id.iat,
+        jti: id.jti,
         client_id: client_id.to_string(),
         scope: scope.to_string(),
         auth_time,

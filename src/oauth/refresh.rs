@@ -108,6 +108,8 @@ mod tests {
             used_at: None,
             grace_used_at: None,
             revoked_at: None,
+            access_jti: None,
+            access_expires_at: None,
         }
     }
 

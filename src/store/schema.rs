@@ -87,6 +87,8 @@ diesel::table! {
         used_at -> Nullable<BigInt>,
         grace_used_at -> Nullable<BigInt>,
         revoked_at -> Nullable<BigInt>,
+        access_jti -> Nullable<Text>,
+        access_expires_at -> Nullable<BigInt>,
     }
 }
 

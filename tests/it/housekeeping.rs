@@ -5,7 +5,7 @@ use crate::harness::TestApp;
 use diesel::prelude::*;
 use gatehouse::dispatch;
 use gatehouse::store::models::housekeeping::Pruned;
-use gatehouse::store::models::refresh_token::NewFamily;
+use gatehouse::store::models::refresh_token::{IssuedAccess, NewFamily};
 use gatehouse::store::schema::{
     authorization_codes, browser_sessions, device_codes, refresh_families, refresh_tokens,
     revoked_access_tokens, sign_in_throttle,
@@ -89,6 +89,10 @@ fn family(c: &mut DbConn, client: &str, user: &str, start: i64, idle: i64, max: 
         now: start,
         idle_ttl: idle,
         max_ttl: max,
+        access: IssuedAccess {
+            jti: "jti-family",
+            expires_at: start,
+        },
     })
     .unwrap()
 }
@@ -125,6 +129,10 @@ async fn prune_expired_removes_dead_rows_only(app: TestApp) {
         scope: "read",
         now: now - 5,
         idle_ttl: 100,
+        access: IssuedAccess {
+            jti: "jti-child",
+            expires_at: now - 5,
+        },
     })
     .unwrap();
     c.revoke_access_token("jti-dead", now - 1).unwrap();

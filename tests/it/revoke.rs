@@ -4,6 +4,8 @@ use crate::harness::{expect_error, refresh_token_of, TestApp};
 use gatehouse::admin::NewClient;
 
 backend_tests!(
+    rfc7009_2_1_revoking_a_refresh_token_denies_the_access_tokens_of_its_family,
+    rfc9700_4_14_2_reuse_denies_the_access_tokens_of_the_family,
     rfc7009_2_1_revoking_a_refresh_token_revokes_its_family,
     rfc7009_2_1_revoking_an_access_token_denies_its_jti,
     rfc7009_2_1_wrong_hint_is_not_trusted,
@@ -233,4 +235,60 @@ async fn rfc8414_metadata_advertises_revocation(app: TestApp) {
     assert!(methods.contains(&"client_secret_basic".into()));
     assert!(methods.contains(&"client_secret_post".into()));
     assert!(methods.contains(&"none".into()));
+}
+
+/// RFC 7009 §2.1: "If the particular token is a refresh token and the
+/// authorization server supports the revocation of access tokens, then the
+/// authorization server SHOULD also invalidate all access tokens based on
+/// the same authorization grant."
+async fn rfc7009_2_1_revoking_a_refresh_token_denies_the_access_tokens_of_its_family(app: TestApp) {
+    app.alice();
+    let c = app.password_client();
+    let rs = app.introspector();
+    let first = app.password_tokens(&c).await;
+    let r = app
+        .refresh(&c, first["refresh_token"].as_str().unwrap())
+        .await;
+    let second: serde_json::Value = r.json().await.unwrap();
+    let a1 = first["access_token"].as_str().unwrap();
+    let a2 = second["access_token"].as_str().unwrap();
+    assert_eq!(app.introspect(&rs, a1).await["active"], true);
+    let r = app
+        .post_form_basic(
+            "/revoke",
+            &c,
+            &[("token", second["refresh_token"].as_str().unwrap())],
+        )
+        .await;
+    assert_eq!(r.status(), 200);
+    for a in [a1, a2] {
+        assert_eq!(
+            app.introspect(&rs, a).await,
+            serde_json::json!({"active": false})
+        );
+        // Still a valid signature: offline validators accept it until exp.
+        app.verify_jwt(a).await;
+    }
+    // Another session's tokens are untouched.
+    let other = app.password_tokens(&c).await;
+    assert_eq!(
+        app.introspect(&rs, other["access_token"].as_str().unwrap())
+            .await["active"],
+        true
+    );
+}
+
+async fn rfc9700_4_14_2_reuse_denies_the_access_tokens_of_the_family(app: TestApp) {
+    app.alice();
+    let c = app.password_client();
+    let rs = app.introspector();
+    let first = app.password_tokens(&c).await;
+    let old = first["refresh_token"].as_str().unwrap();
+    let second: serde_json::Value = app.refresh(&c, old).await.json().await.unwrap();
+    expect_error(app.refresh(&c, old).await, 400, "invalid_grant").await;
+    let a2 = second["access_token"].as_str().unwrap();
+    assert_eq!(
+        app.introspect(&rs, a2).await,
+        serde_json::json!({"active": false})
+    );
 }

@@ -5,7 +5,7 @@ use crate::http::token::{issue_access_token, TokenResponse};
 use crate::http::AppState;
 use crate::oauth::wire::Form;
 use crate::oauth::{pkce, OAuthError};
-use crate::store::models::refresh_token::NewFamily;
+use crate::store::models::refresh_token::{IssuedAccess, NewFamily};
 use crate::store::models::Client;
 use actix_web::web;
 
@@ -117,6 +117,10 @@ pub async fn grant(
                         now,
                         idle_ttl: st.config.refresh_idle_ttl,
                         max_ttl: st.config.refresh_max_ttl,
+                        access: IssuedAccess {
+                            jti: &claims.jti,
+                            expires_at: claims.exp,
+                        },
                     })?)
                 } else {
                     None

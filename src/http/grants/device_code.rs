@@ -2,7 +2,7 @@
 //! code until the user has decided.
 
 use crate::crypto::token_hash;
-use crate::http::token::{issue_access_token, TokenResponse};
+use crate::http::token::{sign_access_token, AccessTokenId, TokenResponse};
 use crate::http::AppState;
 use crate::oauth::device::{self, invalid_code, judge_poll, PollState, PollVerdict};
 use crate::oauth::wire::Form;
@@ -43,14 +43,22 @@ pub async fn grant(
         .has_grant("refresh_token")
         .then_some((state.config.refresh_idle_ttl, state.config.refresh_max_ttl));
     let now = state.clock.now();
+    let access = AccessTokenId::new(state);
+    let id = access.clone();
     // The transaction commits whatever the verdict (a pending poll's time
     // must be saved too); the verdict is answered afterwards.
     let approved = state
         .store
-        .run(move |c| c.transaction(|c| poll(c, &hash, &client_id, now, refresh)))
+        .run(move |c| c.transaction(|c| poll(c, &hash, &client_id, now, refresh, &id)))
         .await??;
-    let (jwt, claims) =
-        issue_access_token(state, &approved.user_id, &client.id, &approved.scope, None)?;
+    let (jwt, claims) = sign_access_token(
+        state,
+        access,
+        &approved.user_id,
+        &client.id,
+        &approved.scope,
+        None,
+    )?;
     Ok(TokenResponse {
         access_token: jwt,
         token_type: "Bearer",
@@ -71,6 +79,7 @@ fn poll(
     client_id: &str,
     now: i64,
     refresh: Option<(i64, i64)>,
+    access: &AccessTokenId,
 ) -> Result<Result<Approved, OAuthError>, OAuthError> {
     for _ in 0..RACE_RETRIES {
         let Some(code) = c.find_device_code(hash)? else {
@@ -119,6 +128,7 @@ fn poll(
                 now,
                 idle_ttl,
                 max_ttl,
+                access: access.as_issued(),
             })?),
             None => None,
         };

@@ -3,7 +3,7 @@
 //! the `password` grant may use it.
 
 use crate::http::sign_in::{authenticate_user, SignInError};
-use crate::http::token::{issue_access_token, TokenResponse};
+use crate::http::token::{sign_access_token, AccessTokenId, TokenResponse};
 use crate::http::AppState;
 use crate::oauth::scope::resolve_scope;
 use crate::oauth::wire::Form;
@@ -41,10 +41,12 @@ pub async fn grant(
             SignInError::Store(e) => e.into(),
         })?;
     let now = state.clock.now();
+    let access = AccessTokenId::new(state);
     let refresh_token = if client.has_grant("refresh_token") {
         let (client_id, user_id, family_scope) =
             (client.id.clone(), user.id.clone(), scope.clone());
         let (idle_ttl, max_ttl) = (state.config.refresh_idle_ttl, state.config.refresh_max_ttl);
+        let id = access.clone();
         let token = state
             .store
             .run(move |c| {
@@ -57,6 +59,7 @@ pub async fn grant(
                         now,
                         idle_ttl,
                         max_ttl,
+                        access: id.as_issued(),
                     })
                 })
             })
@@ -65,7 +68,7 @@ pub async fn grant(
     } else {
         None
     };
-    let (jwt, claims) = issue_access_token(state, &user.id, &client.id, &scope, Some(now))?;
+    let (jwt, claims) = sign_access_token(state, access, &user.id, &client.id, &scope, Some(now))?;
     Ok(TokenResponse {
         access_token: jwt,
         token_type: "Bearer",

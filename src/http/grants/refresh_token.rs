@@ -2,7 +2,7 @@
 //! detection (RFC 9700 §4.14.2).
 
 use crate::crypto::token_hash;
-use crate::http::token::{issue_access_token, TokenResponse};
+use crate::http::token::{sign_access_token, AccessTokenId, TokenResponse};
 use crate::http::AppState;
 use crate::oauth::refresh::{decide, Decision, ReusePolicy};
 use crate::oauth::scope::parse_scope;
@@ -36,7 +36,9 @@ pub async fn grant(
             "this client may not use the refresh_token grant".into(),
         ));
     }
+    let access = AccessTokenId::new(state);
     let presented = Presentation {
+        access: access.clone(),
         hash: token_hash(form.require("refresh_token")?),
         client_id: client.id.clone(),
         requested_scope: form.get("scope").map(str::to_string),
@@ -63,7 +65,7 @@ pub async fn grant(
         }
     };
     let sub = family.user_id.as_deref().unwrap_or(&family.client_id);
-    let (jwt, claims) = issue_access_token(state, sub, &client.id, &scope, None)?;
+    let (jwt, claims) = sign_access_token(state, access, sub, &client.id, &scope, None)?;
     Ok(TokenResponse {
         access_token: jwt,
         token_type: "Bearer",
@@ -79,6 +81,9 @@ fn invalid_grant(why: &str) -> OAuthError {
 
 /// One refresh request, as `redeem` needs it.
 struct Presentation {
+    /// The access token this refresh will issue, recorded on the new
+    /// refresh token.
+    access: AccessTokenId,
     hash: String,
     client_id: String,
     requested_scope: Option<String>,
@@ -132,6 +137,7 @@ fn redeem(c: &mut DbConn, p: &Presentation) -> Result<Redeemed, OAuthError> {
                         scope: &token.scope,
                         now: p.now,
                         idle_ttl: p.idle_ttl,
+                        access: p.access.as_issued(),
                     })?;
                     return Ok(Redeemed::Issued {
                         refresh_token,

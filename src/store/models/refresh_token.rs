@@ -40,6 +40,17 @@ pub struct RefreshToken {
     pub used_at: Option<i64>,
     pub grace_used_at: Option<i64>,
     pub revoked_at: Option<i64>,
+    /// The access token issued with this refresh token: deny-listed when
+    /// the family is revoked (RFC 7009 §2.1).
+    pub access_jti: Option<String>,
+    pub access_expires_at: Option<i64>,
+}
+
+/// The id and expiry of the access token issued alongside a refresh token.
+#[derive(Debug, Clone, Copy)]
+pub struct IssuedAccess<'a> {
+    pub jti: &'a str,
+    pub expires_at: i64,
 }
 
 /// What a new family needs.
@@ -51,6 +62,7 @@ pub struct NewFamily<'a> {
     pub now: i64,
     pub idle_ttl: i64,
     pub max_ttl: i64,
+    pub access: IssuedAccess<'a>,
 }
 
 impl DbConn {
@@ -80,13 +92,40 @@ impl DbConn {
             used_at: None,
             grace_used_at: None,
             revoked_at: None,
+            access_jti: Some(f.access.jti.to_string()),
+            access_expires_at: Some(f.access.expires_at),
         };
         dispatch!(self, c => diesel::insert_into(refresh_tokens::table).values(&token).execute(c))?;
         Ok(plain)
     }
 
+    /// RFC 7009 §2.1: revoking a refresh token SHOULD also invalidate the
+    /// access tokens based on the same grant. Puts every still-live access
+    /// token issued in these families on the deny list.
+    fn deny_family_access_tokens(&mut self, family_ids: &[String], now: i64) -> StoreResult<()> {
+        if family_ids.is_empty() {
+            return Ok(());
+        }
+        let live: Vec<(Option<String>, Option<i64>)> = dispatch!(self, c => refresh_tokens::table
+            .filter(refresh_tokens::family_id.eq_any(family_ids))
+            .filter(refresh_tokens::access_expires_at.gt(now))
+            .select((refresh_tokens::access_jti, refresh_tokens::access_expires_at))
+            .load(c))?;
+        for (jti, exp) in live {
+            if let (Some(jti), Some(exp)) = (jti, exp) {
+                self.revoke_access_token(&jti, exp)?;
+            }
+        }
+        Ok(())
+    }
+
     /// Revokes every family started from this authorization code.
     pub fn revoke_families_from_code(&mut self, code_hash: &str, now: i64) -> StoreResult<usize> {
+        let ids: Vec<String> = dispatch!(self, c => refresh_families::table
+            .filter(refresh_families::auth_code_hash.eq(code_hash))
+            .select(refresh_families::id)
+            .load(c))?;
+        self.deny_family_access_tokens(&ids, now)?;
         Ok(dispatch!(self, c => diesel::update(
             refresh_families::table
                 .filter(refresh_families::auth_code_hash.eq(code_hash))
@@ -103,6 +142,12 @@ impl DbConn {
         client_id: &str,
         now: i64,
     ) -> StoreResult<usize> {
+        let ids: Vec<String> = dispatch!(self, c => refresh_families::table
+            .filter(refresh_families::user_id.eq(user_id))
+            .filter(refresh_families::client_id.eq(client_id))
+            .select(refresh_families::id)
+            .load(c))?;
+        self.deny_family_access_tokens(&ids, now)?;
         Ok(dispatch!(self, c => diesel::update(
             refresh_families::table
                 .filter(refresh_families::user_id.eq(user_id))
@@ -122,6 +167,7 @@ pub struct NewChild<'a> {
     pub scope: &'a str,
     pub now: i64,
     pub idle_ttl: i64,
+    pub access: IssuedAccess<'a>,
 }
 
 impl DbConn {
@@ -190,6 +236,8 @@ impl DbConn {
             used_at: None,
             grace_used_at: None,
             revoked_at: None,
+            access_jti: Some(n.access.jti.to_string()),
+            access_expires_at: Some(n.access.expires_at),
         };
         dispatch!(self, c => diesel::insert_into(refresh_tokens::table).values(&token).execute(c))?;
         Ok(plain)
@@ -198,6 +246,7 @@ impl DbConn {
     /// Revokes a whole family (RFC 9700 §4.14.2, RFC 7009 §2.1). Revoking a
     /// revoked family changes nothing.
     pub fn revoke_refresh_family(&mut self, family_id: &str, now: i64) -> StoreResult<bool> {
+        self.deny_family_access_tokens(&[family_id.to_string()], now)?;
         let n = dispatch!(self, c => diesel::update(
             refresh_families::table
                 .filter(refresh_families::id.eq(family_id))
