@@ -617,3 +617,38 @@ pub async fn refresh_token_of(resp: reqwest::Response) -> String {
     let body: serde_json::Value = resp.json().await.unwrap();
     body["refresh_token"].as_str().unwrap().to_string()
 }
+
+// ---- scale-out helpers ------------------------------------------------
+
+/// A second gatehouse instance on the same database and keys folder, as in
+/// a deployment with several processes behind one issuer URL.
+pub struct Sibling {
+    pub base: String,
+    handle: ServerHandle,
+}
+
+impl Drop for Sibling {
+    fn drop(&mut self) {
+        drop(self.handle.stop(false));
+    }
+}
+
+impl Sibling {
+    pub fn url(&self, path: &str) -> String {
+        format!("{}{}", self.base, path)
+    }
+}
+
+impl TestApp {
+    /// Starts another instance sharing this one's database, keys folder,
+    /// issuer and (for the tests) clock.
+    pub fn sibling(&self) -> Sibling {
+        let mut config = self.state.config.clone();
+        config.issuer = Some(self.state.issuer.clone());
+        let app = Application::build(config, self.state.clock.clone()).expect("sibling starts");
+        let base = format!("http://127.0.0.1:{}", app.port());
+        let handle = app.handle();
+        actix_rt::spawn(app.run_until_stopped());
+        Sibling { base, handle }
+    }
+}

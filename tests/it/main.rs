@@ -19,6 +19,7 @@ mod malformed;
 mod metadata;
 mod oauth2_client;
 mod revoke;
+mod scale_out;
 mod token_client_credentials;
 mod token_password;
 mod token_refresh;

@@ -35,7 +35,8 @@ impl DbConn {
             .optional())?)
     }
 
-    /// Records consent, adding `scope` to what was granted before.
+    /// Records consent, adding `scope` to what was granted before. An
+    /// upsert, so two concurrent grants never fail on the primary key.
     pub fn grant_consent(
         &mut self,
         user_id: &str,
@@ -58,8 +59,12 @@ impl DbConn {
             scope: all.join(" "),
             granted_at: now,
         };
-        dispatch!(self, c => diesel::delete(consents::table.find((user_id, client_id))).execute(c))?;
-        dispatch!(self, c => diesel::insert_into(consents::table).values(&row).execute(c))?;
+        dispatch!(self, c => diesel::insert_into(consents::table)
+            .values(&row)
+            .on_conflict((consents::user_id, consents::client_id))
+            .do_update()
+            .set((consents::scope.eq(&row.scope), consents::granted_at.eq(now)))
+            .execute(c))?;
         Ok(())
     }
 

@@ -109,6 +109,9 @@ impl DbConn {
         let live: Vec<(Option<String>, Option<i64>)> = dispatch!(self, c => refresh_tokens::table
             .filter(refresh_tokens::family_id.eq_any(family_ids))
             .filter(refresh_tokens::access_expires_at.gt(now))
+            // One order for every caller, so two concurrent revocations of
+            // the same family take row locks in the same order.
+            .order(refresh_tokens::access_jti.asc())
             .select((refresh_tokens::access_jti, refresh_tokens::access_expires_at))
             .load(c))?;
         for (jti, exp) in live {

@@ -5,25 +5,18 @@ use diesel::prelude::*;
 
 impl DbConn {
     /// Puts an access token's `jti` on the deny list until its `exp`.
+    /// Revoking it twice, even concurrently, is the same as once: the insert
+    /// ignores a conflict instead of failing (a failed statement would abort
+    /// the caller's PostgreSQL transaction).
     pub fn revoke_access_token(&mut self, jti: &str, expires_at: i64) -> StoreResult<()> {
-        if self.is_access_token_revoked(jti)? {
-            return Ok(());
-        }
-        let res = dispatch!(self, c => diesel::insert_into(revoked_access_tokens::table)
+        dispatch!(self, c => diesel::insert_into(revoked_access_tokens::table)
             .values((
                 revoked_access_tokens::jti.eq(jti),
                 revoked_access_tokens::expires_at.eq(expires_at),
             ))
-            .execute(c));
-        match res {
-            Ok(_) => Ok(()),
-            // A concurrent revocation of the same token is the same outcome.
-            Err(diesel::result::Error::DatabaseError(
-                diesel::result::DatabaseErrorKind::UniqueViolation,
-                _,
-            )) => Ok(()),
-            Err(e) => Err(e.into()),
-        }
+            .on_conflict_do_nothing()
+            .execute(c))?;
+        Ok(())
     }
 
     pub fn is_access_token_revoked(&mut self, jti: &str) -> StoreResult<bool> {

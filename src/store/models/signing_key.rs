@@ -23,15 +23,13 @@ impl DbConn {
             .load(c))?)
     }
 
-    /// Records a key unless it is already known.
+    /// Records a key unless it is already known (instances starting at the
+    /// same time may both try).
     pub fn insert_signing_key_if_missing(&mut self, row: &SigningKeyRow) -> StoreResult<()> {
-        let exists = dispatch!(self, c => signing_keys::table
-            .find(&row.kid)
-            .count()
-            .get_result::<i64>(c))?;
-        if exists == 0 {
-            dispatch!(self, c => diesel::insert_into(signing_keys::table).values(row).execute(c))?;
-        }
+        dispatch!(self, c => diesel::insert_into(signing_keys::table)
+            .values(row)
+            .on_conflict_do_nothing()
+            .execute(c))?;
         Ok(())
     }
 
