@@ -211,15 +211,54 @@ impl r2d2::ManageConnection for DbManager {
     }
 }
 
+/// A unit of database work for the database threads.
+type Job = Box<dyn FnOnce(Result<&mut DbConn, StoreError>) + Send>;
+
 /// The handle the rest of gatehouse uses. Cheap to clone.
+///
+/// Database work from async code goes to a fixed set of database threads,
+/// one per pooled connection, through one queue (`run`). Measured on the
+/// token endpoint, this costs a fraction of tokio's `spawn_blocking` hand-off
+/// from actix's per-worker runtimes (bench/README.md), and it bounds the
+/// number of threads touching the pool.
 #[derive(Clone)]
 pub struct Store {
     pool: r2d2::Pool<DbManager>,
     kind: DbKind,
-    /// One permit per pooled connection: `run` waits here (asynchronously)
-    /// instead of parking a blocking thread on the pool's lock, so a burst
-    /// of requests never spawns more blocking threads than connections.
-    permits: std::sync::Arc<tokio::sync::Semaphore>,
+    jobs: std::sync::mpsc::Sender<Job>,
+}
+
+/// Starts `n` database threads taking jobs from one queue. They end when
+/// every `Store` handle (every sender) is gone.
+fn start_db_threads(pool: &r2d2::Pool<DbManager>, n: u32) -> std::sync::mpsc::Sender<Job> {
+    use std::sync::{Arc, Mutex};
+    let (jobs, queue) = std::sync::mpsc::channel::<Job>();
+    let queue = Arc::new(Mutex::new(queue));
+    for i in 0..n {
+        let (queue, pool) = (queue.clone(), pool.clone());
+        let spawned = std::thread::Builder::new()
+            .name(format!("gatehouse-db-{i}"))
+            .spawn(move || loop {
+                let next = match queue.lock() {
+                    Ok(q) => q.recv(),
+                    Err(_) => return,
+                };
+                let Ok(job) = next else { return };
+                let conn = pool
+                    .get()
+                    .map_err(|e| StoreError::Unavailable(e.to_string()));
+                // A panicking job loses only its own answer, not the thread.
+                let _ =
+                    std::panic::catch_unwind(std::panic::AssertUnwindSafe(move || match conn {
+                        Ok(mut c) => job(Ok(&mut c)),
+                        Err(e) => job(Err(e)),
+                    }));
+            });
+        if let Err(e) = spawned {
+            tracing::error!(error = %e, "could not start a database thread");
+        }
+    }
+    jobs
 }
 
 impl Store {
@@ -250,11 +289,8 @@ impl Store {
             .error_handler(Box::new(r2d2::NopErrorHandler))
             .build(DbManager { kind, target })
             .map_err(|e| StoreError::Unavailable(e.to_string()))?;
-        Ok(Store {
-            pool,
-            kind,
-            permits: std::sync::Arc::new(tokio::sync::Semaphore::new(max_size as usize)),
-        })
+        let jobs = start_db_threads(&pool, max_size);
+        Ok(Store { pool, kind, jobs })
     }
 
     pub fn kind(&self) -> DbKind {
@@ -267,27 +303,67 @@ impl Store {
             .map_err(|e| StoreError::Unavailable(e.to_string()))
     }
 
-    /// Runs blocking database work off the async workers.
+    /// Runs blocking database work on a database thread, never on the
+    /// async workers, and awaits its result.
     pub async fn run<T, E, F>(&self, f: F) -> Result<T, E>
     where
         F: FnOnce(&mut DbConn) -> Result<T, E> + Send + 'static,
         T: Send + 'static,
         E: From<StoreError> + Send + 'static,
     {
-        let store = self.clone();
-        let permit = self.permits.clone().acquire_owned().await;
-        tokio::task::spawn_blocking(move || {
-            let _permit = permit;
-            let mut conn = store.conn()?;
-            f(&mut conn)
-        })
-        .await
-        .unwrap_or_else(|e| {
-            Err(StoreError::Unavailable(format!("database task failed: {e}")).into())
+        let (reply, answer) = tokio::sync::oneshot::channel();
+        let job: Job = Box::new(move |conn| {
+            let out = match conn {
+                Ok(c) => f(c),
+                Err(e) => Err(e.into()),
+            };
+            let _ = reply.send(out);
+        });
+        if self.jobs.send(job).is_err() {
+            return Err(StoreError::Unavailable("the database threads have stopped".into()).into());
+        }
+        answer.await.unwrap_or_else(|_| {
+            Err(StoreError::Unavailable("a database task failed".into()).into())
         })
     }
 
     pub fn migrate(&self) -> StoreResult<usize> {
         self.conn()?.run_migrations()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn a_panicking_job_fails_alone_and_the_threads_keep_serving() {
+        let dir = tempfile::tempdir().unwrap();
+        let url = format!("sqlite://{}", dir.path().join("t.db").display());
+        let store = Store::open(&url, 2).unwrap();
+        for _ in 0..4 {
+            let r: Result<(), StoreError> = store.run(|_| panic!("boom")).await;
+            assert!(matches!(r, Err(StoreError::Unavailable(_))));
+        }
+        for _ in 0..8 {
+            store.run(|c| c.ping()).await.unwrap();
+        }
+    }
+
+    #[test]
+    fn urls_pick_the_backend_and_passwords_are_redacted() {
+        assert_eq!(
+            DbKind::from_url("sqlite://a.db").unwrap(),
+            (DbKind::Sqlite, "a.db".into())
+        );
+        assert_eq!(
+            DbKind::from_url("postgres://u@h/d").unwrap().0,
+            DbKind::Postgres
+        );
+        assert!(DbKind::from_url("mysql://x").is_err());
+        assert_eq!(
+            redact_url("postgres://u:secret@h/d"),
+            "postgres://u:***@h/d"
+        );
     }
 }
