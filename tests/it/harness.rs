@@ -589,6 +589,14 @@ impl TestApp {
         r.json().await.unwrap()
     }
 
+    /// The refresh token from signing `alice` in with the password grant.
+    pub async fn password_refresh_token(&self, client: &CreatedClient) -> String {
+        self.password_tokens(client).await["refresh_token"]
+            .as_str()
+            .unwrap()
+            .to_string()
+    }
+
     /// `grant_type=refresh_token` with `client_secret_basic`.
     pub async fn refresh(&self, client: &CreatedClient, token: &str) -> reqwest::Response {
         self.post_form_basic(

@@ -49,10 +49,7 @@ async fn rfc7662_2_2_active_refresh_token(app: TestApp) {
     let user = app.alice();
     let c = app.password_client();
     let rs = app.introspector();
-    let rt = app.password_tokens(&c).await["refresh_token"]
-        .as_str()
-        .unwrap()
-        .to_string();
+    let rt = app.password_refresh_token(&c).await;
     let got = app.introspect(&rs, &rt).await;
     assert_eq!(got["active"], true);
     assert_eq!(got["token_type"], "refresh_token");
@@ -95,10 +92,7 @@ async fn rfc7662_2_2_revoked_refresh_token_is_inactive(app: TestApp) {
     app.alice();
     let c = app.password_client();
     let rs = app.introspector();
-    let rt = app.password_tokens(&c).await["refresh_token"]
-        .as_str()
-        .unwrap()
-        .to_string();
+    let rt = app.password_refresh_token(&c).await;
     let r = app.post_form_basic("/revoke", &c, &[("token", &rt)]).await;
     assert_eq!(r.status(), 200);
     assert_eq!(

@@ -30,10 +30,7 @@ async fn rfc7009_2_1_revoking_a_refresh_token_revokes_its_family(app: TestApp) {
     app.alice();
     let c = app.password_client();
     let rs = app.introspector();
-    let t1 = app.password_tokens(&c).await["refresh_token"]
-        .as_str()
-        .unwrap()
-        .to_string();
+    let t1 = app.password_refresh_token(&c).await;
     let t2 = refresh_token_of(app.refresh(&c, &t1).await).await;
     let t3 = refresh_token_of(app.refresh(&c, &t2).await).await;
     // Revoking an earlier (spent) token of the family revokes the family.
@@ -109,10 +106,7 @@ async fn rfc7009_2_1_wrong_hint_is_not_trusted(app: TestApp) {
 async fn rfc7009_2_1_unknown_hint_is_ignored(app: TestApp) {
     app.alice();
     let c = app.password_client();
-    let rt = app.password_tokens(&c).await["refresh_token"]
-        .as_str()
-        .unwrap()
-        .to_string();
+    let rt = app.password_refresh_token(&c).await;
     let r = revoke(&app, &c, &[("token", &rt), ("token_type_hint", "id_token")]).await;
     assert_eq!(r.status(), 200);
     expect_error(app.refresh(&c, &rt).await, 400, "invalid_grant").await;
@@ -121,10 +115,7 @@ async fn rfc7009_2_1_unknown_hint_is_ignored(app: TestApp) {
 async fn rfc7009_2_2_unknown_and_already_revoked_tokens_get_200(app: TestApp) {
     app.alice();
     let c = app.password_client();
-    let rt = app.password_tokens(&c).await["refresh_token"]
-        .as_str()
-        .unwrap()
-        .to_string();
+    let rt = app.password_refresh_token(&c).await;
     for token in ["no-such-token", "a.b.c", rt.as_str(), rt.as_str()] {
         let r = revoke(&app, &c, &[("token", token)]).await;
         assert_eq!(r.status(), 200, "{token}");
@@ -195,10 +186,7 @@ async fn rfc7009_2_1_public_client_revokes_its_own_token(app: TestApp) {
 async fn rfc7009_2_1_client_authentication_is_required(app: TestApp) {
     app.alice();
     let c = app.password_client();
-    let rt = app.password_tokens(&c).await["refresh_token"]
-        .as_str()
-        .unwrap()
-        .to_string();
+    let rt = app.password_refresh_token(&c).await;
     let r = app.post_form("/revoke", &[("token", &rt)]).await;
     expect_error(r, 401, "invalid_client").await;
     let r = app

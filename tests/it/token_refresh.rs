@@ -49,10 +49,7 @@ async fn rfc6749_6_refresh_rotates_and_returns_a_new_pair(app: TestApp) {
 async fn rfc6749_6_spent_token_is_rejected_and_rfc9700_4_14_2_revokes_the_family(app: TestApp) {
     app.alice();
     let c = app.password_client();
-    let t1 = app.password_tokens(&c).await["refresh_token"]
-        .as_str()
-        .unwrap()
-        .to_string();
+    let t1 = app.password_refresh_token(&c).await;
     let t2 = refresh_token_of(app.refresh(&c, &t1).await).await;
     // Presenting the spent token: refused ...
     expect_error(app.refresh(&c, &t1).await, 400, "invalid_grant").await;
@@ -64,10 +61,7 @@ async fn rfc6749_10_4_token_of_another_client_is_invalid_grant_and_changes_nothi
     app.alice();
     let a = app.password_client();
     let b = app.password_client();
-    let t1 = app.password_tokens(&a).await["refresh_token"]
-        .as_str()
-        .unwrap()
-        .to_string();
+    let t1 = app.password_refresh_token(&a).await;
     let r = expect_error(app.refresh(&b, &t1).await, 400, "invalid_grant").await;
     // The same answer as for a token that does not exist.
     let unknown = expect_error(app.refresh(&b, "no-such-token").await, 400, "invalid_grant").await;
@@ -82,10 +76,7 @@ async fn rfc6749_10_4_token_of_another_client_is_invalid_grant_and_changes_nothi
 async fn rfc6749_6_scope_may_be_narrowed_and_the_refresh_token_keeps_its_scope(app: TestApp) {
     app.alice();
     let c = app.password_client();
-    let t1 = app.password_tokens(&c).await["refresh_token"]
-        .as_str()
-        .unwrap()
-        .to_string();
+    let t1 = app.password_refresh_token(&c).await;
     let r = app
         .post_form_basic(
             "/token",
@@ -171,10 +162,7 @@ async fn rfc6749_5_2_unknown_refresh_token_is_invalid_grant(app: TestApp) {
 async fn rfc6749_5_2_client_without_refresh_grant_is_unauthorized_client(app: TestApp) {
     app.alice();
     let c = app.password_client();
-    let t1 = app.password_tokens(&c).await["refresh_token"]
-        .as_str()
-        .unwrap()
-        .to_string();
+    let t1 = app.password_refresh_token(&c).await;
     let svc = app.service_client();
     expect_error(app.refresh(&svc, &t1).await, 400, "unauthorized_client").await;
     // A password-only client gets no refresh token at all.
@@ -206,10 +194,7 @@ async fn refresh_in_parallel(
 async fn rfc9700_4_14_2_concurrent_use_lets_at_most_one_succeed(app: TestApp) {
     app.alice();
     let c = app.password_client();
-    let t1 = app.password_tokens(&c).await["refresh_token"]
-        .as_str()
-        .unwrap()
-        .to_string();
+    let t1 = app.password_refresh_token(&c).await;
     let results = refresh_in_parallel(&app, &c, &t1).await;
     let ok: Vec<_> = results.iter().filter(|(s, _)| *s == 200).collect();
     assert_eq!(ok.len(), 1, "{results:?}");
@@ -227,10 +212,7 @@ async fn rfc9700_4_14_2_chain_of_200_rotations_then_reuse_kills_it(app: TestApp)
     app.alice();
     let c = app.password_client();
     let rs = app.introspector();
-    let mut tokens = vec![app.password_tokens(&c).await["refresh_token"]
-        .as_str()
-        .unwrap()
-        .to_string()];
+    let mut tokens = vec![app.password_refresh_token(&c).await];
     for _ in 0..200 {
         let current = tokens.last().unwrap().clone();
         let next = refresh_token_of(app.refresh(&c, &current).await).await;
@@ -256,10 +238,7 @@ async fn rfc9700_4_14_2_reuse_grace_is_off_by_default(app: TestApp) {
     assert_eq!(app.state.config.refresh_reuse_grace, 0);
     app.alice();
     let c = app.password_client();
-    let t1 = app.password_tokens(&c).await["refresh_token"]
-        .as_str()
-        .unwrap()
-        .to_string();
+    let t1 = app.password_refresh_token(&c).await;
     let t2 = refresh_token_of(app.refresh(&c, &t1).await).await;
     // Immediately (same second), the replay still kills the family.
     expect_error(app.refresh(&c, &t1).await, 400, "invalid_grant").await;
@@ -279,10 +258,7 @@ mod lifetimes {
     async fn rfc6749_6_idle_family_expires(app: TestApp) {
         app.alice();
         let c = app.password_client();
-        let t1 = app.password_tokens(&c).await["refresh_token"]
-            .as_str()
-            .unwrap()
-            .to_string();
+        let t1 = app.password_refresh_token(&c).await;
         app.clock().advance(100);
         expect_error(app.refresh(&c, &t1).await, 400, "invalid_grant").await;
     }
@@ -290,10 +266,7 @@ mod lifetimes {
     async fn rfc6749_6_use_keeps_a_family_alive_until_its_absolute_end(app: TestApp) {
         app.alice();
         let c = app.password_client();
-        let mut t = app.password_tokens(&c).await["refresh_token"]
-            .as_str()
-            .unwrap()
-            .to_string();
+        let mut t = app.password_refresh_token(&c).await;
         // Each use restarts the idle clock: 3 × 80 s > the 100 s idle TTL.
         for _ in 0..3 {
             app.clock().advance(80);
@@ -322,10 +295,7 @@ mod grace {
     async fn start(app: &TestApp) -> (gatehouse::admin::CreatedClient, String) {
         app.alice();
         let c = app.password_client();
-        let t1 = app.password_tokens(&c).await["refresh_token"]
-            .as_str()
-            .unwrap()
-            .to_string();
+        let t1 = app.password_refresh_token(&c).await;
         (c, t1)
     }
 
