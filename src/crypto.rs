@@ -32,6 +32,33 @@ pub fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
     aws_lc_rs::constant_time::verify_slices_are_equal(a, b).is_ok()
 }
 
+/// A server secret for HMACs (the CSRF form tokens): 256 random bits kept
+/// in the keys folder, so every instance derives the same values.
+pub struct ServerSecret(aws_lc_rs::hmac::Key);
+
+impl ServerSecret {
+    pub fn new(secret: &[u8]) -> ServerSecret {
+        ServerSecret(aws_lc_rs::hmac::Key::new(
+            aws_lc_rs::hmac::HMAC_SHA256,
+            secret,
+        ))
+    }
+
+    /// HMAC-SHA256 over `parts`, each prefixed by its length so no two
+    /// different lists of parts give the same input.
+    pub fn mac(&self, parts: &[&[u8]]) -> [u8; 32] {
+        let mut ctx = aws_lc_rs::hmac::Context::with_key(&self.0);
+        for p in parts {
+            ctx.update(&(p.len() as u64).to_be_bytes());
+            ctx.update(p);
+        }
+        let tag = ctx.sign();
+        let mut out = [0u8; 32];
+        out.copy_from_slice(tag.as_ref());
+        out
+    }
+}
+
 pub fn b64url(bytes: &[u8]) -> String {
     URL_SAFE_NO_PAD.encode(bytes)
 }
@@ -46,6 +73,15 @@ mod tests {
         let b = random_token(32);
         assert_ne!(a, b);
         assert_eq!(a.len(), 43);
+    }
+
+    #[test]
+    fn server_secret_macs_depend_on_secret_and_every_part() {
+        let a = ServerSecret::new(b"one secret");
+        let b = ServerSecret::new(b"another secret");
+        assert_eq!(a.mac(&[b"x", b"y"]), a.mac(&[b"x", b"y"]));
+        assert_ne!(a.mac(&[b"x", b"y"]), b.mac(&[b"x", b"y"]));
+        assert_ne!(a.mac(&[b"x", b"y"]), a.mac(&[b"xy", b""]));
     }
 
     #[test]

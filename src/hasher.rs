@@ -42,6 +42,8 @@ pub struct Hasher {
     tx: mpsc::Sender<Job>,
     cache: Arc<Mutex<HashSet<[u8; 32]>>>,
     dummy: Arc<OnceLock<String>>,
+    /// argon2 verifications run so far (real and dummy), for `/metrics`.
+    verifications: Arc<std::sync::atomic::AtomicU64>,
 }
 
 impl Hasher {
@@ -83,11 +85,20 @@ impl Hasher {
             tx,
             cache: Arc::new(Mutex::new(HashSet::new())),
             dummy: Arc::new(OnceLock::new()),
+            verifications: Arc::default(),
         }
+    }
+
+    /// How many argon2 verifications ran (real and dummy) since start.
+    pub fn verifications(&self) -> u64 {
+        self.verifications
+            .load(std::sync::atomic::Ordering::Relaxed)
     }
 
     /// Verifies `password` against a PHC string on the pool.
     pub async fn verify(&self, password: String, phc: String) -> bool {
+        self.verifications
+            .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
         let (reply, rx) = oneshot::channel();
         if self
             .tx

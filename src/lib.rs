@@ -63,6 +63,7 @@ fn spawn_housekeeping(state: web::Data<http::AppState>) {
                     refresh_tokens = p.refresh_tokens,
                     refresh_families = p.refresh_families,
                     revoked_access_tokens = p.revoked_access_tokens,
+                    user_access_tokens = p.user_access_tokens,
                     throttle_rows = p.throttle_rows,
                     "housekeeping pruned expired rows"
                 ),
@@ -97,7 +98,16 @@ impl Application {
 
         let store = store::Store::open(&config.database_url, (cores as u32 * 4).max(8))?;
         store.migrate()?;
-        let keys = tokens::Keys::load(&store, &config.keys_dir, clock.now())?;
+        store.check_writable()?;
+        store::warn_if_readable_by_others(&config.keys_dir, "signing keys folder");
+        let keys =
+            tokens::Keys::load(&store, &config.keys_dir, clock.now()).map_err(|e| match e {
+                // The keys folder was fine; the database refused.
+                tokens::TokenError::Store(e) => StartError::Database(e),
+                other => StartError::Keys(other),
+            })?;
+        let server_secret =
+            crypto::ServerSecret::new(&tokens::keys::load_or_create_secret(&config.keys_dir)?);
         let signer = keys.current().signer.kid.clone();
 
         tracing::info!(
@@ -117,6 +127,7 @@ impl Application {
             hasher: hasher::Hasher::start(cores),
             clock,
             metrics: http::ops::Metrics::default(),
+            server_secret,
         });
         let app_state = state.clone();
         let server = HttpServer::new(move || {

@@ -166,6 +166,11 @@ fn init_logging(config: &Config, default_quiet: bool) {
 
 /// Runs the parsed command line; returns the process exit code.
 pub fn run(cli: Cli) -> i32 {
+    // Files gatehouse creates (the SQLite database and its -wal/-shm, the
+    // keys folder and keys) are for this user only: they hold password
+    // hashes, e-mail addresses and private keys.
+    #[cfg(unix)]
+    rustix::process::umask(rustix::fs::Mode::from_raw_mode(0o077));
     let config = match cli.settings.load() {
         Ok(c) => c,
         Err(e) => {

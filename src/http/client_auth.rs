@@ -3,7 +3,7 @@
 //! `client_secret_post`, or `client_id` alone for public clients.
 
 use super::AppState;
-use crate::oauth::wire::Form;
+use crate::oauth::wire::{max_len, Form, MAX_VALUE_LEN};
 use crate::oauth::OAuthError;
 use crate::store::models::client::{AUTH_METHOD_ANY, AUTH_METHOD_BASIC, AUTH_METHOD_POST};
 use crate::store::models::Client;
@@ -30,6 +30,9 @@ fn basic_credentials(req: &HttpRequest) -> Result<Option<(String, String)>, OAut
     }
     let decoded = STANDARD.decode(rest.trim()).map_err(|_| bad_client())?;
     let decoded = String::from_utf8(decoded).map_err(|_| bad_client())?;
+    if decoded.len() > MAX_VALUE_LEN {
+        return Err(bad_client());
+    }
     let (id, secret) = decoded.split_once(':').ok_or_else(bad_client)?;
     let unescape = |s: &str| -> Result<String, OAuthError> {
         let pairs: Vec<(String, String)> =
@@ -95,6 +98,11 @@ pub async fn authenticate_client(
         },
     };
 
+    // What the form parser refuses in a body is refused in the header too:
+    // a NUL can't be looked up, and no client id is that long.
+    if client_id.len() > max_len("client_id") || client_id.contains('\0') {
+        return Err(bad_client());
+    }
     let lookup = client_id.clone();
     let client = state.store.run(move |c| c.find_client(&lookup)).await?;
     let Some(client) = client else {
@@ -106,11 +114,15 @@ pub async fn authenticate_client(
 
     if client.is_public {
         // A public client has no secret; one that sends a secret is confused
-        // or an attacker guessing.
-        return if secret.is_none() {
-            Ok(client)
-        } else {
-            Err(bad_client())
+        // or an attacker guessing. It costs the same argon2 work as an
+        // unknown client with a secret, so timing can't tell public client
+        // ids from unknown ones.
+        return match secret {
+            None => Ok(client),
+            Some(secret) => {
+                state.hasher.verify_dummy(secret).await;
+                Err(bad_client())
+            }
         };
     }
     let Some(secret) = secret else {

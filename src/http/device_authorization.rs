@@ -33,7 +33,7 @@ pub struct DeviceAuthorizationResponse {
 /// authorization server").
 pub async fn device_authorization(
     req: HttpRequest,
-    body: web::Bytes,
+    body: super::body::Body,
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, OAuthError> {
     let form = parse_form(&req, &body)?;

@@ -1,5 +1,6 @@
-//! `POST /introspect`: RFC 7662 token introspection, for resource servers
-//! registered as confidential clients with `can_introspect`.
+//! `POST /introspect`: RFC 7662 token introspection. Any confidential
+//! client may ask about its own tokens; resource servers registered with
+//! `can_introspect` may ask about any token.
 
 use super::client_auth::authenticate_client;
 use super::presented::{find, Presented};
@@ -7,6 +8,7 @@ use super::token::parse_form;
 use super::AppState;
 use crate::oauth::refresh::is_active;
 use crate::oauth::OAuthError;
+use crate::store::models::revoked_access_token::AccessGrant;
 use actix_web::{web, HttpRequest, HttpResponse};
 use serde::Serialize;
 
@@ -27,13 +29,16 @@ struct Active {
 }
 
 /// RFC 7662 §2.1. Callers must authenticate as a confidential client
-/// (otherwise 401 `invalid_client`, §2.3) and be allowed to introspect
-/// (otherwise 403, see `forbidden`). §2.2: inactive tokens, whatever the
-/// reason, get exactly `{"active": false}`: "the authorization server
-/// SHOULD NOT include any additional information about an inactive token".
+/// (otherwise 401 `invalid_client`, §2.3). Every confidential client may
+/// introspect the tokens issued to it; one created with `--introspect` (a
+/// resource server) may introspect any token (§4: the server decides which
+/// tokens a caller may see). §2.2: a token the caller may not see, and an
+/// inactive one whatever the reason, get exactly `{"active": false}`: "the
+/// authorization server SHOULD NOT include any additional information
+/// about an inactive token".
 pub async fn introspect(
     req: HttpRequest,
-    body: web::Bytes,
+    body: super::body::Body,
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, OAuthError> {
     let form = parse_form(&req, &body)?;
@@ -45,12 +50,10 @@ pub async fn introspect(
             "introspection requires client authentication".into(),
         ));
     }
-    if !client.can_introspect {
-        return Ok(forbidden());
-    }
     let token = form.require("token")?;
     let found = find(&state, token, form.get("token_type_hint")).await?;
-    let resp = match describe(&state, found).await? {
+    let visible = found.filter(|p| client.can_introspect || issued_to(p) == client.id);
+    let resp = match describe(&state, visible).await? {
         Some(active) => serde_json::to_value(active)
             .map_err(|e| OAuthError::Server(format!("introspection response: {e}")))?,
         None => serde_json::json!({"active": false}),
@@ -58,19 +61,40 @@ pub async fn introspect(
     Ok(no_store(HttpResponse::Ok()).json(resp))
 }
 
-/// The §2.2 description of a token, or `None` when it is not active.
+/// The client a token was issued to.
+fn issued_to(p: &Presented) -> &str {
+    match p {
+        Presented::Access(claims) => &claims.client_id,
+        Presented::Refresh(_, family) => &family.client_id,
+    }
+}
+
+/// The §2.2 description of a token, or `None` when it is not active: on
+/// top of signature, expiry and revocation, the grant must still stand
+/// (its client not deleted, its user not disabled).
 async fn describe(
     state: &AppState,
     found: Option<Presented>,
 ) -> Result<Option<Active>, OAuthError> {
     Ok(match found {
         Some(Presented::Access(claims)) => {
-            let jti = claims.jti.clone();
-            if state
+            let (jti, client_id, sub) = (
+                claims.jti.clone(),
+                claims.client_id.clone(),
+                claims.sub.clone(),
+            );
+            let standing = state
                 .store
-                .run(move |c| c.is_access_token_revoked(&jti))
-                .await?
-            {
+                .run(move |c| {
+                    c.access_token_standing(AccessGrant {
+                        jti: &jti,
+                        client_id: &client_id,
+                        // A client's own token has `sub` = its client id.
+                        user_id: (sub != client_id).then_some(sub.as_str()),
+                    })
+                })
+                .await?;
+            if !standing {
                 return Ok(None);
             }
             Some(Active {
@@ -86,19 +110,26 @@ async fn describe(
                 jti: Some(claims.jti),
             })
         }
-        Some(Presented::Refresh(t, f)) if is_active(&t, &f, state.clock.now()) => Some(Active {
-            active: true,
-            scope: t.scope,
-            sub: f.user_id.unwrap_or_else(|| f.client_id.clone()),
-            client_id: f.client_id,
-            exp: t.expires_at,
-            iat: t.created_at,
-            iss: state.issuer.clone(),
-            // A refresh token is only ever presented back to gatehouse.
-            aud: state.issuer.clone(),
-            token_type: "refresh_token",
-            jti: None,
-        }),
+        Some(Presented::Refresh(t, f)) if is_active(&t, &f, state.clock.now()) => {
+            if let Some(user_id) = f.user_id.clone() {
+                if !state.store.run(move |c| c.user_is_active(&user_id)).await? {
+                    return Ok(None);
+                }
+            }
+            Some(Active {
+                active: true,
+                scope: t.scope,
+                sub: f.user_id.unwrap_or_else(|| f.client_id.clone()),
+                client_id: f.client_id,
+                exp: t.expires_at,
+                iat: t.created_at,
+                iss: state.issuer.clone(),
+                // A refresh token is only ever presented back to gatehouse.
+                aud: state.issuer.clone(),
+                token_type: "refresh_token",
+                jti: None,
+            })
+        }
         _ => None,
     })
 }
@@ -107,16 +138,4 @@ fn no_store(mut b: actix_web::HttpResponseBuilder) -> actix_web::HttpResponseBui
     b.insert_header(("Cache-Control", "no-store"))
         .insert_header(("Pragma", "no-cache"));
     b
-}
-
-/// An authenticated client without introspection permission. RFC 7662
-/// leaves the answer open (§2.1, §4); gatehouse says 403 with an RFC 6749
-/// §5.2-shaped body instead of `{"active": false}`, so a misconfigured
-/// resource server fails loudly rather than treating every token as dead.
-/// It reveals nothing about the token.
-fn forbidden() -> HttpResponse {
-    no_store(HttpResponse::Forbidden()).json(serde_json::json!({
-        "error": "unauthorized_client",
-        "error_description": "this client may not introspect tokens",
-    }))
 }

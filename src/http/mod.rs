@@ -1,6 +1,7 @@
 //! HTTP: the shared state, the route table and middleware. One file per
 //! endpoint; handlers parse, load, call `oauth`, save, respond.
 
+pub mod body;
 pub mod client_auth;
 pub mod device_authorization;
 pub mod error;
@@ -37,6 +38,9 @@ pub struct AppState {
     pub hasher: Hasher,
     pub clock: Clock,
     pub metrics: ops::Metrics,
+    /// The HMAC key of the CSRF form tokens (`pages::csrf`), from the keys
+    /// folder.
+    pub server_secret: crate::crypto::ServerSecret,
 }
 
 impl AppState {

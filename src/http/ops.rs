@@ -71,7 +71,7 @@ pub async fn healthz() -> HttpResponse {
 
 /// Ready when the database answers.
 pub async fn readyz(state: web::Data<AppState>) -> HttpResponse {
-    match state.store.run(|c| c.ping()).await {
+    match state.store.check_ready().await {
         Ok(()) => HttpResponse::Ok().json(serde_json::json!({"status": "ready"})),
         Err(e) => {
             tracing::warn!(error = %e, "readiness check failed");
@@ -83,7 +83,16 @@ pub async fn readyz(state: web::Data<AppState>) -> HttpResponse {
 }
 
 pub async fn metrics(state: web::Data<AppState>) -> HttpResponse {
+    let mut body = state.metrics.render();
+    body.push_str(
+        "# HELP gatehouse_argon2_verifications_total Password and secret verifications run (argon2id), including the dummy ones for unknown names.\n",
+    );
+    body.push_str("# TYPE gatehouse_argon2_verifications_total counter\n");
+    body.push_str(&format!(
+        "gatehouse_argon2_verifications_total {}\n",
+        state.hasher.verifications()
+    ));
     HttpResponse::Ok()
         .content_type("text/plain; version=0.0.4")
-        .body(state.metrics.render())
+        .body(body)
 }

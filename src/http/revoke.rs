@@ -15,7 +15,7 @@ use actix_web::{web, HttpRequest, HttpResponse};
 /// would tell a client that someone else's token exists.
 pub async fn revoke(
     req: HttpRequest,
-    body: web::Bytes,
+    body: super::body::Body,
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, OAuthError> {
     let form = parse_form(&req, &body)?;

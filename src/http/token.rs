@@ -43,7 +43,7 @@ pub fn parse_form(req: &HttpRequest, body: &[u8]) -> Result<Form, OAuthError> {
 
 pub async fn token(
     req: HttpRequest,
-    body: web::Bytes,
+    body: super::body::Body,
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, OAuthError> {
     let form = parse_form(&req, &body)?;
@@ -57,10 +57,10 @@ pub async fn token(
         }
         "refresh_token" => grants::refresh_token::grant(&state, &client, &form).await?,
         "password" => grants::password::grant(&state, &client, &form, &client_addr(&req)).await?,
-        other => {
-            return Err(OAuthError::UnsupportedGrantType(format!(
-                "grant type '{other}' is not supported"
-            )))
+        _ => {
+            return Err(OAuthError::UnsupportedGrantType(
+                "grant_type is not one this server supports".into(),
+            ))
         }
     };
     state.metrics.token_issued(&grant_type);

@@ -127,10 +127,10 @@ pub fn validate(
         }
         Some("code") => ResponseType::Code,
         Some("token") => ResponseType::Token,
-        Some(other) => {
-            return Err(fail(OAuthError::UnsupportedResponseType(format!(
-                "response_type '{other}' is not supported"
-            ))))
+        Some(_) => {
+            return Err(fail(OAuthError::UnsupportedResponseType(
+                "response_type is not supported; use code".into(),
+            )))
         }
     };
     let grant = match response_type {

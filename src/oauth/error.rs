@@ -50,6 +50,10 @@ pub enum OAuthError {
     /// OpenID Connect Core §3.1.2.6 (`prompt=none`).
     #[error("consent_required")]
     ConsentRequired,
+    /// RFC 6749 §5.2 `invalid_request`, answered with 413: the body is
+    /// over the size limit.
+    #[error("invalid_request: the request body is too large")]
+    PayloadTooLarge,
     /// RFC 6749 §5.2 `server_error`: our fault. The cause is logged, never
     /// sent.
     #[error("server_error: {0}")]
@@ -59,7 +63,7 @@ pub enum OAuthError {
 impl OAuthError {
     pub fn code(&self) -> &'static str {
         match self {
-            OAuthError::InvalidRequest(_) => "invalid_request",
+            OAuthError::InvalidRequest(_) | OAuthError::PayloadTooLarge => "invalid_request",
             OAuthError::InvalidClient(_) => "invalid_client",
             OAuthError::InvalidGrant(_) => "invalid_grant",
             OAuthError::UnauthorizedClient(_) => "unauthorized_client",
@@ -77,8 +81,18 @@ impl OAuthError {
         }
     }
 
-    /// The human-readable `error_description`.
+    /// The human-readable `error_description`, limited to the characters
+    /// RFC 6749 §4.1.2.1 and §5.2 allow (`%x20-21 / %x23-5B / %x5D-7E`):
+    /// anything else becomes `?`. Messages describe problems in
+    /// gatehouse's own words and never quote input; this is the last line.
     pub fn description(&self) -> String {
+        self.raw_description()
+            .chars()
+            .map(|c| if description_char(c) { c } else { '?' })
+            .collect()
+    }
+
+    fn raw_description(&self) -> String {
         match self {
             OAuthError::InvalidRequest(d)
             | OAuthError::InvalidClient(d)
@@ -96,6 +110,7 @@ impl OAuthError {
             OAuthError::ExpiredToken => "the device code has expired".into(),
             OAuthError::LoginRequired => "the user must sign in".into(),
             OAuthError::ConsentRequired => "the user must consent".into(),
+            OAuthError::PayloadTooLarge => "the request body is too large".into(),
             OAuthError::Server(_) => "internal error".into(),
         }
     }
@@ -104,10 +119,16 @@ impl OAuthError {
     pub fn status(&self) -> u16 {
         match self {
             OAuthError::InvalidClient(_) => 401,
+            OAuthError::PayloadTooLarge => 413,
             OAuthError::Server(_) => 500,
             _ => 400,
         }
     }
+}
+
+/// RFC 6749 §5.2: `error_description` = 1*( %x20-21 / %x23-5B / %x5D-7E ).
+pub fn description_char(c: char) -> bool {
+    matches!(c, '\x20'..='\x21' | '\x23'..='\x5B' | '\x5D'..='\x7E')
 }
 
 impl From<crate::store::StoreError> for OAuthError {
@@ -119,5 +140,18 @@ impl From<crate::store::StoreError> for OAuthError {
 impl From<crate::tokens::TokenError> for OAuthError {
     fn from(e: crate::tokens::TokenError) -> Self {
         OAuthError::Server(e.to_string())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn rfc6749_5_2_error_description_has_only_allowed_characters() {
+        let e = OAuthError::InvalidRequest("a\r\nb \"c\" \\ d\u{7f}é\t".into());
+        let d = e.description();
+        assert!(d.chars().all(description_char), "{d:?}");
+        assert_eq!(d, "a??b ?c? ? d???");
     }
 }

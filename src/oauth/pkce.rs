@@ -23,9 +23,9 @@ pub fn check_challenge(
         (None, Some(_)) => Err(OAuthError::InvalidRequest(
             "code_challenge_method without code_challenge".into(),
         )),
-        (Some(_), Some(m)) if m != "S256" => Err(OAuthError::InvalidRequest(format!(
-            "code_challenge_method '{m}' is not supported; use S256"
-        ))),
+        (Some(_), Some(m)) if m != "S256" => Err(OAuthError::InvalidRequest(
+            "code_challenge_method is not supported; use S256".into(),
+        )),
         // RFC 7636 §4.3: "defaults to plain if not present" — which we refuse.
         (Some(_), None) => Err(OAuthError::InvalidRequest(
             "code_challenge_method is required and must be S256".into(),
@@ -33,7 +33,8 @@ pub fn check_challenge(
         (Some(c), Some(_)) => {
             if !is_pkce_string(c) {
                 return Err(OAuthError::InvalidRequest(
-                    "code_challenge must be 43 to 128 unreserved characters (RFC 7636 §4.2)".into(),
+                    "code_challenge must be 43 to 128 unreserved characters (RFC 7636 section 4.2)"
+                        .into(),
                 ));
             }
             Ok(Some(c.to_string()))

@@ -2,6 +2,51 @@
 
 use super::OAuthError;
 
+/// More parameters than any OAuth request needs: the rest is refused
+/// unread.
+pub const MAX_PARAMETERS: usize = 64;
+
+/// The longest value of any parameter, in bytes.
+pub const MAX_VALUE_LEN: usize = 8 * 1024;
+
+/// Identifiers that end up as database keys (an index row has a size
+/// limit on PostgreSQL) or that no honest client makes long.
+const SHORT_PARAMETERS: &[&str] = &[
+    "client_id",
+    "username",
+    "grant_type",
+    "response_type",
+    "token_type_hint",
+    "code_challenge_method",
+    "user_code",
+    "decision",
+];
+
+/// The limit for one parameter's value.
+pub fn max_len(key: &str) -> usize {
+    if SHORT_PARAMETERS.contains(&key) {
+        255
+    } else {
+        MAX_VALUE_LEN
+    }
+}
+
+/// A parameter's name for an error message: its own name when it is a
+/// plain identifier, never raw input otherwise (RFC 6749 §5.2 allows only
+/// printable ASCII without `"` and `\` in `error_description`).
+fn describe_key(key: &str) -> String {
+    let plain = !key.is_empty()
+        && key.len() <= 40
+        && key
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-' || b == b'.');
+    if plain {
+        format!("parameter '{key}'")
+    } else {
+        "a parameter".to_string()
+    }
+}
+
 /// A parsed `application/x-www-form-urlencoded` body.
 #[derive(Debug, Default, Clone)]
 pub struct Form {
@@ -23,21 +68,43 @@ impl Form {
         Self::parse_pairs(body)
     }
 
+    /// Parses `a=1&b=2` with the RFC 6749 rules, and refuses what no
+    /// client sends: more than `MAX_PARAMETERS` parameters, a NUL character
+    /// anywhere (the databases can't store it), or a value longer than its
+    /// limit (`max_len`). Linear in the size of the body.
     pub fn parse_pairs(body: &[u8]) -> Result<Form, OAuthError> {
         let raw: Vec<(String, String)> = serde_urlencoded::from_bytes(body).map_err(|_| {
             OAuthError::InvalidRequest("the body is not valid form encoding".into())
         })?;
-        let mut pairs: Vec<(String, String)> = Vec::with_capacity(raw.len());
-        for (k, v) in raw {
-            if pairs.iter().any(|(pk, _)| *pk == k) {
+        if raw.len() > MAX_PARAMETERS {
+            return Err(OAuthError::InvalidRequest(format!(
+                "too many parameters (at most {MAX_PARAMETERS})"
+            )));
+        }
+        let mut seen = std::collections::HashSet::with_capacity(raw.len());
+        for (k, v) in &raw {
+            if k.contains('\0') || v.contains('\0') {
                 return Err(OAuthError::InvalidRequest(format!(
-                    "parameter '{k}' is included more than once"
+                    "{} contains a NUL character",
+                    describe_key(k)
                 )));
             }
-            pairs.push((k, v));
+            if !seen.insert(k.as_str()) {
+                return Err(OAuthError::InvalidRequest(format!(
+                    "{} is included more than once",
+                    describe_key(k)
+                )));
+            }
+            if v.len() > max_len(k) {
+                return Err(OAuthError::InvalidRequest(format!(
+                    "{} is too long (at most {} bytes)",
+                    describe_key(k),
+                    max_len(k)
+                )));
+            }
         }
         // Checked after the duplicate test so `a=&a=x` is still refused.
-        pairs.retain(|(_, v)| !v.is_empty());
+        let pairs = raw.into_iter().filter(|(_, v)| !v.is_empty()).collect();
         Ok(Form { pairs })
     }
 

@@ -59,14 +59,14 @@ pub async fn show(
     }))
 }
 
-/// Withdraws consent for one app and revokes its refresh tokens for this
-/// person, in one transaction.
+/// Withdraws consent for one app and revokes its refresh tokens and live
+/// access tokens for this person, in one transaction.
 pub async fn revoke(
     req: HttpRequest,
     body: web::Bytes,
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, PageError> {
-    let form = parse_form(&req, &body)?;
+    let form = parse_form(&req, &state, &body)?;
     let Some(me) = session::current(&req, &state).await? else {
         return Ok(see_other("/login?next=%2Faccount"));
     };
@@ -82,6 +82,9 @@ pub async fn revoke(
             c.transaction(|c| -> Result<bool, StoreError> {
                 let removed = c.delete_consent(&uid, &cid)?;
                 c.revoke_families_for_user_client(&uid, &cid, now)?;
+                // Access tokens issued without a refresh token (a client
+                // without that grant, the implicit flow) die too.
+                c.deny_user_access_tokens(&uid, &cid, now)?;
                 Ok(removed)
             })
         })

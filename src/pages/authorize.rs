@@ -9,6 +9,7 @@ use crate::http::AppState;
 use crate::oauth::authorize::{
     redirect_with, validate, AuthorizationRequest, AuthorizeError, ResponseType,
 };
+use crate::oauth::wire::max_len;
 use crate::oauth::OAuthError;
 use crate::store::models::authorization_code::AuthorizationCode;
 use crate::store::models::User;
@@ -27,13 +28,19 @@ pub async fn load_request(
         .map(|(_, v)| v.clone())
         .collect();
     let client = match ids.as_slice() {
-        [one] => {
+        // A NUL or an over-long id names no client; it is never queried.
+        [one] if !one.contains('\0') && one.len() <= max_len("client_id") => {
             let id = one.clone();
             state
                 .store
                 .run(move |c| c.find_client(&id))
                 .await
-                .map_err(|e| AuthorizeError::Page(format!("internal error: {e}")))?
+                .map_err(|e| {
+                    tracing::error!(error = %e, "internal error loading an authorization request");
+                    AuthorizeError::Page(
+                        "An internal error occurred. Please try again later.".into(),
+                    )
+                })?
         }
         _ => None,
     };
@@ -212,15 +219,23 @@ pub async fn complete(
             params.push(("code", code));
         }
         ResponseType::Token => {
-            if record_consent {
-                state
-                    .store
-                    .run(move |c| c.transaction(|c| c.grant_consent(&uid, &cid, &scopes, now)))
-                    .await?;
-            }
             let (jwt, claims) =
                 issue_access_token(state, &user.id, &areq.client.id, &scope, Some(auth_time))
                     .map_err(|e| PageError::Internal(e.to_string()))?;
+            // Recorded (with the consent just given, in one transaction) so
+            // that withdrawing consent deny-lists the token.
+            let (jti, exp) = (claims.jti.clone(), claims.exp);
+            state
+                .store
+                .run(move |c| {
+                    c.transaction(|c| -> Result<(), StoreError> {
+                        if record_consent {
+                            c.grant_consent(&uid, &cid, &scopes, now)?;
+                        }
+                        c.record_user_access_token(&jti, &uid, &cid, exp)
+                    })
+                })
+                .await?;
             state.metrics.token_issued("implicit");
             params.push(("access_token", jwt));
             params.push(("token_type", "Bearer".into()));

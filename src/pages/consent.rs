@@ -85,7 +85,7 @@ pub async fn submit(
     body: web::Bytes,
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, PageError> {
-    let form = parse_form(&req, &body)?;
+    let form = parse_form(&req, &state, &body)?;
     let raw = form.get("request").unwrap_or("").as_bytes().to_vec();
     let areq = match load_request(&state, &raw).await {
         Ok(r) => r,

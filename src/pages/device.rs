@@ -114,7 +114,7 @@ pub async fn submit(
     body: web::Bytes,
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, PageError> {
-    let form = parse_form(&req, &body)?;
+    let form = parse_form(&req, &state, &body)?;
     let typed = form.get("user_code").unwrap_or("").trim();
     if typed.is_empty() {
         let msg = "Enter the code shown on your device.";

@@ -60,7 +60,7 @@ pub async fn submit(
     body: web::Bytes,
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, PageError> {
-    let form = parse_form(&req, &body)?;
+    let form = parse_form(&req, &state, &body)?;
     let next = safe_next(form.get("next"));
     let username = form.get("username").unwrap_or("");
     let password = form.get("password").unwrap_or("");
@@ -132,12 +132,12 @@ pub async fn submit_logout(
     body: web::Bytes,
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, PageError> {
-    parse_form(&req, &body)?;
+    parse_form(&req, &state, &body)?;
     if let Some(c) = req.cookie(session::COOKIE) {
         let value = c.value().to_string();
         state.store.run(move |c| c.delete_session(&value)).await?;
     }
-    let (token, _) = csrf::token(&req, super::state_secure(&state));
+    let (token, _) = csrf::token_for_session(&req, &state, None);
     let mut resp = render(
         StatusCode::OK,
         &LogoutPage {

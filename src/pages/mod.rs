@@ -62,7 +62,7 @@ pub fn render_form<T: Template>(
     status: StatusCode,
     build: impl FnOnce(String) -> T,
 ) -> HttpResponse {
-    let (token, new_cookie) = csrf::token(req, state_secure(state));
+    let (token, new_cookie) = csrf::token(req, state);
     let mut resp = render(status, &build(token));
     if let Some(c) = new_cookie {
         let _ = resp.add_cookie(&c);
@@ -129,12 +129,37 @@ impl ResponseError for PageError {
     }
 }
 
-/// A local path to continue to after sign-in: must start with one '/' so it
-/// can never send the browser to another site.
+/// The pages a sign-in may continue to. `next` carries only gatehouse's own
+/// continuations (an authorization request, the device page, …), never an
+/// arbitrary URL.
+const CONTINUATIONS: &[&str] = &["/authorize", "/consent", "/device", "/account", "/apps"];
+
+/// Where to continue after sign-in (RFC 9700 §4.11, RFC 6749 §10.15: no
+/// open redirect). Accepted only when it is one of gatehouse's own pages
+/// (`CONTINUATIONS`, optionally with a query) written in plain visible
+/// ASCII: no tabs, newlines, spaces, backslashes or non-ASCII characters
+/// (browsers drop or rewrite those, so `/\t/host` would become `//host`),
+/// and it must still resolve to this origin. Anything else continues to
+/// `/account`.
 pub fn safe_next(next: Option<&str>) -> String {
-    match next {
-        Some(n) if n.starts_with('/') && !n.starts_with("//") && !n.contains('\\') => n.to_string(),
-        _ => "/account".to_string(),
+    const FALLBACK: &str = "/account";
+    let Some(n) = next else {
+        return FALLBACK.to_string();
+    };
+    let plain = n.len() <= 8 * 1024 && n.bytes().all(|b| (0x21..=0x7e).contains(&b) && b != b'\\');
+    let path = n.split(['?', '#']).next().unwrap_or("");
+    let known = CONTINUATIONS
+        .iter()
+        .any(|c| path == *c || path.strip_prefix(c).is_some_and(|r| r.starts_with('/')));
+    let base = url::Url::parse("http://gatehouse.invalid/").ok();
+    let same_origin = base
+        .as_ref()
+        .and_then(|b| b.join(n).ok())
+        .is_some_and(|u| u.host_str() == Some("gatehouse.invalid") && u.port().is_none());
+    if plain && known && same_origin && !path.contains("//") && !path.contains("/..") {
+        n.to_string()
+    } else {
+        FALLBACK.to_string()
     }
 }
 
@@ -150,11 +175,12 @@ pub fn see_other(location: &str) -> HttpResponse {
 /// anything else happens) when its CSRF token is missing or wrong.
 pub fn parse_form(
     req: &actix_web::HttpRequest,
+    state: &AppState,
     body: &[u8],
 ) -> Result<crate::oauth::wire::Form, PageError> {
     let form = crate::oauth::wire::Form::parse_pairs(body)
         .map_err(|e| PageError::BadRequest(e.description()))?;
-    if !csrf::verify(req, form.get(csrf::FIELD)) {
+    if !csrf::verify(req, state, form.get(csrf::FIELD)) {
         return Err(PageError::Csrf);
     }
     Ok(form)
@@ -169,11 +195,30 @@ mod tests {
     use super::safe_next;
 
     #[test]
-    fn next_stays_on_this_site() {
+    fn rfc9700_4_11_next_stays_on_this_site() {
         assert_eq!(safe_next(Some("/authorize?x=1")), "/authorize?x=1");
-        assert_eq!(safe_next(Some("//evil.example/")), "/account");
-        assert_eq!(safe_next(Some("https://evil.example/")), "/account");
-        assert_eq!(safe_next(Some("/\\evil.example")), "/account");
+        assert_eq!(
+            safe_next(Some("/device?user_code=AB")),
+            "/device?user_code=AB"
+        );
+        assert_eq!(safe_next(Some("/account")), "/account");
+        for bad in [
+            "//evil.example/",
+            "https://evil.example/",
+            "/\\evil.example",
+            "/\t/127.0.0.1:3412/landed.html",
+            "/\n",
+            "/%09/evil.example",
+            "/ /evil.example",
+            "/authorize/../../evil",
+            "/authorize//evil.example",
+            "/evil",
+            "/authorizex",
+            "/authorize?\u{e9}",
+            "",
+        ] {
+            assert_eq!(safe_next(Some(bad)), "/account", "{bad:?}");
+        }
         assert_eq!(safe_next(None), "/account");
     }
 }

@@ -226,6 +226,73 @@ pub struct Store {
     pool: r2d2::Pool<DbManager>,
     kind: DbKind,
     jobs: std::sync::mpsc::Sender<Job>,
+    /// The SQLite file and its identity when opened, so readiness notices
+    /// the file being removed or replaced under a running server (writes
+    /// would go to the deleted file and be lost at restart).
+    sqlite_file: Option<FileIdentity>,
+}
+
+/// A file's path and identity (device and inode) at open time.
+#[derive(Clone, Debug)]
+struct FileIdentity {
+    path: std::path::PathBuf,
+    id: Option<(u64, u64)>,
+}
+
+impl FileIdentity {
+    fn of(path: &std::path::Path) -> Option<(u64, u64)> {
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::MetadataExt;
+            std::fs::metadata(path).ok().map(|m| (m.dev(), m.ino()))
+        }
+        #[cfg(not(unix))]
+        {
+            std::fs::metadata(path).ok().map(|_| (0, 0))
+        }
+    }
+}
+
+/// Creates the SQLite file readable by this user only (0600) when it does
+/// not exist yet; SQLite gives its `-wal` and `-shm` files the same mode.
+/// The file holds password hashes and e-mail addresses.
+fn create_private_file(path: &std::path::Path) -> StoreResult<()> {
+    let mut opts = std::fs::OpenOptions::new();
+    opts.write(true).create_new(true);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::OpenOptionsExt;
+        opts.mode(0o600);
+    }
+    match opts.open(path) {
+        Ok(_) => Ok(()),
+        Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => Ok(()),
+        Err(e) => Err(StoreError::Unavailable(format!(
+            "cannot create {}: {e}",
+            path.display()
+        ))),
+    }
+}
+
+/// Warns when a file or folder holding secrets can be read by other users.
+pub fn warn_if_readable_by_others(path: &std::path::Path, what: &str) {
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        if let Ok(m) = std::fs::metadata(path) {
+            let mode = m.permissions().mode() & 0o777;
+            if mode & 0o077 != 0 {
+                tracing::warn!(
+                    path = %path.display(),
+                    mode = format!("{mode:o}"),
+                    "the {what} can be read by other users; make it {} (chmod {} {})",
+                    if m.is_dir() { "0700" } else { "0600" },
+                    if m.is_dir() { "700" } else { "600" },
+                    path.display()
+                );
+            }
+        }
+    }
 }
 
 /// Starts `n` database threads taking jobs from one queue. They end when
@@ -277,6 +344,21 @@ impl Store {
                 }
             }
         }
+        let mut sqlite_file = None;
+        // A `file:` URI (SQLite's own syntax, e.g. `?mode=ro`) is SQLite's
+        // to open; a plain path is created private and watched.
+        if kind == DbKind::Sqlite && !target.starts_with("file:") {
+            let path = std::path::Path::new(&target);
+            if path.exists() {
+                warn_if_readable_by_others(path, "database file");
+            } else {
+                create_private_file(path)?;
+            }
+            sqlite_file = Some(FileIdentity {
+                path: path.to_path_buf(),
+                id: FileIdentity::of(path),
+            });
+        }
         // Check reachability once with a clear error before building the pool.
         DbConn::establish(kind, &target)?;
         let pool = r2d2::Pool::builder()
@@ -290,7 +372,12 @@ impl Store {
             .build(DbManager { kind, target })
             .map_err(|e| StoreError::Unavailable(e.to_string()))?;
         let jobs = start_db_threads(&pool, max_size);
-        Ok(Store { pool, kind, jobs })
+        Ok(Store {
+            pool,
+            kind,
+            jobs,
+            sqlite_file,
+        })
     }
 
     pub fn kind(&self) -> DbKind {
@@ -329,6 +416,38 @@ impl Store {
 
     pub fn migrate(&self) -> StoreResult<usize> {
         self.conn()?.run_migrations()
+    }
+
+    /// Fails when the database takes no writes (a read-only file or a
+    /// read-only PostgreSQL transaction mode), naming that. Run after
+    /// migrations: it writes nothing, but asks for permission to.
+    pub fn check_writable(&self) -> StoreResult<()> {
+        let mut c = self.conn()?;
+        c.execute_raw("BEGIN")?;
+        c.tx_open = true;
+        let probe = c.execute_raw("UPDATE signing_keys SET kid = kid WHERE 1 = 0");
+        let ended = c.execute_raw("ROLLBACK");
+        c.tx_open = ended.is_err();
+        probe.map_err(|e| {
+            StoreError::Unavailable(format!(
+                "the database is read-only ({})",
+                first_line(&e.to_string())
+            ))
+        })
+    }
+
+    /// Readiness: the database answers, and a SQLite file is still the one
+    /// opened at start (not removed or replaced underneath).
+    pub async fn check_ready(&self) -> StoreResult<()> {
+        if let Some(f) = &self.sqlite_file {
+            if FileIdentity::of(&f.path) != f.id {
+                return Err(StoreError::Unavailable(format!(
+                    "the database file {} was removed or replaced since start; restart gatehouse",
+                    f.path.display()
+                )));
+            }
+        }
+        self.run(|c| c.ping()).await
     }
 }
 

@@ -133,6 +133,15 @@ diesel::table! {
 }
 
 diesel::table! {
+    user_access_tokens (jti) {
+        jti -> Text,
+        user_id -> Text,
+        client_id -> Text,
+        expires_at -> BigInt,
+    }
+}
+
+diesel::table! {
     sign_in_throttle (throttle_key) {
         throttle_key -> Text,
         failures -> BigInt,
@@ -155,4 +164,5 @@ diesel::allow_tables_to_appear_in_same_query!(
     signing_keys,
     revoked_access_tokens,
     sign_in_throttle,
+    user_access_tokens,
 );

@@ -185,7 +185,7 @@ fn read_folder(dir: &Path) -> Result<Vec<SigningKey>, TokenError> {
 
 /// Creates a new RSA-2048 key file in `dir` and returns the key.
 pub fn generate_key(dir: &Path) -> Result<SigningKey, TokenError> {
-    std::fs::create_dir_all(dir).map_err(|e| folder_err(dir, e))?;
+    create_private_dir(dir)?;
     let pair = RsaKeyPair::generate(KeySize::Rsa2048).map_err(|_| TokenError::Signing)?;
     let der = pair.as_der().map_err(|_| TokenError::Signing)?;
     let key = SigningKey::from_pkcs8(der.as_ref()).map_err(|reason| TokenError::BadKey {
@@ -195,6 +195,56 @@ pub fn generate_key(dir: &Path) -> Result<SigningKey, TokenError> {
     let path = dir.join(format!("{}.pem", key.kid));
     write_private(&path, &pem_encode(der.as_ref())).map_err(|e| folder_err(&path, e))?;
     Ok(key)
+}
+
+/// Creates the keys folder (and missing parents) readable by this user only
+/// (0700). An existing folder is left as it is.
+pub fn create_private_dir(dir: &Path) -> Result<(), TokenError> {
+    let mut b = std::fs::DirBuilder::new();
+    b.recursive(true);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::DirBuilderExt;
+        b.mode(0o700);
+    }
+    b.create(dir).map_err(|e| folder_err(dir, e))
+}
+
+/// The name of the file in the keys folder that holds the server secret.
+pub const SERVER_SECRET_FILE: &str = "server-secret";
+
+/// The 256-bit server secret in the keys folder (0600), created on first
+/// start. Instances sharing the folder share it; two starting at once on an
+/// empty folder agree, since the file appears whole (written aside, then
+/// linked into place, which fails when another instance got there first).
+pub fn load_or_create_secret(dir: &Path) -> Result<Vec<u8>, TokenError> {
+    create_private_dir(dir)?;
+    let path = dir.join(SERVER_SECRET_FILE);
+    if !path.exists() {
+        let tmp = dir.join(format!(
+            ".{SERVER_SECRET_FILE}.{}",
+            uuid::Uuid::new_v4().simple()
+        ));
+        let value = crate::crypto::random_token(32);
+        write_private(&tmp, &format!("{value}\n")).map_err(|e| folder_err(&tmp, e))?;
+        let linked = std::fs::hard_link(&tmp, &path);
+        let _ = std::fs::remove_file(&tmp);
+        match linked {
+            Ok(()) => {}
+            Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {}
+            Err(e) => return Err(folder_err(&path, e)),
+        }
+    }
+    let text = std::fs::read_to_string(&path).map_err(|e| folder_err(&path, e))?;
+    let secret = base64::engine::general_purpose::URL_SAFE_NO_PAD
+        .decode(text.trim())
+        .ok()
+        .filter(|s| s.len() >= 32)
+        .ok_or_else(|| TokenError::BadKey {
+            path: path.display().to_string(),
+            reason: "not a server secret (43 base64url characters)".into(),
+        })?;
+    Ok(secret)
 }
 
 fn write_private(path: &Path, contents: &str) -> std::io::Result<()> {
@@ -237,7 +287,7 @@ fn build_key_set(
     may_generate: bool,
 ) -> Result<KeySet, TokenError> {
     if may_generate {
-        std::fs::create_dir_all(dir).map_err(|e| folder_err(dir, e))?;
+        create_private_dir(dir)?;
     }
     let mut material = read_folder(dir)?;
     let mut conn = store.conn()?;

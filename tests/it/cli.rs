@@ -281,6 +281,12 @@ fn user_create_reads_stdin_and_refuses_short_and_duplicate() {
 
 /// Starts `gatehouse serve` on a random port and returns the child and port.
 fn start_server(w: &Workdir) -> (std::process::Child, u16) {
+    let (child, port, _) = start_server_logging(w);
+    (child, port)
+}
+
+/// Starts `serve`; also returns the log lines printed before it listened.
+fn start_server_logging(w: &Workdir) -> (std::process::Child, u16, Vec<String>) {
     let mut child = w
         .cmd(&["serve"])
         .env("GATEHOUSE_BIND", "127.0.0.1:0")
@@ -290,6 +296,7 @@ fn start_server(w: &Workdir) -> (std::process::Child, u16) {
         .spawn()
         .unwrap();
     let mut lines = BufReader::new(child.stderr.take().unwrap()).lines();
+    let mut early = Vec::new();
     let port = loop {
         let line = lines.next().expect("server printed its address").unwrap();
         let v: serde_json::Value = serde_json::from_str(&line).unwrap_or_default();
@@ -299,10 +306,16 @@ fn start_server(w: &Workdir) -> (std::process::Child, u16) {
             let listen = v["listen"].as_str().unwrap();
             break listen.rsplit(':').next().unwrap().parse::<u16>().unwrap();
         }
+        early.push(line);
     };
     // Keep draining stderr so the server never blocks on a full pipe.
     std::thread::spawn(move || for _ in lines {});
-    (child, port)
+    (child, port, early)
+}
+
+fn mode(p: &std::path::Path) -> u32 {
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::metadata(p).unwrap().permissions().mode() & 0o777
 }
 
 #[test]
@@ -319,12 +332,25 @@ fn serve_starts_on_a_fresh_folder_and_stops_gracefully_on_sigterm() {
             .unwrap();
         assert_eq!(r.status(), 200);
     });
-    // First start created the SQLite database and one private key (0600).
-    assert!(w.dir.path().join("gatehouse.db").exists());
-    let keys: Vec<_> = std::fs::read_dir(w.dir.path().join("keys"))
+    // First start created the SQLite database (0600), a keys folder (0700)
+    // with one private key and the server secret (0600 each).
+    let db = w.dir.path().join("gatehouse.db");
+    assert_eq!(mode(&db), 0o600);
+    let keys_dir = w.dir.path().join("keys");
+    assert_eq!(mode(&keys_dir), 0o700);
+    let keys: Vec<_> = std::fs::read_dir(&keys_dir)
         .unwrap()
+        .map(|e| e.unwrap().path())
         .collect();
-    assert_eq!(keys.len(), 1);
+    let pems = keys
+        .iter()
+        .filter(|p| p.extension().is_some_and(|e| e == "pem"))
+        .count();
+    assert_eq!(pems, 1);
+    assert!(keys_dir.join("server-secret").exists());
+    for k in &keys {
+        assert_eq!(mode(k), 0o600, "{}", k.display());
+    }
     let st = Command::new("kill")
         .args(["-TERM", &child.id().to_string()])
         .status()
@@ -335,6 +361,54 @@ fn serve_starts_on_a_fresh_folder_and_stops_gracefully_on_sigterm() {
         status.success(),
         "graceful shutdown exits 0, got {status:?}"
     );
+}
+
+/// Files made by someone else with wider modes are left alone, but start-up
+/// warns about each.
+#[test]
+fn serve_warns_when_the_database_or_keys_folder_is_readable_by_others() {
+    use std::os::unix::fs::PermissionsExt;
+    let w = Workdir::new();
+    assert!(w.run(&["migrate"]).status.success());
+    let db = w.dir.path().join("gatehouse.db");
+    std::fs::set_permissions(&db, std::fs::Permissions::from_mode(0o644)).unwrap();
+    let keys = w.dir.path().join("keys");
+    std::fs::create_dir(&keys).unwrap();
+    std::fs::set_permissions(&keys, std::fs::Permissions::from_mode(0o755)).unwrap();
+    let (mut child, _, early) = start_server_logging(&w);
+    child.kill().unwrap();
+    child.wait().unwrap();
+    let warned = |what: &str| {
+        early.iter().any(|l| {
+            let v: serde_json::Value = serde_json::from_str(l).unwrap_or_default();
+            v["level"] == "WARN" && v["message"].as_str().unwrap_or("").contains(what)
+        })
+    };
+    assert!(warned("database file"), "{early:#?}");
+    assert!(warned("signing keys folder"), "{early:#?}");
+}
+
+/// A database that takes no writes is named as the problem, not the keys
+/// folder (which is fine). SQLite's read-only mode stands in for a
+/// read-only file, since the tests may run as root.
+#[test]
+fn a_read_only_database_is_reported_as_the_database() {
+    let w = Workdir::new();
+    assert!(w.run(&["migrate"]).status.success());
+    let o = w
+        .cmd(&["serve"])
+        .env(
+            "GATEHOUSE_DATABASE_URL",
+            "sqlite://file:gatehouse.db?mode=ro",
+        )
+        .output()
+        .unwrap();
+    assert_eq!(o.status.code(), Some(2));
+    let err = stderr(&o);
+    assert_eq!(err.trim().lines().count(), 1, "{err}");
+    assert!(err.contains("GATEHOUSE_DATABASE_URL"), "{err}");
+    assert!(err.contains("read-only"), "{err}");
+    assert!(!err.contains("GATEHOUSE_KEYS_DIR"), "{err}");
 }
 
 #[test]

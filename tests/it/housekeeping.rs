@@ -137,6 +137,10 @@ async fn prune_expired_removes_dead_rows_only(app: TestApp) {
     .unwrap();
     c.revoke_access_token("jti-dead", now - 1).unwrap();
     c.revoke_access_token("jti-live", now + 1).unwrap();
+    c.record_user_access_token("ua-dead", u, cl, now - 1)
+        .unwrap();
+    c.record_user_access_token("ua-live", u, cl, now + 1)
+        .unwrap();
     c.throttle_failure("user:stale", now - 3600).unwrap();
     c.throttle_failure("user:fresh", now - 10).unwrap();
 
@@ -151,6 +155,7 @@ async fn prune_expired_removes_dead_rows_only(app: TestApp) {
             refresh_tokens: 2,
             refresh_families: 2,
             revoked_access_tokens: 1,
+            user_access_tokens: 1,
             throttle_rows: 1,
         }
     );

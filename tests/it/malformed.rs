@@ -1,9 +1,26 @@
 //! Client mistakes never produce a 5xx: every endpoint answers garbage with
 //! a 4xx (JSON for the API, a page for the browser endpoints).
 
-use crate::harness::TestApp;
+use crate::harness::{code_query, expect_error, pkce_pair, url_params, TestApp};
+use gatehouse::admin::NewClient;
 
-backend_tests!(malformed_requests_get_4xx_never_5xx);
+backend_tests!(
+    malformed_requests_get_4xx_never_5xx,
+    rfc6749_5_2_oversized_and_undecodable_bodies_get_json_errors,
+    rfc6749_5_2_error_description_never_echoes_input,
+    rfc6749_4_1_2_1_redirected_error_description_never_echoes_input,
+    rfc6749_3_2_thousands_of_parameters_are_refused,
+    nul_bytes_and_overlong_values_are_refused_before_any_query,
+);
+
+/// The JSON endpoints, which answer every error as RFC 6749 §5.2 JSON.
+const JSON_ENDPOINTS: [&str; 4] = ["/token", "/revoke", "/introspect", "/device_authorization"];
+
+/// RFC 6749 §5.2 `error_description`: `%x20-21 / %x23-5B / %x5D-7E` only.
+fn allowed_description(d: &str) -> bool {
+    d.bytes()
+        .all(|b| matches!(b, 0x20..=0x21 | 0x23..=0x5b | 0x5d..=0x7e))
+}
 
 async fn malformed_requests_get_4xx_never_5xx(app: TestApp) {
     let c = app.service_client();
@@ -98,4 +115,217 @@ async fn malformed_requests_get_4xx_never_5xx(app: TestApp) {
             assert!(s < 500, "GET {path}{q} → {s}");
         }
     }
+}
+
+/// A body over the limit and a gzip body that does not decode are client
+/// mistakes: `invalid_request` as RFC 6749 §5.2 JSON (413 and 400), never
+/// the framework's plain text or the decoder's own message.
+async fn rfc6749_5_2_oversized_and_undecodable_bodies_get_json_errors(app: TestApp) {
+    for path in JSON_ENDPOINTS {
+        let r = app
+            .http
+            .post(app.url(path))
+            .header("content-type", "application/x-www-form-urlencoded")
+            .body(vec![b'a'; 256 * 1024])
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.headers()["content-type"], "application/json", "{path}");
+        let body = expect_error(r, 413, "invalid_request").await;
+        assert!(allowed_description(
+            body["error_description"].as_str().unwrap()
+        ));
+
+        let r = app
+            .http
+            .post(app.url(path))
+            .header("content-type", "application/x-www-form-urlencoded")
+            .header("content-encoding", "gzip")
+            .body(b"\x1f\x8b\x08\x00not gzip at all".to_vec())
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.headers()["content-type"], "application/json", "{path}");
+        let body = expect_error(r, 400, "invalid_request").await;
+        let d = body["error_description"].as_str().unwrap();
+        assert!(!d.contains("gzip") && !d.contains("header"), "{path}: {d}");
+    }
+}
+
+/// RFC 6749 §5.2: `error_description` holds only `%x20-21 / %x23-5B /
+/// %x5D-7E` and describes the problem in gatehouse's words: no raw input
+/// (CR/LF, quotes, backslashes, control or non-ASCII characters) comes
+/// back.
+async fn rfc6749_5_2_error_description_never_echoes_input(app: TestApp) {
+    let c = app.service_client();
+    let evil = "EVIL\r\nSet-Cookie: x=\"1\"\\\u{1}\u{7f}é";
+    let evil_key = "k\r\n\"é";
+    let forms: Vec<Vec<(&str, &str)>> = vec![
+        vec![("grant_type", evil)],
+        vec![("grant_type", "client_credentials"), ("scope", evil)],
+        vec![("grant_type", "client_credentials"), ("scope", "EVILSCOPE")],
+        vec![
+            ("grant_type", "client_credentials"),
+            (evil_key, "1"),
+            (evil_key, "2"),
+        ],
+    ];
+    for form in forms {
+        let r = app.post_form_basic("/token", &c, &form).await;
+        assert_eq!(r.status(), 400, "{form:?}");
+        let body: serde_json::Value = r.json().await.unwrap();
+        let d = body["error_description"].as_str().unwrap();
+        assert!(allowed_description(d), "{d:?}");
+        assert!(!d.contains("EVIL") && !d.contains("Set-Cookie"), "{d:?}");
+    }
+}
+
+/// RFC 6749 §4.1.2.1: the same holds for errors redirected to the client.
+async fn rfc6749_4_1_2_1_redirected_error_description_never_echoes_input(app: TestApp) {
+    let c = app.web_client(true);
+    let (_, ch) = pkce_pair();
+    for extra in [
+        [("response_type", "EVIL\r\n\"\\é")],
+        [("code_challenge_method", "EVIL\r\n\"\\é")],
+        [("scope", "EVIL\"\\é")],
+    ] {
+        let q = code_query(&c, &ch, &extra);
+        let (status, loc) = app.location(&format!("/authorize?{q}")).await;
+        assert_eq!(status, 303, "{extra:?}");
+        let p = url_params(&loc, false);
+        assert!(p.contains_key("error"), "{loc}");
+        let d = &p["error_description"];
+        assert!(allowed_description(d), "{d:?}");
+        assert!(!d.contains("EVIL"), "{d:?}");
+    }
+}
+
+/// A body of 9,000 distinct parameters is refused as `invalid_request`
+/// (at most 64 are read), without checking each against every other.
+async fn rfc6749_3_2_thousands_of_parameters_are_refused(app: TestApp) {
+    let body: String = (0..9000)
+        .map(|i| format!("{i:x}=1"))
+        .collect::<Vec<_>>()
+        .join("&");
+    assert!(body.len() < 64 * 1024);
+    for path in JSON_ENDPOINTS {
+        let r = app
+            .http
+            .post(app.url(path))
+            .header("content-type", "application/x-www-form-urlencoded")
+            .body(format!("grant_type=client_credentials&{body}"))
+            .send()
+            .await
+            .unwrap();
+        expect_error(r, 400, "invalid_request").await;
+    }
+    // A request of ordinary size still works.
+    let c = app.service_client();
+    let r = app
+        .post_form_basic("/token", &c, &[("grant_type", "client_credentials")])
+        .await;
+    assert_eq!(r.status(), 200);
+}
+
+/// NUL characters and over-long identifiers are refused at the edge with
+/// the RFC's error (or a page), before any query: PostgreSQL can't store a
+/// NUL, and an index row has a size limit. They used to give 500s there,
+/// and the authorization page showed the database's error text.
+async fn nul_bytes_and_overlong_values_are_refused_before_any_query(app: TestApp) {
+    app.alice();
+    let pub_client = app.client(NewClient {
+        name: "tv".into(),
+        grant_types: vec![
+            gatehouse::oauth::device::GRANT_TYPE.into(),
+            "password".into(),
+        ],
+        scope: "read".into(),
+        public: true,
+        ..Default::default()
+    });
+    let long = "a".repeat(4000);
+    for path in JSON_ENDPOINTS {
+        for id in ["abc\0def", long.as_str()] {
+            let r = app
+                .post_form(
+                    path,
+                    &[
+                        ("client_id", id),
+                        ("grant_type", "client_credentials"),
+                        ("token", "x"),
+                    ],
+                )
+                .await;
+            let body = expect_error(r, 400, "invalid_request").await;
+            assert!(allowed_description(
+                body["error_description"].as_str().unwrap()
+            ));
+        }
+        // The same id in the Authorization header.
+        let r = app
+            .http
+            .post(app.url(path))
+            .basic_auth("abc\0def", Some("secret"))
+            .form(&[("grant_type", "client_credentials"), ("token", "x")])
+            .send()
+            .await
+            .unwrap();
+        expect_error(r, 401, "invalid_client").await;
+    }
+    // The password grant's username.
+    for username in ["alice\0", long.as_str()] {
+        let r = app
+            .post_form(
+                "/token",
+                &[
+                    ("grant_type", "password"),
+                    ("client_id", &pub_client.client.id),
+                    ("username", username),
+                    ("password", "whatever"),
+                ],
+            )
+            .await;
+        expect_error(r, 400, "invalid_request").await;
+    }
+    // The sign-in page.
+    for username in ["alice\0", long.as_str()] {
+        let r = app.sign_in(username, "whatever", "/account").await;
+        assert_eq!(r.status(), 400, "{}", &username[..5]);
+    }
+    // The authorization endpoint: an unknown client is a page (no database
+    // text); a NUL in another parameter of a valid request redirects.
+    let r = app.get("/authorize?client_id=%00&response_type=code").await;
+    assert_eq!(r.status(), 400);
+    let html = r.text().await.unwrap();
+    assert!(
+        !html.contains("invalid byte") && !html.contains("encoding"),
+        "{html}"
+    );
+    let web = app.web_client(true);
+    let (_, ch) = pkce_pair();
+    let q = code_query(&web, &ch, &[("nonce", "n\0")]);
+    let (status, loc) = app.location(&format!("/authorize?{q}")).await;
+    assert_eq!(status, 303);
+    assert_eq!(url_params(&loc, false)["error"], "invalid_request");
+    // The account page's form (signed in; every form of a session carries
+    // the same token).
+    assert_eq!(
+        app.sign_in(
+            crate::harness::USERNAME,
+            crate::harness::PASSWORD,
+            "/account"
+        )
+        .await
+        .status(),
+        303
+    );
+    let html = app.get("/logout").await.text().await.unwrap();
+    let csrf = crate::harness::form_field(&html, "csrf_token").unwrap();
+    let r = app
+        .post_form(
+            "/account/revoke",
+            &[("csrf_token", &csrf), ("client_id", "a\0")],
+        )
+        .await;
+    assert_eq!(r.status(), 400);
 }

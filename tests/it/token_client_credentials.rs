@@ -24,6 +24,7 @@ backend_tests!(
     rotated_secret_replaces_the_old_one_at_once,
     malformed_basic_header_is_invalid_client,
     public_client_cannot_use_client_credentials,
+    rfc6749_2_3_public_and_unknown_client_ids_with_a_secret_cost_the_same,
 );
 
 fn as_json(body: &str) -> serde_json::Value {
@@ -140,7 +141,8 @@ async fn rfc6749_3_3_scope_beyond_the_clients_is_invalid_scope(app: TestApp) {
         )
         .await;
     let body = expect_error(r, 400, "invalid_scope").await;
-    assert!(body["error_description"]
+    // Described in gatehouse's words, never quoting the request (§5.2).
+    assert!(!body["error_description"]
         .as_str()
         .unwrap()
         .contains("admin"));
@@ -333,4 +335,43 @@ async fn public_client_cannot_use_client_credentials(app: TestApp) {
         )
         .await;
     expect_error(r, 400, "unauthorized_client").await;
+}
+
+/// A public client's id sent with a secret, and an unknown id with a
+/// secret, both answer `invalid_client` after the same argon2 work (one
+/// verification each, counted on /metrics), so response time can't tell
+/// which client ids exist. Measured as work done, not as time.
+async fn rfc6749_2_3_public_and_unknown_client_ids_with_a_secret_cost_the_same(app: TestApp) {
+    let public = app.client(NewClient {
+        name: "spa".into(),
+        grant_types: vec!["authorization_code".into()],
+        redirect_uris: vec!["https://app.example/cb".into()],
+        scope: "read".into(),
+        public: true,
+        ..Default::default()
+    });
+    let verifications = |app: &TestApp| app.state.hasher.verifications();
+    for id in [public.client.id.as_str(), "no-such-client"] {
+        for post in [false, true] {
+            let before = verifications(&app);
+            let req = app.http.post(app.url("/token"));
+            let req = if post {
+                req.form(&[
+                    ("grant_type", "client_credentials"),
+                    ("client_id", id),
+                    ("client_secret", "guess"),
+                ])
+            } else {
+                req.basic_auth(id, Some("guess"))
+                    .form(&[("grant_type", "client_credentials")])
+            };
+            expect_error(req.send().await.unwrap(), 401, "invalid_client").await;
+            assert_eq!(verifications(&app) - before, 1, "{id} (post: {post})");
+        }
+    }
+    let text = app.get("/metrics").await.text().await.unwrap();
+    assert!(
+        text.contains("gatehouse_argon2_verifications_total 4"),
+        "{text}"
+    );
 }

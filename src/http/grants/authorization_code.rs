@@ -100,6 +100,11 @@ pub async fn grant(
                     )),
                     (None, None) => {}
                 }
+                // The user may have been disabled since the code was issued
+                // (as the refresh, device and password grants check too).
+                if !c.user_is_active(&code.user_id)? {
+                    return Err(bad_code());
+                }
                 let (jwt, claims) = issue_access_token(
                     &st,
                     &code.user_id,
@@ -108,6 +113,7 @@ pub async fn grant(
                     Some(code.auth_time),
                 )?;
                 c.record_code_access_token(&code_hash, &claims.jti, claims.exp)?;
+                c.record_user_access_token(&claims.jti, &code.user_id, &client.id, claims.exp)?;
                 let refresh_token = if client.has_grant("refresh_token") {
                     Some(c.issue_refresh_token(NewFamily {
                         client_id: &client.id,

@@ -119,6 +119,8 @@ fn poll(
                 "the user who approved this device can no longer sign in".into(),
             )));
         }
+        // Recorded, so withdrawing consent on /account deny-lists it.
+        c.record_user_access_token(&access.jti, &user_id, client_id, access.exp)?;
         let refresh_token = match refresh {
             Some((idle_ttl, max_ttl)) => Some(c.issue_refresh_token(NewFamily {
                 client_id,

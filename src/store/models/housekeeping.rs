@@ -6,7 +6,7 @@ use super::throttle::FORGET_AFTER;
 use crate::dispatch;
 use crate::store::schema::{
     authorization_codes, browser_sessions, device_codes, refresh_families, refresh_tokens,
-    revoked_access_tokens, sign_in_throttle,
+    revoked_access_tokens, sign_in_throttle, user_access_tokens,
 };
 use crate::store::{DbConn, StoreResult};
 use diesel::dsl::{exists, not};
@@ -21,6 +21,7 @@ pub struct Pruned {
     pub refresh_tokens: usize,
     pub refresh_families: usize,
     pub revoked_access_tokens: usize,
+    pub user_access_tokens: usize,
     pub throttle_rows: usize,
 }
 
@@ -32,6 +33,7 @@ impl Pruned {
             + self.refresh_tokens
             + self.refresh_families
             + self.revoked_access_tokens
+            + self.user_access_tokens
             + self.throttle_rows
     }
 }
@@ -46,7 +48,8 @@ impl DbConn {
     ///   than their family's end; a spent token is kept until then, so
     ///   presenting it still revokes its family (RFC 9700 §4.14.2);
     /// - families past their absolute end or with no token left;
-    /// - deny-listed access token ids past the token's `exp`;
+    /// - deny-listed access token ids past the token's `exp`, and the record
+    ///   of users' access tokens past theirs;
     /// - sign-in throttle rows whose failures are forgotten and lock over.
     pub fn prune_expired(&mut self, now: i64) -> StoreResult<Pruned> {
         let authorization_codes = dispatch!(self, c => diesel::delete(
@@ -90,6 +93,10 @@ impl DbConn {
             revoked_access_tokens::table.filter(revoked_access_tokens::expires_at.lt(now)),
         )
         .execute(c))?;
+        let user_access_tokens = dispatch!(self, c => diesel::delete(
+            user_access_tokens::table.filter(user_access_tokens::expires_at.lt(now)),
+        )
+        .execute(c))?;
         let throttle_rows = dispatch!(self, c => diesel::delete(
             sign_in_throttle::table
                 .filter(sign_in_throttle::last_failure_at.lt(now - FORGET_AFTER))
@@ -107,6 +114,7 @@ impl DbConn {
             refresh_tokens,
             refresh_families,
             revoked_access_tokens,
+            user_access_tokens,
             throttle_rows,
         })
     }
