@@ -52,88 +52,138 @@ fn err(setting: &str, problem: impl Into<String>) -> ConfigError {
     }
 }
 
-/// One setting: its key in the file, its environment variable, its default.
+/// One setting, declared once: its key in the file (and, with `-` for
+/// `_`, its flag), its environment variable, its default, and the help
+/// line `--help` shows. The CLI builds its flags from this table.
 pub struct Setting {
     pub key: &'static str,
+    pub flag: &'static str,
     pub env: &'static str,
     pub default: &'static str,
+    pub value_name: &'static str,
+    pub help: &'static str,
 }
 
 pub const SETTINGS: &[Setting] = &[
     Setting {
         key: "database_url",
+        flag: "database-url",
         env: "GATEHOUSE_DATABASE_URL",
         default: "sqlite://gatehouse.db",
+        value_name: "URL",
+        help: "Database: sqlite://PATH or postgres://USER@HOST/DB",
     },
     Setting {
         key: "bind",
+        flag: "bind",
         env: "GATEHOUSE_BIND",
         default: "127.0.0.1:8080",
+        value_name: "HOST:PORT",
+        help: "Address to listen on",
     },
     Setting {
         key: "issuer",
+        flag: "issuer",
         env: "GATEHOUSE_ISSUER",
         default: "",
+        value_name: "URL",
+        help: "Issuer URL, without trailing slash (default: http:// + the bind address)",
     },
     Setting {
         key: "keys_dir",
+        flag: "keys-dir",
         env: "GATEHOUSE_KEYS_DIR",
         default: "./keys",
+        value_name: "DIR",
+        help: "Folder of the signing keys and the server secret (created on first start)",
     },
     Setting {
         key: "audience",
+        flag: "audience",
         env: "GATEHOUSE_AUDIENCE",
         default: "",
+        value_name: "AUDIENCE",
+        help: "The aud of access tokens (default: the issuer)",
     },
     Setting {
         key: "access_token_ttl",
+        flag: "access-token-ttl",
         env: "GATEHOUSE_ACCESS_TOKEN_TTL",
         default: "600",
+        value_name: "SECONDS",
+        help: "Access token lifetime",
     },
     Setting {
         key: "auth_code_ttl",
+        flag: "auth-code-ttl",
         env: "GATEHOUSE_AUTH_CODE_TTL",
         default: "60",
+        value_name: "SECONDS",
+        help: "Authorization code lifetime",
     },
     Setting {
         key: "refresh_idle_ttl",
+        flag: "refresh-idle-ttl",
         env: "GATEHOUSE_REFRESH_IDLE_TTL",
         default: "1209600",
+        value_name: "SECONDS",
+        help: "Refresh token idle lifetime",
     },
     Setting {
         key: "refresh_max_ttl",
+        flag: "refresh-max-ttl",
         env: "GATEHOUSE_REFRESH_MAX_TTL",
         default: "7776000",
+        value_name: "SECONDS",
+        help: "Refresh token family absolute lifetime",
     },
     Setting {
         key: "refresh_reuse_grace",
+        flag: "refresh-reuse-grace",
         env: "GATEHOUSE_REFRESH_REUSE_GRACE",
         default: "0",
+        value_name: "SECONDS",
+        help: "Grace for re-presenting a just-rotated refresh token (0 = off)",
     },
     Setting {
         key: "device_code_ttl",
+        flag: "device-code-ttl",
         env: "GATEHOUSE_DEVICE_CODE_TTL",
         default: "600",
+        value_name: "SECONDS",
+        help: "Device code lifetime",
     },
     Setting {
         key: "device_interval",
+        flag: "device-interval",
         env: "GATEHOUSE_DEVICE_INTERVAL",
         default: "5",
+        value_name: "SECONDS",
+        help: "Device polling interval",
     },
     Setting {
         key: "log",
+        flag: "log",
         env: "GATEHOUSE_LOG",
         default: "info",
+        value_name: "FILTER",
+        help: "Log level or filter (e.g. info, gatehouse=debug)",
     },
     Setting {
         key: "log_format",
+        flag: "log-format",
         env: "GATEHOUSE_LOG_FORMAT",
         default: "text",
+        value_name: "FORMAT",
+        help: "Log format: text, or json for one object a line",
     },
     Setting {
         key: "workers",
+        flag: "workers",
         env: "GATEHOUSE_WORKERS",
         default: "",
+        value_name: "N",
+        help: "HTTP worker threads (default: 4 per core)",
     },
 ];
 

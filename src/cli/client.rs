@@ -11,20 +11,28 @@ pub enum ClientCommand {
     Create(CreateClient),
     /// List clients.
     List {
+        /// Print one JSON array instead of a table.
         #[arg(long)]
         json: bool,
     },
     /// Show one client.
     Show {
+        /// The client's id.
         client_id: String,
+        /// Print one JSON object.
         #[arg(long)]
         json: bool,
     },
     /// Delete a client and every grant and token issued to it.
-    Delete { client_id: String },
+    Delete {
+        /// The client's id.
+        client_id: String,
+    },
     /// Replace a confidential client's secret; prints the new one once.
     RotateSecret {
+        /// The client's id.
         client_id: String,
+        /// Print one JSON object.
         #[arg(long)]
         json: bool,
     },
@@ -32,6 +40,7 @@ pub enum ClientCommand {
 
 #[derive(Debug, Args)]
 pub struct CreateClient {
+    /// The name people see on the consent page.
     #[arg(long)]
     pub name: String,
     /// Allowed redirect URIs, matched exactly.
@@ -50,11 +59,13 @@ pub struct CreateClient {
     /// Restrict a confidential client to one auth method: basic or post.
     #[arg(long)]
     pub auth_method: Option<String>,
+    /// The app's home page, linked from the consent page.
     #[arg(long)]
     pub website: Option<String>,
     /// Allow this client to call /introspect (RFC 7662).
     #[arg(long)]
     pub introspect: bool,
+    /// Print one JSON object (with the secret, shown only this once).
     #[arg(long)]
     pub json: bool,
 }

@@ -6,8 +6,8 @@ mod keys;
 mod serve;
 mod user;
 
-use crate::config::{Config, ConfigError, LogFormat, Sources};
-use clap::{Args, Parser, Subcommand};
+use crate::config::{Config, ConfigError, LogFormat, Sources, SETTINGS};
+use clap::{Arg, Parser, Subcommand};
 use std::collections::BTreeMap;
 use std::path::PathBuf;
 
@@ -24,85 +24,72 @@ pub struct Cli {
     pub command: Command,
 }
 
-/// Settings as flags; each also reads `GATEHOUSE_<NAME>` and `gatehouse.toml`.
-#[derive(Debug, Args, Default)]
+/// The settings as flags, built from `config::SETTINGS` (each also reads
+/// its `GATEHOUSE_*` variable and `gatehouse.toml`), under their own
+/// heading in `--help`, valid before or after the command.
+#[derive(Debug, Default, Clone)]
 pub struct SettingsArgs {
-    /// Config file (default: gatehouse.toml when present).
-    #[arg(long, global = true, value_name = "PATH")]
+    /// `--config PATH`.
     pub config: Option<PathBuf>,
-    /// sqlite://PATH or postgres://USER@HOST/DB [env: GATEHOUSE_DATABASE_URL]
-    #[arg(long, global = true, value_name = "URL")]
-    pub database_url: Option<String>,
-    /// Listen address [env: GATEHOUSE_BIND]
-    #[arg(long, global = true, value_name = "HOST:PORT")]
-    pub bind: Option<String>,
-    /// Issuer URL [env: GATEHOUSE_ISSUER]
-    #[arg(long, global = true, value_name = "URL")]
-    pub issuer: Option<String>,
-    /// Signing keys folder [env: GATEHOUSE_KEYS_DIR]
-    #[arg(long, global = true, value_name = "DIR")]
-    pub keys_dir: Option<String>,
-    /// Access token `aud` [env: GATEHOUSE_AUDIENCE]
-    #[arg(long, global = true)]
-    pub audience: Option<String>,
-    /// Seconds [env: GATEHOUSE_ACCESS_TOKEN_TTL]
-    #[arg(long, global = true, value_name = "SECONDS")]
-    pub access_token_ttl: Option<String>,
-    /// Seconds [env: GATEHOUSE_AUTH_CODE_TTL]
-    #[arg(long, global = true, value_name = "SECONDS")]
-    pub auth_code_ttl: Option<String>,
-    /// Seconds [env: GATEHOUSE_REFRESH_IDLE_TTL]
-    #[arg(long, global = true, value_name = "SECONDS")]
-    pub refresh_idle_ttl: Option<String>,
-    /// Seconds [env: GATEHOUSE_REFRESH_MAX_TTL]
-    #[arg(long, global = true, value_name = "SECONDS")]
-    pub refresh_max_ttl: Option<String>,
-    /// Seconds, 0 = off [env: GATEHOUSE_REFRESH_REUSE_GRACE]
-    #[arg(long, global = true, value_name = "SECONDS")]
-    pub refresh_reuse_grace: Option<String>,
-    /// Seconds [env: GATEHOUSE_DEVICE_CODE_TTL]
-    #[arg(long, global = true, value_name = "SECONDS")]
-    pub device_code_ttl: Option<String>,
-    /// Seconds [env: GATEHOUSE_DEVICE_INTERVAL]
-    #[arg(long, global = true, value_name = "SECONDS")]
-    pub device_interval: Option<String>,
-    /// Log level or filter [env: GATEHOUSE_LOG]
-    #[arg(long, global = true)]
-    pub log: Option<String>,
-    /// text or json [env: GATEHOUSE_LOG_FORMAT]
-    #[arg(long, global = true)]
-    pub log_format: Option<String>,
-    /// HTTP worker threads (default: 4 per core) [env: GATEHOUSE_WORKERS]
-    #[arg(long, global = true)]
-    pub workers: Option<String>,
+    /// Values given as flags, by setting key.
+    pub flags: BTreeMap<&'static str, String>,
+}
+
+const SETTINGS_HEADING: &str = "Settings (flag > environment > gatehouse.toml > default)";
+
+impl clap::Args for SettingsArgs {
+    fn augment_args(cmd: clap::Command) -> clap::Command {
+        let cmd = cmd.arg(
+            Arg::new("config")
+                .long("config")
+                .value_name("PATH")
+                .global(true)
+                .help_heading(SETTINGS_HEADING)
+                .value_parser(clap::value_parser!(PathBuf))
+                .help("Config file (default: gatehouse.toml when present)"),
+        );
+        SETTINGS.iter().fold(cmd, |cmd, s| {
+            cmd.arg(
+                Arg::new(s.key)
+                    .long(s.flag)
+                    .value_name(s.value_name)
+                    .global(true)
+                    .help_heading(SETTINGS_HEADING)
+                    .help(format!("{} [env: {}]", s.help, s.env)),
+            )
+        })
+    }
+
+    fn augment_args_for_update(cmd: clap::Command) -> clap::Command {
+        Self::augment_args(cmd)
+    }
+}
+
+impl clap::FromArgMatches for SettingsArgs {
+    fn from_arg_matches(m: &clap::ArgMatches) -> Result<Self, clap::Error> {
+        let mut out = SettingsArgs::default();
+        out.update_from_arg_matches(m)?;
+        Ok(out)
+    }
+
+    fn update_from_arg_matches(&mut self, m: &clap::ArgMatches) -> Result<(), clap::Error> {
+        if let Some(p) = m.get_one::<PathBuf>("config") {
+            self.config = Some(p.clone());
+        }
+        for s in SETTINGS {
+            if let Some(v) = m.get_one::<String>(s.key) {
+                self.flags.insert(s.key, v.clone());
+            }
+        }
+        Ok(())
+    }
 }
 
 impl SettingsArgs {
     pub fn load(&self) -> Result<Config, ConfigError> {
-        let mut flags = BTreeMap::new();
-        let mut put = |k: &'static str, v: &Option<String>| {
-            if let Some(v) = v {
-                flags.insert(k, v.clone());
-            }
-        };
-        put("database_url", &self.database_url);
-        put("bind", &self.bind);
-        put("issuer", &self.issuer);
-        put("keys_dir", &self.keys_dir);
-        put("audience", &self.audience);
-        put("access_token_ttl", &self.access_token_ttl);
-        put("auth_code_ttl", &self.auth_code_ttl);
-        put("refresh_idle_ttl", &self.refresh_idle_ttl);
-        put("refresh_max_ttl", &self.refresh_max_ttl);
-        put("refresh_reuse_grace", &self.refresh_reuse_grace);
-        put("device_code_ttl", &self.device_code_ttl);
-        put("device_interval", &self.device_interval);
-        put("log", &self.log);
-        put("log_format", &self.log_format);
-        put("workers", &self.workers);
         let env = |k: &str| std::env::var(k).ok();
         Config::load(&Sources {
-            flags,
+            flags: self.flags.clone(),
             config_path: self.config.clone(),
             env: &env,
         })
@@ -212,6 +199,44 @@ mod tests {
     #[test]
     fn verify_cli() {
         Cli::command().debug_assert();
+    }
+
+    /// `--help` is read by operators: every flag and argument of every
+    /// command says what it is.
+    #[test]
+    fn every_argument_has_a_help_line() {
+        fn walk(cmd: &clap::Command, path: &str, missing: &mut Vec<String>) {
+            for a in cmd.get_arguments() {
+                let builtin = matches!(a.get_id().as_str(), "help" | "version");
+                if !builtin && a.get_help().is_none() {
+                    missing.push(format!("{path} {}", a.get_id()));
+                }
+            }
+            for sub in cmd.get_subcommands() {
+                walk(sub, &format!("{path} {}", sub.get_name()), missing);
+            }
+        }
+        let mut missing = Vec::new();
+        walk(&Cli::command(), "gatehouse", &mut missing);
+        assert!(missing.is_empty(), "no help line: {missing:?}");
+    }
+
+    #[test]
+    fn settings_are_global_flags_read_from_the_table() {
+        let cli = Cli::try_parse_from([
+            "gatehouse",
+            "--bind",
+            "127.0.0.1:9",
+            "migrate",
+            "--access-token-ttl",
+            "30",
+        ])
+        .unwrap();
+        assert_eq!(cli.settings.flags.get("bind").unwrap(), "127.0.0.1:9");
+        assert_eq!(cli.settings.flags.get("access_token_ttl").unwrap(), "30");
+        let config = cli.settings.load().unwrap();
+        assert_eq!(config.bind, "127.0.0.1:9");
+        assert_eq!(config.access_token_ttl, 30);
     }
 
     #[test]

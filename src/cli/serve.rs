@@ -1,4 +1,4 @@
-use super::{open_store, Failure};
+use super::Failure;
 use crate::config::Config;
 use crate::{Application, Clock};
 
@@ -20,6 +20,5 @@ pub fn migrate(config: &Config) -> Result<(), Failure> {
         "applied {n} migration(s) to the {} database",
         store.kind().name()
     );
-    let _ = open_store;
     Ok(())
 }

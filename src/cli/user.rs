@@ -12,13 +12,16 @@ pub enum UserCommand {
 
 #[derive(Debug, Args)]
 pub struct CreateUser {
+    /// The name to sign in with.
     #[arg(long)]
     pub username: String,
+    /// The user's e-mail address.
     #[arg(long)]
     pub email: Option<String>,
     /// Read the password from the first line of standard input.
     #[arg(long, required = true)]
     pub password_stdin: bool,
+    /// Print one JSON object.
     #[arg(long)]
     pub json: bool,
 }
