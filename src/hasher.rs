@@ -16,7 +16,6 @@ use base64::engine::general_purpose::STANDARD_NO_PAD;
 use base64::Engine;
 use rand::RngCore;
 use std::collections::HashSet;
-use std::sync::mpsc;
 use std::sync::{Arc, Mutex, OnceLock};
 use tokio::sync::oneshot;
 
@@ -39,7 +38,7 @@ enum Job {
 
 #[derive(Clone)]
 pub struct Hasher {
-    tx: mpsc::Sender<Job>,
+    tx: crate::workers::WorkerPool<Job>,
     cache: Arc<Mutex<HashSet<[u8; 32]>>>,
     dummy: Arc<OnceLock<String>>,
     /// argon2 verifications run so far (real and dummy), for `/metrics`.
@@ -49,38 +48,23 @@ pub struct Hasher {
 impl Hasher {
     /// Starts `threads` hashing threads (at least one).
     pub fn start(threads: usize) -> Hasher {
-        let (tx, rx) = mpsc::channel::<Job>();
-        let rx = Arc::new(Mutex::new(rx));
-        for i in 0..threads.max(1) {
-            let rx = rx.clone();
-            std::thread::Builder::new()
-                .name(format!("argon2-{i}"))
-                .spawn(move || {
-                    let mut memory: Vec<Block> = Vec::new();
-                    loop {
-                        let job = {
-                            let Ok(guard) = rx.lock() else { return };
-                            match guard.recv() {
-                                Ok(job) => job,
-                                Err(_) => return,
-                            }
-                        };
-                        match job {
-                            Job::Verify {
-                                password,
-                                phc,
-                                reply,
-                            } => {
-                                let _ = reply.send(verify_with(&password, &phc, &mut memory));
-                            }
-                            Job::Hash { password, reply } => {
-                                let _ = reply.send(hash_with(&password, &mut memory));
-                            }
-                        }
-                    }
-                })
-                .expect("spawn argon2 thread");
-        }
+        let tx = crate::workers::WorkerPool::start(
+            "argon2",
+            threads,
+            Vec::<Block>::new,
+            |memory: &mut Vec<Block>, job: Job| match job {
+                Job::Verify {
+                    password,
+                    phc,
+                    reply,
+                } => {
+                    let _ = reply.send(verify_with(&password, &phc, memory));
+                }
+                Job::Hash { password, reply } => {
+                    let _ = reply.send(hash_with(&password, memory));
+                }
+            },
+        );
         Hasher {
             tx,
             cache: Arc::new(Mutex::new(HashSet::new())),
@@ -102,7 +86,7 @@ impl Hasher {
         let (reply, rx) = oneshot::channel();
         if self
             .tx
-            .send(Job::Verify {
+            .submit(Job::Verify {
                 password,
                 phc,
                 reply,
@@ -119,7 +103,7 @@ impl Hasher {
         let (reply, rx) = oneshot::channel();
         if self
             .tx
-            .send(Job::Hash {
+            .submit(Job::Hash {
                 password: password.clone(),
                 reply,
             })

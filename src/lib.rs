@@ -14,6 +14,7 @@ pub mod oauth;
 pub mod pages;
 pub mod store;
 pub mod tokens;
+pub mod workers;
 
 use actix_web::dev::{Server, ServerHandle};
 use actix_web::{middleware, web, App, HttpServer};

@@ -225,7 +225,7 @@ type Job = Box<dyn FnOnce(Result<&mut DbConn, StoreError>) + Send>;
 pub struct Store {
     pool: r2d2::Pool<DbManager>,
     kind: DbKind,
-    jobs: std::sync::mpsc::Sender<Job>,
+    jobs: crate::workers::WorkerPool<Job>,
     /// The SQLite file and its identity when opened, so readiness notices
     /// the file being removed or replaced under a running server (writes
     /// would go to the deleted file and be lost at restart).
@@ -295,39 +295,6 @@ pub fn warn_if_readable_by_others(path: &std::path::Path, what: &str) {
     }
 }
 
-/// Starts `n` database threads taking jobs from one queue. They end when
-/// every `Store` handle (every sender) is gone.
-fn start_db_threads(pool: &r2d2::Pool<DbManager>, n: u32) -> std::sync::mpsc::Sender<Job> {
-    use std::sync::{Arc, Mutex};
-    let (jobs, queue) = std::sync::mpsc::channel::<Job>();
-    let queue = Arc::new(Mutex::new(queue));
-    for i in 0..n {
-        let (queue, pool) = (queue.clone(), pool.clone());
-        let spawned = std::thread::Builder::new()
-            .name(format!("gatehouse-db-{i}"))
-            .spawn(move || loop {
-                let next = match queue.lock() {
-                    Ok(q) => q.recv(),
-                    Err(_) => return,
-                };
-                let Ok(job) = next else { return };
-                let conn = pool
-                    .get()
-                    .map_err(|e| StoreError::Unavailable(e.to_string()));
-                // A panicking job loses only its own answer, not the thread.
-                let _ =
-                    std::panic::catch_unwind(std::panic::AssertUnwindSafe(move || match conn {
-                        Ok(mut c) => job(Ok(&mut c)),
-                        Err(e) => job(Err(e)),
-                    }));
-            });
-        if let Err(e) = spawned {
-            tracing::error!(error = %e, "could not start a database thread");
-        }
-    }
-    jobs
-}
-
 impl Store {
     /// Opens the pool and checks that one connection can be made now.
     pub fn open(url: &str, max_size: u32) -> StoreResult<Store> {
@@ -371,7 +338,20 @@ impl Store {
             .error_handler(Box::new(r2d2::NopErrorHandler))
             .build(DbManager { kind, target })
             .map_err(|e| StoreError::Unavailable(e.to_string()))?;
-        let jobs = start_db_threads(&pool, max_size);
+        // One database thread per pooled connection.
+        let threads_pool = pool.clone();
+        let jobs = crate::workers::WorkerPool::start(
+            "gatehouse-db",
+            max_size as usize,
+            move || threads_pool.clone(),
+            |pool: &mut r2d2::Pool<DbManager>, job: Job| match pool
+                .get()
+                .map_err(|e| StoreError::Unavailable(e.to_string()))
+            {
+                Ok(mut c) => job(Ok(&mut c)),
+                Err(e) => job(Err(e)),
+            },
+        );
         Ok(Store {
             pool,
             kind,
@@ -406,7 +386,7 @@ impl Store {
             };
             let _ = reply.send(out);
         });
-        if self.jobs.send(job).is_err() {
+        if self.jobs.submit(job).is_err() {
             return Err(StoreError::Unavailable("the database threads have stopped".into()).into());
         }
         answer.await.unwrap_or_else(|_| {
