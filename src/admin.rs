@@ -129,9 +129,14 @@ pub fn build_client(spec: NewClient, now: i64) -> Result<CreatedClient, AdminErr
         url::Url::parse(site).map_err(|e| AdminError::Invalid(format!("website '{site}': {e}")))?;
     }
     let secret = (!spec.public).then(|| random_token(32));
+    let secret_hash = secret
+        .as_deref()
+        .map(hash_password_blocking)
+        .transpose()
+        .map_err(AdminError::Invalid)?;
     let client = Client {
         id: uuid::Uuid::new_v4().to_string(),
-        secret_hash: secret.as_deref().map(hash_password_blocking),
+        secret_hash,
         name,
         website: spec.website,
         redirect_uris: spec.redirect_uris.join(" "),
@@ -173,7 +178,8 @@ pub fn rotate_client_secret(
         ));
     }
     let secret = random_token(32);
-    conn.set_client_secret_hash(client_id, &hash_password_blocking(&secret), now)?;
+    let hash = hash_password_blocking(&secret).map_err(AdminError::Invalid)?;
+    conn.set_client_secret_hash(client_id, &hash, now)?;
     Ok(secret)
 }
 
@@ -199,7 +205,7 @@ pub fn create_user(
         id: uuid::Uuid::new_v4().to_string(),
         username: username.to_string(),
         email,
-        password_hash: hash_password_blocking(password),
+        password_hash: hash_password_blocking(password).map_err(AdminError::Invalid)?,
         is_admin: false,
         disabled: false,
         created_at: now,

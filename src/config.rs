@@ -201,10 +201,10 @@ impl Config {
     pub fn load(src: &Sources) -> Result<Config, ConfigError> {
         let (file, scope_descriptions) = read_file(src.config_path.as_deref())?;
         let raw = |key: &str| -> (String, String) {
-            let s = SETTINGS
-                .iter()
-                .find(|s| s.key == key)
-                .expect("known setting");
+            let Some(s) = SETTINGS.iter().find(|s| s.key == key) else {
+                // Every key asked for below is in the table.
+                return (key.to_string(), String::new());
+            };
             let name = format!("{} ({})", s.env, s.key);
             if let Some(v) = src.flags.get(key) {
                 return (name, v.clone());
@@ -313,6 +313,7 @@ impl Config {
 
     /// Defaults for everything but the database, keys and bind; used by tests
     /// and by embedders.
+    #[allow(clippy::expect_used)] // fixed values, known to be valid
     pub fn for_tests(database_url: &str, keys_dir: &Path) -> Config {
         let env = |_: &str| None;
         let mut flags = BTreeMap::new();

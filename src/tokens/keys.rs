@@ -405,7 +405,7 @@ mod tests {
             iss: "http://i".into(),
             sub: "s".into(),
             aud: "http://i".into(),
-            exp: chrono::Utc::now().timestamp() + 60,
+            exp: crate::clock::Clock::default().now() + 60,
             iat: 0,
             jti: "j".into(),
             client_id: "c".into(),

@@ -2,7 +2,8 @@
 //! random port and talks HTTP to it, on SQLite and (when
 //! GATEHOUSE_TEST_POSTGRES_URL is set) on PostgreSQL.
 
-#![allow(clippy::unwrap_used)]
+// Tests may panic on the unexpected and sleep in their set-up.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::disallowed_methods)]
 
 #[macro_use]
 mod harness;
