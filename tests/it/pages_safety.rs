@@ -318,3 +318,68 @@ async fn rfc6819_4_4_1_8_short_or_malformed_csrf_cookies_are_replaced(app: TestA
         assert_eq!(r.status(), 403, "{planted:?}");
     }
 }
+
+/// Over https the CSRF cookie is `__Host-` prefixed (RFC 6265bis
+/// §4.1.3.2): `Secure`, `Path=/`, no `Domain`, so a sibling subdomain
+/// cannot set it at all; a plain-named cookie is not read there.
+#[actix_rt::test]
+async fn rfc6265bis_csrf_cookie_is_host_prefixed_over_https() {
+    let app = TestApp::spawn_with(crate::harness::Backend::Sqlite, |c| {
+        c.issuer = Some("https://gatehouse.example".into())
+    })
+    .await
+    .unwrap();
+    let r = app.get("/login").await;
+    let set: Vec<String> = r
+        .headers()
+        .get_all("set-cookie")
+        .iter()
+        .map(|v| v.to_str().unwrap().to_string())
+        .collect();
+    let csrf = set
+        .iter()
+        .find(|c| c.starts_with("__Host-gatehouse_csrf="))
+        .unwrap_or_else(|| panic!("{set:?}"));
+    assert!(csrf.contains("Secure"), "{csrf}");
+    assert!(csrf.contains("Path=/"), "{csrf}");
+    assert!(!csrf.to_ascii_lowercase().contains("domain="), "{csrf}");
+    let value = csrf
+        .split(';')
+        .next()
+        .unwrap()
+        .split_once('=')
+        .unwrap()
+        .1
+        .to_string();
+    let html = r.text().await.unwrap();
+    let token = form_field(&html, "csrf_token").unwrap();
+    // The same value under the plain name is not accepted over https.
+    let plain = reqwest::Client::new()
+        .post(app.url("/login"))
+        .header("cookie", format!("gatehouse_csrf={value}"))
+        .form(&[
+            ("csrf_token", token.as_str()),
+            ("username", "x"),
+            ("password", "y"),
+        ])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(plain.status(), 403);
+    let prefixed = reqwest::Client::new()
+        .post(app.url("/login"))
+        .header("cookie", format!("__Host-gatehouse_csrf={value}"))
+        .form(&[
+            ("csrf_token", token.as_str()),
+            ("username", "x"),
+            ("password", "y"),
+        ])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        prefixed.status(),
+        401,
+        "wrong password, but the form was accepted"
+    );
+}
