@@ -15,6 +15,7 @@ backend_tests!(
     disabled_user_cannot_sign_in,
     rfc6819_4_4_3_6_parallel_guesses_never_exceed_the_allowance,
     rfc6819_4_4_3_6_parallel_guesses_at_two_instances_never_exceed_the_allowance,
+    a_successful_sign_in_costs_the_address_nothing,
 );
 
 async fn sign_in_page_has_the_contract_form_and_security_headers(app: TestApp) {
@@ -251,4 +252,25 @@ async fn rfc6819_4_4_3_6_parallel_guesses_at_two_instances_never_exceed_the_allo
     let sibling = app.sibling();
     let (statuses, elapsed) = sign_in_burst(&app, &[&app.base, &sibling.base], 30).await;
     assert_burst_held(&app, &statuses, elapsed);
+}
+
+/// Each attempt is counted before its password is checked; a right one
+/// gets that back: the user's failures are forgotten and the address is
+/// where it was, so people signing in from one office don't lock it.
+async fn a_successful_sign_in_costs_the_address_nothing(app: TestApp) {
+    app.user("alice", "correct horse");
+    app.user("bob", "battery staple");
+    for _ in 0..3 {
+        assert_eq!(
+            app.sign_in("alice", "nope nope", "/account").await.status(),
+            401
+        );
+    }
+    assert_eq!(app.throttle_failures("ip:127.0.0.1"), 3);
+    for (user, password) in [("alice", "correct horse"), ("bob", "battery staple")] {
+        assert_eq!(app.sign_in(user, password, "/account").await.status(), 303);
+    }
+    assert_eq!(app.throttle_failures("user:alice"), 0);
+    assert_eq!(app.throttle_failures("user:bob"), 0);
+    assert_eq!(app.throttle_failures("ip:127.0.0.1"), 3);
 }
