@@ -1,8 +1,9 @@
 //! Checking a username and password, shared by the sign-in page and the
 //! password grant. Unknown users cost the same argon2 work as known ones
 //! (a fixed dummy hash) and get the same answer, so usernames can't be
-//! probed. Failures are throttled per username and per client address, in
-//! the database so every instance agrees.
+//! probed. Attempts are throttled per username and per client address, in
+//! the database so every instance agrees: each is counted before its
+//! password is checked (see `store::models::throttle`).
 
 use super::AppState;
 use crate::store::models::User;
@@ -45,22 +46,21 @@ pub async fn authenticate_user(
     let now = state.clock.now();
     let (ukey, akey) = (user_key(username), addr_key(addr));
     let name = username.trim().to_string();
-    let (k1, k2) = (ukey.clone(), akey.clone());
-    let (wait, user) = state
+    let (k1, k2) = (ukey.clone(), akey);
+    // The attempt counts as a failure before the password is checked, and
+    // is refused unchecked while the user or the address is locked: parallel
+    // guesses get no more passwords checked than guesses one at a time
+    // (RFC 6819 §4.4.3.6).
+    let reserved = state
         .store
         .run(move |c| -> Result<_, StoreError> {
-            let wait = c.throttle_wait(&k1, now)?.max(c.throttle_wait(&k2, now)?);
-            let user = if wait == 0 {
-                c.find_user_by_username(&name)?
-            } else {
-                None
-            };
-            Ok((wait, user))
+            Ok(match c.throttle_reserve(&[&k1, &k2], now)? {
+                Ok(reservation) => Ok((reservation, c.find_user_by_username(&name)?)),
+                Err(wait) => Err(wait),
+            })
         })
         .await?;
-    if wait > 0 {
-        return Err(SignInError::Throttled(wait));
-    }
+    let (reservation, user) = reserved.map_err(SignInError::Throttled)?;
     let ok = match &user {
         Some(u) => {
             let ok = state
@@ -73,18 +73,15 @@ pub async fn authenticate_user(
     };
     match (ok, user) {
         (true, Some(user)) => {
-            state.store.run(move |c| c.throttle_clear(&ukey)).await?;
-            Ok(user)
-        }
-        _ => {
+            // Success: the user's failures are forgotten, the address gets
+            // this attempt back.
             state
                 .store
-                .run(move |c| -> Result<(), StoreError> {
-                    c.throttle_failure(&ukey, now)?;
-                    c.throttle_failure(&akey, now)
-                })
+                .run(move |c| c.throttle_release(&reservation, Some(&ukey)))
                 .await?;
-            Err(SignInError::Invalid)
+            Ok(user)
         }
+        // Counted already, by the reservation.
+        _ => Err(SignInError::Invalid),
     }
 }

@@ -247,8 +247,10 @@ fn throttle_keys(req: &HttpRequest, who: Option<&SignedIn>) -> Vec<String> {
 
 /// Looks up a typed user code, throttled: RFC 8628 §5.1 recommends
 /// rate-limiting user code attempts, since a user code has far less entropy
-/// than a device code. A wrong, used or expired code counts as a failure
-/// for every key; a throttled attempt is not even looked up.
+/// than a device code. Every attempt counts as a failure for every key
+/// before the code is looked up, and is given back when the code is good;
+/// a throttled attempt is not even looked up. So a burst of parallel
+/// guesses gets no more codes looked up than guesses one at a time.
 async fn find_code(
     req: &HttpRequest,
     state: &AppState,
@@ -261,13 +263,11 @@ async fn find_code(
     let found = state
         .store
         .run(move |c| -> Result<_, StoreError> {
-            let mut wait = 0;
-            for k in &keys {
-                wait = wait.max(c.throttle_wait(k, now)?);
-            }
-            if wait > 0 {
-                return Ok(Err(CodeProblem::Throttled(wait)));
-            }
+            let keys: Vec<&str> = keys.iter().map(String::as_str).collect();
+            let reservation = match c.throttle_reserve(&keys, now)? {
+                Ok(r) => r,
+                Err(wait) => return Ok(Err(CodeProblem::Throttled(wait))),
+            };
             let found = match normalised {
                 Some(code) => judge_entry(c.find_device_code_by_user_code(&code)?, now),
                 None => Err(CodeProblem::Invalid),
@@ -279,10 +279,8 @@ async fn find_code(
                 },
                 Err(p) => Err(p),
             };
-            if found.is_err() {
-                for k in &keys {
-                    c.throttle_failure(k, now)?;
-                }
+            if found.is_ok() {
+                c.throttle_release(&reservation, None)?;
             }
             Ok(found)
         })

@@ -2,7 +2,7 @@
 //! device page a person uses, polling `POST /token`, and the sample client
 //! `examples/device_login.rs`.
 
-use crate::harness::{expect_error, form_field, TestApp};
+use crate::harness::{count_status, expect_error, form_field, TestApp};
 use gatehouse::admin::{CreatedClient, NewClient};
 use gatehouse::crypto::token_hash;
 
@@ -32,6 +32,7 @@ backend_tests!(
     device_page_post_without_csrf_is_403_and_changes_nothing,
     rfc8628_5_1_code_entry_is_throttled_per_browser_and_address,
     user_disabled_after_approving_gets_no_tokens,
+    rfc8628_5_1_a_burst_of_wrong_codes_gets_no_more_checked_and_loses_no_failure,
 );
 
 /// On a server whose devices poll every second, so the sample client
@@ -874,4 +875,44 @@ async fn user_disabled_after_approving_gets_no_tokens(app: TestApp) {
     let dc = str_of(&body, "device_code");
     expect_error(poll(&app, &c, dc).await, 400, "invalid_grant").await;
     assert_eq!(row(&app, dc).status, "spent", "the code cannot be retried");
+}
+
+/// RFC 8628 §5.1 (and RFC 6819 §4.4.3.6): user codes are short, so their
+/// entry is rate-limited; a burst of wrong codes sent all at once gets no
+/// more of them looked up than codes sent one at a time, and every code
+/// looked up is counted.
+async fn rfc8628_5_1_a_burst_of_wrong_codes_gets_no_more_checked_and_loses_no_failure(
+    app: TestApp,
+) {
+    let c = device_client(&app, true, &[]);
+    let body = start(&app, &c, None).await;
+    let (_, _, csrf) = page(&app, "/device").await;
+    let started = app.clock().now();
+    let form = [("csrf_token", csrf.as_str()), ("user_code", "BCDF-GHJK")];
+    let posts = (0..40).map(|_| app.post_form("/device", &form));
+    let statuses: Vec<u16> = futures_util::future::join_all(posts)
+        .await
+        .into_iter()
+        .map(|r| r.status().as_u16())
+        .collect();
+    let elapsed = app.clock().now() - started;
+    let checked = count_status(&statuses, 400);
+    let refused = count_status(&statuses, 429);
+    assert_eq!(checked + refused, statuses.len(), "{statuses:?}");
+    assert!(checked >= 1, "{statuses:?}");
+    // At most one more per second the burst took (each lock lasts at least
+    // a second, so at most one runs out per second).
+    assert!(
+        checked as i64 <= gatehouse::store::models::throttle::FREE_FAILURES + elapsed,
+        "{checked} codes checked in {elapsed} s: {statuses:?}"
+    );
+    // No failure lost: the address counted every code it got checked.
+    assert_eq!(app.throttle_failures("device-ip:127.0.0.1"), checked as i64);
+    // Nothing was decided by the guesses; once the lock passes, a right
+    // code works.
+    assert_eq!(row(&app, str_of(&body, "device_code")).status, "pending");
+    app.clock().advance(16 * 60);
+    let body = start(&app, &c, None).await;
+    let r = enter_code(&app, str_of(&body, "user_code")).await;
+    assert_eq!(r.status(), 303, "valid code, not signed in: to sign-in");
 }

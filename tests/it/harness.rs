@@ -660,3 +660,29 @@ impl TestApp {
         Sibling { base, handle }
     }
 }
+
+// ---- throttle helpers -------------------------------------------------
+
+#[allow(dead_code)]
+impl TestApp {
+    /// The failures counted now for a throttle key (`user:alice`,
+    /// `ip:127.0.0.1`, `device-ip:127.0.0.1`, …); 0 when it has no row.
+    pub fn throttle_failures(&self, key: &str) -> i64 {
+        use diesel::prelude::*;
+        use gatehouse::store::schema::sign_in_throttle;
+        let mut c = self.state.store.conn().unwrap();
+        let failures: Option<i64> = gatehouse::dispatch!(c, conn => sign_in_throttle::table
+            .find(key)
+            .select(sign_in_throttle::failures)
+            .first(conn)
+            .optional())
+        .unwrap();
+        failures.unwrap_or(0)
+    }
+}
+
+/// How many of `statuses` are `status`.
+#[allow(dead_code)]
+pub fn count_status(statuses: &[u16], status: u16) -> usize {
+    statuses.iter().filter(|s| **s == status).count()
+}

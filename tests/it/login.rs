@@ -1,7 +1,8 @@
 //! The sign-in and sign-out pages (contract: HTML forms), sessions, CSRF,
 //! throttling.
 
-use crate::harness::{form_field, TestApp};
+use crate::harness::{count_status, form_field, TestApp};
+use gatehouse::store::models::throttle::FREE_FAILURES;
 
 backend_tests!(
     sign_in_page_has_the_contract_form_and_security_headers,
@@ -12,6 +13,9 @@ backend_tests!(
     next_never_leaves_the_site,
     sign_out_ends_the_session,
     disabled_user_cannot_sign_in,
+    rfc6819_4_4_3_6_parallel_guesses_never_exceed_the_allowance,
+    rfc6819_4_4_3_6_parallel_guesses_at_two_instances_never_exceed_the_allowance,
+    a_successful_sign_in_costs_the_address_nothing,
 );
 
 async fn sign_in_page_has_the_contract_form_and_security_headers(app: TestApp) {
@@ -175,4 +179,98 @@ async fn disabled_user_cannot_sign_in(app: TestApp) {
     }
     let r = app.sign_in("bob", "correct horse", "/account").await;
     assert_eq!(r.status(), 401);
+}
+
+/// Fires `n` wrong-password posts of the sign-in form for `alice` at once,
+/// spread over `bases` (one or more instances on the same database), from
+/// one browser. Returns the statuses and the whole seconds the burst took
+/// on the server clock.
+async fn sign_in_burst(app: &TestApp, bases: &[&str], n: usize) -> (Vec<u16>, i64) {
+    let page = app.get("/login").await.text().await.unwrap();
+    let csrf = form_field(&page, "csrf_token").unwrap();
+    let started = app.clock().now();
+    let posts = (0..n).map(|i| {
+        app.http
+            .post(format!("{}/login", bases[i % bases.len()]))
+            .form(&[
+                ("csrf_token", csrf.as_str()),
+                ("next", "/account"),
+                ("username", "alice"),
+                ("password", "wrong guess"),
+            ])
+            .send()
+    });
+    let statuses = futures_util::future::join_all(posts)
+        .await
+        .into_iter()
+        .map(|r| r.unwrap().status().as_u16())
+        .collect();
+    (statuses, app.clock().now() - started)
+}
+
+/// What a burst of guesses may show: each one either checked (401) or
+/// refused unchecked (429); no more checked than the free failures, plus
+/// one per second the burst took (each lock lasts at least a second, so at
+/// most one can run out per second); and every checked guess counted.
+fn assert_burst_held(app: &TestApp, statuses: &[u16], elapsed: i64) {
+    let checked = count_status(statuses, 401);
+    let refused = count_status(statuses, 429);
+    assert_eq!(checked + refused, statuses.len(), "{statuses:?}");
+    assert!(checked >= 1, "{statuses:?}");
+    assert!(
+        checked as i64 <= FREE_FAILURES + elapsed,
+        "{checked} guesses checked in {elapsed} s: {statuses:?}"
+    );
+    // No failure lost: the user's count is exactly the guesses checked.
+    assert_eq!(app.throttle_failures("user:alice"), checked as i64);
+}
+
+/// RFC 6819 §4.4.3.6 (and RFC 6749 §10.10): the lockout limits the
+/// passwords an attacker can try, so guesses sent all at once must not
+/// get more checked than guesses sent one at a time.
+async fn rfc6819_4_4_3_6_parallel_guesses_never_exceed_the_allowance(app: TestApp) {
+    app.user("alice", "correct horse");
+    let (statuses, elapsed) = sign_in_burst(&app, &[&app.base], 30).await;
+    assert_burst_held(&app, &statuses, elapsed);
+    // The lock is temporary, and the right password works after it.
+    app.clock().advance(16 * 60);
+    assert_eq!(
+        app.sign_in("alice", "correct horse", "/account")
+            .await
+            .status(),
+        303
+    );
+    assert_eq!(app.throttle_failures("user:alice"), 0);
+}
+
+/// RFC 6819 §4.4.3.6: the same with the guesses spread over two instances
+/// on one database, as behind a load balancer.
+async fn rfc6819_4_4_3_6_parallel_guesses_at_two_instances_never_exceed_the_allowance(
+    app: TestApp,
+) {
+    app.user("alice", "correct horse");
+    let sibling = app.sibling();
+    let (statuses, elapsed) = sign_in_burst(&app, &[&app.base, &sibling.base], 30).await;
+    assert_burst_held(&app, &statuses, elapsed);
+}
+
+/// Each attempt is counted before its password is checked; a right one
+/// gets that back: the user's failures are forgotten and the address is
+/// where it was, so people signing in from one office don't lock it.
+async fn a_successful_sign_in_costs_the_address_nothing(app: TestApp) {
+    app.user("alice", "correct horse");
+    app.user("bob", "battery staple");
+    for _ in 0..3 {
+        assert_eq!(
+            app.sign_in("alice", "nope nope", "/account").await.status(),
+            401
+        );
+    }
+    assert_eq!(app.throttle_failures("ip:127.0.0.1"), 3);
+    for (user, password) in [("alice", "correct horse"), ("bob", "battery staple")] {
+        assert_eq!(app.sign_in(user, password, "/account").await.status(), 303);
+    }
+    assert_eq!(app.throttle_failures("user:alice"), 0);
+    assert_eq!(app.throttle_failures("user:bob"), 0);
+    assert_eq!(app.throttle_failures("ip:127.0.0.1"), 3);
 }

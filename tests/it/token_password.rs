@@ -2,6 +2,7 @@
 
 use crate::harness::{expect_error, TestApp, PASSWORD, USERNAME};
 use gatehouse::admin::NewClient;
+use gatehouse::store::models::throttle::FREE_FAILURES;
 
 backend_tests!(
     rfc6749_4_3_3_password_grant_issues_access_and_refresh_tokens,
@@ -12,6 +13,7 @@ backend_tests!(
     rfc6749_4_3_2_brute_force_is_throttled_without_leaking,
     rfc6749_4_3_2_public_client_authenticates_with_its_id,
     rfc8414_password_is_advertised_only_when_a_client_has_it,
+    rfc6819_4_4_3_6_parallel_password_grants_never_exceed_the_allowance,
 );
 
 async fn password(
@@ -208,4 +210,39 @@ async fn rfc8414_password_is_advertised_only_when_a_client_has_it(app: TestApp) 
         .await
         .unwrap();
     assert!(grants(doc).as_array().unwrap().contains(&"password".into()));
+}
+
+/// RFC 6819 §4.4.3.6 (RFC 6749 §4.3.2, §10.10): guesses sent all at once
+/// get no more passwords checked than guesses sent one at a time. A checked
+/// guess says the password is wrong; a refused one says to wait (both are
+/// `invalid_grant`, as for a throttled grant one at a time).
+async fn rfc6819_4_4_3_6_parallel_password_grants_never_exceed_the_allowance(app: TestApp) {
+    app.alice();
+    let c = app.password_client();
+    let started = app.clock().now();
+    let guesses = (0..30).map(|_| async {
+        let r = password(&app, &c, USERNAME, "guess guess").await;
+        expect_error(r, 400, "invalid_grant").await["error_description"]
+            .as_str()
+            .unwrap()
+            .to_string()
+    });
+    let answers = futures_util::future::join_all(guesses).await;
+    let elapsed = app.clock().now() - started;
+    let checked = answers
+        .iter()
+        .filter(|d| d.contains("wrong username or password"))
+        .count();
+    let refused = answers.iter().filter(|d| d.contains("wait")).count();
+    assert_eq!(checked + refused, answers.len(), "{answers:?}");
+    assert!(checked >= 1, "{answers:?}");
+    // At most one more per second the burst took: each lock lasts at least
+    // a second, so at most one runs out per second.
+    assert!(
+        checked as i64 <= FREE_FAILURES + elapsed,
+        "{checked} guesses checked in {elapsed} s"
+    );
+    assert_eq!(app.throttle_failures("user:alice"), checked as i64);
+    app.clock().advance(16 * 60);
+    assert_eq!(password(&app, &c, USERNAME, PASSWORD).await.status(), 200);
 }

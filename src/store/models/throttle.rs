@@ -1,9 +1,18 @@
 //! Sign-in throttling, in the database so every instance agrees. A key is
 //! `user:<name>` or `ip:<address>` (or any other namespace a flow needs).
+//!
+//! An attempt is counted *before* it is checked: `throttle_reserve` counts
+//! it as a failure on every key at once, or refuses it unchecked when any
+//! key is locked, in one transaction that holds the keys' rows (SQLite:
+//! the database's write lock, taken by `BEGIN IMMEDIATE`; PostgreSQL: the
+//! rows, `SELECT … FOR UPDATE`). Parallel attempts, at one instance or
+//! many, so serialise on the count, and no more of them are checked than
+//! one at a time would be. A successful attempt gives its reservation back
+//! (`throttle_release`).
 
 use crate::dispatch;
 use crate::store::schema::sign_in_throttle;
-use crate::store::{DbConn, StoreResult};
+use crate::store::{Backend, DbConn, StoreError, StoreResult};
 use diesel::prelude::*;
 
 /// Failures allowed before a key is locked.
@@ -13,7 +22,7 @@ pub const FORGET_AFTER: i64 = 15 * 60;
 /// The longest lock.
 pub const MAX_LOCK: i64 = 15 * 60;
 
-#[derive(Debug, Clone, Queryable, Selectable, Insertable)]
+#[derive(Debug, Clone, PartialEq, Eq, Queryable, Selectable, Insertable)]
 #[diesel(table_name = sign_in_throttle)]
 #[diesel(check_for_backend(diesel::pg::Pg, diesel::sqlite::Sqlite))]
 pub struct ThrottleRow {
@@ -23,28 +32,12 @@ pub struct ThrottleRow {
     pub locked_until: Option<i64>,
 }
 
-impl DbConn {
-    /// Seconds until `key` may try again; 0 when it may try now.
-    pub fn throttle_wait(&mut self, key: &str, now: i64) -> StoreResult<i64> {
-        let row = dispatch!(self, c => sign_in_throttle::table
-            .find(key)
-            .select(ThrottleRow::as_select())
-            .first(c)
-            .optional())?;
-        Ok(row
-            .and_then(|r| r.locked_until)
-            .map_or(0, |until| (until - now).max(0)))
-    }
-
-    /// Counts a failure. After `FREE_FAILURES`, each failure locks the key
-    /// for twice as long as the one before (1 s, 2 s, 4 s, … up to 15 min).
-    pub fn throttle_failure(&mut self, key: &str, now: i64) -> StoreResult<()> {
-        let row = dispatch!(self, c => sign_in_throttle::table
-            .find(key)
-            .select(ThrottleRow::as_select())
-            .first(c)
-            .optional())?;
-        let failures = match &row {
+impl ThrottleRow {
+    /// This key after one more failure at `now` (`before` is its row, if
+    /// any). After `FREE_FAILURES`, each failure locks the key for twice as
+    /// long as the one before (1 s, 2 s, 4 s, … up to 15 min).
+    fn after_failure(key: &str, before: Option<&ThrottleRow>, now: i64) -> ThrottleRow {
+        let failures = match before {
             Some(r) if now - r.last_failure_at < FORGET_AFTER => r.failures + 1,
             _ => 1,
         };
@@ -52,37 +45,217 @@ impl DbConn {
             let exp = (failures - FREE_FAILURES).min(20) as u32;
             now + (1i64 << exp).min(MAX_LOCK)
         });
-        let new = ThrottleRow {
+        ThrottleRow {
             throttle_key: key.to_string(),
             failures,
             last_failure_at: now,
             locked_until,
-        };
-        if row.is_some() {
-            dispatch!(self, c => diesel::update(sign_in_throttle::table.find(key))
-                .set((
-                    sign_in_throttle::failures.eq(new.failures),
-                    sign_in_throttle::last_failure_at.eq(new.last_failure_at),
-                    sign_in_throttle::locked_until.eq(new.locked_until),
-                ))
-                .execute(c))?;
-        } else {
-            let res = dispatch!(self, c => diesel::insert_into(sign_in_throttle::table).values(&new).execute(c));
-            match res {
-                Ok(_) => {}
-                // Another instance inserted first: count on its row instead.
-                Err(diesel::result::Error::DatabaseError(
-                    diesel::result::DatabaseErrorKind::UniqueViolation,
-                    _,
-                )) => return self.throttle_failure(key, now),
-                Err(e) => return Err(e.into()),
-            }
         }
-        Ok(())
+    }
+
+    /// Seconds until this key may try again; 0 when it may try now.
+    fn wait(&self, now: i64) -> i64 {
+        self.locked_until.map_or(0, |until| (until - now).max(0))
+    }
+}
+
+/// One attempt counted on some keys, to give back if it succeeds.
+#[derive(Debug, Clone, Default)]
+#[must_use = "a successful attempt gives its reservation back"]
+pub struct Reservation {
+    /// Per key (in locking order): its row before and after the attempt.
+    keys: Vec<(Option<ThrottleRow>, ThrottleRow)>,
+}
+
+/// Why a reservation ended its transaction early: a locked key (nothing
+/// is written), or the database.
+enum Refusal {
+    Locked(i64),
+    Store(StoreError),
+}
+
+impl From<StoreError> for Refusal {
+    fn from(e: StoreError) -> Self {
+        Refusal::Store(e)
+    }
+}
+
+/// How often to retry taking a row that is deleted under us.
+const LOCK_TRIES: usize = 5;
+
+impl DbConn {
+    /// Seconds until `key` may try again; 0 when it may try now. Only a
+    /// look: to try, reserve the attempt with `throttle_reserve`.
+    pub fn throttle_wait(&mut self, key: &str, now: i64) -> StoreResult<i64> {
+        let row = dispatch!(self, c => sign_in_throttle::table
+            .find(key)
+            .select(ThrottleRow::as_select())
+            .first(c)
+            .optional())?;
+        Ok(row.map_or(0, |r| r.wait(now)))
+    }
+
+    /// Reserves one attempt at `now` on every key in `keys`, atomically:
+    /// when none is locked, counts it as a failure on each and returns the
+    /// reservation; when any is locked, counts nothing and returns the
+    /// longest wait in seconds. Runs its own transaction (so not inside
+    /// another).
+    pub fn throttle_reserve(
+        &mut self,
+        keys: &[&str],
+        now: i64,
+    ) -> StoreResult<Result<Reservation, i64>> {
+        // One order for every caller, so two attempts taking the same rows
+        // on PostgreSQL never wait for each other in a cycle.
+        let mut keys = keys.to_vec();
+        keys.sort_unstable();
+        keys.dedup();
+        let reserved = self.transaction(|c| -> Result<Reservation, Refusal> {
+            let mut rows = Vec::with_capacity(keys.len());
+            for key in &keys {
+                rows.push((*key, c.lock_throttle_row(key, now, true)?));
+            }
+            let wait = rows
+                .iter()
+                .filter_map(|(_, row)| row.as_ref().map(|r| r.wait(now)))
+                .max()
+                .unwrap_or(0);
+            if wait > 0 {
+                // Rolls back the placeholder rows: a refused attempt counts
+                // nowhere.
+                return Err(Refusal::Locked(wait));
+            }
+            let mut reservation = Reservation::default();
+            for (key, before) in rows {
+                let after = ThrottleRow::after_failure(key, before.as_ref(), now);
+                c.write_throttle_row(&after)?;
+                reservation.keys.push((before, after));
+            }
+            Ok(reservation)
+        });
+        match reserved {
+            Ok(r) => Ok(Ok(r)),
+            Err(Refusal::Locked(wait)) => Ok(Err(wait)),
+            Err(Refusal::Store(e)) => Err(e),
+        }
+    }
+
+    /// Gives back a successful attempt's reservation, in one transaction:
+    /// the key `clear` (if reserved) forgets all its failures; every other
+    /// key gets its one failure back. A key nobody counted on since is put
+    /// back exactly as it was; one that others counted on since loses one
+    /// failure and keeps their lock.
+    pub fn throttle_release(
+        &mut self,
+        reservation: &Reservation,
+        clear: Option<&str>,
+    ) -> StoreResult<()> {
+        self.transaction(|c| -> StoreResult<()> {
+            for (before, after) in &reservation.keys {
+                let key = after.throttle_key.as_str();
+                if clear == Some(key) {
+                    c.throttle_clear(key)?;
+                    continue;
+                }
+                let now_row = c.lock_throttle_row(key, after.last_failure_at, false)?;
+                match (now_row, before) {
+                    // Cleared or pruned since: nothing left to give back.
+                    (None, _) => {}
+                    (Some(current), Some(before)) if current == *after => {
+                        c.write_throttle_row(before)?;
+                    }
+                    (Some(current), None) if current == *after => c.throttle_clear(key)?,
+                    (Some(current), _) => {
+                        c.write_throttle_row(&ThrottleRow {
+                            failures: (current.failures - 1).max(0),
+                            ..current
+                        })?;
+                    }
+                }
+            }
+            Ok(())
+        })
+    }
+
+    /// Counts a failure on `key`, locked or not (see `throttle_reserve` for
+    /// attempts). Runs its own transaction.
+    pub fn throttle_failure(&mut self, key: &str, now: i64) -> StoreResult<()> {
+        self.transaction(|c| -> StoreResult<()> {
+            let before = c.lock_throttle_row(key, now, true)?;
+            c.write_throttle_row(&ThrottleRow::after_failure(key, before.as_ref(), now))
+        })
     }
 
     pub fn throttle_clear(&mut self, key: &str) -> StoreResult<()> {
         dispatch!(self, c => diesel::delete(sign_in_throttle::table.find(key)).execute(c))?;
+        Ok(())
+    }
+
+    /// Inside a transaction: takes `key`'s row until the transaction ends,
+    /// and returns it as it was (`None`: there was none). With `create`,
+    /// a missing row is inserted first (failures 0), so that there is a row
+    /// to hold on PostgreSQL; the caller then writes it or rolls back.
+    /// SQLite needs no row lock: `BEGIN IMMEDIATE` holds the database's.
+    fn lock_throttle_row(
+        &mut self,
+        key: &str,
+        now: i64,
+        create: bool,
+    ) -> StoreResult<Option<ThrottleRow>> {
+        for _ in 0..LOCK_TRIES {
+            if create {
+                let placeholder = ThrottleRow {
+                    throttle_key: key.to_string(),
+                    failures: 0,
+                    last_failure_at: now,
+                    locked_until: None,
+                };
+                // On PostgreSQL this waits for another transaction that
+                // inserted the key and has not ended yet.
+                let inserted = dispatch!(self, c => diesel::insert_into(sign_in_throttle::table)
+                    .values(&placeholder)
+                    .on_conflict_do_nothing()
+                    .execute(c))?;
+                if inserted == 1 {
+                    return Ok(None);
+                }
+            }
+            let row = match &mut self.backend {
+                Backend::Pg(c) => sign_in_throttle::table
+                    .find(key)
+                    .select(ThrottleRow::as_select())
+                    .for_update()
+                    .first(c)
+                    .optional()?,
+                Backend::Sqlite(c) => sign_in_throttle::table
+                    .find(key)
+                    .select(ThrottleRow::as_select())
+                    .first(c)
+                    .optional()?,
+            };
+            match row {
+                Some(row) => return Ok(Some(row)),
+                None if !create => return Ok(None),
+                // Deleted between the insert and the select (a success
+                // cleared it): insert it again.
+                None => {}
+            }
+        }
+        Err(StoreError::Invalid(format!(
+            "throttle row {key} kept disappearing"
+        )))
+    }
+
+    /// Writes a row taken with `lock_throttle_row` (which made sure it
+    /// exists).
+    fn write_throttle_row(&mut self, row: &ThrottleRow) -> StoreResult<()> {
+        dispatch!(self, c => diesel::update(sign_in_throttle::table.find(&row.throttle_key))
+            .set((
+                sign_in_throttle::failures.eq(row.failures),
+                sign_in_throttle::last_failure_at.eq(row.last_failure_at),
+                sign_in_throttle::locked_until.eq(row.locked_until),
+            ))
+            .execute(c))?;
         Ok(())
     }
 }
