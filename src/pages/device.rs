@@ -234,10 +234,10 @@ async fn decide(
 
 /// The throttle keys for this attempt: the address, the browser (its CSRF
 /// cookie) and, when signed in, the user.
-fn throttle_keys(req: &HttpRequest, who: Option<&SignedIn>) -> Vec<String> {
+fn throttle_keys(req: &HttpRequest, state: &AppState, who: Option<&SignedIn>) -> Vec<String> {
     let mut keys = vec![format!("device-ip:{}", client_addr(req))];
-    if let Some(c) = req.cookie(csrf::COOKIE) {
-        keys.push(format!("device-browser:{}", token_hash(c.value())));
+    if let Some(value) = csrf::browser_value(req, state) {
+        keys.push(format!("device-browser:{}", token_hash(&value)));
     }
     if let Some(who) = who {
         keys.push(format!("device-user:{}", who.user.id));
@@ -257,7 +257,7 @@ async fn find_code(
     who: Option<&SignedIn>,
     typed: &str,
 ) -> Result<Result<(DeviceCode, Client), CodeProblem>, PageError> {
-    let keys = throttle_keys(req, who);
+    let keys = throttle_keys(req, state, who);
     let normalised = normalise_user_code(typed);
     let now = state.clock.now();
     let found = state
