@@ -4,6 +4,7 @@
 //! integration tests both use it.
 
 pub mod admin;
+pub mod app;
 pub mod cli;
 pub mod clock;
 pub mod config;
@@ -38,7 +39,7 @@ pub enum StartError {
 pub struct Application {
     server: Server,
     port: u16,
-    state: web::Data<http::AppState>,
+    state: web::Data<app::AppState>,
 }
 
 /// The first housekeeping pass runs this long after start, then every
@@ -49,7 +50,7 @@ pub const HOUSEKEEPING_EVERY: std::time::Duration = std::time::Duration::from_se
 /// Prunes expired codes, sessions, tokens and throttle rows
 /// (`DbConn::prune_expired`) in the background. Safe with several instances
 /// sharing a database.
-fn spawn_housekeeping(state: web::Data<http::AppState>) {
+fn spawn_housekeeping(state: web::Data<app::AppState>) {
     actix_web::rt::spawn(async move {
         let mut wait = HOUSEKEEPING_FIRST_RUN;
         loop {
@@ -119,7 +120,7 @@ impl Application {
             "gatehouse listening"
         );
 
-        let state = web::Data::new(http::AppState {
+        let state = web::Data::new(app::AppState {
             config,
             issuer,
             audience,
@@ -127,7 +128,7 @@ impl Application {
             keys,
             hasher: hasher::Hasher::start(cores),
             clock,
-            metrics: http::ops::Metrics::default(),
+            metrics: app::metrics::Metrics::default(),
             server_secret,
         });
         let app_state = state.clone();
@@ -178,7 +179,7 @@ impl Application {
         self.port
     }
 
-    pub fn state(&self) -> web::Data<http::AppState> {
+    pub fn state(&self) -> web::Data<app::AppState> {
         self.state.clone()
     }
 

@@ -2,7 +2,7 @@
 //! authorization endpoints (RFC 6749 §2.3): `client_secret_basic`,
 //! `client_secret_post`, or `client_id` alone for public clients.
 
-use super::AppState;
+use crate::app::AppState;
 use crate::oauth::wire::{max_len, Form, MAX_VALUE_LEN};
 use crate::oauth::OAuthError;
 use crate::store::models::client::{AUTH_METHOD_ANY, AUTH_METHOD_BASIC, AUTH_METHOD_POST};

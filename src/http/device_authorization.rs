@@ -3,7 +3,7 @@
 
 use super::client_auth::authenticate_client;
 use super::token::parse_form;
-use super::AppState;
+use crate::app::AppState;
 use crate::crypto::{random_token, token_hash};
 use crate::oauth::device::{self, format_user_code, generate_user_code, status};
 use crate::oauth::scope::resolve_scope;

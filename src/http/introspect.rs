@@ -5,7 +5,7 @@
 use super::client_auth::authenticate_client;
 use super::presented::{find, Presented};
 use super::token::parse_form;
-use super::AppState;
+use crate::app::AppState;
 use crate::oauth::refresh::is_active;
 use crate::oauth::OAuthError;
 use crate::store::models::revoked_access_token::AccessGrant;

@@ -1,6 +1,6 @@
 //! RFC 8414 authorization server metadata and the RFC 7517 JWKS.
 
-use super::AppState;
+use crate::app::AppState;
 use crate::store::models::Client;
 use actix_web::{web, HttpResponse};
 

@@ -11,43 +11,15 @@ pub mod metadata;
 pub mod ops;
 pub mod presented;
 pub mod revoke;
-pub mod sign_in;
 pub mod token;
 
-use crate::clock::Clock;
-use crate::config::Config;
-use crate::hasher::Hasher;
-use crate::store::Store;
-use crate::tokens::Keys;
+pub use crate::app::AppState;
 use actix_web::body::MessageBody;
 use actix_web::dev::{ServiceRequest, ServiceResponse};
 use actix_web::middleware::{DefaultHeaders, Next};
 use actix_web::web;
 use std::sync::Arc;
 use std::time::Instant;
-
-/// Everything a handler needs, shared by all workers.
-pub struct AppState {
-    pub config: Config,
-    /// The issuer URL, without trailing slash.
-    pub issuer: String,
-    /// The `aud` of access tokens.
-    pub audience: String,
-    pub store: Store,
-    pub keys: Keys,
-    pub hasher: Hasher,
-    pub clock: Clock,
-    pub metrics: ops::Metrics,
-    /// The HMAC key of the CSRF form tokens (`pages::csrf`), from the keys
-    /// folder.
-    pub server_secret: crate::crypto::ServerSecret,
-}
-
-impl AppState {
-    pub fn url(&self, path: &str) -> String {
-        format!("{}{}", self.issuer, path)
-    }
-}
 
 /// The route table, shared by `serve` and the tests.
 pub fn configure(cfg: &mut web::ServiceConfig) {

@@ -2,7 +2,7 @@
 //! `/introspect` (RFC 7662 §2.1) is: one of our access tokens, one of our
 //! refresh tokens, or nothing we know.
 
-use super::AppState;
+use crate::app::AppState;
 use crate::crypto::token_hash;
 use crate::oauth::OAuthError;
 use crate::store::models::refresh_token::{RefreshFamily, RefreshToken};

@@ -3,7 +3,7 @@
 //! tokens for the person).
 
 use super::{parse_form, render_form, see_other, session, PageError};
-use crate::http::AppState;
+use crate::app::AppState;
 use crate::store::StoreError;
 use actix_web::http::StatusCode;
 use actix_web::{web, HttpRequest, HttpResponse};

@@ -3,9 +3,9 @@
 //! error redirect, the sign-in page, the consent page, or the answer.
 
 use super::{see_other, session, PageError};
+use crate::app::issue::issue_access_token;
+use crate::app::AppState;
 use crate::crypto::{random_token, token_hash};
-use crate::http::token::issue_access_token;
-use crate::http::AppState;
 use crate::oauth::authorize::{
     redirect_with, validate, AuthorizationRequest, AuthorizeError, ResponseType,
 };

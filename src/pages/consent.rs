@@ -4,7 +4,7 @@
 
 use super::authorize::{complete, error_response, load_request, query_without_login_prompt};
 use super::{parse_form, render_form, see_other, session, PageError};
-use crate::http::AppState;
+use crate::app::AppState;
 use crate::oauth::authorize::{AuthorizeError, ResponseType};
 use crate::oauth::OAuthError;
 use actix_web::http::StatusCode;

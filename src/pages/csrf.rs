@@ -11,8 +11,8 @@
 //! valid token gets 403 and changes nothing.
 
 use super::session;
+use crate::app::AppState;
 use crate::crypto::{b64url, constant_time_eq, random_token};
-use crate::http::AppState;
 use actix_web::cookie::{Cookie, SameSite};
 use actix_web::HttpRequest;
 

@@ -11,9 +11,9 @@
 use super::consent::{describe_scope, ScopeLine};
 use super::session::SignedIn;
 use super::{csrf, parse_form, render, render_form, see_other, session, PageError};
+use crate::app::sign_in::client_addr;
+use crate::app::AppState;
 use crate::crypto::token_hash;
-use crate::http::sign_in::client_addr;
-use crate::http::AppState;
 use crate::oauth::device::{format_user_code, normalise_user_code, status};
 use crate::store::models::device_code::DeviceCode;
 use crate::store::models::{split_list, Client};

@@ -1,8 +1,8 @@
 //! `GET/POST /login` and `GET/POST /logout`.
 
 use super::{csrf, parse_form, render, render_form, safe_next, see_other, session, PageError};
-use crate::http::sign_in::{authenticate_user, client_addr, SignInError};
-use crate::http::AppState;
+use crate::app::sign_in::{authenticate_user, client_addr, SignInError};
+use crate::app::AppState;
 use actix_web::http::StatusCode;
 use actix_web::{web, HttpRequest, HttpResponse};
 use askama::Template;

@@ -11,7 +11,7 @@ pub mod device;
 pub mod login;
 pub mod session;
 
-use crate::http::AppState;
+use crate::app::AppState;
 use crate::store::StoreError;
 use actix_web::http::StatusCode;
 use actix_web::{web, HttpResponse, ResponseError};

@@ -1,7 +1,7 @@
 //! Who is signed in: the session cookie and its server-side row.
 
 use super::PageError;
-use crate::http::AppState;
+use crate::app::AppState;
 use crate::store::models::browser_session::{BrowserSession, SESSION_MAX_TTL};
 use crate::store::models::User;
 use actix_web::cookie::{time::Duration, Cookie, SameSite};

@@ -6,7 +6,7 @@ use actix_web::dev::ServerHandle;
 use actix_web::web;
 use diesel::{Connection, RunQueryDsl};
 use gatehouse::admin::{create_client, CreatedClient, NewClient};
-use gatehouse::http::AppState;
+use gatehouse::app::AppState;
 use gatehouse::{Application, Clock, Config};
 use std::sync::OnceLock;
 

@@ -1,11 +1,10 @@
 //! RFC 6749 §4.1.3: exchanging an authorization code, with RFC 7636 PKCE.
 
+use crate::app::issue::{sign_access_token, AccessTokenId, FamilyLifetimes, TokenResponse};
+use crate::app::AppState;
 use crate::crypto::token_hash;
-use crate::http::token::{issue_access_token, TokenResponse};
-use crate::http::AppState;
 use crate::oauth::wire::Form;
 use crate::oauth::{pkce, OAuthError};
-use crate::store::models::refresh_token::{IssuedAccess, NewFamily};
 use crate::store::models::Client;
 use actix_web::web;
 
@@ -34,6 +33,7 @@ pub async fn grant(
     let verifier = form.get("code_verifier").map(str::to_string);
     let client = client.clone();
     let now = state.clock.now();
+    let lifetimes = FamilyLifetimes::new(state);
     let st = state.clone();
     let outcome = state
         .store
@@ -105,39 +105,33 @@ pub async fn grant(
                 if !c.user_is_active(&code.user_id)? {
                     return Err(bad_code());
                 }
-                let (jwt, claims) = issue_access_token(
+                let access = AccessTokenId::new(&st);
+                c.record_code_access_token(&code_hash, &access.jti, access.exp)?;
+                c.record_user_access_token(&access.jti, &code.user_id, &client.id, access.exp)?;
+                let refresh_token = if client.has_grant("refresh_token") {
+                    Some(c.issue_refresh_token(lifetimes.family(
+                        &client.id,
+                        &code.user_id,
+                        &code.scope,
+                        Some(&code_hash),
+                        &access,
+                    ))?)
+                } else {
+                    None
+                };
+                let (jwt, claims) = sign_access_token(
                     &st,
+                    access,
                     &code.user_id,
                     &client.id,
                     &code.scope,
                     Some(code.auth_time),
                 )?;
-                c.record_code_access_token(&code_hash, &claims.jti, claims.exp)?;
-                c.record_user_access_token(&claims.jti, &code.user_id, &client.id, claims.exp)?;
-                let refresh_token = if client.has_grant("refresh_token") {
-                    Some(c.issue_refresh_token(NewFamily {
-                        client_id: &client.id,
-                        user_id: Some(&code.user_id),
-                        scope: &code.scope,
-                        auth_code_hash: Some(&code_hash),
-                        now,
-                        idle_ttl: st.config.refresh_idle_ttl,
-                        max_ttl: st.config.refresh_max_ttl,
-                        access: IssuedAccess {
-                            jti: &claims.jti,
-                            expires_at: claims.exp,
-                        },
-                    })?)
-                } else {
-                    None
-                };
-                Ok(Outcome::Issued(TokenResponse {
-                    access_token: jwt,
-                    token_type: "Bearer",
-                    expires_in: claims.exp - claims.iat,
-                    scope: code.scope,
+                Ok(Outcome::Issued(TokenResponse::new(
+                    jwt,
+                    &claims,
                     refresh_token,
-                }))
+                )))
             })
         })
         .await?;

@@ -1,7 +1,7 @@
 //! RFC 6749 §4.4: the client credentials grant.
 
-use crate::http::token::{issue_access_token, TokenResponse};
-use crate::http::AppState;
+use crate::app::issue::{issue_access_token, TokenResponse};
+use crate::app::AppState;
 use crate::oauth::scope::resolve_scope;
 use crate::oauth::wire::Form;
 use crate::oauth::OAuthError;
@@ -23,11 +23,5 @@ pub async fn grant(
     let scope = resolve_scope(form.get("scope"), &client.scope_list())?.join(" ");
     let (jwt, claims) = issue_access_token(state, &client.id, &client.id, &scope, None)?;
     // §4.4.3: a refresh token SHOULD NOT be included.
-    Ok(TokenResponse {
-        access_token: jwt,
-        token_type: "Bearer",
-        expires_in: claims.exp - claims.iat,
-        scope,
-        refresh_token: None,
-    })
+    Ok(TokenResponse::new(jwt, &claims, None))
 }

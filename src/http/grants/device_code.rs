@@ -1,13 +1,12 @@
 //! RFC 8628 §3.4–3.5: the device polls the token endpoint with its device
 //! code until the user has decided.
 
+use crate::app::issue::{sign_access_token, AccessTokenId, FamilyLifetimes, TokenResponse};
+use crate::app::AppState;
 use crate::crypto::token_hash;
-use crate::http::token::{sign_access_token, AccessTokenId, TokenResponse};
-use crate::http::AppState;
 use crate::oauth::device::{self, invalid_code, judge_poll, PollState, PollVerdict};
 use crate::oauth::wire::Form;
 use crate::oauth::OAuthError;
-use crate::store::models::refresh_token::NewFamily;
 use crate::store::models::Client;
 use crate::store::DbConn;
 
@@ -41,7 +40,7 @@ pub async fn grant(
     let client_id = client.id.clone();
     let refresh = client
         .has_grant("refresh_token")
-        .then_some((state.config.refresh_idle_ttl, state.config.refresh_max_ttl));
+        .then(|| FamilyLifetimes::new(state));
     let now = state.clock.now();
     let access = AccessTokenId::new(state);
     let id = access.clone();
@@ -59,13 +58,7 @@ pub async fn grant(
         &approved.scope,
         None,
     )?;
-    Ok(TokenResponse {
-        access_token: jwt,
-        token_type: "Bearer",
-        expires_in: claims.exp - claims.iat,
-        scope: approved.scope,
-        refresh_token: approved.refresh_token,
-    })
+    Ok(TokenResponse::new(jwt, &claims, approved.refresh_token))
 }
 
 /// One poll, inside one transaction: read the code, judge it, and save the
@@ -78,7 +71,7 @@ fn poll(
     hash: &str,
     client_id: &str,
     now: i64,
-    refresh: Option<(i64, i64)>,
+    refresh: Option<FamilyLifetimes>,
     access: &AccessTokenId,
 ) -> Result<Result<Approved, OAuthError>, OAuthError> {
     for _ in 0..RACE_RETRIES {
@@ -122,16 +115,13 @@ fn poll(
         // Recorded, so withdrawing consent on /account deny-lists it.
         c.record_user_access_token(&access.jti, &user_id, client_id, access.exp)?;
         let refresh_token = match refresh {
-            Some((idle_ttl, max_ttl)) => Some(c.issue_refresh_token(NewFamily {
+            Some(lifetimes) => Some(c.issue_refresh_token(lifetimes.family(
                 client_id,
-                user_id: Some(&user_id),
-                scope: &code.scope,
-                auth_code_hash: None,
-                now,
-                idle_ttl,
-                max_ttl,
-                access: access.as_issued(),
-            })?),
+                &user_id,
+                &code.scope,
+                None,
+                access,
+            ))?),
             None => None,
         };
         return Ok(Ok(Approved {

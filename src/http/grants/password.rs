@@ -2,13 +2,12 @@
 //! (RFC 9700 §2.4 says it MUST NOT be used); only clients registered with
 //! the `password` grant may use it.
 
-use crate::http::sign_in::{authenticate_user, SignInError};
-use crate::http::token::{sign_access_token, AccessTokenId, TokenResponse};
-use crate::http::AppState;
+use crate::app::issue::{sign_access_token, AccessTokenId, FamilyLifetimes, TokenResponse};
+use crate::app::sign_in::{authenticate_user, SignInError};
+use crate::app::AppState;
 use crate::oauth::scope::resolve_scope;
 use crate::oauth::wire::Form;
 use crate::oauth::OAuthError;
-use crate::store::models::refresh_token::NewFamily;
 use crate::store::models::Client;
 
 /// RFC 6749 §4.3.2: checks the user's credentials and issues an access
@@ -43,24 +42,21 @@ pub async fn grant(
     let now = state.clock.now();
     let access = AccessTokenId::new(state);
     let refresh_token = if client.has_grant("refresh_token") {
+        let lifetimes = FamilyLifetimes::new(state);
         let (client_id, user_id, family_scope) =
             (client.id.clone(), user.id.clone(), scope.clone());
-        let (idle_ttl, max_ttl) = (state.config.refresh_idle_ttl, state.config.refresh_max_ttl);
         let id = access.clone();
         let token = state
             .store
             .run(move |c| {
                 c.transaction(|c| {
-                    c.issue_refresh_token(NewFamily {
-                        client_id: &client_id,
-                        user_id: Some(&user_id),
-                        scope: &family_scope,
-                        auth_code_hash: None,
-                        now,
-                        idle_ttl,
-                        max_ttl,
-                        access: id.as_issued(),
-                    })
+                    c.issue_refresh_token(lifetimes.family(
+                        &client_id,
+                        &user_id,
+                        &family_scope,
+                        None,
+                        &id,
+                    ))
                 })
             })
             .await?;
@@ -69,11 +65,5 @@ pub async fn grant(
         None
     };
     let (jwt, claims) = sign_access_token(state, access, &user.id, &client.id, &scope, Some(now))?;
-    Ok(TokenResponse {
-        access_token: jwt,
-        token_type: "Bearer",
-        expires_in: claims.exp - claims.iat,
-        scope,
-        refresh_token,
-    })
+    Ok(TokenResponse::new(jwt, &claims, refresh_token))
 }

@@ -1,0 +1,37 @@
+//! What the HTTP endpoints (`http/`) and the pages (`pages/`) share: the
+//! application state every handler receives, signing people in, and
+//! issuing tokens. Sits between them and the layers below (`tokens`,
+//! `store`, `oauth`); never imports `http` or `pages`.
+
+pub mod issue;
+pub mod metrics;
+pub mod sign_in;
+
+use crate::clock::Clock;
+use crate::config::Config;
+use crate::hasher::Hasher;
+use crate::store::Store;
+use crate::tokens::Keys;
+
+/// Everything a handler needs, shared by all workers.
+pub struct AppState {
+    pub config: Config,
+    /// The issuer URL, without trailing slash.
+    pub issuer: String,
+    /// The `aud` of access tokens.
+    pub audience: String,
+    pub store: Store,
+    pub keys: Keys,
+    pub hasher: Hasher,
+    pub clock: Clock,
+    pub metrics: metrics::Metrics,
+    /// The HMAC key of the CSRF form tokens (`pages::csrf`), from the keys
+    /// folder.
+    pub server_secret: crate::crypto::ServerSecret,
+}
+
+impl AppState {
+    pub fn url(&self, path: &str) -> String {
+        format!("{}{}", self.issuer, path)
+    }
+}
