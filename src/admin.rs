@@ -4,20 +4,12 @@
 use crate::crypto::random_token;
 use crate::hasher::hash_password_blocking;
 use crate::oauth::scope::parse_scope;
+use crate::oauth::GrantType;
 use crate::store::models::client::{
     AUTH_METHOD_ANY, AUTH_METHOD_BASIC, AUTH_METHOD_NONE, AUTH_METHOD_POST,
 };
 use crate::store::models::{Client, User};
 use crate::store::{Store, StoreError};
-
-pub const GRANT_TYPES: &[&str] = &[
-    "authorization_code",
-    "refresh_token",
-    "client_credentials",
-    "urn:ietf:params:oauth:grant-type:device_code",
-    "implicit",
-    "password",
-];
 
 pub const MIN_PASSWORD_LEN: usize = 8;
 
@@ -70,16 +62,18 @@ pub fn build_client(spec: NewClient, now: i64) -> Result<CreatedClient, AdminErr
     if name.is_empty() {
         return Err(AdminError::Invalid("a client needs a name".into()));
     }
-    let mut grants: Vec<String> = Vec::new();
-    for g in &spec.grant_types {
-        if !GRANT_TYPES.contains(&g.as_str()) {
+    // Parsed once, here; stored by name.
+    let mut grants: Vec<GrantType> = Vec::new();
+    for name in &spec.grant_types {
+        let Some(g) = GrantType::parse(name) else {
+            let known: Vec<&str> = GrantType::ALL.map(GrantType::as_str).to_vec();
             return Err(AdminError::Invalid(format!(
-                "unknown grant type '{g}' (known: {})",
-                GRANT_TYPES.join(", ")
+                "unknown grant type '{name}' (known: {})",
+                known.join(", ")
             )));
-        }
-        if !grants.contains(g) {
-            grants.push(g.clone());
+        };
+        if !grants.contains(&g) {
+            grants.push(g);
         }
     }
     if grants.is_empty() {
@@ -92,13 +86,13 @@ pub fn build_client(spec: NewClient, now: i64) -> Result<CreatedClient, AdminErr
     }
     let needs_redirect = grants
         .iter()
-        .any(|g| g == "authorization_code" || g == "implicit");
+        .any(|g| matches!(g, GrantType::AuthorizationCode | GrantType::Implicit));
     if needs_redirect && spec.redirect_uris.is_empty() {
         return Err(AdminError::Invalid(
             "authorization_code and implicit clients need at least one redirect URI".into(),
         ));
     }
-    if spec.public && grants.iter().any(|g| g == "client_credentials") {
+    if spec.public && grants.contains(&GrantType::ClientCredentials) {
         return Err(AdminError::Invalid(
             "a public client cannot use client_credentials (RFC 6749 §4.4)".into(),
         ));
@@ -140,7 +134,11 @@ pub fn build_client(spec: NewClient, now: i64) -> Result<CreatedClient, AdminErr
         name,
         website: spec.website,
         redirect_uris: spec.redirect_uris.join(" "),
-        grant_types: grants.join(" "),
+        grant_types: grants
+            .iter()
+            .map(|g| g.as_str())
+            .collect::<Vec<_>>()
+            .join(" "),
         scope,
         is_public: spec.public,
         auth_method: auth_method.to_string(),

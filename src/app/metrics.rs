@@ -4,6 +4,8 @@
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 
+use crate::oauth::GrantType;
+
 #[derive(Default)]
 pub struct MetricsInner {
     responses: [AtomicU64; 5],
@@ -26,9 +28,9 @@ pub struct Metrics {
 }
 
 impl Metrics {
-    pub fn token_issued(&self, grant_type: &str) {
+    pub fn token_issued(&self, grant_type: GrantType) {
         if let Ok(mut m) = self.inner.tokens_issued.lock() {
-            *m.entry(grant_type.to_string()).or_default() += 1;
+            *m.entry(grant_type.as_str().to_string()).or_default() += 1;
         }
     }
 

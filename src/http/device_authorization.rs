@@ -5,9 +5,9 @@ use super::client_auth::authenticate_client;
 use super::token::parse_form;
 use crate::app::AppState;
 use crate::crypto::{random_token, token_hash};
-use crate::oauth::device::{self, format_user_code, generate_user_code, status};
+use crate::oauth::device::{format_user_code, generate_user_code, status};
 use crate::oauth::scope::resolve_scope;
-use crate::oauth::OAuthError;
+use crate::oauth::{GrantType, OAuthError};
 use crate::store::models::device_code::DeviceCode;
 use crate::store::StoreError;
 use actix_web::{web, HttpRequest, HttpResponse};
@@ -38,7 +38,7 @@ pub async fn device_authorization(
 ) -> Result<HttpResponse, OAuthError> {
     let form = parse_form(&req, &body)?;
     let client = authenticate_client(&req, &form, &state).await?;
-    if !client.has_grant(device::GRANT_TYPE) {
+    if !client.has_grant(GrantType::DeviceCode) {
         return Err(OAuthError::UnauthorizedClient(
             "this client may not use the device authorization grant".into(),
         ));

@@ -1,6 +1,7 @@
 //! RFC 8414 authorization server metadata and the RFC 7517 JWKS.
 
 use crate::app::AppState;
+use crate::oauth::GrantType;
 use crate::store::models::Client;
 use actix_web::{web, HttpResponse};
 
@@ -12,22 +13,24 @@ pub async fn metadata(state: web::Data<AppState>) -> HttpResponse {
         .run(|c| c.list_clients())
         .await
         .unwrap_or_default();
-    let any_has = |g: &str| clients.iter().any(|c| c.has_grant(g));
-    let mut grant_types = vec![
-        "authorization_code",
-        "refresh_token",
-        "client_credentials",
-        crate::oauth::device::GRANT_TYPE,
-    ];
+    let any_has = |g: GrantType| clients.iter().any(|c| c.has_grant(g));
+    let mut grant_types: Vec<&str> = [
+        GrantType::AuthorizationCode,
+        GrantType::RefreshToken,
+        GrantType::ClientCredentials,
+        GrantType::DeviceCode,
+    ]
+    .map(GrantType::as_str)
+    .to_vec();
     let mut response_types = vec!["code"];
     let mut response_modes = vec!["query"];
-    if any_has("implicit") {
-        grant_types.push("implicit");
+    if any_has(GrantType::Implicit) {
+        grant_types.push(GrantType::Implicit.as_str());
         response_types.push("token");
         response_modes.push("fragment");
     }
-    if any_has("password") {
-        grant_types.push("password");
+    if any_has(GrantType::Password) {
+        grant_types.push(GrantType::Password.as_str());
     }
     let mut scopes: Vec<&str> = clients.iter().flat_map(Client::scope_list).collect();
     scopes.sort_unstable();

@@ -6,7 +6,7 @@ use super::grants;
 use crate::app::sign_in::client_addr;
 use crate::app::AppState;
 use crate::oauth::wire::Form;
-use crate::oauth::OAuthError;
+use crate::oauth::{GrantType, OAuthError};
 // Until every grant calls `app::issue` directly.
 pub use crate::app::issue::{issue_access_token, sign_access_token, AccessTokenId, TokenResponse};
 use actix_web::{web, HttpRequest, HttpResponse};
@@ -26,23 +26,36 @@ pub async fn token(
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, OAuthError> {
     let form = parse_form(&req, &body)?;
-    let grant_type = form.require("grant_type")?.to_string();
+    // Parsed once, here. `implicit` answers at /authorize, never here.
+    let grant_type = GrantType::parse(form.require("grant_type")?);
     let client = authenticate_client(&req, &form, &state).await?;
-    let response = match grant_type.as_str() {
-        "client_credentials" => grants::client_credentials::grant(&state, &client, &form).await?,
-        "authorization_code" => grants::authorization_code::grant(&state, &client, &form).await?,
-        crate::oauth::device::GRANT_TYPE => {
-            grants::device_code::grant(&state, &client, &form).await?
+    let (grant_type, response) = match grant_type {
+        Some(g @ GrantType::ClientCredentials) => (
+            g,
+            grants::client_credentials::grant(&state, &client, &form).await?,
+        ),
+        Some(g @ GrantType::AuthorizationCode) => (
+            g,
+            grants::authorization_code::grant(&state, &client, &form).await?,
+        ),
+        Some(g @ GrantType::DeviceCode) => {
+            (g, grants::device_code::grant(&state, &client, &form).await?)
         }
-        "refresh_token" => grants::refresh_token::grant(&state, &client, &form).await?,
-        "password" => grants::password::grant(&state, &client, &form, &client_addr(&req)).await?,
-        _ => {
+        Some(g @ GrantType::RefreshToken) => (
+            g,
+            grants::refresh_token::grant(&state, &client, &form).await?,
+        ),
+        Some(g @ GrantType::Password) => (
+            g,
+            grants::password::grant(&state, &client, &form, &client_addr(&req)).await?,
+        ),
+        Some(GrantType::Implicit) | None => {
             return Err(OAuthError::UnsupportedGrantType(
                 "grant_type is not one this server supports".into(),
             ))
         }
     };
-    state.metrics.token_issued(&grant_type);
+    state.metrics.token_issued(grant_type);
     Ok(respond(response))
 }
 

@@ -6,8 +6,7 @@
 use super::pkce::check_challenge;
 use super::scope::resolve_scope;
 use super::wire::Form;
-use super::OAuthError;
-use crate::store::models::Client;
+use super::{ClientPolicy, GrantType, OAuthError};
 
 /// How the response travels back: query for `code`, fragment for `token`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -24,10 +23,11 @@ pub struct Prompt {
     pub consent: bool,
 }
 
-/// A request that passed every check.
+/// A request that passed every check, for client type `C` (the store's
+/// client row in the server).
 #[derive(Debug, Clone)]
-pub struct AuthorizationRequest {
-    pub client: Client,
+pub struct AuthorizationRequest<C> {
+    pub client: C,
     pub response_type: ResponseType,
     /// The URI to answer at (registered, exact).
     pub redirect_uri: String,
@@ -54,24 +54,12 @@ pub enum AuthorizeError {
     },
 }
 
-/// RFC 6749 §3.1.2.3: the redirect URI must equal a registered one exactly;
-/// it may be left out only when exactly one is registered.
-pub fn match_redirect_uri(client: &Client, given: Option<&str>) -> Result<String, String> {
-    let registered = client.redirect_uri_list();
-    match given {
-        Some(uri) if registered.contains(&uri) => Ok(uri.to_string()),
-        Some(_) => Err("The redirect_uri does not match any URI registered for this app.".into()),
-        None if registered.len() == 1 => Ok(registered[0].to_string()),
-        None => Err("This app must say which redirect_uri to use.".into()),
-    }
-}
-
 /// Parameters that must identify the client and its redirect URI, checked
 /// before any redirect. `params` came from the query string or a form body.
-pub fn validate(
+pub fn validate<C: ClientPolicy>(
     raw: &[u8],
-    lookup: impl FnOnce(&str) -> Option<Client>,
-) -> Result<AuthorizationRequest, AuthorizeError> {
+    lookup: impl FnOnce(&str) -> Option<C>,
+) -> Result<AuthorizationRequest<C>, AuthorizeError> {
     // Parse leniently first to find client and redirect URI even when some
     // other parameter repeats.
     let pairs: Vec<(String, String)> = serde_urlencoded::from_bytes(raw).map_err(|_| {
@@ -102,8 +90,11 @@ pub fn validate(
     let client_id = first("client_id").unwrap_or_default();
     let client =
         lookup(client_id).ok_or_else(|| AuthorizeError::Page("Unknown app (client_id).".into()))?;
-    let redirect_uri =
-        match_redirect_uri(&client, first("redirect_uri")).map_err(AuthorizeError::Page)?;
+    // RFC 6749 §3.1.2.3: exact match against a registered URI.
+    let redirect_uri = client
+        .redirect_uris()
+        .resolve(first("redirect_uri"))
+        .map_err(|m| AuthorizeError::Page(m.into()))?;
     let redirect_uri_sent = first("redirect_uri").is_some();
 
     let state = first("state").map(str::to_string);
@@ -134,15 +125,15 @@ pub fn validate(
         }
     };
     let grant = match response_type {
-        ResponseType::Code => "authorization_code",
-        ResponseType::Token => "implicit",
+        ResponseType::Code => GrantType::AuthorizationCode,
+        ResponseType::Token => GrantType::Implicit,
     };
     if !client.has_grant(grant) {
         return Err(fail(OAuthError::UnauthorizedClient(format!(
             "this app may not use the {grant} grant"
         ))));
     }
-    let scope = resolve_scope(form.get("scope"), &client.scope_list()).map_err(fail)?;
+    let scope = resolve_scope(form.get("scope"), &client.scopes()).map_err(fail)?;
 
     let code_challenge = match response_type {
         ResponseType::Code => {
@@ -152,7 +143,7 @@ pub fn validate(
             )
             .map_err(fail)?;
             // RFC 7636 §4.4.1 / RFC 9700 §2.1.1: public clients must use PKCE.
-            if c.is_none() && client.is_public {
+            if c.is_none() && client.is_public() {
                 return Err(fail(OAuthError::InvalidRequest(
                     "PKCE is required: send code_challenge with code_challenge_method=S256".into(),
                 )));
@@ -218,25 +209,42 @@ pub fn redirect_with(redirect_uri: &str, fragment: bool, params: &[(&str, &str)]
 mod tests {
     use super::*;
 
-    fn client(uris: &str, grants: &str, public: bool) -> Client {
-        Client {
-            id: "c1".into(),
-            secret_hash: None,
-            name: "App".into(),
-            website: None,
-            redirect_uris: uris.into(),
-            grant_types: grants.into(),
-            scope: "read write".into(),
-            is_public: public,
-            auth_method: "any".into(),
-            can_introspect: false,
-            owner: None,
-            created_at: 0,
-            updated_at: 0,
+    use crate::oauth::RedirectUris;
+
+    #[derive(Debug, Clone)]
+    struct Client {
+        uris: Vec<&'static str>,
+        grants: Vec<GrantType>,
+        public: bool,
+    }
+
+    impl ClientPolicy for Client {
+        fn client_id(&self) -> &str {
+            "c1"
+        }
+        fn redirect_uris(&self) -> RedirectUris {
+            RedirectUris::new(self.uris.clone())
+        }
+        fn has_grant(&self, grant: GrantType) -> bool {
+            self.grants.contains(&grant)
+        }
+        fn scopes(&self) -> Vec<&str> {
+            vec!["read", "write"]
+        }
+        fn is_public(&self) -> bool {
+            self.public
         }
     }
 
-    fn run(q: &str, c: Client) -> Result<AuthorizationRequest, AuthorizeError> {
+    fn client(uris: &'static str, grants: &str, public: bool) -> Client {
+        Client {
+            uris: uris.split(' ').collect(),
+            grants: grants.split(' ').filter_map(GrantType::parse).collect(),
+            public,
+        }
+    }
+
+    fn run(q: &str, c: Client) -> Result<AuthorizationRequest<Client>, AuthorizeError> {
         validate(q.as_bytes(), |id| (id == "c1").then_some(c))
     }
 

@@ -131,18 +131,6 @@ pub fn description_char(c: char) -> bool {
     matches!(c, '\x20'..='\x21' | '\x23'..='\x5B' | '\x5D'..='\x7E')
 }
 
-impl From<crate::store::StoreError> for OAuthError {
-    fn from(e: crate::store::StoreError) -> Self {
-        OAuthError::Server(e.to_string())
-    }
-}
-
-impl From<crate::tokens::TokenError> for OAuthError {
-    fn from(e: crate::tokens::TokenError) -> Self {
-        OAuthError::Server(e.to_string())
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;

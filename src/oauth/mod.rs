@@ -2,11 +2,16 @@
 //! scopes. Handlers in `http/` load rows, call these, and save.
 
 pub mod authorize;
+pub mod client;
+pub mod code;
 pub mod device;
 pub mod error;
+pub mod grant_type;
 pub mod pkce;
 pub mod refresh;
 pub mod scope;
 pub mod wire;
 
+pub use client::{ClientId, ClientPolicy, RedirectUris, UserId};
 pub use error::OAuthError;
+pub use grant_type::GrantType;

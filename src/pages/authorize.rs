@@ -10,9 +10,9 @@ use crate::oauth::authorize::{
     redirect_with, validate, AuthorizationRequest, AuthorizeError, ResponseType,
 };
 use crate::oauth::wire::max_len;
-use crate::oauth::OAuthError;
+use crate::oauth::{GrantType, OAuthError};
 use crate::store::models::authorization_code::AuthorizationCode;
-use crate::store::models::User;
+use crate::store::models::{Client, User};
 use crate::store::StoreError;
 use actix_web::{web, HttpRequest, HttpResponse, ResponseError};
 
@@ -20,7 +20,7 @@ use actix_web::{web, HttpRequest, HttpResponse, ResponseError};
 pub async fn load_request(
     state: &AppState,
     raw: &[u8],
-) -> Result<AuthorizationRequest, AuthorizeError> {
+) -> Result<AuthorizationRequest<Client>, AuthorizeError> {
     let pairs: Vec<(String, String)> = serde_urlencoded::from_bytes(raw).unwrap_or_default();
     let ids: Vec<String> = pairs
         .iter()
@@ -77,7 +77,7 @@ pub fn error_response(state: &AppState, e: AuthorizeError) -> HttpResponse {
 
 fn redirect_error(
     state: &AppState,
-    areq: &AuthorizationRequest,
+    areq: &AuthorizationRequest<Client>,
     error: OAuthError,
 ) -> HttpResponse {
     error_response(
@@ -177,7 +177,7 @@ async fn handle(req: &HttpRequest, state: &AppState, raw: Vec<u8>) -> HttpRespon
 /// the person just gave it.
 pub async fn complete(
     state: &AppState,
-    areq: &AuthorizationRequest,
+    areq: &AuthorizationRequest<Client>,
     user: &User,
     auth_time: i64,
     record_consent: bool,
@@ -236,7 +236,7 @@ pub async fn complete(
                     })
                 })
                 .await?;
-            state.metrics.token_issued("implicit");
+            state.metrics.token_issued(GrantType::Implicit);
             params.push(("access_token", jwt));
             params.push(("token_type", "Bearer".into()));
             params.push(("expires_in", (claims.exp - claims.iat).to_string()));

@@ -55,6 +55,14 @@ impl StoreError {
 
 pub type StoreResult<T> = Result<T, StoreError>;
 
+/// A database failure is the server's fault: `server_error`, its cause
+/// logged and never sent.
+impl From<StoreError> for crate::oauth::OAuthError {
+    fn from(e: StoreError) -> Self {
+        crate::oauth::OAuthError::Server(e.to_string())
+    }
+}
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum DbKind {
     Sqlite,

@@ -17,3 +17,10 @@ pub enum TokenError {
     #[error(transparent)]
     Store(#[from] crate::store::StoreError),
 }
+
+/// A signing failure is the server's fault: `server_error`.
+impl From<TokenError> for crate::oauth::OAuthError {
+    fn from(e: TokenError) -> Self {
+        crate::oauth::OAuthError::Server(e.to_string())
+    }
+}

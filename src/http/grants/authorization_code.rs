@@ -3,8 +3,9 @@
 use crate::app::issue::{sign_access_token, AccessTokenId, FamilyLifetimes, TokenResponse};
 use crate::app::AppState;
 use crate::crypto::token_hash;
+use crate::oauth::code::{bad_code, judge_exchange, Exchange, IssuedCode, Verdict};
 use crate::oauth::wire::Form;
-use crate::oauth::{pkce, OAuthError};
+use crate::oauth::{ClientPolicy, GrantType, OAuthError};
 use crate::store::models::Client;
 use actix_web::web;
 
@@ -14,16 +15,12 @@ enum Outcome {
     Replayed,
 }
 
-fn bad_code() -> OAuthError {
-    OAuthError::InvalidGrant("the authorization code is invalid, expired or already used".into())
-}
-
 pub async fn grant(
     state: &web::Data<AppState>,
     client: &Client,
     form: &Form,
 ) -> Result<TokenResponse, OAuthError> {
-    if !client.has_grant("authorization_code") {
+    if !client.has_grant(GrantType::AuthorizationCode) {
         return Err(OAuthError::UnauthorizedClient(
             "this client may not use the authorization_code grant".into(),
         ));
@@ -32,6 +29,7 @@ pub async fn grant(
     let redirect_uri = form.get("redirect_uri").map(str::to_string);
     let verifier = form.get("code_verifier").map(str::to_string);
     let client = client.clone();
+    let client_uris = client.redirect_uris();
     let now = state.clock.now();
     let lifetimes = FamilyLifetimes::new(state);
     let st = state.clone();
@@ -42,63 +40,33 @@ pub async fn grant(
                 let Some(code) = c.find_authorization_code(&code_hash)? else {
                     return Err(bad_code());
                 };
-                // §4.1.3: "ensure that the authorization code was issued to
-                // the authenticated confidential client".
-                if code.client_id != client.id {
-                    return Err(bad_code());
-                }
-                // §4.1.2: "If an authorization code is used more than once,
-                // the authorization server MUST deny the request and SHOULD
-                // revoke (when possible) all tokens previously issued based
-                // on that authorization code." The conditional update lets
-                // exactly one of two racing redemptions win.
-                if code.consumed_at.is_some() || !c.consume_authorization_code(&code_hash, now)? {
+                let issued = IssuedCode {
+                    client_id: &code.client_id,
+                    redirect_uri: code.redirect_uri.as_deref(),
+                    code_challenge: code.code_challenge.as_deref(),
+                    expires_at: code.expires_at,
+                    consumed: code.consumed_at.is_some(),
+                };
+                let exchange = Exchange {
+                    client_id: &client.id,
+                    client_redirect_uris: &client_uris,
+                    redirect_uri: redirect_uri.as_deref(),
+                    code_verifier: verifier.as_deref(),
+                    now,
+                };
+                // The conditional update lets exactly one of two racing
+                // redemptions win; the loser is a replay too.
+                let replayed = match judge_exchange(&issued, &exchange)? {
+                    Verdict::Replayed => true,
+                    Verdict::Redeem => !c.consume_authorization_code(&code_hash, now)?,
+                };
+                if replayed {
+                    // RFC 6749 §4.1.2: revoke what the code issued.
                     c.revoke_families_from_code(&code_hash, now)?;
                     if let (Some(jti), Some(exp)) = (&code.issued_jti, code.issued_jti_expires_at) {
                         c.revoke_access_token(jti, exp)?;
                     }
                     return Ok(Outcome::Replayed);
-                }
-                if code.expires_at <= now {
-                    return Err(bad_code());
-                }
-                // §4.1.3: redirect_uri must be present and identical when the
-                // authorization request included it.
-                let expected = code.redirect_uri.clone().or_else(|| {
-                    let uris = client.redirect_uri_list();
-                    (uris.len() == 1).then(|| uris[0].to_string())
-                });
-                match (&code.redirect_uri, &redirect_uri) {
-                    (Some(_), None) => {
-                        return Err(OAuthError::InvalidGrant(
-                            "redirect_uri is required: the authorization request included it"
-                                .into(),
-                        ))
-                    }
-                    (_, Some(given)) if Some(given) != expected.as_ref() => {
-                        return Err(OAuthError::InvalidGrant(
-                            "redirect_uri does not match the authorization request".into(),
-                        ))
-                    }
-                    _ => {}
-                }
-                // RFC 7636 §4.6, and RFC 9700 §2.1.1: a verifier without a
-                // challenge is refused too (PKCE downgrade).
-                match (&code.code_challenge, &verifier) {
-                    (Some(challenge), Some(v)) if pkce::verify(v, challenge) => {}
-                    (Some(_), Some(_)) => {
-                        return Err(OAuthError::InvalidGrant(
-                            "code_verifier does not match the code_challenge".into(),
-                        ))
-                    }
-                    (Some(_), None) => {
-                        return Err(OAuthError::InvalidGrant("code_verifier is required".into()))
-                    }
-                    (None, Some(_)) => return Err(OAuthError::InvalidGrant(
-                        "code_verifier sent but the authorization request had no code_challenge"
-                            .into(),
-                    )),
-                    (None, None) => {}
                 }
                 // The user may have been disabled since the code was issued
                 // (as the refresh, device and password grants check too).
@@ -108,7 +76,7 @@ pub async fn grant(
                 let access = AccessTokenId::new(&st);
                 c.record_code_access_token(&code_hash, &access.jti, access.exp)?;
                 c.record_user_access_token(&access.jti, &code.user_id, &client.id, access.exp)?;
-                let refresh_token = if client.has_grant("refresh_token") {
+                let refresh_token = if client.has_grant(GrantType::RefreshToken) {
                     Some(c.issue_refresh_token(lifetimes.family(
                         &client.id,
                         &code.user_id,

@@ -4,7 +4,7 @@ use crate::app::issue::{issue_access_token, TokenResponse};
 use crate::app::AppState;
 use crate::oauth::scope::resolve_scope;
 use crate::oauth::wire::Form;
-use crate::oauth::OAuthError;
+use crate::oauth::{GrantType, OAuthError};
 use crate::store::models::Client;
 
 /// RFC 6749 §4.4: a confidential client acting on its own behalf.
@@ -15,7 +15,7 @@ pub async fn grant(
 ) -> Result<TokenResponse, OAuthError> {
     // §4.4: "The client credentials grant type MUST only be used by
     // confidential clients."
-    if client.is_public || !client.has_grant("client_credentials") {
+    if client.is_public || !client.has_grant(GrantType::ClientCredentials) {
         return Err(OAuthError::UnauthorizedClient(
             "this client may not use the client_credentials grant".into(),
         ));

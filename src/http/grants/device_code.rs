@@ -4,9 +4,9 @@
 use crate::app::issue::{sign_access_token, AccessTokenId, FamilyLifetimes, TokenResponse};
 use crate::app::AppState;
 use crate::crypto::token_hash;
-use crate::oauth::device::{self, invalid_code, judge_poll, PollState, PollVerdict};
+use crate::oauth::device::{invalid_code, judge_poll, PollState, PollVerdict};
 use crate::oauth::wire::Form;
-use crate::oauth::OAuthError;
+use crate::oauth::{GrantType, OAuthError};
 use crate::store::models::Client;
 use crate::store::DbConn;
 
@@ -31,7 +31,7 @@ pub async fn grant(
     client: &Client,
     form: &Form,
 ) -> Result<TokenResponse, OAuthError> {
-    if !client.has_grant(device::GRANT_TYPE) {
+    if !client.has_grant(GrantType::DeviceCode) {
         return Err(OAuthError::UnauthorizedClient(
             "this client may not use the device authorization grant".into(),
         ));
@@ -39,7 +39,7 @@ pub async fn grant(
     let hash = token_hash(form.require("device_code")?);
     let client_id = client.id.clone();
     let refresh = client
-        .has_grant("refresh_token")
+        .has_grant(GrantType::RefreshToken)
         .then(|| FamilyLifetimes::new(state));
     let now = state.clock.now();
     let access = AccessTokenId::new(state);

@@ -7,7 +7,7 @@ use crate::app::sign_in::{authenticate_user, SignInError};
 use crate::app::AppState;
 use crate::oauth::scope::resolve_scope;
 use crate::oauth::wire::Form;
-use crate::oauth::OAuthError;
+use crate::oauth::{GrantType, OAuthError};
 use crate::store::models::Client;
 
 /// RFC 6749 §4.3.2: checks the user's credentials and issues an access
@@ -19,7 +19,7 @@ pub async fn grant(
     form: &Form,
     addr: &str,
 ) -> Result<TokenResponse, OAuthError> {
-    if !client.has_grant("password") {
+    if !client.has_grant(GrantType::Password) {
         return Err(OAuthError::UnauthorizedClient(
             "this client may not use the password grant".into(),
         ));
@@ -41,7 +41,7 @@ pub async fn grant(
         })?;
     let now = state.clock.now();
     let access = AccessTokenId::new(state);
-    let refresh_token = if client.has_grant("refresh_token") {
+    let refresh_token = if client.has_grant(GrantType::RefreshToken) {
         let lifetimes = FamilyLifetimes::new(state);
         let (client_id, user_id, family_scope) =
             (client.id.clone(), user.id.clone(), scope.clone());

@@ -7,7 +7,7 @@ use crate::http::AppState;
 use crate::oauth::refresh::{decide, Decision, ReusePolicy};
 use crate::oauth::scope::parse_scope;
 use crate::oauth::wire::Form;
-use crate::oauth::OAuthError;
+use crate::oauth::{GrantType, OAuthError};
 use crate::store::models::refresh_token::{NewChild, RefreshFamily};
 use crate::store::models::Client;
 use crate::store::DbConn;
@@ -31,7 +31,7 @@ pub async fn grant(
     client: &Client,
     form: &Form,
 ) -> Result<TokenResponse, OAuthError> {
-    if !client.has_grant("refresh_token") {
+    if !client.has_grant(GrantType::RefreshToken) {
         return Err(OAuthError::UnauthorizedClient(
             "this client may not use the refresh_token grant".into(),
         ));

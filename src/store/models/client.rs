@@ -1,5 +1,6 @@
 use super::split_list;
 use crate::dispatch;
+use crate::oauth::{ClientPolicy, GrantType, RedirectUris};
 use crate::store::schema::clients;
 use crate::store::{DbConn, StoreError, StoreResult};
 use diesel::prelude::*;
@@ -40,8 +41,8 @@ impl Client {
     pub fn scope_list(&self) -> Vec<&str> {
         split_list(&self.scope).collect()
     }
-    pub fn has_grant(&self, grant: &str) -> bool {
-        split_list(&self.grant_types).any(|g| g == grant)
+    pub fn has_grant(&self, grant: GrantType) -> bool {
+        split_list(&self.grant_types).any(|g| g == grant.as_str())
     }
     /// The RFC 7591 name of the client's token endpoint auth method.
     pub fn auth_method_name(&self) -> &str {
@@ -52,6 +53,24 @@ impl Client {
         } else {
             &self.auth_method
         }
+    }
+}
+
+impl ClientPolicy for Client {
+    fn client_id(&self) -> &str {
+        &self.id
+    }
+    fn redirect_uris(&self) -> RedirectUris {
+        RedirectUris::new(split_list(&self.redirect_uris))
+    }
+    fn has_grant(&self, grant: GrantType) -> bool {
+        Client::has_grant(self, grant)
+    }
+    fn scopes(&self) -> Vec<&str> {
+        self.scope_list()
+    }
+    fn is_public(&self) -> bool {
+        self.is_public
     }
 }
 

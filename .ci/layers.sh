@@ -1,0 +1,52 @@
+#!/usr/bin/env bash
+# Checks that imports point one way (ARCHITECTURE.md): each module of src/
+# may import only the modules listed for it. Fails naming every import
+# against the direction. Run by .ci/run; run it by hand after moving code.
+set -euo pipefail
+cd "$(dirname "$0")/../src"
+
+# module: the crate modules it may import (besides itself).
+declare -A ALLOWED=(
+  [crypto]=""
+  [clock]=""
+  [workers]=""
+  [hasher]="crypto workers"
+  [oauth]="crypto"
+  [store]="oauth crypto workers dispatch"
+  [tokens]="store oauth crypto clock"
+  [config]="store"
+  [admin]="store oauth hasher crypto"
+  [app]="config store tokens oauth hasher crypto clock workers"
+  [http]="app store tokens oauth config crypto clock hasher"
+  [pages]="app store tokens oauth config crypto clock hasher"
+  [cli]="admin app config store tokens oauth hasher crypto clock Application Clock"
+)
+
+# Crates a pure layer must not use at all.
+declare -A FORBIDDEN_CRATES=(
+  [oauth]="actix_web diesel jsonwebtoken aws_lc_rs"
+  [store]="actix_web"
+  [tokens]="actix_web"
+)
+
+fail=0
+for module in "${!ALLOWED[@]}"; do
+  if [ -d "$module" ]; then files=$(find "$module" -name '*.rs'); else files="$module.rs"; fi
+  [ -n "$files" ] || continue
+  allowed=" ${ALLOWED[$module]} $module "
+  while IFS=: read -r file line used; do
+    [ -n "$used" ] || continue
+    if [[ "$allowed" != *" $used "* ]]; then
+      echo "layers: $file:$line imports crate::$used, which $module may not (ARCHITECTURE.md)"
+      fail=1
+    fi
+  done < <(grep -noE '(crate|gatehouse)::[A-Za-z_]+' $files | sed -E 's/(crate|gatehouse):://' || true)
+  for c in ${FORBIDDEN_CRATES[$module]:-}; do
+    if grep -nE "\b$c::" $files >/dev/null; then
+      grep -nE "\b$c::" $files | sed "s/^/layers: $module must not use $c: /"
+      fail=1
+    fi
+  done
+done
+if [ "$fail" = 0 ]; then echo "layers: every import points the allowed way"; fi
+exit "$fail"
