@@ -100,7 +100,10 @@ fn redeem(c: &mut DbConn, p: &Presentation) -> Result<Redeemed, OAuthError> {
     let mut attempts = 0;
     let family_id = loop {
         attempts += 1;
-        let Some((token, family)) = c.find_refresh_token(&p.hash)? else {
+        // Locks the family until this transaction ends, so a concurrent
+        // revocation either sees the successor written here (and
+        // deny-lists its access token) or is seen by it.
+        let Some((token, family)) = c.find_refresh_token_for_update(&p.hash)? else {
             return Err(invalid_grant("the refresh token is invalid"));
         };
         let successor_used = token.used_at.is_some() && c.refresh_successor_used(&p.hash)?;
