@@ -149,3 +149,149 @@ async fn rfc7009_2_1_refresh_racing_consent_withdrawal_keeps_no_active_access_to
         assert_eq!(app.introspect(&rs, at).await["active"], false);
     }
 }
+
+/// `GATEHOUSE_REFRESH_REUSE_GRACE=30`: a replay inside the grace is for a
+/// client that lost the answer to its refresh, never for a second holder.
+mod grace {
+    use super::{refresh_at, TRIES};
+    use crate::harness::{expect_error, TestApp};
+
+    backend_tests_with!(
+        |c| c.refresh_reuse_grace = 30;
+        rfc9700_4_14_2_grace_replay_leaves_exactly_one_live_chain,
+        rfc9700_4_14_2_presenting_a_successor_replaced_by_a_grace_replay_revokes_the_family,
+        rfc9700_4_14_2_grace_replay_racing_its_successor_leaves_at_most_one_live_chain,
+    );
+
+    /// A refresh token and the access token issued with it.
+    struct Pair {
+        refresh: String,
+        access: String,
+    }
+
+    fn pair(body: &serde_json::Value) -> Pair {
+        Pair {
+            refresh: body["refresh_token"].as_str().unwrap().to_string(),
+            access: body["access_token"].as_str().unwrap().to_string(),
+        }
+    }
+
+    async fn refreshed(app: &TestApp, c: &gatehouse::admin::CreatedClient, t: &str) -> Pair {
+        let r = app.refresh(c, t).await;
+        assert_eq!(r.status(), 200);
+        pair(&r.json().await.unwrap())
+    }
+
+    async fn active(app: &TestApp, rs: &gatehouse::admin::CreatedClient, token: &str) -> bool {
+        app.introspect(rs, token).await["active"] == true
+    }
+
+    /// Replaying at every level: each replay's pair replaces the successor
+    /// the client never got (its access token is deny-listed too), so the
+    /// family never has more than the one chain a client can hold.
+    async fn rfc9700_4_14_2_grace_replay_leaves_exactly_one_live_chain(app: TestApp) {
+        app.alice();
+        let c = app.password_client();
+        let rs = app.introspector();
+        let mut current = app.password_refresh_token(&c).await;
+        let mut issued = Vec::new();
+        for level in 0..3 {
+            let lost = refreshed(&app, &c, &current).await;
+            let replayed = refreshed(&app, &c, &current).await;
+            assert!(
+                !active(&app, &rs, &lost.refresh).await,
+                "level {level}: the successor the replay replaced is still active"
+            );
+            assert!(
+                !active(&app, &rs, &lost.access).await,
+                "level {level}: the access token issued with it is still active"
+            );
+            assert!(active(&app, &rs, &replayed.refresh).await);
+            assert!(active(&app, &rs, &replayed.access).await);
+            current = replayed.refresh.clone();
+            issued.push(lost);
+            issued.push(replayed);
+        }
+        let mut live = Vec::new();
+        for p in &issued {
+            if active(&app, &rs, &p.refresh).await {
+                live.push(p.refresh.clone());
+            }
+        }
+        assert_eq!(live, vec![current.clone()], "exactly one live chain");
+        // And it is a working one.
+        refreshed(&app, &c, &current).await;
+    }
+
+    /// The replaced successor in someone's hands means the replay did not
+    /// come from a client that lost it: a second holder. That is reuse, and
+    /// the family dies, the replay's chain included.
+    async fn rfc9700_4_14_2_presenting_a_successor_replaced_by_a_grace_replay_revokes_the_family(
+        app: TestApp,
+    ) {
+        app.alice();
+        let c = app.password_client();
+        let rs = app.introspector();
+        let t1 = app.password_refresh_token(&c).await;
+        let lost = refreshed(&app, &c, &t1).await;
+        let replayed = refreshed(&app, &c, &t1).await;
+        expect_error(app.refresh(&c, &lost.refresh).await, 400, "invalid_grant").await;
+        expect_error(
+            app.refresh(&c, &replayed.refresh).await,
+            400,
+            "invalid_grant",
+        )
+        .await;
+        for t in [&lost.access, &replayed.access, &replayed.refresh] {
+            assert!(!active(&app, &rs, t).await);
+        }
+    }
+
+    /// The successor used at one instance while its parent is replayed at
+    /// the other, at once. Either order is a second holder (one after the
+    /// other the family is revoked), so whichever the database serves
+    /// first: at most one chain can still refresh, and a pair whose refresh
+    /// token died with its chain has no active access token either.
+    async fn rfc9700_4_14_2_grace_replay_racing_its_successor_leaves_at_most_one_live_chain(
+        app: TestApp,
+    ) {
+        let b = app.sibling();
+        app.alice();
+        let c = app.password_client();
+        let rs = app.introspector();
+        for try_no in 0..TRIES {
+            let t1 = app.password_refresh_token(&c).await;
+            let t2 = refreshed(&app, &c, &t1).await;
+            let use_successor = async {
+                let r = app.refresh(&c, &t2.refresh).await;
+                let status = r.status().as_u16();
+                (status, r.json::<serde_json::Value>().await.unwrap())
+            };
+            let replay_parent = refresh_at(&app, &b, &c, &t1);
+            let (used, replayed) = tokio::join!(use_successor, replay_parent);
+            let mut pairs = Vec::new();
+            for (status, body) in [used, replayed] {
+                match status {
+                    200 => pairs.push(pair(&body)),
+                    400 => assert_eq!(body["error"], "invalid_grant", "try {try_no}: {body}"),
+                    other => panic!("try {try_no}: refresh answered {other}: {body}"),
+                }
+            }
+            let mut live = 0;
+            for p in &pairs {
+                if active(&app, &rs, &p.refresh).await {
+                    live += 1;
+                } else {
+                    assert!(
+                        !active(&app, &rs, &p.access).await,
+                        "try {try_no}: a dead chain's access token is active"
+                    );
+                }
+            }
+            if active(&app, &rs, &t2.refresh).await {
+                live += 1;
+            }
+            assert!(live <= 1, "try {try_no}: {live} live chains");
+        }
+    }
+}
