@@ -156,8 +156,8 @@ mod grace {
     use super::{refresh_at, TRIES};
     use crate::harness::{expect_error, TestApp};
 
-    backend_tests_with!(
-        |c| c.refresh_reuse_grace = 30;
+    backend_tests!(
+        with |c| c.refresh_reuse_grace = 30;
         rfc9700_4_14_2_grace_replay_leaves_exactly_one_live_chain,
         rfc9700_4_14_2_presenting_a_successor_replaced_by_a_grace_replay_revokes_the_family,
         rfc9700_4_14_2_grace_replay_racing_its_successor_leaves_at_most_one_live_chain,
