@@ -28,9 +28,12 @@ pub async fn revoke(
     // making the revocation request".
     match find(&state, token, form.get("token_type_hint")).await? {
         Some(Presented::Refresh(_, family)) if family.client_id == client.id => {
+            // One transaction, which locks the family: a refresh racing
+            // this one either commits first (and its new access token is
+            // deny-listed here) or finds the family revoked.
             state
                 .store
-                .run(move |c| c.revoke_refresh_family(&family.id, now))
+                .run(move |c| c.transaction(|c| c.revoke_refresh_family(&family.id, now)))
                 .await?;
         }
         Some(Presented::Access(claims)) if claims.client_id == client.id => {

@@ -18,7 +18,8 @@ pub struct ReusePolicy {
 pub enum Decision {
     /// Unspent and live: spend it and issue its successor.
     Rotate,
-    /// Spent moments ago and still in its grace: issue one more successor.
+    /// Spent moments ago and still in its grace: issue a successor that
+    /// replaces the unused one issued before (one live chain per family).
     Grace,
     /// Spent: someone holds a copy. Revoke the family (RFC 9700 §4.14.2).
     RevokeFamily,
@@ -45,11 +46,16 @@ pub fn decide(
     if family.client_id != client_id {
         return Decision::Reject("the refresh token is invalid");
     }
-    if family.revoked_at.is_some() || token.revoked_at.is_some() {
+    if family.revoked_at.is_some() {
         return Decision::Reject("the refresh token has been revoked");
     }
     if now >= family.expires_at {
         return Decision::Reject("the refresh token has expired");
+    }
+    // A grace replay of its parent replaced this token, which the replaying
+    // client never received. Someone holds it anyway: a second holder.
+    if token.revoked_at.is_some() {
+        return Decision::RevokeFamily;
     }
     if let Some(used_at) = token.used_at {
         let in_grace = policy.grace > 0
@@ -168,6 +174,29 @@ mod tests {
             decide(&t, &family(), "c", 111, false, GRACE),
             Decision::RevokeFamily
         );
+    }
+
+    #[test]
+    fn rfc9700_4_14_2_successor_replaced_by_a_grace_replay_revokes_the_family() {
+        let mut t = token();
+        t.revoked_at = Some(5);
+        assert_eq!(
+            decide(&t, &family(), "c", 10, false, GRACE),
+            Decision::RevokeFamily
+        );
+        assert!(!is_active(&t, &family(), 10));
+        // Another client's attempt still changes nothing.
+        assert!(matches!(
+            decide(&t, &family(), "other", 10, false, GRACE),
+            Decision::Reject(_)
+        ));
+        // Nor does presenting it once the family is gone.
+        let mut f = family();
+        f.revoked_at = Some(6);
+        assert!(matches!(
+            decide(&t, &f, "c", 10, false, GRACE),
+            Decision::Reject(_)
+        ));
     }
 
     #[test]

@@ -21,6 +21,7 @@ mod malformed;
 mod metadata;
 mod oauth2_client;
 mod pages_safety;
+mod refresh_races;
 mod revoke;
 mod scale_out;
 mod token_client_credentials;

@@ -306,8 +306,8 @@ mod grace {
         // The answer to the first refresh was "lost": replay it.
         let t3 = refresh_token_of(app.refresh(&c, &t1).await).await;
         assert_ne!(t2, t3);
-        // Both successors belong to the live family; whichever the client
-        // kept works.
+        // The replay's pair replaces the one whose answer was lost (see
+        // refresh_races.rs); the new chain keeps working.
         let t4 = refresh_token_of(app.refresh(&c, &t3).await).await;
         assert_eq!(app.refresh(&c, &t4).await.status(), 200);
     }

@@ -97,66 +97,72 @@ struct Presentation {
 /// transaction; a refusal returns `Err` (nothing was written), while a
 /// detected reuse returns `Ok` so that the family's revocation commits.
 fn redeem(c: &mut DbConn, p: &Presentation) -> Result<Redeemed, OAuthError> {
-    let mut attempts = 0;
-    let family_id = loop {
-        attempts += 1;
-        let Some((token, family)) = c.find_refresh_token(&p.hash)? else {
-            return Err(invalid_grant("the refresh token is invalid"));
-        };
-        let successor_used = token.used_at.is_some() && c.refresh_successor_used(&p.hash)?;
-        let decision = decide(
-            &token,
-            &family,
-            &p.client_id,
-            p.now,
-            successor_used,
-            p.policy,
-        );
-        match decision {
-            Decision::Reject(why) => return Err(invalid_grant(why)),
-            Decision::RevokeFamily => break family.id,
-            Decision::Rotate | Decision::Grace => {
-                let scope =
-                    narrow_scope(p.requested_scope.as_deref(), &token.scope, &p.client_scope)?;
-                check_user(c, &family)?;
-                // Single use: the UPDATE matches only while the token is
-                // unspent (or its grace unclaimed), so of two concurrent
-                // requests exactly one gets `true`, on both backends.
-                let claimed = if decision == Decision::Rotate {
-                    c.spend_refresh_token(&p.hash, p.now)?
-                } else {
-                    c.claim_refresh_grace(&p.hash, p.now)?
-                };
-                if claimed {
-                    let refresh_token = c.insert_child_refresh_token(NewChild {
-                        family: &family,
-                        parent_hash: &p.hash,
-                        // §6: "the refresh token scope MUST be identical to
-                        // that of the refresh token included by the client
-                        // in the request."
-                        scope: &token.scope,
-                        now: p.now,
-                        idle_ttl: p.idle_ttl,
-                        access: p.access.as_issued(),
-                    })?;
-                    return Ok(Redeemed::Issued {
-                        refresh_token,
-                        family,
-                        scope,
-                    });
-                }
-                // Lost the race to a concurrent request: look again, the
-                // token is now spent (or its grace taken). A second loss
-                // means the grace went to someone else: that is reuse.
-                if attempts == 2 {
-                    break family.id;
-                }
-            }
-        }
+    // Locks the family until this transaction ends: concurrent refreshes,
+    // grace replays and revocations of it run one after the other, so the
+    // decision below holds while it is written. A revocation either sees
+    // the successor written here (and deny-lists its access token) or is
+    // seen by it.
+    let Some((token, family)) = c.find_refresh_token_for_update(&p.hash)? else {
+        return Err(invalid_grant("the refresh token is invalid"));
     };
-    // RFC 9700 §4.14.2: a spent token was presented again, so a copy is in
-    // other hands. Revoke the family; the legitimate holder signs in again.
-    c.revoke_refresh_family(&family_id, p.now)?;
+    let successor_used = token.used_at.is_some() && c.refresh_successor_used(&p.hash)?;
+    let decision = decide(
+        &token,
+        &family,
+        &p.client_id,
+        p.now,
+        successor_used,
+        p.policy,
+    );
+    let grace = match decision {
+        Decision::Reject(why) => return Err(invalid_grant(why)),
+        Decision::RevokeFamily => return reuse_detected(c, &family.id, p.now),
+        Decision::Rotate => false,
+        Decision::Grace => true,
+    };
+    let scope = narrow_scope(p.requested_scope.as_deref(), &token.scope, &p.client_scope)?;
+    check_user(c, &family)?;
+    // Single use: the UPDATE matches only while the token is unspent (or
+    // its grace unclaimed). Under the family lock it always matches; if it
+    // ever did not, someone else used the token: reuse.
+    let claimed = if grace {
+        c.claim_refresh_grace(&p.hash, p.now)?
+    } else {
+        c.spend_refresh_token(&p.hash, p.now)?
+    };
+    if !claimed {
+        return reuse_detected(c, &family.id, p.now);
+    }
+    if grace {
+        // RFC 9700 §4.14.2: the grace is for a client that lost the answer
+        // to its refresh, not for a second holder. The new pair replaces
+        // the successor that answer carried: it is revoked and its access
+        // token deny-listed, so the family keeps exactly one live chain,
+        // and whoever presents the replaced token later trips reuse.
+        c.revoke_unused_successors(&p.hash, p.now)?;
+    }
+    let refresh_token = c.insert_child_refresh_token(NewChild {
+        family: &family,
+        parent_hash: &p.hash,
+        // §6: "the refresh token scope MUST be identical to that of the
+        // refresh token included by the client in the request."
+        scope: &token.scope,
+        now: p.now,
+        idle_ttl: p.idle_ttl,
+        access: p.access.as_issued(),
+    })?;
+    Ok(Redeemed::Issued {
+        refresh_token,
+        family,
+        scope,
+    })
+}
+
+/// RFC 9700 §4.14.2: a spent (or replaced) token was presented again, so a
+/// copy is in other hands. Revoke the family; the legitimate holder signs
+/// in again.
+fn reuse_detected(c: &mut DbConn, family_id: &str, now: i64) -> Result<Redeemed, OAuthError> {
+    c.revoke_refresh_family(family_id, now)?;
     Ok(Redeemed::ReuseDetected)
 }
 

@@ -1,12 +1,34 @@
 //! Refresh tokens live in families: every rotation adds a token to its
 //! family; the family carries the absolute lifetime and, once revoked,
 //! kills every token in it (RFC 9700 §4.14.2).
+//!
+//! **One writer per family at a time.** Every transaction that changes a
+//! family (a refresh, a grace replay, a revocation) first locks the
+//! family's row: `SELECT … FOR UPDATE` on PostgreSQL; on SQLite the
+//! transaction already holds the database write lock from its
+//! `BEGIN IMMEDIATE` (`DbConn::transaction`). So a refresh and a revocation
+//! of one family never interleave: either the refresh commits first and the
+//! revocation, reading after it, deny-lists the access token it issued, or
+//! the revocation commits first and the refresh finds the family revoked
+//! (RFC 7009 §2.1). The methods that rely on this refuse to run outside a
+//! transaction.
 
 use crate::crypto::{random_token, token_hash};
 use crate::dispatch;
 use crate::store::schema::{refresh_families, refresh_tokens};
-use crate::store::{DbConn, StoreResult};
+use crate::store::{Backend, DbConn, StoreError, StoreResult};
 use diesel::prelude::*;
+
+/// Loads `$query` with `FOR UPDATE` on PostgreSQL, and as it is on SQLite,
+/// where the transaction's write lock already excludes other writers.
+macro_rules! load_for_update {
+    ($conn:expr, $query:expr) => {
+        match &mut $conn.backend {
+            Backend::Pg(c) => $query.for_update().load(c),
+            Backend::Sqlite(c) => $query.load(c),
+        }
+    };
+}
 
 #[derive(Debug, Clone, Queryable, Selectable, Insertable)]
 #[diesel(table_name = refresh_families)]
@@ -39,6 +61,8 @@ pub struct RefreshToken {
     pub expires_at: i64,
     pub used_at: Option<i64>,
     pub grace_used_at: Option<i64>,
+    /// Set when a reuse-grace replay of its parent replaced this (unused)
+    /// token: the family keeps one live chain (RFC 9700 §4.14.2).
     pub revoked_at: Option<i64>,
     /// The access token issued with this refresh token: deny-listed when
     /// the family is revoked (RFC 7009 §2.1).
@@ -122,43 +146,67 @@ impl DbConn {
         Ok(())
     }
 
-    /// Revokes every family started from this authorization code.
-    pub fn revoke_families_from_code(&mut self, code_hash: &str, now: i64) -> StoreResult<usize> {
-        let ids: Vec<String> = dispatch!(self, c => refresh_families::table
-            .filter(refresh_families::auth_code_hash.eq(code_hash))
-            .select(refresh_families::id)
-            .load(c))?;
-        self.deny_family_access_tokens(&ids, now)?;
+    /// The locking below only serialises anything inside a transaction.
+    fn require_transaction(&self) -> StoreResult<()> {
+        if self.tx_open {
+            Ok(())
+        } else {
+            Err(StoreError::Invalid(
+                "refresh families may only change inside a transaction".into(),
+            ))
+        }
+    }
+
+    /// Deny-lists the access tokens of these families, which the caller
+    /// has locked, then marks them revoked. Returns how many were live.
+    fn revoke_locked_families(&mut self, ids: &[String], now: i64) -> StoreResult<usize> {
+        if ids.is_empty() {
+            return Ok(0);
+        }
+        self.deny_family_access_tokens(ids, now)?;
         Ok(dispatch!(self, c => diesel::update(
             refresh_families::table
-                .filter(refresh_families::auth_code_hash.eq(code_hash))
+                .filter(refresh_families::id.eq_any(ids))
                 .filter(refresh_families::revoked_at.is_null()),
         )
         .set(refresh_families::revoked_at.eq(now))
         .execute(c))?)
     }
 
+    /// Revokes every family started from this authorization code. Call
+    /// inside a transaction.
+    pub fn revoke_families_from_code(&mut self, code_hash: &str, now: i64) -> StoreResult<usize> {
+        self.require_transaction()?;
+        // Locked in one order for every caller, so two revocations that
+        // share families wait for each other instead of deadlocking.
+        let ids: Vec<String> = load_for_update!(
+            self,
+            refresh_families::table
+                .filter(refresh_families::auth_code_hash.eq(code_hash))
+                .order(refresh_families::id.asc())
+                .select(refresh_families::id)
+        )?;
+        self.revoke_locked_families(&ids, now)
+    }
+
     /// Revokes every family of one user at one client (consent withdrawn).
+    /// Call inside a transaction.
     pub fn revoke_families_for_user_client(
         &mut self,
         user_id: &str,
         client_id: &str,
         now: i64,
     ) -> StoreResult<usize> {
-        let ids: Vec<String> = dispatch!(self, c => refresh_families::table
-            .filter(refresh_families::user_id.eq(user_id))
-            .filter(refresh_families::client_id.eq(client_id))
-            .select(refresh_families::id)
-            .load(c))?;
-        self.deny_family_access_tokens(&ids, now)?;
-        Ok(dispatch!(self, c => diesel::update(
+        self.require_transaction()?;
+        let ids: Vec<String> = load_for_update!(
+            self,
             refresh_families::table
                 .filter(refresh_families::user_id.eq(user_id))
                 .filter(refresh_families::client_id.eq(client_id))
-                .filter(refresh_families::revoked_at.is_null()),
-        )
-        .set(refresh_families::revoked_at.eq(now))
-        .execute(c))?)
+                .order(refresh_families::id.asc())
+                .select(refresh_families::id)
+        )?;
+        self.revoke_locked_families(&ids, now)
     }
 }
 
@@ -185,6 +233,32 @@ impl DbConn {
             .select((RefreshToken::as_select(), RefreshFamily::as_select()))
             .first(c)
             .optional())?)
+    }
+
+    /// Like `find_refresh_token`, and locks the token's family until the
+    /// transaction ends (see the module notes): what it returns stays true
+    /// while the caller decides and writes. Call inside a transaction.
+    pub fn find_refresh_token_for_update(
+        &mut self,
+        hash: &str,
+    ) -> StoreResult<Option<(RefreshToken, RefreshFamily)>> {
+        self.require_transaction()?;
+        if let Backend::Pg(c) = &mut self.backend {
+            // Lock first, then read: a read before the lock could miss a
+            // revocation that commits while we wait for it.
+            let _: Vec<String> = refresh_families::table
+                .filter(
+                    refresh_families::id.eq_any(
+                        refresh_tokens::table
+                            .filter(refresh_tokens::token_hash.eq(hash))
+                            .select(refresh_tokens::family_id),
+                    ),
+                )
+                .select(refresh_families::id)
+                .for_update()
+                .load(c)?;
+        }
+        self.find_refresh_token(hash)
     }
 
     /// Whether a successor of this token has itself been used, i.e. the
@@ -246,17 +320,47 @@ impl DbConn {
         Ok(plain)
     }
 
+    /// Revokes the successors of `parent_hash` that were never used, and
+    /// deny-lists the access tokens issued with them: a reuse-grace replay
+    /// of the parent replaces them (RFC 9700 §4.14.2). Call inside the
+    /// transaction that locked the family.
+    pub fn revoke_unused_successors(&mut self, parent_hash: &str, now: i64) -> StoreResult<()> {
+        self.require_transaction()?;
+        let issued: Vec<(Option<String>, Option<i64>)> = dispatch!(self, c => refresh_tokens::table
+            .filter(refresh_tokens::parent_hash.eq(parent_hash))
+            .filter(refresh_tokens::used_at.is_null())
+            .filter(refresh_tokens::revoked_at.is_null())
+            .order(refresh_tokens::access_jti.asc())
+            .select((refresh_tokens::access_jti, refresh_tokens::access_expires_at))
+            .load(c))?;
+        dispatch!(self, c => diesel::update(
+            refresh_tokens::table
+                .filter(refresh_tokens::parent_hash.eq(parent_hash))
+                .filter(refresh_tokens::used_at.is_null())
+                .filter(refresh_tokens::revoked_at.is_null()),
+        )
+        .set(refresh_tokens::revoked_at.eq(now))
+        .execute(c))?;
+        for (jti, exp) in issued {
+            if let (Some(jti), Some(exp)) = (jti, exp) {
+                if exp > now {
+                    self.revoke_access_token(&jti, exp)?;
+                }
+            }
+        }
+        Ok(())
+    }
+
     /// Revokes a whole family (RFC 9700 §4.14.2, RFC 7009 §2.1). Revoking a
-    /// revoked family changes nothing.
+    /// revoked family changes nothing. Call inside a transaction.
     pub fn revoke_refresh_family(&mut self, family_id: &str, now: i64) -> StoreResult<bool> {
-        self.deny_family_access_tokens(&[family_id.to_string()], now)?;
-        let n = dispatch!(self, c => diesel::update(
+        self.require_transaction()?;
+        let ids: Vec<String> = load_for_update!(
+            self,
             refresh_families::table
                 .filter(refresh_families::id.eq(family_id))
-                .filter(refresh_families::revoked_at.is_null()),
-        )
-        .set(refresh_families::revoked_at.eq(now))
-        .execute(c))?;
-        Ok(n == 1)
+                .select(refresh_families::id)
+        )?;
+        Ok(self.revoke_locked_families(&ids, now)? == 1)
     }
 }
