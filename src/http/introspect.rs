@@ -110,7 +110,7 @@ async fn describe(
                 jti: Some(claims.jti),
             })
         }
-        Some(Presented::Refresh(t, f)) if is_active(&t, &f, state.clock.now()) => {
+        Some(Presented::Refresh(t, f)) if is_active(&t.state(), &f.state(), state.clock.now()) => {
             if let Some(user_id) = f.user_id.clone() {
                 if !state.store.run(move |c| c.user_is_active(&user_id)).await? {
                     return Ok(None);

@@ -13,7 +13,7 @@ pub mod presented;
 pub mod revoke;
 pub mod token;
 
-pub use crate::app::AppState;
+use crate::app::AppState;
 use actix_web::body::MessageBody;
 use actix_web::dev::{ServiceRequest, ServiceResponse};
 use actix_web::middleware::{DefaultHeaders, Next};

@@ -3,7 +3,7 @@
 use super::client_auth::authenticate_client;
 use super::presented::{find, Presented};
 use super::token::parse_form;
-use super::AppState;
+use crate::app::AppState;
 use crate::oauth::OAuthError;
 use actix_web::{web, HttpRequest, HttpResponse};
 

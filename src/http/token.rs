@@ -3,12 +3,11 @@
 
 use super::client_auth::authenticate_client;
 use super::grants;
+use crate::app::issue::TokenResponse;
 use crate::app::sign_in::client_addr;
 use crate::app::AppState;
 use crate::oauth::wire::Form;
 use crate::oauth::{GrantType, OAuthError};
-// Until every grant calls `app::issue` directly.
-pub use crate::app::issue::{issue_access_token, sign_access_token, AccessTokenId, TokenResponse};
 use actix_web::{web, HttpRequest, HttpResponse};
 
 /// Parses a form body with the RFC 6749 rules (form encoding, no repeats).

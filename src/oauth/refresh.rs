@@ -1,9 +1,29 @@
 //! Refresh token rules (RFC 6749 §6, RFC 9700 §4.14.2): what presenting a
-//! refresh token does, decided from the stored token and family alone. The
+//! refresh token does, decided from the stored token and family alone
+//! (their states, not the store's rows). The
 //! grant applies the decision with atomic updates; see
 //! `http::grants::refresh_token`.
 
-use crate::store::models::refresh_token::{RefreshFamily, RefreshToken};
+/// What the rules need to know about a presented refresh token.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RefreshToken {
+    /// Idle expiry.
+    pub expires_at: i64,
+    pub used_at: Option<i64>,
+    pub grace_used_at: Option<i64>,
+    /// Replaced by a grace replay of its parent.
+    pub revoked_at: Option<i64>,
+}
+
+/// What the rules need to know about its family.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RefreshFamily<'a> {
+    /// The client it was issued to.
+    pub client_id: &'a str,
+    /// Absolute end.
+    pub expires_at: i64,
+    pub revoked_at: Option<i64>,
+}
 
 /// The reuse policy in force (`GATEHOUSE_REFRESH_REUSE_GRACE`).
 #[derive(Debug, Clone, Copy)]
@@ -32,7 +52,7 @@ pub enum Decision {
 /// been used (only asked for spent tokens).
 pub fn decide(
     token: &RefreshToken,
-    family: &RefreshFamily,
+    family: &RefreshFamily<'_>,
     client_id: &str,
     now: i64,
     successor_used: bool,
@@ -78,7 +98,7 @@ pub fn decide(
 /// RFC 7662 §2.2 `active` for a refresh token: usable right now, i.e. not
 /// spent, revoked or expired (a spent token in its reuse grace counts as
 /// spent).
-pub fn is_active(token: &RefreshToken, family: &RefreshFamily, now: i64) -> bool {
+pub fn is_active(token: &RefreshToken, family: &RefreshFamily<'_>, now: i64) -> bool {
     family.revoked_at.is_none()
         && token.revoked_at.is_none()
         && token.used_at.is_none()
@@ -90,14 +110,9 @@ pub fn is_active(token: &RefreshToken, family: &RefreshFamily, now: i64) -> bool
 mod tests {
     use super::*;
 
-    fn family() -> RefreshFamily {
+    fn family() -> RefreshFamily<'static> {
         RefreshFamily {
-            id: "f".into(),
-            client_id: "c".into(),
-            user_id: Some("u".into()),
-            scope: "read".into(),
-            auth_code_hash: None,
-            created_at: 0,
+            client_id: "c",
             expires_at: 1000,
             revoked_at: None,
         }
@@ -105,17 +120,10 @@ mod tests {
 
     fn token() -> RefreshToken {
         RefreshToken {
-            token_hash: "h".into(),
-            family_id: "f".into(),
-            parent_hash: None,
-            scope: "read".into(),
-            created_at: 0,
             expires_at: 500,
             used_at: None,
             grace_used_at: None,
             revoked_at: None,
-            access_jti: None,
-            access_expires_at: None,
         }
     }
 

@@ -36,12 +36,7 @@ pub fn resolve_scope(requested: Option<&str>, allowed: &[&str]) -> Result<Vec<St
     if wanted.is_empty() {
         return Ok(allowed.iter().map(|s| s.to_string()).collect());
     }
-    let extra: Vec<&str> = wanted
-        .iter()
-        .filter(|w| !allowed.contains(&w.as_str()))
-        .map(|s| s.as_str())
-        .collect();
-    if !extra.is_empty() {
+    if wanted.iter().any(|w| !allowed.contains(&w.as_str())) {
         return Err(OAuthError::InvalidScope(
             "scope asks for more than this client may have".into(),
         ));

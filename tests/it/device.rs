@@ -40,7 +40,7 @@ backend_tests!(
 mod with_fast_polling {
     use super::*;
 
-    backend_tests_with!(super::fast_polling;
+    backend_tests!(with super::fast_polling;
         sample_client_gets_tokens_while_a_person_approves,
         sample_client_reports_a_denial,
     );

@@ -514,13 +514,6 @@ pub fn code_query(client: &CreatedClient, challenge: &str, extra: &[(&str, &str)
 // introspection.
 // ---------------------------------------------------------------------------
 
-/// The old name of `backend_tests!(with …; …)`, until every caller moves.
-macro_rules! backend_tests_with {
-    ($tweak:expr; $($name:ident),* $(,)?) => {
-        backend_tests!(with $tweak; $($name),*);
-    };
-}
-
 pub const USERNAME: &str = "alice";
 pub const PASSWORD: &str = "correct horse";
 

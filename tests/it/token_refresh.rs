@@ -249,8 +249,8 @@ async fn rfc9700_4_14_2_reuse_grace_is_off_by_default(app: TestApp) {
 mod lifetimes {
     use crate::harness::{expect_error, refresh_token_of, TestApp};
 
-    backend_tests_with!(
-        |c| { c.refresh_idle_ttl = 100; c.refresh_max_ttl = 250; };
+    backend_tests!(
+        with |c| { c.refresh_idle_ttl = 100; c.refresh_max_ttl = 250; };
         rfc6749_6_idle_family_expires,
         rfc6749_6_use_keeps_a_family_alive_until_its_absolute_end,
     );
@@ -283,8 +283,8 @@ mod grace {
     use super::refresh_in_parallel;
     use crate::harness::{expect_error, refresh_token_of, TestApp};
 
-    backend_tests_with!(
-        |c| c.refresh_reuse_grace = 30;
+    backend_tests!(
+        with |c| c.refresh_reuse_grace = 30;
         rfc9700_4_14_2_grace_replay_inside_the_window_gets_one_fresh_pair,
         rfc9700_4_14_2_grace_second_replay_kills_the_family,
         rfc9700_4_14_2_grace_replay_after_the_window_kills_the_family,

@@ -1,9 +1,9 @@
 //! RFC 6749 §6: refreshing an access token, with rotation and reuse
 //! detection (RFC 9700 §4.14.2).
 
+use crate::app::issue::{sign_access_token, AccessTokenId, TokenResponse};
+use crate::app::AppState;
 use crate::crypto::token_hash;
-use crate::http::token::{sign_access_token, AccessTokenId, TokenResponse};
-use crate::http::AppState;
 use crate::oauth::refresh::{decide, Decision, ReusePolicy};
 use crate::oauth::scope::parse_scope;
 use crate::oauth::wire::Form;
@@ -66,13 +66,7 @@ pub async fn grant(
     };
     let sub = family.user_id.as_deref().unwrap_or(&family.client_id);
     let (jwt, claims) = sign_access_token(state, access, sub, &client.id, &scope, None)?;
-    Ok(TokenResponse {
-        access_token: jwt,
-        token_type: "Bearer",
-        expires_in: claims.exp - claims.iat,
-        scope,
-        refresh_token: Some(refresh_token),
-    })
+    Ok(TokenResponse::new(jwt, &claims, Some(refresh_token)))
 }
 
 fn invalid_grant(why: &str) -> OAuthError {
@@ -107,8 +101,8 @@ fn redeem(c: &mut DbConn, p: &Presentation) -> Result<Redeemed, OAuthError> {
     };
     let successor_used = token.used_at.is_some() && c.refresh_successor_used(&p.hash)?;
     let decision = decide(
-        &token,
-        &family,
+        &token.state(),
+        &family.state(),
         &p.client_id,
         p.now,
         successor_used,
@@ -182,16 +176,10 @@ fn narrow_scope(
     if wanted.is_empty() {
         return Ok(allowed.join(" "));
     }
-    let extra: Vec<&str> = wanted
-        .iter()
-        .map(String::as_str)
-        .filter(|w| !allowed.contains(w))
-        .collect();
-    if !extra.is_empty() {
-        return Err(OAuthError::InvalidScope(format!(
-            "scope beyond the one originally granted: {}",
-            extra.join(" ")
-        )));
+    if wanted.iter().any(|w| !allowed.contains(&w.as_str())) {
+        return Err(OAuthError::InvalidScope(
+            "scope asks for more than was originally granted".into(),
+        ));
     }
     Ok(wanted.join(" "))
 }

@@ -70,6 +70,29 @@ pub struct RefreshToken {
     pub access_expires_at: Option<i64>,
 }
 
+impl RefreshToken {
+    /// What the protocol rules (`oauth::refresh`) judge.
+    pub fn state(&self) -> crate::oauth::refresh::RefreshToken {
+        crate::oauth::refresh::RefreshToken {
+            expires_at: self.expires_at,
+            used_at: self.used_at,
+            grace_used_at: self.grace_used_at,
+            revoked_at: self.revoked_at,
+        }
+    }
+}
+
+impl RefreshFamily {
+    /// What the protocol rules (`oauth::refresh`) judge.
+    pub fn state(&self) -> crate::oauth::refresh::RefreshFamily<'_> {
+        crate::oauth::refresh::RefreshFamily {
+            client_id: &self.client_id,
+            expires_at: self.expires_at,
+            revoked_at: self.revoked_at,
+        }
+    }
+}
+
 /// The id and expiry of the access token issued alongside a refresh token.
 #[derive(Debug, Clone, Copy)]
 pub struct IssuedAccess<'a> {
