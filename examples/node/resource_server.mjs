@@ -6,14 +6,14 @@
 //
 // Settings: GATEHOUSE_ISSUER (required), GATEHOUSE_AUDIENCE (default: the
 // issuer), PORT (default 0: any free port, printed on stdout as JSON),
-// JWKS_COOLDOWN_SECONDS (default 30: least time between JWKS refetches for
+// JWKS_COOLDOWN_SECONDS (default 10: least time between JWKS refetches for
 // unknown key ids).
 import { createServer } from 'node:http';
 import { createRemoteJWKSet, jwtVerify, errors } from 'jose';
 
 const issuer = process.env.GATEHOUSE_ISSUER;
 const audience = process.env.GATEHOUSE_AUDIENCE || issuer;
-const cooldown = Number(process.env.JWKS_COOLDOWN_SECONDS ?? 30);
+const cooldown = Number(process.env.JWKS_COOLDOWN_SECONDS ?? 10);
 
 // RFC 8414: the metadata names the JWKS; its issuer must be ours exactly.
 const meta = await (await fetch(`${issuer}/.well-known/oauth-authorization-server`)).json();

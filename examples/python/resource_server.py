@@ -1,12 +1,12 @@
 """A resource server that validates gatehouse access tokens with PyJWT
-(pip install 'PyJWT[crypto]>=2.10'). GET /read needs the `read` scope,
+(pip install 'PyJWT[crypto]>=2.15'; PyJWKClient's cooldown_duration). GET /read needs the `read` scope,
 GET /write needs `write`. The README's Python recipe is `authenticate`.
 
     GATEHOUSE_ISSUER=http://127.0.0.1:8080 python3 resource_server.py
 
 Settings: GATEHOUSE_ISSUER (required), GATEHOUSE_AUDIENCE (default: the
 issuer), PORT (default 0: any free port, printed on stdout as JSON),
-JWKS_COOLDOWN_SECONDS (default 30: least time between JWKS refetches for
+JWKS_COOLDOWN_SECONDS (default 10: least time between JWKS refetches for
 unknown key ids).
 """
 
@@ -19,7 +19,7 @@ import jwt
 
 ISSUER = os.environ["GATEHOUSE_ISSUER"]
 AUDIENCE = os.environ.get("GATEHOUSE_AUDIENCE") or ISSUER
-COOLDOWN = float(os.environ.get("JWKS_COOLDOWN_SECONDS", "30"))
+COOLDOWN = float(os.environ.get("JWKS_COOLDOWN_SECONDS", "10"))
 
 # RFC 8414: the metadata names the JWKS; its issuer must be ours exactly.
 with urllib.request.urlopen(f"{ISSUER}/.well-known/oauth-authorization-server", timeout=5) as r:
