@@ -1,6 +1,7 @@
 """A resource server that validates gatehouse access tokens with PyJWT
-(pip install 'PyJWT[crypto]>=2.15'; PyJWKClient's cooldown_duration). GET /read needs the `read` scope,
-GET /write needs `write`. The README's Python recipe is `authenticate`.
+(pip install 'PyJWT[crypto]>=2.15', for PyJWKClient's cooldown_duration).
+GET /read needs the `read` scope, GET /write needs `write`. The README's
+Python recipe is `authenticate`.
 
     GATEHOUSE_ISSUER=http://127.0.0.1:8080 python3 resource_server.py
 
