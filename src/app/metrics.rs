@@ -11,6 +11,7 @@ pub struct MetricsInner {
     responses: [AtomicU64; 5],
     latency_micros_total: AtomicU64,
     tokens_issued: std::sync::Mutex<std::collections::BTreeMap<String, u64>>,
+    jwks_requests: AtomicU64,
 }
 
 impl MetricsInner {
@@ -32,6 +33,12 @@ impl Metrics {
         if let Ok(mut m) = self.inner.tokens_issued.lock() {
             *m.entry(grant_type.as_str().to_string()).or_default() += 1;
         }
+    }
+
+    /// One more `GET /jwks.json` answered: resource servers' key fetches,
+    /// so an operator (and the tests) can see a cache that refetches too often.
+    pub fn jwks_requested(&self) {
+        self.inner.jwks_requests.fetch_add(1, Ordering::Relaxed);
     }
 
     pub fn render(&self) -> String {
@@ -62,6 +69,14 @@ impl Metrics {
                 ));
             }
         }
+        out.push_str(
+            "# HELP gatehouse_jwks_requests_total JWKS documents served (GET /jwks.json).\n",
+        );
+        out.push_str("# TYPE gatehouse_jwks_requests_total counter\n");
+        out.push_str(&format!(
+            "gatehouse_jwks_requests_total {}\n",
+            self.inner.jwks_requests.load(Ordering::Relaxed)
+        ));
         out
     }
 }

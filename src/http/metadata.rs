@@ -62,6 +62,7 @@ pub async fn metadata(state: web::Data<AppState>) -> HttpResponse {
 }
 
 pub async fn jwks(state: web::Data<AppState>) -> HttpResponse {
+    state.metrics.jwks_requested();
     HttpResponse::Ok()
         .content_type("application/jwk-set+json")
         .insert_header(("Cache-Control", "public, max-age=60"))

@@ -13,6 +13,7 @@ mod browser;
 mod cli;
 mod device;
 mod files;
+mod guard;
 mod housekeeping;
 mod introspect;
 mod keys;
