@@ -12,6 +12,16 @@ fn mode(p: &std::path::Path) -> u32 {
         & 0o777
 }
 
+/// The SQLite file the server runs on.
+fn sqlite_path(app: &TestApp) -> String {
+    app.state
+        .config
+        .database_url
+        .strip_prefix("sqlite://")
+        .unwrap()
+        .to_string()
+}
+
 /// The SQLite database (password hashes, e-mail addresses) and its -wal and
 /// -shm files are 0600; a keys folder gatehouse creates is 0700, and the
 /// keys and the server secret in it 0600. Checked in-process, where no
@@ -29,13 +39,7 @@ async fn database_and_keys_are_readable_by_their_owner_only() {
         .post_form_basic("/token", &c, &[("grant_type", "client_credentials")])
         .await;
     assert_eq!(r.status(), 200);
-    let db = app
-        .state
-        .config
-        .database_url
-        .strip_prefix("sqlite://")
-        .unwrap()
-        .to_string();
+    let db = sqlite_path(&app);
     for suffix in ["", "-wal", "-shm"] {
         let p = std::path::PathBuf::from(format!("{db}{suffix}"));
         assert_eq!(mode(&p), 0o600, "{}", p.display());
@@ -56,13 +60,7 @@ async fn database_and_keys_are_readable_by_their_owner_only() {
 async fn readiness_fails_when_the_sqlite_file_is_removed() {
     let app = TestApp::spawn(Backend::Sqlite).await;
     assert_eq!(app.get("/readyz").await.status(), 200);
-    let db = app
-        .state
-        .config
-        .database_url
-        .strip_prefix("sqlite://")
-        .unwrap()
-        .to_string();
+    let db = sqlite_path(&app);
     std::fs::remove_file(&db).unwrap();
     let r = app.get("/readyz").await;
     assert_eq!(r.status(), 503);

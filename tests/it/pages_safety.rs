@@ -353,28 +353,21 @@ async fn rfc6265bis_csrf_cookie_is_host_prefixed_over_https() {
         .to_string();
     let html = r.text().await.unwrap();
     let token = form_field(&html, "csrf_token").unwrap();
+    let post_with = |cookie: String| {
+        reqwest::Client::new()
+            .post(app.url("/login"))
+            .header("cookie", cookie)
+            .form(&[
+                ("csrf_token", token.as_str()),
+                ("username", "x"),
+                ("password", "y"),
+            ])
+            .send()
+    };
     // The same value under the plain name is not accepted over https.
-    let plain = reqwest::Client::new()
-        .post(app.url("/login"))
-        .header("cookie", format!("gatehouse_csrf={value}"))
-        .form(&[
-            ("csrf_token", token.as_str()),
-            ("username", "x"),
-            ("password", "y"),
-        ])
-        .send()
-        .await
-        .unwrap();
+    let plain = post_with(format!("gatehouse_csrf={value}")).await.unwrap();
     assert_eq!(plain.status(), 403);
-    let prefixed = reqwest::Client::new()
-        .post(app.url("/login"))
-        .header("cookie", format!("__Host-gatehouse_csrf={value}"))
-        .form(&[
-            ("csrf_token", token.as_str()),
-            ("username", "x"),
-            ("password", "y"),
-        ])
-        .send()
+    let prefixed = post_with(format!("__Host-gatehouse_csrf={value}"))
         .await
         .unwrap();
     assert_eq!(

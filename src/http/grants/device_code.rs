@@ -107,7 +107,7 @@ fn poll(
             .user_id
             .ok_or_else(|| OAuthError::Server("approved device code without a user".into()))?;
         // A user disabled since approving gets nothing (the code stays spent).
-        if c.find_user(&user_id)?.is_none_or(|u| u.disabled) {
+        if !c.user_is_active(&user_id)? {
             return Ok(Err(OAuthError::InvalidGrant(
                 "the user who approved this device can no longer sign in".into(),
             )));

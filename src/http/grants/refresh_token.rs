@@ -189,8 +189,9 @@ fn check_user(c: &mut DbConn, family: &RefreshFamily) -> Result<(), OAuthError> 
     let Some(user_id) = &family.user_id else {
         return Ok(());
     };
-    match c.find_user(user_id)? {
-        Some(u) if !u.disabled => Ok(()),
-        _ => Err(invalid_grant("the refresh token is invalid")),
+    if c.user_is_active(user_id)? {
+        Ok(())
+    } else {
+        Err(invalid_grant("the refresh token is invalid"))
     }
 }

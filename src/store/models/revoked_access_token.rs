@@ -3,7 +3,7 @@
 //! deny-list them), and whether a token's grant still stands.
 
 use crate::dispatch;
-use crate::store::schema::{clients, revoked_access_tokens, user_access_tokens, users};
+use crate::store::schema::{clients, revoked_access_tokens, user_access_tokens};
 use crate::store::{DbConn, StoreResult};
 use diesel::prelude::*;
 
@@ -106,15 +106,5 @@ impl DbConn {
             None => Ok(true),
             Some(user_id) => Ok(self.user_is_active(user_id)?),
         }
-    }
-
-    /// The user exists and is not disabled.
-    pub fn user_is_active(&mut self, user_id: &str) -> StoreResult<bool> {
-        let n = dispatch!(self, c => users::table
-            .find(user_id)
-            .filter(users::disabled.eq(false))
-            .count()
-            .get_result::<i64>(c))?;
-        Ok(n > 0)
     }
 }

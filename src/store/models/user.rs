@@ -32,6 +32,16 @@ impl DbConn {
             .optional())?)
     }
 
+    /// The user exists and is not disabled.
+    pub fn user_is_active(&mut self, user_id: &str) -> StoreResult<bool> {
+        let n = dispatch!(self, c => users::table
+            .find(user_id)
+            .filter(users::disabled.eq(false))
+            .count()
+            .get_result::<i64>(c))?;
+        Ok(n > 0)
+    }
+
     pub fn find_user_by_username(&mut self, username: &str) -> StoreResult<Option<User>> {
         Ok(dispatch!(self, c => users::table
             .filter(users::username.eq(username))
