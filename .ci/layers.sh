@@ -14,11 +14,11 @@ declare -A ALLOWED=(
   [oauth]="crypto"
   [store]="oauth crypto workers dispatch"
   [tokens]="store oauth crypto clock"
-  [config]="store"
+  [config]="store oauth"
   [admin]="store oauth hasher crypto"
-  [app]="config store tokens oauth hasher crypto clock workers"
-  [http]="app store tokens oauth config crypto clock hasher"
-  [pages]="app store tokens oauth config crypto clock hasher"
+  [app]="admin config store tokens oauth hasher crypto clock workers"
+  [http]="app admin store tokens oauth config crypto clock hasher"
+  [pages]="app admin store tokens oauth config crypto clock hasher"
   [cli]="admin app config store tokens oauth hasher crypto clock Application Clock"
 )
 

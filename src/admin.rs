@@ -1,32 +1,72 @@
 //! Operations behind the admin CLI (and the tests' set-up): registering
 //! clients and users with every rule checked before anything is written.
 
-use crate::crypto::random_token;
+use crate::crypto::{random_token, token_hash};
 use crate::hasher::hash_password_blocking;
 use crate::oauth::scope::parse_scope;
+use crate::oauth::redirect_uri::{check_redirect_uris, check_web_uri};
 use crate::oauth::GrantType;
 use crate::store::models::client::{
     AUTH_METHOD_ANY, AUTH_METHOD_BASIC, AUTH_METHOD_NONE, AUTH_METHOD_POST,
 };
 use crate::store::models::{Client, User};
-use crate::store::{Store, StoreError};
+use crate::store::{DbConn, Store, StoreError};
 
 pub const MIN_PASSWORD_LEN: usize = 8;
 
 #[derive(Debug, thiserror::Error)]
 pub enum AdminError {
+    /// A value given for one field is wrong. `field` is the RFC 7591
+    /// metadata name, which is also the form input's name.
+    #[error("{message}")]
+    Field {
+        field: &'static str,
+        message: String,
+    },
     #[error("{0}")]
     Invalid(String),
+    #[error("{0}")]
+    NotFound(String),
     #[error(transparent)]
     Store(#[from] StoreError),
 }
 
+impl AdminError {
+    fn field(field: &'static str, message: impl Into<String>) -> Self {
+        AdminError::Field {
+            field,
+            message: message.into(),
+        }
+    }
+
+    /// The field a `Field` error is about.
+    pub fn field_name(&self) -> Option<&'static str> {
+        match self {
+            AdminError::Field { field, .. } => Some(field),
+            _ => None,
+        }
+    }
+}
+
+/// At most this many characters in an app's name.
+pub const MAX_CLIENT_NAME: usize = 200;
+/// At most this many RFC 7591 `contacts`.
+pub const MAX_CONTACTS: usize = 10;
+
+/// What a client is registered with: by the operator (CLI), a person on
+/// the application pages, or a platform through `POST /register`.
 #[derive(Debug, Clone, Default)]
 pub struct NewClient {
     pub name: String,
+    /// RFC 7591 `client_uri`: the app's home page.
     pub website: Option<String>,
+    pub logo_uri: Option<String>,
+    pub contacts: Vec<String>,
     pub redirect_uris: Vec<String>,
     pub grant_types: Vec<String>,
+    /// RFC 7591 `response_types`, when the registration named them; they
+    /// must agree with the grant types (§2.1).
+    pub response_types: Option<Vec<String>>,
     pub scope: String,
     pub public: bool,
     /// `basic`, `post`, or `None` for both.
@@ -42,97 +82,121 @@ pub struct CreatedClient {
     pub secret: Option<String>,
 }
 
-/// RFC 6749 §3.1.2: a redirection URI is absolute and has no fragment.
-pub fn check_redirect_uri(uri: &str) -> Result<(), String> {
-    let parsed = url::Url::parse(uri)
-        .map_err(|e| format!("redirect URI '{uri}' is not an absolute URI: {e}"))?;
-    if parsed.fragment().is_some() {
-        return Err(format!("redirect URI '{uri}' must not contain a fragment"));
-    }
-    if uri.contains(char::is_whitespace) {
-        return Err(format!("redirect URI '{uri}' must not contain spaces"));
-    }
-    Ok(())
+/// The metadata of a registration, checked: everything of a `Client` row
+/// but its id, secret, owner and times.
+struct Checked {
+    name: String,
+    website: Option<String>,
+    logo_uri: Option<String>,
+    contacts: String,
+    redirect_uris: String,
+    grant_types: String,
+    scope: String,
+    auth_method: &'static str,
 }
 
-/// Checks a registration and returns the client row plus its plain secret.
-/// Shared by the CLI and `POST /register`.
-pub fn build_client(spec: NewClient, now: i64) -> Result<CreatedClient, AdminError> {
+fn check(spec: &NewClient) -> Result<Checked, AdminError> {
     let name = spec.name.trim().to_string();
     if name.is_empty() {
-        return Err(AdminError::Invalid("a client needs a name".into()));
+        return Err(AdminError::field("client_name", "an app needs a name"));
+    }
+    if name.chars().count() > MAX_CLIENT_NAME || name.chars().any(char::is_control) {
+        return Err(AdminError::field(
+            "client_name",
+            format!("a name is 1 to {MAX_CLIENT_NAME} printable characters"),
+        ));
     }
     // Parsed once, here; stored by name.
     let mut grants: Vec<GrantType> = Vec::new();
     for name in &spec.grant_types {
         let Some(g) = GrantType::parse(name) else {
             let known: Vec<&str> = GrantType::ALL.map(GrantType::as_str).to_vec();
-            return Err(AdminError::Invalid(format!(
-                "unknown grant type '{name}' (known: {})",
-                known.join(", ")
-            )));
+            return Err(AdminError::field(
+                "grant_types",
+                format!("unknown grant type '{name}' (known: {})", known.join(", ")),
+            ));
         };
         if !grants.contains(&g) {
             grants.push(g);
         }
     }
     if grants.is_empty() {
-        return Err(AdminError::Invalid(
-            "a client needs at least one grant type".into(),
+        return Err(AdminError::field(
+            "grant_types",
+            "an app needs at least one grant type",
         ));
     }
-    for uri in &spec.redirect_uris {
-        check_redirect_uri(uri).map_err(AdminError::Invalid)?;
-    }
+    check_redirect_uris(&spec.redirect_uris)
+        .map_err(|m| AdminError::field("redirect_uris", m))?;
     let needs_redirect = grants
         .iter()
         .any(|g| matches!(g, GrantType::AuthorizationCode | GrantType::Implicit));
     if needs_redirect && spec.redirect_uris.is_empty() {
-        return Err(AdminError::Invalid(
-            "authorization_code and implicit clients need at least one redirect URI".into(),
+        return Err(AdminError::field(
+            "redirect_uris",
+            "authorization_code and implicit apps need at least one redirect URI",
         ));
     }
+    if let Some(types) = &spec.response_types {
+        check_response_types(types, &grants)?;
+    }
     if spec.public && grants.contains(&GrantType::ClientCredentials) {
-        return Err(AdminError::Invalid(
-            "a public client cannot use client_credentials (RFC 6749 §4.4)".into(),
+        return Err(AdminError::field(
+            "grant_types",
+            "a public client cannot use client_credentials (RFC 6749 §4.4)",
         ));
     }
     let scope = parse_scope(&spec.scope)
-        .map_err(|e| AdminError::Invalid(e.description()))?
+        .map_err(|e| AdminError::field("scope", e.description()))?
         .join(" ");
     let auth_method = if spec.public {
-        if spec.auth_method.is_some() {
-            return Err(AdminError::Invalid(
-                "a public client has no secret, so no auth method".into(),
-            ));
+        match spec.auth_method.as_deref() {
+            None | Some("none") => AUTH_METHOD_NONE,
+            Some(_) => {
+                return Err(AdminError::field(
+                    "token_endpoint_auth_method",
+                    "a public client has no secret, so its auth method is none",
+                ))
+            }
         }
-        AUTH_METHOD_NONE
     } else {
         match spec.auth_method.as_deref() {
             None => AUTH_METHOD_ANY,
             Some("basic") | Some("client_secret_basic") => AUTH_METHOD_BASIC,
             Some("post") | Some("client_secret_post") => AUTH_METHOD_POST,
             Some(other) => {
-                return Err(AdminError::Invalid(format!(
-                    "unknown auth method '{other}' (basic or post)"
-                )))
+                return Err(AdminError::field(
+                    "token_endpoint_auth_method",
+                    format!("unknown auth method '{other}' (client_secret_basic, client_secret_post or none)"),
+                ))
             }
         }
     };
     if let Some(site) = &spec.website {
-        url::Url::parse(site).map_err(|e| AdminError::Invalid(format!("website '{site}': {e}")))?;
+        check_web_uri(site, "client_uri").map_err(|m| AdminError::field("client_uri", m))?;
     }
-    let secret = (!spec.public).then(|| random_token(32));
-    let secret_hash = secret
-        .as_deref()
-        .map(hash_password_blocking)
-        .transpose()
-        .map_err(AdminError::Invalid)?;
-    let client = Client {
-        id: uuid::Uuid::new_v4().to_string(),
-        secret_hash,
+    if let Some(logo) = &spec.logo_uri {
+        check_web_uri(logo, "logo_uri").map_err(|m| AdminError::field("logo_uri", m))?;
+    }
+    if spec.contacts.len() > MAX_CONTACTS {
+        return Err(AdminError::field(
+            "contacts",
+            format!("at most {MAX_CONTACTS} contacts"),
+        ));
+    }
+    for c in &spec.contacts {
+        if c.is_empty() || c.len() > 320 || c.chars().any(|ch| ch.is_whitespace() || ch.is_control()) {
+            return Err(AdminError::field(
+                "contacts",
+                "each contact is one e-mail address without spaces",
+            ));
+        }
+    }
+    Ok(Checked {
         name,
-        website: spec.website,
+        website: spec.website.clone(),
+        logo_uri: spec.logo_uri.clone(),
+        contacts: spec.contacts.join(" "),
         redirect_uris: spec.redirect_uris.join(" "),
         grant_types: grants
             .iter()
@@ -140,14 +204,138 @@ pub fn build_client(spec: NewClient, now: i64) -> Result<CreatedClient, AdminErr
             .collect::<Vec<_>>()
             .join(" "),
         scope,
+        auth_method,
+    })
+}
+
+/// RFC 7591 §2.1: `code` goes with `authorization_code` and `token` with
+/// `implicit`, both ways.
+fn check_response_types(types: &[String], grants: &[GrantType]) -> Result<(), AdminError> {
+    for t in types {
+        let needs = match t.as_str() {
+            "code" => GrantType::AuthorizationCode,
+            "token" => GrantType::Implicit,
+            other => {
+                return Err(AdminError::field(
+                    "response_types",
+                    format!("unsupported response type '{other}' (code, or token with implicit)"),
+                ))
+            }
+        };
+        if !grants.contains(&needs) {
+            return Err(AdminError::field(
+                "response_types",
+                format!("response type '{t}' needs the grant type {}", needs.as_str()),
+            ));
+        }
+    }
+    for (g, t) in [
+        (GrantType::AuthorizationCode, "code"),
+        (GrantType::Implicit, "token"),
+    ] {
+        if grants.contains(&g) && !types.iter().any(|x| x == t) {
+            return Err(AdminError::field(
+                "response_types",
+                format!("the grant type {} needs the response type '{t}'", g.as_str()),
+            ));
+        }
+    }
+    Ok(())
+}
+
+/// The response types that go with a client's grant types (RFC 7591 §2.1).
+pub fn response_types_of(client: &Client) -> Vec<&'static str> {
+    let mut out = Vec::new();
+    if client.has_grant(GrantType::AuthorizationCode) {
+        out.push("code");
+    }
+    if client.has_grant(GrantType::Implicit) {
+        out.push("token");
+    }
+    out
+}
+
+/// Checks a registration and returns the client row plus its plain secret,
+/// the secret not yet hashed: `client.secret_hash` is `None` until the
+/// caller sets it (`build_client` here; `app::registration` on the
+/// hasher's threads for requests).
+pub fn prepare_client(spec: NewClient, now: i64) -> Result<CreatedClient, AdminError> {
+    let checked = check(&spec)?;
+    let secret = (!spec.public).then(|| random_token(32));
+    let client = Client {
+        id: uuid::Uuid::new_v4().to_string(),
+        secret_hash: None,
+        name: checked.name,
+        website: checked.website,
+        redirect_uris: checked.redirect_uris,
+        grant_types: checked.grant_types,
+        scope: checked.scope,
         is_public: spec.public,
-        auth_method: auth_method.to_string(),
+        auth_method: checked.auth_method.to_string(),
         can_introspect: spec.can_introspect,
         owner: spec.owner,
         created_at: now,
         updated_at: now,
+        logo_uri: checked.logo_uri,
+        contacts: checked.contacts,
+        registration_token_hash: None,
     };
     Ok(CreatedClient { client, secret })
+}
+
+/// Checks a registration and returns the client row, its secret hashed
+/// on this thread, plus the plain secret. For the CLI and tests.
+pub fn build_client(spec: NewClient, now: i64) -> Result<CreatedClient, AdminError> {
+    let mut created = prepare_client(spec, now)?;
+    created.client.secret_hash = created
+        .secret
+        .as_deref()
+        .map(hash_password_blocking)
+        .transpose()
+        .map_err(AdminError::Invalid)?;
+    Ok(created)
+}
+
+/// Replaces an existing client's metadata with `spec`, checked by the
+/// same rules as a registration. Whether it is public stays as it was
+/// (a secret cannot appear or vanish by an edit); so do its id, secret,
+/// owner and introspection right.
+pub fn update_client(
+    conn: &mut DbConn,
+    client_id: &str,
+    spec: NewClient,
+    now: i64,
+) -> Result<Client, AdminError> {
+    let mut client = conn
+        .find_client(client_id)?
+        .ok_or_else(|| AdminError::NotFound(format!("no client with id '{client_id}'")))?;
+    let spec = NewClient {
+        public: client.is_public,
+        ..spec
+    };
+    let checked = check(&spec)?;
+    client.name = checked.name;
+    client.website = checked.website;
+    client.logo_uri = checked.logo_uri;
+    client.contacts = checked.contacts;
+    client.redirect_uris = checked.redirect_uris;
+    client.grant_types = checked.grant_types;
+    client.scope = checked.scope;
+    client.auth_method = checked.auth_method.to_string();
+    client.updated_at = now;
+    conn.update_client_metadata(&client)?;
+    Ok(client)
+}
+
+/// Deletes a client with everything issued to it (refresh token families,
+/// consents, codes), in one transaction.
+pub fn delete_client(conn: &mut DbConn, client_id: &str) -> Result<(), AdminError> {
+    let deleted = conn.transaction(|c| c.delete_client(client_id))?;
+    if deleted {
+        Ok(())
+    } else {
+        Err(AdminError::NotFound(format!("no client with id '{client_id}'")))
+    }
 }
 
 pub fn create_client(
@@ -169,7 +357,7 @@ pub fn rotate_client_secret(
     let mut conn = store.conn()?;
     let client = conn
         .find_client(client_id)?
-        .ok_or_else(|| AdminError::Invalid(format!("no client with id '{client_id}'")))?;
+        .ok_or_else(|| AdminError::NotFound(format!("no client with id '{client_id}'")))?;
     if client.is_public {
         return Err(AdminError::Invalid(
             "a public client has no secret to rotate".into(),
@@ -181,6 +369,79 @@ pub fn rotate_client_secret(
     Ok(secret)
 }
 
+/// Checks what a new person gives (CLI or the sign-up page); returns the
+/// username as it will be stored. Field errors name the form inputs.
+pub fn check_new_user(
+    username: &str,
+    email: Option<&str>,
+    password: &str,
+) -> Result<String, AdminError> {
+    let username = username.trim();
+    if username.is_empty()
+        || username.chars().count() > 128
+        || username.chars().any(|c| c.is_control() || c.is_whitespace())
+    {
+        return Err(AdminError::field(
+            "username",
+            "a username is 1 to 128 printable characters without spaces",
+        ));
+    }
+    if let Some(e) = email {
+        let parts = e.split_once('@');
+        let plausible = e.len() <= 320
+            && !e.chars().any(|c| c.is_whitespace() || c.is_control())
+            && parts.is_some_and(|(l, d)| !l.is_empty() && !d.is_empty() && !d.contains('@'));
+        if !plausible {
+            return Err(AdminError::field(
+                "email",
+                "an e-mail address looks like name@example.com",
+            ));
+        }
+    }
+    if password.chars().count() < MIN_PASSWORD_LEN {
+        return Err(AdminError::field(
+            "password",
+            format!("the password is too short: use at least {MIN_PASSWORD_LEN} characters"),
+        ));
+    }
+    if password.len() > 1024 {
+        return Err(AdminError::field("password", "the password is too long"));
+    }
+    Ok(username.to_string())
+}
+
+/// Stores a new person whose details passed `check_new_user`; a taken
+/// username is a field error.
+pub fn insert_new_user(conn: &mut DbConn, user: &User) -> Result<(), AdminError> {
+    conn.insert_user(user).map_err(|e| match e {
+        StoreError::Conflict(_) => AdminError::field(
+            "username",
+            format!("a user named '{}' already exists", user.username),
+        ),
+        other => other.into(),
+    })
+}
+
+/// A new person's row; `password_hash` from the hasher.
+pub fn user_row(
+    username: String,
+    email: Option<String>,
+    password_hash: String,
+    admin: bool,
+    now: i64,
+) -> User {
+    User {
+        id: uuid::Uuid::new_v4().to_string(),
+        username,
+        email,
+        password_hash,
+        is_admin: admin,
+        disabled: false,
+        created_at: now,
+        updated_at: now,
+    }
+}
+
 pub fn create_user(
     store: &Store,
     username: &str,
@@ -188,32 +449,117 @@ pub fn create_user(
     password: &str,
     now: i64,
 ) -> Result<User, AdminError> {
-    let username = username.trim();
-    if username.is_empty() || username.len() > 128 || username.chars().any(char::is_control) {
-        return Err(AdminError::Invalid(
-            "a username is 1 to 128 printable characters".into(),
+    create_person(store, username, email, password, false, now)
+}
+
+/// Creates a person (an admin sees and manages every app on the
+/// application pages).
+pub fn create_person(
+    store: &Store,
+    username: &str,
+    email: Option<String>,
+    password: &str,
+    admin: bool,
+    now: i64,
+) -> Result<User, AdminError> {
+    let username = check_new_user(username, email.as_deref(), password)?;
+    let hash = hash_password_blocking(password).map_err(AdminError::Invalid)?;
+    let user = user_row(username, email, hash, admin, now);
+    insert_new_user(&mut *store.conn()?, &user)?;
+    Ok(user)
+}
+
+/// The person with this id or, failing that, this username.
+pub fn find_person(conn: &mut DbConn, id_or_username: &str) -> Result<User, AdminError> {
+    if let Some(u) = conn.find_user(id_or_username)? {
+        return Ok(u);
+    }
+    conn.find_user_by_username(id_or_username)?
+        .ok_or_else(|| AdminError::NotFound(format!("no user '{id_or_username}'")))
+}
+
+/// Disables (or enables) a person. Disabling ends their sessions, revokes
+/// their refresh token families and deny-lists their live access tokens,
+/// in one transaction.
+pub fn set_person_disabled(
+    store: &Store,
+    id_or_username: &str,
+    disabled: bool,
+    now: i64,
+) -> Result<User, AdminError> {
+    store.conn()?.transaction(|c| {
+        let user = find_person(c, id_or_username)?;
+        c.set_user_disabled(&user.id, disabled, now)?;
+        if disabled {
+            end_everything_of(c, &user.id, now)?;
+        }
+        Ok(User { disabled, ..user })
+    })
+}
+
+/// Deletes a person: their sessions, consents, codes and refresh tokens go
+/// with them, their live access tokens are deny-listed, and the apps they
+/// registered pass to the operator; one transaction.
+pub fn delete_person(store: &Store, id_or_username: &str, now: i64) -> Result<User, AdminError> {
+    store.conn()?.transaction(|c| {
+        let user = find_person(c, id_or_username)?;
+        end_everything_of(c, &user.id, now)?;
+        c.disown_clients(&user.id)?;
+        c.delete_user(&user.id)?;
+        Ok(user)
+    })
+}
+
+fn end_everything_of(c: &mut DbConn, user_id: &str, now: i64) -> Result<(), AdminError> {
+    c.delete_user_sessions(user_id)?;
+    c.revoke_families_for_user(user_id, now)?;
+    c.deny_all_user_access_tokens(user_id, now)?;
+    Ok(())
+}
+
+/// Sets a new password and ends the person's browser sessions.
+pub fn set_person_password(
+    store: &Store,
+    id_or_username: &str,
+    password: &str,
+    now: i64,
+) -> Result<User, AdminError> {
+    if password.chars().count() < MIN_PASSWORD_LEN {
+        return Err(AdminError::field(
+            "password",
+            format!("the password is too short: use at least {MIN_PASSWORD_LEN} characters"),
         ));
     }
-    if password.chars().count() < MIN_PASSWORD_LEN {
-        return Err(AdminError::Invalid(format!(
-            "the password is too short: use at least {MIN_PASSWORD_LEN} characters"
-        )));
+    let hash = hash_password_blocking(password).map_err(AdminError::Invalid)?;
+    store.conn()?.transaction(|c| {
+        let user = find_person(c, id_or_username)?;
+        c.set_user_password_hash(&user.id, &hash, now)?;
+        c.delete_user_sessions(&user.id)?;
+        Ok(user)
+    })
+}
+
+/// An initial access token for `POST /register` (RFC 7591 §3): good for
+/// `uses` registrations until `ttl` seconds from now (`None`: no expiry).
+/// Returns the plain token, shown once; only its hash is stored.
+pub fn create_registration_token(
+    store: &Store,
+    uses: i64,
+    ttl: Option<i64>,
+    now: i64,
+) -> Result<String, AdminError> {
+    if uses < 1 {
+        return Err(AdminError::Invalid("--uses must be at least 1".into()));
     }
-    let user = User {
-        id: uuid::Uuid::new_v4().to_string(),
-        username: username.to_string(),
-        email,
-        password_hash: hash_password_blocking(password).map_err(AdminError::Invalid)?,
-        is_admin: false,
-        disabled: false,
-        created_at: now,
-        updated_at: now,
-    };
-    store.conn()?.insert_user(&user).map_err(|e| match e {
-        StoreError::Conflict(_) => {
-            AdminError::Invalid(format!("a user named '{username}' already exists"))
-        }
-        other => other.into(),
-    })?;
-    Ok(user)
+    if ttl.is_some_and(|t| t < 1) {
+        return Err(AdminError::Invalid("--ttl must be at least 1 second".into()));
+    }
+    let token = random_token(32);
+    store.conn()?.insert_registration_token(
+        &token_hash(&token),
+        uses,
+        ttl.map(|t| now + t),
+        now,
+    )?;
+    Ok(token)
 }

@@ -33,9 +33,27 @@ pub struct Config {
     pub log_format: LogFormat,
     /// HTTP worker threads; default four per core (see `bench/README.md`).
     pub workers: usize,
+    /// Who may use `POST /register` (RFC 7591).
+    pub registration: Registration,
+    /// The scopes a self-registered app may ask for: through
+    /// `/register`, or by a person who is not an admin on `/apps/new`.
+    pub registration_scopes: Vec<String>,
+    /// Whether people may sign up themselves at `/signup`.
+    pub signup_open: bool,
     /// What the consent page says each scope allows, from the
     /// `[scope_descriptions]` table of `gatehouse.toml`.
     pub scope_descriptions: BTreeMap<String, String>,
+}
+
+/// `GATEHOUSE_REGISTRATION`: who may register clients at `POST /register`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Registration {
+    /// With an initial access token made by `gatehouse registration-token create`.
+    Token,
+    /// Anyone.
+    Open,
+    /// No endpoint, not advertised.
+    Off,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -178,6 +196,30 @@ pub const SETTINGS: &[Setting] = &[
         help: "Log format: text, or json for one object a line",
     },
     Setting {
+        key: "registration",
+        flag: "registration",
+        env: "GATEHOUSE_REGISTRATION",
+        default: "token",
+        value_name: "MODE",
+        help: "Dynamic client registration (POST /register): token (needs an initial access token), open, or off",
+    },
+    Setting {
+        key: "registration_scopes",
+        flag: "registration-scopes",
+        env: "GATEHOUSE_REGISTRATION_SCOPES",
+        default: "read",
+        value_name: "SCOPES",
+        help: "Scopes a self-registered app may ask for (space-separated)",
+    },
+    Setting {
+        key: "signup",
+        flag: "signup",
+        env: "GATEHOUSE_SIGNUP",
+        default: "off",
+        value_name: "MODE",
+        help: "Self-service sign-up of people at /signup: off or open",
+    },
+    Setting {
         key: "workers",
         flag: "workers",
         env: "GATEHOUSE_WORKERS",
@@ -290,6 +332,25 @@ impl Config {
             }
         };
 
+        let (name, registration) = raw("registration");
+        let registration = match registration.as_str() {
+            "token" => Registration::Token,
+            "open" => Registration::Open,
+            "off" => Registration::Off,
+            other => return Err(err(&name, format!("'{other}' must be token, open or off"))),
+        };
+
+        let (name, scopes) = raw("registration_scopes");
+        let registration_scopes = crate::oauth::scope::parse_scope(&scopes)
+            .map_err(|e| err(&name, e.description()))?;
+
+        let (name, signup) = raw("signup");
+        let signup_open = match signup.as_str() {
+            "off" => false,
+            "open" => true,
+            other => return Err(err(&name, format!("'{other}' must be off or open"))),
+        };
+
         let cfg = Config {
             database_url,
             bind,
@@ -305,6 +366,9 @@ impl Config {
             device_interval: seconds("device_interval", 1)?,
             log,
             log_format,
+            registration,
+            registration_scopes,
+            signup_open,
             scope_descriptions,
             workers,
         };

@@ -132,6 +132,7 @@ impl Application {
             server_secret,
         });
         let app_state = state.clone();
+        let registration = state.config.registration;
         let server = HttpServer::new(move || {
             App::new()
                 .app_data(app_state.clone())
@@ -140,6 +141,7 @@ impl Application {
                 .wrap(http::security_headers())
                 .wrap(middleware::from_fn(http::log_request))
                 .configure(http::configure)
+                .configure(|cfg| http::register::configure(cfg, registration))
                 .configure(pages::configure)
         })
         .workers(state.config.workers)

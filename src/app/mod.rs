@@ -5,6 +5,7 @@
 
 pub mod issue;
 pub mod metrics;
+pub mod registration;
 pub mod sign_in;
 
 use crate::clock::Clock;

@@ -1,5 +1,5 @@
 use super::{open_store, Failure};
-use crate::admin::{create_client, rotate_client_secret, NewClient};
+use crate::admin::{create_client, delete_client, rotate_client_secret, NewClient};
 use crate::config::Config;
 use crate::store::models::Client;
 use crate::Clock;
@@ -43,7 +43,9 @@ pub struct CreateClient {
     /// The name people see on the consent page.
     #[arg(long)]
     pub name: String,
-    /// Allowed redirect URIs, matched exactly.
+    /// Allowed redirect URIs, matched exactly (a loopback http one on any
+    /// port): https, http://127.0.0.1, http://[::1] or http://localhost, or
+    /// a native app's scheme such as com.example.app:/cb.
     #[arg(long = "redirect-uri", num_args = 1..)]
     pub redirect_uri: Vec<String>,
     /// authorization_code, refresh_token, client_credentials,
@@ -59,7 +61,7 @@ pub struct CreateClient {
     /// Restrict a confidential client to one auth method: basic or post.
     #[arg(long)]
     pub auth_method: Option<String>,
-    /// The app's home page, linked from the consent page.
+    /// The app's home page (https), linked from the consent page.
     #[arg(long)]
     pub website: Option<String>,
     /// Allow this client to call /introspect (RFC 7662).
@@ -75,6 +77,8 @@ pub fn client_json(c: &Client) -> serde_json::Value {
         "client_id": c.id,
         "client_name": c.name,
         "website": c.website,
+        "client_uri": c.website,
+        "owner": c.owner,
         "redirect_uris": c.redirect_uri_list(),
         "grant_types": c.grant_type_list(),
         "scope": c.scope,
@@ -118,7 +122,7 @@ pub fn run(cmd: ClientCommand, config: &Config) -> Result<(), Failure> {
                     public: a.public,
                     auth_method: a.auth_method,
                     can_introspect: a.introspect,
-                    owner: None,
+                    ..Default::default()
                 },
                 now,
             )
@@ -166,13 +170,8 @@ pub fn run(cmd: ClientCommand, config: &Config) -> Result<(), Failure> {
             }
         }
         ClientCommand::Delete { client_id } => {
-            let deleted = store
-                .conn()
-                .and_then(|mut c| c.delete_client(&client_id))
-                .map_err(Failure::other)?;
-            if !deleted {
-                return Err(Failure::other(format!("no client with id '{client_id}'")));
-            }
+            let mut conn = store.conn().map_err(Failure::other)?;
+            delete_client(&mut *conn, &client_id).map_err(Failure::other)?;
             println!("deleted client {client_id}");
         }
         ClientCommand::RotateSecret { client_id, json } => {

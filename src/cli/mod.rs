@@ -3,6 +3,7 @@
 
 mod client;
 mod keys;
+mod registration_token;
 mod serve;
 mod user;
 
@@ -108,6 +109,9 @@ pub enum Command {
     /// Manage users.
     #[command(subcommand)]
     User(user::UserCommand),
+    /// Make initial access tokens for POST /register (RFC 7591).
+    #[command(subcommand)]
+    RegistrationToken(registration_token::RegistrationTokenCommand),
     /// Manage signing keys.
     #[command(subcommand)]
     Keys(keys::KeysCommand),
@@ -171,6 +175,7 @@ pub fn run(cli: Cli) -> i32 {
         Command::Migrate => serve::migrate(&config),
         Command::Client(cmd) => client::run(cmd, &config),
         Command::User(cmd) => user::run(cmd, &config),
+        Command::RegistrationToken(cmd) => registration_token::run(cmd, &config),
         Command::Keys(cmd) => keys::run(cmd, &config),
     };
     match result {

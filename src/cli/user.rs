@@ -1,5 +1,12 @@
+//! `gatehouse user …`: the people who sign in. Disabling or deleting one
+//! ends their sessions and revokes their tokens at once.
+
 use super::{open_store, Failure};
+use crate::admin::{
+    create_person, delete_person, find_person, set_person_disabled, set_person_password,
+};
 use crate::config::Config;
+use crate::store::models::User;
 use crate::Clock;
 use clap::{Args, Subcommand};
 use std::io::BufRead;
@@ -8,6 +15,24 @@ use std::io::BufRead;
 pub enum UserCommand {
     /// Create a user; the password is read from standard input.
     Create(CreateUser),
+    /// List users.
+    List {
+        /// Print one JSON array instead of a table.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Show one user.
+    Show(UserRef),
+    /// Stop a user from signing in; ends their sessions and revokes their
+    /// refresh tokens and live access tokens.
+    Disable(UserRef),
+    /// Let a disabled user sign in again.
+    Enable(UserRef),
+    /// Delete a user with their sessions, consents and tokens; the apps
+    /// they registered pass to the operator.
+    Delete(UserRef),
+    /// Set a new password, read from standard input; ends their sessions.
+    SetPassword(SetPassword),
 }
 
 #[derive(Debug, Args)]
@@ -18,6 +43,9 @@ pub struct CreateUser {
     /// The user's e-mail address.
     #[arg(long)]
     pub email: Option<String>,
+    /// An admin sees and manages every app on the application pages.
+    #[arg(long)]
+    pub admin: bool,
     /// Read the password from the first line of standard input.
     #[arg(long, required = true)]
     pub password_stdin: bool,
@@ -26,36 +54,143 @@ pub struct CreateUser {
     pub json: bool,
 }
 
+#[derive(Debug, Args)]
+pub struct UserRef {
+    /// The user's id or username.
+    pub user: String,
+    /// Print one JSON object.
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct SetPassword {
+    /// The user's id or username.
+    pub user: String,
+    /// Read the password from the first line of standard input.
+    #[arg(long, required = true)]
+    pub password_stdin: bool,
+    /// Print one JSON object.
+    #[arg(long)]
+    pub json: bool,
+}
+
+fn user_json(u: &User) -> serde_json::Value {
+    serde_json::json!({
+        "id": u.id,
+        "username": u.username,
+        "email": u.email,
+        "admin": u.is_admin,
+        "disabled": u.disabled,
+        "created_at": u.created_at,
+    })
+}
+
+fn print_user(u: &User, json: bool) {
+    if json {
+        println!("{}", user_json(u));
+    } else {
+        println!("id:        {}", u.id);
+        println!("username:  {}", u.username);
+        println!("email:     {}", u.email.as_deref().unwrap_or("-"));
+        println!("admin:     {}", if u.is_admin { "yes" } else { "no" });
+        println!("disabled:  {}", if u.disabled { "yes" } else { "no" });
+    }
+}
+
+fn read_password() -> Result<String, Failure> {
+    let mut line = String::new();
+    std::io::stdin()
+        .lock()
+        .read_line(&mut line)
+        .map_err(|e| Failure::other(format!("reading the password from stdin: {e}")))?;
+    let password = line.trim_end_matches(['\n', '\r']).to_string();
+    if password.is_empty() {
+        return Err(Failure::other("no password on standard input"));
+    }
+    Ok(password)
+}
+
 pub fn run(cmd: UserCommand, config: &Config) -> Result<(), Failure> {
+    let now = Clock::default().now();
     match cmd {
         UserCommand::Create(args) => {
-            let mut line = String::new();
-            std::io::stdin()
-                .lock()
-                .read_line(&mut line)
-                .map_err(|e| Failure::other(format!("reading the password from stdin: {e}")))?;
-            let password = line.trim_end_matches(['\n', '\r']);
-            if password.is_empty() {
-                return Err(Failure::other("no password on standard input"));
-            }
+            let password = read_password()?;
             let store = open_store(config)?;
-            let user = crate::admin::create_user(
+            let user = create_person(
                 &store,
                 &args.username,
                 args.email,
-                password,
-                Clock::default().now(),
+                &password,
+                args.admin,
+                now,
             )
             .map_err(Failure::other)?;
             if args.json {
-                println!(
-                    "{}",
-                    serde_json::json!({"id": user.id, "username": user.username, "email": user.email})
-                );
+                println!("{}", user_json(&user));
             } else {
                 println!("created user {} ({})", user.username, user.id);
             }
-            Ok(())
         }
+        UserCommand::List { json } => {
+            let store = open_store(config)?;
+            let users = store
+                .conn()
+                .and_then(|mut c| c.list_users())
+                .map_err(Failure::other)?;
+            if json {
+                let v: Vec<_> = users.iter().map(user_json).collect();
+                println!("{}", serde_json::Value::Array(v));
+            } else if users.is_empty() {
+                println!("no users");
+            } else {
+                for u in users {
+                    let mut flags = Vec::new();
+                    if u.is_admin {
+                        flags.push("admin");
+                    }
+                    if u.disabled {
+                        flags.push("disabled");
+                    }
+                    println!("{}  {}  {}", u.id, u.username, flags.join(" "));
+                }
+            }
+        }
+        UserCommand::Show(r) => {
+            let store = open_store(config)?;
+            let mut conn = store.conn().map_err(Failure::other)?;
+            let user = find_person(&mut conn, &r.user).map_err(Failure::other)?;
+            print_user(&user, r.json);
+        }
+        UserCommand::Disable(r) => {
+            let store = open_store(config)?;
+            let user = set_person_disabled(&store, &r.user, true, now).map_err(Failure::other)?;
+            report(&user, r.json, "disabled user");
+        }
+        UserCommand::Enable(r) => {
+            let store = open_store(config)?;
+            let user = set_person_disabled(&store, &r.user, false, now).map_err(Failure::other)?;
+            report(&user, r.json, "enabled user");
+        }
+        UserCommand::Delete(r) => {
+            let store = open_store(config)?;
+            let user = delete_person(&store, &r.user, now).map_err(Failure::other)?;
+            report(&user, r.json, "deleted user");
+        }
+        UserCommand::SetPassword(a) => {
+            let password = read_password()?;
+            let store = open_store(config)?;
+            let user = set_person_password(&store, &a.user, &password, now).map_err(Failure::other)?;
+            report(&user, a.json, "set the password of user");
+        }
+    }
+    Ok(())
+}
+
+fn report(user: &User, json: bool, done: &str) {
+    if json {
+        println!("{}", user_json(user));
+    } else {
+        println!("{done} {} ({})", user.username, user.id);
     }
 }

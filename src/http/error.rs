@@ -19,8 +19,17 @@ impl ResponseError for OAuthError {
         let mut resp = HttpResponse::build(self.status_code());
         resp.insert_header(("Cache-Control", "no-store"))
             .insert_header(("Pragma", "no-cache"));
-        if matches!(self, OAuthError::InvalidClient(_)) {
-            resp.insert_header(("WWW-Authenticate", r#"Basic realm="gatehouse""#));
+        match self {
+            OAuthError::InvalidClient(_) => {
+                resp.insert_header(("WWW-Authenticate", r#"Basic realm="gatehouse""#));
+            }
+            OAuthError::InvalidToken(_) => {
+                resp.insert_header((
+                    "WWW-Authenticate",
+                    r#"Bearer realm="gatehouse", error="invalid_token""#,
+                ));
+            }
+            _ => {}
         }
         resp.json(serde_json::json!({
             "error": self.code(),

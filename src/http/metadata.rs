@@ -35,7 +35,7 @@ pub async fn metadata(state: web::Data<AppState>) -> HttpResponse {
     let mut scopes: Vec<&str> = clients.iter().flat_map(Client::scope_list).collect();
     scopes.sort_unstable();
     scopes.dedup();
-    let doc = serde_json::json!({
+    let mut doc = serde_json::json!({
         "issuer": state.issuer,
         "authorization_endpoint": state.url("/authorize"),
         "token_endpoint": state.url("/token"),
@@ -56,6 +56,9 @@ pub async fn metadata(state: web::Data<AppState>) -> HttpResponse {
         // RFC 9207: authorization responses carry `iss`.
         "authorization_response_iss_parameter_supported": true,
     });
+    if state.config.registration != crate::config::Registration::Off {
+        doc["registration_endpoint"] = state.url("/register").into();
+    }
     HttpResponse::Ok()
         .insert_header(("Cache-Control", "public, max-age=300"))
         .json(doc)

@@ -10,6 +10,7 @@ pub mod introspect;
 pub mod metadata;
 pub mod ops;
 pub mod presented;
+pub mod register;
 pub mod revoke;
 pub mod token;
 

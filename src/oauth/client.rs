@@ -2,6 +2,7 @@
 //! knowing how it is stored: its id, redirect URIs, grant types, scopes and
 //! whether it is public. `store::models::Client` implements `ClientPolicy`.
 
+use super::redirect_uri::redirect_uri_matches;
 use super::GrantType;
 
 /// A client's id (RFC 6749 §2.2).
@@ -38,11 +39,12 @@ impl RedirectUris {
     }
 
     /// RFC 6749 §3.1.2.3 (and RFC 9700 §2.1): the redirect URI must equal a
-    /// registered one exactly, character for character; it may be left
-    /// out only when exactly one is registered, which is then used.
+    /// registered one exactly, character for character, except for the
+    /// port of a loopback one (RFC 8252 §7.3); it may be left out only when
+    /// exactly one is registered, which is then used.
     pub fn resolve(&self, given: Option<&str>) -> Result<String, &'static str> {
         match given {
-            Some(uri) if self.0.iter().any(|r| r == uri) => Ok(uri.to_string()),
+            Some(uri) if self.0.iter().any(|r| redirect_uri_matches(r, uri)) => Ok(uri.to_string()),
             Some(_) => Err("The redirect_uri does not match any URI registered for this app."),
             None => match self.0.as_slice() {
                 [one] => Ok(one.clone()),
@@ -93,5 +95,15 @@ mod tests {
         assert_eq!(one.resolve(None).unwrap(), "https://app/cb");
         assert_eq!(one.only(), Some("https://app/cb"));
         assert_eq!(r.only(), None);
+    }
+
+    #[test]
+    fn rfc8252_7_3_a_loopback_redirect_uri_resolves_on_any_port() {
+        let r = RedirectUris::new(["http://127.0.0.1/cb"]);
+        assert_eq!(
+            r.resolve(Some("http://127.0.0.1:41234/cb")).unwrap(),
+            "http://127.0.0.1:41234/cb"
+        );
+        assert!(r.resolve(Some("http://127.0.0.1:41234/other")).is_err());
     }
 }

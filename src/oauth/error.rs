@@ -35,6 +35,18 @@ pub enum OAuthError {
     /// RFC 7009 §2.2.1.
     #[error("unsupported_token_type: {0}")]
     UnsupportedTokenType(String),
+    /// RFC 7591 §3.2.2: a redirect URI is not acceptable.
+    #[error("invalid_redirect_uri: {0}")]
+    InvalidRedirectUri(String),
+    /// RFC 7591 §3.2.2: some other client metadata is not acceptable.
+    #[error("invalid_client_metadata: {0}")]
+    InvalidClientMetadata(String),
+    /// RFC 6750 §3.1: the bearer token (a registration access token,
+    /// RFC 7592 §3; an initial access token, RFC 7591 §3) is missing,
+    /// unknown, expired or used up. Answered with 401 and
+    /// `WWW-Authenticate: Bearer`.
+    #[error("invalid_token: {0}")]
+    InvalidToken(String),
     /// RFC 8628 §3.5: the user has not finished yet.
     #[error("authorization_pending")]
     AuthorizationPending,
@@ -77,6 +89,9 @@ impl OAuthError {
             OAuthError::ExpiredToken => "expired_token",
             OAuthError::LoginRequired => "login_required",
             OAuthError::ConsentRequired => "consent_required",
+            OAuthError::InvalidRedirectUri(_) => "invalid_redirect_uri",
+            OAuthError::InvalidClientMetadata(_) => "invalid_client_metadata",
+            OAuthError::InvalidToken(_) => "invalid_token",
             OAuthError::Server(_) => "server_error",
         }
     }
@@ -102,7 +117,10 @@ impl OAuthError {
             | OAuthError::InvalidScope(d)
             | OAuthError::AccessDenied(d)
             | OAuthError::UnsupportedResponseType(d)
-            | OAuthError::UnsupportedTokenType(d) => d.clone(),
+            | OAuthError::UnsupportedTokenType(d)
+            | OAuthError::InvalidRedirectUri(d)
+            | OAuthError::InvalidClientMetadata(d)
+            | OAuthError::InvalidToken(d) => d.clone(),
             OAuthError::AuthorizationPending => {
                 "the user has not yet completed the authorization".into()
             }
@@ -115,10 +133,11 @@ impl OAuthError {
         }
     }
 
-    /// HTTP status per RFC 6749 §5.2 (400, or 401 for `invalid_client`).
+    /// HTTP status per RFC 6749 §5.2 (400, or 401 for `invalid_client`)
+    /// and RFC 6750 §3.1 (401 for `invalid_token`).
     pub fn status(&self) -> u16 {
         match self {
-            OAuthError::InvalidClient(_) => 401,
+            OAuthError::InvalidClient(_) | OAuthError::InvalidToken(_) => 401,
             OAuthError::PayloadTooLarge => 413,
             OAuthError::Server(_) => 500,
             _ => 400,

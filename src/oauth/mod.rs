@@ -8,6 +8,7 @@ pub mod device;
 pub mod error;
 pub mod grant_type;
 pub mod pkce;
+pub mod redirect_uri;
 pub mod refresh;
 pub mod scope;
 pub mod wire;

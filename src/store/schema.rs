@@ -17,6 +17,9 @@ diesel::table! {
         owner -> Nullable<Text>,
         created_at -> BigInt,
         updated_at -> BigInt,
+        logo_uri -> Nullable<Text>,
+        contacts -> Text,
+        registration_token_hash -> Nullable<Text>,
     }
 }
 
@@ -150,6 +153,15 @@ diesel::table! {
     }
 }
 
+diesel::table! {
+    registration_tokens (token_hash) {
+        token_hash -> Text,
+        uses_left -> BigInt,
+        expires_at -> Nullable<BigInt>,
+        created_at -> BigInt,
+    }
+}
+
 diesel::joinable!(browser_sessions -> users (user_id));
 diesel::joinable!(refresh_tokens -> refresh_families (family_id));
 diesel::allow_tables_to_appear_in_same_query!(
@@ -165,4 +177,5 @@ diesel::allow_tables_to_appear_in_same_query!(
     revoked_access_tokens,
     sign_in_throttle,
     user_access_tokens,
+    registration_tokens,
 );

@@ -26,9 +26,17 @@ pub struct Client {
     pub is_public: bool,
     pub auth_method: String,
     pub can_introspect: bool,
+    /// The id of the person who registered it on the application pages;
+    /// `None` for the operator's (CLI) and `POST /register` clients.
     pub owner: Option<String>,
     pub created_at: i64,
     pub updated_at: i64,
+    pub logo_uri: Option<String>,
+    /// RFC 7591 `contacts`, space-separated.
+    pub contacts: String,
+    /// Hash of the RFC 7592 registration access token, for clients
+    /// registered through `POST /register`.
+    pub registration_token_hash: Option<String>,
 }
 
 impl Client {
@@ -96,10 +104,49 @@ impl DbConn {
             .load(c))?)
     }
 
-    /// Deletes the client and, through foreign keys, everything issued to it.
+    /// The apps a person registered on the application pages, oldest first.
+    pub fn list_clients_owned_by(&mut self, owner: &str) -> StoreResult<Vec<Client>> {
+        Ok(dispatch!(self, c => clients::table
+            .filter(clients::owner.eq(owner))
+            .order(clients::created_at.asc())
+            .select(Client::as_select())
+            .load(c))?)
+    }
+
+    /// Deletes the client and, through foreign keys, everything issued to
+    /// it (codes, refresh token families, device codes, consents). Its
+    /// live access tokens stop at once: `access_token_standing` needs the
+    /// client to exist.
     pub fn delete_client(&mut self, id: &str) -> StoreResult<bool> {
         let n = dispatch!(self, c => diesel::delete(clients::table.find(id)).execute(c))?;
         Ok(n == 1)
+    }
+
+    /// Replaces the metadata a developer may change (name, addresses,
+    /// redirect URIs, grant types, scope, contacts, auth method); the id,
+    /// secret, owner and creation time stay.
+    pub fn update_client_metadata(&mut self, client: &Client) -> StoreResult<bool> {
+        let n = dispatch!(self, c => diesel::update(clients::table.find(&client.id))
+            .set((
+                clients::name.eq(&client.name),
+                clients::website.eq(&client.website),
+                clients::logo_uri.eq(&client.logo_uri),
+                clients::contacts.eq(&client.contacts),
+                clients::redirect_uris.eq(&client.redirect_uris),
+                clients::grant_types.eq(&client.grant_types),
+                clients::scope.eq(&client.scope),
+                clients::auth_method.eq(&client.auth_method),
+                clients::updated_at.eq(client.updated_at),
+            ))
+            .execute(c))?;
+        Ok(n == 1)
+    }
+
+    /// Gives the apps of a person who is being deleted to the operator.
+    pub fn disown_clients(&mut self, owner: &str) -> StoreResult<usize> {
+        Ok(dispatch!(self, c => diesel::update(clients::table.filter(clients::owner.eq(owner)))
+            .set(clients::owner.eq(None::<String>))
+            .execute(c))?)
     }
 
     pub fn set_client_secret_hash(&mut self, id: &str, hash: &str, now: i64) -> StoreResult<bool> {

@@ -8,6 +8,7 @@ pub mod consent;
 pub mod device_code;
 pub mod housekeeping;
 pub mod refresh_token;
+pub mod registration_token;
 pub mod revoked_access_token;
 pub mod signing_key;
 pub mod throttle;

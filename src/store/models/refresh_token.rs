@@ -231,6 +231,20 @@ impl DbConn {
         )?;
         self.revoke_locked_families(&ids, now)
     }
+
+    /// Revokes every family of one user at every client (the person was
+    /// disabled or deleted). Call inside a transaction.
+    pub fn revoke_families_for_user(&mut self, user_id: &str, now: i64) -> StoreResult<usize> {
+        self.require_transaction()?;
+        let ids: Vec<String> = load_for_update!(
+            self,
+            refresh_families::table
+                .filter(refresh_families::user_id.eq(user_id))
+                .order(refresh_families::id.asc())
+                .select(refresh_families::id)
+        )?;
+        self.revoke_locked_families(&ids, now)
+    }
 }
 
 /// A new token in an existing family: the successor of `parent`.

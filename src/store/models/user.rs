@@ -1,5 +1,5 @@
 use crate::dispatch;
-use crate::store::schema::users;
+use crate::store::schema::{browser_sessions, user_access_tokens, users};
 use crate::store::{DbConn, StoreError, StoreResult};
 use diesel::prelude::*;
 
@@ -48,5 +48,57 @@ impl DbConn {
             .select(User::as_select())
             .first(c)
             .optional())?)
+    }
+
+    /// Everyone, by username.
+    pub fn list_users(&mut self) -> StoreResult<Vec<User>> {
+        Ok(dispatch!(self, c => users::table
+            .order(users::username.asc())
+            .select(User::as_select())
+            .load(c))?)
+    }
+
+    pub fn set_user_disabled(&mut self, id: &str, disabled: bool, now: i64) -> StoreResult<bool> {
+        let n = dispatch!(self, c => diesel::update(users::table.find(id))
+            .set((users::disabled.eq(disabled), users::updated_at.eq(now)))
+            .execute(c))?;
+        Ok(n == 1)
+    }
+
+    pub fn set_user_password_hash(&mut self, id: &str, hash: &str, now: i64) -> StoreResult<bool> {
+        let n = dispatch!(self, c => diesel::update(users::table.find(id))
+            .set((users::password_hash.eq(hash), users::updated_at.eq(now)))
+            .execute(c))?;
+        Ok(n == 1)
+    }
+
+    /// Deletes the person and, through foreign keys, their sessions,
+    /// codes, refresh token families and consents.
+    pub fn delete_user(&mut self, id: &str) -> StoreResult<bool> {
+        let n = dispatch!(self, c => diesel::delete(users::table.find(id)).execute(c))?;
+        Ok(n == 1)
+    }
+
+    /// Ends every browser session of the person.
+    pub fn delete_user_sessions(&mut self, user_id: &str) -> StoreResult<usize> {
+        Ok(dispatch!(self, c => diesel::delete(
+            browser_sessions::table.filter(browser_sessions::user_id.eq(user_id))
+        )
+        .execute(c))?)
+    }
+
+    /// Puts every recorded live access token of the person on the deny
+    /// list, at every client.
+    pub fn deny_all_user_access_tokens(&mut self, user_id: &str, now: i64) -> StoreResult<usize> {
+        let live: Vec<(String, i64)> = dispatch!(self, c => user_access_tokens::table
+            .filter(user_access_tokens::user_id.eq(user_id))
+            .filter(user_access_tokens::expires_at.gt(now))
+            .order(user_access_tokens::jti.asc())
+            .select((user_access_tokens::jti, user_access_tokens::expires_at))
+            .load(c))?;
+        for (jti, exp) in &live {
+            self.revoke_access_token(jti, *exp)?;
+        }
+        Ok(live.len())
     }
 }

@@ -1,0 +1,50 @@
+//! `gatehouse registration-token create`: initial access tokens for
+//! `POST /register` (RFC 7591 §3) while `GATEHOUSE_REGISTRATION=token`.
+
+use super::{open_store, Failure};
+use crate::admin::create_registration_token;
+use crate::config::Config;
+use crate::Clock;
+use clap::{Args, Subcommand};
+
+#[derive(Debug, Subcommand)]
+pub enum RegistrationTokenCommand {
+    /// Make an initial access token; prints it once.
+    Create(CreateToken),
+}
+
+#[derive(Debug, Args)]
+pub struct CreateToken {
+    /// How many clients it may register.
+    #[arg(long, default_value_t = 1)]
+    pub uses: i64,
+    /// Seconds until it expires (default: never).
+    #[arg(long)]
+    pub ttl: Option<i64>,
+    /// Print one JSON object.
+    #[arg(long)]
+    pub json: bool,
+}
+
+pub fn run(cmd: RegistrationTokenCommand, config: &Config) -> Result<(), Failure> {
+    let RegistrationTokenCommand::Create(a) = cmd;
+    let store = open_store(config)?;
+    let now = Clock::default().now();
+    let token = create_registration_token(&store, a.uses, a.ttl, now).map_err(Failure::other)?;
+    let expires_at = a.ttl.map(|t| now + t);
+    if a.json {
+        println!(
+            "{}",
+            serde_json::json!({"token": token, "uses": a.uses, "expires_at": expires_at})
+        );
+    } else {
+        println!("registration token: {token}");
+        println!(
+            "(good for {} registration{}{}; shown only now)",
+            a.uses,
+            if a.uses == 1 { "" } else { "s" },
+            a.ttl.map(|t| format!(", for {t} seconds")).unwrap_or_default()
+        );
+    }
+    Ok(())
+}
