@@ -263,7 +263,11 @@ fn metadata(
         }
     };
     Ok(NewClient {
-        name: string("client_name")?.unwrap_or_default(),
+        // RFC 7591 §2: client_name is optional; people still need a name
+        // on the consent page.
+        name: string("client_name")?
+            .filter(|n| !n.trim().is_empty())
+            .unwrap_or_else(|| "Unnamed app".to_string()),
         website: string("client_uri")?,
         logo_uri: string("logo_uri")?,
         contacts: strings("contacts")?.unwrap_or_default(),

@@ -23,6 +23,7 @@ mod metadata;
 mod oauth2_client;
 mod pages_safety;
 mod refresh_races;
+mod register;
 mod revoke;
 mod scale_out;
 mod token_client_credentials;
