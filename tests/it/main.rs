@@ -21,6 +21,7 @@ mod login;
 mod malformed;
 mod metadata;
 mod oauth2_client;
+mod people;
 mod pages_safety;
 mod refresh_races;
 mod register;
