@@ -7,10 +7,11 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 command -v wrk >/dev/null || { apt-get update -qq && apt-get install -y -qq wrk >/dev/null; }
 cargo build --release --quiet --bin gatehouse --example bench_sign
-BIN=$PWD/target/release/gatehouse
+TARGET=${CARGO_TARGET_DIR:-$PWD/target}
+BIN=$TARGET/release/gatehouse
 echo "machine: $(nproc) cores, $(awk '/MemTotal/{printf "%.0f GiB", $2/1048576}' /proc/meminfo), $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | xargs)"
 
-./target/release/examples/bench_sign | tee /tmp/gatehouse-sign.txt
+"$TARGET/release/examples/bench_sign" | tee /tmp/gatehouse-sign.txt
 SIGN_ALL=$(awk '/^sign_[0-9]+_threads_per_s/{print $2}' /tmp/gatehouse-sign.txt)
 
 WORK=$(mktemp -d)

@@ -437,3 +437,138 @@ fn keys_rotate_publishes_both_keys_after_restart() {
     child.wait().unwrap();
     assert_eq!(jwks["keys"].as_array().unwrap().len(), 2);
 }
+
+#[test]
+fn client_create_refuses_dangerous_redirect_uris_and_websites() {
+    let w = Workdir::new();
+    let create = |redirect: &str, website: Option<&str>| {
+        let mut args = vec![
+            "client",
+            "create",
+            "--name",
+            "x",
+            "--grant-type",
+            "authorization_code",
+            "--redirect-uri",
+            redirect,
+            "--json",
+        ];
+        if let Some(site) = website {
+            args.extend(["--website", site]);
+        }
+        w.run(&args)
+    };
+    for bad in [
+        "javascript:alert(1)//",
+        "data:text/html,hi",
+        "http://localhost.evil.com/cb",
+        "http://app.example/cb",
+        "https://user@app.example/cb",
+    ] {
+        let o = create(bad, None);
+        assert_eq!(o.status.code(), Some(1), "{bad} was accepted");
+        assert_eq!(stderr(&o).trim().lines().count(), 1, "{}", stderr(&o));
+    }
+    for site in ["javascript:alert(1)//", "http://app.example"] {
+        let o = create("https://app.example/cb", Some(site));
+        assert_eq!(o.status.code(), Some(1), "website {site} was accepted");
+    }
+    // RFC 8252 §7.3 / §7.1: loopback http and a native app's scheme.
+    for ok in ["http://127.0.0.1:8765/cb", "com.example.app:/cb"] {
+        let o = create(ok, Some("https://app.example"));
+        assert_eq!(stdout_json(&o)["redirect_uris"][0], ok);
+    }
+    let listed = stdout_json(&w.run(&["client", "list", "--json"]));
+    assert_eq!(listed.as_array().unwrap().len(), 2, "only the good ones");
+}
+
+#[test]
+fn user_commands_list_show_disable_enable_set_password_and_delete() {
+    let w = Workdir::new();
+    let made = stdout_json(&w.run_with_stdin(
+        &[
+            "user",
+            "create",
+            "--username",
+            "carol",
+            "--admin",
+            "--password-stdin",
+            "--json",
+        ],
+        "correct horse battery\n",
+    ));
+    assert_eq!(made["admin"], true);
+    let id = made["id"].as_str().unwrap().to_string();
+    let list = stdout_json(&w.run(&["user", "list", "--json"]));
+    assert_eq!(list[0]["username"], "carol");
+    assert_eq!(
+        stdout_json(&w.run(&["user", "show", &id, "--json"]))["username"],
+        "carol"
+    );
+    let off = stdout_json(&w.run(&["user", "disable", "carol", "--json"]));
+    assert_eq!(off["disabled"], true);
+    let on = stdout_json(&w.run(&["user", "enable", "carol", "--json"]));
+    assert_eq!(on["disabled"], false);
+    let o = w.run_with_stdin(
+        &["user", "set-password", "carol", "--password-stdin"],
+        "short\n",
+    );
+    assert_eq!(o.status.code(), Some(1));
+    assert!(stderr(&o).contains("too short"), "{}", stderr(&o));
+    let o = w.run_with_stdin(
+        &["user", "set-password", "carol", "--password-stdin"],
+        "another long one\n",
+    );
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert!(w.run(&["user", "delete", &id]).status.success());
+    let o = w.run(&["user", "show", "carol"]);
+    assert_eq!(o.status.code(), Some(1));
+    assert_eq!(stderr(&o).trim().lines().count(), 1);
+    assert_eq!(
+        stdout_json(&w.run(&["user", "list", "--json"])),
+        serde_json::json!([])
+    );
+}
+
+/// RFC 7591 §3: the operator's initial access token, made by the CLI,
+/// registers exactly as many clients as it has uses at a served gatehouse.
+#[test]
+fn registration_token_create_registers_one_client_through_a_served_gatehouse() {
+    let w = Workdir::new();
+    for bad in [["--uses", "0"], ["--ttl", "0"]] {
+        let o = w.run(&["registration-token", "create", bad[0], bad[1]]);
+        assert_eq!(o.status.code(), Some(1), "{bad:?}");
+    }
+    let made = stdout_json(&w.run(&["registration-token", "create", "--uses", "1", "--json"]));
+    let token = made["token"].as_str().unwrap().to_string();
+    let (mut child, port) = start_server(&w);
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    let statuses: Vec<u16> = rt.block_on(async {
+        let http = reqwest::Client::new();
+        let mut out = Vec::new();
+        for _ in 0..2 {
+            let r = http
+                .post(format!("http://127.0.0.1:{port}/register"))
+                .bearer_auth(&token)
+                .json(&serde_json::json!({
+                    "client_name": "Printer",
+                    "grant_types": ["client_credentials"],
+                    "scope": "read",
+                }))
+                .send()
+                .await
+                .unwrap();
+            out.push(r.status().as_u16());
+        }
+        out
+    });
+    child.kill().unwrap();
+    child.wait().unwrap();
+    assert_eq!(statuses, vec![201, 401]);
+    let listed = stdout_json(&w.run(&["client", "list", "--json"]));
+    assert_eq!(listed.as_array().unwrap().len(), 1);
+    assert_eq!(listed[0]["client_name"], "Printer");
+}

@@ -26,7 +26,12 @@ async fn alice_with_tokens(app: &TestApp) -> (gatehouse::admin::CreatedClient, V
         .await;
     let code = url_params(&loc, false)["code"].clone();
     let r = app
-        .exchange(&client, &code, Some(&verifier), Some(crate::harness::REDIRECT))
+        .exchange(
+            &client,
+            &code,
+            Some(&verifier),
+            Some(crate::harness::REDIRECT),
+        )
         .await;
     assert_eq!(r.status(), 200);
     (client, r.json().await.unwrap(), alice.id)
@@ -49,7 +54,8 @@ async fn assert_tokens_dead(app: &TestApp, client: &admin::CreatedClient, tokens
 async fn disabling_a_person_ends_sessions_refresh_tokens_and_access_tokens(app: TestApp) {
     let (client, tokens, _) = alice_with_tokens(&app).await;
     assert!(signed_in(&app).await);
-    let u = admin::set_person_disabled(&app.state.store, USERNAME, true, app.clock().now()).unwrap();
+    let u =
+        admin::set_person_disabled(&app.state.store, USERNAME, true, app.clock().now()).unwrap();
     assert!(u.disabled);
     assert!(!signed_in(&app).await, "the browser session ended");
     assert_tokens_dead(&app, &client, &tokens).await;
@@ -60,11 +66,17 @@ async fn disabling_a_person_ends_sessions_refresh_tokens_and_access_tokens(app: 
 async fn enabling_a_person_lets_them_sign_in_again(app: TestApp) {
     app.alice();
     admin::set_person_disabled(&app.state.store, USERNAME, true, app.clock().now()).unwrap();
-    assert_eq!(app.sign_in(USERNAME, PASSWORD, "/account").await.status(), 401);
-    let u = admin::set_person_disabled(&app.state.store, USERNAME, false, app.clock().now())
-        .unwrap();
+    assert_eq!(
+        app.sign_in(USERNAME, PASSWORD, "/account").await.status(),
+        401
+    );
+    let u =
+        admin::set_person_disabled(&app.state.store, USERNAME, false, app.clock().now()).unwrap();
     assert!(!u.disabled);
-    assert_eq!(app.sign_in(USERNAME, PASSWORD, "/account").await.status(), 303);
+    assert_eq!(
+        app.sign_in(USERNAME, PASSWORD, "/account").await.status(),
+        303
+    );
 }
 
 async fn deleting_a_person_revokes_everything_and_their_apps_pass_to_the_operator(app: TestApp) {
@@ -97,14 +109,27 @@ async fn a_new_password_replaces_the_old_and_signs_out_everywhere(app: TestApp) 
     assert!(signed_in(&app).await);
     assert!(matches!(
         admin::set_person_password(&app.state.store, USERNAME, "short", app.clock().now()),
-        Err(admin::AdminError::Field { field: "password", .. })
+        Err(admin::AdminError::Field {
+            field: "password",
+            ..
+        })
     ));
-    admin::set_person_password(&app.state.store, USERNAME, "a new long one", app.clock().now())
-        .unwrap();
+    admin::set_person_password(
+        &app.state.store,
+        USERNAME,
+        "a new long one",
+        app.clock().now(),
+    )
+    .unwrap();
     assert!(!signed_in(&app).await);
-    assert_eq!(app.sign_in(USERNAME, PASSWORD, "/account").await.status(), 401);
     assert_eq!(
-        app.sign_in(USERNAME, "a new long one", "/account").await.status(),
+        app.sign_in(USERNAME, PASSWORD, "/account").await.status(),
+        401
+    );
+    assert_eq!(
+        app.sign_in(USERNAME, "a new long one", "/account")
+            .await
+            .status(),
         303
     );
 }

@@ -88,7 +88,13 @@ fn native_app(redirect: &str) -> Value {
 }
 
 fn client_count(app: &TestApp) -> usize {
-    app.state.store.conn().unwrap().list_clients().unwrap().len()
+    app.state
+        .store
+        .conn()
+        .unwrap()
+        .list_clients()
+        .unwrap()
+        .len()
 }
 
 async fn client_credentials(app: &TestApp, id: &str, secret: &str) -> reqwest::Response {
@@ -115,7 +121,15 @@ fn s<'a>(v: &'a Value, k: &str) -> &'a str {
 /// through `redirect`, with its PKCE verifier.
 async fn code_for(app: &TestApp, client_id: &str, redirect: &str) -> (String, String) {
     let (verifier, challenge) = pkce_pair();
-    if app.state.store.conn().unwrap().find_user_by_username("alice").unwrap().is_none() {
+    if app
+        .state
+        .store
+        .conn()
+        .unwrap()
+        .find_user_by_username("alice")
+        .unwrap()
+        .is_none()
+    {
         app.alice();
         app.sign_in("alice", "correct horse", "/account").await;
     }
@@ -178,7 +192,14 @@ async fn rfc7591_3_1_registers_with_an_initial_access_token_and_the_app_works_at
     );
     assert!(s(&reg, "registration_access_token").len() >= 32);
     // Only hashes are stored.
-    let row = app.state.store.conn().unwrap().find_client(id).unwrap().unwrap();
+    let row = app
+        .state
+        .store
+        .conn()
+        .unwrap()
+        .find_client(id)
+        .unwrap()
+        .unwrap();
     assert_ne!(row.secret_hash.as_deref(), Some(s(&reg, "client_secret")));
     assert_ne!(
         row.registration_token_hash.as_deref(),
@@ -195,7 +216,10 @@ async fn rfc7591_3_1_registers_with_an_initial_access_token_and_the_app_works_at
 async fn rfc7591_3_without_a_valid_initial_access_token_is_401_and_creates_nothing(app: TestApp) {
     let before = client_count(&app);
     let r = post_register(&app, None, &service_app()).await;
-    let www = r.headers()["www-authenticate"].to_str().unwrap().to_string();
+    let www = r.headers()["www-authenticate"]
+        .to_str()
+        .unwrap()
+        .to_string();
     assert!(www.starts_with("Bearer"), "{www}");
     expect_error(r, 401, "invalid_token").await;
     expect_error(
@@ -206,7 +230,12 @@ async fn rfc7591_3_without_a_valid_initial_access_token_is_401_and_creates_nothi
     .await;
     // Used up.
     let once = initial_token(&app, 1);
-    assert_eq!(post_register(&app, Some(&once), &service_app()).await.status(), 201);
+    assert_eq!(
+        post_register(&app, Some(&once), &service_app())
+            .await
+            .status(),
+        201
+    );
     expect_error(
         post_register(&app, Some(&once), &service_app()).await,
         401,
@@ -228,7 +257,11 @@ async fn rfc7591_3_without_a_valid_initial_access_token_is_401_and_creates_nothi
         "invalid_token",
     )
     .await;
-    assert_eq!(client_count(&app), before + 1, "only the one good registration");
+    assert_eq!(
+        client_count(&app),
+        before + 1,
+        "only the one good registration"
+    );
 }
 
 async fn rfc7591_3_a_one_use_token_raced_by_20_registrations_creates_exactly_one_client(
@@ -243,8 +276,16 @@ async fn rfc7591_3_a_one_use_token_raced_by_20_registrations_creates_exactly_one
         .iter()
         .map(|r| r.status().as_u16())
         .collect();
-    assert_eq!(statuses.iter().filter(|s| **s == 201).count(), 1, "{statuses:?}");
-    assert_eq!(statuses.iter().filter(|s| **s == 401).count(), 19, "{statuses:?}");
+    assert_eq!(
+        statuses.iter().filter(|s| **s == 201).count(),
+        1,
+        "{statuses:?}"
+    );
+    assert_eq!(
+        statuses.iter().filter(|s| **s == 401).count(),
+        19,
+        "{statuses:?}"
+    );
     assert_eq!(client_count(&app), before + 1);
 }
 
@@ -263,7 +304,10 @@ async fn rfc7591_3_2_2_invalid_redirect_uri_creates_nothing_and_spends_no_use(ap
     ] {
         let r = post_register(&app, Some(&token), &native_app(bad)).await;
         let body = expect_error(r, 400, "invalid_redirect_uri").await;
-        assert!(body["error_description"].as_str().unwrap().len() > 10, "{bad}");
+        assert!(
+            body["error_description"].as_str().unwrap().len() > 10,
+            "{bad}"
+        );
     }
     // authorization_code without any redirect URI.
     let mut none = native_app("https://app.example/cb");
@@ -290,17 +334,44 @@ async fn rfc7591_3_2_2_invalid_client_metadata(app: TestApp) {
         b
     };
     for (why, body) in [
-        ("grant_types not an array", with("grant_types", json!("client_credentials"))),
+        (
+            "grant_types not an array",
+            with("grant_types", json!("client_credentials")),
+        ),
         ("unknown grant type", with("grant_types", json!(["magic"]))),
-        ("legacy password grant", with("grant_types", json!(["password"]))),
-        ("legacy implicit grant", with("grant_types", json!(["implicit"]))),
-        ("unknown auth method", with("token_endpoint_auth_method", json!("private_key_jwt"))),
-        ("scope beyond registration_scopes", with("scope", json!("read admin"))),
-        ("client_uri javascript:", with("client_uri", json!("javascript:alert(1)//"))),
-        ("client_uri plain http", with("client_uri", json!("http://app.example"))),
-        ("logo_uri data:", with("logo_uri", json!("data:image/png;base64,AAAA"))),
+        (
+            "legacy password grant",
+            with("grant_types", json!(["password"])),
+        ),
+        (
+            "legacy implicit grant",
+            with("grant_types", json!(["implicit"])),
+        ),
+        (
+            "unknown auth method",
+            with("token_endpoint_auth_method", json!("private_key_jwt")),
+        ),
+        (
+            "scope beyond registration_scopes",
+            with("scope", json!("read admin")),
+        ),
+        (
+            "client_uri javascript:",
+            with("client_uri", json!("javascript:alert(1)//")),
+        ),
+        (
+            "client_uri plain http",
+            with("client_uri", json!("http://app.example")),
+        ),
+        (
+            "logo_uri data:",
+            with("logo_uri", json!("data:image/png;base64,AAAA")),
+        ),
         ("contacts not strings", with("contacts", json!([1, 2]))),
-        ("client_name not a string", with("client_name", json!(["x"]))),
+        (
+            "client_name not a string",
+            with("client_name", json!(["x"])),
+        ),
         (
             "public client with client_credentials",
             with("token_endpoint_auth_method", json!("none")),
@@ -413,14 +484,20 @@ async fn rfc7592_read_update_delete_round_trip(app: TestApp) {
     let secret = s(&reg, "client_secret").to_string();
 
     // §2.1 read: the registered metadata, never the secret.
-    let r = manage(&app, &reg, reqwest::Method::GET).send().await.unwrap();
+    let r = manage(&app, &reg, reqwest::Method::GET)
+        .send()
+        .await
+        .unwrap();
     assert_eq!(r.status(), 200);
     assert_eq!(r.headers()["cache-control"], "no-store");
     let read: Value = r.json().await.unwrap();
     assert_eq!(read["client_id"], id.as_str());
     assert_eq!(read["client_name"], "Report Builder");
     assert!(read.get("client_secret").is_none());
-    assert_eq!(read["registration_client_uri"], reg["registration_client_uri"]);
+    assert_eq!(
+        read["registration_client_uri"],
+        reg["registration_client_uri"]
+    );
 
     // §2.2 update: replaces the metadata.
     let r = manage(&app, &reg, reqwest::Method::PUT)
@@ -463,9 +540,15 @@ async fn rfc7592_read_update_delete_round_trip(app: TestApp) {
     assert_eq!(post.status(), 200);
 
     // §2.3 delete: 204, then the client and its registration are gone.
-    let r = manage(&app, &reg, reqwest::Method::DELETE).send().await.unwrap();
+    let r = manage(&app, &reg, reqwest::Method::DELETE)
+        .send()
+        .await
+        .unwrap();
     assert_eq!(r.status(), 204);
-    let r = manage(&app, &reg, reqwest::Method::GET).send().await.unwrap();
+    let r = manage(&app, &reg, reqwest::Method::GET)
+        .send()
+        .await
+        .unwrap();
     expect_error(r, 401, "invalid_token").await;
     let gone = app
         .post_form(
@@ -484,19 +567,21 @@ async fn rfc7592_2_1_another_clients_or_no_registration_token_is_401(app: TestAp
     let a = registered(&app, service_app()).await;
     let b = registered(&app, service_app()).await;
     let a_uri = s(&a, "registration_client_uri");
-    for token in [None, Some("wrong"), Some(s(&b, "registration_access_token"))] {
+    for token in [
+        None,
+        Some("wrong"),
+        Some(s(&b, "registration_access_token")),
+    ] {
         for method in [reqwest::Method::GET, reqwest::Method::DELETE] {
             let mut req = app.http.request(method.clone(), a_uri);
             if let Some(t) = token {
                 req = req.bearer_auth(t);
             }
             let r = req.send().await.unwrap();
-            assert!(
-                r.headers()["www-authenticate"]
-                    .to_str()
-                    .unwrap()
-                    .contains("invalid_token")
-            );
+            assert!(r.headers()["www-authenticate"]
+                .to_str()
+                .unwrap()
+                .contains("invalid_token"));
             expect_error(r, 401, "invalid_token").await;
         }
     }
@@ -527,12 +612,22 @@ async fn rfc7592_2_2_update_is_validated_and_changes_nothing_when_refused(app: T
     let id = s(&reg, "client_id").to_string();
     let mut body = native_app("https://notes.example/cb");
     // Without client_id.
-    let r = manage(&app, &reg, reqwest::Method::PUT).json(&body).send().await.unwrap();
+    let r = manage(&app, &reg, reqwest::Method::PUT)
+        .json(&body)
+        .send()
+        .await
+        .unwrap();
     expect_error(r, 400, "invalid_request").await;
     body["client_id"] = json!(id);
     for (bad, code) in [
-        (json!({"redirect_uris": ["javascript:alert(1)//"]}), "invalid_redirect_uri"),
-        (json!({"token_endpoint_auth_method": "client_secret_basic"}), "invalid_client_metadata"),
+        (
+            json!({"redirect_uris": ["javascript:alert(1)//"]}),
+            "invalid_redirect_uri",
+        ),
+        (
+            json!({"token_endpoint_auth_method": "client_secret_basic"}),
+            "invalid_client_metadata",
+        ),
         (json!({"scope": "admin"}), "invalid_client_metadata"),
         (json!({"client_secret": "guess"}), "invalid_request"),
     ] {
@@ -540,7 +635,11 @@ async fn rfc7592_2_2_update_is_validated_and_changes_nothing_when_refused(app: T
         for (k, v) in bad.as_object().unwrap() {
             b[k] = v.clone();
         }
-        let r = manage(&app, &reg, reqwest::Method::PUT).json(&b).send().await.unwrap();
+        let r = manage(&app, &reg, reqwest::Method::PUT)
+            .json(&b)
+            .send()
+            .await
+            .unwrap();
         expect_error(r, 400, code).await;
     }
     let read: Value = manage(&app, &reg, reqwest::Method::GET)
@@ -565,7 +664,10 @@ async fn rfc7592_2_3_delete_revokes_the_apps_refresh_tokens(app: TestApp) {
     let tokens: Value = r.json().await.unwrap();
     let refresh = s(&tokens, "refresh_token").to_string();
 
-    let r = manage(&app, &reg, reqwest::Method::DELETE).send().await.unwrap();
+    let r = manage(&app, &reg, reqwest::Method::DELETE)
+        .send()
+        .await
+        .unwrap();
     assert_eq!(r.status(), 204);
     let r = app
         .post_form(
@@ -606,7 +708,10 @@ async fn rfc8252_7_3_a_registered_loopback_redirect_uri_works_on_any_port(app: T
             ("response_type", "code"),
             ("client_id", id.as_str()),
             ("redirect_uri", wrong),
-            ("code_challenge", "E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM"),
+            (
+                "code_challenge",
+                "E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM",
+            ),
             ("code_challenge_method", "S256"),
         ])
         .unwrap();
