@@ -1,4 +1,4 @@
-//! HTML pages a person sees: sign-in, sign-out, consent, the
+//! HTML pages a person sees: sign-in, sign-out, sign-up, consent, the
 //! device page, the account page, the application pages. Askama templates in `templates/`, one CSS file served
 //! by gatehouse itself, no JavaScript needed. Every form carries a CSRF
 //! token (`csrf.rs`); every page is `Cache-Control: no-store`.
@@ -11,6 +11,7 @@ pub mod csrf;
 pub mod device;
 pub mod login;
 pub mod session;
+pub mod signup;
 
 use crate::app::AppState;
 use crate::store::StoreError;
@@ -33,6 +34,8 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         .route("/apps/new", web::post().to(apps::create))
         .route("/apps/{client_id}", web::get().to(apps::show))
         .route("/apps/{client_id}", web::post().to(apps::act))
+        .route("/signup", web::get().to(signup::show))
+        .route("/signup", web::post().to(signup::submit))
         .route("/login", web::get().to(login::show))
         .route("/login", web::post().to(login::submit))
         .route("/logout", web::get().to(login::show_logout))

@@ -26,6 +26,7 @@ mod pages_safety;
 mod refresh_races;
 mod revoke;
 mod scale_out;
+mod signup;
 mod token_client_credentials;
 mod token_password;
 mod token_refresh;
