@@ -8,6 +8,7 @@
 #[macro_use]
 mod harness;
 
+mod apps_browser;
 mod apps_pages;
 mod authorize;
 mod browser;
