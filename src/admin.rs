@@ -3,8 +3,8 @@
 
 use crate::crypto::{random_token, token_hash};
 use crate::hasher::hash_password_blocking;
-use crate::oauth::scope::parse_scope;
 use crate::oauth::redirect_uri::{check_redirect_uris, check_web_uri};
+use crate::oauth::scope::parse_scope;
 use crate::oauth::GrantType;
 use crate::store::models::client::{
     AUTH_METHOD_ANY, AUTH_METHOD_BASIC, AUTH_METHOD_NONE, AUTH_METHOD_POST,
@@ -126,8 +126,7 @@ fn check(spec: &NewClient) -> Result<Checked, AdminError> {
             "an app needs at least one grant type",
         ));
     }
-    check_redirect_uris(&spec.redirect_uris)
-        .map_err(|m| AdminError::field("redirect_uris", m))?;
+    check_redirect_uris(&spec.redirect_uris).map_err(|m| AdminError::field("redirect_uris", m))?;
     let needs_redirect = grants
         .iter()
         .any(|g| matches!(g, GrantType::AuthorizationCode | GrantType::Implicit));
@@ -185,7 +184,10 @@ fn check(spec: &NewClient) -> Result<Checked, AdminError> {
         ));
     }
     for c in &spec.contacts {
-        if c.is_empty() || c.len() > 320 || c.chars().any(|ch| ch.is_whitespace() || ch.is_control()) {
+        if c.is_empty()
+            || c.len() > 320
+            || c.chars().any(|ch| ch.is_whitespace() || ch.is_control())
+        {
             return Err(AdminError::field(
                 "contacts",
                 "each contact is one e-mail address without spaces",
@@ -225,7 +227,10 @@ fn check_response_types(types: &[String], grants: &[GrantType]) -> Result<(), Ad
         if !grants.contains(&needs) {
             return Err(AdminError::field(
                 "response_types",
-                format!("response type '{t}' needs the grant type {}", needs.as_str()),
+                format!(
+                    "response type '{t}' needs the grant type {}",
+                    needs.as_str()
+                ),
             ));
         }
     }
@@ -236,7 +241,10 @@ fn check_response_types(types: &[String], grants: &[GrantType]) -> Result<(), Ad
         if grants.contains(&g) && !types.iter().any(|x| x == t) {
             return Err(AdminError::field(
                 "response_types",
-                format!("the grant type {} needs the response type '{t}'", g.as_str()),
+                format!(
+                    "the grant type {} needs the response type '{t}'",
+                    g.as_str()
+                ),
             ));
         }
     }
@@ -334,7 +342,9 @@ pub fn delete_client(conn: &mut DbConn, client_id: &str) -> Result<(), AdminErro
     if deleted {
         Ok(())
     } else {
-        Err(AdminError::NotFound(format!("no client with id '{client_id}'")))
+        Err(AdminError::NotFound(format!(
+            "no client with id '{client_id}'"
+        )))
     }
 }
 
@@ -379,7 +389,9 @@ pub fn check_new_user(
     let username = username.trim();
     if username.is_empty()
         || username.chars().count() > 128
-        || username.chars().any(|c| c.is_control() || c.is_whitespace())
+        || username
+            .chars()
+            .any(|c| c.is_control() || c.is_whitespace())
     {
         return Err(AdminError::field(
             "username",
@@ -552,7 +564,9 @@ pub fn create_registration_token(
         return Err(AdminError::Invalid("--uses must be at least 1".into()));
     }
     if ttl.is_some_and(|t| t < 1) {
-        return Err(AdminError::Invalid("--ttl must be at least 1 second".into()));
+        return Err(AdminError::Invalid(
+            "--ttl must be at least 1 second".into(),
+        ));
     }
     let token = random_token(32);
     store.conn()?.insert_registration_token(

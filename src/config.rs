@@ -341,8 +341,8 @@ impl Config {
         };
 
         let (name, scopes) = raw("registration_scopes");
-        let registration_scopes = crate::oauth::scope::parse_scope(&scopes)
-            .map_err(|e| err(&name, e.description()))?;
+        let registration_scopes =
+            crate::oauth::scope::parse_scope(&scopes).map_err(|e| err(&name, e.description()))?;
 
         let (name, signup) = raw("signup");
         let signup_open = match signup.as_str() {

@@ -171,7 +171,7 @@ pub fn run(cmd: ClientCommand, config: &Config) -> Result<(), Failure> {
         }
         ClientCommand::Delete { client_id } => {
             let mut conn = store.conn().map_err(Failure::other)?;
-            delete_client(&mut *conn, &client_id).map_err(Failure::other)?;
+            delete_client(&mut conn, &client_id).map_err(Failure::other)?;
             println!("deleted client {client_id}");
         }
         ClientCommand::RotateSecret { client_id, json } => {

@@ -43,7 +43,9 @@ pub fn run(cmd: RegistrationTokenCommand, config: &Config) -> Result<(), Failure
             "(good for {} registration{}{}; shown only now)",
             a.uses,
             if a.uses == 1 { "" } else { "s" },
-            a.ttl.map(|t| format!(", for {t} seconds")).unwrap_or_default()
+            a.ttl
+                .map(|t| format!(", for {t} seconds"))
+                .unwrap_or_default()
         );
     }
     Ok(())

@@ -180,7 +180,8 @@ pub fn run(cmd: UserCommand, config: &Config) -> Result<(), Failure> {
         UserCommand::SetPassword(a) => {
             let password = read_password()?;
             let store = open_store(config)?;
-            let user = set_person_password(&store, &a.user, &password, now).map_err(Failure::other)?;
+            let user =
+                set_person_password(&store, &a.user, &password, now).map_err(Failure::other)?;
             report(&user, a.json, "set the password of user");
         }
     }

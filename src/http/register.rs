@@ -51,10 +51,7 @@ pub async fn register(
         .await
         .map_err(registration_error)?;
     let mut doc = client_document(&state, &created.client);
-    doc.insert(
-        "registration_access_token".into(),
-        Value::String(reg_token),
-    );
+    doc.insert("registration_access_token".into(), Value::String(reg_token));
     if let Some(secret) = created.secret {
         doc.insert("client_secret".into(), Value::String(secret));
         doc.insert("client_secret_expires_at".into(), Value::from(0));
@@ -94,9 +91,7 @@ pub async fn replace(
     }
     if let Some(secret) = meta.get("client_secret") {
         let matches = match (secret, &client.secret_hash) {
-            (Value::String(s), Some(phc)) => {
-                state.hasher.verify(s.clone(), phc.clone()).await
-            }
+            (Value::String(s), Some(phc)) => state.hasher.verify(s.clone(), phc.clone()).await,
             _ => false,
         };
         if !matches {
@@ -220,8 +215,8 @@ fn metadata(
         }
     };
 
-    let auth_method = string("token_endpoint_auth_method")?
-        .unwrap_or_else(|| "client_secret_basic".to_string());
+    let auth_method =
+        string("token_endpoint_auth_method")?.unwrap_or_else(|| "client_secret_basic".to_string());
     let public = match auth_method.as_str() {
         "none" => true,
         "client_secret_basic" | "client_secret_post" => false,
@@ -243,7 +238,10 @@ fn metadata(
     for g in &grant_types {
         // The legacy grants are for the operator to turn on, never for a
         // client to give itself (RFC 9700 §2.4, §2.1.2).
-        if matches!(GrantType::parse(g), Some(GrantType::Password | GrantType::Implicit)) {
+        if matches!(
+            GrantType::parse(g),
+            Some(GrantType::Password | GrantType::Implicit)
+        ) {
             return Err(bad(&format!(
                 "the grant type {g} cannot be registered here"
             )));
@@ -253,7 +251,10 @@ fn metadata(
     let scope = match string("scope")? {
         None => allowed.join(" "),
         Some(s) => {
-            if let Some(extra) = s.split(' ').find(|w| !w.is_empty() && !allowed.iter().any(|a| a == w)) {
+            if let Some(extra) = s
+                .split(' ')
+                .find(|w| !w.is_empty() && !allowed.iter().any(|a| a == w))
+            {
                 return Err(bad(&format!(
                     "the scope {extra} is not available to registered apps (allowed: {})",
                     allowed.join(" ")

@@ -126,9 +126,9 @@ fn is_loopback_http(parsed: &url::Url) -> bool {
 fn is_private_use_scheme(scheme: &str) -> bool {
     !DANGEROUS_SCHEMES.contains(&scheme)
         && scheme.contains('.')
-        && scheme.split('.').all(|l| {
-            !l.is_empty() && l.chars().all(|c| c.is_ascii_alphanumeric() || c == '-')
-        })
+        && scheme
+            .split('.')
+            .all(|l| !l.is_empty() && l.chars().all(|c| c.is_ascii_alphanumeric() || c == '-'))
 }
 
 /// Splits `http://HOST[:PORT]REST` into (HOST, REST) when HOST is one of
@@ -180,7 +180,11 @@ mod tests {
             "com.example.app:/oauth2redirect",
             "com.example.app:/cb?x=1",
         ] {
-            assert!(check_redirect_uri(ok).is_ok(), "{ok}: {:?}", check_redirect_uri(ok));
+            assert!(
+                check_redirect_uri(ok).is_ok(),
+                "{ok}: {:?}",
+                check_redirect_uri(ok)
+            );
         }
     }
 

@@ -144,9 +144,11 @@ impl DbConn {
 
     /// Gives the apps of a person who is being deleted to the operator.
     pub fn disown_clients(&mut self, owner: &str) -> StoreResult<usize> {
-        Ok(dispatch!(self, c => diesel::update(clients::table.filter(clients::owner.eq(owner)))
+        Ok(
+            dispatch!(self, c => diesel::update(clients::table.filter(clients::owner.eq(owner)))
             .set(clients::owner.eq(None::<String>))
-            .execute(c))?)
+            .execute(c))?,
+        )
     }
 
     pub fn set_client_secret_hash(&mut self, id: &str, hash: &str, now: i64) -> StoreResult<bool> {
