@@ -73,6 +73,13 @@ impl Form {
     /// anywhere (the databases can't store it), or a value longer than its
     /// limit (`max_len`). Linear in the size of the body.
     pub fn parse_pairs(body: &[u8]) -> Result<Form, OAuthError> {
+        Self::parse_pairs_with_lists(body, &[])
+    }
+
+    /// Like `parse_pairs`, except that the keys in `lists` may appear more
+    /// than once (an HTML form's checkboxes of one name); read them with
+    /// `get_all`. Every other key still may not repeat.
+    pub fn parse_pairs_with_lists(body: &[u8], lists: &[&str]) -> Result<Form, OAuthError> {
         let raw: Vec<(String, String)> = serde_urlencoded::from_bytes(body).map_err(|_| {
             OAuthError::InvalidRequest("the body is not valid form encoding".into())
         })?;
@@ -89,7 +96,7 @@ impl Form {
                     describe_key(k)
                 )));
             }
-            if !seen.insert(k.as_str()) {
+            if !seen.insert(k.as_str()) && !lists.contains(&k.as_str()) {
                 return Err(OAuthError::InvalidRequest(format!(
                     "{} is included more than once",
                     describe_key(k)
@@ -115,6 +122,15 @@ impl Form {
             .map(|(_, v)| v.as_str())
     }
 
+    /// Every value of `key`, in order (non-empty ones only).
+    pub fn get_all(&self, key: &str) -> Vec<&str> {
+        self.pairs
+            .iter()
+            .filter(|(k, _)| k == key)
+            .map(|(_, v)| v.as_str())
+            .collect()
+    }
+
     pub fn require(&self, key: &str) -> Result<&str, OAuthError> {
         self.get(key)
             .ok_or_else(|| OAuthError::InvalidRequest(format!("missing parameter '{key}'")))
@@ -133,6 +149,15 @@ mod tests {
     fn rfc6749_3_2_repeated_parameter_is_invalid_request() {
         let e = Form::parse(Some("application/x-www-form-urlencoded"), b"a=1&a=2").unwrap_err();
         assert_eq!(e.code(), "invalid_request");
+    }
+
+    #[test]
+    fn listed_keys_may_repeat_and_others_still_may_not() {
+        let f = Form::parse_pairs_with_lists(b"g=a&g=b&x=1&g=", &["g"]).unwrap();
+        assert_eq!(f.get_all("g"), vec!["a", "b"]);
+        assert_eq!(f.get("x"), Some("1"));
+        assert!(Form::parse_pairs_with_lists(b"g=a&x=1&x=2", &["g"]).is_err());
+        assert!(Form::parse_pairs(b"g=a&g=b").is_err());
     }
 
     #[test]

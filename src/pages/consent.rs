@@ -23,6 +23,9 @@ struct ConsentPage<'a> {
     request: &'a str,
     client_name: &'a str,
     website: Option<&'a str>,
+    /// The username of the person who registered the app on the
+    /// application pages; `None` for the operator's apps.
+    registered_by: Option<String>,
     username: &'a str,
     scopes: Vec<ScopeLine>,
 }
@@ -60,6 +63,14 @@ pub async fn show(req: HttpRequest, state: web::Data<AppState>) -> Result<HttpRe
         return Ok(login_redirect(&query_without_login_prompt(&raw)));
     };
     let request = query_without_login_prompt(&raw);
+    let registered_by = match areq.client.owner.clone() {
+        Some(owner) => state
+            .store
+            .run(move |c| c.find_user(&owner))
+            .await?
+            .map(|u| u.username),
+        None => None,
+    };
     let scopes = areq
         .scope
         .iter()
@@ -74,6 +85,7 @@ pub async fn show(req: HttpRequest, state: web::Data<AppState>) -> Result<HttpRe
             request: &request,
             client_name: &areq.client.name,
             website: areq.client.website.as_deref(),
+            registered_by,
             username: &signed_in.user.username,
             scopes,
         }

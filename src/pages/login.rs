@@ -1,8 +1,9 @@
 //! `GET/POST /login` and `GET/POST /logout`.
 
-use super::{csrf, parse_form, render, render_form, safe_next, see_other, session, PageError};
+use super::{csrf, parse_form, render, render_form, safe_next, session, PageError};
 use crate::app::sign_in::{authenticate_user, client_addr, SignInError};
 use crate::app::AppState;
+use crate::oauth::wire::max_len;
 use actix_web::http::StatusCode;
 use actix_web::{web, HttpRequest, HttpResponse};
 use askama::Template;
@@ -14,6 +15,11 @@ struct LoginPage<'a> {
     next: &'a str,
     username: &'a str,
     error: Option<&'a str>,
+    /// The app the sign-in continues to, when `next` names one.
+    app_name: Option<String>,
+    /// The sign-up page (continuing to the same `next`), while sign-up is
+    /// open.
+    signup_href: Option<String>,
 }
 
 #[derive(Template)]
@@ -26,10 +32,10 @@ struct LogoutPage<'a> {
 
 #[derive(serde::Deserialize)]
 pub struct NextQuery {
-    next: Option<String>,
+    pub next: Option<String>,
 }
 
-fn login_page(
+async fn login_page(
     req: &HttpRequest,
     state: &AppState,
     status: StatusCode,
@@ -37,12 +43,48 @@ fn login_page(
     username: &str,
     error: Option<&str>,
 ) -> HttpResponse {
+    let app_name = continuing_to(state, next).await;
+    let signup_href = state.config.signup_open.then(|| {
+        let q = serde_urlencoded::to_string([("next", next)]).unwrap_or_default();
+        format!("/signup?{q}")
+    });
     render_form(req, state, status, |csrf| LoginPage {
         csrf,
         next,
         username,
         error,
+        app_name,
+        signup_href,
     })
+}
+
+/// The name of the app a sign-in continues to, when `next` (already
+/// checked by `safe_next`) is an authorization request or the consent page
+/// naming a known `client_id`. Anything else, or a failed look-up, names
+/// none: the line is a courtesy, never a reason to fail the page.
+async fn continuing_to(state: &AppState, next: &str) -> Option<String> {
+    let (path, query) = next.split_once('?')?;
+    if path != "/authorize" && path != "/consent" {
+        return None;
+    }
+    let ids: Vec<String> = url::form_urlencoded::parse(query.as_bytes())
+        .filter(|(k, v)| k == "client_id" && !v.is_empty())
+        .map(|(_, v)| v.into_owned())
+        .collect();
+    let [id] = ids.as_slice() else {
+        return None;
+    };
+    if id.contains('\0') || id.len() > max_len("client_id") {
+        return None;
+    }
+    let id = id.clone();
+    match state.store.run(move |c| c.find_client(&id)).await {
+        Ok(found) => found.map(|c| c.name),
+        Err(e) => {
+            tracing::warn!(error = %e, "looking up the app a sign-in continues to");
+            None
+        }
+    }
 }
 
 /// The sign-in form. `?next=` is where to continue afterwards (a local path).
@@ -52,7 +94,7 @@ pub async fn show(
     state: web::Data<AppState>,
 ) -> HttpResponse {
     let next = safe_next(query.next.as_deref());
-    login_page(&req, &state, StatusCode::OK, &next, "", None)
+    login_page(&req, &state, StatusCode::OK, &next, "", None).await
 }
 
 pub async fn submit(
@@ -72,22 +114,11 @@ pub async fn submit(
             &next,
             username,
             Some("Enter your username and password."),
-        ));
+        )
+        .await);
     }
     match authenticate_user(&state, username, password, &client_addr(&req)).await {
-        Ok(user) => {
-            let now = state.clock.now();
-            let id = user.id.clone();
-            let sid = state.store.run(move |c| c.create_session(&id, now)).await?;
-            // A fresh id on every sign-in: no session fixation.
-            if let Some(old) = req.cookie(session::COOKIE) {
-                let old = old.value().to_string();
-                state.store.run(move |c| c.delete_session(&old)).await?;
-            }
-            let mut resp = see_other(&next);
-            let _ = resp.add_cookie(&session::cookie(&state, sid));
-            Ok(resp)
-        }
+        Ok(user) => session::start(&req, &state, user.id, &next).await,
         Err(SignInError::Invalid) => Ok(login_page(
             &req,
             &state,
@@ -95,7 +126,8 @@ pub async fn submit(
             &next,
             username,
             Some("Wrong username or password."),
-        )),
+        )
+        .await),
         Err(SignInError::Throttled(secs)) => Ok(login_page(
             &req,
             &state,
@@ -106,7 +138,8 @@ pub async fn submit(
                 "Too many failed attempts. Wait {secs} second{} and try again.",
                 if secs == 1 { "" } else { "s" }
             )),
-        )),
+        )
+        .await),
         Err(SignInError::Store(e)) => Err(e.into()),
     }
 }

@@ -1,15 +1,17 @@
-//! HTML pages a person sees: sign-in, sign-out, consent, the device page,
-//! the account page. Askama templates in `templates/`, one CSS file served
+//! HTML pages a person sees: sign-in, sign-out, sign-up, consent, the
+//! device page, the account page, the application pages. Askama templates in `templates/`, one CSS file served
 //! by gatehouse itself, no JavaScript needed. Every form carries a CSRF
 //! token (`csrf.rs`); every page is `Cache-Control: no-store`.
 
 pub mod account;
+pub mod apps;
 pub mod authorize;
 pub mod consent;
 pub mod csrf;
 pub mod device;
 pub mod login;
 pub mod session;
+pub mod signup;
 
 use crate::app::AppState;
 use crate::store::StoreError;
@@ -27,6 +29,13 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         .route("/consent", web::post().to(consent::submit))
         .route("/account", web::get().to(account::show))
         .route("/account/revoke", web::post().to(account::revoke))
+        .route("/apps", web::get().to(apps::list))
+        .route("/apps/new", web::get().to(apps::new_form))
+        .route("/apps/new", web::post().to(apps::create))
+        .route("/apps/{client_id}", web::get().to(apps::show))
+        .route("/apps/{client_id}", web::post().to(apps::act))
+        .route("/signup", web::get().to(signup::show))
+        .route("/signup", web::post().to(signup::submit))
         .route("/login", web::get().to(login::show))
         .route("/login", web::post().to(login::submit))
         .route("/logout", web::get().to(login::show_logout))
@@ -163,6 +172,13 @@ pub fn safe_next(next: Option<&str>) -> String {
     }
 }
 
+/// `303 See Other` to the sign-in page, which continues to `next` (a path
+/// of this site) afterwards.
+pub fn sign_in_first(next: &str) -> HttpResponse {
+    let q = serde_urlencoded::to_string([("next", next)]).unwrap_or_default();
+    see_other(&format!("/login?{q}"))
+}
+
 /// `303 See Other` to `location`.
 pub fn see_other(location: &str) -> HttpResponse {
     HttpResponse::SeeOther()
@@ -178,7 +194,18 @@ pub fn parse_form(
     state: &AppState,
     body: &[u8],
 ) -> Result<crate::oauth::wire::Form, PageError> {
-    let form = crate::oauth::wire::Form::parse_pairs(body)
+    parse_form_with_lists(req, state, body, &[])
+}
+
+/// Like `parse_form`, for a form whose checkboxes in `lists` share a name
+/// (read with `Form::get_all`).
+pub fn parse_form_with_lists(
+    req: &actix_web::HttpRequest,
+    state: &AppState,
+    body: &[u8],
+    lists: &[&str],
+) -> Result<crate::oauth::wire::Form, PageError> {
+    let form = crate::oauth::wire::Form::parse_pairs_with_lists(body, lists)
         .map_err(|e| PageError::BadRequest(e.description()))?;
     if !csrf::verify(req, state, form.get(csrf::FIELD)) {
         return Err(PageError::Csrf);

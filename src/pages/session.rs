@@ -45,3 +45,27 @@ pub fn removal(state: &AppState) -> Cookie<'static> {
     c.make_removal();
     c
 }
+
+/// Starts a new session for `user_id` (the sign-in page, sign-up) and
+/// continues to `next` (already checked with `safe_next`). The browser's
+/// old session, if any, ends: a fresh id on every sign-in, so no session
+/// fixation.
+pub async fn start(
+    req: &HttpRequest,
+    state: &AppState,
+    user_id: String,
+    next: &str,
+) -> Result<actix_web::HttpResponse, PageError> {
+    let now = state.clock.now();
+    let sid = state
+        .store
+        .run(move |c| c.create_session(&user_id, now))
+        .await?;
+    if let Some(old) = req.cookie(COOKIE) {
+        let old = old.value().to_string();
+        state.store.run(move |c| c.delete_session(&old)).await?;
+    }
+    let mut resp = super::see_other(next);
+    let _ = resp.add_cookie(&cookie(state, sid));
+    Ok(resp)
+}

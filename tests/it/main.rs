@@ -8,6 +8,8 @@
 #[macro_use]
 mod harness;
 
+mod apps_browser;
+mod apps_pages;
 mod authorize;
 mod browser;
 mod cli;
@@ -27,6 +29,7 @@ mod refresh_races;
 mod register;
 mod revoke;
 mod scale_out;
+mod signup;
 mod token_client_credentials;
 mod token_password;
 mod token_refresh;

@@ -1,0 +1,199 @@
+//! `GET/POST /signup`: self-service sign-up, only while
+//! `GATEHOUSE_SIGNUP=open` (otherwise 404). A new person gives a username,
+//! optionally an e-mail address, and a password (argon2id on the hasher's
+//! threads); they are then signed in and continue to `next`.
+//!
+//! Every attempt from an address counts against it in the sign-in
+//! throttle (key `signup-ip:<address>`) before anything is checked, and a
+//! successful one is not given back: the form says whether a username is
+//! taken (it has to), so it must be neither a fast way to enumerate
+//! usernames nor to create people in bulk. Past the throttle's free
+//! attempts an address waits, longer each time (429).
+
+use super::login::NextQuery;
+use super::{parse_form, render_form, safe_next, session, PageError};
+use crate::admin::{check_new_user, insert_new_user, user_row, AdminError};
+use crate::app::sign_in::client_addr;
+use crate::app::AppState;
+use actix_web::http::StatusCode;
+use actix_web::{web, HttpRequest, HttpResponse};
+use askama::Template;
+
+#[derive(Template)]
+#[template(path = "signup.html")]
+struct SignupPage<'a> {
+    csrf: String,
+    next: &'a str,
+    username: &'a str,
+    email: &'a str,
+    /// An error beside a field: (input name, message).
+    error: Option<(&'a str, String)>,
+    /// An error about the whole form (the throttle).
+    general: Option<String>,
+    login_href: String,
+}
+
+impl SignupPage<'_> {
+    pub fn error_for(&self, field: &str) -> Option<&str> {
+        self.error
+            .as_ref()
+            .filter(|(f, _)| *f == field)
+            .map(|(_, m)| m.as_str())
+    }
+
+    pub fn has_error(&self, field: &str) -> bool {
+        self.error_for(field).is_some()
+    }
+}
+
+fn closed() -> PageError {
+    PageError::NotFound("There is no such page.".into())
+}
+
+fn throttle_key(req: &HttpRequest) -> String {
+    format!("signup-ip:{}", client_addr(req))
+}
+
+#[allow(clippy::too_many_arguments)]
+fn page(
+    req: &HttpRequest,
+    state: &AppState,
+    status: StatusCode,
+    next: &str,
+    username: &str,
+    email: &str,
+    error: Option<(&str, String)>,
+    general: Option<String>,
+) -> HttpResponse {
+    let q = serde_urlencoded::to_string([("next", next)]).unwrap_or_default();
+    render_form(req, state, status, |csrf| SignupPage {
+        csrf,
+        next,
+        username,
+        email,
+        error,
+        general,
+        login_href: format!("/login?{q}"),
+    })
+}
+
+pub async fn show(
+    req: HttpRequest,
+    query: web::Query<NextQuery>,
+    state: web::Data<AppState>,
+) -> Result<HttpResponse, PageError> {
+    if !state.config.signup_open {
+        return Err(closed());
+    }
+    let next = safe_next(query.next.as_deref());
+    Ok(page(
+        &req,
+        &state,
+        StatusCode::OK,
+        &next,
+        "",
+        "",
+        None,
+        None,
+    ))
+}
+
+pub async fn submit(
+    req: HttpRequest,
+    body: web::Bytes,
+    state: web::Data<AppState>,
+) -> Result<HttpResponse, PageError> {
+    if !state.config.signup_open {
+        return Err(closed());
+    }
+    let form = parse_form(&req, &state, &body)?;
+    let next = safe_next(form.get("next"));
+    let username = form.get("username").unwrap_or("");
+    let email = form.get("email").unwrap_or("").trim();
+    let password = form.get("password").unwrap_or("");
+    let refused = |status: StatusCode, field: &'static str, message: String| {
+        Ok(page(
+            &req,
+            &state,
+            status,
+            &next,
+            username,
+            email,
+            Some((field, message)),
+            None,
+        ))
+    };
+
+    // Counted before anything is checked, and kept.
+    let (key, now) = (throttle_key(&req), state.clock.now());
+    let reserved = state
+        .store
+        .run(move |c| c.throttle_reserve(&[&key], now))
+        .await?;
+    match reserved {
+        // Never given back: a successful sign-up counts too.
+        Ok(reservation) => drop(reservation),
+        Err(secs) => {
+            return Ok(page(
+                &req,
+                &state,
+                StatusCode::TOO_MANY_REQUESTS,
+                &next,
+                username,
+                email,
+                None,
+                Some(format!(
+                    "Too many sign-ups from your network. Wait {secs} second{} and try again.",
+                    if secs == 1 { "" } else { "s" }
+                )),
+            ))
+        }
+    }
+
+    let email = (!email.is_empty()).then_some(email);
+    let name = match check_new_user(username, email, password) {
+        Ok(name) => name,
+        Err(AdminError::Field { field, message }) => {
+            return refused(StatusCode::BAD_REQUEST, field, message)
+        }
+        Err(e) => return Err(PageError::Internal(e.to_string())),
+    };
+    // A taken name is refused before the password is hashed; the insert
+    // below refuses one taken in the meantime.
+    let lookup = name.clone();
+    if state
+        .store
+        .run(move |c| c.find_user_by_username(&lookup))
+        .await?
+        .is_some()
+    {
+        return refused(
+            StatusCode::BAD_REQUEST,
+            "username",
+            "that username is taken; choose another".into(),
+        );
+    }
+    let hash = state
+        .hasher
+        .hash(password.to_string())
+        .await
+        .map_err(PageError::Internal)?;
+    let user = user_row(name, email.map(String::from), hash, false, now);
+    let id = user.id.clone();
+    match state.store.run(move |c| insert_new_user(c, &user)).await {
+        Ok(()) => {}
+        Err(AdminError::Field {
+            field: "username", ..
+        }) => {
+            return refused(
+                StatusCode::BAD_REQUEST,
+                "username",
+                "that username is taken; choose another".into(),
+            )
+        }
+        Err(AdminError::Store(e)) => return Err(e.into()),
+        Err(e) => return Err(PageError::Internal(e.to_string())),
+    }
+    tracing::info!(user_id = %id, "a person signed up");
+    session::start(&req, &state, id, &next).await
+}
