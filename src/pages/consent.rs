@@ -84,7 +84,13 @@ pub async fn show(req: HttpRequest, state: web::Data<AppState>) -> Result<HttpRe
             csrf,
             request: &request,
             client_name: &areq.client.name,
-            website: areq.client.website.as_deref(),
+            // Checked again here: a client stored before the rules existed
+            // may hold a javascript: or data: "website"; it is not linked.
+            website: areq
+                .client
+                .website
+                .as_deref()
+                .filter(|w| crate::oauth::redirect_uri::check_web_uri(w, "client_uri").is_ok()),
             registered_by,
             username: &signed_in.user.username,
             scopes,

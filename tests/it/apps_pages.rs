@@ -928,6 +928,27 @@ async fn the_consent_page_shows_the_website_and_who_registered_the_app(app: Test
         .await;
     let html = bob.html(&consent).await;
     assert!(html.contains("Photo Printer") && !html.contains("Registered by"));
+
+    // A client stored before the rules existed, with a javascript:
+    // "website", is shown without the link.
+    let mut old = app.web_client(false);
+    old.client.id = "stored-before-the-rules".into();
+    old.client.website = Some("javascript:alert(1)//".into());
+    app.state
+        .store
+        .conn()
+        .unwrap()
+        .insert_client(&old.client)
+        .unwrap();
+    let (_, consent) = app
+        .location(&format!(
+            "/authorize?{}",
+            crate::harness::code_query(&old, &challenge, &[])
+        ))
+        .await;
+    let html = bob.html(&consent).await;
+    assert!(html.contains("Photo Printer"), "{html}");
+    assert!(!html.contains("javascript:"), "{html}");
 }
 
 async fn the_sign_in_page_names_the_app_it_continues_to(app: TestApp) {
