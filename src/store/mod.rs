@@ -16,8 +16,14 @@ pub const PG_MIGRATIONS: EmbeddedMigrations = embed_migrations!("migrations/post
 pub const SQLITE_MIGRATIONS: EmbeddedMigrations = embed_migrations!("migrations/sqlite");
 
 /// Runs `$body` with `$c` bound to the concrete connection, so one query text
-/// serves both backends.
-#[macro_export]
+/// serves both backends. Private to the store: everything else goes through
+/// `DbConn` methods.
+///
+/// Kept over Diesel's `MultiConnection` derive: that derive would make every
+/// query compile against one merged backend, which refuses the
+/// backend-specific parts we rely on (`FOR UPDATE` on PostgreSQL only,
+/// `ON CONFLICT` forms, `BEGIN IMMEDIATE` on SQLite), for no gain in speed;
+/// the macro is six lines.
 macro_rules! dispatch {
     ($conn:expr, $c:ident => $body:expr) => {
         match &mut $conn.backend {
@@ -26,6 +32,7 @@ macro_rules! dispatch {
         }
     };
 }
+pub(crate) use dispatch;
 
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {

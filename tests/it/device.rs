@@ -372,7 +372,7 @@ async fn rfc8628_3_5_tokens_once_then_invalid_grant(app: TestApp) {
         use gatehouse::store::schema::{refresh_families, refresh_tokens};
         let mut conn = app.state.store.conn().unwrap();
         let hash = token_hash(str_of(&tokens, "refresh_token"));
-        let owner: Option<String> = gatehouse::dispatch!(conn, cx => refresh_tokens::table
+        let owner: Option<String> = db!(conn, cx => refresh_tokens::table
             .inner_join(refresh_families::table)
             .filter(refresh_tokens::token_hash.eq(&hash))
             .select(refresh_families::user_id)
@@ -413,7 +413,7 @@ async fn rfc8628_3_5_concurrent_polls_get_tokens_exactly_once(app: TestApp) {
     let mut conn = app.state.store.conn().unwrap();
     use diesel::prelude::*;
     use gatehouse::store::schema::refresh_families;
-    let families: i64 = gatehouse::dispatch!(conn, cx => refresh_families::table
+    let families: i64 = db!(conn, cx => refresh_families::table
         .filter(refresh_families::client_id.eq(&c.client.id))
         .count()
         .get_result(cx))
@@ -867,7 +867,7 @@ async fn user_disabled_after_approving_gets_no_tokens(app: TestApp) {
         use diesel::prelude::*;
         use gatehouse::store::schema::users;
         let mut conn = app.state.store.conn().unwrap();
-        gatehouse::dispatch!(conn, cx => diesel::update(users::table.find(&user.id))
+        db!(conn, cx => diesel::update(users::table.find(&user.id))
             .set(users::disabled.eq(true))
             .execute(cx))
         .unwrap();

@@ -3,7 +3,6 @@
 
 use crate::harness::TestApp;
 use diesel::prelude::*;
-use gatehouse::dispatch;
 use gatehouse::store::models::housekeeping::Pruned;
 use gatehouse::store::models::refresh_token::{IssuedAccess, NewFamily};
 use gatehouse::store::schema::{
@@ -15,7 +14,7 @@ use gatehouse::store::DbConn;
 backend_tests!(prune_expired_removes_dead_rows_only);
 
 fn count_all(c: &mut DbConn) -> [i64; 7] {
-    dispatch!(c, c => [
+    db!(c, c => [
         authorization_codes::table.count().get_result(c).unwrap(),
         device_codes::table.count().get_result(c).unwrap(),
         browser_sessions::table.count().get_result(c).unwrap(),
@@ -34,7 +33,7 @@ fn insert_code(
     exp: i64,
     jti_exp: Option<i64>,
 ) {
-    dispatch!(c, c => diesel::insert_into(authorization_codes::table)
+    db!(c, c => diesel::insert_into(authorization_codes::table)
         .values((
             authorization_codes::code_hash.eq(hash),
             authorization_codes::client_id.eq(client),
@@ -51,7 +50,7 @@ fn insert_code(
 }
 
 fn insert_device_code(c: &mut DbConn, hash: &str, client: &str, exp: i64) {
-    dispatch!(c, c => diesel::insert_into(device_codes::table)
+    db!(c, c => diesel::insert_into(device_codes::table)
         .values((
             device_codes::device_code_hash.eq(hash),
             device_codes::user_code.eq(hash),
@@ -67,7 +66,7 @@ fn insert_device_code(c: &mut DbConn, hash: &str, client: &str, exp: i64) {
 }
 
 fn insert_session(c: &mut DbConn, hash: &str, user: &str, idle_exp: i64, exp: i64) {
-    dispatch!(c, c => diesel::insert_into(browser_sessions::table)
+    db!(c, c => diesel::insert_into(browser_sessions::table)
         .values((
             browser_sessions::id_hash.eq(hash),
             browser_sessions::user_id.eq(user),

@@ -228,7 +228,7 @@ fn disable(app: &TestApp, user_id: &str) {
     use diesel::prelude::*;
     use gatehouse::store::schema::users;
     let mut c = app.state.store.conn().unwrap();
-    gatehouse::dispatch!(c, conn => diesel::update(users::table.find(user_id))
+    db!(c, conn => diesel::update(users::table.find(user_id))
         .set(users::disabled.eq(true))
         .execute(conn))
     .unwrap();

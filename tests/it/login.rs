@@ -177,7 +177,7 @@ async fn disabled_user_cannot_sign_in(app: TestApp) {
         use diesel::prelude::*;
         use gatehouse::store::schema::users;
         let mut c = app.state.store.conn().unwrap();
-        gatehouse::dispatch!(c, conn => diesel::update(users::table.find(&u.id)).set(users::disabled.eq(true)).execute(conn)).unwrap();
+        db!(c, conn => diesel::update(users::table.find(&u.id)).set(users::disabled.eq(true)).execute(conn)).unwrap();
     }
     let r = app.sign_in("bob", "correct horse", "/account").await;
     assert_eq!(r.status(), 401);

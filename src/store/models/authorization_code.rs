@@ -1,7 +1,7 @@
 //! Authorization codes (RFC 6749 §4.1.2): stored only as hashes, short-lived,
 //! consumed atomically exactly once.
 
-use crate::dispatch;
+use crate::store::dispatch;
 use crate::store::schema::authorization_codes;
 use crate::store::{DbConn, StoreResult};
 use diesel::prelude::*;

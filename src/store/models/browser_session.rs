@@ -2,7 +2,7 @@
 //! table holds its hash, the user, and the idle and absolute expiries.
 
 use crate::crypto::{random_token, token_hash};
-use crate::dispatch;
+use crate::store::dispatch;
 use crate::store::models::User;
 use crate::store::schema::{browser_sessions, users};
 use crate::store::{DbConn, StoreResult};

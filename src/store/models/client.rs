@@ -1,6 +1,6 @@
 use super::split_list;
-use crate::dispatch;
 use crate::oauth::{ClientPolicy, GrantType, RedirectUris};
+use crate::store::dispatch;
 use crate::store::schema::clients;
 use crate::store::{DbConn, StoreError, StoreResult};
 use diesel::prelude::*;

@@ -2,7 +2,7 @@
 //! request for the same or fewer scopes skips the consent page.
 
 use super::split_list;
-use crate::dispatch;
+use crate::store::dispatch;
 use crate::store::schema::{clients, consents};
 use crate::store::{DbConn, StoreResult};
 use diesel::prelude::*;

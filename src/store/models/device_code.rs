@@ -4,8 +4,8 @@
 //! on different instances are judged the same. Each state change is a
 //! conditional UPDATE whose affected-row count says whether it won.
 
-use crate::dispatch;
 use crate::oauth::device::status;
+use crate::store::dispatch;
 use crate::store::schema::device_codes;
 use crate::store::{DbConn, StoreError, StoreResult};
 use diesel::prelude::*;

@@ -3,7 +3,7 @@
 //! only delete the same dead rows, never a live one.
 
 use super::throttle::FORGET_AFTER;
-use crate::dispatch;
+use crate::store::dispatch;
 use crate::store::schema::{
     authorization_codes, browser_sessions, device_codes, refresh_families, refresh_tokens,
     revoked_access_tokens, sign_in_throttle, user_access_tokens,

@@ -14,7 +14,7 @@
 //! transaction.
 
 use crate::crypto::{random_token, token_hash};
-use crate::dispatch;
+use crate::store::dispatch;
 use crate::store::schema::{refresh_families, refresh_tokens};
 use crate::store::{Backend, DbConn, StoreError, StoreResult};
 use diesel::prelude::*;

@@ -2,7 +2,7 @@
 //! operator (`gatehouse registration-token create`), stored only as a
 //! hash, each with a number of uses and an optional expiry.
 
-use crate::dispatch;
+use crate::store::dispatch;
 use crate::store::schema::registration_tokens as rt;
 use crate::store::{DbConn, StoreError, StoreResult};
 use diesel::prelude::*;

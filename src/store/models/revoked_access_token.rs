@@ -2,7 +2,7 @@
 //! record of access tokens issued to users (so withdrawn consent can
 //! deny-list them), and whether a token's grant still stands.
 
-use crate::dispatch;
+use crate::store::dispatch;
 use crate::store::schema::{clients, revoked_access_tokens, user_access_tokens};
 use crate::store::{DbConn, StoreResult};
 use diesel::prelude::*;

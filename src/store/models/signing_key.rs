@@ -1,4 +1,4 @@
-use crate::dispatch;
+use crate::store::dispatch;
 use crate::store::schema::signing_keys;
 use crate::store::{DbConn, StoreResult};
 use diesel::prelude::*;

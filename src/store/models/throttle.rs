@@ -10,7 +10,7 @@
 //! one at a time would be. A successful attempt gives its reservation back
 //! (`throttle_release`).
 
-use crate::dispatch;
+use crate::store::dispatch;
 use crate::store::schema::sign_in_throttle;
 use crate::store::{Backend, DbConn, StoreError, StoreResult};
 use diesel::prelude::*;

@@ -1,4 +1,4 @@
-use crate::dispatch;
+use crate::store::dispatch;
 use crate::store::schema::{browser_sessions, user_access_tokens, users};
 use crate::store::{DbConn, StoreError, StoreResult};
 use diesel::prelude::*;
