@@ -8,10 +8,6 @@
 #[macro_use]
 mod harness;
 
-mod apps_browser;
-mod apps_pages;
-mod authorize;
-mod browser;
 mod cli;
 mod device;
 mod files;
@@ -19,18 +15,12 @@ mod guard;
 mod housekeeping;
 mod introspect;
 mod keys;
-mod login;
 mod malformed;
 mod metadata;
 mod oauth2_client;
-mod pages_safety;
+mod pages;
 mod people;
-mod refresh_races;
 mod register;
 mod revoke;
 mod scale_out;
-mod signup;
-mod token_client_credentials;
-mod token_password;
-mod token_refresh;
-mod webdriver;
+mod token;

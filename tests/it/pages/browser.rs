@@ -3,7 +3,7 @@
 //! test, which then exchanges the code (RFC 6749 §4.1, RFC 7636).
 
 use crate::harness::{pkce_pair, TestApp};
-use crate::webdriver::{Browser, Callback};
+use crate::pages::webdriver::{Browser, Callback};
 use gatehouse::admin::NewClient;
 
 backend_tests!(

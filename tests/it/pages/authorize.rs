@@ -1,9 +1,7 @@
-//! The browser flow over HTTP: `/authorize` (RFC 6749 §4.1, §4.2), sign-in,
-//! consent, PKCE (RFC 7636), and the code exchange at `/token` (§4.1.3).
+//! The browser side of the authorization endpoint: `/authorize` (RFC 6749
+//! §4.1, §4.2), sign-in on the way, consent, PKCE at the request (RFC 7636).
 
-use crate::harness::{
-    code_query, expect_error, form_field, pkce_pair, url_params, TestApp, REDIRECT,
-};
+use crate::harness::{code_query, form_field, pkce_pair, signed_in, url_params, TestApp, REDIRECT};
 use gatehouse::admin::NewClient;
 
 backend_tests!(
@@ -20,27 +18,9 @@ backend_tests!(
     rfc6749_4_1_2_1_deny_redirects_access_denied,
     consent_without_csrf_token_is_403_and_issues_nothing,
     consent_page_names_the_app_its_scopes_and_offers_sign_out,
-    rfc6749_4_1_2_used_code_is_refused_and_its_tokens_revoked,
-    rfc6749_4_1_2_expired_code_is_invalid_grant,
-    rfc7636_4_6_wrong_or_missing_verifier_is_invalid_grant,
-    rfc9700_2_1_1_verifier_without_challenge_is_invalid_grant,
-    rfc6749_4_1_3_redirect_uri_must_repeat_and_match,
-    rfc6749_4_1_3_code_of_another_client_is_invalid_grant,
-    public_client_exchanges_with_client_id_only,
     post_to_authorize_works_like_get,
     rfc6749_4_2_implicit_only_for_clients_registered_with_it,
-    account_page_revokes_an_apps_access,
 );
-
-async fn signed_in(app: &TestApp) {
-    app.user("alice", "correct horse");
-    assert_eq!(
-        app.sign_in("alice", "correct horse", "/account")
-            .await
-            .status(),
-        303
-    );
-}
 
 async fn rfc6749_4_1_full_code_flow_with_pkce_issues_tokens(app: TestApp) {
     let c = app.web_client(false);
@@ -348,152 +328,6 @@ async fn consent_page_names_the_app_its_scopes_and_offers_sign_out(app: TestApp)
     assert!(form_field(&html, "csrf_token").is_some());
 }
 
-async fn rfc6749_4_1_2_used_code_is_refused_and_its_tokens_revoked(app: TestApp) {
-    let c = app.web_client(false);
-    signed_in(&app).await;
-    let (verifier, ch) = pkce_pair();
-    let loc = app.authorize_and_allow(&code_query(&c, &ch, &[])).await;
-    let code = url_params(&loc, false)["code"].clone();
-    let first: serde_json::Value = app
-        .exchange(&c, &code, Some(&verifier), Some(REDIRECT))
-        .await
-        .json()
-        .await
-        .unwrap();
-    let claims = app
-        .verify_jwt(first["access_token"].as_str().unwrap())
-        .await;
-    let second = app
-        .exchange(&c, &code, Some(&verifier), Some(REDIRECT))
-        .await;
-    expect_error(second, 400, "invalid_grant").await;
-    let jti = claims["jti"].as_str().unwrap();
-    let refresh = app
-        .refresh(&c, first["refresh_token"].as_str().unwrap())
-        .await;
-    expect_error(refresh, 400, "invalid_grant").await;
-    assert!(
-        app.state
-            .store
-            .conn()
-            .unwrap()
-            .is_access_token_revoked(jti)
-            .unwrap(),
-        "the first access token is revoked"
-    );
-}
-
-async fn rfc6749_4_1_2_expired_code_is_invalid_grant(app: TestApp) {
-    let c = app.web_client(false);
-    signed_in(&app).await;
-    let (verifier, ch) = pkce_pair();
-    let loc = app.authorize_and_allow(&code_query(&c, &ch, &[])).await;
-    app.clock().advance(app.state.config.auth_code_ttl + 1);
-    let r = app
-        .exchange(
-            &c,
-            &url_params(&loc, false)["code"],
-            Some(&verifier),
-            Some(REDIRECT),
-        )
-        .await;
-    expect_error(r, 400, "invalid_grant").await;
-}
-
-async fn rfc7636_4_6_wrong_or_missing_verifier_is_invalid_grant(app: TestApp) {
-    let c = app.web_client(false);
-    signed_in(&app).await;
-    let (_, ch) = pkce_pair();
-    let (other_verifier, _) = pkce_pair();
-    let loc = app.authorize_and_allow(&code_query(&c, &ch, &[])).await;
-    let r = app
-        .exchange(
-            &c,
-            &url_params(&loc, false)["code"],
-            Some(&other_verifier),
-            Some(REDIRECT),
-        )
-        .await;
-    expect_error(r, 400, "invalid_grant").await;
-    let loc = app.authorize_and_allow(&code_query(&c, &ch, &[])).await;
-    let r = app
-        .exchange(&c, &url_params(&loc, false)["code"], None, Some(REDIRECT))
-        .await;
-    expect_error(r, 400, "invalid_grant").await;
-}
-
-async fn rfc9700_2_1_1_verifier_without_challenge_is_invalid_grant(app: TestApp) {
-    let c = app.web_client(false);
-    signed_in(&app).await;
-    let (verifier, _) = pkce_pair();
-    let q = code_query(
-        &c,
-        "",
-        &[("code_challenge", ""), ("code_challenge_method", "")],
-    );
-    let loc = app.authorize_and_allow(&q).await;
-    let code = url_params(&loc, false)["code"].clone();
-    let r = app
-        .exchange(&c, &code, Some(&verifier), Some(REDIRECT))
-        .await;
-    expect_error(r, 400, "invalid_grant").await;
-}
-
-async fn rfc6749_4_1_3_redirect_uri_must_repeat_and_match(app: TestApp) {
-    let c = app.web_client(false);
-    signed_in(&app).await;
-    let (verifier, ch) = pkce_pair();
-    let loc = app.authorize_and_allow(&code_query(&c, &ch, &[])).await;
-    let r = app
-        .exchange(&c, &url_params(&loc, false)["code"], Some(&verifier), None)
-        .await;
-    expect_error(r, 400, "invalid_grant").await;
-    let loc = app.authorize_and_allow(&code_query(&c, &ch, &[])).await;
-    let r = app
-        .exchange(
-            &c,
-            &url_params(&loc, false)["code"],
-            Some(&verifier),
-            Some("https://app.example/other"),
-        )
-        .await;
-    expect_error(r, 400, "invalid_grant").await;
-}
-
-async fn rfc6749_4_1_3_code_of_another_client_is_invalid_grant(app: TestApp) {
-    let c = app.web_client(false);
-    let thief = app.web_client(false);
-    signed_in(&app).await;
-    let (verifier, ch) = pkce_pair();
-    let loc = app.authorize_and_allow(&code_query(&c, &ch, &[])).await;
-    let code = url_params(&loc, false)["code"].clone();
-    let r = app
-        .exchange(&thief, &code, Some(&verifier), Some(REDIRECT))
-        .await;
-    expect_error(r, 400, "invalid_grant").await;
-    // The rightful client can still redeem it.
-    let r = app
-        .exchange(&c, &code, Some(&verifier), Some(REDIRECT))
-        .await;
-    assert_eq!(r.status(), 200);
-}
-
-async fn public_client_exchanges_with_client_id_only(app: TestApp) {
-    let c = app.web_client(true);
-    signed_in(&app).await;
-    let (verifier, ch) = pkce_pair();
-    let loc = app.authorize_and_allow(&code_query(&c, &ch, &[])).await;
-    let r = app
-        .exchange(
-            &c,
-            &url_params(&loc, false)["code"],
-            Some(&verifier),
-            Some(REDIRECT),
-        )
-        .await;
-    assert_eq!(r.status(), 200);
-}
-
 async fn post_to_authorize_works_like_get(app: TestApp) {
     let c = app.web_client(false);
     signed_in(&app).await;
@@ -575,46 +409,4 @@ async fn rfc6749_4_2_implicit_only_for_clients_registered_with_it(app: TestApp) 
     .unwrap();
     let (_, loc) = app.location(&format!("/authorize?{q}")).await;
     assert_eq!(url_params(&loc, true)["error"], "unauthorized_client");
-}
-
-async fn account_page_revokes_an_apps_access(app: TestApp) {
-    let c = app.web_client(false);
-    signed_in(&app).await;
-    let (verifier, ch) = pkce_pair();
-    let loc = app.authorize_and_allow(&code_query(&c, &ch, &[])).await;
-    let tokens: serde_json::Value = app
-        .exchange(
-            &c,
-            &url_params(&loc, false)["code"],
-            Some(&verifier),
-            Some(REDIRECT),
-        )
-        .await
-        .json()
-        .await
-        .unwrap();
-    let html = app.get("/account").await.text().await.unwrap();
-    assert!(html.contains("Photo Printer"), "{html}");
-    let csrf = form_field(&html, "csrf_token").unwrap();
-    let r = app
-        .post_form(
-            "/account/revoke",
-            &[("csrf_token", &csrf), ("client_id", &c.client.id)],
-        )
-        .await;
-    assert_eq!(r.status(), 303);
-    let html = app.get("/account").await.text().await.unwrap();
-    assert!(!html.contains("Photo Printer"));
-    // Its refresh tokens for this person are revoked with it.
-    let r = app
-        .refresh(&c, tokens["refresh_token"].as_str().unwrap())
-        .await;
-    expect_error(r, 400, "invalid_grant").await;
-    let (_, loc) = app
-        .location(&format!("/authorize?{}", code_query(&c, &ch, &[])))
-        .await;
-    assert!(
-        loc.starts_with("/consent?"),
-        "access must be asked for again"
-    );
 }

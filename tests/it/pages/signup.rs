@@ -3,8 +3,8 @@
 //! default, then a person signs up, is signed in and continues; errors
 //! beside the field; throttled per address; CSRF.
 
-use crate::apps_pages::{assert_accessible, error_beside};
 use crate::harness::{form_field, html_unescape, TestApp};
+use crate::pages::apps::{assert_accessible, error_beside};
 use gatehouse::store::models::throttle::FREE_FAILURES;
 
 backend_tests!(sign_up_is_404_and_unlinked_while_off);

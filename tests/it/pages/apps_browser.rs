@@ -5,9 +5,9 @@
 //! consents, the crate exchanges the code. Same skip rule as the other
 //! browser tests (fails under CI=true without a browser).
 
-use crate::apps_pages::element_value;
 use crate::harness::TestApp;
-use crate::webdriver::{Browser, Callback};
+use crate::pages::apps::element_value;
+use crate::pages::webdriver::{Browser, Callback};
 use oauth2::basic::BasicClient;
 use oauth2::{
     AuthUrl, AuthorizationCode, ClientId, ClientSecret, CsrfToken, PkceCodeChallenge, RedirectUrl,

@@ -1,0 +1,128 @@
+//! RFC 8628 device authorization grant: `POST /device_authorization`,
+//! polling `POST /token`, the device page a person uses, and the sample
+//! client `examples/device_login.rs`; one file each, helpers here.
+
+mod authorization;
+mod page;
+mod polling;
+mod sample_client;
+
+use crate::harness::{count_status, expect_error, form_field, TestApp};
+use gatehouse::admin::{CreatedClient, NewClient};
+use gatehouse::crypto::token_hash;
+
+const GRANT: &str = "urn:ietf:params:oauth:grant-type:device_code";
+const PASSWORD: &str = "correct horse";
+
+/// A device client with scopes "read write"; `grants` besides the device
+/// grant (e.g. refresh_token).
+fn device_client(app: &TestApp, public: bool, extra: &[&str]) -> CreatedClient {
+    let mut grants = vec![GRANT.to_string()];
+    grants.extend(extra.iter().map(|g| g.to_string()));
+    app.client(NewClient {
+        name: "Living-room TV".into(),
+        grant_types: grants,
+        scope: "read write".into(),
+        public,
+        ..Default::default()
+    })
+}
+
+/// POSTs as the client: Basic for a confidential one, `client_id` for a
+/// public one.
+async fn post_as(
+    app: &TestApp,
+    path: &str,
+    client: &CreatedClient,
+    form: &[(&str, &str)],
+) -> reqwest::Response {
+    if client.secret.is_some() {
+        app.post_form_basic(path, client, form).await
+    } else {
+        let mut f = form.to_vec();
+        f.push(("client_id", &client.client.id));
+        app.post_form(path, &f).await
+    }
+}
+
+/// Starts the flow; returns the §3.2 response.
+async fn start(app: &TestApp, client: &CreatedClient, scope: Option<&str>) -> serde_json::Value {
+    let form: Vec<(&str, &str)> = scope.map(|s| ("scope", s)).into_iter().collect();
+    let r = post_as(app, "/device_authorization", client, &form).await;
+    assert_eq!(r.status(), 200);
+    assert_eq!(r.headers()["cache-control"], "no-store");
+    r.json().await.unwrap()
+}
+
+async fn poll(app: &TestApp, client: &CreatedClient, device_code: &str) -> reqwest::Response {
+    post_as(
+        app,
+        "/token",
+        client,
+        &[("grant_type", GRANT), ("device_code", device_code)],
+    )
+    .await
+}
+
+fn str_of<'a>(v: &'a serde_json::Value, key: &str) -> &'a str {
+    v[key]
+        .as_str()
+        .unwrap_or_else(|| panic!("{key} missing in {v}"))
+}
+
+/// The stored row for a device code.
+fn row(app: &TestApp, device_code: &str) -> gatehouse::store::models::device_code::DeviceCode {
+    let mut c = app.state.store.conn().unwrap();
+    c.find_device_code(&token_hash(device_code))
+        .unwrap()
+        .expect("device code stored")
+}
+
+/// Loads `path` and returns its HTML and CSRF token.
+async fn page(app: &TestApp, path: &str) -> (u16, String, String) {
+    let r = app.get(path).await;
+    let status = r.status().as_u16();
+    let html = r.text().await.unwrap();
+    let csrf = form_field(&html, "csrf_token").unwrap_or_default();
+    (status, html, csrf)
+}
+
+/// Posts the device entry form as a browser would (CSRF token from the page).
+async fn enter_code(app: &TestApp, user_code: &str) -> reqwest::Response {
+    let (_, _, csrf) = page(app, "/device").await;
+    app.post_form(
+        "/device",
+        &[("csrf_token", &csrf), ("user_code", user_code)],
+    )
+    .await
+}
+
+/// A person with a signed-in browser enters the code and decides; returns
+/// the final page.
+async fn person_decides(app: &TestApp, user_code: &str, decision: &str) -> (u16, String) {
+    let r = enter_code(app, user_code).await;
+    assert_eq!(r.status(), 200, "the consent form");
+    let html = r.text().await.unwrap();
+    let csrf = form_field(&html, "csrf_token").unwrap();
+    let code = form_field(&html, "user_code").unwrap();
+    let r = app
+        .post_form(
+            "/device",
+            &[
+                ("csrf_token", &csrf),
+                ("user_code", &code),
+                ("decision", decision),
+            ],
+        )
+        .await;
+    (r.status().as_u16(), r.text().await.unwrap())
+}
+
+async fn signed_in_person(app: &TestApp) -> gatehouse::store::models::User {
+    let u = app.user("alice", PASSWORD);
+    assert_eq!(
+        app.sign_in("alice", PASSWORD, "/device").await.status(),
+        303
+    );
+    u
+}
