@@ -5,23 +5,16 @@
 use super::redirect_uri::redirect_uri_matches;
 use super::GrantType;
 
-/// A client's id (RFC 6749 §2.2).
-#[derive(Debug, Clone, PartialEq, Eq, Hash)]
-pub struct ClientId(pub String);
+/// A client's id (RFC 6749 §2.2), borrowed from wherever it was read.
+/// The rules (code exchange, refresh, device polling) take the client id
+/// as this type, so that no other string (a person's id, a scope) can be
+/// passed where the binding to a client is checked.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct ClientId<'a>(pub &'a str);
 
-/// A person's stable id: the `sub` of their tokens.
-#[derive(Debug, Clone, PartialEq, Eq, Hash)]
-pub struct UserId(pub String);
-
-impl ClientId {
-    pub fn as_str(&self) -> &str {
-        &self.0
-    }
-}
-
-impl UserId {
-    pub fn as_str(&self) -> &str {
-        &self.0
+impl<'a> ClientId<'a> {
+    pub fn as_str(&self) -> &'a str {
+        self.0
     }
 }
 

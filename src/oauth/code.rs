@@ -3,12 +3,12 @@
 //! the token request says. The grant (`http::grants::authorization_code`)
 //! applies the decision; single use is its atomic update's job.
 
-use super::{pkce, OAuthError, RedirectUris};
+use super::{pkce, ClientId, OAuthError, RedirectUris};
 
 /// What was stored with the code.
 #[derive(Debug, Clone)]
 pub struct IssuedCode<'a> {
-    pub client_id: &'a str,
+    pub client_id: ClientId<'a>,
     /// The `redirect_uri` the authorization request named, if it named one.
     pub redirect_uri: Option<&'a str>,
     pub code_challenge: Option<&'a str>,
@@ -21,7 +21,7 @@ pub struct IssuedCode<'a> {
 #[derive(Debug, Clone)]
 pub struct Exchange<'a> {
     /// The authenticated client.
-    pub client_id: &'a str,
+    pub client_id: ClientId<'a>,
     pub client_redirect_uris: &'a RedirectUris,
     pub redirect_uri: Option<&'a str>,
     pub code_verifier: Option<&'a str>,
@@ -102,7 +102,7 @@ mod tests {
 
     fn code() -> IssuedCode<'static> {
         IssuedCode {
-            client_id: "c1",
+            client_id: ClientId("c1"),
             redirect_uri: Some("https://app/cb"),
             code_challenge: Some(CHALLENGE),
             expires_at: 100,
@@ -113,7 +113,7 @@ mod tests {
     fn judge(code: &IssuedCode<'_>, f: impl FnOnce(&mut Exchange<'_>)) -> Result<Verdict, String> {
         let uris = RedirectUris::new(["https://app/cb", "https://app/other"]);
         let mut ex = Exchange {
-            client_id: "c1",
+            client_id: ClientId("c1"),
             client_redirect_uris: &uris,
             redirect_uri: Some("https://app/cb"),
             code_verifier: Some(VERIFIER),
@@ -131,7 +131,7 @@ mod tests {
     #[test]
     fn rfc6749_4_1_3_another_clients_code_is_invalid_grant() {
         assert_eq!(
-            judge(&code(), |e| e.client_id = "c2"),
+            judge(&code(), |e| e.client_id = ClientId("c2")),
             Err("invalid_grant".into())
         );
     }

@@ -1,7 +1,7 @@
 //! RFC 8628 rules with no HTTP and no database: user codes (§6.1) and how a
 //! poll of the token endpoint is judged (§3.5).
 
-use super::OAuthError;
+use super::{ClientId, OAuthError};
 use rand::Rng;
 
 /// The grant type a device polls with (RFC 8628 §3.4).
@@ -63,7 +63,7 @@ pub fn format_user_code(code: &str) -> String {
 #[derive(Debug, Clone, Copy)]
 pub struct PollState<'a> {
     pub status: &'a str,
-    pub client_id: &'a str,
+    pub client_id: ClientId<'a>,
     pub expires_at: i64,
     pub last_poll_at: Option<i64>,
     pub poll_interval: i64,
@@ -94,7 +94,7 @@ impl PollVerdict {
 /// RFC 8628 §3.5: judges one poll by `client_id` at `now`.
 pub fn judge_poll(
     code: &PollState<'_>,
-    client_id: &str,
+    client_id: ClientId<'_>,
     now: i64,
 ) -> Result<PollVerdict, OAuthError> {
     // RFC 6749 §5.2 invalid_grant: "…or was issued to another client."
@@ -143,7 +143,7 @@ mod tests {
     fn pending(last: Option<i64>) -> PollState<'static> {
         PollState {
             status: status::PENDING,
-            client_id: "c",
+            client_id: ClientId("c"),
             expires_at: 1_000,
             last_poll_at: last,
             poll_interval: 5,
@@ -180,11 +180,11 @@ mod tests {
     #[test]
     fn rfc8628_3_5_first_poll_and_on_time_polls_are_pending() {
         assert_eq!(
-            judge_poll(&pending(None), "c", 10).unwrap(),
+            judge_poll(&pending(None), ClientId("c"), 10).unwrap(),
             PollVerdict::Pending
         );
         assert_eq!(
-            judge_poll(&pending(Some(5)), "c", 10).unwrap(),
+            judge_poll(&pending(Some(5)), ClientId("c"), 10).unwrap(),
             PollVerdict::Pending
         );
     }
@@ -192,7 +192,7 @@ mod tests {
     #[test]
     fn rfc8628_3_5_fast_poll_is_slow_down_and_the_interval_grows_by_5() {
         assert_eq!(
-            judge_poll(&pending(Some(6)), "c", 10).unwrap(),
+            judge_poll(&pending(Some(6)), ClientId("c"), 10).unwrap(),
             PollVerdict::SlowDown { interval: 10 }
         );
     }
@@ -201,18 +201,27 @@ mod tests {
     fn rfc8628_3_5_final_states() {
         let mut s = pending(Some(9));
         s.status = status::APPROVED;
-        assert_eq!(judge_poll(&s, "c", 10).unwrap(), PollVerdict::Issue);
+        assert_eq!(
+            judge_poll(&s, ClientId("c"), 10).unwrap(),
+            PollVerdict::Issue
+        );
         s.status = status::DENIED;
-        assert_eq!(judge_poll(&s, "c", 10).unwrap_err().code(), "access_denied");
+        assert_eq!(
+            judge_poll(&s, ClientId("c"), 10).unwrap_err().code(),
+            "access_denied"
+        );
         s.status = status::SPENT;
-        assert_eq!(judge_poll(&s, "c", 10).unwrap_err().code(), "invalid_grant");
+        assert_eq!(
+            judge_poll(&s, ClientId("c"), 10).unwrap_err().code(),
+            "invalid_grant"
+        );
         s.status = status::APPROVED;
         assert_eq!(
-            judge_poll(&s, "c", 1_000).unwrap_err().code(),
+            judge_poll(&s, ClientId("c"), 1_000).unwrap_err().code(),
             "expired_token"
         );
         assert_eq!(
-            judge_poll(&s, "other", 10).unwrap_err().code(),
+            judge_poll(&s, ClientId("other"), 10).unwrap_err().code(),
             "invalid_grant"
         );
     }

@@ -13,6 +13,6 @@ pub mod refresh;
 pub mod scope;
 pub mod wire;
 
-pub use client::{ClientId, ClientPolicy, RedirectUris, UserId};
+pub use client::{ClientId, ClientPolicy, RedirectUris};
 pub use error::OAuthError;
 pub use grant_type::GrantType;

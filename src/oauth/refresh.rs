@@ -4,6 +4,8 @@
 //! grant applies the decision with atomic updates; see
 //! `http::grants::refresh_token`.
 
+use super::ClientId;
+
 /// What the rules need to know about a presented refresh token.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct RefreshToken {
@@ -19,7 +21,7 @@ pub struct RefreshToken {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct RefreshFamily<'a> {
     /// The client it was issued to.
-    pub client_id: &'a str,
+    pub client_id: ClientId<'a>,
     /// Absolute end.
     pub expires_at: i64,
     pub revoked_at: Option<i64>,
@@ -53,7 +55,7 @@ pub enum Decision {
 pub fn decide(
     token: &RefreshToken,
     family: &RefreshFamily<'_>,
-    client_id: &str,
+    client_id: ClientId<'_>,
     now: i64,
     successor_used: bool,
     policy: ReusePolicy,
@@ -112,7 +114,7 @@ mod tests {
 
     fn family() -> RefreshFamily<'static> {
         RefreshFamily {
-            client_id: "c",
+            client_id: ClientId("c"),
             expires_at: 1000,
             revoked_at: None,
         }
@@ -133,7 +135,7 @@ mod tests {
     #[test]
     fn rfc6749_6_unspent_live_token_rotates() {
         assert_eq!(
-            decide(&token(), &family(), "c", 10, false, OFF),
+            decide(&token(), &family(), ClientId("c"), 10, false, OFF),
             Decision::Rotate
         );
         assert!(is_active(&token(), &family(), 10));
@@ -144,7 +146,7 @@ mod tests {
         let mut t = token();
         t.used_at = Some(5);
         assert!(matches!(
-            decide(&t, &family(), "other", 10, false, OFF),
+            decide(&t, &family(), ClientId("other"), 10, false, OFF),
             Decision::Reject(_)
         ));
     }
@@ -154,7 +156,7 @@ mod tests {
         let mut t = token();
         t.used_at = Some(5);
         assert_eq!(
-            decide(&t, &family(), "c", 10, false, OFF),
+            decide(&t, &family(), ClientId("c"), 10, false, OFF),
             Decision::RevokeFamily
         );
         assert!(!is_active(&t, &family(), 10));
@@ -165,21 +167,21 @@ mod tests {
         let mut t = token();
         t.used_at = Some(100);
         assert_eq!(
-            decide(&t, &family(), "c", 130, false, GRACE),
+            decide(&t, &family(), ClientId("c"), 130, false, GRACE),
             Decision::Grace
         );
         assert_eq!(
-            decide(&t, &family(), "c", 131, false, GRACE),
+            decide(&t, &family(), ClientId("c"), 131, false, GRACE),
             Decision::RevokeFamily
         );
         // Its successor was used: the family moved on; this is theft.
         assert_eq!(
-            decide(&t, &family(), "c", 110, true, GRACE),
+            decide(&t, &family(), ClientId("c"), 110, true, GRACE),
             Decision::RevokeFamily
         );
         t.grace_used_at = Some(110);
         assert_eq!(
-            decide(&t, &family(), "c", 111, false, GRACE),
+            decide(&t, &family(), ClientId("c"), 111, false, GRACE),
             Decision::RevokeFamily
         );
     }
@@ -189,20 +191,20 @@ mod tests {
         let mut t = token();
         t.revoked_at = Some(5);
         assert_eq!(
-            decide(&t, &family(), "c", 10, false, GRACE),
+            decide(&t, &family(), ClientId("c"), 10, false, GRACE),
             Decision::RevokeFamily
         );
         assert!(!is_active(&t, &family(), 10));
         // Another client's attempt still changes nothing.
         assert!(matches!(
-            decide(&t, &family(), "other", 10, false, GRACE),
+            decide(&t, &family(), ClientId("other"), 10, false, GRACE),
             Decision::Reject(_)
         ));
         // Nor does presenting it once the family is gone.
         let mut f = family();
         f.revoked_at = Some(6);
         assert!(matches!(
-            decide(&t, &f, "c", 10, false, GRACE),
+            decide(&t, &f, ClientId("c"), 10, false, GRACE),
             Decision::Reject(_)
         ));
     }
@@ -211,19 +213,19 @@ mod tests {
     fn expiry_and_revocation_reject() {
         let t = token();
         assert!(matches!(
-            decide(&t, &family(), "c", 500, false, OFF),
+            decide(&t, &family(), ClientId("c"), 500, false, OFF),
             Decision::Reject(_)
         ));
         let mut f = family();
         f.expires_at = 400;
         assert!(matches!(
-            decide(&t, &f, "c", 400, false, OFF),
+            decide(&t, &f, ClientId("c"), 400, false, OFF),
             Decision::Reject(_)
         ));
         let mut f = family();
         f.revoked_at = Some(1);
         assert!(matches!(
-            decide(&t, &f, "c", 10, false, OFF),
+            decide(&t, &f, ClientId("c"), 10, false, OFF),
             Decision::Reject(_)
         ));
         assert!(!is_active(&t, &f, 10));

@@ -5,7 +5,7 @@ use crate::app::AppState;
 use crate::crypto::token_hash;
 use crate::oauth::code::{bad_code, judge_exchange, Exchange, IssuedCode, Verdict};
 use crate::oauth::wire::Form;
-use crate::oauth::{ClientPolicy, GrantType, OAuthError};
+use crate::oauth::{ClientId, ClientPolicy, GrantType, OAuthError};
 use crate::store::models::Client;
 use actix_web::web;
 
@@ -41,14 +41,14 @@ pub async fn grant(
                     return Err(bad_code());
                 };
                 let issued = IssuedCode {
-                    client_id: &code.client_id,
+                    client_id: ClientId(&code.client_id),
                     redirect_uri: code.redirect_uri.as_deref(),
                     code_challenge: code.code_challenge.as_deref(),
                     expires_at: code.expires_at,
                     consumed: code.consumed_at.is_some(),
                 };
                 let exchange = Exchange {
-                    client_id: &client.id,
+                    client_id: ClientId(&client.id),
                     client_redirect_uris: &client_uris,
                     redirect_uri: redirect_uri.as_deref(),
                     code_verifier: verifier.as_deref(),

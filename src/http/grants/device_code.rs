@@ -6,7 +6,7 @@ use crate::app::AppState;
 use crate::crypto::token_hash;
 use crate::oauth::device::{invalid_code, judge_poll, PollState, PollVerdict};
 use crate::oauth::wire::Form;
-use crate::oauth::{GrantType, OAuthError};
+use crate::oauth::{ClientId, GrantType, OAuthError};
 use crate::store::models::Client;
 use crate::store::DbConn;
 
@@ -80,12 +80,12 @@ fn poll(
         };
         let seen = PollState {
             status: &code.status,
-            client_id: &code.client_id,
+            client_id: ClientId(&code.client_id),
             expires_at: code.expires_at,
             last_poll_at: code.last_poll_at,
             poll_interval: code.poll_interval,
         };
-        let verdict = match judge_poll(&seen, client_id, now) {
+        let verdict = match judge_poll(&seen, ClientId(client_id), now) {
             Ok(v) => v,
             Err(e) => return Ok(Err(e)),
         };

@@ -7,7 +7,7 @@ use crate::crypto::token_hash;
 use crate::oauth::refresh::{decide, Decision, ReusePolicy};
 use crate::oauth::scope::parse_scope;
 use crate::oauth::wire::Form;
-use crate::oauth::{GrantType, OAuthError};
+use crate::oauth::{ClientId, GrantType, OAuthError};
 use crate::store::models::refresh_token::{NewChild, RefreshFamily};
 use crate::store::models::Client;
 use crate::store::DbConn;
@@ -103,7 +103,7 @@ fn redeem(c: &mut DbConn, p: &Presentation) -> Result<Redeemed, OAuthError> {
     let decision = decide(
         &token.state(),
         &family.state(),
-        &p.client_id,
+        ClientId(&p.client_id),
         p.now,
         successor_used,
         p.policy,

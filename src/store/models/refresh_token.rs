@@ -86,7 +86,7 @@ impl RefreshFamily {
     /// What the protocol rules (`oauth::refresh`) judge.
     pub fn state(&self) -> crate::oauth::refresh::RefreshFamily<'_> {
         crate::oauth::refresh::RefreshFamily {
-            client_id: &self.client_id,
+            client_id: crate::oauth::ClientId(&self.client_id),
             expires_at: self.expires_at,
             revoked_at: self.revoked_at,
         }
