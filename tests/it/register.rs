@@ -3,13 +3,13 @@
 //! `GATEHOUSE_REGISTRATION` mode; loopback redirect URIs on any port
 //! (RFC 8252 §7.3) for a natively registered app.
 
-use crate::harness::{expect_error, pkce_pair, url_params, TestApp};
+use crate::harness::{expect_error, pkce_pair, racer_url, url_params, TestApp, RACERS};
 use serde_json::{json, Value};
 
 backend_tests!(
     rfc7591_3_1_registers_with_an_initial_access_token_and_the_app_works_at_once,
     rfc7591_3_without_a_valid_initial_access_token_is_401_and_creates_nothing,
-    rfc7591_3_a_one_use_token_raced_by_20_registrations_creates_exactly_one_client,
+    rfc7591_3_a_one_use_token_raced_by_50_registrations_on_two_instances_creates_exactly_one_client,
     rfc7591_3_2_2_invalid_redirect_uri_creates_nothing_and_spends_no_use,
     rfc7591_3_2_2_invalid_client_metadata,
     rfc7591_2_defaults_and_unknown_fields_are_ignored,
@@ -264,17 +264,24 @@ async fn rfc7591_3_without_a_valid_initial_access_token_is_401_and_creates_nothi
     );
 }
 
-async fn rfc7591_3_a_one_use_token_raced_by_20_registrations_creates_exactly_one_client(
+async fn rfc7591_3_a_one_use_token_raced_by_50_registrations_on_two_instances_creates_exactly_one_client(
     app: TestApp,
 ) {
     let token = initial_token(&app, 1);
     let before = client_count(&app);
     let body = service_app();
-    let tries = (0..20).map(|_| post_register(&app, Some(&token), &body));
+    let other = app.sibling();
+    let tries = (0..RACERS).map(|i| {
+        app.http
+            .post(racer_url(&app, &other, i, "/register"))
+            .bearer_auth(&token)
+            .json(&body)
+            .send()
+    });
     let statuses: Vec<u16> = futures_util::future::join_all(tries)
         .await
-        .iter()
-        .map(|r| r.status().as_u16())
+        .into_iter()
+        .map(|r| r.unwrap().status().as_u16())
         .collect();
     assert_eq!(
         statuses.iter().filter(|s| **s == 201).count(),
@@ -283,7 +290,7 @@ async fn rfc7591_3_a_one_use_token_raced_by_20_registrations_creates_exactly_one
     );
     assert_eq!(
         statuses.iter().filter(|s| **s == 401).count(),
-        19,
+        RACERS - 1,
         "{statuses:?}"
     );
     assert_eq!(client_count(&app), before + 1);

@@ -7,6 +7,20 @@ use gatehouse::Application;
 
 // ---- scale-out helpers ------------------------------------------------
 
+/// How many requests race for one single-use thing (a code, a refresh
+/// token, a device code, a registration token) in the race tests.
+pub const RACERS: usize = 50;
+
+/// The `i`th racer's URL for `path`: even ones hit `app`, odd ones `other`,
+/// so a race is split across two instances.
+pub fn racer_url(app: &TestApp, other: &Sibling, i: usize, path: &str) -> String {
+    if i % 2 == 0 {
+        app.url(path)
+    } else {
+        other.url(path)
+    }
+}
+
 /// A second gatehouse instance on the same database and keys folder, as in
 /// a deployment with several processes behind one issuer URL.
 pub struct Sibling {
