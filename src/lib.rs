@@ -13,6 +13,8 @@ pub mod hasher;
 pub mod http;
 pub mod oauth;
 pub mod pages;
+#[cfg(test)]
+mod proptests;
 pub mod store;
 pub mod tokens;
 pub mod workers;

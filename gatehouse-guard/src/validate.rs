@@ -419,3 +419,109 @@ mod tests {
         assert!(none.require_scopes(&[]).is_ok());
     }
 }
+
+/// Property tests (issue 14's fuzzing): the header and claims checks and
+/// the bearer parser see attacker-chosen bytes first; no input panics, and
+/// only `RS256` with a `kid` and an at+jwt `typ` ever passes the header.
+#[cfg(test)]
+mod proptests {
+    use super::*;
+    use proptest::prelude::*;
+
+    fn b64(s: &str) -> String {
+        URL_SAFE_NO_PAD.encode(s)
+    }
+
+    /// JSON values of a few levels, as an attacker might send.
+    fn json_value() -> impl Strategy<Value = Value> {
+        let leaf = prop_oneof![
+            Just(Value::Null),
+            any::<bool>().prop_map(Value::from),
+            any::<i64>().prop_map(Value::from),
+            any::<f64>()
+                .prop_map(|f| serde_json::Number::from_f64(f).map_or(Value::Null, Value::Number)),
+            ".{0,20}".prop_map(Value::from),
+            prop::sample::select(vec![
+                "RS256",
+                "none",
+                "HS256",
+                "at+jwt",
+                "JWT",
+                "k1",
+                "https://issuer.example",
+                "https://api.example"
+            ])
+            .prop_map(Value::from),
+        ];
+        leaf.prop_recursive(3, 24, 6, |inner| {
+            prop_oneof![
+                prop::collection::vec(inner.clone(), 0..4).prop_map(Value::Array),
+                prop::collection::btree_map(
+                    prop::sample::select(vec![
+                        "alg",
+                        "typ",
+                        "kid",
+                        "iss",
+                        "aud",
+                        "exp",
+                        "iat",
+                        "nbf",
+                        "sub",
+                        "scope",
+                        "client_id",
+                        "jti",
+                        "crit",
+                        "x"
+                    ]),
+                    inner,
+                    0..8
+                )
+                .prop_map(|m| Value::Object(
+                    m.into_iter().map(|(k, v)| (k.to_string(), v)).collect()
+                )),
+            ]
+        })
+    }
+
+    proptest! {
+        #[test]
+        fn any_token_text_is_judged_without_panicking(token in ".{0,300}") {
+            let _ = check_header(&token);
+        }
+
+        #[test]
+        fn only_rs256_with_kid_and_at_jwt_type_passes_the_header(header in json_value()) {
+            let token = format!("{}.{}.c2ln", b64(&header.to_string()), b64("{}"));
+            if let Ok(checked) = check_header(&token) {
+                let alg = header.get("alg").and_then(Value::as_str);
+                prop_assert_eq!(alg, Some("RS256"));
+                let kid = header.get("kid").and_then(Value::as_str);
+                prop_assert_eq!(kid, Some(checked.kid.as_str()));
+                let typ = header.get("typ").and_then(Value::as_str).unwrap_or("").to_ascii_lowercase();
+                prop_assert!(typ == "at+jwt" || typ == "application/at+jwt", "{}", typ);
+            }
+        }
+
+        #[test]
+        fn any_claims_are_judged_without_panicking(claims in json_value(), now in any::<i64>()) {
+            let expected = Expected {
+                issuer: "https://issuer.example".into(),
+                audience: "https://api.example".into(),
+                leeway: 10,
+            };
+            if let Value::Object(map) = claims {
+                if let Ok(p) = check_claims(map.clone(), &expected, now) {
+                    prop_assert_eq!(map.get("iss").and_then(Value::as_str), Some("https://issuer.example"));
+                    let _ = p;
+                }
+            }
+        }
+
+        #[test]
+        fn any_authorization_header_is_judged_without_panicking(
+            values in prop::collection::vec(prop::collection::vec(any::<u8>(), 0..200), 0..3)
+        ) {
+            let _ = crate::bearer_token(values.iter().map(|v| v.as_slice()));
+        }
+    }
+}

@@ -3,44 +3,24 @@
 //! `client_secret_post`, or `client_id` alone for public clients.
 
 use crate::app::AppState;
-use crate::oauth::wire::{max_len, Form, MAX_VALUE_LEN};
+use crate::oauth::wire::{self, max_len, Form};
 use crate::oauth::OAuthError;
 use crate::store::models::client::{AUTH_METHOD_ANY, AUTH_METHOD_BASIC, AUTH_METHOD_POST};
 use crate::store::models::Client;
 use actix_web::HttpRequest;
-use base64::engine::general_purpose::STANDARD;
-use base64::Engine;
 
 fn bad_client() -> OAuthError {
     OAuthError::InvalidClient("client authentication failed".into())
 }
 
-/// Decodes `Authorization: Basic`. RFC 6749 §2.3.1: id and secret are
-/// form-encoded before being joined with ':'.
+/// Reads `Authorization: Basic` (`oauth::wire::basic_credentials`).
 fn basic_credentials(req: &HttpRequest) -> Result<Option<(String, String)>, OAuthError> {
     let Some(value) = req.headers().get("Authorization") else {
         return Ok(None);
     };
-    let value = value.to_str().map_err(|_| bad_client())?;
-    let Some((scheme, rest)) = value.split_once(' ') else {
-        return Err(bad_client());
-    };
-    if !scheme.eq_ignore_ascii_case("basic") {
-        return Err(bad_client());
-    }
-    let decoded = STANDARD.decode(rest.trim()).map_err(|_| bad_client())?;
-    let decoded = String::from_utf8(decoded).map_err(|_| bad_client())?;
-    if decoded.len() > MAX_VALUE_LEN {
-        return Err(bad_client());
-    }
-    let (id, secret) = decoded.split_once(':').ok_or_else(bad_client)?;
-    let unescape = |s: &str| -> Result<String, OAuthError> {
-        let pairs: Vec<(String, String)> =
-            serde_urlencoded::from_str(&format!("v={}", s.replace('&', "%26").replace('=', "%3D")))
-                .map_err(|_| bad_client())?;
-        Ok(pairs.into_iter().next().map(|(_, v)| v).unwrap_or_default())
-    };
-    Ok(Some((unescape(id)?, unescape(secret)?)))
+    wire::basic_credentials(value.as_bytes())
+        .map(Some)
+        .ok_or_else(bad_client)
 }
 
 /// RFC 6749 §2.3.1: credentials never travel in the request URI.

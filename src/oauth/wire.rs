@@ -47,6 +47,38 @@ fn describe_key(key: &str) -> String {
     }
 }
 
+/// Decodes an `Authorization: Basic` header value (RFC 7617) into a client
+/// id and secret; RFC 6749 §2.3.1: both are form-encoded before being
+/// joined with ':'. `None` for anything malformed: another scheme, bytes a
+/// header value may not hold, bad base64 or UTF-8, no ':', too long.
+pub fn basic_credentials(value: &[u8]) -> Option<(String, String)> {
+    use base64::engine::general_purpose::STANDARD;
+    use base64::Engine;
+    // What `HeaderValue::to_str` accepts: visible ASCII, space and tab.
+    if !value
+        .iter()
+        .all(|b| (0x20..0x7f).contains(b) || *b == b'\t')
+    {
+        return None;
+    }
+    let value = std::str::from_utf8(value).ok()?;
+    let (scheme, rest) = value.split_once(' ')?;
+    if !scheme.eq_ignore_ascii_case("basic") {
+        return None;
+    }
+    let decoded = String::from_utf8(STANDARD.decode(rest.trim()).ok()?).ok()?;
+    if decoded.len() > MAX_VALUE_LEN {
+        return None;
+    }
+    let (id, secret) = decoded.split_once(':')?;
+    let unescape = |s: &str| -> Option<String> {
+        let escaped = format!("v={}", s.replace('&', "%26").replace('=', "%3D"));
+        let pairs: Vec<(String, String)> = serde_urlencoded::from_str(&escaped).ok()?;
+        Some(pairs.into_iter().next().map(|(_, v)| v).unwrap_or_default())
+    };
+    Some((unescape(id)?, unescape(secret)?))
+}
+
 /// A parsed `application/x-www-form-urlencoded` body.
 #[derive(Debug, Default, Clone)]
 pub struct Form {
