@@ -3,7 +3,9 @@
 # database libraries.
 FROM rust:1-bookworm AS build
 WORKDIR /src
-COPY Cargo.toml Cargo.lock ./
+COPY Cargo.toml Cargo.lock build.rs ./
+# The workspace's other member, the resource-server crate.
+COPY gatehouse-guard ./gatehouse-guard
 COPY src ./src
 COPY migrations ./migrations
 COPY templates ./templates
@@ -11,6 +13,7 @@ COPY static ./static
 # Cargo.toml names the test and bench targets, so their files must exist.
 COPY bench ./bench
 COPY tests ./tests
+COPY examples ./examples
 RUN cargo build --release --locked --bin gatehouse
 
 FROM debian:bookworm-slim
@@ -25,5 +28,8 @@ ENV GATEHOUSE_BIND=0.0.0.0:8080 \
     GATEHOUSE_KEYS_DIR=/var/lib/gatehouse/keys
 VOLUME ["/var/lib/gatehouse"]
 EXPOSE 8080
+# The slim image has no curl: the binary asks its own /healthz.
+HEALTHCHECK --interval=30s --timeout=5s --start-period=10s --retries=3 \
+    CMD ["gatehouse", "healthcheck"]
 ENTRYPOINT ["gatehouse"]
 CMD ["serve"]

@@ -2,6 +2,7 @@
 //! command takes the same settings as `serve` and fails with one line.
 
 mod client;
+mod healthcheck;
 mod keys;
 mod registration_token;
 mod serve;
@@ -102,7 +103,19 @@ pub enum Command {
     /// Run the server (applies migrations and creates keys on first start).
     Serve,
     /// Apply pending database migrations and exit.
-    Migrate,
+    Migrate {
+        /// List the pending migrations without applying them; exit 1 when
+        /// there are any.
+        #[arg(long)]
+        check: bool,
+    },
+    /// Ask the running server's /healthz (for container health checks);
+    /// exits 0 when it answers 200.
+    Healthcheck {
+        /// The path to ask, e.g. /readyz to include the database.
+        #[arg(long, default_value = "/healthz")]
+        path: String,
+    },
     /// Manage OAuth clients.
     #[command(subcommand)]
     Client(client::ClientCommand),
@@ -172,7 +185,9 @@ pub fn run(cli: Cli) -> i32 {
     init_logging(&config, !matches!(cli.command, Command::Serve));
     let result = match cli.command {
         Command::Serve => serve::serve(config),
-        Command::Migrate => serve::migrate(&config),
+        Command::Migrate { check: false } => serve::migrate(&config),
+        Command::Migrate { check: true } => serve::check_migrations(&config),
+        Command::Healthcheck { path } => healthcheck::run(&config, &path),
         Command::Client(cmd) => client::run(cmd, &config),
         Command::User(cmd) => user::run(cmd, &config),
         Command::RegistrationToken(cmd) => registration_token::run(cmd, &config),

@@ -22,3 +22,25 @@ pub fn migrate(config: &Config) -> Result<(), Failure> {
     );
     Ok(())
 }
+
+/// `migrate --check`: lists what `migrate` would apply, applies nothing;
+/// exits 1 when something is pending (so a deploy script can stop).
+pub fn check_migrations(config: &Config) -> Result<(), Failure> {
+    let store = crate::store::Store::open(&config.database_url, 1)
+        .map_err(|e| Failure::usage(format!("GATEHOUSE_DATABASE_URL (database_url): {e}")))?;
+    let pending = store
+        .conn()
+        .and_then(|mut c| c.pending_migrations())
+        .map_err(|e| Failure::usage(format!("GATEHOUSE_DATABASE_URL (database_url): {e}")))?;
+    if pending.is_empty() {
+        println!("the {} database is up to date", store.kind().name());
+        return Ok(());
+    }
+    for name in &pending {
+        println!("pending: {name}");
+    }
+    Err(Failure::other(format!(
+        "{} migration(s) pending; run `gatehouse migrate`",
+        pending.len()
+    )))
+}

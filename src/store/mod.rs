@@ -195,6 +195,19 @@ impl DbConn {
         applied.map_err(|e| StoreError::Migration(e.to_string()))
     }
 
+    /// The names of the migrations not yet applied, oldest first.
+    pub fn pending_migrations(&mut self) -> StoreResult<Vec<String>> {
+        let names = match &mut self.backend {
+            Backend::Pg(c) => c
+                .pending_migrations(PG_MIGRATIONS)
+                .map(|v| v.iter().map(|m| m.name().to_string()).collect()),
+            Backend::Sqlite(c) => c
+                .pending_migrations(SQLITE_MIGRATIONS)
+                .map(|v| v.iter().map(|m| m.name().to_string()).collect()),
+        };
+        names.map_err(|e| StoreError::Migration(e.to_string()))
+    }
+
     pub fn ping(&mut self) -> StoreResult<()> {
         self.execute_raw("SELECT 1")
     }

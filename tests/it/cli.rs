@@ -572,3 +572,48 @@ fn registration_token_create_registers_one_client_through_a_served_gatehouse() {
     assert_eq!(listed.as_array().unwrap().len(), 1);
     assert_eq!(listed[0]["client_name"], "Printer");
 }
+
+#[test]
+fn migrate_check_lists_pending_migrations_and_applies_nothing() {
+    let w = Workdir::new();
+    let sets = std::fs::read_dir(concat!(env!("CARGO_MANIFEST_DIR"), "/migrations/sqlite"))
+        .unwrap()
+        .count();
+    for _ in 0..2 {
+        let o = w.run(&["migrate", "--check"]);
+        assert_eq!(o.status.code(), Some(1), "{}", stderr(&o));
+        let out = String::from_utf8_lossy(&o.stdout).to_string();
+        assert_eq!(
+            out.lines().filter(|l| l.starts_with("pending: ")).count(),
+            sets,
+            "{out}"
+        );
+        assert_eq!(stderr(&o).trim().lines().count(), 1);
+    }
+    assert!(w.run(&["migrate"]).status.success());
+    let o = w.run(&["migrate", "--check"]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert!(String::from_utf8_lossy(&o.stdout).contains("up to date"));
+}
+
+#[test]
+fn healthcheck_exits_0_while_the_server_answers_and_1_after() {
+    let w = Workdir::new();
+    let (mut child, port) = start_server(&w);
+    let bind = format!("127.0.0.1:{port}");
+    let check = |path: &str| {
+        w.cmd(&["healthcheck", "--path", path])
+            .env("GATEHOUSE_BIND", &bind)
+            .stdin(Stdio::null())
+            .output()
+            .unwrap()
+    };
+    assert!(check("/healthz").status.success());
+    assert!(check("/readyz").status.success());
+    assert_eq!(check("/no-such-page").status.code(), Some(1));
+    child.kill().unwrap();
+    child.wait().unwrap();
+    let o = check("/healthz");
+    assert_eq!(o.status.code(), Some(1));
+    assert_eq!(stderr(&o).trim().lines().count(), 1, "{}", stderr(&o));
+}
