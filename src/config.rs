@@ -40,6 +40,8 @@ pub struct Config {
     pub registration_scopes: Vec<String>,
     /// Whether people may sign up themselves at `/signup`.
     pub signup_open: bool,
+    /// Peers whose forwarding headers name the client's address.
+    pub trusted_proxies: Vec<crate::net::Cidr>,
     /// What the consent page says each scope allows, from the
     /// `[scope_descriptions]` table of `gatehouse.toml`.
     pub scope_descriptions: BTreeMap<String, String>,
@@ -220,6 +222,14 @@ pub const SETTINGS: &[Setting] = &[
         help: "Self-service sign-up of people at /signup: off or open",
     },
     Setting {
+        key: "trusted_proxies",
+        flag: "trusted-proxies",
+        env: "GATEHOUSE_TRUSTED_PROXIES",
+        default: "",
+        value_name: "CIDRS",
+        help: "Reverse proxies whose Forwarded/X-Forwarded-For header names the client (comma-separated CIDR ranges; default none)",
+    },
+    Setting {
         key: "workers",
         flag: "workers",
         env: "GATEHOUSE_WORKERS",
@@ -351,6 +361,9 @@ impl Config {
             other => return Err(err(&name, format!("'{other}' must be off or open"))),
         };
 
+        let (name, proxies) = raw("trusted_proxies");
+        let trusted_proxies = crate::net::parse_cidrs(&proxies).map_err(|p| err(&name, p))?;
+
         let cfg = Config {
             database_url,
             bind,
@@ -369,6 +382,7 @@ impl Config {
             registration,
             registration_scopes,
             signup_open,
+            trusted_proxies,
             scope_descriptions,
             workers,
         };

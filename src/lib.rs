@@ -11,6 +11,7 @@ pub mod config;
 pub mod crypto;
 pub mod hasher;
 pub mod http;
+pub mod net;
 pub mod oauth;
 pub mod pages;
 #[cfg(test)]

@@ -29,12 +29,26 @@ fn addr_key(addr: &str) -> String {
     format!("ip:{addr}")
 }
 
-/// The address a request came from: the TCP peer. Forwarded headers are
-/// not trusted, since any client can set them.
+/// The address a request came from: the TCP peer, or, when the peer is one
+/// of `GATEHOUSE_TRUSTED_PROXIES`, the client its `Forwarded` or
+/// `X-Forwarded-For` header names (`net::client_ip`). Anyone else's
+/// forwarding headers are ignored, since any client can set them.
 pub fn client_addr(req: &actix_web::HttpRequest) -> String {
-    req.peer_addr()
-        .map(|a| a.ip().to_string())
-        .unwrap_or_else(|| "unknown".into())
+    let Some(peer) = req.peer_addr().map(|a| a.ip()) else {
+        return "unknown".into();
+    };
+    let trusted = req
+        .app_data::<actix_web::web::Data<AppState>>()
+        .map(|s| s.config.trusted_proxies.as_slice())
+        .unwrap_or_default();
+    let header = |name: &str| req.headers().get(name).and_then(|v| v.to_str().ok());
+    crate::net::client_ip(
+        peer,
+        trusted,
+        header("forwarded"),
+        header("x-forwarded-for"),
+    )
+    .to_string()
 }
 
 pub async fn authenticate_user(

@@ -20,6 +20,7 @@ mod metadata;
 mod oauth2_client;
 mod pages;
 mod people;
+mod proxies;
 mod register;
 mod revoke;
 mod scale_out;
