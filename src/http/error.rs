@@ -13,8 +13,12 @@ impl ResponseError for OAuthError {
     }
 
     fn error_response(&self) -> HttpResponse {
-        if let OAuthError::Server(cause) = self {
-            tracing::error!(error = %cause, "internal error");
+        match self {
+            OAuthError::Server(cause) => tracing::error!(error = %cause, "internal error"),
+            OAuthError::TemporarilyUnavailable(cause) => {
+                tracing::warn!(error = %cause, "database unavailable")
+            }
+            _ => {}
         }
         let mut resp = HttpResponse::build(self.status_code());
         resp.insert_header(("Cache-Control", "no-store"))
@@ -22,6 +26,9 @@ impl ResponseError for OAuthError {
         match self {
             OAuthError::InvalidClient(_) => {
                 resp.insert_header(("WWW-Authenticate", r#"Basic realm="gatehouse""#));
+            }
+            OAuthError::TemporarilyUnavailable(_) => {
+                resp.insert_header(("Retry-After", "1"));
             }
             OAuthError::InvalidToken(_) => {
                 resp.insert_header((

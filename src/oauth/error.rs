@@ -66,6 +66,11 @@ pub enum OAuthError {
     /// over the size limit.
     #[error("invalid_request: the request body is too large")]
     PayloadTooLarge,
+    /// RFC 6749 §4.1.2.1 `temporarily_unavailable`, answered with 503 and
+    /// `Retry-After`: the database cannot be reached. The cause is logged,
+    /// never sent.
+    #[error("temporarily_unavailable: {0}")]
+    TemporarilyUnavailable(String),
     /// RFC 6749 §5.2 `server_error`: our fault. The cause is logged, never
     /// sent.
     #[error("server_error: {0}")]
@@ -92,6 +97,7 @@ impl OAuthError {
             OAuthError::InvalidRedirectUri(_) => "invalid_redirect_uri",
             OAuthError::InvalidClientMetadata(_) => "invalid_client_metadata",
             OAuthError::InvalidToken(_) => "invalid_token",
+            OAuthError::TemporarilyUnavailable(_) => "temporarily_unavailable",
             OAuthError::Server(_) => "server_error",
         }
     }
@@ -129,6 +135,9 @@ impl OAuthError {
             OAuthError::LoginRequired => "the user must sign in".into(),
             OAuthError::ConsentRequired => "the user must consent".into(),
             OAuthError::PayloadTooLarge => "the request body is too large".into(),
+            OAuthError::TemporarilyUnavailable(_) => {
+                "the service is temporarily unavailable; try again shortly".into()
+            }
             OAuthError::Server(_) => "internal error".into(),
         }
     }
@@ -139,6 +148,7 @@ impl OAuthError {
         match self {
             OAuthError::InvalidClient(_) | OAuthError::InvalidToken(_) => 401,
             OAuthError::PayloadTooLarge => 413,
+            OAuthError::TemporarilyUnavailable(_) => 503,
             OAuthError::Server(_) => 500,
             _ => 400,
         }

@@ -96,13 +96,19 @@ pub enum PageError {
     Csrf,
     #[error("{0}")]
     NotFound(String),
+    /// The database cannot be reached: 503 with `Retry-After`.
+    #[error("unavailable: {0}")]
+    Unavailable(String),
     #[error("internal error: {0}")]
     Internal(String),
 }
 
 impl From<StoreError> for PageError {
     fn from(e: StoreError) -> Self {
-        PageError::Internal(e.to_string())
+        match e {
+            StoreError::Unavailable(cause) => PageError::Unavailable(cause),
+            other => PageError::Internal(other.to_string()),
+        }
     }
 }
 
@@ -112,6 +118,7 @@ impl ResponseError for PageError {
             PageError::BadRequest(_) => StatusCode::BAD_REQUEST,
             PageError::Csrf => StatusCode::FORBIDDEN,
             PageError::NotFound(_) => StatusCode::NOT_FOUND,
+            PageError::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
             PageError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
     }
@@ -124,6 +131,13 @@ impl ResponseError for PageError {
                 "The form expired or did not come from this site. Go back, reload the page and submit it again.",
             ),
             PageError::NotFound(m) => ("Not found", m.as_str()),
+            PageError::Unavailable(cause) => {
+                tracing::warn!(error = %cause, "database unavailable for a page");
+                (
+                    "Please try again in a moment",
+                    "The service is briefly unavailable. Reload this page in a few seconds.",
+                )
+            }
             PageError::Internal(cause) => {
                 tracing::error!(error = %cause, "internal error on a page");
                 ("Something went wrong", "An internal error occurred. Please try again later.")
@@ -131,10 +145,13 @@ impl ResponseError for PageError {
         };
         let page = ErrorPage { title, message };
         let body = page.render().unwrap_or_else(|_| message.to_string());
-        HttpResponse::build(self.status_code())
-            .content_type("text/html; charset=utf-8")
-            .insert_header(("Cache-Control", "no-store"))
-            .body(body)
+        let mut resp = HttpResponse::build(self.status_code());
+        resp.content_type("text/html; charset=utf-8")
+            .insert_header(("Cache-Control", "no-store"));
+        if matches!(self, PageError::Unavailable(_)) {
+            resp.insert_header(("Retry-After", "1"));
+        }
+        resp.body(body)
     }
 }
 

@@ -39,7 +39,7 @@ pub enum StoreError {
     #[error("database unavailable: {0}")]
     Unavailable(String),
     #[error("database query failed: {0}")]
-    Query(#[from] diesel::result::Error),
+    Query(diesel::result::Error),
     #[error("{0} already exists")]
     Conflict(&'static str),
     #[error("migration failed: {0}")]
@@ -60,13 +60,34 @@ impl StoreError {
     }
 }
 
+/// A query whose connection was lost (the database went away mid-way) is
+/// `Unavailable`, like one that found no connection; anything else is a
+/// query failure.
+impl From<diesel::result::Error> for StoreError {
+    fn from(e: diesel::result::Error) -> Self {
+        match e {
+            diesel::result::Error::DatabaseError(
+                diesel::result::DatabaseErrorKind::ClosedConnection,
+                info,
+            ) => StoreError::Unavailable(info.message().to_string()),
+            other => StoreError::Query(other),
+        }
+    }
+}
+
 pub type StoreResult<T> = Result<T, StoreError>;
 
-/// A database failure is the server's fault: `server_error`, its cause
-/// logged and never sent.
+/// An unreachable database is `temporarily_unavailable` (503, try again
+/// shortly); any other database failure is the server's fault:
+/// `server_error`, its cause logged and never sent.
 impl From<StoreError> for crate::oauth::OAuthError {
     fn from(e: StoreError) -> Self {
-        crate::oauth::OAuthError::Server(e.to_string())
+        match e {
+            StoreError::Unavailable(cause) => {
+                crate::oauth::OAuthError::TemporarilyUnavailable(cause)
+            }
+            other => crate::oauth::OAuthError::Server(other.to_string()),
+        }
     }
 }
 
@@ -242,6 +263,63 @@ impl r2d2::ManageConnection for DbManager {
 /// A unit of database work for the database threads.
 type Job = Box<dyn FnOnce(Result<&mut DbConn, StoreError>) + Send>;
 
+/// How long a job waits for a pooled connection before the database counts
+/// as unreachable.
+const CONNECTION_WAIT: Duration = Duration::from_secs(2);
+/// While unreachable, how often one job tries the database again.
+const RETRY_AFTER: Duration = Duration::from_secs(1);
+
+/// The database-outage breaker: after a failure to get a connection, jobs
+/// fail at once for `RETRY_AFTER`; then one job (and only one at a time)
+/// tries again, and its success closes the breaker. So a lost database
+/// costs requests a quick 503 instead of a queue of connection waits, and
+/// service comes back by itself within about a second of the database.
+#[derive(Default)]
+struct Outage {
+    /// Since when it is down (`None`: up).
+    since: std::sync::Mutex<Option<std::time::Instant>>,
+    probing: std::sync::atomic::AtomicBool,
+}
+
+impl Outage {
+    /// Whether this job may use the database now.
+    fn may_try(&self) -> bool {
+        use std::sync::atomic::Ordering;
+        let since = match self.since.lock() {
+            Ok(g) => *g,
+            Err(_) => None,
+        };
+        match since {
+            None => true,
+            Some(t) if t.elapsed() < RETRY_AFTER => false,
+            // Down long enough: one prober at a time.
+            Some(_) => self
+                .probing
+                .compare_exchange(false, true, Ordering::AcqRel, Ordering::Acquire)
+                .is_ok(),
+        }
+    }
+
+    fn began(&self) {
+        if let Ok(mut g) = self.since.lock() {
+            *g = Some(std::time::Instant::now());
+        }
+        self.probing
+            .store(false, std::sync::atomic::Ordering::Release);
+    }
+
+    fn ended(&self) {
+        if let Ok(mut g) = self.since.lock() {
+            if g.is_some() {
+                tracing::info!("the database is reachable again");
+            }
+            *g = None;
+        }
+        self.probing
+            .store(false, std::sync::atomic::Ordering::Release);
+    }
+}
+
 /// The handle the rest of gatehouse uses. Cheap to clone.
 ///
 /// Database work from async code goes to a fixed set of database threads,
@@ -362,22 +440,38 @@ impl Store {
             // checkout only costs a query. PostgreSQL connections can.
             .test_on_check_out(kind == DbKind::Postgres)
             .min_idle(Some(1))
-            .connection_timeout(Duration::from_secs(10))
+            // A request waits at most this long for a connection before it
+            // is answered 503 (and the outage breaker trips).
+            .connection_timeout(CONNECTION_WAIT)
             .error_handler(Box::new(r2d2::NopErrorHandler))
             .build(DbManager { kind, target })
             .map_err(|e| StoreError::Unavailable(e.to_string()))?;
-        // One database thread per pooled connection.
+        // One database thread per pooled connection. While the database is
+        // unreachable, jobs fail at once (`Outage`) instead of each waiting
+        // for a connection; one thread at a time tries again.
         let threads_pool = pool.clone();
+        let outage = std::sync::Arc::new(Outage::default());
+        let threads_outage = outage.clone();
         let jobs = crate::workers::WorkerPool::start(
             "gatehouse-db",
             max_size as usize,
-            move || threads_pool.clone(),
-            |pool: &mut r2d2::Pool<DbManager>, job: Job| match pool
-                .get()
-                .map_err(|e| StoreError::Unavailable(e.to_string()))
-            {
-                Ok(mut c) => job(Ok(&mut c)),
-                Err(e) => job(Err(e)),
+            move || (threads_pool.clone(), threads_outage.clone()),
+            |(pool, outage): &mut (r2d2::Pool<DbManager>, std::sync::Arc<Outage>), job: Job| {
+                if !outage.may_try() {
+                    return job(Err(StoreError::Unavailable(
+                        "the database is unreachable".into(),
+                    )));
+                }
+                match pool.get() {
+                    Ok(mut c) => {
+                        outage.ended();
+                        job(Ok(&mut c))
+                    }
+                    Err(e) => {
+                        outage.began();
+                        job(Err(StoreError::Unavailable(e.to_string())))
+                    }
+                }
             },
         );
         Ok(Store {

@@ -18,6 +18,7 @@ mod keys;
 mod malformed;
 mod metadata;
 mod oauth2_client;
+mod outage;
 mod pages;
 mod people;
 mod proxies;
