@@ -103,8 +103,7 @@ async fn a_postgresql_outage_answers_503_quickly_and_service_recovers_by_itself(
     else {
         return;
     };
-    let guard = proxy.lock().unwrap();
-    let proxy = guard.as_ref().unwrap();
+    let proxy = proxy.lock().unwrap().take().unwrap();
     let c = app.service_client();
     assert_eq!(client_credentials(&app, &c).await.status(), 200);
     let login = app.get("/login").await.text().await.unwrap();
