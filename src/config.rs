@@ -40,6 +40,8 @@ pub struct Config {
     pub registration_scopes: Vec<String>,
     /// Whether people may sign up themselves at `/signup`.
     pub signup_open: bool,
+    /// Seconds a rotated-in key is published before it signs.
+    pub key_rotation_delay: i64,
     /// Peers whose forwarding headers name the client's address.
     pub trusted_proxies: Vec<crate::net::Cidr>,
     /// What the consent page says each scope allows, from the
@@ -222,6 +224,14 @@ pub const SETTINGS: &[Setting] = &[
         help: "Self-service sign-up of people at /signup: off or open",
     },
     Setting {
+        key: "key_rotation_delay",
+        flag: "key-rotation-delay",
+        env: "GATEHOUSE_KEY_ROTATION_DELAY",
+        default: "120",
+        value_name: "SECONDS",
+        help: "After `keys rotate`, how long the new key is published before it signs (JWKS max-age 60 s + key reload 30 s, with margin)",
+    },
+    Setting {
         key: "trusted_proxies",
         flag: "trusted-proxies",
         env: "GATEHOUSE_TRUSTED_PROXIES",
@@ -383,6 +393,7 @@ impl Config {
             registration_scopes,
             signup_open,
             trusted_proxies,
+            key_rotation_delay: seconds("key_rotation_delay", 0)?,
             scope_descriptions,
             workers,
         };

@@ -300,9 +300,12 @@ fn build_key_set(
         })?;
     }
     let mut rows = conn.list_signing_keys()?;
+    // A key signs from `created_at` (a rotation may set it ahead, so the
+    // key is published before it signs) until `retired_at`.
+    let signs_now = |r: &SigningKeyRow| r.created_at <= now && r.retired_at.is_none_or(|t| t > now);
     let has_active = |rows: &[SigningKeyRow], material: &[SigningKey]| {
         rows.iter()
-            .any(|r| r.retired_at.is_none() && material.iter().any(|k| k.kid == r.kid))
+            .any(|r| signs_now(r) && material.iter().any(|k| k.kid == r.kid))
     };
     if !has_active(&rows, &material) {
         if !may_generate {
@@ -321,7 +324,7 @@ fn build_key_set(
     // The newest active key signs; ties break on kid so instances agree.
     let signer_kid = rows
         .iter()
-        .filter(|r| r.retired_at.is_none() && material.iter().any(|k| k.kid == r.kid))
+        .filter(|r| signs_now(r) && material.iter().any(|k| k.kid == r.kid))
         .max_by(|a, b| (a.created_at, &a.kid).cmp(&(b.created_at, &b.kid)))
         .map(|r| r.kid.clone())
         .ok_or_else(|| folder_err(dir, "no active signing key"))?;
@@ -355,30 +358,36 @@ fn build_key_set(
     })
 }
 
-/// `gatehouse keys rotate`: a new key signs from now on; the old ones stay
-/// published until every token they signed has expired.
+/// `gatehouse keys rotate`: a new key is published at once and signs from
+/// `now + delay`, when the current keys stop signing; those stay published
+/// until every token they signed has expired (`longest_ttl` later). The
+/// delay lets resource servers' cached key sets pick the new key up before
+/// any token needs it; 0 switches at once (an emergency). Returns the new
+/// key's id and when it starts signing.
 pub fn rotate(
     store: &Store,
     dir: &Path,
     now: i64,
-    access_token_ttl: i64,
-) -> Result<String, TokenError> {
+    longest_ttl: i64,
+    delay: i64,
+) -> Result<(String, i64), TokenError> {
     // Make sure the current keys are registered before retiring them.
     build_key_set(store, dir, now, true)?;
     let key = generate_key(dir)?;
     let kid = key.kid.clone();
+    let switch = now + delay.max(0);
     let mut conn = store.conn()?;
     conn.transaction(|c| -> Result<(), TokenError> {
-        c.retire_signing_keys(now, now + access_token_ttl)?;
+        c.retire_signing_keys(switch, switch + longest_ttl)?;
         c.insert_signing_key_if_missing(&SigningKeyRow {
             kid: kid.clone(),
-            created_at: now,
+            created_at: switch,
             retired_at: None,
             not_after: None,
         })?;
         Ok(())
     })?;
-    Ok(kid)
+    Ok((kid, switch))
 }
 
 #[cfg(test)]

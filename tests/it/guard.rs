@@ -443,11 +443,13 @@ async fn rfc6750_3_1_insufficient_scope_is_403(app: TestApp) {
 
 fn rotate(app: &TestApp) -> String {
     let s = &app.state;
-    let kid = gatehouse::tokens::keys::rotate(
+    // At once (`keys rotate --now`), so the guard meets an unknown kid.
+    let (kid, _) = gatehouse::tokens::keys::rotate(
         &s.store,
         &s.config.keys_dir,
         s.clock.now(),
         s.config.access_token_ttl,
+        0,
     )
     .unwrap();
     s.keys.reload(&s.store, s.clock.now()).unwrap();

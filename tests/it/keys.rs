@@ -1,9 +1,14 @@
-//! Signing key rotation: new tokens carry the new kid, old tokens keep
-//! verifying until they expire, then the old key leaves the JWKS.
+//! Signing key rotation: the new key is published before it signs (so
+//! resource servers' cached key sets know it), new tokens then carry the
+//! new kid, old tokens keep verifying until they expire, then the old key
+//! leaves the JWKS.
 
 use crate::harness::TestApp;
 
-backend_tests!(rotation_keeps_old_tokens_valid_and_signs_with_the_new_key);
+backend_tests!(
+    rotation_keeps_old_tokens_valid_and_signs_with_the_new_key,
+    rotation_publishes_the_new_key_before_it_signs,
+);
 
 async fn token(app: &TestApp, c: &gatehouse::admin::CreatedClient) -> String {
     let r = app
@@ -22,11 +27,13 @@ async fn rotation_keeps_old_tokens_valid_and_signs_with_the_new_key(app: TestApp
     let c = app.service_client();
     let old = token(&app, &c).await;
     let s = &app.state;
-    let new_kid = gatehouse::tokens::keys::rotate(
+    // `keys rotate --now`: no delay.
+    let (new_kid, _) = gatehouse::tokens::keys::rotate(
         &s.store,
         &s.config.keys_dir,
         s.clock.now(),
         s.config.access_token_ttl,
+        0,
     )
     .unwrap();
     s.keys.reload(&s.store, s.clock.now()).unwrap();
@@ -56,4 +63,58 @@ async fn rotation_keeps_old_tokens_valid_and_signs_with_the_new_key(app: TestApp
         .map(|k| k["kid"].as_str().unwrap())
         .collect();
     assert_eq!(kids, vec![new_kid.as_str()]);
+}
+
+fn jwks_kids(jwks: &serde_json::Value) -> Vec<String> {
+    jwks["keys"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|k| k["kid"].as_str().unwrap().to_string())
+        .collect()
+}
+
+/// RFC 7517 / RFC 9068 §4: a resource server that cached the key set
+/// before a rotation never meets a token signed with a key it has not
+/// seen: the new key is in `/jwks.json` for `GATEHOUSE_KEY_ROTATION_DELAY`
+/// before anything is signed with it.
+async fn rotation_publishes_the_new_key_before_it_signs(app: TestApp) {
+    let c = app.service_client();
+    let old = token(&app, &c).await;
+    let s = &app.state;
+    let delay = s.config.key_rotation_delay;
+    assert!(delay >= 60, "the default outlasts the JWKS max-age");
+    let r = app.get("/jwks.json").await;
+    assert_eq!(r.headers()["cache-control"], "public, max-age=60");
+    let (new_kid, from) = gatehouse::tokens::keys::rotate(
+        &s.store,
+        &s.config.keys_dir,
+        s.clock.now(),
+        s.config.access_token_ttl,
+        delay,
+    )
+    .unwrap();
+    assert_eq!(from, s.clock.now() + delay);
+    s.keys.reload(&s.store, s.clock.now()).unwrap();
+
+    // Published at once, not yet signing.
+    let jwks: serde_json::Value = app.get("/jwks.json").await.json().await.unwrap();
+    let kids = jwks_kids(&jwks);
+    assert!(kids.contains(&new_kid), "{kids:?}");
+    assert_eq!(kids[0], kid(&old), "the signer is still listed first");
+    assert_eq!(kid(&token(&app, &c).await), kid(&old));
+
+    // After the delay the new key signs; the old one stays published.
+    app.clock().advance(delay);
+    s.keys.reload(&s.store, s.clock.now()).unwrap();
+    let new = token(&app, &c).await;
+    assert_eq!(kid(&new), new_kid);
+    app.verify_jwt(&old).await;
+    app.verify_jwt(&new).await;
+
+    // Until the last token it signed has expired.
+    app.clock().advance(s.config.access_token_ttl + 1);
+    s.keys.reload(&s.store, s.clock.now()).unwrap();
+    let jwks: serde_json::Value = app.get("/jwks.json").await.json().await.unwrap();
+    assert_eq!(jwks_kids(&jwks), vec![new_kid]);
 }

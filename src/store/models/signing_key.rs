@@ -33,14 +33,15 @@ impl DbConn {
         Ok(())
     }
 
-    /// Retires every active key: it stops signing now and stays published
-    /// until `not_after`, when the last token it signed has expired.
-    pub fn retire_signing_keys(&mut self, now: i64, not_after: i64) -> StoreResult<usize> {
+    /// Retires every key not yet retired: it stops signing at `at` and
+    /// stays published until `not_after`, when the last token it signed
+    /// has expired.
+    pub fn retire_signing_keys(&mut self, at: i64, not_after: i64) -> StoreResult<usize> {
         Ok(dispatch!(self, c => diesel::update(
             signing_keys::table.filter(signing_keys::retired_at.is_null()),
         )
         .set((
-            signing_keys::retired_at.eq(now),
+            signing_keys::retired_at.eq(at),
             signing_keys::not_after.eq(not_after),
         ))
         .execute(c))?)
