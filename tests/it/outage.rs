@@ -82,11 +82,11 @@ async fn client_credentials(
         .await
 }
 
-#[actix_rt::test]
 #[cfg_attr(
     not(gatehouse_test_postgres),
     ignore = "GATEHOUSE_TEST_POSTGRES_URL is not set"
 )]
+#[actix_rt::test]
 async fn a_postgresql_outage_answers_503_quickly_and_service_recovers_by_itself() {
     let proxy: Arc<Mutex<Option<Proxy>>> = Arc::default();
     let slot = proxy.clone();
