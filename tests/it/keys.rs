@@ -79,6 +79,8 @@ fn jwks_kids(jwks: &serde_json::Value) -> Vec<String> {
 /// seen: the new key is in `/jwks.json` for `GATEHOUSE_KEY_ROTATION_DELAY`
 /// before anything is signed with it.
 async fn rotation_publishes_the_new_key_before_it_signs(app: TestApp) {
+    // Time moves only when the test says so.
+    app.clock().freeze();
     let c = app.service_client();
     let old = token(&app, &c).await;
     let s = &app.state;
