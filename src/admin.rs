@@ -287,6 +287,7 @@ pub fn prepare_client(spec: NewClient, now: i64) -> Result<CreatedClient, AdminE
         logo_uri: checked.logo_uri,
         contacts: checked.contacts,
         registration_token_hash: None,
+        post_logout_redirect_uris: String::new(),
     };
     Ok(CreatedClient { client, secret })
 }
@@ -451,6 +452,8 @@ pub fn user_row(
         disabled: false,
         created_at: now,
         updated_at: now,
+        name: None,
+        email_verified: false,
     }
 }
 

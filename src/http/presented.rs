@@ -12,7 +12,7 @@ pub enum Presented {
     /// A JWT we signed, for our issuer and audience, not yet expired.
     Access(AccessTokenClaims),
     /// A refresh token we issued (in any state) and its family.
-    Refresh(RefreshToken, RefreshFamily),
+    Refresh(RefreshToken, Box<RefreshFamily>),
 }
 
 /// Looks the token up. `token_type_hint` only picks which kind is tried
@@ -38,7 +38,7 @@ pub async fn find(
         .run(move |c| c.find_refresh_token(&hash))
         .await?
     {
-        return Ok(Some(Presented::Refresh(t, f)));
+        return Ok(Some(Presented::Refresh(t, Box::new(f))));
     }
     if refresh_first {
         if let Some(claims) = verify_access(state, token) {

@@ -2,8 +2,9 @@
 //! allows). Decides between: an error page (bad client or redirect URI), an
 //! error redirect, the sign-in page, the consent page, or the answer.
 
+use super::session::SignedIn;
 use super::{see_other, session, PageError};
-use crate::app::issue::issue_access_token;
+use crate::app::issue::{issue_access_token, session_sid};
 use crate::app::AppState;
 use crate::crypto::{random_token, token_hash};
 use crate::oauth::authorize::{
@@ -12,7 +13,7 @@ use crate::oauth::authorize::{
 use crate::oauth::wire::max_len;
 use crate::oauth::{GrantType, OAuthError};
 use crate::store::models::authorization_code::AuthorizationCode;
-use crate::store::models::{Client, User};
+use crate::store::models::Client;
 use crate::store::StoreError;
 use actix_web::{web, HttpRequest, HttpResponse, ResponseError};
 
@@ -153,15 +154,7 @@ async fn handle(req: &HttpRequest, state: &AppState, raw: Vec<u8>) -> HttpRespon
     };
     let covered = consent.is_some_and(|c| c.covers(&areq.scope));
     if covered && !areq.prompt.consent {
-        return match complete(
-            state,
-            &areq,
-            &signed_in.user,
-            signed_in.session.auth_time,
-            false,
-        )
-        .await
-        {
+        return match complete(state, &areq, &signed_in, false).await {
             Ok(r) => r,
             Err(e) => e.error_response(),
         };
@@ -178,10 +171,10 @@ async fn handle(req: &HttpRequest, state: &AppState, raw: Vec<u8>) -> HttpRespon
 pub async fn complete(
     state: &AppState,
     areq: &AuthorizationRequest<Client>,
-    user: &User,
-    auth_time: i64,
+    signed_in: &SignedIn,
     record_consent: bool,
 ) -> Result<HttpResponse, PageError> {
+    let (user, auth_time) = (&signed_in.user, signed_in.session.auth_time);
     let now = state.clock.now();
     let scope = areq.scope.join(" ");
     let mut params: Vec<(&str, String)> = Vec::new();
@@ -204,6 +197,7 @@ pub async fn complete(
                 consumed_at: None,
                 issued_jti: None,
                 issued_jti_expires_at: None,
+                sid: Some(session_sid(state, &signed_in.session)),
             };
             state
                 .store

@@ -113,16 +113,7 @@ pub async fn submit(
         return Ok(login_redirect(&query_without_login_prompt(&raw)));
     };
     match form.get("decision") {
-        Some("allow") => {
-            complete(
-                &state,
-                &areq,
-                &signed_in.user,
-                signed_in.session.auth_time,
-                true,
-            )
-            .await
-        }
+        Some("allow") => complete(&state, &areq, &signed_in, true).await,
         // RFC 6749 §4.1.2.1: the resource owner denied the request.
         Some("deny") => Ok(error_response(
             &state,

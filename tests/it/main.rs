@@ -23,6 +23,7 @@ mod login;
 mod malformed;
 mod metadata;
 mod oauth2_client;
+mod oidc;
 mod pages_safety;
 mod people;
 mod refresh_races;

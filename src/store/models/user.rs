@@ -15,6 +15,11 @@ pub struct User {
     pub disabled: bool,
     pub created_at: i64,
     pub updated_at: i64,
+    /// The display name (OIDC Core §5.1 `name`), when the person has one.
+    pub name: Option<String>,
+    /// Whether `email` is known to belong to the person (§5.1
+    /// `email_verified`); set by the operator.
+    pub email_verified: bool,
 }
 
 impl DbConn {
