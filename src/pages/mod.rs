@@ -29,6 +29,7 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         .route("/consent", web::post().to(consent::submit))
         .route("/account", web::get().to(account::show))
         .route("/account/revoke", web::post().to(account::revoke))
+        .route("/account/profile", web::post().to(account::profile))
         .route("/apps", web::get().to(apps::list))
         .route("/apps/new", web::get().to(apps::new_form))
         .route("/apps/new", web::post().to(apps::create))

@@ -13,6 +13,8 @@ backend_tests!(
     oidc_core_12_2_refresh_narrowed_without_openid_has_no_id_token,
     oidc_core_3_1_3_6_password_grant_with_openid_gets_an_id_token,
     oidc_core_2_device_grant_with_openid_gets_an_id_token_of_the_approving_sign_in,
+    oidc_core_5_4_profile_and_email_claims_by_scope_in_the_id_token,
+    oidc_core_5_1_account_page_changes_the_display_name_with_csrf,
 );
 
 mod short_id_tokens {
@@ -370,4 +372,123 @@ async fn oidc_core_2_device_grant_with_openid_gets_an_id_token_of_the_approving_
     let (_, again) = verify_id_token(&app, str_of(&refreshed, "id_token"), &tv.client.id).await;
     assert_eq!(again["auth_time"], claims["auth_time"]);
     assert_eq!(again["sid"], claims["sid"]);
+}
+
+/// Gives `alice` a display name and a verified e-mail address.
+pub fn alice_profile(app: &TestApp) -> gatehouse::store::models::User {
+    let mut c = app.state.store.conn().unwrap();
+    gatehouse::admin::update_person(
+        &mut c,
+        crate::harness::USERNAME,
+        &gatehouse::admin::ProfileChange {
+            name: Some("Alice Liddell".into()),
+            email: Some("alice@example.com".into()),
+            email_verified: Some(true),
+        },
+        app.clock().now(),
+    )
+    .unwrap()
+}
+
+async fn oidc_core_5_4_profile_and_email_claims_by_scope_in_the_id_token(app: TestApp) {
+    let c = oidc_client(&app);
+    alice_signed_in(&app).await;
+    let alice = alice_profile(&app);
+    let id_claims = |body: serde_json::Value| {
+        let app = &app;
+        let c = &c;
+        async move {
+            verify_id_token(app, str_of(&body, "id_token"), &c.client.id)
+                .await
+                .1
+        }
+    };
+    let all = id_claims(code_flow(&app, &c, &[("scope", "openid profile email")]).await).await;
+    assert_eq!(all["name"], "Alice Liddell");
+    assert_eq!(all["preferred_username"], "alice");
+    assert_eq!(all["updated_at"], alice.updated_at);
+    assert_eq!(all["email"], "alice@example.com");
+    assert_eq!(all["email_verified"], true);
+
+    let none = id_claims(code_flow(&app, &c, &[("scope", "openid")]).await).await;
+    for k in [
+        "name",
+        "preferred_username",
+        "updated_at",
+        "email",
+        "email_verified",
+    ] {
+        assert!(none.get(k).is_none(), "{k} without its scope: {none}");
+    }
+    let email = id_claims(code_flow(&app, &c, &[("scope", "openid email")]).await).await;
+    assert_eq!(email["email"], "alice@example.com");
+    assert!(email.get("name").is_none() && email.get("preferred_username").is_none());
+    let profile = id_claims(code_flow(&app, &c, &[("scope", "openid profile")]).await).await;
+    assert_eq!(profile["name"], "Alice Liddell");
+    assert!(profile.get("email").is_none() && profile.get("email_verified").is_none());
+
+    // A person without a name or address: the claims are left out, never null.
+    let mut conn = app.state.store.conn().unwrap();
+    gatehouse::admin::update_person(
+        &mut conn,
+        "alice",
+        &gatehouse::admin::ProfileChange {
+            name: Some(String::new()),
+            email: Some(String::new()),
+            email_verified: None,
+        },
+        app.clock().now(),
+    )
+    .unwrap();
+    drop(conn);
+    let bare = id_claims(code_flow(&app, &c, &[("scope", "openid profile email")]).await).await;
+    assert_eq!(bare["preferred_username"], "alice");
+    for k in ["name", "email", "email_verified"] {
+        assert!(bare.get(k).is_none(), "{k}: {bare}");
+    }
+}
+
+async fn oidc_core_5_1_account_page_changes_the_display_name_with_csrf(app: TestApp) {
+    let c = oidc_client(&app);
+    alice_signed_in(&app).await;
+    let html = app.get("/account").await.text().await.unwrap();
+    assert_eq!(form_field(&html, "name").as_deref(), Some(""));
+    let csrf = form_field(&html, "csrf_token").unwrap();
+    // Without the CSRF token: 403 and nothing changes.
+    let r = app
+        .post_form("/account/profile", &[("name", "Mallory")])
+        .await;
+    assert_eq!(r.status(), 403);
+    // Too long: the page again, with the error beside the field.
+    let long = "x".repeat(201);
+    let r = app
+        .post_form(
+            "/account/profile",
+            &[("csrf_token", &csrf), ("name", &long)],
+        )
+        .await;
+    assert_eq!(r.status(), 400);
+    let html = r.text().await.unwrap();
+    assert!(html.contains("id=\"name-error\""), "{html}");
+    let r = app
+        .post_form(
+            "/account/profile",
+            &[("csrf_token", &csrf), ("name", "  Alice <b>L</b>  ")],
+        )
+        .await;
+    assert_eq!(r.status(), 303);
+    assert_eq!(r.headers()["location"], "/account?saved=1");
+    let html = app.get("/account?saved=1").await.text().await.unwrap();
+    assert_eq!(form_field(&html, "name").as_deref(), Some("Alice <b>L</b>"));
+    assert!(!html.contains("<b>L</b>"), "escaped on the page");
+    let body = code_flow(&app, &c, &[("scope", "openid profile")]).await;
+    let (_, claims) = verify_id_token(&app, str_of(&body, "id_token"), &c.client.id).await;
+    assert_eq!(claims["name"], "Alice <b>L</b>");
+    // Signed out: the form sends to the sign-in page.
+    let anon = reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .unwrap();
+    let r = anon.get(app.url("/account")).send().await.unwrap();
+    assert_eq!(r.status(), 303);
 }

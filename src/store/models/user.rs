@@ -70,6 +70,20 @@ impl DbConn {
         Ok(n == 1)
     }
 
+    /// Saves the profile fields of `user` (display name, e-mail address
+    /// and whether it is verified) and its `updated_at`.
+    pub fn update_user_profile(&mut self, user: &User) -> StoreResult<bool> {
+        let n = dispatch!(self, c => diesel::update(users::table.find(&user.id))
+            .set((
+                users::name.eq(&user.name),
+                users::email.eq(&user.email),
+                users::email_verified.eq(user.email_verified),
+                users::updated_at.eq(user.updated_at),
+            ))
+            .execute(c))?;
+        Ok(n == 1)
+    }
+
     pub fn set_user_password_hash(&mut self, id: &str, hash: &str, now: i64) -> StoreResult<bool> {
         let n = dispatch!(self, c => diesel::update(users::table.find(id))
             .set((users::password_hash.eq(hash), users::updated_at.eq(now)))
