@@ -48,9 +48,18 @@ pub async fn find(
     Ok(None)
 }
 
+/// RFC 6750 §2.1: the token of an `Authorization: Bearer` header (the
+/// scheme in any case).
+pub fn bearer(req: &actix_web::HttpRequest) -> Option<&str> {
+    let value = req.headers().get("authorization")?.to_str().ok()?;
+    let (scheme, token) = value.split_once(' ')?;
+    let token = token.trim();
+    (scheme.eq_ignore_ascii_case("bearer") && !token.is_empty()).then_some(token)
+}
+
 /// One of our access tokens: signed by a published key, our `iss` and
 /// `aud`, and unexpired by the server's clock.
-fn verify_access(state: &AppState, token: &str) -> Option<AccessTokenClaims> {
+pub fn verify_access(state: &AppState, token: &str) -> Option<AccessTokenClaims> {
     let claims = state
         .keys
         .current()

@@ -47,6 +47,11 @@ pub enum OAuthError {
     /// `WWW-Authenticate: Bearer`.
     #[error("invalid_token: {0}")]
     InvalidToken(String),
+    /// RFC 6750 §3.1: the access token lacks the scope the request needs
+    /// (`/userinfo` without `openid`). Answered with 403 and
+    /// `WWW-Authenticate: Bearer`.
+    #[error("insufficient_scope: {0}")]
+    InsufficientScope(String),
     /// RFC 8628 §3.5: the user has not finished yet.
     #[error("authorization_pending")]
     AuthorizationPending,
@@ -92,6 +97,7 @@ impl OAuthError {
             OAuthError::InvalidRedirectUri(_) => "invalid_redirect_uri",
             OAuthError::InvalidClientMetadata(_) => "invalid_client_metadata",
             OAuthError::InvalidToken(_) => "invalid_token",
+            OAuthError::InsufficientScope(_) => "insufficient_scope",
             OAuthError::Server(_) => "server_error",
         }
     }
@@ -120,7 +126,8 @@ impl OAuthError {
             | OAuthError::UnsupportedTokenType(d)
             | OAuthError::InvalidRedirectUri(d)
             | OAuthError::InvalidClientMetadata(d)
-            | OAuthError::InvalidToken(d) => d.clone(),
+            | OAuthError::InvalidToken(d)
+            | OAuthError::InsufficientScope(d) => d.clone(),
             OAuthError::AuthorizationPending => {
                 "the user has not yet completed the authorization".into()
             }
@@ -134,10 +141,12 @@ impl OAuthError {
     }
 
     /// HTTP status per RFC 6749 §5.2 (400, or 401 for `invalid_client`)
-    /// and RFC 6750 §3.1 (401 for `invalid_token`).
+    /// and RFC 6750 §3.1 (401 for `invalid_token`, 403 for
+    /// `insufficient_scope`).
     pub fn status(&self) -> u16 {
         match self {
             OAuthError::InvalidClient(_) | OAuthError::InvalidToken(_) => 401,
+            OAuthError::InsufficientScope(_) => 403,
             OAuthError::PayloadTooLarge => 413,
             OAuthError::Server(_) => 500,
             _ => 400,
@@ -160,5 +169,12 @@ mod tests {
         let d = e.description();
         assert!(d.chars().all(description_char), "{d:?}");
         assert_eq!(d, "a??b ?c? ? d???");
+    }
+
+    #[test]
+    fn rfc6750_3_1_bearer_errors_are_401_and_403() {
+        assert_eq!(OAuthError::InvalidToken("x".into()).status(), 401);
+        let e = OAuthError::InsufficientScope("x".into());
+        assert_eq!((e.status(), e.code()), (403, "insufficient_scope"));
     }
 }

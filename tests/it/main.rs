@@ -35,4 +35,5 @@ mod signup;
 mod token_client_credentials;
 mod token_password;
 mod token_refresh;
+mod userinfo;
 mod webdriver;
