@@ -15,7 +15,16 @@ backend_tests!(
     oidc_core_2_device_grant_with_openid_gets_an_id_token_of_the_approving_sign_in,
     oidc_core_5_4_profile_and_email_claims_by_scope_in_the_id_token,
     oidc_core_5_1_account_page_changes_the_display_name_with_csrf,
+    oidc_discovery_3_openid_configuration_has_the_provider_metadata,
+    oidc_discovery_3_claims_supported_is_exactly_what_can_be_returned,
 );
+
+mod no_registration {
+    use super::*;
+    backend_tests!(with |c| c.registration = gatehouse::config::Registration::Off;
+        oidc_discovery_3_without_registration_no_registration_endpoint,
+    );
+}
 
 mod short_id_tokens {
     use super::*;
@@ -491,4 +500,89 @@ async fn oidc_core_5_1_account_page_changes_the_display_name_with_csrf(app: Test
         .unwrap();
     let r = anon.get(app.url("/account")).send().await.unwrap();
     assert_eq!(r.status(), 303);
+}
+
+async fn discovery(app: &TestApp, path: &str) -> serde_json::Value {
+    let r = app.get(path).await;
+    assert_eq!(r.status(), 200);
+    r.json().await.unwrap()
+}
+
+async fn oidc_discovery_3_openid_configuration_has_the_provider_metadata(app: TestApp) {
+    app.service_client();
+    let doc = discovery(&app, "/.well-known/openid-configuration").await;
+    // §4.3: the issuer is exactly the one the document was fetched for.
+    assert_eq!(doc["issuer"], app.base.as_str());
+    assert_eq!(doc["authorization_endpoint"], app.url("/authorize"));
+    assert_eq!(doc["token_endpoint"], app.url("/token"));
+    assert_eq!(doc["userinfo_endpoint"], app.url("/userinfo"));
+    assert_eq!(doc["jwks_uri"], app.url("/jwks.json"));
+    assert_eq!(doc["end_session_endpoint"], app.url("/logout"));
+    assert_eq!(doc["registration_endpoint"], app.url("/register"));
+    assert_eq!(doc["response_types_supported"], serde_json::json!(["code"]));
+    assert_eq!(
+        doc["subject_types_supported"],
+        serde_json::json!(["public"])
+    );
+    assert_eq!(
+        doc["id_token_signing_alg_values_supported"],
+        serde_json::json!(["RS256"])
+    );
+    let scopes = doc["scopes_supported"].as_array().unwrap();
+    for s in ["openid", "profile", "email", "read", "write"] {
+        assert!(scopes.contains(&s.into()), "{s} in {scopes:?}");
+    }
+    for flag in [
+        "claims_parameter_supported",
+        "request_parameter_supported",
+        "request_uri_parameter_supported",
+    ] {
+        assert_eq!(doc[flag], false, "{flag}");
+    }
+    assert!(doc["claims_supported"].is_array());
+    // RFC 8414's document is the same one (the fields are registered for
+    // it too, RFC 8414 §7.1.2).
+    let oauth = discovery(&app, "/.well-known/oauth-authorization-server").await;
+    assert_eq!(oauth, doc);
+}
+
+async fn oidc_discovery_3_without_registration_no_registration_endpoint(app: TestApp) {
+    let doc = discovery(&app, "/.well-known/openid-configuration").await;
+    assert!(doc.get("registration_endpoint").is_none(), "{doc}");
+    assert_eq!(doc["userinfo_endpoint"], app.url("/userinfo"));
+}
+
+async fn oidc_discovery_3_claims_supported_is_exactly_what_can_be_returned(app: TestApp) {
+    let c = oidc_client(&app);
+    alice_signed_in(&app).await;
+    alice_profile(&app);
+    let doc = discovery(&app, "/.well-known/openid-configuration").await;
+    let supported: std::collections::BTreeSet<String> = doc["claims_supported"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|v| v.as_str().unwrap().to_string())
+        .collect();
+    let body = code_flow(
+        &app,
+        &c,
+        &[("scope", "openid profile email"), ("nonce", "n")],
+    )
+    .await;
+    let (_, id) = verify_id_token(&app, str_of(&body, "id_token"), &c.client.id).await;
+    let info: serde_json::Value = app
+        .http
+        .get(app.url("/userinfo"))
+        .bearer_auth(str_of(&body, "access_token"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let mut returned = std::collections::BTreeSet::new();
+    for v in [&id, &info] {
+        returned.extend(v.as_object().unwrap().keys().cloned());
+    }
+    assert_eq!(returned, supported);
 }
