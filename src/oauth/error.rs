@@ -1,7 +1,7 @@
 //! Every error code gatehouse answers with, one variant each. The wire code
 //! and HTTP status live here; `http::error` renders them.
 
-#[derive(Debug, Clone, thiserror::Error)]
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum OAuthError {
     /// RFC 6749 §5.2: the request is missing a parameter, repeats one, or is
     /// otherwise malformed.
@@ -67,6 +67,13 @@ pub enum OAuthError {
     /// OpenID Connect Core §3.1.2.6 (`prompt=none`).
     #[error("consent_required")]
     ConsentRequired,
+    /// OpenID Connect Core §3.1.2.6, §6: the `request` parameter (a request
+    /// object) is not supported.
+    #[error("request_not_supported")]
+    RequestNotSupported,
+    /// OpenID Connect Core §3.1.2.6, §6: `request_uri` is not supported.
+    #[error("request_uri_not_supported")]
+    RequestUriNotSupported,
     /// RFC 6749 §5.2 `invalid_request`, answered with 413: the body is
     /// over the size limit.
     #[error("invalid_request: the request body is too large")]
@@ -94,6 +101,8 @@ impl OAuthError {
             OAuthError::ExpiredToken => "expired_token",
             OAuthError::LoginRequired => "login_required",
             OAuthError::ConsentRequired => "consent_required",
+            OAuthError::RequestNotSupported => "request_not_supported",
+            OAuthError::RequestUriNotSupported => "request_uri_not_supported",
             OAuthError::InvalidRedirectUri(_) => "invalid_redirect_uri",
             OAuthError::InvalidClientMetadata(_) => "invalid_client_metadata",
             OAuthError::InvalidToken(_) => "invalid_token",
@@ -135,6 +144,8 @@ impl OAuthError {
             OAuthError::ExpiredToken => "the device code has expired".into(),
             OAuthError::LoginRequired => "the user must sign in".into(),
             OAuthError::ConsentRequired => "the user must consent".into(),
+            OAuthError::RequestNotSupported => "request objects are not supported".into(),
+            OAuthError::RequestUriNotSupported => "request_uri is not supported".into(),
             OAuthError::PayloadTooLarge => "the request body is too large".into(),
             OAuthError::Server(_) => "internal error".into(),
         }

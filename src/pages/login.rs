@@ -87,14 +87,35 @@ async fn continuing_to(state: &AppState, next: &str) -> Option<String> {
     }
 }
 
-/// The sign-in form. `?next=` is where to continue afterwards (a local path).
+/// OpenID Connect `login_hint` (Core §3.1.2.1) of the authorization
+/// request a sign-in continues to, when it looks like a username: it fills
+/// in the username field. A hint is only a hint; anything odd is ignored.
+fn login_hint(next: &str) -> Option<String> {
+    let (path, query) = next.split_once('?')?;
+    if path != "/authorize" && path != "/consent" {
+        return None;
+    }
+    let hint = url::form_urlencoded::parse(query.as_bytes())
+        .find(|(k, _)| k == "login_hint")?
+        .1
+        .trim()
+        .to_string();
+    let plausible = !hint.is_empty()
+        && hint.chars().count() <= 128
+        && !hint.chars().any(|c| c.is_control() || c.is_whitespace());
+    plausible.then_some(hint)
+}
+
+/// The sign-in form. `?next=` is where to continue afterwards (a local
+/// path); the username is pre-filled from its `login_hint`.
 pub async fn show(
     req: HttpRequest,
     query: web::Query<NextQuery>,
     state: web::Data<AppState>,
 ) -> HttpResponse {
     let next = safe_next(query.next.as_deref());
-    login_page(&req, &state, StatusCode::OK, &next, "", None).await
+    let username = login_hint(&next).unwrap_or_default();
+    login_page(&req, &state, StatusCode::OK, &next, &username, None).await
 }
 
 pub async fn submit(
@@ -181,4 +202,25 @@ pub async fn submit_logout(
     );
     let _ = resp.add_cookie(&session::removal(&state));
     Ok(resp)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::login_hint;
+
+    #[test]
+    fn oidc_core_3_1_2_1_login_hint_of_the_continued_request_prefills_the_username() {
+        assert_eq!(
+            login_hint("/authorize?client_id=c&login_hint=alice").as_deref(),
+            Some("alice")
+        );
+        assert_eq!(
+            login_hint("/consent?login_hint=alice%40example.com").as_deref(),
+            Some("alice@example.com")
+        );
+        assert_eq!(login_hint("/account?login_hint=alice"), None);
+        assert_eq!(login_hint("/authorize?login_hint=a%0Ab"), None);
+        assert_eq!(login_hint("/authorize?login_hint=a%20b"), None);
+        assert_eq!(login_hint("/authorize?client_id=c"), None);
+    }
 }

@@ -24,6 +24,7 @@ mod malformed;
 mod metadata;
 mod oauth2_client;
 mod oidc;
+mod oidc_authorize;
 mod oidc_cli;
 mod pages_safety;
 mod people;
