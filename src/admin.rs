@@ -73,6 +73,9 @@ pub struct NewClient {
     pub auth_method: Option<String>,
     pub can_introspect: bool,
     pub owner: Option<String>,
+    /// OpenID Connect RP-Initiated Logout §3.1: where the app may send
+    /// people after they sign out, matched exactly.
+    pub post_logout_redirect_uris: Vec<String>,
 }
 
 #[derive(Debug)]
@@ -93,6 +96,7 @@ struct Checked {
     grant_types: String,
     scope: String,
     auth_method: &'static str,
+    post_logout_redirect_uris: String,
 }
 
 fn check(spec: &NewClient) -> Result<Checked, AdminError> {
@@ -127,6 +131,9 @@ fn check(spec: &NewClient) -> Result<Checked, AdminError> {
         ));
     }
     check_redirect_uris(&spec.redirect_uris).map_err(|m| AdminError::field("redirect_uris", m))?;
+    // The same rules as redirect URIs: people land there.
+    check_redirect_uris(&spec.post_logout_redirect_uris)
+        .map_err(|m| AdminError::field("post_logout_redirect_uris", m))?;
     let needs_redirect = grants
         .iter()
         .any(|g| matches!(g, GrantType::AuthorizationCode | GrantType::Implicit));
@@ -207,6 +214,7 @@ fn check(spec: &NewClient) -> Result<Checked, AdminError> {
             .join(" "),
         scope,
         auth_method,
+        post_logout_redirect_uris: spec.post_logout_redirect_uris.join(" "),
     })
 }
 
@@ -287,7 +295,7 @@ pub fn prepare_client(spec: NewClient, now: i64) -> Result<CreatedClient, AdminE
         logo_uri: checked.logo_uri,
         contacts: checked.contacts,
         registration_token_hash: None,
-        post_logout_redirect_uris: String::new(),
+        post_logout_redirect_uris: checked.post_logout_redirect_uris,
     };
     Ok(CreatedClient { client, secret })
 }
@@ -308,7 +316,8 @@ pub fn build_client(spec: NewClient, now: i64) -> Result<CreatedClient, AdminErr
 /// Replaces an existing client's metadata with `spec`, checked by the
 /// same rules as a registration. Whether it is public stays as it was
 /// (a secret cannot appear or vanish by an edit); so do its id, secret,
-/// owner and introspection right.
+/// owner, introspection right and post-logout redirect URIs (set by the
+/// operator).
 pub fn update_client(
     conn: &mut DbConn,
     client_id: &str,

@@ -274,6 +274,8 @@ fn metadata(
         auth_method: (!public).then_some(auth_method),
         can_introspect: false,
         owner: None,
+        // Set by the operator (`--post-logout-redirect-uri`) only.
+        post_logout_redirect_uris: Vec::new(),
     })
 }
 

@@ -1,6 +1,6 @@
-//! `GET/POST /login` and `GET/POST /logout`.
+//! `GET/POST /login`, the sign-in page.
 
-use super::{csrf, parse_form, render, render_form, safe_next, session, PageError};
+use super::{parse_form, render_form, safe_next, session, PageError};
 use crate::app::sign_in::{authenticate_user, client_addr, SignInError};
 use crate::app::AppState;
 use crate::oauth::wire::max_len;
@@ -20,14 +20,6 @@ struct LoginPage<'a> {
     /// The sign-up page (continuing to the same `next`), while sign-up is
     /// open.
     signup_href: Option<String>,
-}
-
-#[derive(Template)]
-#[template(path = "logout.html")]
-struct LogoutPage<'a> {
-    csrf: String,
-    username: Option<&'a str>,
-    done: bool,
 }
 
 #[derive(serde::Deserialize)]
@@ -163,45 +155,6 @@ pub async fn submit(
         .await),
         Err(SignInError::Store(e)) => Err(e.into()),
     }
-}
-
-pub async fn show_logout(
-    req: HttpRequest,
-    state: web::Data<AppState>,
-) -> Result<HttpResponse, PageError> {
-    let signed_in = session::current(&req, &state).await?;
-    Ok(render_form(&req, &state, StatusCode::OK, |csrf| {
-        LogoutPage {
-            csrf,
-            username: signed_in.as_ref().map(|s| s.user.username.as_str()),
-            done: false,
-        }
-    }))
-}
-
-/// Ends the session: the row is deleted and the cookie removed, so the next
-/// authorization request asks to sign in.
-pub async fn submit_logout(
-    req: HttpRequest,
-    body: web::Bytes,
-    state: web::Data<AppState>,
-) -> Result<HttpResponse, PageError> {
-    parse_form(&req, &state, &body)?;
-    if let Some(c) = req.cookie(session::COOKIE) {
-        let value = c.value().to_string();
-        state.store.run(move |c| c.delete_session(&value)).await?;
-    }
-    let (token, _) = csrf::token_for_session(&req, &state, None);
-    let mut resp = render(
-        StatusCode::OK,
-        &LogoutPage {
-            csrf: token,
-            username: None,
-            done: true,
-        },
-    );
-    let _ = resp.add_cookie(&session::removal(&state));
-    Ok(resp)
 }
 
 #[cfg(test)]

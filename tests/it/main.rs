@@ -20,6 +20,7 @@ mod housekeeping;
 mod introspect;
 mod keys;
 mod login;
+mod logout_rp;
 mod malformed;
 mod metadata;
 mod oauth2_client;

@@ -180,3 +180,65 @@ fn oidc_core_5_1_user_create_name_and_user_update() {
         "display name",
     );
 }
+
+#[test]
+fn rp_initiated_logout_3_1_client_create_post_logout_redirect_uri() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let created = json(&gatehouse(
+        d,
+        &[
+            "client",
+            "create",
+            "--name",
+            "rp",
+            "--redirect-uri",
+            "https://app.example/cb",
+            "--grant-type",
+            "authorization_code",
+            "--scope",
+            "openid profile",
+            "--post-logout-redirect-uri",
+            "https://app.example/bye",
+            "https://app.example/bye2",
+            "--json",
+        ],
+        "",
+    ));
+    assert_eq!(
+        created["post_logout_redirect_uris"],
+        serde_json::json!(["https://app.example/bye", "https://app.example/bye2"])
+    );
+    let id = created["client_id"].as_str().unwrap();
+    let shown = json(&gatehouse(d, &["client", "show", id, "--json"], ""));
+    assert_eq!(
+        shown["post_logout_redirect_uris"],
+        created["post_logout_redirect_uris"]
+    );
+    for bad in [
+        "javascript:alert(1)",
+        "http://evil.example/bye",
+        "https://app.example/#x",
+    ] {
+        one_line_failure(
+            &gatehouse(
+                d,
+                &[
+                    "client",
+                    "create",
+                    "--name",
+                    "rp",
+                    "--redirect-uri",
+                    "https://app.example/cb",
+                    "--grant-type",
+                    "authorization_code",
+                    "--post-logout-redirect-uri",
+                    bad,
+                ],
+                "",
+            ),
+            1,
+            "",
+        );
+    }
+}
