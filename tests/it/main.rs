@@ -27,6 +27,7 @@ mod oauth2_client;
 mod oidc;
 mod oidc_authorize;
 mod oidc_cli;
+mod oidc_rp;
 mod pages_safety;
 mod people;
 mod refresh_races;
