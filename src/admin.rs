@@ -73,6 +73,9 @@ pub struct NewClient {
     pub auth_method: Option<String>,
     pub can_introspect: bool,
     pub owner: Option<String>,
+    /// OpenID Connect RP-Initiated Logout §3.1: where the app may send
+    /// people after they sign out, matched exactly.
+    pub post_logout_redirect_uris: Vec<String>,
 }
 
 #[derive(Debug)]
@@ -93,6 +96,7 @@ struct Checked {
     grant_types: String,
     scope: String,
     auth_method: &'static str,
+    post_logout_redirect_uris: String,
 }
 
 fn check(spec: &NewClient) -> Result<Checked, AdminError> {
@@ -127,6 +131,9 @@ fn check(spec: &NewClient) -> Result<Checked, AdminError> {
         ));
     }
     check_redirect_uris(&spec.redirect_uris).map_err(|m| AdminError::field("redirect_uris", m))?;
+    // The same rules as redirect URIs: people land there.
+    check_redirect_uris(&spec.post_logout_redirect_uris)
+        .map_err(|m| AdminError::field("post_logout_redirect_uris", m))?;
     let needs_redirect = grants
         .iter()
         .any(|g| matches!(g, GrantType::AuthorizationCode | GrantType::Implicit));
@@ -207,6 +214,7 @@ fn check(spec: &NewClient) -> Result<Checked, AdminError> {
             .join(" "),
         scope,
         auth_method,
+        post_logout_redirect_uris: spec.post_logout_redirect_uris.join(" "),
     })
 }
 
@@ -287,6 +295,7 @@ pub fn prepare_client(spec: NewClient, now: i64) -> Result<CreatedClient, AdminE
         logo_uri: checked.logo_uri,
         contacts: checked.contacts,
         registration_token_hash: None,
+        post_logout_redirect_uris: checked.post_logout_redirect_uris,
     };
     Ok(CreatedClient { client, secret })
 }
@@ -307,7 +316,8 @@ pub fn build_client(spec: NewClient, now: i64) -> Result<CreatedClient, AdminErr
 /// Replaces an existing client's metadata with `spec`, checked by the
 /// same rules as a registration. Whether it is public stays as it was
 /// (a secret cannot appear or vanish by an edit); so do its id, secret,
-/// owner and introspection right.
+/// owner, introspection right and post-logout redirect URIs (set by the
+/// operator).
 pub fn update_client(
     conn: &mut DbConn,
     client_id: &str,
@@ -399,16 +409,7 @@ pub fn check_new_user(
         ));
     }
     if let Some(e) = email {
-        let parts = e.split_once('@');
-        let plausible = e.len() <= 320
-            && !e.chars().any(|c| c.is_whitespace() || c.is_control())
-            && parts.is_some_and(|(l, d)| !l.is_empty() && !d.is_empty() && !d.contains('@'));
-        if !plausible {
-            return Err(AdminError::field(
-                "email",
-                "an e-mail address looks like name@example.com",
-            ));
-        }
+        check_email(e)?;
     }
     if password.chars().count() < MIN_PASSWORD_LEN {
         return Err(AdminError::field(
@@ -420,6 +421,43 @@ pub fn check_new_user(
         return Err(AdminError::field("password", "the password is too long"));
     }
     Ok(username.to_string())
+}
+
+/// An e-mail address: one `@` between a local part and a domain, no
+/// spaces, at most 320 bytes.
+fn check_email(e: &str) -> Result<(), AdminError> {
+    let parts = e.split_once('@');
+    let plausible = e.len() <= 320
+        && !e.chars().any(|c| c.is_whitespace() || c.is_control())
+        && parts.is_some_and(|(l, d)| !l.is_empty() && !d.is_empty() && !d.contains('@'));
+    if plausible {
+        Ok(())
+    } else {
+        Err(AdminError::field(
+            "email",
+            "an e-mail address looks like name@example.com",
+        ))
+    }
+}
+
+/// At most this many characters in a person's display name.
+pub const MAX_DISPLAY_NAME: usize = 200;
+
+/// A display name (OpenID Connect `name`) as it will be stored: trimmed;
+/// empty means none. Printable characters only, at most
+/// `MAX_DISPLAY_NAME`.
+pub fn check_display_name(name: &str) -> Result<Option<String>, AdminError> {
+    let name = name.trim();
+    if name.is_empty() {
+        return Ok(None);
+    }
+    if name.chars().count() > MAX_DISPLAY_NAME || name.chars().any(char::is_control) {
+        return Err(AdminError::field(
+            "name",
+            format!("a display name is at most {MAX_DISPLAY_NAME} printable characters"),
+        ));
+    }
+    Ok(Some(name.to_string()))
 }
 
 /// Stores a new person whose details passed `check_new_user`; a taken
@@ -451,6 +489,8 @@ pub fn user_row(
         disabled: false,
         created_at: now,
         updated_at: now,
+        name: None,
+        email_verified: false,
     }
 }
 
@@ -474,11 +514,92 @@ pub fn create_person(
     admin: bool,
     now: i64,
 ) -> Result<User, AdminError> {
+    create_named_person(store, username, email, None, password, admin, now)
+}
+
+/// Like `create_person`, with a display name (`gatehouse user create
+/// --name`).
+pub fn create_named_person(
+    store: &Store,
+    username: &str,
+    email: Option<String>,
+    name: Option<&str>,
+    password: &str,
+    admin: bool,
+    now: i64,
+) -> Result<User, AdminError> {
     let username = check_new_user(username, email.as_deref(), password)?;
+    let name = name.map(check_display_name).transpose()?.flatten();
     let hash = hash_password_blocking(password).map_err(AdminError::Invalid)?;
-    let user = user_row(username, email, hash, admin, now);
+    let user = User {
+        name,
+        ..user_row(username, email, hash, admin, now)
+    };
     insert_new_user(&mut *store.conn()?, &user)?;
     Ok(user)
+}
+
+/// A change to what a person's OpenID Connect claims say: `None` leaves a
+/// field as it is. An empty `name` or `email` removes it. A new e-mail
+/// address is unverified unless `email_verified` says otherwise.
+#[derive(Debug, Clone, Default)]
+pub struct ProfileChange {
+    pub name: Option<String>,
+    pub email: Option<String>,
+    pub email_verified: Option<bool>,
+}
+
+impl ProfileChange {
+    pub fn is_empty(&self) -> bool {
+        self.name.is_none() && self.email.is_none() && self.email_verified.is_none()
+    }
+}
+
+/// Changes a person's display name, e-mail address or whether it is
+/// verified (`gatehouse user update`, the display name on `/account`), in
+/// one transaction. A verified flag without an address is refused.
+pub fn update_person(
+    conn: &mut DbConn,
+    id_or_username: &str,
+    change: &ProfileChange,
+    now: i64,
+) -> Result<User, AdminError> {
+    let name = match &change.name {
+        Some(n) => Some(check_display_name(n)?),
+        None => None,
+    };
+    let email = match change.email.as_deref().map(str::trim) {
+        Some("") => Some(None),
+        Some(e) => {
+            check_email(e)?;
+            Some(Some(e.to_string()))
+        }
+        None => None,
+    };
+    conn.transaction(|c| {
+        let mut user = find_person(c, id_or_username)?;
+        if let Some(name) = name {
+            user.name = name;
+        }
+        if let Some(email) = email {
+            if email != user.email {
+                user.email_verified = false;
+            }
+            user.email = email;
+        }
+        if let Some(v) = change.email_verified {
+            user.email_verified = v;
+        }
+        if user.email.is_none() && user.email_verified {
+            return Err(AdminError::field(
+                "email_verified",
+                "there is no e-mail address to verify",
+            ));
+        }
+        user.updated_at = now;
+        c.update_user_profile(&user)?;
+        Ok(user)
+    })
 }
 
 /// The person with this id or, failing that, this username.
@@ -576,4 +697,22 @@ pub fn create_registration_token(
         now,
     )?;
     Ok(token)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn oidc_core_5_1_display_names_are_trimmed_printable_and_bounded() {
+        assert_eq!(
+            check_display_name("  Alice Liddell ").unwrap().as_deref(),
+            Some("Alice Liddell")
+        );
+        assert_eq!(check_display_name("   ").unwrap(), None, "empty: none");
+        assert!(check_display_name("a\u{7}b").is_err());
+        assert!(check_display_name(&"é".repeat(MAX_DISPLAY_NAME)).is_ok());
+        let e = check_display_name(&"x".repeat(MAX_DISPLAY_NAME + 1)).unwrap_err();
+        assert_eq!(e.field_name(), Some("name"));
+    }
 }

@@ -23,6 +23,8 @@ pub struct Config {
     /// `None` means "the issuer".
     pub audience: Option<String>,
     pub access_token_ttl: i64,
+    /// OpenID Connect ID token lifetime.
+    pub id_token_ttl: i64,
     pub auth_code_ttl: i64,
     pub refresh_idle_ttl: i64,
     pub refresh_max_ttl: i64,
@@ -134,6 +136,14 @@ pub const SETTINGS: &[Setting] = &[
         default: "600",
         value_name: "SECONDS",
         help: "Access token lifetime",
+    },
+    Setting {
+        key: "id_token_ttl",
+        flag: "id-token-ttl",
+        env: "GATEHOUSE_ID_TOKEN_TTL",
+        default: "600",
+        value_name: "SECONDS",
+        help: "OpenID Connect ID token lifetime",
     },
     Setting {
         key: "auth_code_ttl",
@@ -381,6 +391,7 @@ impl Config {
             keys_dir: PathBuf::from(keys_dir),
             audience,
             access_token_ttl: seconds("access_token_ttl", 1)?,
+            id_token_ttl: seconds("id_token_ttl", 1)?,
             auth_code_ttl: seconds("auth_code_ttl", 1)?,
             refresh_idle_ttl: seconds("refresh_idle_ttl", 1)?,
             refresh_max_ttl: seconds("refresh_max_ttl", 1)?,
@@ -530,6 +541,7 @@ mod tests {
         assert_eq!(c.database_url, "sqlite://gatehouse.db");
         assert_eq!(c.bind, "127.0.0.1:8080");
         assert_eq!(c.access_token_ttl, 600);
+        assert_eq!(c.id_token_ttl, 600);
         assert_eq!(c.auth_code_ttl, 60);
         assert_eq!(c.refresh_idle_ttl, 1_209_600);
         assert_eq!(c.refresh_max_ttl, 7_776_000);

@@ -1,14 +1,18 @@
 //! Issuing tokens: the one place every grant and page gets an access token,
-//! a refresh token family and the token response from. (OpenID Connect's
-//! ID token will be added here, once, for all of them.)
+//! a refresh token family, the OpenID Connect ID token and the token
+//! response from.
 
 use super::AppState;
 use crate::oauth::OAuthError;
+use crate::store::models::browser_session::BrowserSession;
 use crate::store::models::refresh_token::{IssuedAccess, NewFamily};
-use crate::tokens::AccessTokenClaims;
+use crate::store::models::{split_list, User};
+use crate::tokens::claims::at_hash;
+use crate::tokens::{AccessTokenClaims, IdTokenClaims, UserClaims};
 use serde::Serialize;
 
-/// RFC 6749 §5.1 successful response.
+/// RFC 6749 §5.1 successful response, with OpenID Connect Core §3.1.3.3's
+/// `id_token` when the granted scope has `openid`.
 #[derive(Debug, Serialize)]
 pub struct TokenResponse {
     pub access_token: String,
@@ -17,24 +21,132 @@ pub struct TokenResponse {
     pub scope: String,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub refresh_token: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub id_token: Option<String>,
+}
+
+/// The sign-in a user's grant rests on: what an ID token says about the
+/// person and their authentication (OIDC Core §2).
+#[derive(Debug, Clone, Copy)]
+pub struct SignIn<'a> {
+    pub user: &'a User,
+    /// When the person signed in.
+    pub auth_time: i64,
+    /// The authorization request's `nonce` (never on refresh, §12.2).
+    pub nonce: Option<&'a str>,
+    /// The browser session's `sid` (`session_sid`), when there was one.
+    pub sid: Option<&'a str>,
 }
 
 impl TokenResponse {
     /// The response for a signed access token and, where one was issued,
     /// its refresh token. `expires_in` and `scope` come from the token.
+    /// When the token's scope has `openid` and the grant rests on a
+    /// person's sign-in, an ID token for the same client, person and scope
+    /// comes with it: every grant gets it through here.
     pub fn new(
+        state: &AppState,
         access_token: String,
         claims: &AccessTokenClaims,
         refresh_token: Option<String>,
-    ) -> TokenResponse {
-        TokenResponse {
-            access_token,
-            token_type: "Bearer",
+        sign_in: Option<SignIn<'_>>,
+    ) -> Result<TokenResponse, OAuthError> {
+        let id_token = match sign_in {
+            Some(s) if has_scope(&claims.scope, "openid") => {
+                Some(sign_id_token(state, &access_token, claims, s)?)
+            }
+            _ => None,
+        };
+        Ok(TokenResponse {
             expires_in: claims.exp - claims.iat,
             scope: claims.scope.clone(),
+            access_token,
+            token_type: "Bearer",
             refresh_token,
+            id_token,
+        })
+    }
+}
+
+/// Whether a space-separated scope has `wanted`.
+pub fn has_scope(scope: &str, wanted: &str) -> bool {
+    split_list(scope).any(|s| s == wanted)
+}
+
+/// Every claim an ID token or `/userinfo` can carry (Discovery
+/// `claims_supported`).
+pub const CLAIMS_SUPPORTED: &[&str] = &[
+    "sub",
+    "iss",
+    "aud",
+    "exp",
+    "iat",
+    "auth_time",
+    "nonce",
+    "at_hash",
+    "sid",
+    "azp",
+    "name",
+    "preferred_username",
+    "updated_at",
+    "email",
+    "email_verified",
+];
+
+/// The standard claims about `user` that `scope` grants (OIDC Core §5.4):
+/// `profile` gives `name`, `preferred_username`, `updated_at`; `email`
+/// gives `email` and `email_verified`. What the person has not got is left
+/// out.
+pub fn user_claims(user: &User, scope: &str) -> UserClaims {
+    let mut c = UserClaims::default();
+    if has_scope(scope, "profile") {
+        c.name = user.name.clone();
+        c.preferred_username = Some(user.username.clone());
+        c.updated_at = Some(user.updated_at);
+    }
+    if has_scope(scope, "email") {
+        if let Some(email) = &user.email {
+            c.email = Some(email.clone());
+            c.email_verified = Some(user.email_verified);
         }
     }
+    c
+}
+
+/// The `sid` of a browser session: an HMAC of its stored hash under the
+/// server secret, so it names the session without revealing its cookie
+/// and cannot be computed from the database alone.
+pub fn session_sid(state: &AppState, session: &BrowserSession) -> String {
+    let mac = state
+        .server_secret
+        .mac(&[b"gatehouse-sid-v1", session.id_hash.as_bytes()]);
+    crate::crypto::b64url(&mac[..16])
+}
+
+/// Signs the ID token issued with `access_token` (OIDC Core §2,
+/// §3.1.3.6): same keys and `kid` as access tokens, `aud` and `azp` the
+/// client, `sub` the access token's, `at_hash` of the access token.
+fn sign_id_token(
+    state: &AppState,
+    access_token: &str,
+    access: &AccessTokenClaims,
+    s: SignIn<'_>,
+) -> Result<String, OAuthError> {
+    let now = state.clock.now();
+    let claims = IdTokenClaims {
+        iss: state.issuer.clone(),
+        sub: access.sub.clone(),
+        aud: access.client_id.clone(),
+        exp: now + state.config.id_token_ttl,
+        iat: now,
+        auth_time: s.auth_time,
+        nonce: s.nonce.map(str::to_string),
+        at_hash: Some(at_hash(access_token)),
+        sid: s.sid.map(str::to_string),
+        azp: access.client_id.clone(),
+        user: user_claims(s.user, &access.scope),
+    };
+    Ok(state.keys.current().signer.sign_id_token(&claims)?)
 }
 
 /// The identity of an access token about to be issued: chosen before the

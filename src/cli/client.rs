@@ -67,6 +67,10 @@ pub struct CreateClient {
     /// Allow this client to call /introspect (RFC 7662).
     #[arg(long)]
     pub introspect: bool,
+    /// Where OpenID Connect RP-initiated logout may send people back to
+    /// (matched exactly; the same rules as redirect URIs).
+    #[arg(long = "post-logout-redirect-uri", num_args = 1..)]
+    pub post_logout_redirect_uri: Vec<String>,
     /// Print one JSON object (with the secret, shown only this once).
     #[arg(long)]
     pub json: bool,
@@ -85,6 +89,7 @@ pub fn client_json(c: &Client) -> serde_json::Value {
         "public": c.is_public,
         "token_endpoint_auth_method": c.auth_method_name(),
         "introspect": c.can_introspect,
+        "post_logout_redirect_uris": c.post_logout_redirect_uri_list(),
         "created_at": c.created_at,
     })
 }
@@ -104,6 +109,9 @@ fn print_client(c: &Client) {
     println!("grant types:  {}", c.grant_types);
     println!("scope:        {}", c.scope);
     println!("redirect URIs: {}", c.redirect_uris);
+    if !c.post_logout_redirect_uris.is_empty() {
+        println!("post-logout redirect URIs: {}", c.post_logout_redirect_uris);
+    }
 }
 
 pub fn run(cmd: ClientCommand, config: &Config) -> Result<(), Failure> {
@@ -122,6 +130,7 @@ pub fn run(cmd: ClientCommand, config: &Config) -> Result<(), Failure> {
                     public: a.public,
                     auth_method: a.auth_method,
                     can_introspect: a.introspect,
+                    post_logout_redirect_uris: a.post_logout_redirect_uri,
                     ..Default::default()
                 },
                 now,

@@ -24,7 +24,9 @@ pub fn run(cmd: KeysCommand, config: &Config) -> Result<(), Failure> {
                 &store,
                 &config.keys_dir,
                 Clock::default().now(),
-                config.access_token_ttl,
+                // ID tokens may outlive access tokens; a retired key stays
+                // published until the longer-lived of them has expired.
+                config.access_token_ttl.max(config.id_token_ttl),
                 delay,
             )
             .map_err(Failure::other)?;

@@ -3,7 +3,8 @@
 
 use super::{open_store, Failure};
 use crate::admin::{
-    create_person, delete_person, find_person, set_person_disabled, set_person_password,
+    create_named_person, delete_person, find_person, set_person_disabled, set_person_password,
+    update_person, ProfileChange,
 };
 use crate::config::Config;
 use crate::store::models::User;
@@ -33,6 +34,9 @@ pub enum UserCommand {
     Delete(UserRef),
     /// Set a new password, read from standard input; ends their sessions.
     SetPassword(SetPassword),
+    /// Change a user's display name, e-mail address or whether it is
+    /// verified (what OpenID Connect apps see).
+    Update(UpdateUser),
 }
 
 #[derive(Debug, Args)]
@@ -43,6 +47,9 @@ pub struct CreateUser {
     /// The user's e-mail address.
     #[arg(long)]
     pub email: Option<String>,
+    /// The user's display name (OpenID Connect `name`).
+    #[arg(long)]
+    pub name: Option<String>,
     /// An admin sees and manages every app on the application pages.
     #[arg(long)]
     pub admin: bool,
@@ -75,11 +82,32 @@ pub struct SetPassword {
     pub json: bool,
 }
 
+#[derive(Debug, Args)]
+pub struct UpdateUser {
+    /// The user's id or username.
+    pub user: String,
+    /// The display name; an empty value removes it.
+    #[arg(long)]
+    pub name: Option<String>,
+    /// The e-mail address; an empty value removes it. A new address is
+    /// unverified unless --email-verified true is given too.
+    #[arg(long)]
+    pub email: Option<String>,
+    /// Whether the e-mail address is known to be the user's.
+    #[arg(long, value_name = "true|false", action = clap::ArgAction::Set)]
+    pub email_verified: Option<bool>,
+    /// Print one JSON object.
+    #[arg(long)]
+    pub json: bool,
+}
+
 fn user_json(u: &User) -> serde_json::Value {
     serde_json::json!({
         "id": u.id,
         "username": u.username,
+        "name": u.name,
         "email": u.email,
+        "email_verified": u.email_verified,
         "admin": u.is_admin,
         "disabled": u.disabled,
         "created_at": u.created_at,
@@ -92,7 +120,16 @@ fn print_user(u: &User, json: bool) {
     } else {
         println!("id:        {}", u.id);
         println!("username:  {}", u.username);
-        println!("email:     {}", u.email.as_deref().unwrap_or("-"));
+        println!("name:      {}", u.name.as_deref().unwrap_or("-"));
+        println!(
+            "email:     {}{}",
+            u.email.as_deref().unwrap_or("-"),
+            if u.email.is_some() && u.email_verified {
+                " (verified)"
+            } else {
+                ""
+            }
+        );
         println!("admin:     {}", if u.is_admin { "yes" } else { "no" });
         println!("disabled:  {}", if u.disabled { "yes" } else { "no" });
     }
@@ -117,10 +154,11 @@ pub fn run(cmd: UserCommand, config: &Config) -> Result<(), Failure> {
         UserCommand::Create(args) => {
             let password = read_password()?;
             let store = open_store(config)?;
-            let user = create_person(
+            let user = create_named_person(
                 &store,
                 &args.username,
                 args.email,
+                args.name.as_deref(),
                 &password,
                 args.admin,
                 now,
@@ -183,6 +221,22 @@ pub fn run(cmd: UserCommand, config: &Config) -> Result<(), Failure> {
             let user =
                 set_person_password(&store, &a.user, &password, now).map_err(Failure::other)?;
             report(&user, a.json, "set the password of user");
+        }
+        UserCommand::Update(a) => {
+            let change = ProfileChange {
+                name: a.name,
+                email: a.email,
+                email_verified: a.email_verified,
+            };
+            if change.is_empty() {
+                return Err(Failure::usage(
+                    "nothing to change: give --name, --email or --email-verified",
+                ));
+            }
+            let store = open_store(config)?;
+            let mut conn = store.conn().map_err(Failure::other)?;
+            let user = update_person(&mut conn, &a.user, &change, now).map_err(Failure::other)?;
+            report(&user, a.json, "updated user");
         }
     }
     Ok(())

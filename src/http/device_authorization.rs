@@ -58,6 +58,8 @@ pub async fn device_authorization(
         last_poll_at: None,
         created_at: now,
         expires_at: now + state.config.device_code_ttl,
+        auth_time: None,
+        sid: None,
     };
     let user_code = state
         .store

@@ -1,6 +1,7 @@
 //! The one place OAuth errors become HTTP responses: RFC 6749 §5.2 JSON,
 //! `Cache-Control: no-store`, and for `invalid_client` a 401 with
-//! `WWW-Authenticate`. Internal errors log their cause and answer
+//! `WWW-Authenticate` (for RFC 6750's `invalid_token` and
+//! `insufficient_scope`, a `Bearer` challenge). Internal errors log their cause and answer
 //! `server_error` without it.
 
 use crate::oauth::OAuthError;
@@ -34,6 +35,12 @@ impl ResponseError for OAuthError {
                 resp.insert_header((
                     "WWW-Authenticate",
                     r#"Bearer realm="gatehouse", error="invalid_token""#,
+                ));
+            }
+            OAuthError::InsufficientScope(_) => {
+                resp.insert_header((
+                    "WWW-Authenticate",
+                    r#"Bearer realm="gatehouse", error="insufficient_scope""#,
                 ));
             }
             _ => {}

@@ -1,12 +1,22 @@
-//! RFC 8414 authorization server metadata and the RFC 7517 JWKS.
+//! RFC 8414 authorization server metadata, OpenID Connect Discovery 1.0
+//! §3 provider metadata, and the RFC 7517 JWKS.
 
+use crate::app::issue::CLAIMS_SUPPORTED;
 use crate::app::AppState;
 use crate::oauth::GrantType;
 use crate::store::models::Client;
 use actix_web::{web, HttpResponse};
 
-/// RFC 8414 §2. Only endpoints and features that exist are listed; the
-/// legacy grants appear only while some client is registered with them.
+/// The scopes OpenID Connect defines that gatehouse answers (OIDC Core
+/// §5.4), requestable by every client registered with them.
+const OIDC_SCOPES: [&str; 3] = ["openid", "profile", "email"];
+
+/// RFC 8414 §2 and OpenID Connect Discovery §3: one document at both
+/// addresses. The OpenID Connect fields are registered for RFC 8414 too
+/// (§7.1.2), and every one of them is true of this server whichever
+/// address was asked. Only endpoints and features that exist are listed;
+/// the legacy grants appear only while some client is registered with
+/// them.
 pub async fn metadata(state: web::Data<AppState>) -> HttpResponse {
     let clients = state
         .store
@@ -33,6 +43,7 @@ pub async fn metadata(state: web::Data<AppState>) -> HttpResponse {
         grant_types.push(GrantType::Password.as_str());
     }
     let mut scopes: Vec<&str> = clients.iter().flat_map(Client::scope_list).collect();
+    scopes.extend(OIDC_SCOPES);
     scopes.sort_unstable();
     scopes.dedup();
     let mut doc = serde_json::json!({
@@ -55,6 +66,16 @@ pub async fn metadata(state: web::Data<AppState>) -> HttpResponse {
         "scopes_supported": scopes,
         // RFC 9207: authorization responses carry `iss`.
         "authorization_response_iss_parameter_supported": true,
+        // OpenID Connect Discovery §3.
+        "userinfo_endpoint": state.url("/userinfo"),
+        // OpenID Connect RP-Initiated Logout §2.1.
+        "end_session_endpoint": state.url("/logout"),
+        "id_token_signing_alg_values_supported": ["RS256"],
+        "subject_types_supported": ["public"],
+        "claims_supported": CLAIMS_SUPPORTED,
+        "claims_parameter_supported": false,
+        "request_parameter_supported": false,
+        "request_uri_parameter_supported": false,
     });
     if state.config.registration != crate::config::Registration::Off {
         doc["registration_endpoint"] = state.url("/register").into();

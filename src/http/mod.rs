@@ -13,6 +13,7 @@ pub mod presented;
 pub mod register;
 pub mod revoke;
 pub mod token;
+pub mod userinfo;
 
 use crate::app::AppState;
 use actix_web::body::MessageBody;
@@ -40,6 +41,8 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
     )
     .route("/revoke", web::post().to(revoke::revoke))
     .route("/introspect", web::post().to(introspect::introspect))
+    .route("/userinfo", web::get().to(userinfo::userinfo))
+    .route("/userinfo", web::post().to(userinfo::userinfo))
     .route("/healthz", web::get().to(ops::healthz))
     .route("/readyz", web::get().to(ops::readyz))
     .route("/metrics", web::get().to(ops::metrics));

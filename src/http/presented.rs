@@ -12,7 +12,7 @@ pub enum Presented {
     /// A JWT we signed, for our issuer and audience, not yet expired.
     Access(AccessTokenClaims),
     /// A refresh token we issued (in any state) and its family.
-    Refresh(RefreshToken, RefreshFamily),
+    Refresh(RefreshToken, Box<RefreshFamily>),
 }
 
 /// Looks the token up. `token_type_hint` only picks which kind is tried
@@ -38,7 +38,7 @@ pub async fn find(
         .run(move |c| c.find_refresh_token(&hash))
         .await?
     {
-        return Ok(Some(Presented::Refresh(t, f)));
+        return Ok(Some(Presented::Refresh(t, Box::new(f))));
     }
     if refresh_first {
         if let Some(claims) = verify_access(state, token) {
@@ -48,9 +48,18 @@ pub async fn find(
     Ok(None)
 }
 
+/// RFC 6750 §2.1: the token of an `Authorization: Bearer` header (the
+/// scheme in any case).
+pub fn bearer(req: &actix_web::HttpRequest) -> Option<&str> {
+    let value = req.headers().get("authorization")?.to_str().ok()?;
+    let (scheme, token) = value.split_once(' ')?;
+    let token = token.trim();
+    (scheme.eq_ignore_ascii_case("bearer") && !token.is_empty()).then_some(token)
+}
+
 /// One of our access tokens: signed by a published key, our `iss` and
 /// `aud`, and unexpired by the server's clock.
-fn verify_access(state: &AppState, token: &str) -> Option<AccessTokenClaims> {
+pub fn verify_access(state: &AppState, token: &str) -> Option<AccessTokenClaims> {
     let claims = state
         .keys
         .current()

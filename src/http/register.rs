@@ -5,6 +5,7 @@
 //! no endpoint at all.
 
 use super::body::Body;
+use super::presented::bearer;
 use crate::admin::{response_types_of, update_client, AdminError, NewClient};
 use crate::app::registration::{register as register_client, RegistrationError};
 use crate::app::AppState;
@@ -130,13 +131,6 @@ pub async fn delete(
 }
 
 /// The token of `Authorization: Bearer …` (RFC 6750 §2.1), if any.
-fn bearer(req: &HttpRequest) -> Option<&str> {
-    let value = req.headers().get("authorization")?.to_str().ok()?;
-    let (scheme, token) = value.split_once(' ')?;
-    let token = token.trim();
-    (scheme.eq_ignore_ascii_case("bearer") && !token.is_empty()).then_some(token)
-}
-
 /// The client at this registration URI, when the request carries its
 /// registration access token; anything else is `invalid_token` (RFC 7592
 /// §2.1), whether or not the client exists.
@@ -280,6 +274,8 @@ fn metadata(
         auth_method: (!public).then_some(auth_method),
         can_introspect: false,
         owner: None,
+        // Set by the operator (`--post-logout-redirect-uri`) only.
+        post_logout_redirect_uris: Vec::new(),
     })
 }
 

@@ -1,7 +1,10 @@
 //! RFC 6749 §4.1/§4.2 authorization requests, validated in the order the
 //! RFC requires: client and redirect URI first (errors there are shown to
 //! the person, never redirected, §4.1.2.1), then everything else (errors
-//! redirect to the client).
+//! redirect to the client). With OpenID Connect Core §3.1.2.1's
+//! parameters (`nonce`, `max_age`, `prompt`, `login_hint`,
+//! `id_token_hint`; `request` and `request_uri` refused, §6), and the rule
+//! that decides what a valid request leads to (`next_step`).
 
 use super::pkce::check_challenge;
 use super::scope::resolve_scope;
@@ -15,7 +18,9 @@ pub enum ResponseType {
     Token,
 }
 
-/// OpenID Connect `prompt`.
+/// OpenID Connect `prompt` (§3.1.2.1). `select_account` counts as
+/// `login`: gatehouse keeps one account a browser, so choosing another
+/// one means signing in again.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Prompt {
     pub none: bool,
@@ -39,6 +44,13 @@ pub struct AuthorizationRequest<C> {
     pub code_challenge: Option<String>,
     pub nonce: Option<String>,
     pub prompt: Prompt,
+    /// OIDC `max_age`: the most seconds since the person signed in.
+    pub max_age: Option<i64>,
+    /// OIDC `login_hint`: pre-fills the sign-in page.
+    pub login_hint: Option<String>,
+    /// OIDC `id_token_hint`, as sent (verified by the caller, who holds
+    /// the keys).
+    pub id_token_hint: Option<String>,
 }
 
 /// Where an error goes: a page (bad client or redirect URI), or back to the
@@ -153,6 +165,16 @@ pub fn validate<C: ClientPolicy>(
         ResponseType::Token => None,
     };
 
+    // OIDC Core §6.1, §6.2: request objects are not supported (Discovery
+    // says so: request_parameter_supported, request_uri_parameter_supported
+    // are false).
+    if form.get("request").is_some() {
+        return Err(fail(OAuthError::RequestNotSupported));
+    }
+    if form.get("request_uri").is_some() {
+        return Err(fail(OAuthError::RequestUriNotSupported));
+    }
+
     let mut prompt = Prompt::default();
     for p in form
         .get("prompt")
@@ -162,7 +184,7 @@ pub fn validate<C: ClientPolicy>(
     {
         match p {
             "none" => prompt.none = true,
-            "login" => prompt.login = true,
+            "login" | "select_account" => prompt.login = true,
             "consent" => prompt.consent = true,
             _ => {}
         }
@@ -174,6 +196,11 @@ pub fn validate<C: ClientPolicy>(
         )));
     }
 
+    let max_age = form
+        .get("max_age")
+        .map(parse_max_age)
+        .transpose()
+        .map_err(fail)?;
     Ok(AuthorizationRequest {
         client,
         response_type,
@@ -184,7 +211,106 @@ pub fn validate<C: ClientPolicy>(
         code_challenge,
         nonce: form.get("nonce").map(str::to_string),
         prompt,
+        max_age,
+        login_hint: form.get("login_hint").map(str::to_string),
+        id_token_hint: form.get("id_token_hint").map(str::to_string),
     })
+}
+
+/// OIDC Core §3.1.2.1 `max_age`: a whole number of seconds, 0 or more.
+fn parse_max_age(raw: &str) -> Result<i64, OAuthError> {
+    let bad = || OAuthError::InvalidRequest("max_age must be a whole number of seconds".into());
+    if raw.is_empty() || !raw.bytes().all(|b| b.is_ascii_digit()) {
+        return Err(bad());
+    }
+    // Beyond i64 is "any age".
+    Ok(raw.parse::<i64>().unwrap_or(i64::MAX))
+}
+
+/// The browser's sign-in, as `next_step` judges it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Session<'a> {
+    /// The signed-in person's id (the `sub` of their tokens).
+    pub user_id: &'a str,
+    /// When they signed in.
+    pub auth_time: i64,
+}
+
+/// What a valid authorization request leads to.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Step {
+    /// The sign-in page, continuing to the request afterwards
+    /// (`continuation_query`).
+    SignIn,
+    /// The consent page.
+    Consent,
+    /// Answer with a code (or token): the person is signed in and has
+    /// consented.
+    Answer,
+    /// An error redirected to the client (§3.1.2.6).
+    Fail(OAuthError),
+}
+
+/// Decides what a valid request leads to (OIDC Core §3.1.2.1, §3.1.2.3,
+/// §3.1.2.4, §3.1.2.6):
+/// - the person must sign in (again) when nobody is signed in, when the
+///   request says `prompt=login` (or `select_account`), or when their
+///   sign-in is older than `max_age` (`max_age=0` always);
+/// - `id_token_hint` names who must be signed in: anyone else gets
+///   `login_required` (the hint's `sub`, already verified, is `hint_sub`);
+/// - consent is asked when not given before for these scopes, or when
+///   `prompt=consent`;
+/// - with `prompt=none` nothing may be shown: `login_required` or
+///   `consent_required` instead.
+pub fn next_step<C>(
+    req: &AuthorizationRequest<C>,
+    session: Option<Session<'_>>,
+    hint_sub: Option<&str>,
+    consented: bool,
+    now: i64,
+) -> Step {
+    let too_old = |s: &Session<'_>| {
+        req.max_age
+            .is_some_and(|max| max == 0 || now.saturating_sub(s.auth_time) > max)
+    };
+    let session = match session {
+        Some(s) if !req.prompt.login && !too_old(&s) => s,
+        _ if req.prompt.none => return Step::Fail(OAuthError::LoginRequired),
+        _ => return Step::SignIn,
+    };
+    if hint_sub.is_some_and(|sub| sub != session.user_id) {
+        return Step::Fail(OAuthError::LoginRequired);
+    }
+    if consented && !req.prompt.consent {
+        return Step::Answer;
+    }
+    if req.prompt.none {
+        return Step::Fail(OAuthError::ConsentRequired);
+    }
+    Step::Consent
+}
+
+/// The request to continue with after the sign-in page (and on the
+/// consent page): the same parameters without what the fresh sign-in has
+/// just satisfied, `prompt=login`/`select_account` and `max_age`, so the
+/// continuation does not ask to sign in once more.
+pub fn continuation_query(raw: &[u8]) -> String {
+    let pairs: Vec<(String, String)> = serde_urlencoded::from_bytes(raw).unwrap_or_default();
+    let kept: Vec<(String, String)> = pairs
+        .into_iter()
+        .filter_map(|(k, v)| match k.as_str() {
+            "prompt" => {
+                let rest: Vec<&str> = v
+                    .split(' ')
+                    .filter(|p| !matches!(*p, "login" | "select_account" | ""))
+                    .collect();
+                (!rest.is_empty()).then(|| (k, rest.join(" ")))
+            }
+            "max_age" => None,
+            _ => Some((k, v)),
+        })
+        .collect();
+    serde_urlencoded::to_string(kept).unwrap_or_default()
 }
 
 /// The redirect carrying `params`: in the query for codes and errors of the
@@ -298,6 +424,155 @@ mod tests {
             }
             other => panic!("{other:?}"),
         }
+    }
+
+    fn code_request(extra: &str) -> Result<AuthorizationRequest<Client>, AuthorizeError> {
+        let c = client("https://app/cb", "authorization_code", false);
+        run(&format!("client_id=c1&response_type=code&{extra}"), c)
+    }
+
+    fn error_of(r: Result<AuthorizationRequest<Client>, AuthorizeError>) -> String {
+        match r {
+            Err(AuthorizeError::Redirect { error, .. }) => error.code().to_string(),
+            other => panic!("{other:?}"),
+        }
+    }
+
+    #[test]
+    fn oidc_core_6_request_objects_are_refused_with_their_codes() {
+        assert_eq!(
+            error_of(code_request("request=eyJhbGciOiJub25lIn0.e30.")),
+            "request_not_supported"
+        );
+        assert_eq!(
+            error_of(code_request("request_uri=https%3A%2F%2Fapp%2Freq")),
+            "request_uri_not_supported"
+        );
+    }
+
+    #[test]
+    fn oidc_core_3_1_2_1_max_age_is_a_whole_number_of_seconds() {
+        assert_eq!(code_request("max_age=0").unwrap().max_age, Some(0));
+        assert_eq!(code_request("max_age=3600").unwrap().max_age, Some(3600));
+        assert_eq!(
+            code_request("max_age=99999999999999999999")
+                .unwrap()
+                .max_age,
+            Some(i64::MAX)
+        );
+        for bad in ["-1", "1.5", "abc", "+5", "1%20"] {
+            assert_eq!(
+                error_of(code_request(&format!("max_age={bad}"))),
+                "invalid_request"
+            );
+        }
+        assert_eq!(code_request("").unwrap().max_age, None);
+    }
+
+    #[test]
+    fn oidc_core_3_1_2_1_prompt_values_and_hints() {
+        let r = code_request("prompt=select_account&login_hint=alice&id_token_hint=x.y.z&display=popup&acr_values=urn%3Ax").unwrap();
+        assert!(r.prompt.login, "select_account works as login");
+        assert_eq!(r.login_hint.as_deref(), Some("alice"));
+        assert_eq!(r.id_token_hint.as_deref(), Some("x.y.z"));
+        assert_eq!(
+            error_of(code_request("prompt=none%20login")),
+            "invalid_request"
+        );
+        assert_eq!(
+            error_of(code_request("prompt=none%20select_account")),
+            "invalid_request"
+        );
+    }
+
+    fn step(
+        extra: &str,
+        session: Option<(&str, i64)>,
+        hint: Option<&str>,
+        consented: bool,
+    ) -> Step {
+        let r = code_request(extra).unwrap();
+        let s = session.map(|(user_id, auth_time)| Session { user_id, auth_time });
+        next_step(&r, s, hint, consented, 1000)
+    }
+
+    #[test]
+    fn oidc_core_3_1_2_3_who_must_sign_in() {
+        assert_eq!(step("", None, None, false), Step::SignIn);
+        assert_eq!(step("", Some(("u", 0)), None, true), Step::Answer);
+        assert_eq!(step("", Some(("u", 0)), None, false), Step::Consent);
+        assert_eq!(
+            step("prompt=login", Some(("u", 999)), None, true),
+            Step::SignIn
+        );
+        assert_eq!(
+            step("prompt=consent", Some(("u", 0)), None, true),
+            Step::Consent
+        );
+        // max_age: older than it signs in again; 0 always does.
+        assert_eq!(
+            step("max_age=60", Some(("u", 940)), None, true),
+            Step::Answer
+        );
+        assert_eq!(
+            step("max_age=60", Some(("u", 939)), None, true),
+            Step::SignIn
+        );
+        assert_eq!(
+            step("max_age=0", Some(("u", 1000)), None, true),
+            Step::SignIn
+        );
+    }
+
+    #[test]
+    fn oidc_core_3_1_2_6_prompt_none_never_shows_a_page() {
+        let fail = |e: OAuthError| Step::Fail(e);
+        assert_eq!(
+            step("prompt=none", None, None, true),
+            fail(OAuthError::LoginRequired)
+        );
+        assert_eq!(
+            step("prompt=none&max_age=10", Some(("u", 0)), None, true),
+            fail(OAuthError::LoginRequired)
+        );
+        assert_eq!(
+            step("prompt=none", Some(("u", 0)), None, false),
+            fail(OAuthError::ConsentRequired)
+        );
+        assert_eq!(
+            step("prompt=none", Some(("u", 0)), None, true),
+            Step::Answer
+        );
+    }
+
+    #[test]
+    fn oidc_core_3_1_2_1_id_token_hint_names_who_must_be_signed_in() {
+        assert_eq!(
+            step("prompt=none", Some(("u", 0)), Some("other"), true),
+            Step::Fail(OAuthError::LoginRequired)
+        );
+        assert_eq!(
+            step("", Some(("u", 0)), Some("other"), true),
+            Step::Fail(OAuthError::LoginRequired)
+        );
+        assert_eq!(
+            step("prompt=none", Some(("u", 0)), Some("u"), true),
+            Step::Answer
+        );
+        // Nobody signed in: the sign-in page (or login_required) first.
+        assert_eq!(step("", None, Some("u"), true), Step::SignIn);
+    }
+
+    #[test]
+    fn continuation_drops_what_a_fresh_sign_in_satisfies() {
+        assert_eq!(
+            continuation_query(b"client_id=c1&prompt=login+consent&max_age=0&nonce=n"),
+            "client_id=c1&prompt=consent&nonce=n"
+        );
+        assert_eq!(
+            continuation_query(b"prompt=select_account&login_hint=a"),
+            "login_hint=a"
+        );
     }
 
     #[test]

@@ -1,7 +1,7 @@
 //! Every error code gatehouse answers with, one variant each. The wire code
 //! and HTTP status live here; `http::error` renders them.
 
-#[derive(Debug, Clone, thiserror::Error)]
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum OAuthError {
     /// RFC 6749 §5.2: the request is missing a parameter, repeats one, or is
     /// otherwise malformed.
@@ -47,6 +47,11 @@ pub enum OAuthError {
     /// `WWW-Authenticate: Bearer`.
     #[error("invalid_token: {0}")]
     InvalidToken(String),
+    /// RFC 6750 §3.1: the access token lacks the scope the request needs
+    /// (`/userinfo` without `openid`). Answered with 403 and
+    /// `WWW-Authenticate: Bearer`.
+    #[error("insufficient_scope: {0}")]
+    InsufficientScope(String),
     /// RFC 8628 §3.5: the user has not finished yet.
     #[error("authorization_pending")]
     AuthorizationPending,
@@ -62,6 +67,13 @@ pub enum OAuthError {
     /// OpenID Connect Core §3.1.2.6 (`prompt=none`).
     #[error("consent_required")]
     ConsentRequired,
+    /// OpenID Connect Core §3.1.2.6, §6: the `request` parameter (a request
+    /// object) is not supported.
+    #[error("request_not_supported")]
+    RequestNotSupported,
+    /// OpenID Connect Core §3.1.2.6, §6: `request_uri` is not supported.
+    #[error("request_uri_not_supported")]
+    RequestUriNotSupported,
     /// RFC 6749 §5.2 `invalid_request`, answered with 413: the body is
     /// over the size limit.
     #[error("invalid_request: the request body is too large")]
@@ -94,10 +106,13 @@ impl OAuthError {
             OAuthError::ExpiredToken => "expired_token",
             OAuthError::LoginRequired => "login_required",
             OAuthError::ConsentRequired => "consent_required",
+            OAuthError::RequestNotSupported => "request_not_supported",
+            OAuthError::RequestUriNotSupported => "request_uri_not_supported",
             OAuthError::InvalidRedirectUri(_) => "invalid_redirect_uri",
             OAuthError::InvalidClientMetadata(_) => "invalid_client_metadata",
             OAuthError::InvalidToken(_) => "invalid_token",
             OAuthError::TemporarilyUnavailable(_) => "temporarily_unavailable",
+            OAuthError::InsufficientScope(_) => "insufficient_scope",
             OAuthError::Server(_) => "server_error",
         }
     }
@@ -126,7 +141,8 @@ impl OAuthError {
             | OAuthError::UnsupportedTokenType(d)
             | OAuthError::InvalidRedirectUri(d)
             | OAuthError::InvalidClientMetadata(d)
-            | OAuthError::InvalidToken(d) => d.clone(),
+            | OAuthError::InvalidToken(d)
+            | OAuthError::InsufficientScope(d) => d.clone(),
             OAuthError::AuthorizationPending => {
                 "the user has not yet completed the authorization".into()
             }
@@ -134,6 +150,8 @@ impl OAuthError {
             OAuthError::ExpiredToken => "the device code has expired".into(),
             OAuthError::LoginRequired => "the user must sign in".into(),
             OAuthError::ConsentRequired => "the user must consent".into(),
+            OAuthError::RequestNotSupported => "request objects are not supported".into(),
+            OAuthError::RequestUriNotSupported => "request_uri is not supported".into(),
             OAuthError::PayloadTooLarge => "the request body is too large".into(),
             OAuthError::TemporarilyUnavailable(_) => {
                 "the service is temporarily unavailable; try again shortly".into()
@@ -143,10 +161,12 @@ impl OAuthError {
     }
 
     /// HTTP status per RFC 6749 §5.2 (400, or 401 for `invalid_client`)
-    /// and RFC 6750 §3.1 (401 for `invalid_token`).
+    /// and RFC 6750 §3.1 (401 for `invalid_token`, 403 for
+    /// `insufficient_scope`).
     pub fn status(&self) -> u16 {
         match self {
             OAuthError::InvalidClient(_) | OAuthError::InvalidToken(_) => 401,
+            OAuthError::InsufficientScope(_) => 403,
             OAuthError::PayloadTooLarge => 413,
             OAuthError::TemporarilyUnavailable(_) => 503,
             OAuthError::Server(_) => 500,
@@ -170,5 +190,12 @@ mod tests {
         let d = e.description();
         assert!(d.chars().all(description_char), "{d:?}");
         assert_eq!(d, "a??b ?c? ? d???");
+    }
+
+    #[test]
+    fn rfc6750_3_1_bearer_errors_are_401_and_403() {
+        assert_eq!(OAuthError::InvalidToken("x".into()).status(), 401);
+        let e = OAuthError::InsufficientScope("x".into());
+        assert_eq!((e.status(), e.code()), (403, "insufficient_scope"));
     }
 }

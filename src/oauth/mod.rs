@@ -7,6 +7,7 @@ pub mod code;
 pub mod device;
 pub mod error;
 pub mod grant_type;
+pub mod logout;
 pub mod pkce;
 pub mod redirect_uri;
 pub mod refresh;

@@ -1,8 +1,11 @@
 //! `GET /account`: the apps a signed-in person has given access to, each
 //! with a button to take it back (which also revokes that app's refresh
-//! tokens for the person).
+//! tokens for the person), and the person's display name (OpenID Connect
+//! `name`), which they may change.
 
+use super::session::SignedIn;
 use super::{parse_form, render_form, see_other, session, PageError};
+use crate::admin::{update_person, AdminError, ProfileChange};
 use crate::app::AppState;
 use crate::store::StoreError;
 use actix_web::http::StatusCode;
@@ -22,11 +25,16 @@ struct AccountPage<'a> {
     username: &'a str,
     apps: Vec<AppLine>,
     revoked: Option<&'a str>,
+    saved: Option<&'a str>,
+    /// The display name in the form.
+    name: &'a str,
+    name_error: Option<String>,
 }
 
 #[derive(serde::Deserialize)]
 pub struct AccountQuery {
     revoked: Option<String>,
+    saved: Option<String>,
 }
 
 pub async fn show(
@@ -37,6 +45,30 @@ pub async fn show(
     let Some(me) = session::current(&req, &state).await? else {
         return Ok(see_other("/login?next=%2Faccount"));
     };
+    let name = me.user.name.clone().unwrap_or_default();
+    let notes = Notes {
+        revoked: query.revoked.as_deref(),
+        saved: query.saved.as_deref(),
+    };
+    account_page(&req, &state, &me, StatusCode::OK, notes, &name, None).await
+}
+
+/// What the page reports after a post.
+#[derive(Default)]
+struct Notes<'a> {
+    revoked: Option<&'a str>,
+    saved: Option<&'a str>,
+}
+
+async fn account_page(
+    req: &HttpRequest,
+    state: &AppState,
+    me: &SignedIn,
+    status: StatusCode,
+    notes: Notes<'_>,
+    name: &str,
+    name_error: Option<String>,
+) -> Result<HttpResponse, PageError> {
     let uid = me.user.id.clone();
     let apps = state
         .store
@@ -49,14 +81,54 @@ pub async fn show(
             scope: consent.scope,
         })
         .collect();
-    Ok(render_form(&req, &state, StatusCode::OK, |csrf| {
-        AccountPage {
-            csrf,
-            username: &me.user.username,
-            apps,
-            revoked: query.revoked.as_deref(),
-        }
+    Ok(render_form(req, state, status, |csrf| AccountPage {
+        csrf,
+        username: &me.user.username,
+        apps,
+        revoked: notes.revoked,
+        saved: notes.saved,
+        name,
+        name_error,
     }))
+}
+
+/// `POST /account/profile`: the person changes their display name. A bad
+/// one shows the page again with the error beside the field.
+pub async fn profile(
+    req: HttpRequest,
+    body: web::Bytes,
+    state: web::Data<AppState>,
+) -> Result<HttpResponse, PageError> {
+    let form = parse_form(&req, &state, &body)?;
+    let Some(me) = session::current(&req, &state).await? else {
+        return Ok(see_other("/login?next=%2Faccount"));
+    };
+    let name = form.get("name").unwrap_or("").to_string();
+    let change = ProfileChange {
+        name: Some(name.clone()),
+        ..Default::default()
+    };
+    let (uid, now) = (me.user.id.clone(), state.clock.now());
+    match state
+        .store
+        .run(move |c| update_person(c, &uid, &change, now))
+        .await
+    {
+        Ok(_) => Ok(see_other("/account?saved=1")),
+        Err(AdminError::Field { message, .. }) => {
+            account_page(
+                &req,
+                &state,
+                &me,
+                StatusCode::BAD_REQUEST,
+                Notes::default(),
+                &name,
+                Some(message),
+            )
+            .await
+        }
+        Err(e) => Err(PageError::Internal(e.to_string())),
+    }
 }
 
 /// Withdraws consent for one app and revokes its refresh tokens and live

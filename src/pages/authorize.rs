@@ -2,17 +2,19 @@
 //! allows). Decides between: an error page (bad client or redirect URI), an
 //! error redirect, the sign-in page, the consent page, or the answer.
 
+use super::session::SignedIn;
 use super::{see_other, session, PageError};
-use crate::app::issue::issue_access_token;
+use crate::app::issue::{issue_access_token, session_sid};
 use crate::app::AppState;
 use crate::crypto::{random_token, token_hash};
 use crate::oauth::authorize::{
-    redirect_with, validate, AuthorizationRequest, AuthorizeError, ResponseType,
+    continuation_query, next_step, redirect_with, validate, AuthorizationRequest, AuthorizeError,
+    ResponseType, Session, Step,
 };
 use crate::oauth::wire::max_len;
 use crate::oauth::{GrantType, OAuthError};
 use crate::store::models::authorization_code::AuthorizationCode;
-use crate::store::models::{Client, User};
+use crate::store::models::Client;
 use crate::store::StoreError;
 use actix_web::{web, HttpRequest, HttpResponse, ResponseError};
 
@@ -91,27 +93,6 @@ fn redirect_error(
     )
 }
 
-/// The request's parameters without `prompt=login` (already honoured by
-/// the sign-in it leads to) as a query string.
-pub fn query_without_login_prompt(raw: &[u8]) -> String {
-    let pairs: Vec<(String, String)> = serde_urlencoded::from_bytes(raw).unwrap_or_default();
-    let kept: Vec<(String, String)> = pairs
-        .into_iter()
-        .filter_map(|(k, v)| {
-            if k == "prompt" {
-                let rest: Vec<&str> = v
-                    .split(' ')
-                    .filter(|p| *p != "login" && !p.is_empty())
-                    .collect();
-                (!rest.is_empty()).then(|| (k, rest.join(" ")))
-            } else {
-                Some((k, v))
-            }
-        })
-        .collect();
-    serde_urlencoded::to_string(kept).unwrap_or_default()
-}
-
 fn login_redirect(path: &str, query: &str) -> HttpResponse {
     let next = format!("{path}?{query}");
     let q = serde_urlencoded::to_string([("next", next.as_str())]).unwrap_or_default();
@@ -132,44 +113,63 @@ async fn handle(req: &HttpRequest, state: &AppState, raw: Vec<u8>) -> HttpRespon
         Ok(r) => r,
         Err(e) => return error_response(state, e),
     };
+    // OIDC Core §3.1.2.1: an ID token gatehouse issued (it may have
+    // expired); anything else is a bad request.
+    let hint_sub = match &areq.id_token_hint {
+        Some(hint) => match state
+            .keys
+            .current()
+            .verify_id_token_hint(hint, &state.issuer)
+        {
+            Some(claims) => Some(claims.sub),
+            None => {
+                return redirect_error(
+                    state,
+                    &areq,
+                    OAuthError::InvalidRequest(
+                        "id_token_hint is not an ID token issued by this server".into(),
+                    ),
+                )
+            }
+        },
+        None => None,
+    };
     let signed_in = match session::current(req, state).await {
         Ok(s) => s,
         Err(e) => return e.error_response(),
     };
-    let Some(signed_in) = signed_in.filter(|_| !areq.prompt.login) else {
-        if areq.prompt.none {
-            return redirect_error(state, &areq, OAuthError::LoginRequired);
+    let consented = match &signed_in {
+        Some(s) => {
+            let (user_id, client_id) = (s.user.id.clone(), areq.client.id.clone());
+            match state
+                .store
+                .run(move |c| c.find_consent(&user_id, &client_id))
+                .await
+            {
+                Ok(c) => c.is_some_and(|c| c.covers(&areq.scope)),
+                Err(e) => return PageError::from(e).error_response(),
+            }
         }
-        return login_redirect("/authorize", &query_without_login_prompt(&raw));
+        None => false,
     };
-    let (user_id, client_id) = (signed_in.user.id.clone(), areq.client.id.clone());
-    let consent = match state
-        .store
-        .run(move |c| c.find_consent(&user_id, &client_id))
-        .await
-    {
-        Ok(c) => c,
-        Err(e) => return PageError::from(e).error_response(),
-    };
-    let covered = consent.is_some_and(|c| c.covers(&areq.scope));
-    if covered && !areq.prompt.consent {
-        return match complete(
-            state,
-            &areq,
-            &signed_in.user,
-            signed_in.session.auth_time,
-            false,
-        )
-        .await
-        {
-            Ok(r) => r,
-            Err(e) => e.error_response(),
-        };
+    let session = signed_in.as_ref().map(|s| Session {
+        user_id: &s.user.id,
+        auth_time: s.session.auth_time,
+    });
+    let now = state.clock.now();
+    match next_step(&areq, session, hint_sub.as_deref(), consented, now) {
+        Step::SignIn => login_redirect("/authorize", &continuation_query(&raw)),
+        Step::Consent => see_other(&format!("/consent?{}", continuation_query(&raw))),
+        Step::Fail(error) => redirect_error(state, &areq, error),
+        Step::Answer => match signed_in {
+            Some(s) => match complete(state, &areq, &s, false).await {
+                Ok(r) => r,
+                Err(e) => e.error_response(),
+            },
+            // next_step answers only for a signed-in person.
+            None => login_redirect("/authorize", &continuation_query(&raw)),
+        },
     }
-    if areq.prompt.none {
-        return redirect_error(state, &areq, OAuthError::ConsentRequired);
-    }
-    see_other(&format!("/consent?{}", query_without_login_prompt(&raw)))
 }
 
 /// Answers an approved request: a code in the query (§4.1.2) or a token in
@@ -178,10 +178,10 @@ async fn handle(req: &HttpRequest, state: &AppState, raw: Vec<u8>) -> HttpRespon
 pub async fn complete(
     state: &AppState,
     areq: &AuthorizationRequest<Client>,
-    user: &User,
-    auth_time: i64,
+    signed_in: &SignedIn,
     record_consent: bool,
 ) -> Result<HttpResponse, PageError> {
+    let (user, auth_time) = (&signed_in.user, signed_in.session.auth_time);
     let now = state.clock.now();
     let scope = areq.scope.join(" ");
     let mut params: Vec<(&str, String)> = Vec::new();
@@ -204,6 +204,7 @@ pub async fn complete(
                 consumed_at: None,
                 issued_jti: None,
                 issued_jti_expires_at: None,
+                sid: Some(session_sid(state, &signed_in.session)),
             };
             state
                 .store

@@ -2,10 +2,10 @@
 //! The form carries the authorization request itself; the post validates it
 //! again from scratch, so a tampered form is just another request.
 
-use super::authorize::{complete, error_response, load_request, query_without_login_prompt};
+use super::authorize::{complete, error_response, load_request};
 use super::{parse_form, render_form, see_other, session, PageError};
 use crate::app::AppState;
-use crate::oauth::authorize::{AuthorizeError, ResponseType};
+use crate::oauth::authorize::{continuation_query, AuthorizeError, ResponseType};
 use crate::oauth::OAuthError;
 use actix_web::http::StatusCode;
 use actix_web::{web, HttpRequest, HttpResponse};
@@ -60,9 +60,9 @@ pub async fn show(req: HttpRequest, state: web::Data<AppState>) -> Result<HttpRe
         Err(e) => return Ok(error_response(&state, e)),
     };
     let Some(signed_in) = session::current(&req, &state).await? else {
-        return Ok(login_redirect(&query_without_login_prompt(&raw)));
+        return Ok(login_redirect(&continuation_query(&raw)));
     };
-    let request = query_without_login_prompt(&raw);
+    let request = continuation_query(&raw);
     let registered_by = match areq.client.owner.clone() {
         Some(owner) => state
             .store
@@ -110,19 +110,10 @@ pub async fn submit(
         Err(e) => return Ok(error_response(&state, e)),
     };
     let Some(signed_in) = session::current(&req, &state).await? else {
-        return Ok(login_redirect(&query_without_login_prompt(&raw)));
+        return Ok(login_redirect(&continuation_query(&raw)));
     };
     match form.get("decision") {
-        Some("allow") => {
-            complete(
-                &state,
-                &areq,
-                &signed_in.user,
-                signed_in.session.auth_time,
-                true,
-            )
-            .await
-        }
+        Some("allow") => complete(&state, &areq, &signed_in, true).await,
         // RFC 6749 §4.1.2.1: the resource owner denied the request.
         Some("deny") => Ok(error_response(
             &state,

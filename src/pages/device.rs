@@ -11,6 +11,7 @@
 use super::consent::{describe_scope, ScopeLine};
 use super::session::SignedIn;
 use super::{csrf, parse_form, render, render_form, see_other, session, PageError};
+use crate::app::issue::session_sid;
 use crate::app::sign_in::client_addr;
 use crate::app::AppState;
 use crate::crypto::token_hash;
@@ -205,11 +206,18 @@ async fn decide(
     };
     let user_id = who.user.id.clone();
     let now = state.clock.now();
+    let (auth_time, sid) = (who.session.auth_time, session_sid(state, &who.session));
     let decided = state
         .store
         .run(move |c| {
             c.transaction(|c| -> Result<bool, StoreError> {
-                let won = c.decide_device_code(&code.device_code_hash, &user_id, approve, now)?;
+                let won = c.decide_device_code(
+                    &code.device_code_hash,
+                    &user_id,
+                    approve,
+                    now,
+                    (auth_time, &sid),
+                )?;
                 if won && approve {
                     let scope: Vec<String> = split_list(&code.scope).map(str::to_string).collect();
                     c.grant_consent(&user_id, &code.client_id, &scope, now)?;

@@ -1,6 +1,6 @@
-//! `GET/POST /login` and `GET/POST /logout`.
+//! `GET/POST /login`, the sign-in page.
 
-use super::{csrf, parse_form, render, render_form, safe_next, session, PageError};
+use super::{parse_form, render_form, safe_next, session, PageError};
 use crate::app::sign_in::{authenticate_user, client_addr, SignInError};
 use crate::app::AppState;
 use crate::oauth::wire::max_len;
@@ -20,14 +20,6 @@ struct LoginPage<'a> {
     /// The sign-up page (continuing to the same `next`), while sign-up is
     /// open.
     signup_href: Option<String>,
-}
-
-#[derive(Template)]
-#[template(path = "logout.html")]
-struct LogoutPage<'a> {
-    csrf: String,
-    username: Option<&'a str>,
-    done: bool,
 }
 
 #[derive(serde::Deserialize)]
@@ -87,14 +79,35 @@ async fn continuing_to(state: &AppState, next: &str) -> Option<String> {
     }
 }
 
-/// The sign-in form. `?next=` is where to continue afterwards (a local path).
+/// OpenID Connect `login_hint` (Core §3.1.2.1) of the authorization
+/// request a sign-in continues to, when it looks like a username: it fills
+/// in the username field. A hint is only a hint; anything odd is ignored.
+fn login_hint(next: &str) -> Option<String> {
+    let (path, query) = next.split_once('?')?;
+    if path != "/authorize" && path != "/consent" {
+        return None;
+    }
+    let hint = url::form_urlencoded::parse(query.as_bytes())
+        .find(|(k, _)| k == "login_hint")?
+        .1
+        .trim()
+        .to_string();
+    let plausible = !hint.is_empty()
+        && hint.chars().count() <= 128
+        && !hint.chars().any(|c| c.is_control() || c.is_whitespace());
+    plausible.then_some(hint)
+}
+
+/// The sign-in form. `?next=` is where to continue afterwards (a local
+/// path); the username is pre-filled from its `login_hint`.
 pub async fn show(
     req: HttpRequest,
     query: web::Query<NextQuery>,
     state: web::Data<AppState>,
 ) -> HttpResponse {
     let next = safe_next(query.next.as_deref());
-    login_page(&req, &state, StatusCode::OK, &next, "", None).await
+    let username = login_hint(&next).unwrap_or_default();
+    login_page(&req, &state, StatusCode::OK, &next, &username, None).await
 }
 
 pub async fn submit(
@@ -144,41 +157,23 @@ pub async fn submit(
     }
 }
 
-pub async fn show_logout(
-    req: HttpRequest,
-    state: web::Data<AppState>,
-) -> Result<HttpResponse, PageError> {
-    let signed_in = session::current(&req, &state).await?;
-    Ok(render_form(&req, &state, StatusCode::OK, |csrf| {
-        LogoutPage {
-            csrf,
-            username: signed_in.as_ref().map(|s| s.user.username.as_str()),
-            done: false,
-        }
-    }))
-}
+#[cfg(test)]
+mod tests {
+    use super::login_hint;
 
-/// Ends the session: the row is deleted and the cookie removed, so the next
-/// authorization request asks to sign in.
-pub async fn submit_logout(
-    req: HttpRequest,
-    body: web::Bytes,
-    state: web::Data<AppState>,
-) -> Result<HttpResponse, PageError> {
-    parse_form(&req, &state, &body)?;
-    if let Some(c) = req.cookie(session::COOKIE) {
-        let value = c.value().to_string();
-        state.store.run(move |c| c.delete_session(&value)).await?;
+    #[test]
+    fn oidc_core_3_1_2_1_login_hint_of_the_continued_request_prefills_the_username() {
+        assert_eq!(
+            login_hint("/authorize?client_id=c&login_hint=alice").as_deref(),
+            Some("alice")
+        );
+        assert_eq!(
+            login_hint("/consent?login_hint=alice%40example.com").as_deref(),
+            Some("alice@example.com")
+        );
+        assert_eq!(login_hint("/account?login_hint=alice"), None);
+        assert_eq!(login_hint("/authorize?login_hint=a%0Ab"), None);
+        assert_eq!(login_hint("/authorize?login_hint=a%20b"), None);
+        assert_eq!(login_hint("/authorize?client_id=c"), None);
     }
-    let (token, _) = csrf::token_for_session(&req, &state, None);
-    let mut resp = render(
-        StatusCode::OK,
-        &LogoutPage {
-            csrf: token,
-            username: None,
-            done: true,
-        },
-    );
-    let _ = resp.add_cookie(&session::removal(&state));
-    Ok(resp)
 }

@@ -10,6 +10,7 @@ pub mod consent;
 pub mod csrf;
 pub mod device;
 pub mod login;
+pub mod logout;
 pub mod session;
 pub mod signup;
 
@@ -29,6 +30,7 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         .route("/consent", web::post().to(consent::submit))
         .route("/account", web::get().to(account::show))
         .route("/account/revoke", web::post().to(account::revoke))
+        .route("/account/profile", web::post().to(account::profile))
         .route("/apps", web::get().to(apps::list))
         .route("/apps/new", web::get().to(apps::new_form))
         .route("/apps/new", web::post().to(apps::create))
@@ -38,8 +40,8 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         .route("/signup", web::post().to(signup::submit))
         .route("/login", web::get().to(login::show))
         .route("/login", web::post().to(login::submit))
-        .route("/logout", web::get().to(login::show_logout))
-        .route("/logout", web::post().to(login::submit_logout))
+        .route("/logout", web::get().to(logout::show))
+        .route("/logout", web::post().to(logout::submit))
         .route("/device", web::get().to(device::show))
         .route("/device", web::post().to(device::submit))
         .route("/static/gatehouse.css", web::get().to(stylesheet));

@@ -20,6 +20,7 @@ diesel::table! {
         logo_uri -> Nullable<Text>,
         contacts -> Text,
         registration_token_hash -> Nullable<Text>,
+        post_logout_redirect_uris -> Text,
     }
 }
 
@@ -33,6 +34,8 @@ diesel::table! {
         disabled -> Bool,
         created_at -> BigInt,
         updated_at -> BigInt,
+        name -> Nullable<Text>,
+        email_verified -> Bool,
     }
 }
 
@@ -63,6 +66,7 @@ diesel::table! {
         consumed_at -> Nullable<BigInt>,
         issued_jti -> Nullable<Text>,
         issued_jti_expires_at -> Nullable<BigInt>,
+        sid -> Nullable<Text>,
     }
 }
 
@@ -76,6 +80,8 @@ diesel::table! {
         created_at -> BigInt,
         expires_at -> BigInt,
         revoked_at -> Nullable<BigInt>,
+        auth_time -> Nullable<BigInt>,
+        sid -> Nullable<Text>,
     }
 }
 
@@ -107,6 +113,8 @@ diesel::table! {
         last_poll_at -> Nullable<BigInt>,
         created_at -> BigInt,
         expires_at -> BigInt,
+        auth_time -> Nullable<BigInt>,
+        sid -> Nullable<Text>,
     }
 }
 

@@ -4,7 +4,7 @@
 //! that share a database must share the keys folder too (a shared volume or
 //! the same mounted secret). Each key is parsed once and kept in memory.
 
-use super::{AccessTokenClaims, TokenError};
+use super::{AccessTokenClaims, IdTokenClaims, TokenError};
 use crate::crypto::{b64url, sha256};
 use crate::store::models::SigningKeyRow;
 use crate::store::Store;
@@ -23,8 +23,11 @@ pub struct SigningKey {
     pair: RsaKeyPair,
     n: Vec<u8>,
     e: Vec<u8>,
-    /// base64url of the JWS header, made once.
+    /// base64url of the access tokens' JWS header (`typ: at+jwt`), made
+    /// once.
     header_b64: String,
+    /// base64url of the ID tokens' JWS header (`typ: JWT`).
+    id_header_b64: String,
     decoding: DecodingKey,
 }
 
@@ -37,6 +40,8 @@ impl SigningKey {
         let kid = thumbprint(&n, &e);
         let header = serde_json::json!({"alg": "RS256", "typ": "at+jwt", "kid": kid});
         let header_b64 = b64url(header.to_string().as_bytes());
+        let id_header = serde_json::json!({"alg": "RS256", "typ": "JWT", "kid": kid});
+        let id_header_b64 = b64url(id_header.to_string().as_bytes());
         let decoding = DecodingKey::from_rsa_raw_components(&n, &e);
         Ok(SigningKey {
             kid,
@@ -44,6 +49,7 @@ impl SigningKey {
             n,
             e,
             header_b64,
+            id_header_b64,
             decoding,
         })
     }
@@ -62,9 +68,23 @@ impl SigningKey {
 
     /// Signs `claims` as a compact JWS with header `typ: at+jwt`.
     pub fn sign(&self, claims: &AccessTokenClaims) -> Result<String, TokenError> {
+        self.sign_jws(&self.header_b64, claims)
+    }
+
+    /// Signs an OpenID Connect ID token: header `typ: JWT` (OIDC Core §2
+    /// leaves `typ` open; `JWT` keeps it apart from access tokens).
+    pub fn sign_id_token(&self, claims: &IdTokenClaims) -> Result<String, TokenError> {
+        self.sign_jws(&self.id_header_b64, claims)
+    }
+
+    fn sign_jws(
+        &self,
+        header_b64: &str,
+        claims: &impl serde::Serialize,
+    ) -> Result<String, TokenError> {
         let payload = serde_json::to_vec(claims).map_err(|_| TokenError::Signing)?;
         let mut out = String::with_capacity(800);
-        out.push_str(&self.header_b64);
+        out.push_str(header_b64);
         out.push('.');
         out.push_str(&b64url(&payload));
         let mut sig = vec![0u8; self.pair.public_modulus_len()];
@@ -113,6 +133,29 @@ impl KeySet {
         v.leeway = 0;
         v.set_required_spec_claims(&["exp", "iss", "aud", "sub"]);
         jsonwebtoken::decode::<AccessTokenClaims>(token, &key.decoding, &v)
+            .ok()
+            .map(|d| d.claims)
+    }
+
+    /// Verifies an ID token gatehouse issued, as it comes back in an
+    /// `id_token_hint` (OIDC Core §3.1.2.1, RP-Initiated Logout §2):
+    /// `typ: JWT`, RS256 by a published key, our issuer. Its expiry is not
+    /// checked (a hint may have expired, §3.1.2.1) and its audience is
+    /// returned for the caller to judge. An access token is not an ID
+    /// token and is refused.
+    pub fn verify_id_token_hint(&self, token: &str, issuer: &str) -> Option<IdTokenClaims> {
+        let header = jsonwebtoken::decode_header(token).ok()?;
+        if header.alg != Algorithm::RS256 || header.typ.as_deref() != Some("JWT") {
+            return None;
+        }
+        let kid = header.kid?;
+        let key = self.published.iter().find(|k| k.kid == kid)?;
+        let mut v = Validation::new(Algorithm::RS256);
+        v.set_issuer(&[issuer]);
+        v.validate_aud = false;
+        v.validate_exp = false;
+        v.set_required_spec_claims(&["iss", "sub", "aud"]);
+        jsonwebtoken::decode::<IdTokenClaims>(token, &key.decoding, &v)
             .ok()
             .map(|d| d.claims)
     }
@@ -435,6 +478,72 @@ mod tests {
         v.set_audience(&["http://i"]);
         let got = jsonwebtoken::decode::<AccessTokenClaims>(&jwt, &dk, &v).unwrap();
         assert_eq!(got.claims, claims);
+    }
+
+    fn id_claims(exp: i64) -> IdTokenClaims {
+        IdTokenClaims {
+            iss: "http://i".into(),
+            sub: "s".into(),
+            aud: "c".into(),
+            exp,
+            iat: 0,
+            auth_time: 0,
+            nonce: Some("n".into()),
+            at_hash: None,
+            sid: Some("sid".into()),
+            azp: "c".into(),
+            user: Default::default(),
+        }
+    }
+
+    fn key_set(key: SigningKey) -> KeySet {
+        let key = Arc::new(key);
+        KeySet {
+            signer: key.clone(),
+            published: vec![key],
+            jwks: String::new(),
+        }
+    }
+
+    #[test]
+    fn oidc_core_3_1_2_1_id_token_hints_verify_even_expired_but_access_tokens_do_not() {
+        let dir = tempfile::tempdir().unwrap();
+        let set = key_set(generate_key(dir.path()).unwrap());
+        let hint = set.signer.sign_id_token(&id_claims(1)).unwrap();
+        let header = jsonwebtoken::decode_header(&hint).unwrap();
+        assert_eq!(header.typ.as_deref(), Some("JWT"));
+        assert_eq!(header.kid.as_deref(), Some(set.signer.kid.as_str()));
+        let got = set.verify_id_token_hint(&hint, "http://i").unwrap();
+        assert_eq!(got, id_claims(1), "an expired hint is still a hint");
+        assert!(set.verify_id_token_hint(&hint, "http://other").is_none());
+        // Tampered: the signature no longer matches.
+        let mut parts: Vec<&str> = hint.split('.').collect();
+        let forged = b64url(
+            br#"{"iss":"http://i","sub":"x","aud":"c","exp":1,"iat":0,"auth_time":0,"azp":"c"}"#,
+        );
+        parts[1] = &forged;
+        assert!(set
+            .verify_id_token_hint(&parts.join("."), "http://i")
+            .is_none());
+        // An access token is not an ID token.
+        let at = AccessTokenClaims {
+            iss: "http://i".into(),
+            sub: "s".into(),
+            aud: "c".into(),
+            exp: i64::MAX / 2,
+            iat: 0,
+            jti: "j".into(),
+            client_id: "c".into(),
+            scope: "openid".into(),
+            auth_time: Some(0),
+        };
+        let access = set.signer.sign(&at).unwrap();
+        assert!(set.verify_id_token_hint(&access, "http://i").is_none());
+        // Another key's signature.
+        let other = generate_key(dir.path()).unwrap();
+        let foreign = other.sign_id_token(&id_claims(1)).unwrap();
+        assert!(set.verify_id_token_hint(&foreign, "http://i").is_none());
+        assert!(set.verify_id_token_hint("not a jwt", "http://i").is_none());
     }
 
     #[test]

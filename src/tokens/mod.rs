@@ -1,9 +1,10 @@
-//! Access tokens: RS256 JWTs per RFC 9068, signing keys and the JWKS.
+//! Access tokens (RS256 JWTs per RFC 9068), OpenID Connect ID tokens,
+//! signing keys and the JWKS.
 
 pub mod claims;
 pub mod keys;
 
-pub use claims::AccessTokenClaims;
+pub use claims::{AccessTokenClaims, IdTokenClaims, UserClaims};
 pub use keys::{KeySet, Keys, SigningKey};
 
 #[derive(Debug, thiserror::Error)]

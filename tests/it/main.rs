@@ -18,6 +18,7 @@ mod keys;
 mod malformed;
 mod metadata;
 mod oauth2_client;
+mod oidc;
 mod outage;
 mod pages;
 mod people;

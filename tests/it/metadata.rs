@@ -52,7 +52,11 @@ async fn rfc8414_openid_configuration_is_the_same_document(app: TestApp) {
         .unwrap();
     assert_eq!(a["issuer"], b["issuer"]);
     assert_eq!(a["token_endpoint"], b["token_endpoint"]);
-    assert_eq!(a["scopes_supported"], serde_json::json!(["read", "write"]));
+    // The clients' scopes, and OpenID Connect's (issue 12).
+    assert_eq!(
+        a["scopes_supported"],
+        serde_json::json!(["email", "openid", "profile", "read", "write"])
+    );
     assert_eq!(a["scopes_supported"], b["scopes_supported"]);
 }
 

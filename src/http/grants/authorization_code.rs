@@ -1,11 +1,12 @@
 //! RFC 6749 §4.1.3: exchanging an authorization code, with RFC 7636 PKCE.
 
-use crate::app::issue::{sign_access_token, AccessTokenId, FamilyLifetimes, TokenResponse};
+use crate::app::issue::{sign_access_token, AccessTokenId, FamilyLifetimes, SignIn, TokenResponse};
 use crate::app::AppState;
 use crate::crypto::token_hash;
 use crate::oauth::code::{bad_code, judge_exchange, Exchange, IssuedCode, Verdict};
 use crate::oauth::wire::Form;
 use crate::oauth::{ClientId, ClientPolicy, GrantType, OAuthError};
+use crate::store::models::refresh_token::FamilySignIn;
 use crate::store::models::Client;
 use actix_web::web;
 
@@ -70,20 +71,26 @@ pub async fn grant(
                 }
                 // The user may have been disabled since the code was issued
                 // (as the refresh, device and password grants check too).
-                if !c.user_is_active(&code.user_id)? {
+                let Some(user) = c.find_user(&code.user_id)?.filter(|u| !u.disabled) else {
                     return Err(bad_code());
-                }
+                };
                 let access = AccessTokenId::new(&st);
                 c.record_code_access_token(&code_hash, &access.jti, access.exp)?;
                 c.record_user_access_token(&access.jti, &code.user_id, &client.id, access.exp)?;
                 let refresh_token = if client.has_grant(GrantType::RefreshToken) {
-                    Some(c.issue_refresh_token(lifetimes.family(
-                        &client.id,
-                        &code.user_id,
-                        &code.scope,
-                        Some(&code_hash),
-                        &access,
-                    ))?)
+                    Some(c.issue_signed_in_refresh_token(
+                        lifetimes.family(
+                            &client.id,
+                            &code.user_id,
+                            &code.scope,
+                            Some(&code_hash),
+                            &access,
+                        ),
+                        Some(FamilySignIn {
+                            auth_time: code.auth_time,
+                            sid: code.sid.as_deref(),
+                        }),
+                    )?)
                 } else {
                     None
                 };
@@ -95,11 +102,21 @@ pub async fn grant(
                     &code.scope,
                     Some(code.auth_time),
                 )?;
+                // OIDC Core §3.1.3.3: with `openid`, an ID token too,
+                // echoing the request's nonce (§3.1.3.6).
+                let sign_in = SignIn {
+                    user: &user,
+                    auth_time: code.auth_time,
+                    nonce: code.nonce.as_deref(),
+                    sid: code.sid.as_deref(),
+                };
                 Ok(Outcome::Issued(TokenResponse::new(
+                    &st,
                     jwt,
                     &claims,
                     refresh_token,
-                )))
+                    Some(sign_in),
+                )?))
             })
         })
         .await?;

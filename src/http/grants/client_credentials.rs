@@ -23,5 +23,5 @@ pub async fn grant(
     let scope = resolve_scope(form.get("scope"), &client.scope_list())?.join(" ");
     let (jwt, claims) = issue_access_token(state, &client.id, &client.id, &scope, None)?;
     // §4.4.3: a refresh token SHOULD NOT be included.
-    Ok(TokenResponse::new(jwt, &claims, None))
+    TokenResponse::new(state, jwt, &claims, None, None)
 }

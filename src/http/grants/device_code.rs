@@ -1,13 +1,14 @@
 //! RFC 8628 §3.4–3.5: the device polls the token endpoint with its device
 //! code until the user has decided.
 
-use crate::app::issue::{sign_access_token, AccessTokenId, FamilyLifetimes, TokenResponse};
+use crate::app::issue::{sign_access_token, AccessTokenId, FamilyLifetimes, SignIn, TokenResponse};
 use crate::app::AppState;
 use crate::crypto::token_hash;
 use crate::oauth::device::{invalid_code, judge_poll, PollState, PollVerdict};
 use crate::oauth::wire::Form;
 use crate::oauth::{ClientId, GrantType, OAuthError};
-use crate::store::models::Client;
+use crate::store::models::refresh_token::FamilySignIn;
+use crate::store::models::{Client, User};
 use crate::store::DbConn;
 
 /// How often a poll re-reads the row after losing a race with another poll
@@ -16,9 +17,13 @@ const RACE_RETRIES: usize = 3;
 
 /// What the transaction decided when tokens are due.
 struct Approved {
-    user_id: String,
+    user: User,
     scope: String,
     refresh_token: Option<String>,
+    /// The sign-in of the person who approved (none for codes approved
+    /// before gatehouse recorded it).
+    auth_time: Option<i64>,
+    sid: Option<String>,
 }
 
 /// RFC 8628 §3.4: `grant_type=urn:ietf:params:oauth:grant-type:device_code`.
@@ -53,12 +58,18 @@ pub async fn grant(
     let (jwt, claims) = sign_access_token(
         state,
         access,
-        &approved.user_id,
+        &approved.user.id,
         &client.id,
         &approved.scope,
-        None,
+        approved.auth_time,
     )?;
-    Ok(TokenResponse::new(jwt, &claims, approved.refresh_token))
+    let sign_in = approved.auth_time.map(|auth_time| SignIn {
+        user: &approved.user,
+        auth_time,
+        nonce: None,
+        sid: approved.sid.as_deref(),
+    });
+    TokenResponse::new(state, jwt, &claims, approved.refresh_token, sign_in)
 }
 
 /// One poll, inside one transaction: read the code, judge it, and save the
@@ -107,27 +118,32 @@ fn poll(
             .user_id
             .ok_or_else(|| OAuthError::Server("approved device code without a user".into()))?;
         // A user disabled since approving gets nothing (the code stays spent).
-        if !c.user_is_active(&user_id)? {
+        let Some(user) = c.find_user(&user_id)?.filter(|u| !u.disabled) else {
             return Ok(Err(OAuthError::InvalidGrant(
                 "the user who approved this device can no longer sign in".into(),
             )));
-        }
+        };
         // Recorded, so withdrawing consent on /account deny-lists it.
         c.record_user_access_token(&access.jti, &user_id, client_id, access.exp)?;
         let refresh_token = match refresh {
-            Some(lifetimes) => Some(c.issue_refresh_token(lifetimes.family(
-                client_id,
-                &user_id,
-                &code.scope,
-                None,
-                access,
-            ))?),
+            Some(lifetimes) => {
+                let sign_in = code.auth_time.map(|auth_time| FamilySignIn {
+                    auth_time,
+                    sid: code.sid.as_deref(),
+                });
+                Some(c.issue_signed_in_refresh_token(
+                    lifetimes.family(client_id, &user_id, &code.scope, None, access),
+                    sign_in,
+                )?)
+            }
             None => None,
         };
         return Ok(Ok(Approved {
-            user_id,
+            user,
             scope: code.scope,
             refresh_token,
+            auth_time: code.auth_time,
+            sid: code.sid,
         }));
     }
     // Lost every race: other polls of this code are arriving right now.

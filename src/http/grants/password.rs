@@ -2,12 +2,13 @@
 //! (RFC 9700 §2.4 says it MUST NOT be used); only clients registered with
 //! the `password` grant may use it.
 
-use crate::app::issue::{sign_access_token, AccessTokenId, FamilyLifetimes, TokenResponse};
+use crate::app::issue::{sign_access_token, AccessTokenId, FamilyLifetimes, SignIn, TokenResponse};
 use crate::app::sign_in::{authenticate_user, SignInError};
 use crate::app::AppState;
 use crate::oauth::scope::resolve_scope;
 use crate::oauth::wire::Form;
 use crate::oauth::{GrantType, OAuthError};
+use crate::store::models::refresh_token::FamilySignIn;
 use crate::store::models::Client;
 
 /// RFC 6749 §4.3.2: checks the user's credentials and issues an access
@@ -50,13 +51,13 @@ pub async fn grant(
             .store
             .run(move |c| {
                 c.transaction(|c| {
-                    c.issue_refresh_token(lifetimes.family(
-                        &client_id,
-                        &user_id,
-                        &family_scope,
-                        None,
-                        &id,
-                    ))
+                    c.issue_signed_in_refresh_token(
+                        lifetimes.family(&client_id, &user_id, &family_scope, None, &id),
+                        Some(FamilySignIn {
+                            auth_time: now,
+                            sid: None,
+                        }),
+                    )
                 })
             })
             .await?;
@@ -65,5 +66,12 @@ pub async fn grant(
         None
     };
     let (jwt, claims) = sign_access_token(state, access, &user.id, &client.id, &scope, Some(now))?;
-    Ok(TokenResponse::new(jwt, &claims, refresh_token))
+    // The person authenticated just now, with no browser session.
+    let sign_in = SignIn {
+        user: &user,
+        auth_time: now,
+        nonce: None,
+        sid: None,
+    };
+    TokenResponse::new(state, jwt, &claims, refresh_token, Some(sign_in))
 }

@@ -1,7 +1,7 @@
 //! RFC 6749 §6: refreshing an access token, with rotation and reuse
 //! detection (RFC 9700 §4.14.2).
 
-use crate::app::issue::{sign_access_token, AccessTokenId, TokenResponse};
+use crate::app::issue::{sign_access_token, AccessTokenId, SignIn, TokenResponse};
 use crate::app::AppState;
 use crate::crypto::token_hash;
 use crate::oauth::refresh::{decide, Decision, ReusePolicy};
@@ -9,7 +9,7 @@ use crate::oauth::scope::parse_scope;
 use crate::oauth::wire::Form;
 use crate::oauth::{ClientId, GrantType, OAuthError};
 use crate::store::models::refresh_token::{NewChild, RefreshFamily};
-use crate::store::models::Client;
+use crate::store::models::{Client, User};
 use crate::store::DbConn;
 
 /// The outcome of one presentation, decided and written in one transaction.
@@ -17,8 +17,10 @@ enum Redeemed {
     /// A successor was issued; `scope` is what the access token gets.
     Issued {
         refresh_token: String,
-        family: RefreshFamily,
+        family: Box<RefreshFamily>,
         scope: String,
+        /// The person the family belongs to (`None` for a client's own).
+        user: Option<Box<User>>,
     },
     /// A spent token came back: its family is now revoked (committed).
     ReuseDetected,
@@ -53,20 +55,34 @@ pub async fn grant(
         .store
         .run(move |c| c.transaction(|c| redeem(c, &presented)))
         .await?;
-    let (refresh_token, family, scope) = match redeemed {
+    let (refresh_token, family, scope, user) = match redeemed {
         Redeemed::Issued {
             refresh_token,
             family,
             scope,
-        } => (refresh_token, family, scope),
+            user,
+        } => (refresh_token, family, scope, user),
         Redeemed::ReuseDetected => {
             tracing::warn!(client_id = %client.id, "refresh token reuse: family revoked");
             return Err(invalid_grant("the refresh token is invalid"));
         }
     };
     let sub = family.user_id.as_deref().unwrap_or(&family.client_id);
-    let (jwt, claims) = sign_access_token(state, access, sub, &client.id, &scope, None)?;
-    Ok(TokenResponse::new(jwt, &claims, Some(refresh_token)))
+    let (jwt, claims) =
+        sign_access_token(state, access, sub, &client.id, &scope, family.auth_time)?;
+    // OIDC Core §12.2: a new ID token with the original sign-in's
+    // `auth_time` (and `sid`), no nonce. Families started before gatehouse
+    // remembered the sign-in get none.
+    let sign_in = match (&user, family.auth_time) {
+        (Some(user), Some(auth_time)) => Some(SignIn {
+            user,
+            auth_time,
+            nonce: None,
+            sid: family.sid.as_deref(),
+        }),
+        _ => None,
+    };
+    TokenResponse::new(state, jwt, &claims, Some(refresh_token), sign_in)
 }
 
 fn invalid_grant(why: &str) -> OAuthError {
@@ -115,7 +131,7 @@ fn redeem(c: &mut DbConn, p: &Presentation) -> Result<Redeemed, OAuthError> {
         Decision::Grace => true,
     };
     let scope = narrow_scope(p.requested_scope.as_deref(), &token.scope, &p.client_scope)?;
-    check_user(c, &family)?;
+    let user = check_user(c, &family)?;
     // Single use: the UPDATE matches only while the token is unspent (or
     // its grace unclaimed). Under the family lock it always matches; if it
     // ever did not, someone else used the token: reuse.
@@ -147,8 +163,9 @@ fn redeem(c: &mut DbConn, p: &Presentation) -> Result<Redeemed, OAuthError> {
     })?;
     Ok(Redeemed::Issued {
         refresh_token,
-        family,
+        family: Box::new(family),
         scope,
+        user,
     })
 }
 
@@ -184,14 +201,14 @@ fn narrow_scope(
     Ok(wanted.join(" "))
 }
 
-/// A disabled user keeps no access through old refresh tokens.
-fn check_user(c: &mut DbConn, family: &RefreshFamily) -> Result<(), OAuthError> {
+/// A disabled user keeps no access through old refresh tokens. Returns
+/// the person, for the ID token.
+fn check_user(c: &mut DbConn, family: &RefreshFamily) -> Result<Option<Box<User>>, OAuthError> {
     let Some(user_id) = &family.user_id else {
-        return Ok(());
+        return Ok(None);
     };
-    if c.user_is_active(user_id)? {
-        Ok(())
-    } else {
-        Err(invalid_grant("the refresh token is invalid"))
+    match c.find_user(user_id)? {
+        Some(user) if !user.disabled => Ok(Some(Box::new(user))),
+        _ => Err(invalid_grant("the refresh token is invalid")),
     }
 }

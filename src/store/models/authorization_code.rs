@@ -26,6 +26,8 @@ pub struct AuthorizationCode {
     /// The access token issued for it, revoked if the code is replayed.
     pub issued_jti: Option<String>,
     pub issued_jti_expires_at: Option<i64>,
+    /// The browser session it was issued in, as the ID token's `sid`.
+    pub sid: Option<String>,
 }
 
 impl DbConn {

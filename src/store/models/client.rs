@@ -37,6 +37,9 @@ pub struct Client {
     /// Hash of the RFC 7592 registration access token, for clients
     /// registered through `POST /register`.
     pub registration_token_hash: Option<String>,
+    /// Where OpenID Connect RP-initiated logout may send people back to,
+    /// space-separated, matched exactly.
+    pub post_logout_redirect_uris: String,
 }
 
 impl Client {
@@ -45,6 +48,9 @@ impl Client {
     }
     pub fn grant_type_list(&self) -> Vec<&str> {
         split_list(&self.grant_types).collect()
+    }
+    pub fn post_logout_redirect_uri_list(&self) -> Vec<&str> {
+        split_list(&self.post_logout_redirect_uris).collect()
     }
     pub fn scope_list(&self) -> Vec<&str> {
         split_list(&self.scope).collect()

@@ -28,6 +28,10 @@ pub struct DeviceCode {
     pub last_poll_at: Option<i64>,
     pub created_at: i64,
     pub expires_at: i64,
+    /// When the person who approved it signed in, and that session's
+    /// `sid`: the ID token's `auth_time` and `sid`.
+    pub auth_time: Option<i64>,
+    pub sid: Option<String>,
 }
 
 impl DbConn {
@@ -69,13 +73,15 @@ impl DbConn {
 
     /// The user's decision: a pending, unexpired code becomes approved or
     /// denied. False when it was no longer pending (decided elsewhere, or
-    /// expired).
+    /// expired). `auth_time` and `sid` are of the session the person
+    /// decided in.
     pub fn decide_device_code(
         &mut self,
         hash: &str,
         user_id: &str,
         approve: bool,
         now: i64,
+        (auth_time, sid): (i64, &str),
     ) -> StoreResult<bool> {
         let new_status = if approve {
             status::APPROVED
@@ -91,6 +97,8 @@ impl DbConn {
         .set((
             device_codes::status.eq(new_status),
             device_codes::user_id.eq(user_id),
+            device_codes::auth_time.eq(auth_time),
+            device_codes::sid.eq(sid),
         ))
         .execute(c))?;
         Ok(n == 1)

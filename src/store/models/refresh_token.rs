@@ -45,6 +45,11 @@ pub struct RefreshFamily {
     /// Absolute end of the family (`GATEHOUSE_REFRESH_MAX_TTL`).
     pub expires_at: i64,
     pub revoked_at: Option<i64>,
+    /// When the person signed in for the grant the family came from, and
+    /// that browser session's `sid`: kept by every ID token issued on
+    /// refresh (OIDC Core §12.2).
+    pub auth_time: Option<i64>,
+    pub sid: Option<String>,
 }
 
 #[derive(Debug, Clone, Queryable, Selectable, Insertable)]
@@ -112,11 +117,30 @@ pub struct NewFamily<'a> {
     pub access: IssuedAccess<'a>,
 }
 
+/// The sign-in a family rests on, for the ID tokens issued on refresh
+/// (OIDC Core §12.2): when the person signed in, and the browser
+/// session's `sid` when there was one.
+#[derive(Debug, Clone, Copy)]
+pub struct FamilySignIn<'a> {
+    pub auth_time: i64,
+    pub sid: Option<&'a str>,
+}
+
 impl DbConn {
     /// Starts a family and returns its first refresh token (plain text; only
     /// its hash is stored). Call inside the transaction that issues the rest
     /// of the grant.
     pub fn issue_refresh_token(&mut self, f: NewFamily<'_>) -> StoreResult<String> {
+        self.issue_signed_in_refresh_token(f, None)
+    }
+
+    /// Like `issue_refresh_token`, for a family that remembers the
+    /// person's sign-in.
+    pub fn issue_signed_in_refresh_token(
+        &mut self,
+        f: NewFamily<'_>,
+        sign_in: Option<FamilySignIn<'_>>,
+    ) -> StoreResult<String> {
         let family = RefreshFamily {
             id: uuid::Uuid::new_v4().to_string(),
             client_id: f.client_id.to_string(),
@@ -126,6 +150,8 @@ impl DbConn {
             created_at: f.now,
             expires_at: f.now + f.max_ttl,
             revoked_at: None,
+            auth_time: sign_in.map(|s| s.auth_time),
+            sid: sign_in.and_then(|s| s.sid).map(str::to_string),
         };
         dispatch!(self, c => diesel::insert_into(refresh_families::table).values(&family).execute(c))?;
         let plain = random_token(32);

@@ -15,6 +15,11 @@ pub struct User {
     pub disabled: bool,
     pub created_at: i64,
     pub updated_at: i64,
+    /// The display name (OIDC Core §5.1 `name`), when the person has one.
+    pub name: Option<String>,
+    /// Whether `email` is known to belong to the person (§5.1
+    /// `email_verified`); set by the operator.
+    pub email_verified: bool,
 }
 
 impl DbConn {
@@ -61,6 +66,20 @@ impl DbConn {
     pub fn set_user_disabled(&mut self, id: &str, disabled: bool, now: i64) -> StoreResult<bool> {
         let n = dispatch!(self, c => diesel::update(users::table.find(id))
             .set((users::disabled.eq(disabled), users::updated_at.eq(now)))
+            .execute(c))?;
+        Ok(n == 1)
+    }
+
+    /// Saves the profile fields of `user` (display name, e-mail address
+    /// and whether it is verified) and its `updated_at`.
+    pub fn update_user_profile(&mut self, user: &User) -> StoreResult<bool> {
+        let n = dispatch!(self, c => diesel::update(users::table.find(&user.id))
+            .set((
+                users::name.eq(&user.name),
+                users::email.eq(&user.email),
+                users::email_verified.eq(user.email_verified),
+                users::updated_at.eq(user.updated_at),
+            ))
             .execute(c))?;
         Ok(n == 1)
     }
