@@ -646,7 +646,7 @@ pub fn delete_person(store: &Store, id_or_username: &str, now: i64) -> Result<Us
 fn end_everything_of(c: &mut DbConn, user_id: &str, now: i64) -> Result<(), AdminError> {
     c.delete_user_sessions(user_id)?;
     c.revoke_families_for_user(user_id, now)?;
-    c.deny_all_user_access_tokens(user_id, now)?;
+    c.deny_user_access_tokens(user_id, None, now)?;
     Ok(())
 }
 

@@ -156,7 +156,7 @@ pub async fn revoke(
                 c.revoke_families_for_user_client(&uid, &cid, now)?;
                 // Access tokens issued without a refresh token (a client
                 // without that grant, the implicit flow) die too.
-                c.deny_user_access_tokens(&uid, &cid, now)?;
+                c.deny_user_access_tokens(&uid, Some(&cid), now)?;
                 Ok(removed)
             })
         })

@@ -6,12 +6,12 @@ use std::process::{Command, Output, Stdio};
 
 const BIN: &str = env!("CARGO_BIN_EXE_gatehouse");
 
-struct Workdir {
+pub(crate) struct Workdir {
     dir: tempfile::TempDir,
 }
 
 impl Workdir {
-    fn new() -> Workdir {
+    pub(crate) fn new() -> Workdir {
         Workdir {
             dir: tempfile::tempdir().unwrap(),
         }
@@ -33,7 +33,7 @@ impl Workdir {
         self.cmd(args).stdin(Stdio::null()).output().unwrap()
     }
 
-    fn run_with_stdin(&self, args: &[&str], input: &str) -> Output {
+    pub(crate) fn run_with_stdin(&self, args: &[&str], input: &str) -> Output {
         let mut child = self
             .cmd(args)
             .stdin(Stdio::piped())
@@ -55,7 +55,7 @@ fn stderr(o: &Output) -> String {
     String::from_utf8_lossy(&o.stderr).to_string()
 }
 
-fn stdout_json(o: &Output) -> serde_json::Value {
+pub(crate) fn stdout_json(o: &Output) -> serde_json::Value {
     assert!(o.status.success(), "failed: {}", stderr(o));
     serde_json::from_slice(&o.stdout).unwrap()
 }

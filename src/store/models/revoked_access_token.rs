@@ -65,22 +65,31 @@ impl DbConn {
         Ok(())
     }
 
-    /// Consent withdrawn: every still-live access token recorded for this
-    /// user at this client goes on the deny list (RFC 7009 §2.1).
+    /// Every still-live access token recorded for this user, at this
+    /// client (consent withdrawn, RFC 7009 §2.1) or at every client
+    /// (`None`: the person was disabled or deleted), goes on the deny list.
     pub fn deny_user_access_tokens(
         &mut self,
         user_id: &str,
-        client_id: &str,
+        client_id: Option<&str>,
         now: i64,
     ) -> StoreResult<usize> {
-        let live: Vec<(String, i64)> = dispatch!(self, c => user_access_tokens::table
+        // A person's live tokens are few: load them, then pick the client's.
+        let all: Vec<(String, i64, String)> = dispatch!(self, c => user_access_tokens::table
             .filter(user_access_tokens::user_id.eq(user_id))
-            .filter(user_access_tokens::client_id.eq(client_id))
             .filter(user_access_tokens::expires_at.gt(now))
             .order(user_access_tokens::jti.asc())
-            .select((user_access_tokens::jti, user_access_tokens::expires_at))
+            .select((
+                user_access_tokens::jti,
+                user_access_tokens::expires_at,
+                user_access_tokens::client_id,
+            ))
             .load(c))?;
-        for (jti, exp) in &live {
+        let live: Vec<&(String, i64, String)> = all
+            .iter()
+            .filter(|(_, _, cid)| client_id.is_none_or(|want| want == cid))
+            .collect();
+        for (jti, exp, _) in &live {
             self.revoke_access_token(jti, *exp)?;
         }
         Ok(live.len())

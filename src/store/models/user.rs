@@ -1,5 +1,5 @@
 use crate::store::dispatch;
-use crate::store::schema::{browser_sessions, user_access_tokens, users};
+use crate::store::schema::{browser_sessions, users};
 use crate::store::{DbConn, StoreError, StoreResult};
 use diesel::prelude::*;
 
@@ -104,20 +104,5 @@ impl DbConn {
             browser_sessions::table.filter(browser_sessions::user_id.eq(user_id))
         )
         .execute(c))?)
-    }
-
-    /// Puts every recorded live access token of the person on the deny
-    /// list, at every client.
-    pub fn deny_all_user_access_tokens(&mut self, user_id: &str, now: i64) -> StoreResult<usize> {
-        let live: Vec<(String, i64)> = dispatch!(self, c => user_access_tokens::table
-            .filter(user_access_tokens::user_id.eq(user_id))
-            .filter(user_access_tokens::expires_at.gt(now))
-            .order(user_access_tokens::jti.asc())
-            .select((user_access_tokens::jti, user_access_tokens::expires_at))
-            .load(c))?;
-        for (jti, exp) in &live {
-            self.revoke_access_token(jti, *exp)?;
-        }
-        Ok(live.len())
     }
 }

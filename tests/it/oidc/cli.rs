@@ -1,39 +1,12 @@
 //! The `gatehouse user` commands behind OpenID Connect's standard claims
 //! (OIDC Core §5.1): `user create --name`, `user update`.
 
-use std::io::Write;
-use std::process::{Command, Output, Stdio};
+use crate::cli::{stdout_json as json, Workdir};
+use std::process::Output;
 
-const BIN: &str = env!("CARGO_BIN_EXE_gatehouse");
-
-fn gatehouse(dir: &std::path::Path, args: &[&str], stdin: &str) -> Output {
-    let mut child = Command::new(BIN)
-        .args(args)
-        .current_dir(dir)
-        .env_remove("GATEHOUSE_DATABASE_URL")
-        .env_remove("GATEHOUSE_KEYS_DIR")
-        .env_remove("GATEHOUSE_LOG")
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    child
-        .stdin
-        .take()
-        .unwrap()
-        .write_all(stdin.as_bytes())
-        .unwrap();
-    child.wait_with_output().unwrap()
-}
-
-fn json(o: &Output) -> serde_json::Value {
-    assert!(
-        o.status.success(),
-        "failed: {}",
-        String::from_utf8_lossy(&o.stderr)
-    );
-    serde_json::from_slice(&o.stdout).unwrap()
+/// Runs the binary in `w`'s folder with `stdin`.
+fn gatehouse(w: &Workdir, args: &[&str], stdin: &str) -> Output {
+    w.run_with_stdin(args, stdin)
 }
 
 fn one_line_failure(o: &Output, code: i32, mentions: &str) {
@@ -45,8 +18,7 @@ fn one_line_failure(o: &Output, code: i32, mentions: &str) {
 
 #[test]
 fn oidc_core_5_1_user_create_name_and_user_update() {
-    let dir = tempfile::tempdir().unwrap();
-    let d = dir.path();
+    let d = &Workdir::new();
     let created = json(&gatehouse(
         d,
         &[
@@ -183,8 +155,7 @@ fn oidc_core_5_1_user_create_name_and_user_update() {
 
 #[test]
 fn rp_initiated_logout_3_1_client_create_post_logout_redirect_uri() {
-    let dir = tempfile::tempdir().unwrap();
-    let d = dir.path();
+    let d = &Workdir::new();
     let created = json(&gatehouse(
         d,
         &[
