@@ -146,6 +146,16 @@ pub fn validate<C: ClientPolicy>(
         ))));
     }
     let scope = resolve_scope(form.get("scope"), &client.scopes()).map_err(fail)?;
+    // OIDC Core §3.1.2.1: an OpenID Connect request must name its
+    // redirect_uri (RFC 6749 lets a plain OAuth request leave it out).
+    let asks_openid = form
+        .get("scope")
+        .is_some_and(|s| s.split(' ').any(|w| w == "openid"));
+    if asks_openid && !redirect_uri_sent {
+        return Err(fail(OAuthError::InvalidRequest(
+            "redirect_uri is required in an OpenID Connect request (scope openid)".into(),
+        )));
+    }
 
     let code_challenge = match response_type {
         ResponseType::Code => {
@@ -355,7 +365,7 @@ mod tests {
             self.grants.contains(&grant)
         }
         fn scopes(&self) -> Vec<&str> {
-            vec!["read", "write"]
+            vec!["read", "write", "openid"]
         }
         fn is_public(&self) -> bool {
             self.public
@@ -392,6 +402,23 @@ mod tests {
             Err(AuthorizeError::Page(_))
         ));
         assert!(run("client_id=c1&response_type=code", c).is_ok());
+    }
+
+    #[test]
+    fn oidc_core_3_1_2_1_openid_requests_must_name_the_redirect_uri() {
+        let c = client("https://app/cb", "authorization_code", false);
+        let without = run("client_id=c1&response_type=code&scope=openid", c.clone());
+        assert!(
+            matches!(&without, Err(AuthorizeError::Redirect { error, .. }) if error.code() == "invalid_request"),
+            "{without:?}"
+        );
+        assert!(run(
+            "client_id=c1&response_type=code&scope=openid&redirect_uri=https://app/cb",
+            c.clone()
+        )
+        .is_ok());
+        // Plain OAuth may still leave it out when one is registered.
+        assert!(run("client_id=c1&response_type=code&scope=read", c).is_ok());
     }
 
     #[test]
