@@ -276,7 +276,9 @@ const RETRY_AFTER: Duration = Duration::from_secs(1);
 /// service comes back by itself within about a second of the database.
 #[derive(Default)]
 struct Outage {
-    /// Since when it is down (`None`: up).
+    /// Whether it is down: the one thing every job reads (an atomic load).
+    down: std::sync::atomic::AtomicBool,
+    /// Since when it is down; read only while it is.
     since: std::sync::Mutex<Option<std::time::Instant>>,
     probing: std::sync::atomic::AtomicBool,
 }
@@ -285,15 +287,14 @@ impl Outage {
     /// Whether this job may use the database now.
     fn may_try(&self) -> bool {
         use std::sync::atomic::Ordering;
-        let since = match self.since.lock() {
-            Ok(g) => *g,
-            Err(_) => None,
-        };
+        if !self.down.load(Ordering::Acquire) {
+            return true;
+        }
+        let since = self.since.lock().map(|g| *g).unwrap_or(None);
         match since {
-            None => true,
             Some(t) if t.elapsed() < RETRY_AFTER => false,
             // Down long enough: one prober at a time.
-            Some(_) => self
+            _ => self
                 .probing
                 .compare_exchange(false, true, Ordering::AcqRel, Ordering::Acquire)
                 .is_ok(),
@@ -301,22 +302,20 @@ impl Outage {
     }
 
     fn began(&self) {
+        use std::sync::atomic::Ordering;
         if let Ok(mut g) = self.since.lock() {
             *g = Some(std::time::Instant::now());
         }
-        self.probing
-            .store(false, std::sync::atomic::Ordering::Release);
+        self.down.store(true, Ordering::Release);
+        self.probing.store(false, Ordering::Release);
     }
 
     fn ended(&self) {
-        if let Ok(mut g) = self.since.lock() {
-            if g.is_some() {
-                tracing::info!("the database is reachable again");
-            }
-            *g = None;
+        use std::sync::atomic::Ordering;
+        if self.down.swap(false, Ordering::AcqRel) {
+            tracing::info!("the database is reachable again");
+            self.probing.store(false, Ordering::Release);
         }
-        self.probing
-            .store(false, std::sync::atomic::Ordering::Release);
     }
 }
 
