@@ -12,6 +12,9 @@ use diesel::prelude::*;
 pub const SESSION_IDLE_TTL: i64 = 2 * 60 * 60;
 /// ...and after this long in any case.
 pub const SESSION_MAX_TTL: i64 = 12 * 60 * 60;
+/// How stale `last_seen_at` may get before a page view refreshes it (and
+/// the idle expiry): an idle expiry can come up to this much early.
+pub const SESSION_TOUCH_EVERY: i64 = 60;
 
 #[derive(Debug, Clone, Queryable, Selectable, Insertable)]
 #[diesel(table_name = browser_sessions)]
@@ -37,12 +40,15 @@ impl DbConn {
             idle_expires_at: now + SESSION_IDLE_TTL,
             expires_at: now + SESSION_MAX_TTL,
         };
-        dispatch!(self, c => diesel::insert_into(browser_sessions::table).values(&row).execute(c))?;
-        Ok(plain)
+        self.write(|c| {
+            dispatch!(c, c => diesel::insert_into(browser_sessions::table).values(&row).execute(c))?;
+            Ok(plain)
+        })
     }
 
     /// The live session for a cookie value and its (enabled) user; extends
-    /// the idle expiry.
+    /// the idle expiry, at most once a minute (`SESSION_TOUCH_EVERY`) so a
+    /// busy session does not write on every page.
     pub fn find_session(
         &mut self,
         plain: &str,
@@ -58,20 +64,28 @@ impl DbConn {
             .select((BrowserSession::as_select(), User::as_select()))
             .first(c)
             .optional())?;
-        if found.is_some() {
-            dispatch!(self, c => diesel::update(browser_sessions::table.find(&hash))
-                .set((
-                    browser_sessions::last_seen_at.eq(now),
-                    browser_sessions::idle_expires_at.eq(now + SESSION_IDLE_TTL),
-                ))
-                .execute(c))?;
+        if found
+            .as_ref()
+            .is_some_and(|(s, _)| now - s.last_seen_at >= SESSION_TOUCH_EVERY)
+        {
+            self.write(|c| {
+                dispatch!(c, c => diesel::update(browser_sessions::table.find(&hash))
+                    .set((
+                        browser_sessions::last_seen_at.eq(now),
+                        browser_sessions::idle_expires_at.eq(now + SESSION_IDLE_TTL),
+                    ))
+                    .execute(c))?;
+                Ok(())
+            })?;
         }
         Ok(found)
     }
 
     pub fn delete_session(&mut self, plain: &str) -> StoreResult<()> {
         let hash = token_hash(plain);
-        dispatch!(self, c => diesel::delete(browser_sessions::table.find(&hash)).execute(c))?;
-        Ok(())
+        self.write(|c| {
+            dispatch!(c, c => diesel::delete(browser_sessions::table.find(&hash)).execute(c))?;
+            Ok(())
+        })
     }
 }

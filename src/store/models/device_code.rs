@@ -38,17 +38,21 @@ impl DbConn {
     /// Inserts a new device code; `StoreError::Conflict` when the user code
     /// is taken (the caller draws another).
     pub fn insert_device_code(&mut self, row: &DeviceCode) -> StoreResult<()> {
-        dispatch!(self, c => diesel::insert_into(device_codes::table).values(row).execute(c))
-            .map_err(|e| StoreError::from_insert(e, "user code"))?;
-        Ok(())
+        self.write(|c| {
+            dispatch!(c, c => diesel::insert_into(device_codes::table).values(row).execute(c))
+                .map_err(|e| StoreError::from_insert(e, "user code"))?;
+            Ok(())
+        })
     }
 
     /// Forgets device codes that expired before `before`.
     pub fn purge_device_codes(&mut self, before: i64) -> StoreResult<usize> {
-        Ok(dispatch!(self, c => diesel::delete(
-            device_codes::table.filter(device_codes::expires_at.lt(before)),
-        )
-        .execute(c))?)
+        self.write(|c| {
+            Ok(dispatch!(c, c => diesel::delete(
+                device_codes::table.filter(device_codes::expires_at.lt(before)),
+            )
+            .execute(c))?)
+        })
     }
 
     pub fn find_device_code(&mut self, hash: &str) -> StoreResult<Option<DeviceCode>> {

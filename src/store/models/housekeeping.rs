@@ -51,8 +51,12 @@ impl DbConn {
     /// - deny-listed access token ids past the token's `exp`, and the record
     ///   of users' access tokens past theirs;
     /// - sign-in throttle rows whose failures are forgotten and lock over.
+    ///
+    /// One statement at a time, each in its turn among the writers (so a
+    /// large prune never holds the others up for all of it).
     pub fn prune_expired(&mut self, now: i64) -> StoreResult<Pruned> {
-        let authorization_codes = dispatch!(self, c => diesel::delete(
+        let authorization_codes = self.write(|c| {
+            Ok(dispatch!(c, c => diesel::delete(
             authorization_codes::table
                 .filter(authorization_codes::expires_at.lt(now))
                 .filter(
@@ -61,26 +65,34 @@ impl DbConn {
                         .or(authorization_codes::issued_jti_expires_at.lt(now)),
                 ),
         )
-        .execute(c))?;
-        let device_codes = dispatch!(self, c => diesel::delete(
+        .execute(c))?)
+        })?;
+        let device_codes = self.write(|c| {
+            Ok(dispatch!(c, c => diesel::delete(
             device_codes::table.filter(device_codes::expires_at.lt(now)),
         )
-        .execute(c))?;
-        let browser_sessions = dispatch!(self, c => diesel::delete(
+        .execute(c))?)
+        })?;
+        let browser_sessions = self.write(|c| {
+            Ok(dispatch!(c, c => diesel::delete(
             browser_sessions::table.filter(
                 browser_sessions::expires_at
                     .lt(now)
                     .or(browser_sessions::idle_expires_at.lt(now)),
             ),
         )
-        .execute(c))?;
-        let refresh_tokens = dispatch!(self, c => diesel::delete(
+        .execute(c))?)
+        })?;
+        let refresh_tokens = self.write(|c| {
+            Ok(dispatch!(c, c => diesel::delete(
             refresh_tokens::table.filter(refresh_tokens::expires_at.lt(now)),
         )
-        .execute(c))?;
+        .execute(c))?)
+        })?;
         // A family and its first token are written in one transaction, so
         // no live family is ever seen without a token.
-        let refresh_families = dispatch!(self, c => diesel::delete(
+        let refresh_families = self.write(|c| {
+            Ok(dispatch!(c, c => diesel::delete(
             refresh_families::table.filter(
                 refresh_families::expires_at.lt(now).or(not(exists(
                     refresh_tokens::table
@@ -88,16 +100,22 @@ impl DbConn {
                 ))),
             ),
         )
-        .execute(c))?;
-        let revoked_access_tokens = dispatch!(self, c => diesel::delete(
+        .execute(c))?)
+        })?;
+        let revoked_access_tokens = self.write(|c| {
+            Ok(dispatch!(c, c => diesel::delete(
             revoked_access_tokens::table.filter(revoked_access_tokens::expires_at.lt(now)),
         )
-        .execute(c))?;
-        let user_access_tokens = dispatch!(self, c => diesel::delete(
+        .execute(c))?)
+        })?;
+        let user_access_tokens = self.write(|c| {
+            Ok(dispatch!(c, c => diesel::delete(
             user_access_tokens::table.filter(user_access_tokens::expires_at.lt(now)),
         )
-        .execute(c))?;
-        let throttle_rows = dispatch!(self, c => diesel::delete(
+        .execute(c))?)
+        })?;
+        let throttle_rows = self.write(|c| {
+            Ok(dispatch!(c, c => diesel::delete(
             sign_in_throttle::table
                 .filter(sign_in_throttle::last_failure_at.lt(now - FORGET_AFTER))
                 .filter(
@@ -106,7 +124,8 @@ impl DbConn {
                         .or(sign_in_throttle::locked_until.lt(now)),
                 ),
         )
-        .execute(c))?;
+        .execute(c))?)
+        })?;
         Ok(Pruned {
             authorization_codes,
             device_codes,

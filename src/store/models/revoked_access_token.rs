@@ -13,14 +13,16 @@ impl DbConn {
     /// ignores a conflict instead of failing (a failed statement would abort
     /// the caller's PostgreSQL transaction).
     pub fn revoke_access_token(&mut self, jti: &str, expires_at: i64) -> StoreResult<()> {
-        dispatch!(self, c => diesel::insert_into(revoked_access_tokens::table)
-            .values((
-                revoked_access_tokens::jti.eq(jti),
-                revoked_access_tokens::expires_at.eq(expires_at),
-            ))
-            .on_conflict_do_nothing()
-            .execute(c))?;
-        Ok(())
+        self.write(|c| {
+            dispatch!(c, c => diesel::insert_into(revoked_access_tokens::table)
+                .values((
+                    revoked_access_tokens::jti.eq(jti),
+                    revoked_access_tokens::expires_at.eq(expires_at),
+                ))
+                .on_conflict_do_nothing()
+                .execute(c))?;
+            Ok(())
+        })
     }
 
     pub fn is_access_token_revoked(&mut self, jti: &str) -> StoreResult<bool> {
