@@ -79,6 +79,12 @@ impl Hasher {
             .load(std::sync::atomic::Ordering::Relaxed)
     }
 
+    /// Hashing and verification jobs queued for an argon2 thread, not yet
+    /// started, for `/metrics`.
+    pub fn waiting(&self) -> usize {
+        self.tx.waiting()
+    }
+
     /// Verifies `password` against a PHC string on the pool.
     pub async fn verify(&self, password: String, phc: String) -> bool {
         self.verifications

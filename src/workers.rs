@@ -5,17 +5,22 @@
 //! keeps its own state between jobs (a database pool handle, an argon2
 //! memory block); a panicking job loses only itself, never the thread.
 
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::mpsc;
 use std::sync::{Arc, Mutex};
 
 pub struct WorkerPool<J> {
     jobs: mpsc::Sender<J>,
+    /// Jobs submitted and not yet taken by a thread, for `/metrics`: one
+    /// relaxed add on submit and one subtract when a thread takes the job.
+    waiting: Arc<AtomicUsize>,
 }
 
 impl<J> Clone for WorkerPool<J> {
     fn clone(&self) -> Self {
         WorkerPool {
             jobs: self.jobs.clone(),
+            waiting: self.waiting.clone(),
         }
     }
 }
@@ -37,8 +42,10 @@ impl<J: Send + 'static> WorkerPool<J> {
         let queue = Arc::new(Mutex::new(queue));
         let init = Arc::new(init);
         let work = Arc::new(work);
+        let waiting = Arc::new(AtomicUsize::new(0));
         for i in 0..threads.max(1) {
             let (queue, init, work) = (queue.clone(), init.clone(), work.clone());
+            let taken = waiting.clone();
             let spawned = std::thread::Builder::new()
                 .name(format!("{name}-{i}"))
                 .spawn(move || {
@@ -49,6 +56,7 @@ impl<J: Send + 'static> WorkerPool<J> {
                             Err(_) => return,
                         };
                         let Ok(job) = next else { return };
+                        taken.fetch_sub(1, Ordering::Relaxed);
                         let _ = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
                             work(&mut state, job)
                         }));
@@ -58,12 +66,23 @@ impl<J: Send + 'static> WorkerPool<J> {
                 tracing::error!(error = %e, pool = name, "could not start a worker thread");
             }
         }
-        WorkerPool { jobs }
+        WorkerPool { jobs, waiting }
     }
 
     /// Queues a job; gives it back when no thread is left to take it.
     pub fn submit(&self, job: J) -> Result<(), J> {
-        self.jobs.send(job).map_err(|e| e.0)
+        // Counted before it is sent, so a thread taking it at once never
+        // brings the count below zero.
+        self.waiting.fetch_add(1, Ordering::Relaxed);
+        self.jobs.send(job).map_err(|e| {
+            self.waiting.fetch_sub(1, Ordering::Relaxed);
+            e.0
+        })
+    }
+
+    /// Jobs queued that no thread has taken yet.
+    pub fn waiting(&self) -> usize {
+        self.waiting.load(Ordering::Relaxed)
     }
 }
 
@@ -92,5 +111,37 @@ mod tests {
         // The one thread survived the panic and kept its state.
         assert_eq!(rx.recv().unwrap(), 2);
         assert_eq!(rx.recv().unwrap(), 3);
+    }
+
+    #[test]
+    fn waiting_counts_the_jobs_no_thread_has_taken() {
+        // The one thread blocks in its first job until `release` is sent.
+        let pool = WorkerPool::start(
+            "test",
+            1,
+            || (),
+            |_: &mut (), (started, release): (mpsc::Sender<()>, mpsc::Receiver<()>)| {
+                let _ = started.send(());
+                let _ = release.recv();
+            },
+        );
+        assert_eq!(pool.waiting(), 0);
+        let (started, running) = mpsc::channel();
+        let mut releases = Vec::new();
+        for _ in 0..3 {
+            let (tx, rx) = mpsc::channel();
+            releases.push(tx);
+            assert!(pool.submit((started.clone(), rx)).is_ok());
+        }
+        running.recv().unwrap();
+        // One job taken (and blocked), two still queued.
+        assert_eq!(pool.waiting(), 2);
+        releases[0].send(()).unwrap();
+        running.recv().unwrap();
+        assert_eq!(pool.waiting(), 1);
+        releases[1].send(()).unwrap();
+        running.recv().unwrap();
+        assert_eq!(pool.waiting(), 0);
+        releases[2].send(()).unwrap();
     }
 }

@@ -5,6 +5,7 @@
 //! the database so every instance agrees: each is counted before its
 //! password is checked (see `store::models::throttle`).
 
+use super::metrics::{SignInVia, Throttle};
 use super::AppState;
 use crate::store::models::User;
 use crate::store::StoreError;
@@ -56,6 +57,7 @@ pub async fn authenticate_user(
     username: &str,
     password: &str,
     addr: &str,
+    via: SignInVia,
 ) -> Result<User, SignInError> {
     let now = state.clock.now();
     let (ukey, akey) = (user_key(username), addr_key(addr));
@@ -74,7 +76,10 @@ pub async fn authenticate_user(
             })
         })
         .await?;
-    let (reservation, user) = reserved.map_err(SignInError::Throttled)?;
+    let (reservation, user) = reserved.map_err(|wait| {
+        state.metrics.throttled(Throttle::SignIn);
+        SignInError::Throttled(wait)
+    })?;
     let ok = match &user {
         Some(u) => {
             let ok = state
@@ -96,6 +101,9 @@ pub async fn authenticate_user(
             Ok(user)
         }
         // Counted already, by the reservation.
-        _ => Err(SignInError::Invalid),
+        _ => {
+            state.metrics.sign_in_failed(via);
+            Err(SignInError::Invalid)
+        }
     }
 }

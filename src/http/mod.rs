@@ -61,7 +61,9 @@ pub fn security_headers() -> DefaultHeaders {
 }
 
 /// One log line per request: method, path (never the query, which can hold
-/// codes), status, latency. Also counts responses for `/metrics`.
+/// codes), status, latency. Also counts responses for `/metrics`, by the
+/// matched route *pattern* (bounded: never the raw path), which actix
+/// looks up by the index routing recorded rather than matching again.
 pub async fn log_request(
     req: ServiceRequest,
     next: Next<impl MessageBody>,
@@ -73,13 +75,13 @@ pub async fn log_request(
         .app_data::<web::Data<AppState>>()
         .map(|s| Arc::clone(&s.metrics.inner));
     let res = next.call(req).await;
-    let status = match &res {
-        Ok(r) => r.status().as_u16(),
-        Err(e) => e.as_response_error().status_code().as_u16(),
+    let (status, route) = match &res {
+        Ok(r) => (r.status().as_u16(), r.request().match_pattern()),
+        Err(e) => (e.as_response_error().status_code().as_u16(), None),
     };
     let micros = start.elapsed().as_micros() as u64;
     if let Some(m) = metrics {
-        m.record_request(status, micros);
+        m.record_request(route.as_deref(), status, micros);
     }
     tracing::info!(
         target: "gatehouse::http",

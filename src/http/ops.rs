@@ -21,15 +21,7 @@ pub async fn readyz(state: web::Data<AppState>) -> HttpResponse {
 }
 
 pub async fn metrics(state: web::Data<AppState>) -> HttpResponse {
-    let mut body = state.metrics.render();
-    body.push_str(
-        "# HELP gatehouse_argon2_verifications_total Password and secret verifications run (argon2id), including the dummy ones for unknown names.\n",
-    );
-    body.push_str("# TYPE gatehouse_argon2_verifications_total counter\n");
-    body.push_str(&format!(
-        "gatehouse_argon2_verifications_total {}\n",
-        state.hasher.verifications()
-    ));
+    let body = crate::app::metrics::render(&state);
     HttpResponse::Ok()
         .content_type("text/plain; version=0.0.4")
         .body(body)

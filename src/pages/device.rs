@@ -12,6 +12,7 @@ use super::consent::{describe_scope, ScopeLine};
 use super::session::SignedIn;
 use super::{csrf, parse_form, render, render_form, see_other, session, PageError};
 use crate::app::issue::session_sid;
+use crate::app::metrics::Throttle;
 use crate::app::sign_in::client_addr;
 use crate::app::AppState;
 use crate::crypto::token_hash;
@@ -293,6 +294,9 @@ async fn find_code(
             Ok(found)
         })
         .await?;
+    if matches!(found, Err(CodeProblem::Throttled(_))) {
+        state.metrics.throttled(Throttle::UserCode);
+    }
     Ok(found)
 }
 

@@ -1,6 +1,7 @@
 //! `GET/POST /login`, the sign-in page.
 
 use super::{parse_form, render_form, safe_next, session, PageError};
+use crate::app::metrics::SignInVia;
 use crate::app::sign_in::{authenticate_user, client_addr, SignInError};
 use crate::app::AppState;
 use crate::oauth::wire::max_len;
@@ -130,7 +131,15 @@ pub async fn submit(
         )
         .await);
     }
-    match authenticate_user(&state, username, password, &client_addr(&req)).await {
+    match authenticate_user(
+        &state,
+        username,
+        password,
+        &client_addr(&req),
+        SignInVia::LoginPage,
+    )
+    .await
+    {
         Ok(user) => session::start(&req, &state, user.id, &next).await,
         Err(SignInError::Invalid) => Ok(login_page(
             &req,

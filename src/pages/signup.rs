@@ -13,6 +13,7 @@
 use super::login::NextQuery;
 use super::{parse_form, render_form, safe_next, session, PageError};
 use crate::admin::{check_new_user, insert_new_user, user_row, AdminError};
+use crate::app::metrics::Throttle;
 use crate::app::sign_in::client_addr;
 use crate::app::AppState;
 use actix_web::http::StatusCode;
@@ -134,6 +135,7 @@ pub async fn submit(
         // Never given back: a successful sign-up counts too.
         Ok(reservation) => drop(reservation),
         Err(secs) => {
+            state.metrics.throttled(Throttle::SignUp);
             return Ok(page(
                 &req,
                 &state,
@@ -146,7 +148,7 @@ pub async fn submit(
                     "Too many sign-ups from your network. Wait {secs} second{} and try again.",
                     if secs == 1 { "" } else { "s" }
                 )),
-            ))
+            ));
         }
     }
 

@@ -678,6 +678,28 @@ impl Store {
         }
         self.run(|c| c.ping()).await
     }
+
+    /// For `/metrics`: the pool's connections and the jobs waiting for a
+    /// database thread (cheap: r2d2 reads its counts under a short lock).
+    pub fn load(&self) -> StoreLoad {
+        let state = self.pool.state();
+        StoreLoad {
+            connections: state.connections,
+            idle: state.idle_connections,
+            max: self.pool.max_size(),
+            waiting: self.jobs.waiting(),
+        }
+    }
+}
+
+/// `Store::load`: connections open (in use = `connections - idle`), the
+/// pool's maximum, and jobs queued for a database thread.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct StoreLoad {
+    pub connections: u32,
+    pub idle: u32,
+    pub max: u32,
+    pub waiting: usize,
 }
 
 #[cfg(test)]

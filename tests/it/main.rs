@@ -17,6 +17,7 @@ mod introspect;
 mod keys;
 mod malformed;
 mod metadata;
+mod metrics;
 mod oauth2_client;
 mod oidc;
 mod outage;

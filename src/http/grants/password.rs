@@ -3,6 +3,7 @@
 //! the `password` grant may use it.
 
 use crate::app::issue::{sign_access_token, AccessTokenId, FamilyLifetimes, SignIn, TokenResponse};
+use crate::app::metrics::SignInVia;
 use crate::app::sign_in::{authenticate_user, SignInError};
 use crate::app::AppState;
 use crate::oauth::scope::resolve_scope;
@@ -31,7 +32,7 @@ pub async fn grant(
     // §4.3.2: "the authorization server MUST protect the endpoint against
     // brute force attacks (e.g., using rate-limitation ...)": the shared
     // sign-in check throttles per user and per address.
-    let user = authenticate_user(state, username, password, addr)
+    let user = authenticate_user(state, username, password, addr, SignInVia::PasswordGrant)
         .await
         .map_err(|e| match e {
             SignInError::Invalid => OAuthError::InvalidGrant("wrong username or password".into()),

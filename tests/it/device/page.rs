@@ -311,6 +311,15 @@ async fn rfc8628_5_1_a_burst_of_wrong_codes_gets_no_more_checked_and_loses_no_fa
     );
     // No failure lost: the address counted every code it got checked.
     assert_eq!(app.throttle_failures("device-ip:127.0.0.1"), checked as i64);
+    // Every refusal shows on /metrics, parallel ones too.
+    assert_eq!(
+        crate::metrics::metric(
+            &app,
+            "gatehouse_throttled_attempts_total{throttle=\"user_code\"}"
+        )
+        .await,
+        refused as f64
+    );
     // Nothing was decided by the guesses; once the lock passes, a right
     // code works.
     assert_eq!(row(&app, str_of(&body, "device_code")).status, "pending");

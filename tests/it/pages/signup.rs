@@ -206,6 +206,14 @@ mod open {
         assert_eq!(r.status(), 429);
         let html = r.text().await.unwrap();
         assert!(html.contains("Too many sign-ups"), "{html}");
+        assert_eq!(
+            crate::metrics::metric(
+                &app,
+                "gatehouse_throttled_attempts_total{throttle=\"sign_up\"}"
+            )
+            .await,
+            1.0
+        );
         let mut c = app.state.store.conn().unwrap();
         assert!(c.find_user_by_username("bulk-more").unwrap().is_none());
         // The sign-in page's throttle is another key: signing in still works.
