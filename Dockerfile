@@ -1,6 +1,7 @@
 # gatehouse: build with the Rust toolchain, run on a slim Debian.
-# SQLite and libpq are compiled in (bundled), so the runtime image needs no
-# database libraries.
+# SQLite, libpq and OpenSSL (libpq's TLS) are compiled in (bundled), so the
+# runtime image needs no database or TLS libraries. OpenSSL's build needs
+# perl and make, which the rust:1-bookworm image has.
 FROM rust:1-bookworm AS build
 WORKDIR /src
 COPY Cargo.toml Cargo.lock build.rs ./

@@ -23,6 +23,7 @@ mod oidc;
 mod outage;
 mod pages;
 mod people;
+mod pg_tls;
 mod proxies;
 mod register;
 mod revoke;
