@@ -38,13 +38,31 @@ impl<J: Send + 'static> WorkerPool<J> {
     where
         S: 'static,
     {
+        Self::start_resting(name, threads, init, work, |_: &mut S| {})
+    }
+
+    /// `start`, and each thread calls `rest` on its state when it finishes a
+    /// job and no other job is waiting: the moment to give back what a
+    /// burst needed (the argon2 threads free their memory block there).
+    pub fn start_resting<S>(
+        name: &str,
+        threads: usize,
+        init: impl Fn() -> S + Send + Sync + 'static,
+        work: impl Fn(&mut S, J) + Send + Sync + 'static,
+        rest: impl Fn(&mut S) + Send + Sync + 'static,
+    ) -> WorkerPool<J>
+    where
+        S: 'static,
+    {
         let (jobs, queue) = mpsc::channel::<J>();
         let queue = Arc::new(Mutex::new(queue));
         let init = Arc::new(init);
         let work = Arc::new(work);
+        let rest = Arc::new(rest);
         let waiting = Arc::new(AtomicUsize::new(0));
         for i in 0..threads.max(1) {
-            let (queue, init, work) = (queue.clone(), init.clone(), work.clone());
+            let (queue, init, work, rest) =
+                (queue.clone(), init.clone(), work.clone(), rest.clone());
             let taken = waiting.clone();
             let spawned = std::thread::Builder::new()
                 .name(format!("{name}-{i}"))
@@ -60,6 +78,9 @@ impl<J: Send + 'static> WorkerPool<J> {
                         let _ = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
                             work(&mut state, job)
                         }));
+                        if taken.load(Ordering::Relaxed) == 0 {
+                            rest(&mut state);
+                        }
                     }
                 });
             if let Err(e) = spawned {
@@ -111,6 +132,46 @@ mod tests {
         // The one thread survived the panic and kept its state.
         assert_eq!(rx.recv().unwrap(), 2);
         assert_eq!(rx.recv().unwrap(), 3);
+    }
+
+    #[test]
+    fn a_thread_rests_only_when_no_job_is_waiting() {
+        let (rested, rests) = mpsc::channel::<()>();
+        let rested = Mutex::new(rested);
+        let pool = WorkerPool::start_resting(
+            "test",
+            1,
+            || (),
+            |_: &mut (), (started, release): (mpsc::Sender<()>, mpsc::Receiver<()>)| {
+                let _ = started.send(());
+                let _ = release.recv();
+            },
+            move |_: &mut ()| {
+                let _ = rested.lock().unwrap().send(());
+            },
+        );
+        let (started, running) = mpsc::channel();
+        let mut releases = Vec::new();
+        for _ in 0..3 {
+            let (tx, rx) = mpsc::channel();
+            releases.push(tx);
+            assert!(pool.submit((started.clone(), rx)).is_ok());
+        }
+        // Job 1 runs while jobs 2 and 3 wait: no rest between them.
+        running.recv().unwrap();
+        for release in releases {
+            release.send(()).unwrap();
+        }
+        running.recv().unwrap();
+        running.recv().unwrap();
+        rests.recv().unwrap();
+        assert!(rests.try_recv().is_err(), "rested more than once");
+        // A lone job is followed by a rest.
+        let (tx, rx) = mpsc::channel();
+        assert!(pool.submit((started.clone(), rx)).is_ok());
+        running.recv().unwrap();
+        tx.send(()).unwrap();
+        rests.recv().unwrap();
     }
 
     #[test]
