@@ -9,6 +9,7 @@
 mod harness;
 
 mod cli;
+mod crash;
 mod device;
 mod files;
 mod guard;
