@@ -576,11 +576,11 @@ fn sqlite_keeps_every_acknowledged_write_across_sigkill() {
         .block_on(crash_and_restart(&url));
 }
 
-#[test]
 #[cfg_attr(
     not(gatehouse_test_postgres),
     ignore = "GATEHOUSE_TEST_POSTGRES_URL is not set"
 )]
+#[test]
 fn postgres_keeps_every_acknowledged_write_across_sigkill() {
     let Some(db) = crate::harness::fresh_pg_database() else {
         return;

@@ -28,3 +28,4 @@ mod register;
 mod revoke;
 mod scale_out;
 mod token;
+mod upgrade;
