@@ -543,6 +543,7 @@ async fn crash_and_restart(db_url: &str) {
             "refresh token from an acknowledged exchange: {r:?}"
         );
     }
+    let mut committed_unanswered = 0;
     for chain in &acked.chains {
         let form = [
             ("grant_type", "refresh_token"),
@@ -554,10 +555,15 @@ async fn crash_and_restart(db_url: &str) {
             // spent (RFC 6749 §6, rotation), refused as a client error.
             Err(e) if chain.in_flight && e.starts_with("token answered 400") => {
                 assert!(e.contains("invalid_grant"), "{e}");
+                committed_unanswered += 1;
             }
             Err(e) => panic!("newest acknowledged refresh token refused: {e}"),
         }
     }
+    eprintln!(
+        "of the {in_flight} refreshes in flight, {committed_unanswered} had committed \
+         without an answer"
+    );
     child.kill().unwrap();
     child.wait().unwrap();
 }
