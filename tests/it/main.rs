@@ -9,6 +9,7 @@
 mod harness;
 
 mod cli;
+mod crash;
 mod device;
 mod files;
 mod guard;
@@ -29,3 +30,4 @@ mod register;
 mod revoke;
 mod scale_out;
 mod token;
+mod upgrade;

@@ -87,7 +87,7 @@ pub use flows::*;
 pub use html::*;
 pub use siblings::*;
 
-struct PgDatabase {
+pub(crate) struct PgDatabase {
     admin_url: String,
     name: String,
 }
@@ -145,7 +145,7 @@ fn copy_keys(to: &std::path::Path) {
 /// A PostgreSQL URL for a new, empty database; `None` (with a visible note)
 /// when GATEHOUSE_TEST_POSTGRES_URL is not set. When it is set and the
 /// server is unreachable, this panics: the test fails, it does not skip.
-fn fresh_pg_database() -> Option<PgDatabase> {
+pub(crate) fn fresh_pg_database() -> Option<PgDatabase> {
     let Ok(admin_url) = std::env::var(PG_ENV) else {
         eprintln!("SKIPPED (PostgreSQL): {PG_ENV} is not set");
         return None;
@@ -160,7 +160,7 @@ fn fresh_pg_database() -> Option<PgDatabase> {
 }
 
 impl PgDatabase {
-    fn url(&self) -> String {
+    pub(crate) fn url(&self) -> String {
         let mut u = url::Url::parse(&self.admin_url).unwrap();
         u.set_path(&format!("/{}", self.name));
         u.to_string()
