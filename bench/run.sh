@@ -12,7 +12,7 @@
 # Usage: bash bench/run.sh   (installs wrk from Debian when missing)
 #   BENCH_REPS=3 BENCH_SECONDS=10 BENCH_SKIP=peer,postgres,code,memory,flood
 #   BENCH_POSTGRES_URL=postgres://postgres@127.0.0.1:5432 (a database is
-#   created there for the run and dropped after it)
+#   created there for the run and dropped after it), BENCH_POSTGRES_SSLMODE=disable
 set -euo pipefail
 cd "$(dirname "$0")/.."
 command -v wrk >/dev/null || { apt-get update -qq && apt-get install -y -qq wrk >/dev/null; }

@@ -113,6 +113,7 @@ impl DbKind {
             if path.is_empty() {
                 return Err("sqlite:// needs a file path, e.g. sqlite://gatehouse.db".into());
             }
+            sqlite_target(path)?;
             Ok((DbKind::Sqlite, path.to_string()))
         } else if url == ":memory:" || url == "sqlite::memory:" {
             Err("an in-memory SQLite database cannot be shared by the pool; use a file".into())
@@ -123,6 +124,37 @@ impl DbKind {
             ))
         }
     }
+}
+
+/// A SQLite target: the file's path and the `synchronous` level to run.
+/// A plain path may end in `?synchronous=normal` (the default) or
+/// `?synchronous=full`; a `file:` URI is SQLite's own syntax and passes as
+/// it is. In WAL mode, `normal` keeps every answered write through a crash
+/// of the process; `full` also through a power loss, for one fsync per
+/// write transaction (README, "Crashes and power loss").
+pub fn sqlite_target(target: &str) -> Result<(&str, &'static str), String> {
+    if target.starts_with("file:") {
+        return Ok((target, "NORMAL"));
+    }
+    let Some((path, query)) = target.split_once('?') else {
+        return Ok((target, "NORMAL"));
+    };
+    let mut level = "NORMAL";
+    for pair in query.split('&') {
+        level = match pair.split_once('=') {
+            Some(("synchronous", v)) if v.eq_ignore_ascii_case("normal") => "NORMAL",
+            Some(("synchronous", v)) if v.eq_ignore_ascii_case("full") => "FULL",
+            Some(("synchronous", v)) => {
+                return Err(format!("synchronous must be normal or full, got '{v}'"))
+            }
+            _ => {
+                return Err(format!(
+                    "unknown SQLite URL parameter '{pair}' (only synchronous=normal|full)"
+                ))
+            }
+        };
+    }
+    Ok((path, level))
 }
 
 /// The URL with any password replaced, safe to log or print.
@@ -201,12 +233,13 @@ impl DbConn {
                     .map_err(|e| StoreError::Unavailable(first_line(&e.to_string())))?,
             ),
             DbKind::Sqlite => {
-                let mut c = SqliteConnection::establish(target)
+                let (path, synchronous) = sqlite_target(target).map_err(StoreError::Invalid)?;
+                let mut c = SqliteConnection::establish(path)
                     .map_err(|e| StoreError::Unavailable(first_line(&e.to_string())))?;
-                c.batch_execute(
+                c.batch_execute(&format!(
                     "PRAGMA journal_mode = WAL; PRAGMA busy_timeout = 10000; \
-                     PRAGMA foreign_keys = ON; PRAGMA synchronous = NORMAL;",
-                )
+                     PRAGMA foreign_keys = ON; PRAGMA synchronous = {synchronous};"
+                ))
                 .map_err(|e| StoreError::Unavailable(e.to_string()))?;
                 Backend::Sqlite(c)
             }
@@ -523,9 +556,20 @@ impl Store {
     /// Opens the pool and checks that one connection can be made now.
     pub fn open(url: &str, max_size: u32) -> StoreResult<Store> {
         let (kind, target) = DbKind::from_url(url).map_err(StoreError::Invalid)?;
+        if kind == DbKind::Postgres {
+            // Initialise OpenSSL (libpq's TLS) before libpq does, without
+            // the exit handler libpq's own initialisation registers: that
+            // handler frees OpenSSL's state while pool threads may still
+            // be using a connection, and the process crashed on exit.
+            openssl_sys::init();
+        }
+        let file = match kind {
+            DbKind::Sqlite => sqlite_target(&target).map_err(StoreError::Invalid)?.0,
+            DbKind::Postgres => "",
+        };
         if kind == DbKind::Sqlite {
             // Fail with a clear message instead of SQLite's "unable to open".
-            let path = std::path::Path::new(&target);
+            let path = std::path::Path::new(file);
             if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
                 if !dir.is_dir() {
                     return Err(StoreError::Unavailable(format!(
@@ -539,7 +583,7 @@ impl Store {
         // A `file:` URI (SQLite's own syntax, e.g. `?mode=ro`) is SQLite's
         // to open; a plain path is created private and watched.
         if kind == DbKind::Sqlite && !target.starts_with("file:") {
-            let path = std::path::Path::new(&target);
+            let path = std::path::Path::new(file);
             if path.exists() {
                 warn_if_readable_by_others(path, "database file");
             } else {
@@ -744,6 +788,35 @@ mod tests {
         assert_eq!(*order.lock().unwrap(), vec![0, 1, 2, 3, 4]);
     }
 
+    /// README "Crashes and power loss": `?synchronous=full` is what every
+    /// connection of the store runs (SQLite reports FULL as 2, NORMAL as 1).
+    #[test]
+    fn the_sqlite_url_sets_the_synchronous_level_of_every_connection() {
+        let dir = tempfile::tempdir().unwrap();
+        let level = |url: String| {
+            let store = Store::open(&url, 2).unwrap();
+            let mut c = store.conn().unwrap();
+            let Backend::Sqlite(s) = &mut c.backend else {
+                panic!("not SQLite")
+            };
+            #[derive(QueryableByName)]
+            struct Level {
+                #[diesel(sql_type = diesel::sql_types::Integer)]
+                synchronous: i32,
+            }
+            diesel::sql_query("PRAGMA synchronous")
+                .get_result::<Level>(s)
+                .unwrap()
+                .synchronous
+        };
+        let db = dir.path().join("t.db").display().to_string();
+        assert_eq!(level(format!("sqlite://{db}")), 1);
+        assert_eq!(level(format!("sqlite://{db}?synchronous=full")), 2);
+        assert_eq!(level(format!("sqlite://{db}?synchronous=normal")), 1);
+        // The file is the path without the parameter.
+        assert!(std::path::Path::new(&db).exists());
+    }
+
     #[tokio::test]
     async fn writes_and_transactions_nest_without_waiting_for_themselves() {
         let dir = tempfile::tempdir().unwrap();
@@ -773,6 +846,9 @@ mod tests {
             DbKind::Postgres
         );
         assert!(DbKind::from_url("mysql://x").is_err());
+        assert!(DbKind::from_url("sqlite://a.db?synchronous=full").is_ok());
+        assert!(DbKind::from_url("sqlite://a.db?synchronous=off").is_err());
+        assert!(DbKind::from_url("sqlite://a.db?cache=shared").is_err());
         assert_eq!(
             redact_url("postgres://u:secret@h/d"),
             "postgres://u:***@h/d"
