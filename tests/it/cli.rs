@@ -33,6 +33,14 @@ impl Workdir {
         self.cmd(args).stdin(Stdio::null()).output().unwrap()
     }
 
+    fn run_with_url(&self, args: &[&str], url: Option<&str>) -> Output {
+        let mut c = self.cmd(args);
+        if let Some(url) = url {
+            c.env("GATEHOUSE_DATABASE_URL", url);
+        }
+        c.stdin(Stdio::null()).output().unwrap()
+    }
+
     pub(crate) fn run_with_stdin(&self, args: &[&str], input: &str) -> Output {
         let mut child = self
             .cmd(args)
@@ -594,6 +602,49 @@ fn migrate_check_lists_pending_migrations_and_applies_nothing() {
     let o = w.run(&["migrate", "--check"]);
     assert!(o.status.success(), "{}", stderr(&o));
     assert!(String::from_utf8_lossy(&o.stdout).contains("up to date"));
+}
+
+/// Several processes starting at once on one new database (instances of a
+/// scale-out set-up, or the CLI beside a starting server) all start: the
+/// migrations run once, under a lock, and no process fails on the other's
+/// SQLite write lock or creates a table the other created. Before the
+/// lock, most rounds had a process exit 2 ("database is locked" on SQLite,
+/// a duplicate `pg_type` on PostgreSQL).
+#[test]
+fn processes_starting_at_once_on_a_new_database_all_start() {
+    for round in 0..3 {
+        let pg = crate::harness::fresh_pg_database();
+        let mut databases: Vec<(&str, Option<String>)> = vec![("sqlite", None)];
+        if let Some(db) = &pg {
+            databases.push(("postgres", Some(db.url())));
+        }
+        for (backend, url) in databases {
+            let w = Workdir::new();
+            let started: Vec<std::process::Child> = (0..6)
+                .map(|_| {
+                    let mut c = w.cmd(&["client", "list"]);
+                    if let Some(url) = &url {
+                        c.env("GATEHOUSE_DATABASE_URL", url);
+                    }
+                    c.stdin(Stdio::null())
+                        .stdout(Stdio::null())
+                        .stderr(Stdio::piped())
+                        .spawn()
+                        .unwrap()
+                })
+                .collect();
+            for child in started {
+                let o = child.wait_with_output().unwrap();
+                assert!(
+                    o.status.success(),
+                    "{backend}, round {round}: {}",
+                    stderr(&o)
+                );
+            }
+            let o = w.run_with_url(&["migrate", "--check"], url.as_deref());
+            assert!(o.status.success(), "{backend}: {}", stderr(&o));
+        }
+    }
 }
 
 #[test]
