@@ -33,7 +33,7 @@ pub struct Config {
     pub device_interval: i64,
     pub log: String,
     pub log_format: LogFormat,
-    /// HTTP worker threads; default four per core (see `bench/README.md`).
+    /// HTTP worker threads; default two per core (see `bench/README.md`).
     pub workers: usize,
     /// Who may use `POST /register` (RFC 7591).
     pub registration: Registration,
@@ -255,7 +255,7 @@ pub const SETTINGS: &[Setting] = &[
         env: "GATEHOUSE_WORKERS",
         default: "",
         value_name: "N",
-        help: "HTTP worker threads (default: 4 per core)",
+        help: "HTTP worker threads (default: 2 per core)",
     },
 ];
 
@@ -349,7 +349,7 @@ impl Config {
 
         let (name, workers) = raw("workers");
         let workers = if workers.is_empty() {
-            4 * std::thread::available_parallelism().map_or(2, |n| n.get())
+            2 * std::thread::available_parallelism().map_or(2, |n| n.get())
         } else {
             match workers.trim().parse::<usize>() {
                 Ok(n) if (1..=1024).contains(&n) => n,

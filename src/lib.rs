@@ -130,6 +130,7 @@ impl Application {
             store,
             keys,
             hasher: hasher::Hasher::start(cores),
+            signing: app::signing::Signing::start(cores),
             clock,
             metrics: app::metrics::Metrics::default(),
             server_secret,
@@ -137,6 +138,8 @@ impl Application {
         let app_state = state.clone();
         let registration = state.config.registration;
         let server = HttpServer::new(move || {
+            // Runs on each HTTP worker thread as it starts.
+            workers::batch_scheduling();
             App::new()
                 .app_data(app_state.clone())
                 .app_data(web::PayloadConfig::new(64 * 1024))

@@ -107,9 +107,60 @@ impl<J: Send + 'static> WorkerPool<J> {
     }
 }
 
+/// Puts the calling thread in Linux's `SCHED_BATCH` policy: it still gets
+/// its fair share of the CPU, but waking up (a socket became readable, a
+/// database answer arrived) no longer preempts the thread that is running.
+/// The HTTP workers and the database threads call it as they start: they
+/// wake thousands of times a second for a few microseconds of work each,
+/// and under load every such wake-up interrupted an RSA signature or an
+/// argon2 verification mid-way, so the requests behind it waited. Measured
+/// in bench/README.md ("What bounds p99"). Elsewhere, or when the kernel
+/// refuses, the thread keeps the policy it has; a thread whose nice value
+/// was changed is left alone, since setting the policy resets it.
+pub fn batch_scheduling() {
+    #[cfg(target_os = "linux")]
+    {
+        use thread_priority::unix::{
+            set_thread_priority_and_policy, thread_native_id, NormalThreadSchedulePolicy,
+            ThreadSchedulePolicy,
+        };
+        use thread_priority::{ThreadPriority, ThreadPriorityOsValue};
+        if rustix::process::getpriority_process(None).ok() != Some(0) {
+            return;
+        }
+        // Normal policies have static priority 0; the OS value here is the
+        // nice value the crate sets with it, the 0 just read.
+        let _ = set_thread_priority_and_policy(
+            thread_native_id(),
+            ThreadPriority::Os(ThreadPriorityOsValue::default()),
+            ThreadSchedulePolicy::Normal(NormalThreadSchedulePolicy::Batch),
+        );
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[cfg(target_os = "linux")]
+    #[test]
+    fn batch_scheduling_switches_the_calling_thread_only() {
+        use thread_priority::unix::{
+            thread_schedule_policy, NormalThreadSchedulePolicy, ThreadSchedulePolicy,
+        };
+        let before = thread_schedule_policy().unwrap();
+        let inside = std::thread::spawn(|| {
+            batch_scheduling();
+            thread_schedule_policy().unwrap()
+        })
+        .join()
+        .unwrap();
+        assert_eq!(
+            inside,
+            ThreadSchedulePolicy::Normal(NormalThreadSchedulePolicy::Batch)
+        );
+        assert_eq!(thread_schedule_policy().unwrap(), before);
+    }
 
     #[test]
     fn jobs_run_on_the_pool_and_a_panic_keeps_the_thread() {

@@ -44,7 +44,7 @@ impl TokenResponse {
     /// When the token's scope has `openid` and the grant rests on a
     /// person's sign-in, an ID token for the same client, person and scope
     /// comes with it: every grant gets it through here.
-    pub fn new(
+    pub async fn new(
         state: &AppState,
         access_token: String,
         claims: &AccessTokenClaims,
@@ -53,7 +53,7 @@ impl TokenResponse {
     ) -> Result<TokenResponse, OAuthError> {
         let id_token = match sign_in {
             Some(s) if has_scope(&claims.scope, "openid") => {
-                Some(sign_id_token(state, &access_token, claims, s)?)
+                Some(sign_id_token(state, &access_token, claims, s).await?)
             }
             _ => None,
         };
@@ -126,7 +126,8 @@ pub fn session_sid(state: &AppState, session: &BrowserSession) -> String {
 /// Signs the ID token issued with `access_token` (OIDC Core §2,
 /// §3.1.3.6): same keys and `kid` as access tokens, `aud` and `azp` the
 /// client, `sub` the access token's, `at_hash` of the access token.
-fn sign_id_token(
+/// Signed on a signing thread (`app::signing`).
+async fn sign_id_token(
     state: &AppState,
     access_token: &str,
     access: &AccessTokenClaims,
@@ -146,7 +147,11 @@ fn sign_id_token(
         azp: access.client_id.clone(),
         user: user_claims(s.user, &access.scope),
     };
-    Ok(state.keys.current().signer.sign_id_token(&claims)?)
+    let signer = state.keys.current().signer.clone();
+    state
+        .signing
+        .run(move || Ok(signer.sign_id_token(&claims)?))
+        .await
 }
 
 /// The identity of an access token about to be issued: chosen before the
@@ -179,7 +184,7 @@ impl AccessTokenId {
 
 /// Signs an RFC 9068 access token. `sub` is the user's id, or the client's
 /// for client_credentials.
-pub fn issue_access_token(
+pub async fn issue_access_token(
     state: &AppState,
     sub: &str,
     client_id: &str,
@@ -194,10 +199,12 @@ pub fn issue_access_token(
         scope,
         auth_time,
     )
+    .await
 }
 
-/// Signs an access token whose id was chosen beforehand.
-pub fn sign_access_token(
+/// Signs an access token whose id was chosen beforehand, on a signing
+/// thread (`app::signing`).
+pub async fn sign_access_token(
     state: &AppState,
     id: AccessTokenId,
     sub: &str,
@@ -216,8 +223,14 @@ pub fn sign_access_token(
         scope: scope.to_string(),
         auth_time,
     };
-    let jwt = state.keys.current().signer.sign(&claims)?;
-    Ok((jwt, claims))
+    let signer = state.keys.current().signer.clone();
+    state
+        .signing
+        .run(move || {
+            let jwt = signer.sign(&claims)?;
+            Ok((jwt, claims))
+        })
+        .await
 }
 
 /// The lifetimes a new refresh token family gets from the settings.

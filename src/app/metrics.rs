@@ -434,6 +434,17 @@ pub fn render(state: &AppState) -> String {
         "gatehouse_argon2_jobs_waiting {}",
         state.hasher.waiting()
     );
+    family(
+        o,
+        "gatehouse_signing_jobs_waiting",
+        "gauge",
+        "Access and ID tokens queued for a signing thread, not yet started.",
+    );
+    let _ = writeln!(
+        o,
+        "gatehouse_signing_jobs_waiting {}",
+        state.signing.waiting()
+    );
     let load = state.store.load();
     family(
         o,

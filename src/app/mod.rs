@@ -7,6 +7,7 @@ pub mod issue;
 pub mod metrics;
 pub mod registration;
 pub mod sign_in;
+pub mod signing;
 
 use crate::clock::Clock;
 use crate::config::Config;
@@ -24,6 +25,8 @@ pub struct AppState {
     pub store: Store,
     pub keys: Keys,
     pub hasher: Hasher,
+    /// The threads every token is signed on.
+    pub signing: signing::Signing,
     pub clock: Clock,
     pub metrics: metrics::Metrics,
     /// The HMAC key of the CSRF form tokens (`pages::csrf`), from the keys

@@ -222,6 +222,7 @@ pub async fn complete(
         ResponseType::Token => {
             let (jwt, claims) =
                 issue_access_token(state, &user.id, &areq.client.id, &scope, Some(auth_time))
+                    .await
                     .map_err(|e| PageError::Internal(e.to_string()))?;
             // Recorded (with the consent just given, in one transaction) so
             // that withdrawing consent deny-lists the token.

@@ -669,7 +669,10 @@ impl Store {
         let jobs = crate::workers::WorkerPool::start(
             "gatehouse-db",
             max_size as usize,
-            move || (threads_pool.clone(), threads_outage.clone()),
+            move || {
+                crate::workers::batch_scheduling();
+                (threads_pool.clone(), threads_outage.clone())
+            },
             |(pool, outage): &mut (r2d2::Pool<DbManager>, std::sync::Arc<Outage>), job: Job| {
                 if !outage.may_try() {
                     return job(Err(StoreError::Unavailable(

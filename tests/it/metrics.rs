@@ -206,6 +206,7 @@ async fn prometheus_parser_reads_requests_by_route_and_status_and_the_gauges(app
         ("gatehouse_db_pool_max_connections", "gauge"),
         ("gatehouse_db_jobs_waiting", "gauge"),
         ("gatehouse_argon2_jobs_waiting", "gauge"),
+        ("gatehouse_signing_jobs_waiting", "gauge"),
     ] {
         assert_eq!(f.kind(family), kind, "{family}");
     }
@@ -299,7 +300,8 @@ async fn prometheus_parser_reads_requests_by_route_and_status_and_the_gauges(app
     );
 
     // Gauges: the pool has opened a connection and no more than its
-    // maximum; every request above was answered, so no argon2 job waits.
+    // maximum; every request above was answered, so no argon2 or signing
+    // job waits.
     let in_use = f.value("gatehouse_db_pool_connections", &[("state", "in_use")]);
     let idle = f.value("gatehouse_db_pool_connections", &[("state", "idle")]);
     let max = f.value("gatehouse_db_pool_max_connections", &[]);
@@ -309,6 +311,7 @@ async fn prometheus_parser_reads_requests_by_route_and_status_and_the_gauges(app
     );
     assert!(f.value("gatehouse_db_jobs_waiting", &[]) >= 0.0);
     assert_eq!(f.value("gatehouse_argon2_jobs_waiting", &[]), 0.0);
+    assert_eq!(f.value("gatehouse_signing_jobs_waiting", &[]), 0.0);
 }
 
 /// RFC 6819 §4.4.3.6: `/metrics` is public, so its sign-in counter must

@@ -132,7 +132,8 @@ pub async fn grant(
         &client_id,
         &code.scope,
         Some(code.auth_time),
-    )?;
+    )
+    .await?;
     // OIDC Core §3.1.3.3: with `openid`, an ID token too, echoing the
     // request's nonce (§3.1.3.6).
     let sign_in = SignIn {
@@ -141,5 +142,5 @@ pub async fn grant(
         nonce: code.nonce.as_deref(),
         sid: code.sid.as_deref(),
     };
-    TokenResponse::new(state, jwt, &claims, refresh_token, Some(sign_in))
+    TokenResponse::new(state, jwt, &claims, refresh_token, Some(sign_in)).await
 }

@@ -21,7 +21,7 @@ pub async fn grant(
         ));
     }
     let scope = resolve_scope(form.get("scope"), &client.scope_list())?.join(" ");
-    let (jwt, claims) = issue_access_token(state, &client.id, &client.id, &scope, None)?;
+    let (jwt, claims) = issue_access_token(state, &client.id, &client.id, &scope, None).await?;
     // §4.4.3: a refresh token SHOULD NOT be included.
-    TokenResponse::new(state, jwt, &claims, None, None)
+    TokenResponse::new(state, jwt, &claims, None, None).await
 }

@@ -62,14 +62,15 @@ pub async fn grant(
         &client.id,
         &approved.scope,
         approved.auth_time,
-    )?;
+    )
+    .await?;
     let sign_in = approved.auth_time.map(|auth_time| SignIn {
         user: &approved.user,
         auth_time,
         nonce: None,
         sid: approved.sid.as_deref(),
     });
-    TokenResponse::new(state, jwt, &claims, approved.refresh_token, sign_in)
+    TokenResponse::new(state, jwt, &claims, approved.refresh_token, sign_in).await
 }
 
 /// One poll, inside one transaction: read the code, judge it, and save the

@@ -66,7 +66,8 @@ pub async fn grant(
     } else {
         None
     };
-    let (jwt, claims) = sign_access_token(state, access, &user.id, &client.id, &scope, Some(now))?;
+    let (jwt, claims) =
+        sign_access_token(state, access, &user.id, &client.id, &scope, Some(now)).await?;
     // The person authenticated just now, with no browser session.
     let sign_in = SignIn {
         user: &user,
@@ -74,5 +75,5 @@ pub async fn grant(
         nonce: None,
         sid: None,
     };
-    TokenResponse::new(state, jwt, &claims, refresh_token, Some(sign_in))
+    TokenResponse::new(state, jwt, &claims, refresh_token, Some(sign_in)).await
 }

@@ -69,7 +69,7 @@ pub async fn grant(
     };
     let sub = family.user_id.as_deref().unwrap_or(&family.client_id);
     let (jwt, claims) =
-        sign_access_token(state, access, sub, &client.id, &scope, family.auth_time)?;
+        sign_access_token(state, access, sub, &client.id, &scope, family.auth_time).await?;
     // OIDC Core §12.2: a new ID token with the original sign-in's
     // `auth_time` (and `sid`), no nonce. Families started before gatehouse
     // remembered the sign-in get none.
@@ -82,7 +82,7 @@ pub async fn grant(
         }),
         _ => None,
     };
-    TokenResponse::new(state, jwt, &claims, Some(refresh_token), sign_in)
+    TokenResponse::new(state, jwt, &claims, Some(refresh_token), sign_in).await
 }
 
 fn invalid_grant(why: &str) -> OAuthError {
