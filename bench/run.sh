@@ -5,7 +5,8 @@
 # and a 2-process cluster, installed from npm into a temporary folder):
 # client_credentials tokens/s, p50, p99, CPU, idle and peak RSS and the
 # ratios, interleaved per repetition; gatehouse's authorization-code
-# exchange and refresh rotation (p50/p99 at 16 and 64 connections); its
+# exchange and refresh rotation (p50/p99 at 16 and 64 connections; also on
+# SQLite with ?synchronous=full, every commit flushed to disk); its
 # memory after start, after 60 s of load and 60 s later; and a 30 s
 # wrong-secret flood. Every process it starts, it stops. Asserts nothing.
 #
