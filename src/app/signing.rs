@@ -8,9 +8,8 @@
 //! run eight workers in, and a few requests waited two or three times as
 //! long as the median (client_credentials at 64 connections: p99 ≈ 2.2 ×
 //! p50). Fed from one queue, requests are signed in the order they got
-//! there, and the HTTP workers stay free to read and write sockets, so
-//! `/healthz`, the JWKS and the pages never wait behind a burst of token
-//! requests (bench/README.md has the figures).
+//! there, and the HTTP workers do no RSA work of their own
+//! (bench/README.md has the figures).
 
 use crate::oauth::OAuthError;
 use crate::workers::WorkerPool;
