@@ -43,7 +43,7 @@ impl DbConn {
         Ok(dispatch!(self, c => authorization_codes::table
             .find(code_hash)
             .select(AuthorizationCode::as_select())
-            .first(c)
+            .get_result(c)
             .optional())?)
     }
 

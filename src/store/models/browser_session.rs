@@ -62,7 +62,7 @@ impl DbConn {
             .filter(browser_sessions::idle_expires_at.gt(now))
             .filter(users::disabled.eq(false))
             .select((BrowserSession::as_select(), User::as_select()))
-            .first(c)
+            .get_result(c)
             .optional())?;
         if found
             .as_ref()

@@ -99,7 +99,7 @@ impl DbConn {
         Ok(dispatch!(self, c => clients::table
             .find(id)
             .select(Client::as_select())
-            .first(c)
+            .get_result(c)
             .optional())?)
     }
 

@@ -31,7 +31,7 @@ impl DbConn {
         Ok(dispatch!(self, c => consents::table
             .find((user_id, client_id))
             .select(Consent::as_select())
-            .first(c)
+            .get_result(c)
             .optional())?)
     }
 

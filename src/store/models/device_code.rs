@@ -59,7 +59,7 @@ impl DbConn {
         Ok(dispatch!(self, c => device_codes::table
             .find(hash)
             .select(DeviceCode::as_select())
-            .first(c)
+            .get_result(c)
             .optional())?)
     }
 
@@ -71,7 +71,7 @@ impl DbConn {
         Ok(dispatch!(self, c => device_codes::table
             .filter(device_codes::user_code.eq(user_code))
             .select(DeviceCode::as_select())
-            .first(c)
+            .get_result(c)
             .optional())?)
     }
 

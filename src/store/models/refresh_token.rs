@@ -294,7 +294,7 @@ impl DbConn {
             .inner_join(refresh_families::table)
             .filter(refresh_tokens::token_hash.eq(hash))
             .select((RefreshToken::as_select(), RefreshFamily::as_select()))
-            .first(c)
+            .get_result(c)
             .optional())?)
     }
 

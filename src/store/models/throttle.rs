@@ -90,7 +90,7 @@ impl DbConn {
         let row = dispatch!(self, c => sign_in_throttle::table
             .find(key)
             .select(ThrottleRow::as_select())
-            .first(c)
+            .get_result(c)
             .optional())?;
         Ok(row.map_or(0, |r| r.wait(now)))
     }
@@ -225,12 +225,12 @@ impl DbConn {
                     .find(key)
                     .select(ThrottleRow::as_select())
                     .for_update()
-                    .first(c)
+                    .get_result(c)
                     .optional()?,
                 Backend::Sqlite(c) => sign_in_throttle::table
                     .find(key)
                     .select(ThrottleRow::as_select())
-                    .first(c)
+                    .get_result(c)
                     .optional()?,
             };
             match row {

@@ -33,7 +33,7 @@ impl DbConn {
         Ok(dispatch!(self, c => users::table
             .find(id)
             .select(User::as_select())
-            .first(c)
+            .get_result(c)
             .optional())?)
     }
 
@@ -51,7 +51,7 @@ impl DbConn {
         Ok(dispatch!(self, c => users::table
             .filter(users::username.eq(username))
             .select(User::as_select())
-            .first(c)
+            .get_result(c)
             .optional())?)
     }
 
