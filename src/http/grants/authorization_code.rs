@@ -69,16 +69,37 @@ pub async fn grant(
                     now,
                 };
                 // The conditional update lets exactly one of two racing
-                // redemptions win; the loser is a replay too.
+                // redemptions win; the loser is a replay too. The winner
+                // records the access token's id with it.
+                let access = AccessTokenId::new(&st);
                 let replayed = match judge_exchange(&issued, &exchange)? {
-                    Verdict::Replayed => true,
-                    Verdict::Redeem => !c.consume_authorization_code(&code_hash, now)?,
+                    Verdict::Replayed => {
+                        Some(code.issued_jti.clone().zip(code.issued_jti_expires_at))
+                    }
+                    Verdict::Redeem
+                        if c.consume_authorization_code(
+                            &code_hash,
+                            now,
+                            &access.jti,
+                            access.exp,
+                        )? =>
+                    {
+                        None
+                    }
+                    // Lost the race (PostgreSQL: the update waited for the
+                    // winner's commit). What the winner issued is visible
+                    // now, not in the row read above. SQLite never gets
+                    // here: the write lock is held from BEGIN.
+                    Verdict::Redeem => Some(
+                        c.find_authorization_code(&code_hash)?
+                            .and_then(|won| won.issued_jti.zip(won.issued_jti_expires_at)),
+                    ),
                 };
-                if replayed {
+                if let Some(issued_access) = replayed {
                     // RFC 6749 §4.1.2: revoke what the code issued.
                     c.revoke_families_from_code(&code_hash, now)?;
-                    if let (Some(jti), Some(exp)) = (&code.issued_jti, code.issued_jti_expires_at) {
-                        c.revoke_access_token(jti, exp)?;
+                    if let Some((jti, exp)) = issued_access {
+                        c.revoke_access_token(&jti, exp)?;
                     }
                     return Ok(Outcome::Replayed);
                 }
@@ -87,8 +108,6 @@ pub async fn grant(
                 let Some(user) = c.find_user(&code.user_id)?.filter(|u| !u.disabled) else {
                     return Err(bad_code());
                 };
-                let access = AccessTokenId::new(&st);
-                c.record_code_access_token(&code_hash, &access.jti, access.exp)?;
                 c.record_user_access_token(&access.jti, &code.user_id, &client.id, access.exp)?;
                 let refresh_token = if client.has_grant(GrantType::RefreshToken) {
                     Some(c.issue_signed_in_refresh_token(

@@ -47,31 +47,28 @@ impl DbConn {
             .optional())?)
     }
 
-    /// Marks the code used. True only for the one caller that wins: the
-    /// conditional update is atomic on both backends.
-    pub fn consume_authorization_code(&mut self, code_hash: &str, now: i64) -> StoreResult<bool> {
+    /// Marks the code used and records the access token it issues (so a
+    /// replay can revoke it, RFC 6749 §4.1.2), in one statement. True only
+    /// for the one caller that wins: the conditional update is atomic on
+    /// both backends.
+    pub fn consume_authorization_code(
+        &mut self,
+        code_hash: &str,
+        now: i64,
+        jti: &str,
+        jti_expires_at: i64,
+    ) -> StoreResult<bool> {
         let n = dispatch!(self, c => diesel::update(
             authorization_codes::table
                 .find(code_hash)
                 .filter(authorization_codes::consumed_at.is_null()),
         )
-        .set(authorization_codes::consumed_at.eq(now))
+        .set((
+            authorization_codes::consumed_at.eq(now),
+            authorization_codes::issued_jti.eq(jti),
+            authorization_codes::issued_jti_expires_at.eq(jti_expires_at),
+        ))
         .execute(c))?;
         Ok(n == 1)
-    }
-
-    pub fn record_code_access_token(
-        &mut self,
-        code_hash: &str,
-        jti: &str,
-        exp: i64,
-    ) -> StoreResult<()> {
-        dispatch!(self, c => diesel::update(authorization_codes::table.find(code_hash))
-            .set((
-                authorization_codes::issued_jti.eq(jti),
-                authorization_codes::issued_jti_expires_at.eq(exp),
-            ))
-            .execute(c))?;
-        Ok(())
     }
 }

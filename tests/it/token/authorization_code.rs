@@ -7,6 +7,7 @@ use crate::harness::{
 
 backend_tests!(
     rfc6749_4_1_2_used_code_is_refused_and_its_tokens_revoked,
+    rfc6749_4_1_2_code_sent_eight_times_at_once_issues_once_then_is_revoked,
     rfc6749_4_1_2_expired_code_is_invalid_grant,
     rfc7636_4_6_wrong_or_missing_verifier_is_invalid_grant,
     rfc9700_2_1_1_verifier_without_challenge_is_invalid_grant,
@@ -48,6 +49,50 @@ async fn rfc6749_4_1_2_used_code_is_refused_and_its_tokens_revoked(app: TestApp)
             .unwrap(),
         "the first access token is revoked"
     );
+}
+
+/// The same code in eight requests at once: exactly one exchange wins,
+/// the other seven are uses of a spent code, so what the winner got is
+/// revoked too, however the requests interleave (on PostgreSQL a loser
+/// can read the code before the winner commits).
+async fn rfc6749_4_1_2_code_sent_eight_times_at_once_issues_once_then_is_revoked(app: TestApp) {
+    let c = app.web_client(false);
+    signed_in(&app).await;
+    let (verifier, ch) = pkce_pair();
+    let loc = app.authorize_and_allow(&code_query(&c, &ch, &[])).await;
+    let code = url_params(&loc, false)["code"].clone();
+    let requests = (0..8).map(|_| async {
+        let r = app
+            .exchange(&c, &code, Some(&verifier), Some(REDIRECT))
+            .await;
+        let status = r.status().as_u16();
+        (status, r.json::<serde_json::Value>().await.unwrap())
+    });
+    let results = futures_util::future::join_all(requests).await;
+    let won: Vec<_> = results.iter().filter(|(s, _)| *s == 200).collect();
+    assert_eq!(won.len(), 1, "{results:?}");
+    for (s, body) in results.iter().filter(|(s, _)| *s != 200) {
+        assert_eq!(
+            (*s, body["error"].as_str()),
+            (400, Some("invalid_grant")),
+            "{body}"
+        );
+    }
+    let won = &won[0].1;
+    let claims = app.verify_jwt(won["access_token"].as_str().unwrap()).await;
+    assert!(
+        app.state
+            .store
+            .conn()
+            .unwrap()
+            .is_access_token_revoked(claims["jti"].as_str().unwrap())
+            .unwrap(),
+        "the winner's access token is revoked"
+    );
+    let refresh = app
+        .refresh(&c, won["refresh_token"].as_str().unwrap())
+        .await;
+    expect_error(refresh, 400, "invalid_grant").await;
 }
 
 async fn rfc6749_4_1_2_expired_code_is_invalid_grant(app: TestApp) {
