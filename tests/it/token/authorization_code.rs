@@ -53,8 +53,9 @@ async fn rfc6749_4_1_2_used_code_is_refused_and_its_tokens_revoked(app: TestApp)
 
 /// The same code in eight requests at once: exactly one exchange wins,
 /// the other seven are uses of a spent code, so what the winner got is
-/// revoked too, however the requests interleave (on PostgreSQL a loser
-/// can read the code before the winner commits).
+/// revoked too. (The narrower race the grant handles, a PostgreSQL loser
+/// reading the row before the winner commits, depends on timing and is
+/// seldom hit by this test.)
 async fn rfc6749_4_1_2_code_sent_eight_times_at_once_issues_once_then_is_revoked(app: TestApp) {
     let c = app.web_client(false);
     signed_in(&app).await;
