@@ -47,7 +47,7 @@ pub struct Hasher {
     cache: Arc<Mutex<HashSet<[u8; 32]>>>,
     /// Verifications of a cache key under way; later callers with the
     /// same key wait for the first one's answer.
-    in_flight: Arc<Mutex<HashMap<[u8; 32], Arc<tokio::sync::OnceCell<bool>>>>>,
+    in_flight: Arc<Mutex<InFlightMap>>,
     dummy: Arc<OnceLock<String>>,
     /// argon2 verifications run so far (real and dummy), for `/metrics`.
     verifications: Arc<std::sync::atomic::AtomicU64>,
@@ -189,12 +189,15 @@ impl Hasher {
     }
 }
 
+/// Cache key to the answer of its verification under way.
+type InFlightMap = HashMap<[u8; 32], Arc<tokio::sync::OnceCell<bool>>>;
+
 /// One caller's share of a verification under way. When the last caller
 /// holding it is done, or gives up (its request was cancelled), the entry
 /// leaves the map, so wrong secrets from clients that disconnect early
 /// leave nothing behind.
 struct InFlight<'a> {
-    map: &'a Mutex<HashMap<[u8; 32], Arc<tokio::sync::OnceCell<bool>>>>,
+    map: &'a Mutex<InFlightMap>,
     key: [u8; 32],
     cell: Arc<tokio::sync::OnceCell<bool>>,
 }
