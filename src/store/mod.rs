@@ -198,9 +198,20 @@ pub struct DbConn {
 /// The turn is handed straight to the longest waiter, and only that thread
 /// is woken (a condition variable woken for all would wake every queued
 /// database thread at each hand-over, to find it was not their turn).
+///
+/// The writes themselves all run on one connection of their own, which the
+/// turn lends to its holder. SQLite drops a connection's page cache
+/// whenever another connection has written since its last transaction, so
+/// writers spread over the pool re-read every page they touch; the one
+/// writer connection only ever sees its own writes and keeps its cache.
 #[derive(Default)]
 pub struct WriteQueue {
     state: std::sync::Mutex<QueueState>,
+    /// The writer connection, between turns; `None` until the first write
+    /// (or after a writer panicked while holding it).
+    writer: std::sync::Mutex<Option<Backend>>,
+    /// The SQLite target, to open the writer connection.
+    target: String,
 }
 
 #[derive(Default)]
@@ -213,6 +224,13 @@ struct QueueState {
 }
 
 impl WriteQueue {
+    fn new(target: &str) -> WriteQueue {
+        WriteQueue {
+            target: target.to_string(),
+            ..WriteQueue::default()
+        }
+    }
+
     /// Waits for this caller's turn; the turn passes on when the guard drops
     /// (also when the writer panics).
     fn enter(self: &std::sync::Arc<Self>) -> WriteTurn {
@@ -235,6 +253,26 @@ impl WriteQueue {
 }
 
 struct WriteTurn(std::sync::Arc<WriteQueue>);
+
+impl WriteTurn {
+    /// The writer connection, opened on first use.
+    fn take_writer(&self) -> StoreResult<Backend> {
+        let held = self
+            .0
+            .writer
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .take();
+        match held {
+            Some(b) => Ok(b),
+            None => Ok(DbConn::establish_pooled(DbKind::Sqlite, &self.0.target)?.backend),
+        }
+    }
+
+    fn give_back(&self, writer: Backend) {
+        *self.0.writer.lock().unwrap_or_else(|e| e.into_inner()) = Some(writer);
+    }
+}
 
 impl Drop for WriteTurn {
     fn drop(&mut self) {
@@ -281,6 +319,17 @@ impl DbConn {
         })
     }
 
+    /// A connection of the store's own (a pooled one or the SQLite writer).
+    fn establish_pooled(kind: DbKind, target: &str) -> StoreResult<DbConn> {
+        let mut c = DbConn::establish(kind, target)?;
+        if kind == DbKind::Sqlite {
+            // The checkpointer thread copies the WAL back (`Checkpointer`);
+            // no commit of the store's connections does it.
+            c.execute_raw("PRAGMA wal_autocheckpoint = 0")?;
+        }
+        Ok(c)
+    }
+
     pub fn kind(&self) -> DbKind {
         match self.backend {
             Backend::Pg(_) => DbKind::Postgres,
@@ -306,10 +355,16 @@ impl DbConn {
         if self.tx_open {
             return f(self);
         }
-        let _turn = match &self.writers {
-            Some(q) if !self.in_turn => Some(q.enter()),
-            _ => None,
-        };
+        match self.writers.clone() {
+            Some(q) if !self.in_turn => self.on_writer(&q, |c| c.run_transaction(f)),
+            _ => self.run_transaction(f),
+        }
+    }
+
+    fn run_transaction<T, E>(&mut self, f: impl FnOnce(&mut DbConn) -> Result<T, E>) -> Result<T, E>
+    where
+        E: From<StoreError>,
+    {
         let begin = match self.kind() {
             DbKind::Sqlite => "BEGIN IMMEDIATE",
             DbKind::Postgres => "BEGIN",
@@ -332,15 +387,30 @@ impl DbConn {
     /// locked would sleep in the busy handler); on PostgreSQL it runs as is.
     pub fn write<T>(&mut self, f: impl FnOnce(&mut DbConn) -> StoreResult<T>) -> StoreResult<T> {
         match self.writers.clone() {
-            Some(q) if !self.tx_open && !self.in_turn => {
-                let _turn = q.enter();
-                self.in_turn = true;
-                let out = f(self);
-                self.in_turn = false;
-                out
-            }
+            Some(q) if !self.tx_open && !self.in_turn => self.on_writer(&q, f),
             _ => f(self),
         }
+    }
+
+    /// Runs `f` in this process's write turn, on the writer connection
+    /// (`WriteQueue`), then gives both back. If `f` panics, this DbConn
+    /// still holds the writer connection and is marked in turn, so the
+    /// pool discards it; the next writer opens a new one.
+    fn on_writer<T, E>(
+        &mut self,
+        q: &std::sync::Arc<WriteQueue>,
+        f: impl FnOnce(&mut DbConn) -> Result<T, E>,
+    ) -> Result<T, E>
+    where
+        E: From<StoreError>,
+    {
+        let turn = q.enter();
+        let pooled = std::mem::replace(&mut self.backend, turn.take_writer()?);
+        self.in_turn = true;
+        let out = f(self);
+        self.in_turn = false;
+        turn.give_back(std::mem::replace(&mut self.backend, pooled));
+        out
     }
 
     /// Applies the pending migrations. Several processes starting at once
@@ -426,12 +496,7 @@ impl r2d2::ManageConnection for DbManager {
     type Error = StoreError;
 
     fn connect(&self) -> Result<DbConn, StoreError> {
-        let mut c = DbConn::establish(self.kind, &self.target)?;
-        if self.writers.is_some() {
-            // The checkpointer thread copies the WAL back (`Checkpointer`);
-            // no commit of a pooled connection does it.
-            c.execute_raw("PRAGMA wal_autocheckpoint = 0")?;
-        }
+        let mut c = DbConn::establish_pooled(self.kind, &self.target)?;
         c.writers = self.writers.clone();
         Ok(c)
     }
@@ -679,7 +744,8 @@ impl Store {
             .error_handler(Box::new(r2d2::NopErrorHandler))
             .build(DbManager {
                 kind,
-                writers: (kind == DbKind::Sqlite).then(Default::default),
+                writers: (kind == DbKind::Sqlite)
+                    .then(|| std::sync::Arc::new(WriteQueue::new(&target))),
                 target,
             })
             .map_err(|e| StoreError::Unavailable(e.to_string()))?;
@@ -930,6 +996,54 @@ mod tests {
         assert_eq!(level(format!("sqlite://{db}?synchronous=normal")), 1);
         // The file is the path without the parameter.
         assert!(std::path::Path::new(&db).exists());
+    }
+
+    /// Rows in table `t`, read on a pooled connection (not the writer).
+    fn rows_in_t(store: &Store) -> i64 {
+        #[derive(QueryableByName)]
+        struct N {
+            #[diesel(sql_type = diesel::sql_types::BigInt)]
+            n: i64,
+        }
+        let mut c = store.conn().unwrap();
+        let Backend::Sqlite(s) = &mut c.backend else {
+            panic!("not SQLite")
+        };
+        diesel::sql_query("SELECT COUNT(*) AS n FROM t")
+            .get_result::<N>(s)
+            .unwrap()
+            .n
+    }
+
+    #[tokio::test]
+    async fn a_writer_that_panics_inside_a_transaction_writes_nothing_and_the_next_one_writes() {
+        let dir = tempfile::tempdir().unwrap();
+        let url = format!("sqlite://{}", dir.path().join("t.db").display());
+        let store = Store::open(&url, 2).unwrap();
+        store
+            .run(|c| c.write(|c| c.execute_raw("CREATE TABLE t (x INTEGER)")))
+            .await
+            .unwrap();
+        let r: Result<(), StoreError> = store
+            .run(|c| {
+                c.transaction(|c| {
+                    c.execute_raw("INSERT INTO t VALUES (1)")?;
+                    panic!("boom")
+                })
+            })
+            .await;
+        assert!(matches!(r, Err(StoreError::Unavailable(_))));
+        // The writer connection went with the panic; the next writer opens
+        // another and gets in, and readers see its row, not the first.
+        for x in 2..5 {
+            store
+                .run(move |c| {
+                    c.transaction(|c| c.execute_raw(&format!("INSERT INTO t VALUES ({x})")))
+                })
+                .await
+                .unwrap();
+        }
+        assert_eq!(rows_in_t(&store), 3);
     }
 
     #[tokio::test]
