@@ -292,10 +292,11 @@ impl Drop for WriteTurn {
 impl DbConn {
     pub fn establish(kind: DbKind, target: &str) -> StoreResult<DbConn> {
         let backend = match kind {
-            DbKind::Postgres => Backend::Pg(
+            DbKind::Postgres => Backend::Pg({
+                init_openssl();
                 PgConnection::establish(target)
-                    .map_err(|e| StoreError::Unavailable(first_line(&e.to_string())))?,
-            ),
+                    .map_err(|e| StoreError::Unavailable(first_line(&e.to_string())))?
+            }),
             DbKind::Sqlite => {
                 let (path, synchronous) = sqlite_target(target).map_err(StoreError::Invalid)?;
                 let mut c = SqliteConnection::establish(path)
@@ -452,6 +453,16 @@ impl DbConn {
     pub fn ping(&mut self) -> StoreResult<()> {
         self.execute_raw("SELECT 1")
     }
+}
+
+/// Initialises OpenSSL (libpq's TLS) before libpq does, without the exit
+/// handler libpq's own initialisation registers: that handler frees
+/// OpenSSL's state while other threads may still be using a connection,
+/// and the process crashed on exit. Every PostgreSQL connection of
+/// gatehouse's, and of its tests, calls this first; after the first call
+/// it costs an atomic load.
+pub fn init_openssl() {
+    openssl_sys::init();
 }
 
 /// Puts a SQLite file in WAL mode (a no-op once it is). When two processes
@@ -688,13 +699,6 @@ impl Store {
     /// Opens the pool and checks that one connection can be made now.
     pub fn open(url: &str, max_size: u32) -> StoreResult<Store> {
         let (kind, target) = DbKind::from_url(url).map_err(StoreError::Invalid)?;
-        if kind == DbKind::Postgres {
-            // Initialise OpenSSL (libpq's TLS) before libpq does, without
-            // the exit handler libpq's own initialisation registers: that
-            // handler frees OpenSSL's state while pool threads may still
-            // be using a connection, and the process crashed on exit.
-            openssl_sys::init();
-        }
         let file = match kind {
             DbKind::Sqlite => sqlite_target(&target).map_err(StoreError::Invalid)?.0,
             DbKind::Postgres => "",

@@ -94,6 +94,7 @@ pub(crate) struct PgDatabase {
 
 impl Drop for PgDatabase {
     fn drop(&mut self) {
+        gatehouse::store::init_openssl();
         if let Ok(mut c) = diesel::PgConnection::establish(&self.admin_url) {
             let _ = diesel::sql_query(format!(
                 "DROP DATABASE IF EXISTS \"{}\" WITH (FORCE)",
@@ -151,6 +152,10 @@ pub(crate) fn fresh_pg_database() -> Option<PgDatabase> {
         return None;
     };
     let name = format!("gh_test_{}", uuid::Uuid::new_v4().simple());
+    // Before libpq's TLS starts OpenSSL with an exit handler, which could
+    // crash this process at exit while servers' threads still use it (a
+    // clean-clone CI run did: SIGSEGV after every test had passed).
+    gatehouse::store::init_openssl();
     let mut c = diesel::PgConnection::establish(&admin_url)
         .unwrap_or_else(|e| panic!("{PG_ENV} is set but PostgreSQL is unreachable: {e}"));
     diesel::sql_query(format!("CREATE DATABASE \"{name}\""))
