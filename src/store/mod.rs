@@ -221,6 +221,8 @@ struct QueueState {
     /// The writers waiting, longest first, each with the flag its turn
     /// sets.
     waiting: std::collections::VecDeque<(std::thread::Thread, std::sync::Arc<AtomicBool>)>,
+    /// Turns given so far (the checkpointer's way to see writes).
+    given: u64,
 }
 
 impl WriteQueue {
@@ -231,12 +233,18 @@ impl WriteQueue {
         }
     }
 
+    /// Turns given so far.
+    fn given(&self) -> u64 {
+        self.state.lock().unwrap_or_else(|e| e.into_inner()).given
+    }
+
     /// Waits for this caller's turn; the turn passes on when the guard drops
     /// (also when the writer panics).
     fn enter(self: &std::sync::Arc<Self>) -> WriteTurn {
         let mut state = self.state.lock().unwrap_or_else(|e| e.into_inner());
         if !state.busy {
             state.busy = true;
+            state.given += 1;
             return WriteTurn(self.clone());
         }
         let mine = std::sync::Arc::new(AtomicBool::new(false));
@@ -255,6 +263,11 @@ impl WriteQueue {
 struct WriteTurn(std::sync::Arc<WriteQueue>);
 
 impl WriteTurn {
+    /// Turns given so far, this one included: while it is held, no other.
+    fn given(&self) -> u64 {
+        self.0.given()
+    }
+
     /// The writer connection, opened on first use.
     fn take_writer(&self) -> StoreResult<Backend> {
         let held = self
@@ -280,6 +293,7 @@ impl Drop for WriteTurn {
         match state.waiting.pop_front() {
             // Still busy: the turn goes to the next writer.
             Some((thread, turn)) => {
+                state.given += 1;
                 drop(state);
                 turn.store(true, Ordering::Release);
                 thread.unpark();
@@ -326,7 +340,9 @@ impl DbConn {
         if kind == DbKind::Sqlite {
             // The checkpointer thread copies the WAL back (`Checkpointer`);
             // no commit of the store's connections does it.
-            c.execute_raw("PRAGMA wal_autocheckpoint = 0")?;
+            c.execute_raw(&format!(
+                "PRAGMA wal_autocheckpoint = 0; PRAGMA journal_size_limit = {WAL_SIZE_LIMIT};"
+            ))?;
         }
         Ok(c)
     }
@@ -524,35 +540,102 @@ impl r2d2::ManageConnection for DbManager {
 /// How often the SQLite checkpointer copies the WAL back.
 const CHECKPOINT_EVERY: Duration = Duration::from_millis(250);
 
+/// The size SQLite cuts the `-wal` file back to when it starts it over
+/// (after a load spike made it larger); below it, the file's blocks are
+/// reused as they are.
+const WAL_SIZE_LIMIT: i64 = 64 * 1024 * 1024;
+
 /// SQLite in WAL mode appends commits to the `-wal` file; a checkpoint
 /// copies them back into the database file (page copies and two fsyncs, a
 /// few milliseconds here). By default SQLite runs it inside whichever commit
 /// takes the WAL past 1,000 pages, while that writer holds its turn, so
 /// every writer queued behind it waits too (measured: the p99 of the code
-/// exchange). Here a thread of its own runs a PASSIVE checkpoint every
-/// `CHECKPOINT_EVERY`, which waits for no writer and holds none up; the
-/// pooled connections never checkpoint. The thread ends with the last
-/// handle to the store.
+/// exchange). Here a thread of its own checkpoints every
+/// `CHECKPOINT_EVERY`; the pooled connections never do.
+///
+/// The WAL starts over from its beginning only when a write finds every
+/// frame in it copied back. Under steady writes a checkpoint beside them
+/// never gets there: it ends with the commits made while it ran still to
+/// copy, so the file grew without end (measured: 3.6 GB in 3 minutes of
+/// code exchanges, each write going to new blocks of the file that the
+/// kernel first zeroes, 12 % of the server's CPU). So a round
+/// (`Checkpointer::round`) copies beside the writers until little is left,
+/// then copies the rest in this process's write turn (`WriteQueue`), with
+/// no writer of ours appending; the next write starts the WAL over. A
+/// reader still in an older snapshot at that moment defers it to a later
+/// round. The thread ends with the last handle to the store.
 struct Checkpointer {
     _stop: std::sync::mpsc::Sender<()>,
 }
 
+/// Checkpoints beside the writers in one round, at most this many.
+const CHECKPOINT_PASSES: usize = 4;
+/// Few enough writes during a pass that copying them in the write turn is
+/// quick: 1 to 4 ms measured here, mostly its two fsyncs.
+const FEW_WRITES: u64 = 16;
+
+/// What `PRAGMA wal_checkpoint` answers.
+#[derive(QueryableByName)]
+struct CheckpointResult {
+    /// The frames in the WAL.
+    #[diesel(sql_type = diesel::sql_types::Integer)]
+    log: i32,
+}
+
+impl DbConn {
+    /// A PASSIVE checkpoint (it waits for nobody): the frames in the WAL.
+    fn checkpoint(&mut self) -> StoreResult<i32> {
+        let Backend::Sqlite(c) = &mut self.backend else {
+            return Ok(0);
+        };
+        let r = diesel::sql_query("PRAGMA wal_checkpoint(PASSIVE)")
+            .get_result::<CheckpointResult>(c)?;
+        Ok(r.log)
+    }
+}
+
 impl Checkpointer {
-    fn start(target: &str) -> StoreResult<Checkpointer> {
+    fn start(target: &str, writers: std::sync::Arc<WriteQueue>) -> StoreResult<Checkpointer> {
         let mut conn = DbConn::establish(DbKind::Sqlite, target)?;
         let (stop, stopped) = std::sync::mpsc::channel::<()>();
         std::thread::Builder::new()
             .name("gatehouse-checkpoint".into())
             .spawn(move || {
                 use std::sync::mpsc::RecvTimeoutError;
+                let mut seen = 0;
                 while let Err(RecvTimeoutError::Timeout) = stopped.recv_timeout(CHECKPOINT_EVERY) {
-                    if let Err(e) = conn.execute_raw("PRAGMA wal_checkpoint(PASSIVE)") {
+                    if let Err(e) = Checkpointer::round(&mut conn, &writers, &mut seen) {
                         tracing::debug!(error = %e, "WAL checkpoint deferred");
                     }
                 }
             })
             .map_err(|e| StoreError::Unavailable(format!("cannot start the checkpointer: {e}")))?;
         Ok(Checkpointer { _stop: stop })
+    }
+
+    /// One round; answers the frames in the WAL as its last checkpoint saw
+    /// them. `seen` is the count of write turns given when the last round
+    /// held one: if none was given since, nothing of ours was written and
+    /// the round takes no turn.
+    fn round(
+        conn: &mut DbConn,
+        writers: &std::sync::Arc<WriteQueue>,
+        seen: &mut u64,
+    ) -> StoreResult<i32> {
+        let mut frames = 0;
+        for _ in 0..CHECKPOINT_PASSES {
+            let before = writers.given();
+            frames = conn.checkpoint()?;
+            if writers.given() - before <= FEW_WRITES {
+                break;
+            }
+        }
+        if writers.given() == *seen {
+            return Ok(frames);
+        }
+        let turn = writers.enter();
+        *seen = turn.given();
+        conn.checkpoint()
     }
 }
 
@@ -732,9 +815,11 @@ impl Store {
         }
         // Check reachability once with a clear error before building the pool.
         DbConn::establish(kind, &target)?;
-        let checkpointer = match kind {
-            DbKind::Sqlite => Some(Checkpointer::start(&target)?),
-            DbKind::Postgres => None,
+        let writers =
+            (kind == DbKind::Sqlite).then(|| std::sync::Arc::new(WriteQueue::new(&target)));
+        let checkpointer = match &writers {
+            Some(q) => Some(Checkpointer::start(&target, q.clone())?),
+            None => None,
         };
         let pool = r2d2::Pool::builder()
             .max_size(max_size)
@@ -748,8 +833,7 @@ impl Store {
             .error_handler(Box::new(r2d2::NopErrorHandler))
             .build(DbManager {
                 kind,
-                writers: (kind == DbKind::Sqlite)
-                    .then(|| std::sync::Arc::new(WriteQueue::new(&target))),
+                writers,
                 target,
             })
             .map_err(|e| StoreError::Unavailable(e.to_string()))?;
@@ -1048,6 +1132,56 @@ mod tests {
                 .unwrap();
         }
         assert_eq!(rows_in_t(&store), 3);
+    }
+
+    /// The WAL starts over after every checkpoint round even while a
+    /// writer never pauses: copying only beside the writers, each round
+    /// ended with fresh commits still to copy and the file grew without
+    /// end (3.6 GB in 3 minutes of code exchanges).
+    #[test]
+    fn the_wal_starts_over_after_each_checkpoint_round_under_writes_that_never_pause() {
+        let dir = tempfile::tempdir().unwrap();
+        let target = dir.path().join("t.db").display().to_string();
+        // No `Store`: its own checkpointer would run rounds beside the test's.
+        let writers = std::sync::Arc::new(WriteQueue::new(&target));
+        let mut c = DbConn::establish_pooled(DbKind::Sqlite, &target).unwrap();
+        c.writers = Some(writers.clone());
+        c.write(|c| c.execute_raw("CREATE TABLE t (x BLOB)"))
+            .unwrap();
+        let stop = std::sync::Arc::new(AtomicBool::new(false));
+        let writes = std::sync::Arc::new(std::sync::atomic::AtomicU64::new(0));
+        let writer = {
+            let (stop, writes) = (stop.clone(), writes.clone());
+            std::thread::spawn(move || {
+                while !stop.load(Ordering::Relaxed) {
+                    c.transaction(|c| c.execute_raw("INSERT INTO t VALUES (randomblob(3000))"))
+                        .unwrap();
+                    writes.fetch_add(1, Ordering::Relaxed);
+                }
+            })
+        };
+        let wait_for_writes = |n: u64| {
+            let from = writes.load(Ordering::Relaxed);
+            while writes.load(Ordering::Relaxed) < from + n {
+                std::thread::yield_now();
+            }
+        };
+        let mut checkpointer = DbConn::establish(DbKind::Sqlite, &target).unwrap();
+        let mut seen = 0;
+        for round in 0..3 {
+            wait_for_writes(200);
+            let left = Checkpointer::round(&mut checkpointer, &writers, &mut seen).unwrap();
+            // Each insert is a page of its own: 200 writes, 200 frames.
+            assert!(left >= 200, "round {round}: {left} frames");
+            wait_for_writes(5);
+            let now = checkpointer.checkpoint().unwrap();
+            assert!(
+                now < left,
+                "round {round}: the WAL went on from {left} to {now} frames"
+            );
+        }
+        stop.store(true, Ordering::Relaxed);
+        writer.join().unwrap();
     }
 
     #[tokio::test]
