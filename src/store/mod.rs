@@ -1163,6 +1163,7 @@ mod tests {
         let wait_for_writes = |n: u64| {
             let from = writes.load(Ordering::Relaxed);
             while writes.load(Ordering::Relaxed) < from + n {
+                assert!(!writer.is_finished(), "the writer stopped");
                 std::thread::yield_now();
             }
         };
