@@ -168,7 +168,7 @@ impl AccessTokenId {
     pub fn new(state: &AppState) -> AccessTokenId {
         let now = state.clock.now();
         AccessTokenId {
-            jti: uuid::Uuid::new_v4().to_string(),
+            jti: crate::crypto::record_id(),
             iat: now,
             exp: now + state.config.access_token_ttl,
         }

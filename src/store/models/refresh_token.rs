@@ -142,7 +142,7 @@ impl DbConn {
         sign_in: Option<FamilySignIn<'_>>,
     ) -> StoreResult<String> {
         let family = RefreshFamily {
-            id: uuid::Uuid::new_v4().to_string(),
+            id: crate::crypto::record_id(),
             client_id: f.client_id.to_string(),
             user_id: f.user_id.map(str::to_string),
             scope: f.scope.to_string(),
