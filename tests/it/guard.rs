@@ -553,9 +553,10 @@ async fn guard_unknown_kid_flood_costs_the_issuer_one_jwks_fetch(app: TestApp) {
     assert_eq!(flood(&app, &api.base).await, 1);
 }
 
-/// Waits (briefly, polling) until gatehouse has served `n` JWKS documents.
+/// Waits (polling, up to 10 s on a loaded machine) until gatehouse has
+/// served `n` JWKS documents.
 async fn wait_for_fetches(app: &TestApp, n: u64) -> u64 {
-    for _ in 0..250 {
+    for _ in 0..500 {
         let got = jwks_fetches(app).await;
         if got >= n {
             return got;
@@ -567,6 +568,9 @@ async fn wait_for_fetches(app: &TestApp, n: u64) -> u64 {
 
 async fn rfc9111_guard_refreshes_keys_in_the_background_before_max_age(app: TestApp) {
     // gatehouse serves the JWKS with max-age=60: refresh from 48 s on.
+    // The second must not tick on its own between the fetch and "47 s" (a
+    // slow machine under a parallel suite): only `advance` moves it.
+    app.clock().freeze();
     let api = rust_api(guard_for(&app).build().await.unwrap());
     let svc = app.service_client();
     assert_eq!(jwks_fetches(&app).await, 1);
