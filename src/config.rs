@@ -44,8 +44,10 @@ pub struct Config {
     pub signup_open: bool,
     /// Seconds a rotated-in key is published before it signs.
     pub key_rotation_delay: i64,
-    /// Peers whose forwarding headers name the client's address.
+    /// Peers whose forwarding header names the client's address.
     pub trusted_proxies: Vec<crate::net::Cidr>,
+    /// The one header those peers write the client's address into.
+    pub trusted_proxy_header: crate::net::ProxyHeader,
     /// What the consent page says each scope allows, from the
     /// `[scope_descriptions]` table of `gatehouse.toml`.
     pub scope_descriptions: BTreeMap<String, String>,
@@ -247,7 +249,15 @@ pub const SETTINGS: &[Setting] = &[
         env: "GATEHOUSE_TRUSTED_PROXIES",
         default: "",
         value_name: "CIDRS",
-        help: "Reverse proxies whose Forwarded/X-Forwarded-For header names the client (comma-separated CIDR ranges; default none)",
+        help: "Reverse proxies whose forwarding header names the client (comma-separated CIDR ranges; default none)",
+    },
+    Setting {
+        key: "trusted_proxy_header",
+        flag: "trusted-proxy-header",
+        env: "GATEHOUSE_TRUSTED_PROXY_HEADER",
+        default: "x-forwarded-for",
+        value_name: "HEADER",
+        help: "The header the trusted proxies set to the client's address: x-forwarded-for or forwarded (the other is ignored)",
     },
     Setting {
         key: "workers",
@@ -383,6 +393,9 @@ impl Config {
 
         let (name, proxies) = raw("trusted_proxies");
         let trusted_proxies = crate::net::parse_cidrs(&proxies).map_err(|p| err(&name, p))?;
+        let (name, header) = raw("trusted_proxy_header");
+        let trusted_proxy_header =
+            crate::net::ProxyHeader::parse(&header).map_err(|p| err(&name, p))?;
 
         let cfg = Config {
             database_url,
@@ -404,6 +417,7 @@ impl Config {
             registration_scopes,
             signup_open,
             trusted_proxies,
+            trusted_proxy_header,
             key_rotation_delay: seconds("key_rotation_delay", 0)?,
             scope_descriptions,
             workers,

@@ -1,7 +1,8 @@
 //! Client addresses behind reverse proxies: which peers are trusted
-//! (`GATEHOUSE_TRUSTED_PROXIES`, CIDR ranges) and the client address their
-//! `Forwarded` (RFC 7239) or `X-Forwarded-For` header names. A header from
-//! any other peer is ignored: anyone can send one.
+//! (`GATEHOUSE_TRUSTED_PROXIES`, CIDR ranges) and the client address named
+//! by the one header they write (`GATEHOUSE_TRUSTED_PROXY_HEADER`:
+//! `X-Forwarded-For`, or RFC 7239's `Forwarded`). The other header, and any
+//! header from any other peer, is ignored: anyone can send one.
 
 use std::net::IpAddr;
 
@@ -69,27 +70,64 @@ pub fn parse_cidrs(s: &str) -> Result<Vec<Cidr>, String> {
         .collect()
 }
 
+/// Which header the trusted proxies write the client's address into
+/// (`GATEHOUSE_TRUSTED_PROXY_HEADER`). Only that one is read: a proxy
+/// passes the other through from the client untouched, so believing it
+/// would let the client choose its own address.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum ProxyHeader {
+    /// `X-Forwarded-For: client, proxy1, …` (the de facto standard; nginx's
+    /// `$proxy_add_x_forwarded_for`, Caddy, most load balancers).
+    #[default]
+    XForwardedFor,
+    /// `Forwarded: for=client, for=proxy1` (RFC 7239).
+    Forwarded,
+}
+
+impl ProxyHeader {
+    pub fn parse(s: &str) -> Result<ProxyHeader, String> {
+        match s.trim().to_ascii_lowercase().as_str() {
+            "x-forwarded-for" => Ok(ProxyHeader::XForwardedFor),
+            "forwarded" => Ok(ProxyHeader::Forwarded),
+            other => Err(format!("'{other}' must be x-forwarded-for or forwarded")),
+        }
+    }
+
+    /// The header's name, lower case.
+    pub fn name(self) -> &'static str {
+        match self {
+            ProxyHeader::XForwardedFor => "x-forwarded-for",
+            ProxyHeader::Forwarded => "forwarded",
+        }
+    }
+}
+
 /// The client's address: the TCP peer, unless the peer is a trusted proxy;
-/// then the hops its forwarding header lists are walked from the nearest,
-/// and the first one that is not itself a trusted proxy is the client.
-/// `forwarded` is the `Forwarded` header, `x_forwarded_for` the
-/// `X-Forwarded-For` one (used only without `Forwarded`). A hop that does
-/// not parse stops the walk at the last trusted address.
-pub fn client_ip(
+/// then the hops listed in `lines`, every line of the one header the
+/// proxies write (`header`), read in order as one comma-separated list
+/// (RFC 9110 §5.3), are walked from the nearest, and the first one that is
+/// not itself a trusted proxy is the client. A hop that does not parse
+/// stops the walk at the last trusted address.
+pub fn client_ip<'a>(
     peer: IpAddr,
     trusted: &[Cidr],
-    forwarded: Option<&str>,
-    x_forwarded_for: Option<&str>,
+    header: ProxyHeader,
+    lines: impl IntoIterator<Item = &'a str>,
 ) -> IpAddr {
     let peer = canonical(peer);
     let is_trusted = |ip: IpAddr| trusted.iter().any(|c| c.contains(ip));
     if !is_trusted(peer) {
         return peer;
     }
-    let hops: Vec<Option<IpAddr>> = match (forwarded, x_forwarded_for) {
-        (Some(f), _) => forwarded_for(f),
-        (None, Some(x)) => x.split(',').map(|h| parse_hop(h.trim())).collect(),
-        (None, None) => return peer,
+    let elements = lines
+        .into_iter()
+        .flat_map(|line| line.split(','))
+        .map(str::trim)
+        // RFC 9110 §5.6.1: empty list elements are ignored.
+        .filter(|e| !e.is_empty());
+    let hops: Vec<Option<IpAddr>> = match header {
+        ProxyHeader::XForwardedFor => elements.map(parse_hop).collect(),
+        ProxyHeader::Forwarded => elements.map(forwarded_for).collect(),
     };
     let mut client = peer;
     for hop in hops.into_iter().rev() {
@@ -104,18 +142,13 @@ pub fn client_ip(
     client
 }
 
-/// The `for=` values of a `Forwarded` header (RFC 7239 §4), in order.
-fn forwarded_for(header: &str) -> Vec<Option<IpAddr>> {
-    header
-        .split(',')
-        .map(|element| {
-            element
-                .split(';')
-                .filter_map(|pair| pair.trim().split_once('='))
-                .find(|(k, _)| k.trim().eq_ignore_ascii_case("for"))
-                .and_then(|(_, v)| parse_hop(v.trim().trim_matches('"')))
-        })
-        .collect()
+/// The `for=` value of one `Forwarded` element (RFC 7239 §4).
+fn forwarded_for(element: &str) -> Option<IpAddr> {
+    element
+        .split(';')
+        .filter_map(|pair| pair.trim().split_once('='))
+        .find(|(k, _)| k.trim().eq_ignore_ascii_case("for"))
+        .and_then(|(_, v)| parse_hop(v.trim().trim_matches('"')))
 }
 
 /// One hop: `192.0.2.1`, `192.0.2.1:4711`, `2001:db8::1` or
@@ -158,26 +191,28 @@ mod tests {
         }
     }
 
+    use ProxyHeader::{Forwarded, XForwardedFor};
+
     #[test]
     fn rfc7239_a_forwarded_address_counts_only_from_a_trusted_peer() {
         let trusted = parse_cidrs("127.0.0.1, 10.0.0.0/8").unwrap_or_default();
-        let spoof = Some("203.0.113.9");
+        let spoof = ["203.0.113.9"];
         // Untrusted peer: its header is ignored.
         assert_eq!(
-            client_ip(ip("198.51.100.1"), &trusted, None, spoof),
+            client_ip(ip("198.51.100.1"), &trusted, XForwardedFor, spoof),
             ip("198.51.100.1")
         );
         // Trusted peer: the nearest untrusted hop.
         assert_eq!(
-            client_ip(ip("127.0.0.1"), &trusted, None, spoof),
+            client_ip(ip("127.0.0.1"), &trusted, XForwardedFor, spoof),
             ip("203.0.113.9")
         );
         assert_eq!(
             client_ip(
                 ip("127.0.0.1"),
                 &trusted,
-                None,
-                Some("1.1.1.1, 203.0.113.9, 10.0.0.5")
+                XForwardedFor,
+                ["1.1.1.1, 203.0.113.9, 10.0.0.5"]
             ),
             ip("203.0.113.9"),
             "a client-sent first hop is not believed"
@@ -186,29 +221,73 @@ mod tests {
             client_ip(
                 ip("10.0.0.2"),
                 &trusted,
-                Some("for=192.0.2.60;proto=http, for=\"[2001:db8::17]:4711\""),
-                spoof
+                Forwarded,
+                ["for=192.0.2.60;proto=http, for=\"[2001:db8::17]:4711\""]
             ),
             ip("2001:db8::17"),
-            "Forwarded wins over X-Forwarded-For"
         );
         assert_eq!(
             client_ip(
                 ip("127.0.0.1"),
                 &trusted,
-                None,
-                Some("203.0.113.9, garbage")
+                XForwardedFor,
+                ["203.0.113.9, garbage"]
             ),
             ip("127.0.0.1"),
             "an unparsable hop stops the walk"
         );
         assert_eq!(
-            client_ip(ip("127.0.0.1"), &trusted, None, None),
+            client_ip(ip("127.0.0.1"), &trusted, XForwardedFor, []),
             ip("127.0.0.1")
         );
         assert_eq!(
-            client_ip(ip("127.0.0.1"), &[], None, spoof),
+            client_ip(ip("127.0.0.1"), &[], XForwardedFor, spoof),
             ip("127.0.0.1")
         );
+    }
+
+    /// RFC 9110 §5.3: several lines of one header are one list, in order.
+    /// A proxy that adds its own line after the client's must be read from
+    /// its line, not the client's first one.
+    #[test]
+    fn rfc9110_5_3_every_line_of_the_proxy_header_is_one_list() {
+        let trusted = parse_cidrs("127.0.0.1").unwrap_or_default();
+        assert_eq!(
+            client_ip(
+                ip("127.0.0.1"),
+                &trusted,
+                XForwardedFor,
+                ["6.6.6.6", "198.51.100.7"]
+            ),
+            ip("198.51.100.7"),
+            "the client's own line comes first and is not believed"
+        );
+        assert_eq!(
+            client_ip(
+                ip("127.0.0.1"),
+                &trusted,
+                Forwarded,
+                ["for=6.6.6.6", "for=198.51.100.7;proto=https"]
+            ),
+            ip("198.51.100.7"),
+        );
+        assert_eq!(
+            client_ip(
+                ip("127.0.0.1"),
+                &trusted,
+                XForwardedFor,
+                ["6.6.6.6,", " ,198.51.100.7"]
+            ),
+            ip("198.51.100.7"),
+            "empty elements are skipped (RFC 9110 §5.6.1)"
+        );
+    }
+
+    #[test]
+    fn proxy_header_names_parse() {
+        assert_eq!(ProxyHeader::parse("X-Forwarded-For"), Ok(XForwardedFor));
+        assert_eq!(ProxyHeader::parse("forwarded"), Ok(Forwarded));
+        assert!(ProxyHeader::parse("x-real-ip").is_err());
+        assert_eq!(ProxyHeader::default().name(), "x-forwarded-for");
     }
 }

@@ -31,25 +31,25 @@ fn addr_key(addr: &str) -> String {
 }
 
 /// The address a request came from: the TCP peer, or, when the peer is one
-/// of `GATEHOUSE_TRUSTED_PROXIES`, the client its `Forwarded` or
-/// `X-Forwarded-For` header names (`net::client_ip`). Anyone else's
-/// forwarding headers are ignored, since any client can set them.
+/// of `GATEHOUSE_TRUSTED_PROXIES`, the client named by the one header they
+/// write (`GATEHOUSE_TRUSTED_PROXY_HEADER`), every line of it
+/// (`net::client_ip`). Anyone else's forwarding headers, and the other
+/// header from anyone, are ignored, since any client can set them.
 pub fn client_addr(req: &actix_web::HttpRequest) -> String {
     let Some(peer) = req.peer_addr().map(|a| a.ip()) else {
         return "unknown".into();
     };
-    let trusted = req
-        .app_data::<actix_web::web::Data<AppState>>()
-        .map(|s| s.config.trusted_proxies.as_slice())
-        .unwrap_or_default();
-    let header = |name: &str| req.headers().get(name).and_then(|v| v.to_str().ok());
-    crate::net::client_ip(
-        peer,
-        trusted,
-        header("forwarded"),
-        header("x-forwarded-for"),
-    )
-    .to_string()
+    let Some(state) = req.app_data::<actix_web::web::Data<AppState>>() else {
+        return peer.to_string();
+    };
+    let header = state.config.trusted_proxy_header;
+    // A line that is not visible ASCII cannot name an address; as an
+    // unparsable hop it stops the walk at the last trusted one.
+    let lines = req
+        .headers()
+        .get_all(header.name())
+        .map(|v| v.to_str().unwrap_or("unreadable"));
+    crate::net::client_ip(peer, &state.config.trusted_proxies, header, lines).to_string()
 }
 
 pub async fn authenticate_user(
@@ -59,7 +59,7 @@ pub async fn authenticate_user(
     addr: &str,
     via: SignInVia,
 ) -> Result<User, SignInError> {
-    let now = state.clock.now();
+    let now_ms = state.clock.now_millis();
     let (ukey, akey) = (user_key(username), addr_key(addr));
     let name = username.trim().to_string();
     let (k1, k2) = (ukey.clone(), akey);
@@ -70,7 +70,7 @@ pub async fn authenticate_user(
     let reserved = state
         .store
         .run(move |c| -> Result<_, StoreError> {
-            Ok(match c.throttle_reserve(&[&k1, &k2], now)? {
+            Ok(match c.throttle_reserve(&[&k1, &k2], now_ms)? {
                 Ok(reservation) => Ok((reservation, c.find_user_by_username(&name)?)),
                 Err(wait) => Err(wait),
             })
