@@ -268,12 +268,13 @@ async fn find_code(
 ) -> Result<Result<(DeviceCode, Client), CodeProblem>, PageError> {
     let keys = throttle_keys(req, state, who);
     let normalised = normalise_user_code(typed);
-    let now = state.clock.now();
+    let now_ms = state.clock.now_millis();
+    let now = now_ms.div_euclid(1000);
     let found = state
         .store
         .run(move |c| -> Result<_, StoreError> {
             let keys: Vec<&str> = keys.iter().map(String::as_str).collect();
-            let reservation = match c.throttle_reserve(&keys, now)? {
+            let reservation = match c.throttle_reserve(&keys, now_ms)? {
                 Ok(r) => r,
                 Err(wait) => return Ok(Err(CodeProblem::Throttled(wait))),
             };

@@ -126,10 +126,11 @@ pub async fn submit(
     };
 
     // Counted before anything is checked, and kept.
-    let (key, now) = (throttle_key(&req), state.clock.now());
+    let now_ms = state.clock.now_millis();
+    let (key, now) = (throttle_key(&req), now_ms.div_euclid(1000));
     let reserved = state
         .store
-        .run(move |c| c.throttle_reserve(&[&key], now))
+        .run(move |c| c.throttle_reserve(&[&key], now_ms))
         .await?;
     match reserved {
         // Never given back: a successful sign-up counts too.

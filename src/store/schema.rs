@@ -158,6 +158,7 @@ diesel::table! {
         failures -> BigInt,
         last_failure_at -> BigInt,
         locked_until -> Nullable<BigInt>,
+        locked_until_ms -> Nullable<BigInt>,
     }
 }
 

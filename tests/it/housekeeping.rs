@@ -140,8 +140,9 @@ async fn prune_expired_removes_dead_rows_only(app: TestApp) {
         .unwrap();
     c.record_user_access_token("ua-live", u, cl, now + 1)
         .unwrap();
-    c.throttle_failure("user:stale", now - 3600).unwrap();
-    c.throttle_failure("user:fresh", now - 10).unwrap();
+    c.throttle_failure("user:stale", (now - 3600) * 1000)
+        .unwrap();
+    c.throttle_failure("user:fresh", (now - 10) * 1000).unwrap();
 
     assert_eq!(count_all(&mut c), [4, 2, 3, 4, 3, 2, 2]);
     let pruned = c.prune_expired(now).unwrap();

@@ -40,12 +40,13 @@ const VERIFIER: &str = "old-pkce-verifier-dmVyaWZpZXItdmVyaWZpZXItdmVyaWZpZXI";
 
 /// The migration sets, oldest first (one folder each, same names on both
 /// backends).
-const SETS: [&str; 5] = [
+const SETS: [&str; 6] = [
     "2026-11-23-000001_init",
     "2026-11-23-000002_refresh_access_token",
     "2026-11-28-000001_user_access_tokens",
     "2026-11-28-000002_registration",
     "2026-11-28-000003_oidc",
+    "2026-12-06-000001_throttle_millis",
 ];
 
 fn exec(conn: &mut DbConn, sql: &str) {
@@ -348,8 +349,11 @@ async fn upgrade_from_set_3_keeps_every_row_working(app: TestApp) {
 async fn upgrade_from_set_4_keeps_every_row_working(app: TestApp) {
     old_rows_work(app, 4).await;
 }
-async fn rows_written_at_the_current_set_work(app: TestApp) {
+async fn upgrade_from_set_5_keeps_every_row_working(app: TestApp) {
     old_rows_work(app, 5).await;
+}
+async fn rows_written_at_the_current_set_work(app: TestApp) {
+    old_rows_work(app, 6).await;
 }
 
 mod level1 {
@@ -370,5 +374,9 @@ mod level4 {
 }
 mod level5 {
     use super::*;
-    backend_tests!(with |c| super::old_database(c, 5); rows_written_at_the_current_set_work);
+    backend_tests!(with |c| super::old_database(c, 5); upgrade_from_set_5_keeps_every_row_working);
+}
+mod level6 {
+    use super::*;
+    backend_tests!(with |c| super::old_database(c, 6); rows_written_at_the_current_set_work);
 }

@@ -17,9 +17,9 @@ use diesel::prelude::*;
 
 /// Failures allowed before a key is locked.
 pub const FREE_FAILURES: i64 = 5;
-/// Failures are forgotten this long after the last one.
+/// Failures are forgotten this long (seconds) after the last one.
 pub const FORGET_AFTER: i64 = 15 * 60;
-/// The longest lock.
+/// The longest lock, in seconds.
 pub const MAX_LOCK: i64 = 15 * 60;
 
 #[derive(Debug, Clone, PartialEq, Eq, Queryable, Selectable, Insertable)]
@@ -28,35 +28,54 @@ pub const MAX_LOCK: i64 = 15 * 60;
 pub struct ThrottleRow {
     pub throttle_key: String,
     pub failures: i64,
+    /// Unix seconds.
     pub last_failure_at: i64,
+    /// The lock's end in whole Unix seconds, rounded up: what instances
+    /// that predate `locked_until_ms` read.
     pub locked_until: Option<i64>,
+    /// The lock's end in Unix milliseconds.
+    pub locked_until_ms: Option<i64>,
 }
 
 impl ThrottleRow {
-    /// This key after one more failure at `now` (`before` is its row, if
+    /// This key after one more failure at `now_ms` (`before` is its row, if
     /// any). After `FREE_FAILURES`, each failure locks the key for twice as
-    /// long as the one before (1 s, 2 s, 4 s, … up to 15 min).
-    fn after_failure(key: &str, before: Option<&ThrottleRow>, now: i64) -> ThrottleRow {
+    /// long as the one before (1 s, 2 s, 4 s, … up to 15 min), counted from
+    /// the millisecond of the failure, so a lock lasts its whole nominal
+    /// time however late in a second it starts.
+    fn after_failure(key: &str, before: Option<&ThrottleRow>, now_ms: i64) -> ThrottleRow {
+        let now = now_ms.div_euclid(1000);
         let failures = match before {
             Some(r) if now - r.last_failure_at < FORGET_AFTER => r.failures + 1,
             _ => 1,
         };
-        let locked_until = (failures >= FREE_FAILURES).then(|| {
+        let until_ms = (failures >= FREE_FAILURES).then(|| {
             let exp = (failures - FREE_FAILURES).min(20) as u32;
-            now + (1i64 << exp).min(MAX_LOCK)
+            now_ms + (1i64 << exp).min(MAX_LOCK) * 1000
         });
         ThrottleRow {
             throttle_key: key.to_string(),
             failures,
             last_failure_at: now,
-            locked_until,
+            locked_until: until_ms.map(|ms| ceil_seconds(ms)),
+            locked_until_ms: until_ms,
         }
     }
 
-    /// Seconds until this key may try again; 0 when it may try now.
-    fn wait(&self, now: i64) -> i64 {
-        self.locked_until.map_or(0, |until| (until - now).max(0))
+    /// Milliseconds until this key may try again; 0 when it may try now. A
+    /// row written by an instance that predates `locked_until_ms` ends its
+    /// lock at the whole second it wrote.
+    fn wait_ms(&self, now_ms: i64) -> i64 {
+        let until = self
+            .locked_until_ms
+            .or_else(|| self.locked_until.map(|s| s.saturating_mul(1000)));
+        until.map_or(0, |until| (until - now_ms).max(0))
     }
+}
+
+/// Milliseconds as whole seconds, rounded up: a wait of 0.2 s is "1 second".
+fn ceil_seconds(ms: i64) -> i64 {
+    ms.div_euclid(1000) + i64::from(ms.rem_euclid(1000) != 0)
 }
 
 /// One attempt counted on some keys, to give back if it succeeds.
@@ -84,26 +103,27 @@ impl From<StoreError> for Refusal {
 const LOCK_TRIES: usize = 5;
 
 impl DbConn {
-    /// Seconds until `key` may try again; 0 when it may try now. Only a
-    /// look: to try, reserve the attempt with `throttle_reserve`.
-    pub fn throttle_wait(&mut self, key: &str, now: i64) -> StoreResult<i64> {
+    /// Whole seconds (rounded up) until `key` may try again at `now_ms`
+    /// (Unix milliseconds); 0 when it may try now. Only a look: to try,
+    /// reserve the attempt with `throttle_reserve`.
+    pub fn throttle_wait(&mut self, key: &str, now_ms: i64) -> StoreResult<i64> {
         let row = dispatch!(self, c => sign_in_throttle::table
             .find(key)
             .select(ThrottleRow::as_select())
             .get_result(c)
             .optional())?;
-        Ok(row.map_or(0, |r| r.wait(now)))
+        Ok(row.map_or(0, |r| ceil_seconds(r.wait_ms(now_ms))))
     }
 
-    /// Reserves one attempt at `now` on every key in `keys`, atomically:
-    /// when none is locked, counts it as a failure on each and returns the
-    /// reservation; when any is locked, counts nothing and returns the
-    /// longest wait in seconds. Runs its own transaction (so not inside
-    /// another).
+    /// Reserves one attempt at `now_ms` (Unix milliseconds) on every key
+    /// in `keys`, atomically: when none is locked, counts it as a failure on
+    /// each and returns the reservation; when any is locked, counts nothing
+    /// and returns the longest wait in whole seconds, rounded up. Runs its
+    /// own transaction (so not inside another).
     pub fn throttle_reserve(
         &mut self,
         keys: &[&str],
-        now: i64,
+        now_ms: i64,
     ) -> StoreResult<Result<Reservation, i64>> {
         // One order for every caller, so two attempts taking the same rows
         // on PostgreSQL never wait for each other in a cycle.
@@ -113,21 +133,21 @@ impl DbConn {
         let reserved = self.transaction(|c| -> Result<Reservation, Refusal> {
             let mut rows = Vec::with_capacity(keys.len());
             for key in &keys {
-                rows.push((*key, c.lock_throttle_row(key, now, true)?));
+                rows.push((*key, c.lock_throttle_row(key, now_ms, true)?));
             }
-            let wait = rows
+            let wait_ms = rows
                 .iter()
-                .filter_map(|(_, row)| row.as_ref().map(|r| r.wait(now)))
+                .filter_map(|(_, row)| row.as_ref().map(|r| r.wait_ms(now_ms)))
                 .max()
                 .unwrap_or(0);
-            if wait > 0 {
+            if wait_ms > 0 {
                 // Rolls back the placeholder rows: a refused attempt counts
                 // nowhere.
-                return Err(Refusal::Locked(wait));
+                return Err(Refusal::Locked(ceil_seconds(wait_ms)));
             }
             let mut reservation = Reservation::default();
             for (key, before) in rows {
-                let after = ThrottleRow::after_failure(key, before.as_ref(), now);
+                let after = ThrottleRow::after_failure(key, before.as_ref(), now_ms);
                 c.write_throttle_row(&after)?;
                 reservation.keys.push((before, after));
             }
@@ -157,7 +177,7 @@ impl DbConn {
                     c.throttle_clear(key)?;
                     continue;
                 }
-                let now_row = c.lock_throttle_row(key, after.last_failure_at, false)?;
+                let now_row = c.lock_throttle_row(key, after.last_failure_at * 1000, false)?;
                 match (now_row, before) {
                     // Cleared or pruned since: nothing left to give back.
                     (None, _) => {}
@@ -177,12 +197,12 @@ impl DbConn {
         })
     }
 
-    /// Counts a failure on `key`, locked or not (see `throttle_reserve` for
-    /// attempts). Runs its own transaction.
-    pub fn throttle_failure(&mut self, key: &str, now: i64) -> StoreResult<()> {
+    /// Counts a failure on `key` at `now_ms`, locked or not (see
+    /// `throttle_reserve` for attempts). Runs its own transaction.
+    pub fn throttle_failure(&mut self, key: &str, now_ms: i64) -> StoreResult<()> {
         self.transaction(|c| -> StoreResult<()> {
-            let before = c.lock_throttle_row(key, now, true)?;
-            c.write_throttle_row(&ThrottleRow::after_failure(key, before.as_ref(), now))
+            let before = c.lock_throttle_row(key, now_ms, true)?;
+            c.write_throttle_row(&ThrottleRow::after_failure(key, before.as_ref(), now_ms))
         })
     }
 
@@ -199,7 +219,7 @@ impl DbConn {
     fn lock_throttle_row(
         &mut self,
         key: &str,
-        now: i64,
+        now_ms: i64,
         create: bool,
     ) -> StoreResult<Option<ThrottleRow>> {
         for _ in 0..LOCK_TRIES {
@@ -207,8 +227,9 @@ impl DbConn {
                 let placeholder = ThrottleRow {
                     throttle_key: key.to_string(),
                     failures: 0,
-                    last_failure_at: now,
+                    last_failure_at: now_ms.div_euclid(1000),
                     locked_until: None,
+                    locked_until_ms: None,
                 };
                 // On PostgreSQL this waits for another transaction that
                 // inserted the key and has not ended yet.
@@ -254,6 +275,7 @@ impl DbConn {
                 sign_in_throttle::failures.eq(row.failures),
                 sign_in_throttle::last_failure_at.eq(row.last_failure_at),
                 sign_in_throttle::locked_until.eq(row.locked_until),
+                sign_in_throttle::locked_until_ms.eq(row.locked_until_ms),
             ))
             .execute(c))?;
         Ok(())

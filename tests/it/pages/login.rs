@@ -16,6 +16,8 @@ backend_tests!(
     rfc6819_4_4_3_6_parallel_guesses_never_exceed_the_allowance,
     rfc6819_4_4_3_6_parallel_guesses_at_two_instances_never_exceed_the_allowance,
     a_successful_sign_in_costs_the_address_nothing,
+    rfc6819_4_4_3_6_a_lock_lasts_its_whole_time_however_late_in_a_second_it_starts,
+    a_lock_written_by_an_older_instance_in_whole_seconds_still_holds,
 );
 
 async fn sign_in_page_has_the_contract_form_and_security_headers(app: TestApp) {
@@ -141,6 +143,58 @@ async fn five_failures_throttle_the_username(app: TestApp) {
             .status(),
         303
     );
+}
+
+/// The fifth failure locks for 1 s from the millisecond it happened: at
+/// 0.95 s into a second, the right password 158 ms later (the next second)
+/// is still refused, and so it is 999 ms later; at 1 s it is accepted.
+async fn rfc6819_4_4_3_6_a_lock_lasts_its_whole_time_however_late_in_a_second_it_starts(
+    app: TestApp,
+) {
+    let second = app.clock().now();
+    app.clock().freeze_at_millis(second * 1000 + 950);
+    app.user("alice", "correct horse");
+    for _ in 0..FREE_FAILURES {
+        assert_eq!(
+            app.sign_in("alice", "nope nope", "/account").await.status(),
+            401
+        );
+    }
+    app.clock().advance_millis(158);
+    let r = app.sign_in("alice", "correct horse", "/account").await;
+    assert_eq!(r.status(), 429, "158 ms into a 1 s lock");
+    assert!(r.text().await.unwrap().contains("1 second"));
+    app.clock().advance_millis(999 - 158);
+    let r = app.sign_in("alice", "correct horse", "/account").await;
+    assert_eq!(r.status(), 429, "999 ms into a 1 s lock");
+    app.clock().advance_millis(1);
+    let r = app.sign_in("alice", "correct horse", "/account").await;
+    assert_eq!(r.status(), 303, "the lock has lasted its 1 s");
+}
+
+/// A lock that an instance from before millisecond locks wrote (only the
+/// whole-second `locked_until`) holds until that second on an upgraded one.
+async fn a_lock_written_by_an_older_instance_in_whole_seconds_still_holds(app: TestApp) {
+    use diesel::prelude::*;
+    use gatehouse::store::schema::sign_in_throttle;
+    app.clock().freeze();
+    app.user("alice", "correct horse");
+    let now = app.clock().now();
+    let mut c = app.state.store.conn().unwrap();
+    db!(c, conn => diesel::insert_into(sign_in_throttle::table)
+        .values((
+            sign_in_throttle::throttle_key.eq("user:alice"),
+            sign_in_throttle::failures.eq(6),
+            sign_in_throttle::last_failure_at.eq(now),
+            sign_in_throttle::locked_until.eq(Some(now + 2)),
+        ))
+        .execute(conn))
+    .unwrap();
+    let r = app.sign_in("alice", "correct horse", "/account").await;
+    assert_eq!(r.status(), 429);
+    app.clock().advance(2);
+    let r = app.sign_in("alice", "correct horse", "/account").await;
+    assert_eq!(r.status(), 303);
 }
 
 async fn next_never_leaves_the_site(app: TestApp) {
