@@ -11,6 +11,7 @@ use crate::app::registration::{register as register_client, RegistrationError};
 use crate::app::AppState;
 use crate::config::Registration;
 use crate::crypto::{constant_time_eq, random_token, token_hash};
+use crate::oauth::wire::max_len;
 use crate::oauth::{GrantType, OAuthError};
 use crate::store::models::Client;
 use actix_web::http::StatusCode;
@@ -130,7 +131,6 @@ pub async fn delete(
         .finish())
 }
 
-/// The token of `Authorization: Bearer …` (RFC 6750 §2.1), if any.
 /// The client at this registration URI, when the request carries its
 /// registration access token; anything else is `invalid_token` (RFC 7592
 /// §2.1), whether or not the client exists.
@@ -145,6 +145,11 @@ async fn authorized_client(
         )
     };
     let token = bearer(req).ok_or_else(refused)?;
+    // No client id has a NUL or is that long, and PostgreSQL refuses NUL
+    // in text: such an id is unknown without asking the database.
+    if client_id.contains('\0') || client_id.len() > max_len("client_id") {
+        return Err(refused());
+    }
     let presented = token_hash(token);
     let id = client_id.to_string();
     let client = state

@@ -329,3 +329,125 @@ async fn nul_bytes_and_overlong_values_are_refused_before_any_query(app: TestApp
         .await;
     assert_eq!(r.status(), 400);
 }
+
+mod open_registration {
+    use super::*;
+    backend_tests!(
+        with |c| c.registration = gatehouse::config::Registration::Open;
+        nul_bytes_in_paths_queries_and_json_never_reach_a_query,
+    );
+}
+
+/// A NUL byte (`%00`, or `\u0000` in JSON) in any path parameter, query
+/// parameter or JSON string is refused or treated as unknown before it
+/// reaches a query (PostgreSQL refuses NUL in text and would answer 500).
+/// RFC 7592 §2.1: a registration URI with one is the same `401
+/// invalid_token` as any client the token does not fit.
+async fn nul_bytes_in_paths_queries_and_json_never_reach_a_query(app: TestApp) {
+    app.alice();
+    // RFC 7591: register a client, to have a real registration token.
+    let r = app
+        .http
+        .post(app.url("/register"))
+        .json(&serde_json::json!({
+            "client_name": "ok",
+            "redirect_uris": ["https://app.example/cb"],
+        }))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 201);
+    let reg: serde_json::Value = r.json().await.unwrap();
+    let token = reg["registration_access_token"].as_str().unwrap();
+    let id = reg["client_id"].as_str().unwrap();
+    for path in [
+        "/register/abc%00",
+        &format!("/register/{id}%00"),
+        "/register/%00",
+    ] {
+        for method in [
+            reqwest::Method::GET,
+            reqwest::Method::PUT,
+            reqwest::Method::DELETE,
+        ] {
+            let r = app
+                .http
+                .request(method.clone(), app.url(path))
+                .bearer_auth(token)
+                .json(&serde_json::json!({"client_id": id, "redirect_uris": ["https://app.example/cb"]}))
+                .send()
+                .await
+                .unwrap();
+            expect_error(r, 401, "invalid_token").await;
+        }
+    }
+    // JSON strings with NUL in every field /register reads.
+    let nul = "a\u{0}b";
+    for field in [
+        "client_name",
+        "client_uri",
+        "logo_uri",
+        "scope",
+        "token_endpoint_auth_method",
+    ] {
+        let mut meta = serde_json::json!({"redirect_uris": ["https://app.example/cb"]});
+        meta[field] = nul.into();
+        let r = app
+            .http
+            .post(app.url("/register"))
+            .json(&meta)
+            .send()
+            .await
+            .unwrap();
+        let status = r.status().as_u16();
+        assert!((400..500).contains(&status), "{field}: {status}");
+    }
+    for field in ["redirect_uris", "grant_types", "response_types", "contacts"] {
+        let mut meta = serde_json::json!({"redirect_uris": ["https://app.example/cb"]});
+        meta[field] = serde_json::json!([format!("https://app.example/{nul}")]);
+        let r = app
+            .http
+            .post(app.url("/register"))
+            .json(&meta)
+            .send()
+            .await
+            .unwrap();
+        let status = r.status().as_u16();
+        assert!((400..500).contains(&status), "{field}: {status}");
+    }
+    // Query parameters of the pages, signed out and signed in.
+    let queries = [
+        "/login?next=%00",
+        "/login?next=/authorize?client_id%3D%2500",
+        "/logout?client_id=a%00&post_logout_redirect_uri=https://x/%00&state=%00",
+        "/logout?id_token_hint=a%00.b.c",
+        "/device?user_code=%00",
+        "/consent?client_id=%00",
+        "/apps/new?x=%00",
+        "/userinfo?access_token=%00",
+    ];
+    for signed_in in [false, true] {
+        if signed_in {
+            assert_eq!(
+                app.sign_in(
+                    crate::harness::USERNAME,
+                    crate::harness::PASSWORD,
+                    "/account"
+                )
+                .await
+                .status(),
+                303
+            );
+        }
+        for q in queries {
+            let status = app.get(q).await.status().as_u16();
+            assert!(status < 500, "{q} (signed in: {signed_in}): {status}");
+        }
+        // The app pages' path parameter: signed out, to the sign-in page;
+        // signed in, an unknown app.
+        for path in ["/apps/abc%00", &format!("/apps/{id}%00")] {
+            let status = app.get(path).await.status().as_u16();
+            assert_eq!(status, if signed_in { 404 } else { 303 }, "{path}");
+        }
+    }
+}
