@@ -48,6 +48,8 @@ pub struct Config {
     pub trusted_proxies: Vec<crate::net::Cidr>,
     /// The one header those peers write the client's address into.
     pub trusted_proxy_header: crate::net::ProxyHeader,
+    /// Seconds a request's body may take to arrive, from its head.
+    pub request_body_timeout: i64,
     /// What the consent page says each scope allows, from the
     /// `[scope_descriptions]` table of `gatehouse.toml`.
     pub scope_descriptions: BTreeMap<String, String>,
@@ -260,6 +262,14 @@ pub const SETTINGS: &[Setting] = &[
         help: "The header the trusted proxies set to the client's address: x-forwarded-for or forwarded (the other is ignored)",
     },
     Setting {
+        key: "request_body_timeout",
+        flag: "request-body-timeout",
+        env: "GATEHOUSE_REQUEST_BODY_TIMEOUT",
+        default: "10",
+        value_name: "SECONDS",
+        help: "How long a request's body may take to arrive; a slower one is answered 408",
+    },
+    Setting {
         key: "workers",
         flag: "workers",
         env: "GATEHOUSE_WORKERS",
@@ -418,6 +428,7 @@ impl Config {
             signup_open,
             trusted_proxies,
             trusted_proxy_header,
+            request_body_timeout: seconds("request_body_timeout", 1)?,
             key_rotation_delay: seconds("key_rotation_delay", 0)?,
             scope_descriptions,
             workers,

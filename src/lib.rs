@@ -144,6 +144,7 @@ impl Application {
                 .app_data(app_state.clone())
                 .app_data(web::PayloadConfig::new(64 * 1024))
                 .app_data(web::FormConfig::default().limit(64 * 1024))
+                .wrap(middleware::from_fn(http::deadline::body_deadline))
                 .wrap(http::security_headers())
                 .wrap(middleware::from_fn(http::log_request))
                 .configure(http::configure)

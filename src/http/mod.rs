@@ -3,6 +3,7 @@
 
 pub mod body;
 pub mod client_auth;
+pub mod deadline;
 pub mod device_authorization;
 pub mod error;
 pub mod grants;

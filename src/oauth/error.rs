@@ -78,6 +78,11 @@ pub enum OAuthError {
     /// over the size limit.
     #[error("invalid_request: the request body is too large")]
     PayloadTooLarge,
+    /// RFC 6749 §5.2 `invalid_request`, answered with 408: the body did
+    /// not arrive within `GATEHOUSE_REQUEST_BODY_TIMEOUT` (RFC 9110
+    /// §15.5.9).
+    #[error("invalid_request: the request body did not arrive in time")]
+    RequestTimeout,
     /// RFC 6749 §4.1.2.1 `temporarily_unavailable`, answered with 503 and
     /// `Retry-After`: the database cannot be reached. The cause is logged,
     /// never sent.
@@ -92,7 +97,9 @@ pub enum OAuthError {
 impl OAuthError {
     pub fn code(&self) -> &'static str {
         match self {
-            OAuthError::InvalidRequest(_) | OAuthError::PayloadTooLarge => "invalid_request",
+            OAuthError::InvalidRequest(_)
+            | OAuthError::PayloadTooLarge
+            | OAuthError::RequestTimeout => "invalid_request",
             OAuthError::InvalidClient(_) => "invalid_client",
             OAuthError::InvalidGrant(_) => "invalid_grant",
             OAuthError::UnauthorizedClient(_) => "unauthorized_client",
@@ -153,6 +160,7 @@ impl OAuthError {
             OAuthError::RequestNotSupported => "request objects are not supported".into(),
             OAuthError::RequestUriNotSupported => "request_uri is not supported".into(),
             OAuthError::PayloadTooLarge => "the request body is too large".into(),
+            OAuthError::RequestTimeout => "the request body did not arrive in time".into(),
             OAuthError::TemporarilyUnavailable(_) => {
                 "the service is temporarily unavailable; try again shortly".into()
             }
@@ -168,6 +176,7 @@ impl OAuthError {
             OAuthError::InvalidClient(_) | OAuthError::InvalidToken(_) => 401,
             OAuthError::InsufficientScope(_) => 403,
             OAuthError::PayloadTooLarge => 413,
+            OAuthError::RequestTimeout => 408,
             OAuthError::TemporarilyUnavailable(_) => 503,
             OAuthError::Server(_) => 500,
             _ => 400,

@@ -451,3 +451,86 @@ async fn nul_bytes_in_paths_queries_and_json_never_reach_a_query(app: TestApp) {
         }
     }
 }
+
+mod slow_bodies {
+    use super::*;
+    backend_tests!(
+        with |c| c.request_body_timeout = 1;
+        rfc9110_15_5_9_a_body_that_does_not_arrive_in_time_is_408_and_closes_the_connection,
+    );
+}
+
+/// Sends `path` a POST whose 200-byte body trickles in a byte every 100 ms
+/// (20 s in all), and returns what the server answered before the body
+/// was complete: the whole response, read until the server closed the
+/// connection. Panics if the body was sent in full first.
+fn trickle(addr: std::net::SocketAddr, path: &str, content_type: &str) -> String {
+    use std::io::{Read, Write};
+    let mut conn = std::net::TcpStream::connect(addr).unwrap();
+    conn.set_read_timeout(Some(std::time::Duration::from_secs(60)))
+        .unwrap();
+    write!(
+        conn,
+        "POST {path} HTTP/1.1\r\nHost: {addr}\r\nContent-Type: {content_type}\r\nContent-Length: 200\r\n\r\n"
+    )
+    .unwrap();
+    let mut writer = conn.try_clone().unwrap();
+    let sender = std::thread::spawn(move || {
+        for _ in 0..200 {
+            std::thread::sleep(std::time::Duration::from_millis(100));
+            if writer.write_all(b"a").is_err() {
+                return false; // the server closed: good
+            }
+        }
+        true
+    });
+    let mut answer = Vec::new();
+    let _ = conn.read_to_end(&mut answer);
+    let _ = conn.shutdown(std::net::Shutdown::Both);
+    assert!(!sender.join().unwrap(), "the whole slow body was read");
+    String::from_utf8_lossy(&answer).into_owned()
+}
+
+/// A request body that takes longer than `GATEHOUSE_REQUEST_BODY_TIMEOUT`
+/// is answered 408 (RFC 9110 §15.5.9) without waiting for the rest: JSON
+/// `invalid_request` at the JSON endpoints, a page at the pages; the
+/// connection is closed, so the sender cannot hold it.
+async fn rfc9110_15_5_9_a_body_that_does_not_arrive_in_time_is_408_and_closes_the_connection(
+    app: TestApp,
+) {
+    let addr: std::net::SocketAddr = app.base.trim_start_matches("http://").parse().unwrap();
+    let (token, login) = actix_web::rt::task::spawn_blocking(move || {
+        (
+            trickle(addr, "/token", "application/x-www-form-urlencoded"),
+            trickle(addr, "/login", "application/x-www-form-urlencoded"),
+        )
+    })
+    .await
+    .unwrap();
+    assert!(token.starts_with("HTTP/1.1 408"), "{token}");
+    assert!(
+        token
+            .to_ascii_lowercase()
+            .contains("content-type: application/json"),
+        "{token}"
+    );
+    assert!(token.contains("\"error\":\"invalid_request\""), "{token}");
+    assert!(login.starts_with("HTTP/1.1 408"), "{login}");
+    assert!(
+        login
+            .to_ascii_lowercase()
+            .contains("content-type: text/html"),
+        "{login}"
+    );
+    assert!(login.contains("took too long"), "{login}");
+    assert!(
+        login.to_ascii_lowercase().contains("x-frame-options: deny"),
+        "security headers"
+    );
+    // A body at ordinary speed is unaffected.
+    let c = app.service_client();
+    let r = app
+        .post_form_basic("/token", &c, &[("grant_type", "client_credentials")])
+        .await;
+    assert_eq!(r.status(), 200);
+}
