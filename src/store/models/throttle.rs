@@ -57,7 +57,7 @@ impl ThrottleRow {
             throttle_key: key.to_string(),
             failures,
             last_failure_at: now,
-            locked_until: until_ms.map(|ms| ceil_seconds(ms)),
+            locked_until: until_ms.map(ceil_seconds),
             locked_until_ms: until_ms,
         }
     }
