@@ -53,7 +53,7 @@ fn rate(threads: usize, secs: f64, work: impl Fn(u64) + Send + Sync + 'static) -
 
 fn main() {
     let dir = tempfile::tempdir().expect("temp dir");
-    let key = Arc::new(gatehouse::tokens::keys::generate_key(dir.path()).expect("key"));
+    let key = Arc::new(gatehouse::tokens::keystore::generate_key(dir.path()).expect("key"));
     let cores = std::thread::available_parallelism().map_or(2, |n| n.get());
     let secs = 3.0;
 

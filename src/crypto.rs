@@ -40,8 +40,8 @@ pub fn sha256(input: &[u8]) -> [u8; 32] {
 
 /// Compares without leaking where the inputs differ.
 pub fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
-    #[allow(deprecated)]
-    aws_lc_rs::constant_time::verify_slices_are_equal(a, b).is_ok()
+    use subtle::ConstantTimeEq;
+    a.ct_eq(b).into()
 }
 
 /// A server secret for HMACs (the CSRF form tokens): 256 random bits kept

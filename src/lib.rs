@@ -14,6 +14,7 @@ pub mod http;
 pub mod net;
 pub mod oauth;
 pub mod pages;
+pub mod private_files;
 #[cfg(test)]
 mod proptests;
 pub mod store;
@@ -35,6 +36,8 @@ pub enum StartError {
     Database(#[from] store::StoreError),
     #[error("GATEHOUSE_KEYS_DIR (keys_dir): {0}")]
     Keys(#[from] tokens::TokenError),
+    #[error("GATEHOUSE_KEYS_DIR (keys_dir): the server secret {0}")]
+    Secret(#[from] private_files::FileError),
     #[error("GATEHOUSE_BIND (bind): cannot listen on {addr}: {reason}")]
     Bind { addr: String, reason: String },
 }
@@ -104,15 +107,16 @@ impl Application {
         let store = store::Store::open(&config.database_url, (cores as u32 * 4).max(8))?;
         store.migrate()?;
         store.check_writable()?;
-        store::warn_if_readable_by_others(&config.keys_dir, "signing keys folder");
+        private_files::warn_if_readable_by_others(&config.keys_dir, "signing keys folder");
         let keys =
             tokens::Keys::load(&store, &config.keys_dir, clock.now()).map_err(|e| match e {
                 // The keys folder was fine; the database refused.
                 tokens::TokenError::Store(e) => StartError::Database(e),
                 other => StartError::Keys(other),
             })?;
-        let server_secret =
-            crypto::ServerSecret::new(&tokens::keys::load_or_create_secret(&config.keys_dir)?);
+        let server_secret = crypto::ServerSecret::new(
+            &private_files::load_or_create_server_secret(&config.keys_dir)?,
+        );
         let signer = keys.current().signer.kid.clone();
 
         tracing::info!(

@@ -20,7 +20,7 @@ pub fn run(cmd: KeysCommand, config: &Config) -> Result<(), Failure> {
         KeysCommand::Rotate { now } => {
             let store = open_store(config)?;
             let delay = if now { 0 } else { config.key_rotation_delay };
-            let (kid, from) = crate::tokens::keys::rotate(
+            let (kid, from) = crate::tokens::keystore::rotate(
                 &store,
                 &config.keys_dir,
                 Clock::default().now(),

@@ -736,48 +736,6 @@ impl FileIdentity {
     }
 }
 
-/// Creates the SQLite file readable by this user only (0600) when it does
-/// not exist yet; SQLite gives its `-wal` and `-shm` files the same mode.
-/// The file holds password hashes and e-mail addresses.
-fn create_private_file(path: &std::path::Path) -> StoreResult<()> {
-    let mut opts = std::fs::OpenOptions::new();
-    opts.write(true).create_new(true);
-    #[cfg(unix)]
-    {
-        use std::os::unix::fs::OpenOptionsExt;
-        opts.mode(0o600);
-    }
-    match opts.open(path) {
-        Ok(_) => Ok(()),
-        Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => Ok(()),
-        Err(e) => Err(StoreError::Unavailable(format!(
-            "cannot create {}: {e}",
-            path.display()
-        ))),
-    }
-}
-
-/// Warns when a file or folder holding secrets can be read by other users.
-pub fn warn_if_readable_by_others(path: &std::path::Path, what: &str) {
-    #[cfg(unix)]
-    {
-        use std::os::unix::fs::PermissionsExt;
-        if let Ok(m) = std::fs::metadata(path) {
-            let mode = m.permissions().mode() & 0o777;
-            if mode & 0o077 != 0 {
-                tracing::warn!(
-                    path = %path.display(),
-                    mode = format!("{mode:o}"),
-                    "the {what} can be read by other users; make it {} (chmod {} {})",
-                    if m.is_dir() { "0700" } else { "0600" },
-                    if m.is_dir() { "700" } else { "600" },
-                    path.display()
-                );
-            }
-        }
-    }
-}
-
 impl Store {
     /// Opens the pool and checks that one connection can be made now.
     pub fn open(url: &str, max_size: u32) -> StoreResult<Store> {
@@ -804,9 +762,10 @@ impl Store {
         if kind == DbKind::Sqlite && !target.starts_with("file:") {
             let path = std::path::Path::new(file);
             if path.exists() {
-                warn_if_readable_by_others(path, "database file");
+                crate::private_files::warn_if_readable_by_others(path, "database file");
             } else {
-                create_private_file(path)?;
+                crate::private_files::create_empty(path)
+                    .map_err(|e| StoreError::Unavailable(e.to_string()))?;
             }
             sqlite_file = Some(FileIdentity {
                 path: path.to_path_buf(),

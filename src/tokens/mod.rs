@@ -2,10 +2,14 @@
 //! signing keys and the JWKS.
 
 pub mod claims;
-pub mod keys;
+pub mod jws;
+pub mod keyset;
+pub mod keystore;
 
 pub use claims::{AccessTokenClaims, IdTokenClaims, UserClaims};
-pub use keys::{KeySet, Keys, SigningKey};
+pub use jws::SigningKey;
+pub use keyset::KeySet;
+pub use keystore::Keys;
 
 #[derive(Debug, thiserror::Error)]
 pub enum TokenError {

@@ -122,7 +122,7 @@ fn other_key() -> &'static (String, EncodingKey) {
     static KEY: OnceLock<(String, EncodingKey)> = OnceLock::new();
     KEY.get_or_init(|| {
         let dir = tempfile::tempdir().unwrap();
-        let key = gatehouse::tokens::keys::generate_key(dir.path()).unwrap();
+        let key = gatehouse::tokens::keystore::generate_key(dir.path()).unwrap();
         let pem = std::fs::read(dir.path().join(format!("{}.pem", key.kid))).unwrap();
         (key.kid.clone(), EncodingKey::from_rsa_pem(&pem).unwrap())
     })
@@ -444,7 +444,7 @@ async fn rfc6750_3_1_insufficient_scope_is_403(app: TestApp) {
 fn rotate(app: &TestApp) -> String {
     let s = &app.state;
     // At once (`keys rotate --now`), so the guard meets an unknown kid.
-    let (kid, _) = gatehouse::tokens::keys::rotate(
+    let (kid, _) = gatehouse::tokens::keystore::rotate(
         &s.store,
         &s.config.keys_dir,
         s.clock.now(),

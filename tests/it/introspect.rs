@@ -123,7 +123,7 @@ async fn rfc7662_2_2_malformed_and_foreign_tokens_are_inactive(app: TestApp) {
     // A well-formed token with our issuer and audience, signed by a key
     // gatehouse does not publish.
     let dir = tempfile::tempdir().unwrap();
-    let foreign_key = gatehouse::tokens::keys::generate_key(dir.path()).unwrap();
+    let foreign_key = gatehouse::tokens::keystore::generate_key(dir.path()).unwrap();
     let now = app.state.clock.now();
     let foreign = foreign_key
         .sign(&gatehouse::tokens::AccessTokenClaims {

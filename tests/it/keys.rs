@@ -28,7 +28,7 @@ async fn rotation_keeps_old_tokens_valid_and_signs_with_the_new_key(app: TestApp
     let old = token(&app, &c).await;
     let s = &app.state;
     // `keys rotate --now`: no delay.
-    let (new_kid, _) = gatehouse::tokens::keys::rotate(
+    let (new_kid, _) = gatehouse::tokens::keystore::rotate(
         &s.store,
         &s.config.keys_dir,
         s.clock.now(),
@@ -88,7 +88,7 @@ async fn rotation_publishes_the_new_key_before_it_signs(app: TestApp) {
     assert!(delay >= 60, "the default outlasts the JWKS max-age");
     let r = app.get("/jwks.json").await;
     assert_eq!(r.headers()["cache-control"], "public, max-age=60");
-    let (new_kid, from) = gatehouse::tokens::keys::rotate(
+    let (new_kid, from) = gatehouse::tokens::keystore::rotate(
         &s.store,
         &s.config.keys_dir,
         s.clock.now(),

@@ -129,7 +129,7 @@ fn shared_key_dir() -> &'static std::path::Path {
     static DIR: OnceLock<tempfile::TempDir> = OnceLock::new();
     DIR.get_or_init(|| {
         let d = tempfile::tempdir().unwrap();
-        gatehouse::tokens::keys::generate_key(d.path()).unwrap();
+        gatehouse::tokens::keystore::generate_key(d.path()).unwrap();
         d
     })
     .path()
