@@ -1,0 +1,219 @@
+//! One connection, of either backend: opening it (SQLite in WAL mode with
+//! its pragmas), transactions and lone writes (on SQLite, in this process's
+//! write turn: `sqlite::write_queue`), and the r2d2 manager that pools
+//! them.
+
+use super::error::first_line;
+use super::sqlite::checkpoint::WAL_SIZE_LIMIT;
+use super::sqlite::write_queue::WriteQueue;
+use super::url::{sqlite_target, DbKind};
+use super::{dispatch, StoreError, StoreResult};
+use diesel::connection::SimpleConnection;
+use diesel::prelude::*;
+use diesel::{PgConnection, SqliteConnection};
+use std::time::Duration;
+
+pub enum Backend {
+    Pg(PgConnection),
+    Sqlite(SqliteConnection),
+}
+
+/// One pooled connection. Transactions are explicit (`DbConn::transaction`);
+/// `tx_open` lets the pool discard a connection left inside one by a panic.
+pub struct DbConn {
+    pub backend: Backend,
+    pub(in crate::store) tx_open: bool,
+    /// SQLite only: the queue this process's writers wait in, in order.
+    pub(in crate::store) writers: Option<std::sync::Arc<WriteQueue>>,
+    /// Inside `write`: this connection holds the turn already.
+    pub(in crate::store) in_turn: bool,
+}
+
+impl DbConn {
+    pub fn establish(kind: DbKind, target: &str) -> StoreResult<DbConn> {
+        let backend = match kind {
+            DbKind::Postgres => Backend::Pg({
+                init_openssl();
+                PgConnection::establish(target)
+                    .map_err(|e| StoreError::Unavailable(first_line(&e.to_string())))?
+            }),
+            DbKind::Sqlite => {
+                let (path, synchronous) = sqlite_target(target).map_err(StoreError::Invalid)?;
+                let mut c = SqliteConnection::establish(path)
+                    .map_err(|e| StoreError::Unavailable(first_line(&e.to_string())))?;
+                c.batch_execute("PRAGMA busy_timeout = 10000")
+                    .and_then(|()| switch_to_wal(&mut c))
+                    .and_then(|()| {
+                        c.batch_execute(&format!(
+                            "PRAGMA foreign_keys = ON; PRAGMA synchronous = {synchronous};"
+                        ))
+                    })
+                    .map_err(|e| StoreError::Unavailable(e.to_string()))?;
+                Backend::Sqlite(c)
+            }
+        };
+        Ok(DbConn {
+            backend,
+            tx_open: false,
+            writers: None,
+            in_turn: false,
+        })
+    }
+
+    /// A connection of the store's own (a pooled one or the SQLite writer).
+    pub(in crate::store) fn establish_pooled(kind: DbKind, target: &str) -> StoreResult<DbConn> {
+        let mut c = DbConn::establish(kind, target)?;
+        if kind == DbKind::Sqlite {
+            // The checkpointer thread copies the WAL back (`Checkpointer`);
+            // no commit of the store's connections does it.
+            c.execute_raw(&format!(
+                "PRAGMA wal_autocheckpoint = 0; PRAGMA journal_size_limit = {WAL_SIZE_LIMIT};"
+            ))?;
+        }
+        Ok(c)
+    }
+
+    pub fn kind(&self) -> DbKind {
+        match self.backend {
+            Backend::Pg(_) => DbKind::Postgres,
+            Backend::Sqlite(_) => DbKind::Sqlite,
+        }
+    }
+
+    pub(in crate::store) fn execute_raw(&mut self, sql: &str) -> StoreResult<()> {
+        dispatch!(self, c => c.batch_execute(sql))?;
+        Ok(())
+    }
+
+    /// Runs `f` in one transaction: all of its writes land, or none do.
+    /// SQLite takes the write lock up front (`BEGIN IMMEDIATE`) so two
+    /// writers never deadlock upgrading a read lock, after waiting its turn
+    /// among this process's writers (`WriteQueue`). Called inside a
+    /// transaction, `f` joins it. Writes outside a transaction go through
+    /// here too on SQLite (see `write`).
+    pub fn transaction<T, E>(&mut self, f: impl FnOnce(&mut DbConn) -> Result<T, E>) -> Result<T, E>
+    where
+        E: From<StoreError>,
+    {
+        if self.tx_open {
+            return f(self);
+        }
+        match self.writers.clone() {
+            Some(q) if !self.in_turn => self.on_writer(&q, |c| c.run_transaction(f)),
+            _ => self.run_transaction(f),
+        }
+    }
+
+    fn run_transaction<T, E>(&mut self, f: impl FnOnce(&mut DbConn) -> Result<T, E>) -> Result<T, E>
+    where
+        E: From<StoreError>,
+    {
+        let begin = match self.kind() {
+            DbKind::Sqlite => "BEGIN IMMEDIATE",
+            DbKind::Postgres => "BEGIN",
+        };
+        self.execute_raw(begin)?;
+        self.tx_open = true;
+        let out = f(self);
+        let end = if out.is_ok() { "COMMIT" } else { "ROLLBACK" };
+        let ended = self.execute_raw(end);
+        self.tx_open = false;
+        match (out, ended) {
+            (Ok(v), Ok(())) => Ok(v),
+            (Ok(_), Err(e)) => Err(e.into()),
+            (Err(e), _) => Err(e),
+        }
+    }
+
+    /// A single write statement outside any transaction: on SQLite it waits
+    /// its turn like a transaction does (a statement that found the file
+    /// locked would sleep in the busy handler); on PostgreSQL it runs as is.
+    pub fn write<T>(&mut self, f: impl FnOnce(&mut DbConn) -> StoreResult<T>) -> StoreResult<T> {
+        match self.writers.clone() {
+            Some(q) if !self.tx_open && !self.in_turn => self.on_writer(&q, f),
+            _ => f(self),
+        }
+    }
+
+    /// Runs `f` in this process's write turn, on the writer connection
+    /// (`WriteQueue`), then gives both back. If `f` panics, this DbConn
+    /// still holds the writer connection and is marked in turn, so the
+    /// pool discards it; the next writer opens a new one.
+    fn on_writer<T, E>(
+        &mut self,
+        q: &std::sync::Arc<WriteQueue>,
+        f: impl FnOnce(&mut DbConn) -> Result<T, E>,
+    ) -> Result<T, E>
+    where
+        E: From<StoreError>,
+    {
+        let turn = q.enter();
+        let pooled = std::mem::replace(&mut self.backend, turn.take_writer()?);
+        self.in_turn = true;
+        let out = f(self);
+        self.in_turn = false;
+        turn.give_back(std::mem::replace(&mut self.backend, pooled));
+        out
+    }
+
+    pub fn ping(&mut self) -> StoreResult<()> {
+        self.execute_raw("SELECT 1")
+    }
+}
+
+/// Initialises OpenSSL (libpq's TLS) before libpq does, without the exit
+/// handler libpq's own initialisation registers: that handler frees
+/// OpenSSL's state while other threads may still be using a connection,
+/// and the process crashed on exit. Every PostgreSQL connection of
+/// gatehouse's, and of its tests, calls this first; after the first call
+/// it costs an atomic load.
+pub fn init_openssl() {
+    openssl_sys::init();
+}
+
+/// Puts a SQLite file in WAL mode (a no-op once it is). When two processes
+/// open a new file at the same moment, both switch it, and SQLite answers
+/// the one that loses `database is locked` at once, without calling its
+/// busy handler (measured: 1 round in 25 of six processes starting
+/// together, under load). That one tries again, every 10 ms for up to 2 s.
+fn switch_to_wal(c: &mut SqliteConnection) -> diesel::QueryResult<()> {
+    let mut tries = 0;
+    loop {
+        match c.batch_execute("PRAGMA journal_mode = WAL") {
+            Err(e) if tries < 200 && e.to_string().contains("locked") => {
+                tries += 1;
+                // Opening a connection, on a database thread or at start,
+                // never on an async worker: the wait blocks no request.
+                #[allow(clippy::disallowed_methods)]
+                std::thread::sleep(Duration::from_millis(10));
+            }
+            other => return other,
+        }
+    }
+}
+
+pub struct DbManager {
+    pub(in crate::store) kind: DbKind,
+    pub(in crate::store) target: String,
+    /// SQLite: the one write queue of this pool's connections.
+    pub(in crate::store) writers: Option<std::sync::Arc<WriteQueue>>,
+}
+
+impl r2d2::ManageConnection for DbManager {
+    type Connection = DbConn;
+    type Error = StoreError;
+
+    fn connect(&self) -> Result<DbConn, StoreError> {
+        let mut c = DbConn::establish_pooled(self.kind, &self.target)?;
+        c.writers = self.writers.clone();
+        Ok(c)
+    }
+
+    fn is_valid(&self, conn: &mut DbConn) -> Result<(), StoreError> {
+        conn.ping()
+    }
+
+    fn has_broken(&self, conn: &mut DbConn) -> bool {
+        conn.tx_open || conn.in_turn
+    }
+}

@@ -1,0 +1,104 @@
+//! Database URLs: which backend, SQLite's file and `synchronous` level,
+//! and a form safe to print.
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum DbKind {
+    Sqlite,
+    Postgres,
+}
+
+impl DbKind {
+    pub fn name(self) -> &'static str {
+        match self {
+            DbKind::Sqlite => "sqlite",
+            DbKind::Postgres => "postgres",
+        }
+    }
+
+    /// Picks the backend from the URL scheme; anything else is an error.
+    pub fn from_url(url: &str) -> Result<(DbKind, String), String> {
+        if url.starts_with("postgres://") || url.starts_with("postgresql://") {
+            Ok((DbKind::Postgres, url.to_string()))
+        } else if let Some(path) = url.strip_prefix("sqlite://") {
+            if path.is_empty() {
+                return Err("sqlite:// needs a file path, e.g. sqlite://gatehouse.db".into());
+            }
+            sqlite_target(path)?;
+            Ok((DbKind::Sqlite, path.to_string()))
+        } else if url == ":memory:" || url == "sqlite::memory:" {
+            Err("an in-memory SQLite database cannot be shared by the pool; use a file".into())
+        } else {
+            Err(format!(
+                "'{}' must start with sqlite:// or postgres://",
+                redact_url(url)
+            ))
+        }
+    }
+}
+
+/// A SQLite target: the file's path and the `synchronous` level to run.
+/// A plain path may end in `?synchronous=normal` (the default) or
+/// `?synchronous=full`; a `file:` URI is SQLite's own syntax and passes as
+/// it is. In WAL mode, `normal` keeps every answered write through a crash
+/// of the process; `full` also through a power loss, for one fsync per
+/// write transaction (README, "Crashes and power loss").
+pub fn sqlite_target(target: &str) -> Result<(&str, &'static str), String> {
+    if target.starts_with("file:") {
+        return Ok((target, "NORMAL"));
+    }
+    let Some((path, query)) = target.split_once('?') else {
+        return Ok((target, "NORMAL"));
+    };
+    let mut level = "NORMAL";
+    for pair in query.split('&') {
+        level = match pair.split_once('=') {
+            Some(("synchronous", v)) if v.eq_ignore_ascii_case("normal") => "NORMAL",
+            Some(("synchronous", v)) if v.eq_ignore_ascii_case("full") => "FULL",
+            Some(("synchronous", v)) => {
+                return Err(format!("synchronous must be normal or full, got '{v}'"))
+            }
+            _ => {
+                return Err(format!(
+                    "unknown SQLite URL parameter '{pair}' (only synchronous=normal|full)"
+                ))
+            }
+        };
+    }
+    Ok((path, level))
+}
+
+/// The URL with any password replaced, safe to log or print.
+pub fn redact_url(url: &str) -> String {
+    if let Some((scheme, rest)) = url.split_once("://") {
+        if let Some((cred, host)) = rest.rsplit_once('@') {
+            let user = cred.split(':').next().unwrap_or("");
+            return format!("{scheme}://{user}:***@{host}");
+        }
+    }
+    url.to_string()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn urls_pick_the_backend_and_passwords_are_redacted() {
+        assert_eq!(
+            DbKind::from_url("sqlite://a.db").unwrap(),
+            (DbKind::Sqlite, "a.db".into())
+        );
+        assert_eq!(
+            DbKind::from_url("postgres://u@h/d").unwrap().0,
+            DbKind::Postgres
+        );
+        assert!(DbKind::from_url("mysql://x").is_err());
+        assert!(DbKind::from_url("sqlite://a.db?synchronous=full").is_ok());
+        assert!(DbKind::from_url("sqlite://a.db?synchronous=off").is_err());
+        assert!(DbKind::from_url("sqlite://a.db?cache=shared").is_err());
+        assert_eq!(
+            redact_url("postgres://u:secret@h/d"),
+            "postgres://u:***@h/d"
+        );
+    }
+}
