@@ -48,40 +48,6 @@ pub struct Application {
     state: web::Data<app::AppState>,
 }
 
-/// The first housekeeping pass runs this long after start, then every
-/// `HOUSEKEEPING_EVERY`.
-pub const HOUSEKEEPING_FIRST_RUN: std::time::Duration = std::time::Duration::from_secs(30);
-pub const HOUSEKEEPING_EVERY: std::time::Duration = std::time::Duration::from_secs(600);
-
-/// Prunes expired codes, sessions, tokens and throttle rows
-/// (`DbConn::prune_expired`) in the background. Safe with several instances
-/// sharing a database.
-fn spawn_housekeeping(state: web::Data<app::AppState>) {
-    actix_web::rt::spawn(async move {
-        let mut wait = HOUSEKEEPING_FIRST_RUN;
-        loop {
-            actix_web::rt::time::sleep(wait).await;
-            wait = HOUSEKEEPING_EVERY;
-            let now = state.clock.now();
-            match state.store.run(move |c| c.prune_expired(now)).await {
-                Ok(p) if p.total() > 0 => tracing::info!(
-                    authorization_codes = p.authorization_codes,
-                    device_codes = p.device_codes,
-                    browser_sessions = p.browser_sessions,
-                    refresh_tokens = p.refresh_tokens,
-                    refresh_families = p.refresh_families,
-                    revoked_access_tokens = p.revoked_access_tokens,
-                    user_access_tokens = p.user_access_tokens,
-                    throttle_rows = p.throttle_rows,
-                    "housekeeping pruned expired rows"
-                ),
-                Ok(_) => {}
-                Err(e) => tracing::warn!(error = %e, "housekeeping failed"),
-            }
-        }
-    });
-}
-
 impl Application {
     /// Connects to the database, applies migrations, loads (or creates) the
     /// signing keys and binds the listener. Must run inside an actix system.
@@ -104,7 +70,11 @@ impl Application {
         let audience = config.audience.clone().unwrap_or_else(|| issuer.clone());
         let cores = std::thread::available_parallelism().map_or(2, |n| n.get());
 
-        let store = store::Store::open(&config.database_url, (cores as u32 * 4).max(8))?;
+        let store = store::Store::open(
+            &config.database_url,
+            (cores as u32 * 4).max(8),
+            clock.clone(),
+        )?;
         store.migrate()?;
         store.check_writable()?;
         private_files::warn_if_readable_by_others(&config.keys_dir, "signing keys folder");
@@ -164,22 +134,7 @@ impl Application {
         .shutdown_timeout(10)
         .run();
 
-        // Pick up key rotations made elsewhere without a restart.
-        let reload_state = state.clone();
-        actix_web::rt::spawn(async move {
-            loop {
-                actix_web::rt::time::sleep(std::time::Duration::from_secs(30)).await;
-                let s = reload_state.clone();
-                let res =
-                    tokio::task::spawn_blocking(move || s.keys.reload(&s.store, s.clock.now()))
-                        .await;
-                if let Ok(Err(e)) = res {
-                    tracing::warn!(error = %e, "reloading signing keys failed");
-                }
-            }
-        });
-
-        spawn_housekeeping(state.clone());
+        app::background::start(state.clone());
 
         Ok(Application {
             server,

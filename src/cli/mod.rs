@@ -203,7 +203,7 @@ pub fn run(cli: Cli) -> i32 {
 }
 
 fn open_store(config: &Config) -> Result<crate::store::Store, Failure> {
-    let store = crate::store::Store::open(&config.database_url, 2)
+    let store = crate::store::Store::open(&config.database_url, 2, crate::Clock::default())
         .map_err(|e| Failure::usage(format!("GATEHOUSE_DATABASE_URL (database_url): {e}")))?;
     store
         .migrate()

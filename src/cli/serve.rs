@@ -11,7 +11,7 @@ pub fn serve(config: Config) -> Result<(), Failure> {
 }
 
 pub fn migrate(config: &Config) -> Result<(), Failure> {
-    let store = crate::store::Store::open(&config.database_url, 1)
+    let store = crate::store::Store::open(&config.database_url, 1, crate::Clock::default())
         .map_err(|e| Failure::usage(format!("GATEHOUSE_DATABASE_URL (database_url): {e}")))?;
     let n = store
         .migrate()
@@ -26,7 +26,7 @@ pub fn migrate(config: &Config) -> Result<(), Failure> {
 /// `migrate --check`: lists what `migrate` would apply, applies nothing;
 /// exits 1 when something is pending (so a deploy script can stop).
 pub fn check_migrations(config: &Config) -> Result<(), Failure> {
-    let store = crate::store::Store::open(&config.database_url, 1)
+    let store = crate::store::Store::open(&config.database_url, 1, crate::Clock::default())
         .map_err(|e| Failure::usage(format!("GATEHOUSE_DATABASE_URL (database_url): {e}")))?;
     let pending = store
         .conn()

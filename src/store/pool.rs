@@ -7,6 +7,7 @@ use super::sqlite::checkpoint::Checkpointer;
 use super::sqlite::write_queue::WriteQueue;
 use super::url::sqlite_target;
 use super::{DbConn, DbKind, DbManager, StoreError, StoreResult};
+use crate::clock::Clock;
 use std::sync::atomic::Ordering;
 use std::time::Duration;
 
@@ -24,36 +25,44 @@ const RETRY_AFTER: Duration = Duration::from_secs(1);
 /// tries again, and its success closes the breaker. So a lost database
 /// costs requests a quick 503 instead of a queue of connection waits, and
 /// service comes back by itself within about a second of the database.
-#[derive(Default)]
 struct Outage {
     /// Whether it is down: the one thing every job reads (an atomic load).
     down: std::sync::atomic::AtomicBool,
-    /// Since when it is down; read only while it is.
-    since: std::sync::Mutex<Option<std::time::Instant>>,
+    /// Since when it is down (Unix milliseconds of `clock`); read only
+    /// while it is.
+    since_ms: std::sync::atomic::AtomicI64,
     probing: std::sync::atomic::AtomicBool,
+    clock: Clock,
 }
 
 impl Outage {
+    fn new(clock: Clock) -> Outage {
+        Outage {
+            down: false.into(),
+            since_ms: 0.into(),
+            probing: false.into(),
+            clock,
+        }
+    }
+
     /// Whether this job may use the database now.
     fn may_try(&self) -> bool {
         if !self.down.load(Ordering::Acquire) {
             return true;
         }
-        let since = self.since.lock().map(|g| *g).unwrap_or(None);
-        match since {
-            Some(t) if t.elapsed() < RETRY_AFTER => false,
-            // Down long enough: one prober at a time.
-            _ => self
-                .probing
-                .compare_exchange(false, true, Ordering::AcqRel, Ordering::Acquire)
-                .is_ok(),
+        let since = self.since_ms.load(Ordering::Acquire);
+        if self.clock.now_millis() - since < RETRY_AFTER.as_millis() as i64 {
+            return false;
         }
+        // Down long enough: one prober at a time.
+        self.probing
+            .compare_exchange(false, true, Ordering::AcqRel, Ordering::Acquire)
+            .is_ok()
     }
 
     fn began(&self) {
-        if let Ok(mut g) = self.since.lock() {
-            *g = Some(std::time::Instant::now());
-        }
+        self.since_ms
+            .store(self.clock.now_millis(), Ordering::Release);
         self.down.store(true, Ordering::Release);
         self.probing.store(false, Ordering::Release);
     }
@@ -109,7 +118,8 @@ impl FileIdentity {
 
 impl Store {
     /// Opens the pool and checks that one connection can be made now.
-    pub fn open(url: &str, max_size: u32) -> StoreResult<Store> {
+    /// `clock` times the outage breaker (tests move it).
+    pub fn open(url: &str, max_size: u32, clock: Clock) -> StoreResult<Store> {
         let (kind, target) = DbKind::from_url(url).map_err(StoreError::Invalid)?;
         let file = match kind {
             DbKind::Sqlite => sqlite_target(&target).map_err(StoreError::Invalid)?.0,
@@ -171,7 +181,7 @@ impl Store {
         // unreachable, jobs fail at once (`Outage`) instead of each waiting
         // for a connection; one thread at a time tries again.
         let threads_pool = pool.clone();
-        let outage = std::sync::Arc::new(Outage::default());
+        let outage = std::sync::Arc::new(Outage::new(clock));
         let threads_outage = outage.clone();
         let jobs = crate::workers::WorkerPool::start(
             "gatehouse-db",
@@ -323,7 +333,7 @@ mod tests {
     async fn a_panicking_job_fails_alone_and_the_threads_keep_serving() {
         let dir = tempfile::tempdir().unwrap();
         let url = format!("sqlite://{}", dir.path().join("t.db").display());
-        let store = Store::open(&url, 2).unwrap();
+        let store = Store::open(&url, 2, Clock::default()).unwrap();
         for _ in 0..4 {
             let r: Result<(), StoreError> = store.run(|_| panic!("boom")).await;
             assert!(matches!(r, Err(StoreError::Unavailable(_))));
@@ -339,7 +349,7 @@ mod tests {
     fn the_sqlite_url_sets_the_synchronous_level_of_every_connection() {
         let dir = tempfile::tempdir().unwrap();
         let level = |url: String| {
-            let store = Store::open(&url, 2).unwrap();
+            let store = Store::open(&url, 2, Clock::default()).unwrap();
             let mut c = store.conn().unwrap();
             let Backend::Sqlite(s) = &mut c.backend else {
                 panic!("not SQLite")
@@ -383,7 +393,7 @@ mod tests {
     async fn a_writer_that_panics_inside_a_transaction_writes_nothing_and_the_next_one_writes() {
         let dir = tempfile::tempdir().unwrap();
         let url = format!("sqlite://{}", dir.path().join("t.db").display());
-        let store = Store::open(&url, 2).unwrap();
+        let store = Store::open(&url, 2, Clock::default()).unwrap();
         store
             .run(|c| c.write(|c| c.execute_raw("CREATE TABLE t (x INTEGER)")))
             .await
@@ -414,7 +424,7 @@ mod tests {
     async fn writes_and_transactions_nest_without_waiting_for_themselves() {
         let dir = tempfile::tempdir().unwrap();
         let url = format!("sqlite://{}", dir.path().join("t.db").display());
-        let store = Store::open(&url, 2).unwrap();
+        let store = Store::open(&url, 2, Clock::default()).unwrap();
         store.migrate().unwrap();
         store
             .run(|c| c.write(|c| c.transaction(|c| c.write(|c| c.ping()))))
