@@ -3,13 +3,18 @@
 //! the person, never redirected, §4.1.2.1), then everything else (errors
 //! redirect to the client). With OpenID Connect Core §3.1.2.1's
 //! parameters (`nonce`, `max_age`, `prompt`, `login_hint`,
-//! `id_token_hint`; `request` and `request_uri` refused, §6), and the rule
-//! that decides what a valid request leads to (`next_step`).
+//! `id_token_hint`; `request` and `request_uri` refused, §6), the rule
+//! that decides what a valid request leads to (`next_step`), and the
+//! sealed continuation that carries a re-authentication the request asked
+//! for across the sign-in page (`seal`, `unseal`).
 
 use super::pkce::check_challenge;
 use super::scope::resolve_scope;
 use super::wire::Form;
 use super::{ClientPolicy, GrantType, OAuthError};
+use crate::crypto::{b64url, constant_time_eq, ServerSecret};
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use base64::Engine;
 
 /// How the response travels back: query for `code`, fragment for `token`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -51,6 +56,10 @@ pub struct AuthorizationRequest<C> {
     /// OIDC `id_token_hint`, as sent (verified by the caller, who holds
     /// the keys).
     pub id_token_hint: Option<String>,
+    /// The re-authentication this request is continuing (`prompt=login`,
+    /// `select_account` or `max_age` sent the person to the sign-in page),
+    /// from a verified seal (`unseal`); `validate` leaves it `None`.
+    pub reauth: Option<SignInAfter>,
 }
 
 /// Where an error goes: a page (bad client or redirect URI), or back to the
@@ -224,6 +233,7 @@ pub fn validate<C: ClientPolicy>(
         max_age,
         login_hint: form.get("login_hint").map(str::to_string),
         id_token_hint: form.get("id_token_hint").map(str::to_string),
+        reauth: None,
     })
 }
 
@@ -244,13 +254,16 @@ pub struct Session<'a> {
     pub user_id: &'a str,
     /// When they signed in.
     pub auth_time: i64,
+    /// Which session this is (`session_marker`): a re-authentication
+    /// cannot be satisfied by the session it was asked in.
+    pub marker: &'a str,
 }
 
 /// What a valid authorization request leads to.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Step {
     /// The sign-in page, continuing to the request afterwards
-    /// (`continuation_query`).
+    /// (`continuation`).
     SignIn,
     /// The consent page.
     Consent,
@@ -265,7 +278,9 @@ pub enum Step {
 /// §3.1.2.4, §3.1.2.6):
 /// - the person must sign in (again) when nobody is signed in, when the
 ///   request says `prompt=login` (or `select_account`), or when their
-///   sign-in is older than `max_age` (`max_age=0` always);
+///   sign-in is older than `max_age` (`max_age=0` always), unless the
+///   request continues from the sign-in page it asked for and this
+///   session's sign-in is the fresh one (`req.reauth`);
 /// - `id_token_hint` names who must be signed in: anyone else gets
 ///   `login_required` (the hint's `sub`, already verified, is `hint_sub`);
 /// - consent is asked when not given before for these scopes, or when
@@ -279,12 +294,8 @@ pub fn next_step<C>(
     consented: bool,
     now: i64,
 ) -> Step {
-    let too_old = |s: &Session<'_>| {
-        req.max_age
-            .is_some_and(|max| max == 0 || now.saturating_sub(s.auth_time) > max)
-    };
     let session = match session {
-        Some(s) if !req.prompt.login && !too_old(&s) => s,
+        Some(s) if !must_sign_in_again(req, &s, now) => s,
         _ if req.prompt.none => return Step::Fail(OAuthError::LoginRequired),
         _ => return Step::SignIn,
     };
@@ -300,27 +311,158 @@ pub fn next_step<C>(
     Step::Consent
 }
 
-/// The request to continue with after the sign-in page (and on the
-/// consent page): the same parameters without what the fresh sign-in has
-/// just satisfied, `prompt=login`/`select_account` and `max_age`, so the
-/// continuation does not ask to sign in once more.
-pub fn continuation_query(raw: &[u8]) -> String {
+/// OIDC Core §3.1.2.1: `prompt=login` (and `select_account`) and
+/// `max_age=0` ask for a fresh sign-in; `max_age=N` for one when this
+/// one is older than N seconds. The fresh sign-in is the one the sealed
+/// continuation names (`req.reauth`), and only that: the continuation
+/// itself never satisfies what it carries.
+fn must_sign_in_again<C>(req: &AuthorizationRequest<C>, s: &Session<'_>, now: i64) -> bool {
+    let asked = req.prompt.login || req.max_age == Some(0);
+    let too_old = req
+        .max_age
+        .is_some_and(|max| now.saturating_sub(s.auth_time) > max);
+    let fresh = req.reauth.as_ref().is_some_and(|c| c.satisfied_by(s));
+    (asked || too_old) && !fresh
+}
+
+/// A re-authentication in progress (OIDC Core §3.1.2.1): the sign-in that
+/// satisfies it happened at or after `after` (when the request sent the
+/// person to the sign-in page), in another session than `not_session` (the
+/// one signed in then, whose sign-in may be of the same second).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SignInAfter {
+    pub after: i64,
+    pub not_session: Option<String>,
+}
+
+impl SignInAfter {
+    pub fn satisfied_by(&self, s: &Session<'_>) -> bool {
+        s.auth_time >= self.after && self.not_session.as_deref() != Some(s.marker)
+    }
+}
+
+/// The one parameter of a sealed continuation.
+pub const SEAL_PARAM: &str = "reauth";
+
+const SEAL_LABEL: &[u8] = b"gatehouse-reauth-v1";
+
+/// Names a browser session in a seal without revealing anything of it: an
+/// HMAC of its stored id hash under the server secret.
+pub fn session_marker(secret: &ServerSecret, session_id_hash: &str) -> String {
+    let mac = secret.mac(&[b"gatehouse-reauth-session-v1", session_id_hash.as_bytes()]);
+    b64url(&mac[..16])
+}
+
+/// The request as the pages pass it on: the same parameters, in order,
+/// form-encoded again, without a seal.
+pub fn canonical_query(raw: &[u8]) -> String {
     let pairs: Vec<(String, String)> = serde_urlencoded::from_bytes(raw).unwrap_or_default();
-    let kept: Vec<(String, String)> = pairs
-        .into_iter()
-        .filter_map(|(k, v)| match k.as_str() {
-            "prompt" => {
-                let rest: Vec<&str> = v
-                    .split(' ')
-                    .filter(|p| !matches!(*p, "login" | "select_account" | ""))
-                    .collect();
-                (!rest.is_empty()).then(|| (k, rest.join(" ")))
-            }
-            "max_age" => None,
-            _ => Some((k, v)),
-        })
-        .collect();
+    let kept: Vec<(String, String)> = pairs.into_iter().filter(|(k, _)| k != SEAL_PARAM).collect();
     serde_urlencoded::to_string(kept).unwrap_or_default()
+}
+
+/// The request to continue with after the sign-in page (`Step::SignIn`).
+/// A request that asks to sign in again (`prompt=login`,
+/// `select_account`, `max_age`) is sealed: the whole request, `prompt` and
+/// `max_age` included, with the time it sent the person to sign in and the
+/// session signed in then, under an HMAC of the server secret. So the
+/// continuation cannot be opened to skip the sign-in: without the seal
+/// there is no request, an edited seal is refused, and the sealed request
+/// still asks for a sign-in at or after that time, in another session.
+/// Any other request continues as it is. `query` is `canonical_query`.
+pub fn continuation<C>(
+    req: &AuthorizationRequest<C>,
+    query: &str,
+    current: Option<&Session<'_>>,
+    now: i64,
+    secret: &ServerSecret,
+) -> String {
+    if req.prompt.login || req.max_age.is_some() {
+        let need = SignInAfter {
+            after: now,
+            not_session: current.map(|s| s.marker.to_string()),
+        };
+        seal(query, &need, secret)
+    } else {
+        query.to_string()
+    }
+}
+
+/// The request to pass on to the consent page: sealed again with the
+/// re-authentication it continues, so that the consent page and its post
+/// judge it as `/authorize` did.
+pub fn forward<C>(req: &AuthorizationRequest<C>, query: &str, secret: &ServerSecret) -> String {
+    match &req.reauth {
+        Some(need) => seal(query, need, secret),
+        None => query.to_string(),
+    }
+}
+
+fn seal_mac(secret: &ServerSecret, after: &str, not_session: &str, query: &str) -> String {
+    b64url(&secret.mac(&[
+        SEAL_LABEL,
+        after.as_bytes(),
+        not_session.as_bytes(),
+        query.as_bytes(),
+    ]))
+}
+
+/// `reauth=<after>.<not_session>.<base64url(query)>.<hmac>`.
+pub fn seal(query: &str, need: &SignInAfter, secret: &ServerSecret) -> String {
+    let after = need.after.to_string();
+    let not_session = need.not_session.as_deref().unwrap_or("");
+    let mac = seal_mac(secret, &after, not_session, query);
+    let value = format!(
+        "{after}.{not_session}.{}.{mac}",
+        URL_SAFE_NO_PAD.encode(query.as_bytes())
+    );
+    serde_urlencoded::to_string([(SEAL_PARAM, value)]).unwrap_or_default()
+}
+
+/// Opens a sealed continuation: `Ok(None)` for a request without a seal,
+/// `Ok(Some((query, need)))` for one gatehouse sealed. A seal that was
+/// edited, cut, signed under another secret, or sent with any other
+/// parameter beside it is refused with a page (it is not the client's
+/// request, so nothing is redirected to the client).
+pub fn unseal(
+    raw: &[u8],
+    secret: &ServerSecret,
+) -> Result<Option<(String, SignInAfter)>, AuthorizeError> {
+    let pairs: Vec<(String, String)> = serde_urlencoded::from_bytes(raw).unwrap_or_default();
+    if !pairs.iter().any(|(k, _)| k == SEAL_PARAM) {
+        return Ok(None);
+    }
+    let refused = || {
+        AuthorizeError::Page(
+            "This sign-in link is not valid: it was changed, or it did not come from this \
+             server. Go back to the app and start again."
+                .into(),
+        )
+    };
+    let [(_, value)] = pairs.as_slice() else {
+        return Err(refused());
+    };
+    let parts: Vec<&str> = value.split('.').collect();
+    let [after, not_session, encoded, mac] = parts.as_slice() else {
+        return Err(refused());
+    };
+    let query = URL_SAFE_NO_PAD
+        .decode(encoded)
+        .ok()
+        .and_then(|b| String::from_utf8(b).ok())
+        .ok_or_else(refused)?;
+    let expected = seal_mac(secret, after, not_session, &query);
+    if !constant_time_eq(expected.as_bytes(), mac.as_bytes()) {
+        return Err(refused());
+    }
+    let after: i64 = after.parse().map_err(|_| refused())?;
+    Ok(Some((
+        query,
+        SignInAfter {
+            after,
+            not_session: (!not_session.is_empty()).then(|| not_session.to_string()),
+        },
+    )))
 }
 
 /// The redirect carrying `params`: in the query for codes and errors of the
@@ -519,7 +661,11 @@ mod tests {
         consented: bool,
     ) -> Step {
         let r = code_request(extra).unwrap();
-        let s = session.map(|(user_id, auth_time)| Session { user_id, auth_time });
+        let s = session.map(|(user_id, auth_time)| Session {
+            user_id,
+            auth_time,
+            marker: "m-old",
+        });
         next_step(&r, s, hint, consented, 1000)
     }
 
@@ -590,16 +736,144 @@ mod tests {
         assert_eq!(step("", None, Some("u"), true), Step::SignIn);
     }
 
+    fn secret() -> ServerSecret {
+        ServerSecret::new(b"test secret")
+    }
+
+    /// `next_step` for `query` continued through `seal` (as `/authorize`
+    /// receives it back from the sign-in page), with a session signed in
+    /// at `auth_time` as `marker`, at time 1000.
+    fn continued(query: &str, need: &SignInAfter, auth_time: i64, marker: &str) -> Step {
+        let sealed = seal(query, need, &secret());
+        let (inner, need) = unseal(sealed.as_bytes(), &secret()).unwrap().unwrap();
+        assert_eq!(inner, query);
+        let c = client("https://app/cb", "authorization_code", false);
+        let mut r = run(&inner, c).unwrap();
+        r.reauth = Some(need);
+        let s = Session {
+            user_id: "u",
+            auth_time,
+            marker,
+        };
+        next_step(&r, Some(s), None, true, 1000)
+    }
+
     #[test]
-    fn continuation_drops_what_a_fresh_sign_in_satisfies() {
+    fn oidc_core_3_1_2_1_a_sealed_re_authentication_needs_a_new_sign_in_at_or_after_its_time() {
+        let q = "client_id=c1&response_type=code&prompt=login";
+        let need = SignInAfter {
+            after: 990,
+            not_session: Some("m-old".into()),
+        };
+        // The session it was asked in, even signed in that very second: no.
+        assert_eq!(continued(q, &need, 990, "m-old"), Step::SignIn);
+        // Another session signed in before it was asked: no.
+        assert_eq!(continued(q, &need, 989, "m-new"), Step::SignIn);
+        // A new sign-in at or after it: yes (and the page is not asked
+        // again when the person lingers: the seal, not the clock, decides).
+        assert_eq!(continued(q, &need, 990, "m-new"), Step::Answer);
+        assert_eq!(continued(q, &need, 995, "m-new"), Step::Answer);
+        for q in [
+            "client_id=c1&response_type=code&max_age=0",
+            "client_id=c1&response_type=code&max_age=5",
+            "client_id=c1&response_type=code&prompt=select_account",
+        ] {
+            assert_eq!(continued(q, &need, 990, "m-old"), Step::SignIn, "{q}");
+            assert_eq!(continued(q, &need, 991, "m-new"), Step::Answer, "{q}");
+        }
+        // Nobody was signed in when it was asked: any sign-in since.
+        let need = SignInAfter {
+            after: 990,
+            not_session: None,
+        };
+        assert_eq!(continued(q, &need, 990, "m-old"), Step::Answer);
+        assert_eq!(continued(q, &need, 989, "m-old"), Step::SignIn);
+    }
+
+    #[test]
+    fn oidc_core_3_1_2_1_re_authentication_continues_sealed_and_nothing_else_is() {
+        let c = client("https://app/cb", "authorization_code", false);
+        let current = Session {
+            user_id: "u",
+            auth_time: 10,
+            marker: "m-old",
+        };
+        for q in [
+            "client_id=c1&response_type=code&prompt=login+consent&nonce=n",
+            "client_id=c1&response_type=code&max_age=60",
+            "client_id=c1&response_type=code&prompt=select_account&login_hint=a",
+        ] {
+            let r = run(q, c.clone()).unwrap();
+            let next = continuation(&r, q, Some(&current), 1000, &secret());
+            assert!(next.starts_with("reauth="), "{next}");
+            assert!(
+                !next.contains("prompt") && !next.contains("max_age"),
+                "{next}"
+            );
+            let (inner, need) = unseal(next.as_bytes(), &secret()).unwrap().unwrap();
+            assert_eq!(inner, q, "the whole request, prompt and max_age included");
+            assert_eq!(need.after, 1000);
+            assert_eq!(need.not_session.as_deref(), Some("m-old"));
+        }
+        let q = "client_id=c1&response_type=code&prompt=consent";
+        let r = run(q, c).unwrap();
+        assert_eq!(continuation(&r, q, Some(&current), 1000, &secret()), q);
+        assert_eq!(forward(&r, q, &secret()), q);
+        assert_eq!(unseal(q.as_bytes(), &secret()).unwrap(), None);
         assert_eq!(
-            continuation_query(b"client_id=c1&prompt=login+consent&max_age=0&nonce=n"),
-            "client_id=c1&prompt=consent&nonce=n"
+            canonical_query(b"client_id=c1&reauth=x&state=a%20b"),
+            "client_id=c1&state=a+b"
         );
-        assert_eq!(
-            continuation_query(b"prompt=select_account&login_hint=a"),
-            "login_hint=a"
-        );
+    }
+
+    #[test]
+    fn oidc_core_3_1_2_1_an_edited_moved_or_foreign_seal_is_refused() {
+        let q = "client_id=c1&response_type=code&prompt=login&state=s";
+        let need = SignInAfter {
+            after: 1000,
+            not_session: Some("m-old".into()),
+        };
+        let sealed = seal(q, &need, &secret());
+        let value = sealed.trim_start_matches("reauth=").to_string();
+        let parts: Vec<&str> = value.split('.').collect();
+        let other_query = URL_SAFE_NO_PAD.encode("client_id=c1&response_type=code&state=s");
+        let refused = |raw: String| {
+            assert!(
+                matches!(
+                    unseal(raw.as_bytes(), &secret()),
+                    Err(AuthorizeError::Page(_))
+                ),
+                "{raw}"
+            )
+        };
+        // An earlier time, or no session to avoid.
+        refused(format!("reauth={}", value.replacen("1000", "1", 1)));
+        refused(format!("reauth={}..{}.{}", parts[0], parts[2], parts[3]));
+        // Its signature on another request.
+        refused(format!(
+            "reauth={}.{}.{other_query}.{}",
+            parts[0], parts[1], parts[3]
+        ));
+        // Cut short, or with a parameter beside it.
+        refused(format!("reauth={}.{}.{}", parts[0], parts[1], parts[2]));
+        refused(format!("reauth={}", &value[..value.len() - 1]));
+        refused(format!("{sealed}&prompt=none"));
+        refused(format!("client_id=c1&{sealed}"));
+        refused("reauth=".into());
+        // Sealed under another server secret.
+        let foreign = seal(q, &need, &ServerSecret::new(b"another secret"));
+        refused(foreign);
+        // The untouched one opens.
+        assert!(unseal(sealed.as_bytes(), &secret()).unwrap().is_some());
+    }
+
+    #[test]
+    fn session_markers_differ_per_session_and_secret() {
+        let a = session_marker(&secret(), "hash-a");
+        assert_eq!(a, session_marker(&secret(), "hash-a"));
+        assert_ne!(a, session_marker(&secret(), "hash-b"));
+        assert_ne!(a, session_marker(&ServerSecret::new(b"x"), "hash-a"));
+        assert_eq!(a.len(), 22);
     }
 
     #[test]

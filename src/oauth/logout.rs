@@ -28,6 +28,18 @@ pub fn client_of<'a>(client_id: Option<&'a str>, hint: Hint<'a>) -> Option<&'a s
     }
 }
 
+/// §2: the hint names the End-User the app asks to sign out. When someone
+/// else is signed in here, the app's view of the session is out of date
+/// (or the hint is not its own: ID tokens pass through browsers), and the
+/// spec has the OP treat the request as suspect. gatehouse then still
+/// signs out whoever confirms on its page (§3 requires the question in
+/// exactly this case, and their "yes" to be honoured) but never sends them
+/// on to the app: `true` here means no redirect. Nobody signed in, or no
+/// valid hint: nothing to compare.
+pub fn hint_names_someone_else(hint_sub: Option<&str>, signed_in: Option<&str>) -> bool {
+    matches!((hint_sub, signed_in), (Some(hint), Some(user)) if hint != user)
+}
+
 /// §3: where to send the browser after signing out: the
 /// `post_logout_redirect_uri` when it equals, character for character, one
 /// registered for the client, with `state` added to its query. Anything
@@ -62,6 +74,15 @@ mod tests {
         assert_eq!(client_of(Some("c1"), Hint::Invalid), None);
         assert_eq!(client_of(None, Hint::Invalid), None);
         assert_eq!(client_of(None, Hint::Absent), None);
+    }
+
+    #[test]
+    fn rp_initiated_logout_2_a_hint_for_another_end_user_is_suspect() {
+        assert!(hint_names_someone_else(Some("bob"), Some("alice")));
+        assert!(!hint_names_someone_else(Some("alice"), Some("alice")));
+        assert!(!hint_names_someone_else(Some("bob"), None));
+        assert!(!hint_names_someone_else(None, Some("alice")));
+        assert!(!hint_names_someone_else(None, None));
     }
 
     #[test]

@@ -1,15 +1,19 @@
 //! `GET/POST /authorize` (RFC 6749 §4.1 and §4.2; POST as OpenID Connect
 //! allows). Decides between: an error page (bad client or redirect URI), an
-//! error redirect, the sign-in page, the consent page, or the answer.
+//! error redirect, the sign-in page, the consent page, or the answer. A
+//! request that asks to sign in again (`prompt=login`, `max_age`) goes to
+//! the sign-in page sealed (`oauth::authorize::continuation`), and comes
+//! back sealed; `load_request` opens the seal for this page and the
+//! consent page alike.
 
 use super::session::SignedIn;
-use super::{see_other, session, PageError};
+use super::{see_other, session, sign_in_first, PageError};
 use crate::app::issue::{issue_access_token, session_sid};
 use crate::app::AppState;
 use crate::crypto::{random_token, token_hash};
 use crate::oauth::authorize::{
-    continuation_query, next_step, redirect_with, validate, AuthorizationRequest, AuthorizeError,
-    ResponseType, Session, Step,
+    canonical_query, continuation, forward, next_step, redirect_with, session_marker, unseal,
+    validate, AuthorizationRequest, AuthorizeError, ResponseType, Session, Step,
 };
 use crate::oauth::wire::max_len;
 use crate::oauth::{GrantType, OAuthError};
@@ -18,11 +22,26 @@ use crate::store::models::Client;
 use crate::store::StoreError;
 use actix_web::{web, HttpRequest, HttpResponse, ResponseError};
 
-/// Validates raw authorization parameters (query string or form body).
-pub async fn load_request(
-    state: &AppState,
-    raw: &[u8],
-) -> Result<AuthorizationRequest<Client>, AuthorizeError> {
+/// A valid authorization request, and its parameters as the pages pass
+/// them on (`canonical_query`; unsealed when it came sealed).
+pub struct Loaded {
+    pub areq: AuthorizationRequest<Client>,
+    pub query: String,
+}
+
+/// Validates raw authorization parameters (query string or form body),
+/// opening a sealed continuation first (`oauth::authorize::unseal`): its
+/// re-authentication goes into `areq.reauth`.
+pub async fn load_request(state: &AppState, raw: &[u8]) -> Result<Loaded, AuthorizeError> {
+    let (query, reauth) = match unseal(raw, &state.server_secret)? {
+        Some((query, need)) => (query, Some(need)),
+        None => (canonical_query(raw), None),
+    };
+    // A sealed request is validated as it was sealed; any other as sent.
+    let raw = match reauth {
+        Some(_) => query.as_bytes(),
+        None => raw,
+    };
     let pairs: Vec<(String, String)> = serde_urlencoded::from_bytes(raw).unwrap_or_default();
     let ids: Vec<String> = pairs
         .iter()
@@ -46,7 +65,9 @@ pub async fn load_request(
         }
         _ => None,
     };
-    validate(raw, move |_| client)
+    let mut areq = validate(raw, move |_| client)?;
+    areq.reauth = reauth;
+    Ok(Loaded { areq, query })
 }
 
 /// Renders an authorization error where the RFC says it goes.
@@ -77,7 +98,7 @@ pub fn error_response(state: &AppState, e: AuthorizeError) -> HttpResponse {
     }
 }
 
-fn redirect_error(
+pub fn redirect_error(
     state: &AppState,
     areq: &AuthorizationRequest<Client>,
     error: OAuthError,
@@ -93,12 +114,6 @@ fn redirect_error(
     )
 }
 
-fn login_redirect(path: &str, query: &str) -> HttpResponse {
-    let next = format!("{path}?{query}");
-    let q = serde_urlencoded::to_string([("next", next.as_str())]).unwrap_or_default();
-    see_other(&format!("/login?{q}"))
-}
-
 pub async fn get(req: HttpRequest, state: web::Data<AppState>) -> HttpResponse {
     handle(&req, &state, req.query_string().as_bytes().to_vec()).await
 }
@@ -108,11 +123,17 @@ pub async fn post(req: HttpRequest, body: web::Bytes, state: web::Data<AppState>
     handle(&req, &state, body.to_vec()).await
 }
 
-async fn handle(req: &HttpRequest, state: &AppState, raw: Vec<u8>) -> HttpResponse {
-    let areq = match load_request(state, &raw).await {
-        Ok(r) => r,
-        Err(e) => return error_response(state, e),
-    };
+/// Where a request stands for this browser: who is signed in, and what
+/// `next_step` makes of it. `consented` is looked up only when asked
+/// (the consent page is where consent is given). An answer that is not a
+/// step (a bad `id_token_hint`, a store error) is the response to send.
+pub async fn judge(
+    req: &HttpRequest,
+    state: &AppState,
+    loaded: &Loaded,
+    look_up_consent: bool,
+) -> Result<(Step, Option<SignedIn>), HttpResponse> {
+    let areq = &loaded.areq;
     // OIDC Core §3.1.2.1: an ID token gatehouse issued (it may have
     // expired); anything else is a bad request.
     let hint_sub = match &areq.id_token_hint {
@@ -123,23 +144,22 @@ async fn handle(req: &HttpRequest, state: &AppState, raw: Vec<u8>) -> HttpRespon
         {
             Some(claims) => Some(claims.sub),
             None => {
-                return redirect_error(
+                return Err(redirect_error(
                     state,
-                    &areq,
+                    areq,
                     OAuthError::InvalidRequest(
                         "id_token_hint is not an ID token issued by this server".into(),
                     ),
-                )
+                ))
             }
         },
         None => None,
     };
-    let signed_in = match session::current(req, state).await {
-        Ok(s) => s,
-        Err(e) => return e.error_response(),
-    };
+    let signed_in = session::current(req, state)
+        .await
+        .map_err(|e| e.error_response())?;
     let consented = match &signed_in {
-        Some(s) => {
+        Some(s) if look_up_consent => {
             let (user_id, client_id) = (s.user.id.clone(), areq.client.id.clone());
             match state
                 .store
@@ -147,27 +167,80 @@ async fn handle(req: &HttpRequest, state: &AppState, raw: Vec<u8>) -> HttpRespon
                 .await
             {
                 Ok(c) => c.is_some_and(|c| c.covers(&areq.scope)),
-                Err(e) => return PageError::from(e).error_response(),
+                Err(e) => return Err(PageError::from(e).error_response()),
             }
         }
+        Some(_) => true,
         None => false,
     };
-    let session = signed_in.as_ref().map(|s| Session {
+    let marker = signed_in
+        .as_ref()
+        .map(|s| session_marker(&state.server_secret, &s.session.id_hash));
+    let session = signed_in
+        .as_ref()
+        .zip(marker.as_deref())
+        .map(|(s, m)| Session {
+            user_id: &s.user.id,
+            auth_time: s.session.auth_time,
+            marker: m,
+        });
+    let now = state.clock.now();
+    let step = next_step(areq, session, hint_sub.as_deref(), consented, now);
+    Ok((step, signed_in))
+}
+
+/// `303` to the sign-in page, continuing to `path` (`/authorize` or
+/// `/consent`) with the request, sealed when it asks to sign in again
+/// (`oauth::authorize::continuation`).
+pub fn to_sign_in(
+    state: &AppState,
+    path: &str,
+    loaded: &Loaded,
+    signed_in: Option<&SignedIn>,
+) -> HttpResponse {
+    let marker = signed_in.map(|s| session_marker(&state.server_secret, &s.session.id_hash));
+    let current = signed_in.zip(marker.as_deref()).map(|(s, m)| Session {
         user_id: &s.user.id,
         auth_time: s.session.auth_time,
+        marker: m,
     });
-    let now = state.clock.now();
-    match next_step(&areq, session, hint_sub.as_deref(), consented, now) {
-        Step::SignIn => login_redirect("/authorize", &continuation_query(&raw)),
-        Step::Consent => see_other(&format!("/consent?{}", continuation_query(&raw))),
-        Step::Fail(error) => redirect_error(state, &areq, error),
+    let query = continuation(
+        &loaded.areq,
+        &loaded.query,
+        current.as_ref(),
+        state.clock.now(),
+        &state.server_secret,
+    );
+    sign_in_first(&format!("{path}?{query}"))
+}
+
+/// The request as the consent page carries it: sealed again when it
+/// continues a re-authentication, so the page and its post judge it as
+/// `/authorize` did.
+pub fn forwarded(state: &AppState, loaded: &Loaded) -> String {
+    forward(&loaded.areq, &loaded.query, &state.server_secret)
+}
+
+async fn handle(req: &HttpRequest, state: &AppState, raw: Vec<u8>) -> HttpResponse {
+    let loaded = match load_request(state, &raw).await {
+        Ok(r) => r,
+        Err(e) => return error_response(state, e),
+    };
+    let (step, signed_in) = match judge(req, state, &loaded, true).await {
+        Ok(j) => j,
+        Err(resp) => return resp,
+    };
+    match step {
+        Step::SignIn => to_sign_in(state, "/authorize", &loaded, signed_in.as_ref()),
+        Step::Consent => see_other(&format!("/consent?{}", forwarded(state, &loaded))),
+        Step::Fail(error) => redirect_error(state, &loaded.areq, error),
         Step::Answer => match signed_in {
-            Some(s) => match complete(state, &areq, &s, false).await {
+            Some(s) => match complete(state, &loaded.areq, &s, false).await {
                 Ok(r) => r,
                 Err(e) => e.error_response(),
             },
             // next_step answers only for a signed-in person.
-            None => login_redirect("/authorize", &continuation_query(&raw)),
+            None => to_sign_in(state, "/authorize", &loaded, None),
         },
     }
 }

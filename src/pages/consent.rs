@@ -1,11 +1,18 @@
 //! `GET/POST /consent`: what the app asks for, and the person's answer.
 //! The form carries the authorization request itself; the post validates it
-//! again from scratch, so a tampered form is just another request.
+//! again from scratch, so a tampered form is just another request. Both
+//! judge the sign-in as `/authorize` does (`authorize::judge`): a request
+//! that asks to sign in again (`prompt=login`, `max_age`) gets neither the
+//! page nor a code until the person has, and an `id_token_hint` must name
+//! who is signed in.
 
-use super::authorize::{complete, error_response, load_request};
-use super::{parse_form, render_form, see_other, session, PageError};
+use super::authorize::{
+    complete, error_response, forwarded, judge, load_request, redirect_error, to_sign_in, Loaded,
+};
+use super::session::SignedIn;
+use super::{parse_form, render_form, PageError};
 use crate::app::AppState;
-use crate::oauth::authorize::{continuation_query, AuthorizeError, ResponseType};
+use crate::oauth::authorize::{AuthorizeError, ResponseType, Step};
 use crate::oauth::OAuthError;
 use actix_web::http::StatusCode;
 use actix_web::{web, HttpRequest, HttpResponse};
@@ -47,22 +54,35 @@ pub fn describe_scope(state: &AppState, scope: &str) -> String {
     }
 }
 
-fn login_redirect(query: &str) -> HttpResponse {
-    let next = format!("/consent?{query}");
-    let q = serde_urlencoded::to_string([("next", next.as_str())]).unwrap_or_default();
-    see_other(&format!("/login?{q}"))
+/// The signed-in person when the request may be answered for them; else
+/// the response that comes first: the sign-in page (continuing back here,
+/// sealed when the request asks to sign in again) or an error for the
+/// client (`login_required` for another person's `id_token_hint`).
+async fn gate(
+    req: &HttpRequest,
+    state: &AppState,
+    loaded: &Loaded,
+) -> Result<SignedIn, HttpResponse> {
+    let (step, signed_in) = judge(req, state, loaded, false).await?;
+    match (step, signed_in) {
+        (Step::Consent | Step::Answer, Some(s)) => Ok(s),
+        (Step::Fail(error), _) => Err(redirect_error(state, &loaded.areq, error)),
+        (_, signed_in) => Err(to_sign_in(state, "/consent", loaded, signed_in.as_ref())),
+    }
 }
 
 pub async fn show(req: HttpRequest, state: web::Data<AppState>) -> Result<HttpResponse, PageError> {
     let raw = req.query_string().as_bytes().to_vec();
-    let areq = match load_request(&state, &raw).await {
+    let loaded = match load_request(&state, &raw).await {
         Ok(r) => r,
         Err(e) => return Ok(error_response(&state, e)),
     };
-    let Some(signed_in) = session::current(&req, &state).await? else {
-        return Ok(login_redirect(&continuation_query(&raw)));
+    let signed_in = match gate(&req, &state, &loaded).await {
+        Ok(s) => s,
+        Err(resp) => return Ok(resp),
     };
-    let request = continuation_query(&raw);
+    let request = forwarded(&state, &loaded);
+    let areq = &loaded.areq;
     let registered_by = match areq.client.owner.clone() {
         Some(owner) => state
             .store
@@ -105,15 +125,17 @@ pub async fn submit(
 ) -> Result<HttpResponse, PageError> {
     let form = parse_form(&req, &state, &body)?;
     let raw = form.get("request").unwrap_or("").as_bytes().to_vec();
-    let areq = match load_request(&state, &raw).await {
+    let loaded = match load_request(&state, &raw).await {
         Ok(r) => r,
         Err(e) => return Ok(error_response(&state, e)),
     };
-    let Some(signed_in) = session::current(&req, &state).await? else {
-        return Ok(login_redirect(&continuation_query(&raw)));
+    let signed_in = match gate(&req, &state, &loaded).await {
+        Ok(s) => s,
+        Err(resp) => return Ok(resp),
     };
+    let areq = &loaded.areq;
     match form.get("decision") {
-        Some("allow") => complete(&state, &areq, &signed_in, true).await,
+        Some("allow") => complete(&state, areq, &signed_in, true).await,
         // RFC 6749 §4.1.2.1: the resource owner denied the request.
         Some("deny") => Ok(error_response(
             &state,

@@ -4,6 +4,7 @@ use super::{parse_form, render_form, safe_next, session, PageError};
 use crate::app::metrics::SignInVia;
 use crate::app::sign_in::{authenticate_user, client_addr, SignInError};
 use crate::app::AppState;
+use crate::oauth::authorize::unseal;
 use crate::oauth::wire::max_len;
 use actix_web::http::StatusCode;
 use actix_web::{web, HttpRequest, HttpResponse};
@@ -18,6 +19,9 @@ struct LoginPage<'a> {
     error: Option<&'a str>,
     /// The app the sign-in continues to, when `next` names one.
     app_name: Option<String>,
+    /// The request continued asks to sign in again (`prompt=login`,
+    /// `max_age`), though someone may be signed in already.
+    again: bool,
     /// The sign-up page (continuing to the same `next`), while sign-up is
     /// open.
     signup_href: Option<String>,
@@ -36,7 +40,12 @@ async fn login_page(
     username: &str,
     error: Option<&str>,
 ) -> HttpResponse {
-    let app_name = continuing_to(state, next).await;
+    let continued = continued_request(state, next);
+    let app_name = match &continued {
+        Some(c) => continuing_to(state, &c.pairs).await,
+        None => None,
+    };
+    let again = continued.as_ref().is_some_and(|c| c.sealed);
     let signup_href = state.config.signup_open.then(|| {
         let q = serde_urlencoded::to_string([("next", next)]).unwrap_or_default();
         format!("/signup?{q}")
@@ -47,22 +56,45 @@ async fn login_page(
         username,
         error,
         app_name,
+        again,
         signup_href,
     })
 }
 
-/// The name of the app a sign-in continues to, when `next` (already
-/// checked by `safe_next`) is an authorization request or the consent page
-/// naming a known `client_id`. Anything else, or a failed look-up, names
-/// none: the line is a courtesy, never a reason to fail the page.
-async fn continuing_to(state: &AppState, next: &str) -> Option<String> {
+/// The authorization request a sign-in continues to, when `next` (already
+/// checked by `safe_next`) is `/authorize` or the consent page.
+struct Continued {
+    pairs: Vec<(String, String)>,
+    /// It came sealed: it asks to sign in again.
+    sealed: bool,
+}
+
+/// Reads the request in `next`, opening it when sealed (a seal that does
+/// not open names nothing: the page says nothing of it).
+fn continued_request(state: &AppState, next: &str) -> Option<Continued> {
     let (path, query) = next.split_once('?')?;
     if path != "/authorize" && path != "/consent" {
         return None;
     }
-    let ids: Vec<String> = url::form_urlencoded::parse(query.as_bytes())
+    let (query, sealed) = match unseal(query.as_bytes(), &state.server_secret) {
+        Ok(Some((inner, _))) => (inner, true),
+        Ok(None) => (query.to_string(), false),
+        Err(_) => return None,
+    };
+    let pairs = url::form_urlencoded::parse(query.as_bytes())
+        .into_owned()
+        .collect();
+    Some(Continued { pairs, sealed })
+}
+
+/// The name of the app a sign-in continues to, when the request names a
+/// known `client_id`. Anything else, or a failed look-up, names none: the
+/// line is a courtesy, never a reason to fail the page.
+async fn continuing_to(state: &AppState, pairs: &[(String, String)]) -> Option<String> {
+    let ids: Vec<&String> = pairs
+        .iter()
         .filter(|(k, v)| k == "client_id" && !v.is_empty())
-        .map(|(_, v)| v.into_owned())
+        .map(|(_, v)| v)
         .collect();
     let [id] = ids.as_slice() else {
         return None;
@@ -70,7 +102,7 @@ async fn continuing_to(state: &AppState, next: &str) -> Option<String> {
     if id.contains('\0') || id.len() > max_len("client_id") {
         return None;
     }
-    let id = id.clone();
+    let id = id.to_string();
     match state.store.run(move |c| c.find_client(&id)).await {
         Ok(found) => found.map(|c| c.name),
         Err(e) => {
@@ -83,12 +115,9 @@ async fn continuing_to(state: &AppState, next: &str) -> Option<String> {
 /// OpenID Connect `login_hint` (Core §3.1.2.1) of the authorization
 /// request a sign-in continues to, when it looks like a username: it fills
 /// in the username field. A hint is only a hint; anything odd is ignored.
-fn login_hint(next: &str) -> Option<String> {
-    let (path, query) = next.split_once('?')?;
-    if path != "/authorize" && path != "/consent" {
-        return None;
-    }
-    let hint = url::form_urlencoded::parse(query.as_bytes())
+fn login_hint(pairs: &[(String, String)]) -> Option<String> {
+    let hint = pairs
+        .iter()
         .find(|(k, _)| k == "login_hint")?
         .1
         .trim()
@@ -107,7 +136,9 @@ pub async fn show(
     state: web::Data<AppState>,
 ) -> HttpResponse {
     let next = safe_next(query.next.as_deref());
-    let username = login_hint(&next).unwrap_or_default();
+    let username = continued_request(&state, &next)
+        .and_then(|c| login_hint(&c.pairs))
+        .unwrap_or_default();
     login_page(&req, &state, StatusCode::OK, &next, &username, None).await
 }
 
@@ -170,19 +201,25 @@ pub async fn submit(
 mod tests {
     use super::login_hint;
 
+    fn hint_of(query: &str) -> Option<String> {
+        let pairs: Vec<(String, String)> = url::form_urlencoded::parse(query.as_bytes())
+            .into_owned()
+            .collect();
+        login_hint(&pairs)
+    }
+
     #[test]
     fn oidc_core_3_1_2_1_login_hint_of_the_continued_request_prefills_the_username() {
         assert_eq!(
-            login_hint("/authorize?client_id=c&login_hint=alice").as_deref(),
+            hint_of("client_id=c&login_hint=alice").as_deref(),
             Some("alice")
         );
         assert_eq!(
-            login_hint("/consent?login_hint=alice%40example.com").as_deref(),
+            hint_of("login_hint=alice%40example.com").as_deref(),
             Some("alice@example.com")
         );
-        assert_eq!(login_hint("/account?login_hint=alice"), None);
-        assert_eq!(login_hint("/authorize?login_hint=a%0Ab"), None);
-        assert_eq!(login_hint("/authorize?login_hint=a%20b"), None);
-        assert_eq!(login_hint("/authorize?client_id=c"), None);
+        assert_eq!(hint_of("login_hint=a%0Ab"), None);
+        assert_eq!(hint_of("login_hint=a%20b"), None);
+        assert_eq!(hint_of("client_id=c"), None);
     }
 }

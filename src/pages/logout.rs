@@ -5,10 +5,14 @@
 //! those values), the post signs them out and, only when the address is
 //! one registered for that app, sends them there with `state`. Otherwise
 //! they see the signed-out page: never a redirect anywhere unregistered.
+//! When the `id_token_hint` names someone other than the person signed in
+//! (§2: the app's session is out of date, the request suspect), the page
+//! says so, the post signs out whoever confirms, and there is no redirect
+//! (`oauth::logout::hint_names_someone_else`).
 
 use super::{csrf, parse_form, render, render_form, see_other, session, PageError};
 use crate::app::AppState;
-use crate::oauth::logout::{client_of, return_to, Hint};
+use crate::oauth::logout::{client_of, hint_names_someone_else, return_to, Hint};
 use crate::oauth::wire::Form;
 use crate::store::models::Client;
 use actix_web::http::StatusCode;
@@ -40,11 +44,17 @@ struct LogoutPage<'a> {
     carried: Vec<Carried>,
     /// Said on the signed-out page when the app's address was not used.
     not_returned: bool,
+    /// The hint names someone other than the person signed in: said on
+    /// the confirmation page, and why the signed-out page stays here.
+    someone_else: bool,
 }
 
 /// The client a logout request speaks for (§2), when it proves one and it
-/// exists.
-async fn requesting_client(state: &AppState, form: &Form) -> Result<Option<Client>, PageError> {
+/// exists; and the `sub` of a valid `id_token_hint`.
+async fn requesting_client(
+    state: &AppState,
+    form: &Form,
+) -> Result<(Option<Client>, Option<String>), PageError> {
     let keys = state.keys.current();
     let verified = form
         .get("id_token_hint")
@@ -54,11 +64,16 @@ async fn requesting_client(state: &AppState, form: &Form) -> Result<Option<Clien
         Some(Some(claims)) => Hint::Valid { aud: &claims.aud },
         Some(None) => Hint::Invalid,
     };
+    let hint_sub = verified
+        .as_ref()
+        .and_then(|v| v.as_ref())
+        .map(|c| c.sub.clone());
     let Some(id) = client_of(form.get("client_id"), hint) else {
-        return Ok(None);
+        return Ok((None, hint_sub));
     };
     let id = id.to_string();
-    Ok(state.store.run(move |c| c.find_client(&id)).await?)
+    let client = state.store.run(move |c| c.find_client(&id)).await?;
+    Ok((client, hint_sub))
 }
 
 /// The confirmation page. Its parameters follow RFC 6749's form rules
@@ -67,7 +82,11 @@ pub async fn show(req: HttpRequest, state: web::Data<AppState>) -> Result<HttpRe
     let form = Form::parse_pairs(req.query_string().as_bytes())
         .map_err(|e| PageError::BadRequest(e.description()))?;
     let signed_in = session::current(&req, &state).await?;
-    let client = requesting_client(&state, &form).await?;
+    let (client, hint_sub) = requesting_client(&state, &form).await?;
+    let someone_else = hint_names_someone_else(
+        hint_sub.as_deref(),
+        signed_in.as_ref().map(|s| s.user.id.as_str()),
+    );
     let carried = CARRIED
         .iter()
         .filter_map(|name| {
@@ -85,6 +104,7 @@ pub async fn show(req: HttpRequest, state: web::Data<AppState>) -> Result<HttpRe
             app_name: client.as_ref().map(|c| c.name.as_str()),
             carried,
             not_returned: false,
+            someone_else,
         }
     }))
 }
@@ -98,12 +118,17 @@ pub async fn submit(
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, PageError> {
     let form = parse_form(&req, &state, &body)?;
+    let signed_in = session::current(&req, &state).await?;
     if let Some(c) = req.cookie(session::COOKIE) {
         let value = c.value().to_string();
         state.store.run(move |c| c.delete_session(&value)).await?;
     }
-    let client = requesting_client(&state, &form).await?;
-    let target = client.as_ref().and_then(|c| {
+    let (client, hint_sub) = requesting_client(&state, &form).await?;
+    let someone_else = hint_names_someone_else(
+        hint_sub.as_deref(),
+        signed_in.as_ref().map(|s| s.user.id.as_str()),
+    );
+    let target = client.as_ref().filter(|_| !someone_else).and_then(|c| {
         return_to(
             form.get("post_logout_redirect_uri"),
             &c.post_logout_redirect_uri_list(),
@@ -123,6 +148,7 @@ pub async fn submit(
                     app_name: None,
                     carried: Vec::new(),
                     not_returned: form.get("post_logout_redirect_uri").is_some(),
+                    someone_else,
                 },
             )
         }

@@ -14,6 +14,7 @@ backend_tests!(
     rp_initiated_logout_3_redirects_with_state_to_a_registered_uri_and_signs_out,
     rp_initiated_logout_3_client_id_or_an_expired_hint_names_the_client,
     rp_initiated_logout_3_an_unregistered_uri_shows_the_signed_out_page_and_never_redirects,
+    rp_initiated_logout_2_a_hint_for_someone_else_signs_out_only_when_confirmed_and_never_redirects,
 );
 
 const BYE: &str = "https://app.example/signed-out";
@@ -284,4 +285,66 @@ async fn rp_initiated_logout_3_an_unregistered_uri_shows_the_signed_out_page_and
     let html = r.text().await.unwrap();
     assert!(html.contains("You are signed out") && !html.contains("not-returned"));
     assert!(!still_signed_in(&app, &c).await);
+}
+
+async fn rp_initiated_logout_2_a_hint_for_someone_else_signs_out_only_when_confirmed_and_never_redirects(
+    app: TestApp,
+) {
+    let c = rp(&app);
+    // Bob's ID token from an earlier sign-in in this browser; now Alice is
+    // signed in here, so the app's session (Bob's) is out of date.
+    app.user("bob", PASSWORD);
+    assert_eq!(app.sign_in("bob", PASSWORD, "/account").await.status(), 303);
+    let bob_hint = code_flow(&app, &c, &[("scope", "openid")]).await["id_token"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    id_token(&app, &c).await;
+    let params = [
+        ("id_token_hint", bob_hint.as_str()),
+        ("post_logout_redirect_uri", BYE),
+        ("state", "s-1"),
+    ];
+    // The confirmation page says so, and loading it signs no one out.
+    let q = serde_urlencoded::to_string(params).unwrap();
+    let page = app.get(&format!("/logout?{q}")).await;
+    assert_eq!(page.status(), 200);
+    let html = page.text().await.unwrap();
+    assert!(html.contains("id=\"someone-else\""), "{html}");
+    assert!(html.contains("alice"), "names who is signed in");
+    assert!(still_signed_in(&app, &c).await);
+    // Confirmed: signed out, but not sent to the app (registered as the
+    // address is), and told why.
+    let r = confirm(&app, &params).await;
+    assert_eq!(r.status(), 200);
+    assert!(r.headers().get("location").is_none());
+    let html = r.text().await.unwrap();
+    assert!(html.contains("You are signed out"), "{html}");
+    assert!(html.contains("another account than yours"), "{html}");
+    assert!(!still_signed_in(&app, &c).await);
+    // The same hint with nobody signed in, or Alice's own: back to the app.
+    let r = confirm(&app, &params).await;
+    assert_eq!(r.status(), 303);
+    assert_eq!(r.headers()["location"], format!("{BYE}?state=s-1"));
+    let alice_hint = id_token(&app, &c).await;
+    let page = app
+        .get(&format!(
+            "/logout?{}",
+            serde_urlencoded::to_string([("id_token_hint", alice_hint.as_str())]).unwrap()
+        ))
+        .await
+        .text()
+        .await
+        .unwrap();
+    assert!(!page.contains("someone-else"));
+    let r = confirm(
+        &app,
+        &[
+            ("id_token_hint", &alice_hint),
+            ("post_logout_redirect_uri", BYE),
+        ],
+    )
+    .await;
+    assert_eq!(r.status(), 303);
+    assert_eq!(r.headers()["location"], BYE);
 }
