@@ -17,6 +17,7 @@ pub mod pages;
 #[cfg(test)]
 mod proptests;
 pub mod store;
+pub mod text;
 pub mod tokens;
 pub mod workers;
 
