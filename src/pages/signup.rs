@@ -51,6 +51,10 @@ fn closed() -> PageError {
     PageError::NotFound("There is no such page.".into())
 }
 
+fn taken() -> String {
+    "that username is taken, or looks like one that is; choose another".into()
+}
+
 fn throttle_key(req: &HttpRequest) -> String {
     format!("signup-ip:{}", client_addr(req))
 }
@@ -160,20 +164,12 @@ pub async fn submit(
         }
         Err(e) => return Err(PageError::Internal(e.to_string())),
     };
-    // A taken name is refused before the password is hashed; the insert
-    // below refuses one taken in the meantime.
+    // A taken name, or one that is the same or looks the same (its
+    // comparison keys), is refused before the password is hashed; the
+    // insert below refuses one taken in the meantime (unique indexes).
     let lookup = name.clone();
-    if state
-        .store
-        .run(move |c| c.find_user_by_username(&lookup))
-        .await?
-        .is_some()
-    {
-        return refused(
-            StatusCode::BAD_REQUEST,
-            "username",
-            "that username is taken; choose another".into(),
-        );
+    if state.store.run(move |c| c.username_taken(&lookup)).await? {
+        return refused(StatusCode::BAD_REQUEST, "username", taken());
     }
     let hash = state
         .hasher
@@ -186,13 +182,7 @@ pub async fn submit(
         Ok(()) => {}
         Err(AdminError::Field {
             field: "username", ..
-        }) => {
-            return refused(
-                StatusCode::BAD_REQUEST,
-                "username",
-                "that username is taken; choose another".into(),
-            )
-        }
+        }) => return refused(StatusCode::BAD_REQUEST, "username", taken()),
         Err(AdminError::Store(e)) => return Err(e.into()),
         Err(e) => return Err(PageError::Internal(e.to_string())),
     }
