@@ -1,7 +1,10 @@
 //! `GET/POST /signup`: self-service sign-up, only while
 //! `GATEHOUSE_SIGNUP=open` (otherwise 404). A new person gives a username,
 //! optionally an e-mail address, and a password (argon2id on the hasher's
-//! threads); they are then signed in and continue to `next`.
+//! threads); they are then signed in and continue to `next`. A username
+//! that is taken, or is the same as or looks like a taken one (`text`'s
+//! comparison key and skeleton, unique in the database), is refused beside
+//! the field.
 //!
 //! Every attempt from an address counts against it in the sign-in
 //! throttle (key `signup-ip:<address>`) before anything is checked, and a
