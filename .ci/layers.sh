@@ -12,16 +12,17 @@ declare -A ALLOWED=(
   [workers]=""
   [net]=""
   [private_files]="crypto"
+  [text]=""
   [hasher]="crypto workers"
   [oauth]="crypto"
-  [store]="oauth crypto workers private_files clock"
+  [store]="oauth crypto workers private_files clock text"
   [tokens]="store oauth crypto clock private_files"
   [config]="store oauth net"
-  [admin]="store oauth hasher crypto"
-  [app]="admin config store tokens oauth hasher crypto clock workers net"
+  [admin]="store oauth hasher crypto text"
+  [app]="admin config store tokens oauth hasher crypto clock workers net text"
   [http]="app admin store tokens oauth config crypto clock hasher"
   [pages]="app admin store tokens oauth config crypto clock hasher"
-  [cli]="admin app config store tokens oauth hasher crypto clock Application Clock"
+  [cli]="admin app config store tokens oauth hasher crypto clock text Application Clock"
 )
 
 # Crates a pure layer must not use at all.

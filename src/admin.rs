@@ -11,6 +11,7 @@ use crate::store::models::client::{
 };
 use crate::store::models::{Client, User};
 use crate::store::{DbConn, Store, StoreError};
+use crate::text::{self, Username};
 
 pub const MIN_PASSWORD_LEN: usize = 8;
 
@@ -109,6 +110,11 @@ fn check(spec: &NewClient) -> Result<Checked, AdminError> {
             "client_name",
             format!("a name is 1 to {MAX_CLIENT_NAME} printable characters"),
         ));
+    }
+    // People read it on the consent, sign-in and sign-out pages: nothing
+    // that reorders or hides what they read (issue 26).
+    if let Some(why) = text::shown_name_problem(&name) {
+        return Err(AdminError::field("client_name", why));
     }
     // Parsed once, here; stored by name.
     let mut grants: Vec<GrantType> = Vec::new();
@@ -390,24 +396,15 @@ pub fn rotate_client_secret(
 }
 
 /// Checks what a new person gives (CLI or the sign-up page); returns the
-/// username as it will be stored. Field errors name the form inputs.
+/// username as it will be stored, with its comparison keys (`text`'s
+/// rules: RFC 8265 PRECIS, one script, no invisible characters). Field
+/// errors name the form inputs.
 pub fn check_new_user(
     username: &str,
     email: Option<&str>,
     password: &str,
-) -> Result<String, AdminError> {
-    let username = username.trim();
-    if username.is_empty()
-        || username.chars().count() > 128
-        || username
-            .chars()
-            .any(|c| c.is_control() || c.is_whitespace())
-    {
-        return Err(AdminError::field(
-            "username",
-            "a username is 1 to 128 printable characters without spaces",
-        ));
-    }
+) -> Result<Username, AdminError> {
+    let username = check_username(username)?;
     if let Some(e) = email {
         check_email(e)?;
     }
@@ -420,7 +417,12 @@ pub fn check_new_user(
     if password.len() > 1024 {
         return Err(AdminError::field("password", "the password is too long"));
     }
-    Ok(username.to_string())
+    Ok(username)
+}
+
+/// A username by `text`'s rules, or a field error on `username`.
+pub fn check_username(username: &str) -> Result<Username, AdminError> {
+    text::username(username).map_err(|why| AdminError::field("username", why))
 }
 
 /// An e-mail address: one `@` between a local part and a domain, no
@@ -445,7 +447,8 @@ pub const MAX_DISPLAY_NAME: usize = 200;
 
 /// A display name (OpenID Connect `name`) as it will be stored: trimmed;
 /// empty means none. Printable characters only, at most
-/// `MAX_DISPLAY_NAME`.
+/// `MAX_DISPLAY_NAME`, without direction controls or invisible characters
+/// (`text::shown_name_problem`).
 pub fn check_display_name(name: &str) -> Result<Option<String>, AdminError> {
     let name = name.trim();
     if name.is_empty() {
@@ -457,24 +460,38 @@ pub fn check_display_name(name: &str) -> Result<Option<String>, AdminError> {
             format!("a display name is at most {MAX_DISPLAY_NAME} printable characters"),
         ));
     }
+    if let Some(why) = text::shown_name_problem(name) {
+        return Err(AdminError::field("name", why));
+    }
     Ok(Some(name.to_string()))
 }
 
-/// Stores a new person whose details passed `check_new_user`; a taken
-/// username is a field error.
+/// Stores a new person whose details passed `check_new_user`; a username
+/// that is taken, or is the same as or looks like a taken one (the unique
+/// comparison keys), is a field error. One transaction: every row's keys
+/// are filled in first (`DbConn::fill_username_keys`), so rows from before
+/// the keys count too.
 pub fn insert_new_user(conn: &mut DbConn, user: &User) -> Result<(), AdminError> {
-    conn.insert_user(user).map_err(|e| match e {
-        StoreError::Conflict(_) => AdminError::field(
-            "username",
-            format!("a user named '{}' already exists", user.username),
-        ),
+    conn.transaction(|c| {
+        c.fill_username_keys()?;
+        c.insert_user(user)
+    })
+    .map_err(|e| match e {
+        StoreError::Conflict(_) => taken(&user.username),
         other => other.into(),
     })
 }
 
+fn taken(username: &str) -> AdminError {
+    AdminError::field(
+        "username",
+        format!("the username '{username}' is taken, or looks like one that is"),
+    )
+}
+
 /// A new person's row; `password_hash` from the hasher.
 pub fn user_row(
-    username: String,
+    username: Username,
     email: Option<String>,
     password_hash: String,
     admin: bool,
@@ -482,7 +499,7 @@ pub fn user_row(
 ) -> User {
     User {
         id: uuid::Uuid::new_v4().to_string(),
-        username,
+        username: username.shown,
         email,
         password_hash,
         is_admin: admin,
@@ -491,6 +508,8 @@ pub fn user_row(
         updated_at: now,
         name: None,
         email_verified: false,
+        username_key: Some(username.key),
+        username_skeleton: Some(username.skeleton),
     }
 }
 
@@ -564,10 +583,25 @@ pub fn update_person(
     change: &ProfileChange,
     now: i64,
 ) -> Result<User, AdminError> {
+    update_person_and_username(conn, id_or_username, None, change, now)
+}
+
+/// `update_person`, and a new username (`preferred_username`) when one is
+/// given (`gatehouse user update --username`), by the rules of a new
+/// person's: one that is taken, or is the same as or looks like a taken
+/// one, is refused and nothing changes.
+pub fn update_person_and_username(
+    conn: &mut DbConn,
+    id_or_username: &str,
+    new_username: Option<&str>,
+    change: &ProfileChange,
+    now: i64,
+) -> Result<User, AdminError> {
     let name = match &change.name {
         Some(n) => Some(check_display_name(n)?),
         None => None,
     };
+    let username = new_username.map(check_username).transpose()?;
     let email = match change.email.as_deref().map(str::trim) {
         Some("") => Some(None),
         Some(e) => {
@@ -578,6 +612,17 @@ pub fn update_person(
     };
     conn.transaction(|c| {
         let mut user = find_person(c, id_or_username)?;
+        if let Some(new) = username {
+            // Every row's keys first, so rows from before them count too.
+            c.fill_username_keys()?;
+            c.rename_user(&user.id, &new, now).map_err(|e| match e {
+                StoreError::Conflict(_) => taken(&new.shown),
+                other => other.into(),
+            })?;
+            user.username = new.shown;
+            user.username_key = Some(new.key);
+            user.username_skeleton = Some(new.skeleton);
+        }
         if let Some(name) = name {
             user.name = name;
         }
@@ -600,6 +645,51 @@ pub fn update_person(
         c.update_user_profile(&user)?;
         Ok(user)
     })
+}
+
+/// People whose usernames are the same, or look the same, by today's rules
+/// (`text::fold_username`, `text::username_skeleton`): rows from before
+/// the rules, or written by an older gatehouse. Each group has two or more
+/// people, oldest first; the oldest holds the comparison keys (after
+/// `DbConn::fill_username_keys`, run here first), the others sign in only
+/// by their exact username until renamed or deleted.
+pub fn username_collisions(conn: &mut DbConn) -> Result<Vec<Vec<User>>, AdminError> {
+    conn.transaction(|c| c.fill_username_keys().map_err(AdminError::from))?;
+    let mut users = conn.list_users()?;
+    users.sort_by(|a, b| (a.created_at, &a.id).cmp(&(b.created_at, &b.id)));
+    // Union-find over the people, joined by an equal key or skeleton.
+    let mut parent: Vec<usize> = (0..users.len()).collect();
+    fn root(parent: &mut [usize], mut i: usize) -> usize {
+        while parent[i] != i {
+            parent[i] = parent[parent[i]];
+            i = parent[i];
+        }
+        i
+    }
+    let mut seen: std::collections::HashMap<String, usize> = std::collections::HashMap::new();
+    for (i, u) in users.iter().enumerate() {
+        let forms = [
+            format!("k:{}", text::fold_username(&u.username)),
+            format!("s:{}", text::username_skeleton(&u.username)),
+        ];
+        for form in forms {
+            match seen.get(&form) {
+                Some(&j) => {
+                    let (a, b) = (root(&mut parent, i), root(&mut parent, j));
+                    parent[a.max(b)] = a.min(b);
+                }
+                None => {
+                    seen.insert(form, i);
+                }
+            }
+        }
+    }
+    let mut groups: std::collections::BTreeMap<usize, Vec<User>> = Default::default();
+    for (i, u) in users.into_iter().enumerate() {
+        let r = root(&mut parent, i);
+        groups.entry(r).or_default().push(u);
+    }
+    Ok(groups.into_values().filter(|g| g.len() > 1).collect())
 }
 
 /// The person with this id or, failing that, this username.

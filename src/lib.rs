@@ -18,6 +18,7 @@ pub mod private_files;
 #[cfg(test)]
 mod proptests;
 pub mod store;
+pub mod text;
 pub mod tokens;
 pub mod workers;
 

@@ -22,8 +22,11 @@ pub enum SignInError {
     Store(#[from] StoreError),
 }
 
+/// One throttle budget per username as compared (RFC 8265 §3.3:
+/// `ALICE` and `ａｌｉｃｅ` sign in as `alice`, so they share her budget),
+/// invisible characters ignored (`text::fold_username`).
 fn user_key(username: &str) -> String {
-    format!("user:{}", username.trim().to_lowercase())
+    format!("user:{}", crate::text::fold_username(username))
 }
 
 fn addr_key(addr: &str) -> String {

@@ -4,7 +4,7 @@
 use super::{open_store, Failure};
 use crate::admin::{
     create_named_person, delete_person, find_person, set_person_disabled, set_person_password,
-    update_person, ProfileChange,
+    update_person_and_username, username_collisions, ProfileChange,
 };
 use crate::config::Config;
 use crate::store::models::User;
@@ -21,6 +21,11 @@ pub enum UserCommand {
         /// Print one JSON array instead of a table.
         #[arg(long)]
         json: bool,
+        /// List only the users whose usernames are the same, or look the
+        /// same, as another's (stored before gatehouse refused such names),
+        /// in groups, oldest first.
+        #[arg(long)]
+        collisions: bool,
     },
     /// Show one user.
     Show(UserRef),
@@ -35,7 +40,7 @@ pub enum UserCommand {
     /// Set a new password, read from standard input; ends their sessions.
     SetPassword(SetPassword),
     /// Change a user's display name, e-mail address or whether it is
-    /// verified (what OpenID Connect apps see).
+    /// verified (what OpenID Connect apps see), or their username.
     Update(UpdateUser),
 }
 
@@ -86,6 +91,10 @@ pub struct SetPassword {
 pub struct UpdateUser {
     /// The user's id or username.
     pub user: String,
+    /// A new username, by the same rules as a new user's (sessions and
+    /// tokens stay).
+    #[arg(long)]
+    pub username: Option<String>,
     /// The display name; an empty value removes it.
     #[arg(long)]
     pub name: Option<String>,
@@ -170,7 +179,16 @@ pub fn run(cmd: UserCommand, config: &Config) -> Result<(), Failure> {
                 println!("created user {} ({})", user.username, user.id);
             }
         }
-        UserCommand::List { json } => {
+        UserCommand::List {
+            json,
+            collisions: true,
+        } => {
+            let store = open_store(config)?;
+            let mut conn = store.conn().map_err(Failure::other)?;
+            let groups = username_collisions(&mut conn).map_err(Failure::other)?;
+            print_collisions(&groups, json);
+        }
+        UserCommand::List { json, .. } => {
             let store = open_store(config)?;
             let users = store
                 .conn()
@@ -228,18 +246,55 @@ pub fn run(cmd: UserCommand, config: &Config) -> Result<(), Failure> {
                 email: a.email,
                 email_verified: a.email_verified,
             };
-            if change.is_empty() {
+            if change.is_empty() && a.username.is_none() {
                 return Err(Failure::usage(
-                    "nothing to change: give --name, --email or --email-verified",
+                    "nothing to change: give --username, --name, --email or --email-verified",
                 ));
             }
             let store = open_store(config)?;
             let mut conn = store.conn().map_err(Failure::other)?;
-            let user = update_person(&mut conn, &a.user, &change, now).map_err(Failure::other)?;
+            let user =
+                update_person_and_username(&mut conn, &a.user, a.username.as_deref(), &change, now)
+                    .map_err(Failure::other)?;
             report(&user, a.json, "updated user");
         }
     }
     Ok(())
+}
+
+/// `user list --collisions`: each group of people whose usernames are the
+/// same or look the same, oldest first. Only the oldest is found by a
+/// variant of the name (`ALICE` for `alice`); the others sign in with
+/// exactly their own.
+fn print_collisions(groups: &[Vec<User>], json: bool) {
+    if json {
+        let v: Vec<_> = groups
+            .iter()
+            .map(|g| serde_json::Value::Array(g.iter().map(user_json).collect()))
+            .collect();
+        println!("{}", serde_json::Value::Array(v));
+        return;
+    }
+    if groups.is_empty() {
+        println!("no usernames are the same as, or look like, another's");
+        return;
+    }
+    println!(
+        "{} group(s) of usernames that are the same or look alike; each person still signs in \
+         with exactly their own username. Rename or delete the others \
+         (gatehouse user update ID --username NEW):",
+        groups.len()
+    );
+    for g in groups {
+        println!();
+        for (i, u) in g.iter().enumerate() {
+            // Debug-escaped: invisible and direction characters show as
+            // \u{…} instead of hiding or reordering the line.
+            let shown = format!("{:?}", u.username);
+            let role = if i == 0 { "  (oldest)" } else { "" };
+            println!("{}  {shown}{role}", u.id);
+        }
+    }
 }
 
 fn report(user: &User, json: bool, done: &str) {

@@ -1,7 +1,10 @@
 //! `GET/POST /signup`: self-service sign-up, only while
 //! `GATEHOUSE_SIGNUP=open` (otherwise 404). A new person gives a username,
 //! optionally an e-mail address, and a password (argon2id on the hasher's
-//! threads); they are then signed in and continue to `next`.
+//! threads); they are then signed in and continue to `next`. A username
+//! that is taken, or is the same as or looks like a taken one (`text`'s
+//! comparison key and skeleton, unique in the database), is refused beside
+//! the field.
 //!
 //! Every attempt from an address counts against it in the sign-in
 //! throttle (key `signup-ip:<address>`) before anything is checked, and a
@@ -49,6 +52,10 @@ impl SignupPage<'_> {
 
 fn closed() -> PageError {
     PageError::NotFound("There is no such page.".into())
+}
+
+fn taken() -> String {
+    "that username is taken, or looks like one that is; choose another".into()
 }
 
 fn throttle_key(req: &HttpRequest) -> String {
@@ -161,20 +168,12 @@ pub async fn submit(
         }
         Err(e) => return Err(PageError::Internal(e.to_string())),
     };
-    // A taken name is refused before the password is hashed; the insert
-    // below refuses one taken in the meantime.
+    // A taken name, or one that is the same or looks the same (its
+    // comparison keys), is refused before the password is hashed; the
+    // insert below refuses one taken in the meantime (unique indexes).
     let lookup = name.clone();
-    if state
-        .store
-        .run(move |c| c.find_user_by_username(&lookup))
-        .await?
-        .is_some()
-    {
-        return refused(
-            StatusCode::BAD_REQUEST,
-            "username",
-            "that username is taken; choose another".into(),
-        );
+    if state.store.run(move |c| c.username_taken(&lookup)).await? {
+        return refused(StatusCode::BAD_REQUEST, "username", taken());
     }
     let hash = state
         .hasher
@@ -187,13 +186,7 @@ pub async fn submit(
         Ok(()) => {}
         Err(AdminError::Field {
             field: "username", ..
-        }) => {
-            return refused(
-                StatusCode::BAD_REQUEST,
-                "username",
-                "that username is taken; choose another".into(),
-            )
-        }
+        }) => return refused(StatusCode::BAD_REQUEST, "username", taken()),
         Err(AdminError::Store(e)) => return Err(e.into()),
         Err(e) => return Err(PageError::Internal(e.to_string())),
     }

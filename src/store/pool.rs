@@ -251,8 +251,23 @@ impl Store {
         })
     }
 
+    /// Applies pending migrations, then gives people stored before the
+    /// usernames' comparison keys (or by an older instance) their keys, in
+    /// one transaction, and warns about those whose names collide with an
+    /// older one's (they keep signing in by their exact name).
     pub fn migrate(&self) -> StoreResult<usize> {
-        self.conn()?.run_migrations()
+        let mut c = self.conn()?;
+        let applied = c.run_migrations()?;
+        c.transaction(|c| c.fill_username_keys())?;
+        let colliding = c.count_unkeyed_users()?;
+        if colliding > 0 {
+            tracing::warn!(
+                people = colliding,
+                "some usernames are the same as, or look like, an older person's; \
+                 list them with `gatehouse user list --collisions`"
+            );
+        }
+        Ok(applied)
     }
 
     /// Fails when the database takes no writes (a read-only file or a

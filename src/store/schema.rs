@@ -36,6 +36,8 @@ diesel::table! {
         updated_at -> BigInt,
         name -> Nullable<Text>,
         email_verified -> Bool,
+        username_key -> Nullable<Text>,
+        username_skeleton -> Nullable<Text>,
     }
 }
 

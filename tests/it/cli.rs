@@ -68,6 +68,151 @@ pub(crate) fn stdout_json(o: &Output) -> serde_json::Value {
     serde_json::from_slice(&o.stdout).unwrap()
 }
 
+/// Runs `gatehouse ARGS` on the database at `url` (a test server's, on
+/// either backend), `stdin` on its standard input.
+pub(crate) fn gatehouse_on(url: &str, args: &[&str], stdin: &str) -> Output {
+    let w = Workdir::new();
+    let mut child = w
+        .cmd(args)
+        .env("GATEHOUSE_DATABASE_URL", url)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(stdin.as_bytes())
+        .unwrap();
+    child.wait_with_output().unwrap()
+}
+
+/// A refusal: exit 1 and one line on stderr that says why.
+fn assert_refused(o: &Output, why: &str, what: &str) {
+    let err = stderr(o);
+    assert_eq!(o.status.code(), Some(1), "{what}: {err}");
+    assert_eq!(err.trim().lines().count(), 1, "{what}: {err}");
+    assert!(err.contains(why), "{what}: {err}");
+}
+
+backend_tests!(
+    rfc8265_user_create_and_update_refuse_look_alike_usernames,
+    user_and_client_commands_refuse_names_with_bidi_controls_or_invisible_characters,
+);
+
+async fn rfc8265_user_create_and_update_refuse_look_alike_usernames(app: crate::harness::TestApp) {
+    let url = app.state.config.database_url.clone();
+    app.alice();
+    let bob = app.user("bob", "correct horse");
+    for name in crate::people::ALICE_LOOK_ALIKES {
+        let o = gatehouse_on(
+            &url,
+            &["user", "create", "--username", name, "--password-stdin"],
+            "correct horse battery\n",
+        );
+        assert_refused(&o, "username", name);
+        let o = gatehouse_on(&url, &["user", "update", "bob", "--username", name], "");
+        assert_refused(&o, "username", name);
+    }
+    let mut c = app.state.store.conn().unwrap();
+    assert_eq!(c.list_users().unwrap().len(), 2, "nobody new");
+    assert_eq!(c.find_user(&bob.id).unwrap().unwrap().username, "bob");
+    drop(c);
+    // Other names are accepted, by both commands.
+    let made = stdout_json(&gatehouse_on(
+        &url,
+        &[
+            "user",
+            "create",
+            "--username",
+            "Alicia",
+            "--password-stdin",
+            "--json",
+        ],
+        "correct horse battery\n",
+    ));
+    assert_eq!(made["username"], "Alicia");
+    let renamed = stdout_json(&gatehouse_on(
+        &url,
+        &["user", "update", "bob", "--username", "Robert", "--json"],
+        "",
+    ));
+    assert_eq!(renamed["username"], "Robert");
+    assert_eq!(renamed["id"], bob.id.as_str());
+    // Bob signs in by his new name (any case); his old one is free again.
+    assert_eq!(
+        app.sign_in("robert", "correct horse", "/account")
+            .await
+            .status(),
+        303
+    );
+    let o = gatehouse_on(
+        &url,
+        &["user", "create", "--username", "bob", "--password-stdin"],
+        "correct horse battery\n",
+    );
+    assert!(o.status.success(), "{}", stderr(&o));
+}
+
+async fn user_and_client_commands_refuse_names_with_bidi_controls_or_invisible_characters(
+    app: crate::harness::TestApp,
+) {
+    let url = app.state.config.database_url.clone();
+    app.alice();
+    for name in [
+        "\u{202E}gnp.exe Bank",
+        "Bank\u{2066}",
+        "Ali\u{200F}ce",
+        "Al\u{200B}ice",
+        "\u{FEFF}Alice",
+    ] {
+        let o = gatehouse_on(
+            &url,
+            &[
+                "user",
+                "create",
+                "--username",
+                "carol",
+                "--name",
+                name,
+                "--password-stdin",
+            ],
+            "correct horse battery\n",
+        );
+        assert_refused(&o, "U+", name);
+        let o = gatehouse_on(&url, &["user", "update", "alice", "--name", name], "");
+        assert_refused(&o, "U+", name);
+        let o = gatehouse_on(
+            &url,
+            &[
+                "client",
+                "create",
+                "--name",
+                name,
+                "--grant-type",
+                "client_credentials",
+                "--scope",
+                "read",
+            ],
+            "",
+        );
+        assert_refused(&o, "U+", name);
+    }
+    let mut c = app.state.store.conn().unwrap();
+    assert_eq!(c.list_users().unwrap().len(), 1, "no carol");
+    assert_eq!(
+        c.find_user_by_username("alice").unwrap().unwrap().name,
+        None
+    );
+    assert!(c.list_clients().unwrap().is_empty(), "no client");
+    drop(c);
+    // Right-to-left text itself is welcome.
+    let o = gatehouse_on(&url, &["user", "update", "alice", "--name", "אליס"], "");
+    assert!(o.status.success(), "{}", stderr(&o));
+}
+
 #[test]
 fn bad_bind_address_stops_start_up_with_one_line_and_exit_2() {
     let w = Workdir::new();
@@ -284,7 +429,7 @@ fn user_create_reads_stdin_and_refuses_short_and_duplicate() {
         "another long one\n",
     );
     assert_eq!(o.status.code(), Some(1));
-    assert!(stderr(&o).contains("already exists"), "{}", stderr(&o));
+    assert!(stderr(&o).contains("is taken"), "{}", stderr(&o));
 }
 
 /// Starts `gatehouse serve` on a random port and returns the child and port.

@@ -1,6 +1,8 @@
 //! What operators do to people (`gatehouse user disable|enable|delete|
 //! set-password`, through the same `admin` functions): a disabled or
 //! deleted person is signed out everywhere and their tokens stop at once.
+//! And who a username is (RFC 8265): its case and width variants are the
+//! same person, its look-alikes nobody new (issue 26).
 
 use crate::harness::{pkce_pair, url_params, TestApp, PASSWORD, USERNAME};
 use gatehouse::admin;
@@ -11,7 +13,30 @@ backend_tests!(
     enabling_a_person_lets_them_sign_in_again,
     deleting_a_person_revokes_everything_and_their_apps_pass_to_the_operator,
     a_new_password_replaces_the_old_and_signs_out_everywhere,
+    rfc8265_3_3_case_and_width_variants_sign_in_as_the_person_and_share_her_throttle,
+    rfc8265_look_alikes_of_a_username_are_refused_and_other_names_accepted,
 );
+
+/// The usernames that looked like `alice` and were accepted before issue
+/// 26 (finding 3): case variants, zero-width space and joiner, word
+/// joiner, byte order mark, soft hyphen, U+180E, a right-to-left override
+/// (`ecila` shown reversed), Cyrillic `а` and `е`, fullwidth, a combining
+/// accent.
+pub(crate) const ALICE_LOOK_ALIKES: [&str; 13] = [
+    "Alice",
+    "ALICE",
+    "ali\u{200B}ce",
+    "ali\u{200D}ce",
+    "ali\u{2060}ce",
+    "\u{FEFF}alice",
+    "ali\u{AD}ce",
+    "ali\u{180E}ce",
+    "\u{202E}ecila",
+    "\u{430}lice",
+    "alic\u{435}",
+    "\u{FF41}\u{FF4C}\u{FF49}\u{FF43}\u{FF45}",
+    "alice\u{301}",
+];
 
 /// `alice`, signed in, who has authorized the web app: returns its
 /// client, the token response and alice's id.
@@ -132,4 +157,60 @@ async fn a_new_password_replaces_the_old_and_signs_out_everywhere(app: TestApp) 
             .status(),
         303
     );
+}
+
+async fn rfc8265_3_3_case_and_width_variants_sign_in_as_the_person_and_share_her_throttle(
+    app: TestApp,
+) {
+    app.clock().freeze();
+    app.alice();
+    for variant in ["ALICE", "Alice", "\u{FF41}\u{FF4C}\u{FF49}\u{FF43}\u{FF45}"] {
+        let r = app.sign_in(variant, PASSWORD, "/account").await;
+        assert_eq!(r.status(), 303, "{variant} is alice");
+        assert!(signed_in(&app).await);
+        let r = app.get("/account").await.text().await.unwrap();
+        assert!(r.contains("<bdi>alice</bdi>"), "signed in as alice: {r}");
+    }
+    // One throttle budget for every form of the name: wrong passwords
+    // under two spellings count for her together.
+    for variant in ["ALICE", "alice", "Alice"] {
+        assert_eq!(
+            app.sign_in(variant, "wrong", "/account").await.status(),
+            401
+        );
+    }
+    assert_eq!(app.throttle_failures("user:alice"), 3);
+    assert_eq!(app.throttle_failures("user:ALICE"), 0);
+}
+
+async fn rfc8265_look_alikes_of_a_username_are_refused_and_other_names_accepted(app: TestApp) {
+    let alice = app.alice();
+    let now = app.clock().now();
+    for name in ALICE_LOOK_ALIKES {
+        let r = admin::create_person(&app.state.store, name, None, PASSWORD, false, now);
+        match r {
+            Err(admin::AdminError::Field {
+                field: "username", ..
+            }) => {}
+            other => panic!("{name:?}: {other:?}"),
+        }
+    }
+    let mut c = app.state.store.conn().unwrap();
+    assert_eq!(c.list_users().unwrap().len(), 1, "nobody new");
+    drop(c);
+    // Different names are still welcome, and keep their case as typed.
+    for name in ["alicia", "Bob", "José", "Дмитрий"] {
+        let u = admin::create_person(&app.state.store, name, None, PASSWORD, false, now).unwrap();
+        assert_eq!(u.username, name);
+    }
+    let stored = app
+        .state
+        .store
+        .conn()
+        .unwrap()
+        .find_user_by_username("ALICE")
+        .unwrap()
+        .unwrap();
+    assert_eq!(stored.id, alice.id);
+    assert_eq!(stored.username_key.as_deref(), Some("alice"));
 }

@@ -18,7 +18,22 @@ backend_tests!(
     rfc7592_2_2_update_is_validated_and_changes_nothing_when_refused,
     rfc7592_2_3_delete_revokes_the_apps_refresh_tokens,
     rfc8252_7_3_a_registered_loopback_redirect_uri_works_on_any_port,
+    rfc7591_2_client_name_with_bidi_controls_or_invisible_characters_is_invalid_client_metadata,
 );
+
+/// Names that a browser would not show as typed: a right-to-left override
+/// (`"\u{202E}gnp.exe Bank"` shows as `Bank exe.png`), the other bidi
+/// controls, and invisible characters (issue 26, finding 4).
+pub(crate) const HIDDEN_TRICK_NAMES: [&str; 8] = [
+    "\u{202E}gnp.exe Bank",
+    "Bank\u{202B}",
+    "Bank\u{2067}x\u{2069}",
+    "Ba\u{200E}nk",
+    "Ba\u{200F}nk",
+    "Ba\u{61C}nk",
+    "Ba\u{200B}nk",
+    "\u{FEFF}Bank",
+];
 
 mod open_registration {
     use super::*;
@@ -725,4 +740,50 @@ async fn rfc8252_7_3_a_registered_loopback_redirect_uri_works_on_any_port(app: T
         let r = app.get(&format!("/authorize?{q}")).await;
         assert_eq!(r.status(), 400, "{wrong}");
     }
+}
+
+/// RFC 7591 §2 leaves `client_name` free text; people read it on the
+/// consent, sign-in and sign-out pages, so characters that reorder or hide
+/// what they read are refused (§3.2.2 `invalid_client_metadata`), at
+/// registration and at an RFC 7592 update, and nothing changes.
+async fn rfc7591_2_client_name_with_bidi_controls_or_invisible_characters_is_invalid_client_metadata(
+    app: TestApp,
+) {
+    let token = initial_token(&app, 20);
+    for name in HIDDEN_TRICK_NAMES {
+        let mut body = service_app();
+        body["client_name"] = json!(name);
+        let r = post_register(&app, Some(&token), &body).await;
+        let err = expect_error(r, 400, "invalid_client_metadata").await;
+        assert!(
+            s(&err, "error_description").contains("U+"),
+            "names the character: {err}"
+        );
+    }
+    assert_eq!(client_count(&app), 0, "nothing created");
+
+    let reg = registered(&app, service_app()).await;
+    for name in HIDDEN_TRICK_NAMES {
+        let mut body = service_app();
+        body["client_id"] = reg["client_id"].clone();
+        body["client_name"] = json!(name);
+        let r = manage(&app, &reg, reqwest::Method::PUT)
+            .json(&body)
+            .send()
+            .await
+            .unwrap();
+        expect_error(r, 400, "invalid_client_metadata").await;
+    }
+    let read: Value = manage(&app, &reg, reqwest::Method::GET)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(read["client_name"], "Report Builder", "unchanged");
+    // Right-to-left names themselves are welcome.
+    let mut body = service_app();
+    body["client_name"] = json!("דוחות");
+    registered(&app, body).await;
 }

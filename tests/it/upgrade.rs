@@ -40,13 +40,14 @@ const VERIFIER: &str = "old-pkce-verifier-dmVyaWZpZXItdmVyaWZpZXItdmVyaWZpZXI";
 
 /// The migration sets, oldest first (one folder each, same names on both
 /// backends).
-const SETS: [&str; 6] = [
+const SETS: [&str; 7] = [
     "2026-11-23-000001_init",
     "2026-11-23-000002_refresh_access_token",
     "2026-11-28-000001_user_access_tokens",
     "2026-11-28-000002_registration",
     "2026-11-28-000003_oidc",
     "2026-12-06-000001_throttle_millis",
+    "2026-12-06-000002_username_key",
 ];
 
 fn exec(conn: &mut DbConn, sql: &str) {
@@ -93,12 +94,19 @@ fn old_database(config: &mut gatehouse::Config, level: usize) {
               'authorization_code refresh_token', 'read write', FALSE, 'any', FALSE, NULL, {now}, {now})"
         ),
     );
+    // From level 7 with the comparison keys `user create` writes.
+    let (key_cols, key_vals) = if level >= 7 {
+        (", username_key, username_skeleton", ", 'alice', 'alice'")
+    } else {
+        ("", "")
+    };
     exec(
         &mut conn,
         &format!(
             "INSERT INTO users (id, username, email, password_hash, is_admin, disabled, \
-             created_at, updated_at) VALUES \
-             ('{USER_ID}', 'alice', 'alice@example.com', {pw_hash}, FALSE, FALSE, {now}, {now})"
+             created_at, updated_at{key_cols}) VALUES \
+             ('{USER_ID}', 'alice', 'alice@example.com', {pw_hash}, FALSE, FALSE, {now}, \
+              {now}{key_vals})"
         ),
     );
     exec(
@@ -266,6 +274,12 @@ async fn old_rows_work(app: TestApp, level: usize) {
     .await;
     assert!(t["refresh_token"].is_string());
 
+    // RFC 8265 §3.3: her username as compared, filled in by the migration
+    // for an ASCII name, so a case variant finds her from the start.
+    assert_eq!(
+        app.sign_in("ALICE", PASSWORD, "/account").await.status(),
+        303
+    );
     // Alice signs in with her old password; her remembered consent holds:
     // the authorization request goes straight back with a code.
     assert_eq!(
@@ -352,8 +366,11 @@ async fn upgrade_from_set_4_keeps_every_row_working(app: TestApp) {
 async fn upgrade_from_set_5_keeps_every_row_working(app: TestApp) {
     old_rows_work(app, 5).await;
 }
-async fn rows_written_at_the_current_set_work(app: TestApp) {
+async fn upgrade_from_set_6_keeps_every_row_working(app: TestApp) {
     old_rows_work(app, 6).await;
+}
+async fn rows_written_at_the_current_set_work(app: TestApp) {
+    old_rows_work(app, 7).await;
 }
 
 mod level1 {
@@ -376,7 +393,134 @@ mod level5 {
     use super::*;
     backend_tests!(with |c| super::old_database(c, 5); upgrade_from_set_5_keeps_every_row_working);
 }
+/// Before issue 26, people named `Alice`, `аlice` (Cyrillic `а`) and
+/// `ali\u{200B}ce` (a zero-width space) could all sign up beside `alice`
+/// (`old_database`'s, password `PASSWORD`). Their rows, oldest first, each
+/// with its own password, and an unrelated `bob`.
+const LOOK_ALIKES: [(&str, &str); 4] = [
+    ("alice", PASSWORD),
+    ("Alice", "Alice's password"),
+    ("\u{430}lice", "Cyrillic password"),
+    ("ali\u{200B}ce", "invisible password"),
+];
+
+fn old_database_with_look_alikes(config: &mut gatehouse::Config) {
+    old_database(config, 6);
+    let (kind, target) = DbKind::from_url(&config.database_url).unwrap();
+    let mut conn = DbConn::establish(kind, &target).unwrap();
+    let now = gatehouse::Clock::default().now();
+    let q = |s: &str| format!("'{}'", s.replace('\'', "''"));
+    let rows = LOOK_ALIKES[1..]
+        .iter()
+        .chain([("bob", "bob's password")].iter());
+    for (i, (name, password)) in rows.enumerate() {
+        exec(
+            &mut conn,
+            &format!(
+                "INSERT INTO users (id, username, email, password_hash, is_admin, disabled, \
+                 created_at, updated_at) VALUES \
+                 ('0b7f3a7e-8a53-4d7e-9a53-5f0c6a3f1e0{i}', {}, NULL, {}, FALSE, FALSE, {t}, {t})",
+                q(name),
+                q(&hash_password_blocking(password).unwrap()),
+                t = now + 1 + i as i64,
+            ),
+        );
+    }
+}
+
+/// Look-alike usernames stored before the rules (issue 26): each person
+/// keeps signing in by exactly their own name; a case variant finds the
+/// oldest; `gatehouse user list --collisions` names the group, oldest
+/// first; and no new look-alike can join them.
+async fn rfc8265_look_alike_usernames_from_before_keep_signing_in_and_are_listed(app: TestApp) {
+    for (name, password) in LOOK_ALIKES {
+        assert_eq!(
+            app.sign_in(name, password, "/account").await.status(),
+            303,
+            "{name:?}"
+        );
+    }
+    // They are different people: alice's password is not Alice's.
+    assert_eq!(
+        app.sign_in("Alice", PASSWORD, "/account").await.status(),
+        401
+    );
+    // The migration keyed the oldest ASCII `alice`: ALICE is her.
+    assert_eq!(
+        app.sign_in("ALICE", PASSWORD, "/account").await.status(),
+        303
+    );
+
+    let url = app.state.config.database_url.clone();
+    let o = crate::cli::gatehouse_on(&url, &["user", "list", "--collisions", "--json"], "");
+    let groups = crate::cli::stdout_json(&o);
+    let groups = groups.as_array().unwrap();
+    assert_eq!(groups.len(), 1, "{groups:?}");
+    let names: Vec<&str> = groups[0]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|u| u["username"].as_str().unwrap())
+        .collect();
+    let shown: Vec<&str> = LOOK_ALIKES.iter().map(|(n, _)| *n).collect();
+    assert_eq!(names, shown, "oldest first");
+    let o = crate::cli::gatehouse_on(&url, &["user", "list", "--collisions"], "");
+    let text = String::from_utf8_lossy(&o.stdout);
+    assert!(text.contains("1 group(s)"), "{text}");
+    assert!(
+        text.contains("ali\\u{200b}ce"),
+        "invisible characters shown escaped: {text}"
+    );
+
+    // Everyone still signs in after the keys are filled in.
+    for (name, password) in LOOK_ALIKES {
+        assert_eq!(
+            app.sign_in(name, password, "/account").await.status(),
+            303,
+            "{name:?}"
+        );
+    }
+    // Nobody new joins them, whoever they look like.
+    let now = app.clock().now();
+    for name in [
+        "ALICE",
+        "aIice",
+        "\u{430}lic\u{435}",
+        "alicé",
+        "b\u{43E}b",
+        "BOB",
+    ] {
+        let r = gatehouse::admin::create_person(
+            &app.state.store,
+            name,
+            None,
+            "long password",
+            false,
+            now,
+        );
+        assert!(
+            matches!(
+                r,
+                Err(gatehouse::admin::AdminError::Field {
+                    field: "username",
+                    ..
+                })
+            ),
+            "{name:?}: {r:?}"
+        );
+    }
+}
+
+mod level5_look_alikes {
+    use super::*;
+    backend_tests!(with super::old_database_with_look_alikes;
+        rfc8265_look_alike_usernames_from_before_keep_signing_in_and_are_listed);
+}
 mod level6 {
     use super::*;
-    backend_tests!(with |c| super::old_database(c, 6); rows_written_at_the_current_set_work);
+    backend_tests!(with |c| super::old_database(c, 6); upgrade_from_set_6_keeps_every_row_working);
+}
+mod level7 {
+    use super::*;
+    backend_tests!(with |c| super::old_database(c, 7); rows_written_at_the_current_set_work);
 }

@@ -1,6 +1,7 @@
 use crate::store::dispatch;
 use crate::store::schema::{browser_sessions, users};
 use crate::store::{DbConn, StoreError, StoreResult};
+use crate::text::{fold_username, username_key, username_skeleton, Username};
 use diesel::prelude::*;
 
 #[derive(Debug, Clone, Queryable, Selectable, Insertable)]
@@ -20,6 +21,36 @@ pub struct User {
     /// Whether `email` is known to belong to the person (§5.1
     /// `email_verified`); set by the operator.
     pub email_verified: bool,
+    /// The username as compared (RFC 8265 §3.3, `text::Username::key`);
+    /// unique. `None` on a row from before the key existed (until
+    /// `fill_username_keys`), or whose name is the same as an older row's.
+    pub username_key: Option<String>,
+    /// What the username looks like (`text::username_skeleton`); unique.
+    /// `None` like `username_key`, or when an older row looks the same.
+    pub username_skeleton: Option<String>,
+}
+
+/// A row whose comparison keys are not both set.
+#[derive(Debug, Queryable)]
+pub struct UnkeyedUser {
+    pub id: String,
+    pub username: String,
+    pub username_key: Option<String>,
+    pub username_skeleton: Option<String>,
+}
+
+#[derive(Clone, Copy)]
+enum KeyColumn {
+    Key,
+    Skeleton,
+}
+
+/// Whether a statement failed on a unique index.
+fn is_unique_violation(e: &diesel::result::Error) -> bool {
+    matches!(
+        e,
+        diesel::result::Error::DatabaseError(diesel::result::DatabaseErrorKind::UniqueViolation, _)
+    )
 }
 
 impl DbConn {
@@ -47,12 +78,142 @@ impl DbConn {
         Ok(n > 0)
     }
 
+    /// The person who signs in with `username`: the one whose stored
+    /// username is exactly that, or else the one whose comparison key is
+    /// that name's (RFC 8265 §3.3: `ALICE` and `ａｌｉｃｅ` are `alice`).
     pub fn find_user_by_username(&mut self, username: &str) -> StoreResult<Option<User>> {
-        Ok(dispatch!(self, c => users::table
+        let exact = dispatch!(self, c => users::table
             .filter(users::username.eq(username))
             .select(User::as_select())
             .get_result(c)
+            .optional())?;
+        if exact.is_some() {
+            return Ok(exact);
+        }
+        let Some(key) = username_key(username) else {
+            return Ok(None);
+        };
+        Ok(dispatch!(self, c => users::table
+            .filter(users::username_key.eq(&key))
+            .select(User::as_select())
+            .get_result(c)
             .optional())?)
+    }
+
+    /// Whether a person has this username, or one that is the same (its
+    /// key) or looks the same (its skeleton). A first check before the
+    /// password is hashed; the unique indexes decide at the insert.
+    pub fn username_taken(&mut self, name: &Username) -> StoreResult<bool> {
+        let n = dispatch!(self, c => users::table
+            .filter(
+                users::username
+                    .eq(&name.shown)
+                    .or(users::username_key.eq(&name.key))
+                    .or(users::username_skeleton.eq(&name.skeleton)),
+            )
+            .count()
+            .get_result::<i64>(c))?;
+        Ok(n > 0)
+    }
+
+    /// Gives every row without comparison keys its keys, oldest first, each
+    /// key only where no other row holds it: rows stored before the keys
+    /// existed, or by an older gatehouse, and rows whose keys were taken
+    /// (they stay `None`, and sign in by their exact name). A name that
+    /// breaks today's rules gets `text::fold_username` as its key, so a new
+    /// name cannot be the same as it either. Run inside the transaction
+    /// that then stores or renames a person, so its unique indexes see
+    /// every row. Each key is set under a savepoint: one taken meanwhile by
+    /// another transaction is skipped, not an error. Returns the keys set.
+    pub fn fill_username_keys(&mut self) -> StoreResult<usize> {
+        let rows: Vec<UnkeyedUser> = dispatch!(self, c => users::table
+            .filter(
+                users::username_key
+                    .is_null()
+                    .or(users::username_skeleton.is_null()),
+            )
+            .order((users::created_at.asc(), users::id.asc()))
+            .select((
+                users::id,
+                users::username,
+                users::username_key,
+                users::username_skeleton,
+            ))
+            .load(c))?;
+        let mut set = 0;
+        for row in rows {
+            if row.username_key.is_none() {
+                let key = fold_username(&row.username);
+                set += usize::from(self.set_key_if_free(&row.id, KeyColumn::Key, &key)?);
+            }
+            if row.username_skeleton.is_none() {
+                let skeleton = username_skeleton(&row.username);
+                set +=
+                    usize::from(self.set_key_if_free(&row.id, KeyColumn::Skeleton, &skeleton)?);
+            }
+        }
+        Ok(set)
+    }
+
+    /// People left without a comparison key by `fill_username_keys`:
+    /// their names collide with an older person's.
+    pub fn count_unkeyed_users(&mut self) -> StoreResult<i64> {
+        Ok(dispatch!(self, c => users::table
+            .filter(
+                users::username_key
+                    .is_null()
+                    .or(users::username_skeleton.is_null()),
+            )
+            .count()
+            .get_result::<i64>(c))?)
+    }
+
+    /// Sets one key of one row where it is NULL, unless another row has
+    /// that value (a unique violation, undone by the savepoint).
+    fn set_key_if_free(&mut self, id: &str, column: KeyColumn, value: &str) -> StoreResult<bool> {
+        self.execute_raw("SAVEPOINT username_key")?;
+        let updated = match column {
+            KeyColumn::Key => dispatch!(self, c => diesel::update(
+                users::table.find(id).filter(users::username_key.is_null())
+            )
+            .set(users::username_key.eq(value))
+            .execute(c)),
+            KeyColumn::Skeleton => dispatch!(self, c => diesel::update(
+                users::table.find(id).filter(users::username_skeleton.is_null())
+            )
+            .set(users::username_skeleton.eq(value))
+            .execute(c)),
+        };
+        match updated {
+            Ok(n) => {
+                self.execute_raw("RELEASE SAVEPOINT username_key")?;
+                Ok(n == 1)
+            }
+            Err(e) => {
+                self.execute_raw("ROLLBACK TO SAVEPOINT username_key")?;
+                self.execute_raw("RELEASE SAVEPOINT username_key")?;
+                if is_unique_violation(&e) {
+                    Ok(false)
+                } else {
+                    Err(e.into())
+                }
+            }
+        }
+    }
+
+    /// Gives a person another username, with its keys; a name that is, or
+    /// looks, the same as another person's is `Conflict`.
+    pub fn rename_user(&mut self, id: &str, name: &Username, now: i64) -> StoreResult<bool> {
+        let n = dispatch!(self, c => diesel::update(users::table.find(id))
+            .set((
+                users::username.eq(&name.shown),
+                users::username_key.eq(&name.key),
+                users::username_skeleton.eq(&name.skeleton),
+                users::updated_at.eq(now),
+            ))
+            .execute(c))
+        .map_err(|e| StoreError::from_insert(e, "user"))?;
+        Ok(n == 1)
     }
 
     /// Everyone, by username.

@@ -24,6 +24,7 @@ backend_tests!(
     the_consent_page_shows_the_website_and_who_registered_the_app,
     the_sign_in_page_names_the_app_it_continues_to,
     every_application_page_is_accessible,
+    client_name_with_bidi_controls_or_invisible_characters_is_refused_beside_the_field,
 );
 
 pub const PASSWORD: &str = "correct horse";
@@ -672,12 +673,12 @@ async fn another_persons_app_is_404_for_every_action_but_an_admin_manages_every_
     let root = Person::new(&app, "root", true).await;
     let list = root.html("/apps").await;
     assert!(list.contains(&c.client.id) && list.contains(&operators.client.id));
-    assert!(list.contains("<td class=\"owner\" data-label=\"Whose\">alice</td>"));
-    assert!(list.contains("<td class=\"owner\" data-label=\"Whose\">operator</td>"));
+    assert!(list.contains("<td class=\"owner\" data-label=\"Whose\"><bdi>alice</bdi></td>"));
+    assert!(list.contains("<td class=\"owner\" data-label=\"Whose\"><bdi>operator</bdi></td>"));
     let page = root.get(&path).await;
     assert_eq!(page.status(), 200);
     let html = page.text().await.unwrap();
-    assert!(html.contains("<dt>Registered by</dt><dd>alice</dd>"));
+    assert!(html.contains("<dt>Registered by</dt><dd><bdi>alice</bdi></dd>"));
     // … and changes it: the owner stays alice.
     let r = root
         .post(
@@ -805,7 +806,7 @@ async fn rfc7009_deleting_an_app_needs_a_confirmation_and_revokes_its_tokens_and
     let r = alice.post(&path, &[("action", "delete")]).await;
     assert_eq!(r.status(), 200);
     let confirm = r.text().await.unwrap();
-    assert!(confirm.contains("Delete <span class=\"app-name\">Photo Printer</span>?"));
+    assert!(confirm.contains("Delete <span class=\"app-name\"><bdi>Photo Printer</bdi></span>?"));
     assert!(confirm.contains("name=\"action\" value=\"confirm_delete\""));
     assert!(app.stored_client(&c.client.id).is_some(), "not yet deleted");
     let refresh = crate::harness::refresh_token_of(app.refresh(&c, &refresh).await).await;
@@ -915,7 +916,7 @@ async fn the_consent_page_shows_the_website_and_who_registered_the_app(app: Test
     let html = bob.html(&consent).await;
     assert!(html.contains("Photo Printer"));
     assert!(html.contains("href=\"https://photos.example\""));
-    assert!(html.contains("Registered by alice"));
+    assert!(html.contains("Registered by <bdi>alice</bdi>"));
     assert_accessible(&html, "consent");
 
     // The operator's apps name no person.
@@ -1038,5 +1039,47 @@ async fn every_application_page_is_accessible(app: TestApp) {
     assert_accessible(
         &Person::new(&app, "bob", false).await.html(&path).await,
         "404",
+    );
+}
+
+/// Issue 26 (finding 4): an app name that reorders or hides what people
+/// read is refused beside `client_name`, when registering and editing, and
+/// nothing is stored.
+async fn client_name_with_bidi_controls_or_invisible_characters_is_refused_beside_the_field(
+    app: TestApp,
+) {
+    let alice = Person::in_app_browser(&app, "alice").await;
+    for name in crate::register::HIDDEN_TRICK_NAMES {
+        let (status, html) = alice.register(&with(WEB_APP, "client_name", name)).await;
+        assert_eq!(status, 400, "{name:?}");
+        let error = error_beside(&html, "client_name")
+            .unwrap_or_else(|| panic!("{name:?}: an error beside client_name: {html}"));
+        assert!(error.contains("U+"), "{error}");
+        assert_eq!(field_errors(&html), 1);
+    }
+    assert!(app.clients_of(&alice.id).is_empty(), "nothing registered");
+
+    let c = alice.registered(WEB_APP).await;
+    let path = format!("/apps/{}", c.client.id);
+    for name in crate::register::HIDDEN_TRICK_NAMES {
+        let r = alice
+            .post(
+                &path,
+                &[
+                    ("action", "save"),
+                    ("client_name", name),
+                    ("redirect_uris", REDIRECT),
+                    ("grant_types", "authorization_code"),
+                    ("scope", "read"),
+                ],
+            )
+            .await;
+        assert_eq!(r.status(), 400, "{name:?}");
+        let html = r.text().await.unwrap();
+        assert!(error_beside(&html, "client_name").is_some(), "{html}");
+    }
+    assert_eq!(
+        app.stored_client(&c.client.id).unwrap().name,
+        "Photo Printer"
     );
 }

@@ -8,6 +8,7 @@ mod apps_browser;
 mod authorize;
 mod browser;
 mod login;
+mod names;
 mod safety;
 mod signup;
 pub mod webdriver;

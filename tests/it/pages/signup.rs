@@ -40,6 +40,8 @@ mod open {
         rfc6819_4_4_3_6_sign_up_is_throttled_per_address,
         rfc6819_4_4_1_8_sign_up_without_a_csrf_token_is_403_and_creates_nobody,
         the_sign_up_page_is_accessible,
+        rfc8265_look_alikes_of_a_taken_username_are_refused_beside_the_field,
+        rfc8265_look_alike_sign_ups_at_once_create_one_person,
     );
 
     /// Opens the sign-up page (from the sign-in page's link when `next`
@@ -260,6 +262,103 @@ mod open {
             app.throttle_failures("signup-ip:127.0.0.1"),
             0,
             "not even counted"
+        );
+    }
+
+    async fn rfc8265_look_alikes_of_a_taken_username_are_refused_beside_the_field(app: TestApp) {
+        app.clock().freeze();
+        let alice = app.user("alice", "correct horse");
+        for name in crate::people::ALICE_LOOK_ALIKES {
+            // Past the address's throttle window: each try is a first.
+            app.clock().advance(16 * 60);
+            let r = sign_up(
+                &app,
+                &[("username", name), ("password", "long enough password")],
+            )
+            .await;
+            assert_eq!(r.status(), 400, "{name:?}");
+            assert!(r
+                .headers()
+                .get_all("set-cookie")
+                .iter()
+                .all(|c| !c.to_str().unwrap().starts_with("gatehouse_session=")));
+            let html = r.text().await.unwrap();
+            let error = error_beside(&html, "username")
+                .unwrap_or_else(|| panic!("{name:?}: an error beside username: {html}"));
+            assert!(!error.is_empty());
+            assert_eq!(html.matches("class=\"field-error\"").count(), 1);
+        }
+        let mut c = app.state.store.conn().unwrap();
+        let users = c.list_users().unwrap();
+        assert_eq!(users.len(), 1, "nothing created");
+        assert_eq!(users[0].id, alice.id);
+        drop(c);
+        // A different name is accepted, kept as typed.
+        app.clock().advance(16 * 60);
+        let r = sign_up(
+            &app,
+            &[("username", "Alicia"), ("password", "long enough password")],
+        )
+        .await;
+        assert_eq!(r.status(), 303);
+        let mut c = app.state.store.conn().unwrap();
+        assert_eq!(
+            c.find_user_by_username("alicia").unwrap().unwrap().username,
+            "Alicia"
+        );
+    }
+
+    /// Four browsers sign up as `dana`, `Dana`, `DANA` and fullwidth
+    /// `ｄａｎａ` at once: every check before the insert passes for all of
+    /// them, and the unique comparison key lets exactly one in.
+    async fn rfc8265_look_alike_sign_ups_at_once_create_one_person(app: TestApp) {
+        let names = ["dana", "Dana", "DANA", "\u{FF44}\u{FF41}\u{FF4E}\u{FF41}"];
+        let mut forms = Vec::new();
+        for name in names {
+            let http = reqwest::Client::builder()
+                .redirect(reqwest::redirect::Policy::none())
+                .cookie_store(true)
+                .build()
+                .unwrap();
+            let page = http
+                .get(app.url("/signup"))
+                .send()
+                .await
+                .unwrap()
+                .text()
+                .await
+                .unwrap();
+            let csrf = form_field(&page, "csrf_token").unwrap();
+            forms.push((http, csrf, name));
+        }
+        let posts = forms.iter().map(|(http, csrf, name)| {
+            http.post(app.url("/signup"))
+                .form(&[
+                    ("csrf_token", csrf.as_str()),
+                    ("next", "/account"),
+                    ("username", name),
+                    ("password", "long enough password"),
+                ])
+                .send()
+        });
+        let statuses: Vec<u16> = futures_util::future::join_all(posts)
+            .await
+            .into_iter()
+            .map(|r| r.unwrap().status().as_u16())
+            .collect();
+        assert_eq!(
+            statuses.iter().filter(|&&s| s == 303).count(),
+            1,
+            "{statuses:?}"
+        );
+        assert_eq!(
+            statuses.iter().filter(|&&s| s == 400).count(),
+            3,
+            "{statuses:?}"
+        );
+        assert_eq!(
+            app.state.store.conn().unwrap().list_users().unwrap().len(),
+            1
         );
     }
 
