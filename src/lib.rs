@@ -8,19 +8,20 @@ pub mod app;
 pub mod cli;
 pub mod clock;
 pub mod config;
-pub mod crypto;
 pub mod hasher;
 pub mod http;
 pub mod net;
-pub mod oauth;
 pub mod pages;
 pub mod private_files;
-#[cfg(test)]
-mod proptests;
 pub mod store;
 pub mod text;
 pub mod tokens;
 pub mod workers;
+
+/// The primitives (`crates/crypto`) and the protocol rules (`crates/oauth`),
+/// crates of their own, under the names the rest of the server uses.
+pub use gatehouse_crypto as crypto;
+pub use gatehouse_oauth as oauth;
 
 use actix_web::dev::{Server, ServerHandle};
 use actix_web::{middleware, web, App, HttpServer};

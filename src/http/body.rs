@@ -4,6 +4,7 @@
 //! those failures are answered like every other error of these endpoints:
 //! RFC 6749 §5.2 JSON, `invalid_request`, never actix's plain text.
 
+use super::error::ApiError;
 use crate::oauth::OAuthError;
 use actix_web::dev::Payload;
 use actix_web::http::StatusCode;
@@ -22,18 +23,20 @@ impl std::ops::Deref for Body {
 }
 
 impl FromRequest for Body {
-    type Error = OAuthError;
-    type Future = Pin<Box<dyn Future<Output = Result<Body, OAuthError>>>>;
+    type Error = ApiError;
+    type Future = Pin<Box<dyn Future<Output = Result<Body, ApiError>>>>;
 
     fn from_request(req: &HttpRequest, payload: &mut Payload) -> Self::Future {
         let read = web::Bytes::from_request(req, payload);
         Box::pin(async move {
             read.await.map(Body).map_err(|e| {
-                if e.as_response_error().status_code() == StatusCode::PAYLOAD_TOO_LARGE {
-                    OAuthError::PayloadTooLarge
-                } else {
-                    OAuthError::InvalidRequest("the request body could not be read".into())
-                }
+                ApiError(
+                    if e.as_response_error().status_code() == StatusCode::PAYLOAD_TOO_LARGE {
+                        OAuthError::PayloadTooLarge
+                    } else {
+                        OAuthError::InvalidRequest("the request body could not be read".into())
+                    },
+                )
             })
         })
     }

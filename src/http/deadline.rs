@@ -112,7 +112,7 @@ pub async fn body_deadline(
         .and_then(|v| v.to_str().ok())
         .is_some_and(|t| t.starts_with("application/json"));
     let mut answer = if json {
-        OAuthError::RequestTimeout.error_response()
+        super::error::ApiError(OAuthError::RequestTimeout).error_response()
     } else {
         HttpResponse::RequestTimeout()
             .content_type("text/html; charset=utf-8")

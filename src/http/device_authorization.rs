@@ -2,6 +2,7 @@
 //! browser asks for a device code and a user code.
 
 use super::client_auth::authenticate_client;
+use super::error::ApiError;
 use super::token::parse_form;
 use crate::app::AppState;
 use crate::crypto::{random_token, token_hash};
@@ -35,13 +36,14 @@ pub async fn device_authorization(
     req: HttpRequest,
     body: super::body::Body,
     state: web::Data<AppState>,
-) -> Result<HttpResponse, OAuthError> {
+) -> Result<HttpResponse, ApiError> {
     let form = parse_form(&req, &body)?;
     let client = authenticate_client(&req, &form, &state).await?;
     if !client.has_grant(GrantType::DeviceCode) {
         return Err(OAuthError::UnauthorizedClient(
             "this client may not use the device authorization grant".into(),
-        ));
+        )
+        .into());
     }
     let scope = resolve_scope(form.get("scope"), &client.scope_list())?.join(" ");
     let now = state.clock.now();

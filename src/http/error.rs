@@ -8,13 +8,44 @@ use crate::oauth::OAuthError;
 use actix_web::http::StatusCode;
 use actix_web::{HttpResponse, ResponseError};
 
-impl ResponseError for OAuthError {
+/// An `OAuthError` (the protocol crate's) on its way out of an endpoint:
+/// the endpoints answer `Result<HttpResponse, ApiError>`, and `?` turns an
+/// `OAuthError`, a `StoreError` or a `TokenError` into one.
+#[derive(Debug)]
+pub struct ApiError(pub OAuthError);
+
+impl From<OAuthError> for ApiError {
+    fn from(e: OAuthError) -> Self {
+        ApiError(e)
+    }
+}
+
+impl From<crate::store::StoreError> for ApiError {
+    fn from(e: crate::store::StoreError) -> Self {
+        ApiError(e.into())
+    }
+}
+
+impl From<crate::tokens::TokenError> for ApiError {
+    fn from(e: crate::tokens::TokenError) -> Self {
+        ApiError(e.into())
+    }
+}
+
+impl std::fmt::Display for ApiError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        self.0.fmt(f)
+    }
+}
+
+impl ResponseError for ApiError {
     fn status_code(&self) -> StatusCode {
-        StatusCode::from_u16(self.status()).unwrap_or(StatusCode::BAD_REQUEST)
+        StatusCode::from_u16(self.0.status()).unwrap_or(StatusCode::BAD_REQUEST)
     }
 
     fn error_response(&self) -> HttpResponse {
-        match self {
+        let this = &self.0;
+        match this {
             OAuthError::Server(cause) => tracing::error!(error = %cause, "internal error"),
             OAuthError::TemporarilyUnavailable(cause) => {
                 tracing::warn!(error = %cause, "database unavailable")
@@ -24,7 +55,7 @@ impl ResponseError for OAuthError {
         let mut resp = HttpResponse::build(self.status_code());
         resp.insert_header(("Cache-Control", "no-store"))
             .insert_header(("Pragma", "no-cache"));
-        match self {
+        match this {
             OAuthError::InvalidClient(_) => {
                 resp.insert_header(("WWW-Authenticate", r#"Basic realm="gatehouse""#));
             }
@@ -46,8 +77,8 @@ impl ResponseError for OAuthError {
             _ => {}
         }
         resp.json(serde_json::json!({
-            "error": self.code(),
-            "error_description": self.description(),
+            "error": this.code(),
+            "error_description": this.description(),
         }))
     }
 }

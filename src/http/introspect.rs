@@ -3,6 +3,7 @@
 //! `can_introspect` may ask about any token.
 
 use super::client_auth::authenticate_client;
+use super::error::ApiError;
 use super::presented::{find, Presented};
 use super::token::parse_form;
 use crate::app::AppState;
@@ -40,7 +41,7 @@ pub async fn introspect(
     req: HttpRequest,
     body: super::body::Body,
     state: web::Data<AppState>,
-) -> Result<HttpResponse, OAuthError> {
+) -> Result<HttpResponse, ApiError> {
     let form = parse_form(&req, &body)?;
     let client = authenticate_client(&req, &form, &state).await?;
     // §2.1: "the endpoint MUST also require some form of authorization to
@@ -48,7 +49,8 @@ pub async fn introspect(
     if client.is_public {
         return Err(OAuthError::InvalidClient(
             "introspection requires client authentication".into(),
-        ));
+        )
+        .into());
     }
     let token = form.require("token")?;
     let found = find(&state, token, form.get("token_type_hint")).await?;

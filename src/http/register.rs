@@ -5,6 +5,7 @@
 //! no endpoint at all.
 
 use super::body::Body;
+use super::error::ApiError;
 use super::presented::bearer;
 use crate::admin::{response_types_of, update_client, AdminError, NewClient};
 use crate::app::registration::{register as register_client, RegistrationError};
@@ -34,7 +35,7 @@ pub async fn register(
     req: HttpRequest,
     body: Body,
     state: web::Data<AppState>,
-) -> Result<HttpResponse, OAuthError> {
+) -> Result<HttpResponse, ApiError> {
     let spend = match state.config.registration {
         Registration::Token => {
             let token = bearer(&req).ok_or_else(|| {
@@ -67,7 +68,7 @@ pub async fn read(
     req: HttpRequest,
     path: web::Path<String>,
     state: web::Data<AppState>,
-) -> Result<HttpResponse, OAuthError> {
+) -> Result<HttpResponse, ApiError> {
     let client = authorized_client(&req, &path, &state).await?;
     Ok(json(StatusCode::OK, client_document(&state, &client)))
 }
@@ -80,7 +81,7 @@ pub async fn replace(
     path: web::Path<String>,
     body: Body,
     state: web::Data<AppState>,
-) -> Result<HttpResponse, OAuthError> {
+) -> Result<HttpResponse, ApiError> {
     let client = authorized_client(&req, &path, &state).await?;
     let meta = json_object(&req, &body)?;
     match meta.get("client_id") {
@@ -88,7 +89,8 @@ pub async fn replace(
         _ => {
             return Err(OAuthError::InvalidRequest(
                 "the body must repeat this client's client_id (RFC 7592 section 2.2)".into(),
-            ))
+            )
+            .into())
         }
     }
     if let Some(secret) = meta.get("client_secret") {
@@ -99,7 +101,8 @@ pub async fn replace(
         if !matches {
             return Err(OAuthError::InvalidRequest(
                 "client_secret, when included, must be the current one".into(),
-            ));
+            )
+            .into());
         }
     }
     let spec = metadata(&meta, &state, Some(&client))?;
@@ -117,7 +120,7 @@ pub async fn delete(
     req: HttpRequest,
     path: web::Path<String>,
     state: web::Data<AppState>,
-) -> Result<HttpResponse, OAuthError> {
+) -> Result<HttpResponse, ApiError> {
     let client = authorized_client(&req, &path, &state).await?;
     let id = client.id.clone();
     state

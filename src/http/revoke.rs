@@ -1,10 +1,10 @@
 //! `POST /revoke`: RFC 7009 token revocation.
 
 use super::client_auth::authenticate_client;
+use super::error::ApiError;
 use super::presented::{find, Presented};
 use super::token::parse_form;
 use crate::app::AppState;
-use crate::oauth::OAuthError;
 use actix_web::{web, HttpRequest, HttpResponse};
 
 /// RFC 7009 §2.1. Revoking a refresh token revokes its whole family;
@@ -17,7 +17,7 @@ pub async fn revoke(
     req: HttpRequest,
     body: super::body::Body,
     state: web::Data<AppState>,
-) -> Result<HttpResponse, OAuthError> {
+) -> Result<HttpResponse, ApiError> {
     let form = parse_form(&req, &body)?;
     // §2.1: "The authorization server first validates the client
     // credentials (in case of a confidential client)".

@@ -2,6 +2,7 @@
 //! client, dispatches on `grant_type`, answers with `Cache-Control: no-store`.
 
 use super::client_auth::authenticate_client;
+use super::error::ApiError;
 use super::grants;
 use crate::app::issue::TokenResponse;
 use crate::app::sign_in::client_addr;
@@ -23,7 +24,7 @@ pub async fn token(
     req: HttpRequest,
     body: super::body::Body,
     state: web::Data<AppState>,
-) -> Result<HttpResponse, OAuthError> {
+) -> Result<HttpResponse, ApiError> {
     let form = parse_form(&req, &body)?;
     // Parsed once, here. `implicit` answers at /authorize, never here.
     let grant_type = GrantType::parse(form.require("grant_type")?);
@@ -51,7 +52,8 @@ pub async fn token(
         Some(GrantType::Implicit) | None => {
             return Err(OAuthError::UnsupportedGrantType(
                 "grant_type is not one this server supports".into(),
-            ))
+            )
+            .into())
         }
     };
     state.metrics.token_issued(grant_type);

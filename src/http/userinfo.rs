@@ -3,6 +3,7 @@
 //! `Authorization: Bearer` (RFC 6750 §2.1); the answer is the person's
 //! `sub` and the standard claims the token's scopes grant (§5.4).
 
+use super::error::ApiError;
 use super::presented::{bearer, verify_access};
 use crate::app::issue::{has_scope, user_claims};
 use crate::app::AppState;
@@ -32,16 +33,14 @@ fn invalid_token(why: &str) -> OAuthError {
 pub async fn userinfo(
     req: HttpRequest,
     state: web::Data<AppState>,
-) -> Result<HttpResponse, OAuthError> {
+) -> Result<HttpResponse, ApiError> {
     let token = bearer(&req)
         .ok_or_else(|| invalid_token("send the access token as Authorization: Bearer"))?;
     let claims = verify_access(&state, token)
         .ok_or_else(|| invalid_token("the access token is invalid or expired"))?;
     // A client's own token (client_credentials) speaks for no person.
     if claims.sub == claims.client_id {
-        return Err(invalid_token(
-            "the access token was not issued for a person",
-        ));
+        return Err(invalid_token("the access token was not issued for a person").into());
     }
     let (jti, client_id, sub) = (
         claims.jti.clone(),
@@ -63,7 +62,8 @@ pub async fn userinfo(
     if !has_scope(&claims.scope, "openid") {
         return Err(OAuthError::InsufficientScope(
             "the access token does not have the openid scope".into(),
-        ));
+        )
+        .into());
     }
     Ok(HttpResponse::Ok()
         .insert_header(("Cache-Control", "no-store"))

@@ -11,6 +11,8 @@ pub mod csrf;
 pub mod device;
 pub mod login;
 pub mod logout;
+#[cfg(test)]
+mod proptests;
 pub mod session;
 pub mod signup;
 

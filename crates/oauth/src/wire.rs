@@ -209,3 +209,102 @@ mod tests {
         assert_eq!(e.code(), "invalid_request");
     }
 }
+
+#[cfg(test)]
+mod proptests {
+    //! Property tests: any input is parsed or refused, never a panic, and
+    //! what is accepted keeps the rules. `cargo test` runs 256 cases each;
+    //! `.ci/run` many more (`PROPTEST_CASES`). The hand-picked inputs of
+    //! `crates/oauth/corpus/` run on every `cargo test`.
+
+    use super::*;
+    use crate::testing::*;
+    use proptest::prelude::*;
+
+    proptest! {
+    /// RFC 6749 §3.2: any body parses or is refused, never panics.
+    #[test]
+    fn form_parser_never_panics(body in proptest::collection::vec(any::<u8>(), 0..4096)) {
+        let _ = Form::parse_pairs(&body);
+        let _ = Form::parse(Some("application/x-www-form-urlencoded"), &body);
+    }
+
+    /// What a client encodes, the parser reads back, each key once.
+    #[test]
+    fn form_parser_reads_back_what_was_encoded(
+        pairs in proptest::collection::btree_map("[a-z_]{1,12}", any_text(200), 1..20)
+    ) {
+        let body = serde_urlencoded::to_string(&pairs).unwrap_or_default();
+        let form = Form::parse_pairs(body.as_bytes());
+        // Refused only for a NUL or a value over its limit.
+        let refusable = pairs
+            .iter()
+            .any(|(k, v)| v.contains('\0') || v.len() > crate::wire::max_len(k));
+        prop_assert_eq!(form.is_ok(), !refusable, "{:?}", body);
+        if refusable {
+            return Ok(());
+        }
+        let form = form.unwrap_or_default();
+        for (k, v) in &pairs {
+            // §3.1: a parameter sent without a value is treated as omitted.
+            let want = (!v.is_empty()).then_some(v.as_str());
+            prop_assert_eq!(form.get(k), want);
+        }
+    }
+
+    /// RFC 6749 §3.1: a parameter must not be included more than once.
+    #[test]
+    fn form_parser_refuses_any_repeated_parameter(
+        key in "[a-z_]{1,12}", a in "[a-z0-9]{1,20}", b in "[a-z0-9]{1,20}", other in "[A-Z]{1,5}"
+    ) {
+        let body = format!("{key}={a}&{other}=x&{key}={b}");
+        prop_assert!(Form::parse_pairs(body.as_bytes()).is_err());
+    }
+
+    /// RFC 7617 / RFC 6749 §2.3.1: any header value decodes or is refused.
+    #[test]
+    fn basic_parser_never_panics(value in proptest::collection::vec(any::<u8>(), 0..2048)) {
+        let _ = basic_credentials(&value);
+        let mut prefixed = b"Basic ".to_vec();
+        prefixed.extend_from_slice(&value);
+        let _ = basic_credentials(&prefixed);
+    }
+
+    /// Any id and secret, form-encoded and joined as §2.3.1 says, come back
+    /// exactly.
+    #[test]
+    fn basic_parser_reads_back_encoded_credentials(id in any_text(100), secret in any_text(100)) {
+        use base64::Engine;
+        let enc = |s: &str| url::form_urlencoded::byte_serialize(s.as_bytes()).collect::<String>();
+        let joined = format!("{}:{}", enc(&id), enc(&secret));
+        let value = format!(
+            "Basic {}",
+            base64::engine::general_purpose::STANDARD.encode(joined.as_bytes())
+        );
+        let got = basic_credentials(value.as_bytes());
+        if joined.len() <= MAX_VALUE_LEN {
+            prop_assert_eq!(got, Some((id, secret)));
+        } else {
+            prop_assert_eq!(got, None);
+        }
+    }
+    }
+
+    #[test]
+    fn corpus_forms_and_basic_headers_never_panic() {
+        for body in corpus("form") {
+            let _ = Form::parse_pairs(body.as_bytes());
+        }
+        for value in corpus("basic") {
+            let _ = basic_credentials(value.as_bytes());
+        }
+    }
+
+    #[test]
+    fn forms_at_the_size_limits_are_refused() {
+        let big_value = "a".repeat(MAX_VALUE_LEN + 1);
+        assert!(Form::parse_pairs(format!("code={big_value}").as_bytes()).is_err());
+        let many: String = (0..10_000).map(|i| format!("k{i}=v&")).collect();
+        assert!(Form::parse_pairs(many.as_bytes()).is_err());
+    }
+}

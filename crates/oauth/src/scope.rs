@@ -73,3 +73,25 @@ mod tests {
         assert_eq!(parse_scope("a\\b").unwrap_err().code(), "invalid_scope");
     }
 }
+
+#[cfg(test)]
+mod proptests {
+    //! Property tests: any input is parsed or refused, never a panic, and
+    //! what is accepted keeps the rules. `cargo test` runs 256 cases each;
+    //! `.ci/run` many more (`PROPTEST_CASES`). The hand-picked inputs of
+    //! `crates/oauth/corpus/` run on every `cargo test`.
+
+    use crate::scope;
+    use crate::testing::*;
+    use proptest::prelude::*;
+
+    proptest! {
+    /// RFC 6749 §3.3: any scope string parses or is refused.
+    #[test]
+    fn scope_parser_never_panics(raw in any_text(300)) {
+        if let Ok(words) = scope::parse_scope(&raw) {
+            prop_assert!(words.iter().all(|w| !w.is_empty() && !w.contains(' ')));
+        }
+    }
+    }
+}

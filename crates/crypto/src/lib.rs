@@ -1,5 +1,7 @@
 //! Small primitives: random opaque tokens, their stored hashes, record
-//! ids, and constant-time comparison.
+//! ids, HMAC under the server secret, and constant-time comparison. A
+//! crate of its own (the server sees it as `gatehouse::crypto`), below the
+//! protocol rules (`gatehouse-oauth`), which use it.
 
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine;

@@ -487,7 +487,7 @@ pub fn redirect_with(redirect_uri: &str, fragment: bool, params: &[(&str, &str)]
 mod tests {
     use super::*;
 
-    use crate::oauth::RedirectUris;
+    use crate::RedirectUris;
 
     #[derive(Debug, Clone)]
     struct Client {

@@ -280,3 +280,95 @@ mod tests {
         ));
     }
 }
+
+#[cfg(test)]
+mod proptests {
+    //! Property tests: any input is parsed or refused, never a panic, and
+    //! what is accepted keeps the rules. `cargo test` runs 256 cases each;
+    //! `.ci/run` many more (`PROPTEST_CASES`). The hand-picked inputs of
+    //! `crates/oauth/corpus/` run on every `cargo test`.
+
+    use super::*;
+    use crate::testing::*;
+    use proptest::prelude::*;
+
+    proptest! {
+    /// Whatever the redirect-URI rules accept is absolute, has no fragment,
+    /// no spaces, no user info, and a safe scheme.
+    #[test]
+    fn accepted_redirect_uris_keep_the_rules(uri in prop_oneof![
+        uri_ish(120),
+        uri_ish(60).prop_map(|s| format!("https://{s}")),
+        uri_ish(60).prop_map(|s| format!("http://127.0.0.1{s}")),
+        uri_ish(60).prop_map(|s| format!("http://localhost{s}")),
+        uri_ish(60).prop_map(|s| format!("com.example.app:{s}")),
+        uri_ish(60).prop_map(|s| format!("javascript:{s}")),
+    ]) {
+        if check_redirect_uri(&uri).is_ok() {
+            prop_assert!(!uri.contains('#') && !uri.chars().any(char::is_whitespace), "{uri:?}");
+            let parsed = url::Url::parse(&uri);
+            prop_assert!(parsed.is_ok(), "{uri:?}");
+            let parsed = parsed.map_err(|e| TestCaseError::fail(e.to_string()))?;
+            prop_assert!(parsed.username().is_empty() && parsed.password().is_none());
+            let scheme = parsed.scheme();
+            let loopback = matches!(parsed.host_str(), Some("127.0.0.1" | "[::1]" | "localhost"));
+            prop_assert!(
+                scheme == "https" || (scheme == "http" && loopback) || scheme.contains('.'),
+                "{uri:?}"
+            );
+        }
+        let _ = check_web_uri(&uri, "client_uri");
+    }
+
+    /// RFC 6749 §3.1.2.3: a URI matches itself; anything but a loopback
+    /// http URI matches only itself, character for character.
+    #[test]
+    fn redirect_uris_match_exactly_except_loopback_ports(a in uri_ish(80), b in uri_ish(80)) {
+        prop_assert!(redirect_uri_matches(&a, &a));
+        if !a.starts_with("http://") || !b.starts_with("http://") {
+            prop_assert_eq!(redirect_uri_matches(&a, &b), a == b);
+        }
+    }
+
+    /// RFC 8252 §7.3: a registered loopback URI matches on any port, and
+    /// only with the same host, path and query.
+    #[test]
+    fn loopback_redirect_uris_match_on_any_port(
+        host in prop::sample::select(vec!["127.0.0.1", "[::1]", "localhost"]),
+        p1 in 1u16.., p2 in 1u16.., path in "/[a-z/]{0,20}(\\?[a-z=&]{0,10})?", other in "/[a-z/]{0,20}"
+    ) {
+        let reg = format!("http://{host}{path}");
+        let on_p1 = format!("http://{host}:{p1}{path}");
+        let on_p2 = format!("http://{host}:{p2}{path}");
+        let elsewhere = format!("http://{host}:{p2}{other}");
+        let lookalike = format!("http://{host}.evil.example:{p2}{path}");
+        prop_assert!(redirect_uri_matches(&reg, &on_p2));
+        prop_assert!(redirect_uri_matches(&on_p1, &on_p2));
+        if other != path {
+            prop_assert!(!redirect_uri_matches(&reg, &elsewhere));
+        }
+        prop_assert!(!redirect_uri_matches(&reg, &lookalike));
+    }
+    }
+
+    #[test]
+    fn corpus_uris_never_panic_and_keep_the_rules() {
+        for uri in corpus("uri") {
+            if check_redirect_uri(&uri).is_ok() {
+                assert!(!uri.contains('#'), "{uri:?}");
+                assert!(
+                    !uri.to_ascii_lowercase().starts_with("javascript:"),
+                    "{uri:?}"
+                );
+            }
+            let _ = check_web_uri(&uri, "client_uri");
+            assert!(redirect_uri_matches(&uri, &uri));
+        }
+    }
+
+    #[test]
+    fn uris_at_the_size_limits_are_refused() {
+        let long_uri = format!("https://app.example/{}", "%2F".repeat(20_000));
+        assert!(check_redirect_uri(&long_uri).is_err());
+    }
+}
