@@ -5,7 +5,9 @@
 FROM rust:1-bookworm AS build
 WORKDIR /src
 COPY Cargo.toml Cargo.lock build.rs ./
-# The workspace's other member, the resource-server crate.
+# The workspace's other members: the protocol rules and their primitives
+# (crates/), and the resource-server crate.
+COPY crates ./crates
 COPY gatehouse-guard ./gatehouse-guard
 COPY src ./src
 COPY migrations ./migrations
