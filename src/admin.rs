@@ -1,5 +1,6 @@
-//! Operations behind the admin CLI (and the tests' set-up): registering
-//! clients and users with every rule checked before anything is written.
+//! Registering clients and people with every rule checked before anything
+//! is written: one set of rules for the CLI, the application pages,
+//! `POST /register` and the tests' set-up.
 
 use crate::crypto::{random_token, token_hash};
 use crate::hasher::hash_password_blocking;
@@ -112,7 +113,7 @@ fn check(spec: &NewClient) -> Result<Checked, AdminError> {
         ));
     }
     // People read it on the consent, sign-in and sign-out pages: nothing
-    // that reorders or hides what they read (issue 26).
+    // that reorders or hides what they read.
     if let Some(why) = text::shown_name_problem(&name) {
         return Err(AdminError::field("client_name", why));
     }

@@ -203,7 +203,9 @@ pub fn username_skeleton(shown: &str) -> String {
 mod tests {
     use super::*;
 
-    /// The look-alikes of `alice` from issue 26 (finding 3).
+    /// Look-alikes of `alice` that sign-up once accepted beside her: case,
+    /// invisible characters, bidi controls, other scripts, fullwidth
+    /// forms, a combining accent.
     pub const ALICE_LOOK_ALIKES: [&str; 13] = [
         "Alice",
         "ALICE",

@@ -1,5 +1,7 @@
-//! HTTP: the shared state, the route table and middleware. One file per
-//! endpoint; handlers parse, load, call `oauth`, save, respond.
+//! The JSON endpoints' route table and the middleware every response
+//! passes (security headers, the request log and its metrics; the body
+//! deadline is `deadline.rs`). One file per endpoint; handlers parse, load,
+//! call `oauth`, save, respond.
 
 pub mod body;
 pub mod client_auth;

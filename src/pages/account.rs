@@ -4,7 +4,7 @@
 //! `name`), which they may change.
 
 use super::session::SignedIn;
-use super::{parse_form, render_form, see_other, session, PageError};
+use super::{parse_form, render_form, see_other, session, sign_in_first, PageError};
 use crate::admin::{update_person, AdminError, ProfileChange};
 use crate::app::AppState;
 use crate::store::StoreError;
@@ -43,7 +43,7 @@ pub async fn show(
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, PageError> {
     let Some(me) = session::current(&req, &state).await? else {
-        return Ok(see_other("/login?next=%2Faccount"));
+        return Ok(sign_in_first("/account"));
     };
     let name = me.user.name.clone().unwrap_or_default();
     let notes = Notes {
@@ -101,7 +101,7 @@ pub async fn profile(
 ) -> Result<HttpResponse, PageError> {
     let form = parse_form(&req, &state, &body)?;
     let Some(me) = session::current(&req, &state).await? else {
-        return Ok(see_other("/login?next=%2Faccount"));
+        return Ok(sign_in_first("/account"));
     };
     let name = form.get("name").unwrap_or("").to_string();
     let change = ProfileChange {
@@ -140,7 +140,7 @@ pub async fn revoke(
 ) -> Result<HttpResponse, PageError> {
     let form = parse_form(&req, &state, &body)?;
     let Some(me) = session::current(&req, &state).await? else {
-        return Ok(see_other("/login?next=%2Faccount"));
+        return Ok(sign_in_first("/account"));
     };
     let client_id = form
         .get("client_id")

@@ -10,7 +10,7 @@
 
 use super::consent::{describe_scope, ScopeLine};
 use super::session::SignedIn;
-use super::{csrf, parse_form, render, render_form, see_other, session, PageError};
+use super::{csrf, parse_form, render, render_form, session, sign_in_first, PageError};
 use crate::app::issue::session_sid;
 use crate::app::metrics::Throttle;
 use crate::app::sign_in::client_addr;
@@ -159,9 +159,7 @@ fn to_login(typed: &str) -> HttpResponse {
         .append_pair("user_code", &code)
         .append_pair("step", "consent")
         .finish();
-    let next: String =
-        url::form_urlencoded::byte_serialize(format!("/device?{back}").as_bytes()).collect();
-    see_other(&format!("/login?next={next}"))
+    sign_in_first(&format!("/device?{back}"))
 }
 
 async fn consent_or_problem(

@@ -7,7 +7,7 @@ pub enum StoreError {
     #[error("database unavailable: {0}")]
     Unavailable(String),
     #[error("database query failed: {0}")]
-    Query(diesel::result::Error),
+    Query(#[source] diesel::result::Error),
     #[error("{0} already exists")]
     Conflict(&'static str),
     #[error("migration failed: {0}")]

@@ -1,4 +1,4 @@
--- OpenID Connect (issue 12).
+-- OpenID Connect.
 -- The sign-in an ID token speaks of: the browser session (its `sid`, a
 -- value derived from the session, never the cookie) travels from the
 -- authorization code (or the device code's approval) into the refresh

@@ -1,4 +1,4 @@
--- Look-alike usernames (issue 26): each person's username as compared
+-- Look-alike usernames (RFC 8265, UTS #39): each person's username as compared
 -- (RFC 8265 §3.3, PRECIS UsernameCaseMapped: `Alice`, `ALICE` and the
 -- fullwidth `ａｌｉｃｅ` are one name) and as it looks (a UTS #39 skeleton:
 -- `аlice` with a Cyrillic `а`, `alicé` and `aIice` look like `alice`), each
