@@ -195,42 +195,39 @@ async fn trusted_proxy_header_keys_the_password_grant_throttle(app: TestApp) {
     assert_eq!(app.throttle_failures("ip:127.0.0.1"), 0);
 }
 
-async fn trusted_proxy_header_keys_the_sign_up_throttle(app: TestApp) {
-    let page = app.get("/signup").await.text().await.unwrap();
+/// Posts the form of the page at `path` (its CSRF token, then `fields`)
+/// with the spoofing headers; returns the status.
+async fn post_page_spoofed(app: &TestApp, path: &str, fields: &[(&str, &str)]) -> u16 {
+    let page = app.get(path).await.text().await.unwrap();
     let csrf = form_field(&page, "csrf_token").unwrap();
-    let mut req = app.http.post(app.url("/signup"));
+    let mut req = app.http.post(app.url(path));
     for (name, value) in SPOOFED {
         req = req.header(name, value);
     }
-    let r = req
-        .form(&[
-            ("csrf_token", csrf.as_str()),
-            ("next", "/account"),
-            ("username", "frank"),
-            ("password", "short"),
-        ])
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(r.status(), 400);
+    let mut form = vec![("csrf_token", csrf.as_str())];
+    form.extend_from_slice(fields);
+    req.form(&form).send().await.unwrap().status().as_u16()
+}
+
+async fn trusted_proxy_header_keys_the_sign_up_throttle(app: TestApp) {
+    let fields = [
+        ("next", "/account"),
+        ("username", "frank"),
+        ("password", "short"),
+    ];
+    assert_eq!(post_page_spoofed(&app, "/signup", &fields).await, 400);
     assert_eq!(app.throttle_failures(&format!("signup-ip:{CLIENT}")), 1);
     assert_eq!(app.throttle_failures(&format!("signup-ip:{VICTIM}")), 0);
     assert_eq!(app.throttle_failures("signup-ip:127.0.0.1"), 0);
 }
 
 async fn trusted_proxy_header_keys_the_device_page_throttle(app: TestApp) {
-    let page = app.get("/device").await.text().await.unwrap();
-    let csrf = form_field(&page, "csrf_token").unwrap();
-    let mut req = app.http.post(app.url("/device"));
-    for (name, value) in SPOOFED {
-        req = req.header(name, value);
-    }
-    let r = req
-        .form(&[("csrf_token", csrf.as_str()), ("user_code", "BCDF-GHJK")])
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(r.status(), 400, "an unknown code");
+    let fields = [("user_code", "BCDF-GHJK")];
+    assert_eq!(
+        post_page_spoofed(&app, "/device", &fields).await,
+        400,
+        "an unknown code"
+    );
     assert_eq!(app.throttle_failures(&format!("device-ip:{CLIENT}")), 1);
     assert_eq!(app.throttle_failures(&format!("device-ip:{VICTIM}")), 0);
     assert_eq!(app.throttle_failures("device-ip:127.0.0.1"), 0);
