@@ -29,6 +29,19 @@ pub async fn token(
     // Parsed once, here. `implicit` answers at /authorize, never here.
     let grant_type = GrantType::parse(form.require("grant_type")?);
     let client = authenticate_client(&req, &form, &state).await?;
+    // RFC 6749 §5.2 `unauthorized_client`: checked once, here, for every
+    // grant. client_credentials is for confidential clients only (§4.4:
+    // "MUST only be used by confidential clients").
+    if let Some(g) = grant_type.filter(|g| *g != GrantType::Implicit) {
+        let public_service = g == GrantType::ClientCredentials && client.is_public;
+        if !client.has_grant(g) || public_service {
+            return Err(OAuthError::UnauthorizedClient(format!(
+                "this client may not use the {} grant",
+                g.as_str()
+            ))
+            .into());
+        }
+    }
     let (grant_type, response) = match grant_type {
         Some(g @ GrantType::ClientCredentials) => (
             g,

@@ -30,11 +30,6 @@ pub async fn grant(
     client: &Client,
     form: &Form,
 ) -> Result<TokenResponse, OAuthError> {
-    if !client.has_grant(GrantType::AuthorizationCode) {
-        return Err(OAuthError::UnauthorizedClient(
-            "this client may not use the authorization_code grant".into(),
-        ));
-    }
     let code_hash = token_hash(form.require("code")?);
     let redirect_uri = form.get("redirect_uri").map(str::to_string);
     let verifier = form.get("code_verifier").map(str::to_string);

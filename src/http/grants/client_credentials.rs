@@ -4,7 +4,7 @@ use crate::app::issue::{issue_access_token, TokenResponse};
 use crate::app::AppState;
 use crate::oauth::scope::resolve_scope;
 use crate::oauth::wire::Form;
-use crate::oauth::{GrantType, OAuthError};
+use crate::oauth::OAuthError;
 use crate::store::models::Client;
 
 /// RFC 6749 §4.4: a confidential client acting on its own behalf.
@@ -13,13 +13,8 @@ pub async fn grant(
     client: &Client,
     form: &Form,
 ) -> Result<TokenResponse, OAuthError> {
-    // §4.4: "The client credentials grant type MUST only be used by
-    // confidential clients."
-    if client.is_public || !client.has_grant(GrantType::ClientCredentials) {
-        return Err(OAuthError::UnauthorizedClient(
-            "this client may not use the client_credentials grant".into(),
-        ));
-    }
+    // Only confidential clients with the grant get here (`http/token.rs`,
+    // §4.4: "MUST only be used by confidential clients").
     let scope = resolve_scope(form.get("scope"), &client.scope_list())?.join(" ");
     let (jwt, claims) = issue_access_token(state, &client.id, &client.id, &scope, None).await?;
     // §4.4.3: a refresh token SHOULD NOT be included.

@@ -36,11 +36,6 @@ pub async fn grant(
     client: &Client,
     form: &Form,
 ) -> Result<TokenResponse, OAuthError> {
-    if !client.has_grant(GrantType::DeviceCode) {
-        return Err(OAuthError::UnauthorizedClient(
-            "this client may not use the device authorization grant".into(),
-        ));
-    }
     let hash = token_hash(form.require("device_code")?);
     let client_id = client.id.clone();
     let refresh = client

@@ -21,11 +21,6 @@ pub async fn grant(
     form: &Form,
     addr: &str,
 ) -> Result<TokenResponse, OAuthError> {
-    if !client.has_grant(GrantType::Password) {
-        return Err(OAuthError::UnauthorizedClient(
-            "this client may not use the password grant".into(),
-        ));
-    }
     let username = form.require("username")?;
     let password = form.require("password")?;
     let scope = resolve_scope(form.get("scope"), &client.scope_list())?.join(" ");

@@ -7,7 +7,7 @@ use crate::crypto::token_hash;
 use crate::oauth::refresh::{decide, Decision, ReusePolicy};
 use crate::oauth::scope::parse_scope;
 use crate::oauth::wire::Form;
-use crate::oauth::{ClientId, GrantType, OAuthError};
+use crate::oauth::{ClientId, OAuthError};
 use crate::store::models::refresh_token::{NewChild, RefreshFamily};
 use crate::store::models::{Client, User};
 use crate::store::DbConn;
@@ -33,11 +33,6 @@ pub async fn grant(
     client: &Client,
     form: &Form,
 ) -> Result<TokenResponse, OAuthError> {
-    if !client.has_grant(GrantType::RefreshToken) {
-        return Err(OAuthError::UnauthorizedClient(
-            "this client may not use the refresh_token grant".into(),
-        ));
-    }
     let access = AccessTokenId::new(state);
     let presented = Presentation {
         access: access.clone(),
