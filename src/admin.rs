@@ -266,6 +266,50 @@ fn check_response_types(types: &[String], grants: &[GrantType]) -> Result<(), Ad
     Ok(())
 }
 
+/// A scope a self-registered app may not ask for, and what it may.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ScopeNotAllowed {
+    pub scope: String,
+    pub allowed: Vec<String>,
+}
+
+/// The one rule for the scopes of a self-registered app (through
+/// `POST /register`, or by a person who is not an admin on the application
+/// pages): it may ask for the operator's `registration_scopes` (`allowed`)
+/// and for those it already has (`current`, when it is being edited: an
+/// operator may have given it more). Asking for none means `allowed`.
+/// Returns the scope to register, space-separated.
+pub fn self_registration_scope(
+    requested: Option<&str>,
+    allowed: &[String],
+    current: &[&str],
+) -> Result<String, ScopeNotAllowed> {
+    let words: Vec<&str> = requested.unwrap_or("").split_whitespace().collect();
+    if words.is_empty() {
+        return Ok(allowed.join(" "));
+    }
+    let may = self_registrable_scopes(allowed, current);
+    if let Some(bad) = words.iter().find(|w| !may.iter().any(|m| m == *w)) {
+        return Err(ScopeNotAllowed {
+            scope: bad.to_string(),
+            allowed: may,
+        });
+    }
+    Ok(words.join(" "))
+}
+
+/// What `self_registration_scope` lets an app ask for: `allowed`, then
+/// the scopes in `current` it does not list.
+pub fn self_registrable_scopes(allowed: &[String], current: &[&str]) -> Vec<String> {
+    let mut all = allowed.to_vec();
+    for c in current {
+        if !all.iter().any(|a| a == c) {
+            all.push(c.to_string());
+        }
+    }
+    all
+}
+
 /// The response types that go with a client's grant types (RFC 7591 §2.1).
 pub fn response_types_of(client: &Client) -> Vec<&'static str> {
     let mut out = Vec::new();
@@ -793,6 +837,34 @@ pub fn create_registration_token(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// RFC 7591 §2 `scope`: a self-registered app asks within the
+    /// operator's registration scopes (and, when edited, those it has);
+    /// none asked means all of them.
+    #[test]
+    fn rfc7591_2_self_registered_apps_ask_within_the_registration_scopes() {
+        let allowed = vec!["read".to_string(), "write".to_string()];
+        assert_eq!(
+            self_registration_scope(None, &allowed, &[]),
+            Ok("read write".into())
+        );
+        assert_eq!(
+            self_registration_scope(Some("  write\tread "), &allowed, &[]),
+            Ok("write read".into())
+        );
+        assert_eq!(
+            self_registration_scope(Some("read admin"), &allowed, &[]),
+            Err(ScopeNotAllowed {
+                scope: "admin".into(),
+                allowed: allowed.clone()
+            })
+        );
+        assert_eq!(
+            self_registration_scope(Some("read admin"), &allowed, &["admin"]),
+            Ok("read admin".into()),
+            "an edited app keeps what an operator gave it"
+        );
+    }
 
     #[test]
     fn oidc_core_5_1_display_names_are_trimmed_printable_and_bounded() {

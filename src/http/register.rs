@@ -7,7 +7,9 @@
 use super::body::Body;
 use super::error::ApiError;
 use super::presented::bearer;
-use crate::admin::{response_types_of, update_client, AdminError, NewClient};
+use crate::admin::{
+    response_types_of, self_registration_scope, update_client, AdminError, NewClient,
+};
 use crate::app::registration::{register as register_client, RegistrationError};
 use crate::app::AppState;
 use crate::config::Registration;
@@ -249,22 +251,18 @@ fn metadata(
             )));
         }
     }
-    let allowed = &state.config.registration_scopes;
-    let scope = match string("scope")? {
-        None => allowed.join(" "),
-        Some(s) => {
-            if let Some(extra) = s
-                .split(' ')
-                .find(|w| !w.is_empty() && !allowed.iter().any(|a| a == w))
-            {
-                return Err(bad(&format!(
-                    "the scope {extra} is not available to registered apps (allowed: {})",
-                    allowed.join(" ")
-                )));
-            }
-            s
-        }
-    };
+    let scope = self_registration_scope(
+        string("scope")?.as_deref(),
+        &state.config.registration_scopes,
+        &[],
+    )
+    .map_err(|e| {
+        bad(&format!(
+            "the scope {} is not available to registered apps (allowed: {})",
+            e.scope,
+            e.allowed.join(" ")
+        ))
+    })?;
     Ok(NewClient {
         // RFC 7591 §2: client_name is optional; people still need a name
         // on the consent page.

@@ -16,7 +16,10 @@ use super::session::SignedIn;
 use super::{
     parse_form_with_lists, render, render_form, see_other, session, sign_in_first, PageError,
 };
-use crate::admin::{delete_client, update_client, AdminError, NewClient};
+use crate::admin::{
+    delete_client, self_registrable_scopes, self_registration_scope, update_client, AdminError,
+    NewClient,
+};
 use crate::app::registration::{register, rotate_secret, RegistrationError};
 use crate::app::AppState;
 use crate::oauth::wire::{max_len, Form};
@@ -237,19 +240,9 @@ fn grant_choices(current: Option<&Client>) -> Vec<GrantType> {
     out
 }
 
-/// The scopes a person may ask for without being an admin: the configured
-/// `registration_scopes`, plus those the app already has (an operator may
-/// have given it more; editing keeps them).
-fn allowed_scopes(state: &AppState, current: Option<&Client>) -> Vec<String> {
-    let mut out = state.config.registration_scopes.clone();
-    if let Some(c) = current {
-        for s in c.scope_list() {
-            if !out.iter().any(|o| o == s) {
-                out.push(s.to_string());
-            }
-        }
-    }
-    out
+/// The scopes an app being edited has already.
+fn current_scopes(current: Option<&Client>) -> Vec<&str> {
+    current.map(|c| c.scope_list()).unwrap_or_default()
 }
 
 fn form_view(
@@ -278,7 +271,8 @@ fn form_view(
     } else {
         format!(
             "Space-separated; you may ask for: {}. Empty means “{defaults}”.",
-            allowed_scopes(state, current).join(", ")
+            self_registrable_scopes(&state.config.registration_scopes, &current_scopes(current))
+                .join(", ")
         )
     };
     FormView {
@@ -323,26 +317,30 @@ fn spec_from(
             ));
         }
     }
-    let mut scope = values
-        .scope
-        .split_whitespace()
-        .collect::<Vec<_>>()
-        .join(" ");
-    if scope.is_empty() {
-        scope = state.config.registration_scopes.join(" ");
-    }
-    if !me.is_admin {
-        let allowed = allowed_scopes(state, current);
-        if let Some(bad) = scope.split(' ').find(|s| !allowed.iter().any(|a| a == s)) {
-            return Err(FieldError::new(
+    let scope = if me.is_admin {
+        // An admin may give any scope; empty means the default.
+        let typed: Vec<&str> = values.scope.split_whitespace().collect();
+        match typed.is_empty() {
+            true => state.config.registration_scopes.join(" "),
+            false => typed.join(" "),
+        }
+    } else {
+        self_registration_scope(
+            Some(&values.scope),
+            &state.config.registration_scopes,
+            &current_scopes(current),
+        )
+        .map_err(|e| {
+            FieldError::new(
                 "scope",
                 format!(
-                    "you may not ask for the scope '{bad}'; you may ask for: {} (an admin can give more)",
-                    allowed.join(", ")
+                    "you may not ask for the scope '{}'; you may ask for: {} (an admin can give more)",
+                    e.scope,
+                    e.allowed.join(", ")
                 ),
-            ));
-        }
-    }
+            )
+        })?
+    };
     let website = values.client_uri.trim();
     Ok(NewClient {
         name: values.client_name.clone(),
