@@ -256,11 +256,10 @@ async fn prometheus_parser_reads_requests_by_route_and_status_and_the_gauges(app
         .map(|s| (s.labels["le"].parse::<f64>().unwrap(), s.value))
         .collect();
     buckets.sort_by(|a, b| a.0.total_cmp(&b.0));
-    assert!(buckets.len() >= 10, "{buckets:?}");
-    assert!(
-        buckets[0].0 <= 0.001,
-        "a sub-millisecond bucket: {buckets:?}"
-    );
+    // The README's 14 bounds and `+Inf`, from half a millisecond.
+    assert_eq!(buckets.len(), 15, "{buckets:?}");
+    assert_eq!(buckets[0].0, 0.0005, "{buckets:?}");
+    assert_eq!(buckets[13].0, 10.0, "{buckets:?}");
     assert!(
         buckets.windows(2).all(|w| w[0].1 <= w[1].1),
         "not cumulative: {buckets:?}"
