@@ -1,34 +1,46 @@
-//! Counters for `/metrics` (Prometheus text format): requests and a
-//! latency histogram by matched route and status, responses by status
-//! class, tokens issued by grant type (all lock-free atomics), sign-in failures and throttled
-//! attempts; `render` adds the gauges read at scrape time (database pool,
-//! database and argon2 queues).
+//! `/metrics`, kept with the official Prometheus client (`prometheus-client`):
+//! its counters, histograms, families and registry hold the values, and its
+//! encoder writes the Prometheus text format (exposition format 0.0.4).
+//! Requests and a latency histogram by matched route and status, responses
+//! by status class, tokens issued by grant type, sign-in failures and
+//! throttled attempts; `render` adds the values read at scrape time
+//! (argon2 verifications, the database pool, the database, argon2 and
+//! signing queues).
 //!
-//! The request path stays lock-free: the routes' series live in a table
-//! of fixed size made at start. A route's slot is claimed once, by the
-//! first request that matches it (a `OnceLock` set), and a status's slot
-//! within it by one compare-and-swap; after that a request costs a scan of
-//! a few short strings and two relaxed atomic adds. The label is the
-//! matched route *pattern* (`/apps/{client_id}`), never the raw path or
-//! its query, so the number of series is bounded by the route table.
+//! The label is the matched route *pattern* (`/apps/{client_id}`), never the
+//! raw path or its query, and the number of (route, status) series is bounded
+//! by a table of fixed size made at start: a route's slot is claimed once, by
+//! the first request that matches it (a `OnceLock` set), and a status's slot
+//! within it by one compare-and-swap, which looks the series up in the
+//! crate's families once and keeps the `Counter` and `Histogram` handles.
+//! After that a request costs a scan of a few short strings, atomic adds and
+//! the histogram's own short lock (one per series); it never takes a
+//! family's map lock. The closed label sets (classes, grant types, …) are
+//! created at start and their handles kept the same way.
 
-use std::fmt::Write;
 use std::sync::atomic::{AtomicU16, AtomicU64, Ordering};
 use std::sync::{Arc, OnceLock};
+
+use prometheus_client::encoding::{prometheus_text, EncodeLabelSet};
+use prometheus_client::metrics::counter::{ConstCounter, Counter};
+use prometheus_client::metrics::family::Family;
+use prometheus_client::metrics::gauge::{ConstGauge, Gauge};
+use prometheus_client::metrics::histogram::Histogram;
+use prometheus_client::registry::Registry;
 
 use super::AppState;
 use crate::oauth::GrantType;
 
-/// Histogram bucket bounds in microseconds, and the same in seconds as
-/// written in `le`: from half a millisecond (a cached token answer) to ten
+/// What `/metrics` answers: the Prometheus text format, version 0.0.4
+/// (`text/plain; version=0.0.4; charset=utf-8`), which every Prometheus
+/// server and the common scrapers read; see README.md, "Metrics".
+pub const CONTENT_TYPE: &str = prometheus_text::CONTENT_TYPE;
+
+/// Histogram bucket bounds in seconds (written `le="0.0005"` … `le="10"`,
+/// then `+Inf`): from half a millisecond (a cached token answer) to ten
 /// seconds (a database that stalls; requests give up on it after 5 s).
-const BUCKETS_MICROS: [u64; 14] = [
-    500, 1_000, 2_500, 5_000, 10_000, 25_000, 50_000, 100_000, 250_000, 500_000, 1_000_000,
-    2_500_000, 5_000_000, 10_000_000,
-];
-const BUCKETS_LE: [&str; 14] = [
-    "0.0005", "0.001", "0.0025", "0.005", "0.01", "0.025", "0.05", "0.1", "0.25", "0.5", "1",
-    "2.5", "5", "10",
+const BUCKETS: [f64; 14] = [
+    0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0,
 ];
 /// Route patterns tracked; far more than the server has (about 30). Slot 0
 /// is `unmatched` (no route: 404s for unknown paths), the last `other`
@@ -39,24 +51,50 @@ const STATUS_SLOTS: usize = 16;
 pub const UNMATCHED: &str = "unmatched";
 const OTHER: &str = "other";
 
-/// One (route, status) series: its status code (0 while the slot is free),
-/// the requests per bucket (not cumulative: one add per request; the
-/// scrape sums them) and the total time.
-struct Series {
-    status: AtomicU16,
-    /// `BUCKETS_MICROS.len()` bounded buckets, then `+Inf`.
-    buckets: [AtomicU64; BUCKETS_MICROS.len() + 1],
-    sum_micros: AtomicU64,
+/// The labels of `gatehouse_http_requests_total` and
+/// `gatehouse_http_request_duration_seconds`.
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct RouteLabels {
+    route: String,
+    status: u16,
 }
 
-impl Series {
-    fn new() -> Series {
-        Series {
-            status: AtomicU16::new(0),
-            buckets: std::array::from_fn(|_| AtomicU64::new(0)),
-            sum_micros: AtomicU64::new(0),
-        }
-    }
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct ClassLabel {
+    class: &'static str,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct GrantTypeLabel {
+    grant_type: &'static str,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct ViaLabel {
+    via: &'static str,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct ThrottleLabel {
+    throttle: &'static str,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct StateLabel {
+    state: &'static str,
+}
+
+fn duration_histogram() -> Histogram {
+    Histogram::new(BUCKETS)
+}
+
+type DurationFamily = Family<RouteLabels, Histogram, fn() -> Histogram>;
+
+/// One (route, status) slot: its status code (0 while the slot is free)
+/// and, once claimed, the series' handles in the families.
+struct Series {
+    status: AtomicU16,
+    handles: OnceLock<(Counter, Histogram)>,
 }
 
 struct RouteSlot {
@@ -68,11 +106,14 @@ impl RouteSlot {
     fn new() -> RouteSlot {
         RouteSlot {
             pattern: OnceLock::new(),
-            series: std::array::from_fn(|_| Series::new()),
+            series: std::array::from_fn(|_| Series {
+                status: AtomicU16::new(0),
+                handles: OnceLock::new(),
+            }),
         }
     }
 
-    /// This route's series for `status`, claiming a free slot the first
+    /// This route's slot for `status`, claiming a free one the first
     /// time; `None` only when all `STATUS_SLOTS` hold other statuses.
     fn series(&self, status: u16) -> Option<&Series> {
         for s in &self.series {
@@ -112,27 +153,28 @@ impl Default for Routes {
 }
 
 impl Routes {
-    /// The slot of `pattern` (`None`: no route matched), claiming a free
-    /// one the first time a pattern is seen.
-    fn slot(&self, pattern: Option<&str>) -> &RouteSlot {
-        let Some(pattern) = pattern else {
-            return &self.slots[0];
-        };
+    /// The slot of `pattern` (`None`: no route matched) and the label it
+    /// is counted under, claiming a free slot the first time a pattern is
+    /// seen.
+    fn slot(&self, pattern: Option<&str>) -> (&RouteSlot, &str) {
         let last = self.slots.len() - 1;
+        let Some(pattern) = pattern else {
+            return (&self.slots[0], UNMATCHED);
+        };
         for slot in &self.slots[1..last] {
             match slot.pattern.get() {
-                Some(p) if **p == *pattern => return slot,
+                Some(p) if **p == *pattern => return (slot, p),
                 Some(_) => continue,
                 None => {
                     // Taken by this pattern, or by another one a moment ago.
                     let claimed = slot.pattern.get_or_init(|| pattern.into());
                     if **claimed == *pattern {
-                        return slot;
+                        return (slot, claimed);
                     }
                 }
             }
         }
-        &self.slots[last]
+        (&self.slots[last], OTHER)
     }
 }
 
@@ -180,30 +222,133 @@ impl Throttle {
     }
 }
 
-#[derive(Default)]
+/// `1xx` … `5xx`, the labels of `gatehouse_http_responses_total`.
+const CLASSES: [&str; 5] = ["1xx", "2xx", "3xx", "4xx", "5xx"];
+
+/// The registry and the handles the request path adds to.
 pub struct MetricsInner {
-    responses: [AtomicU64; 5],
-    latency_micros_total: AtomicU64,
+    registry: Registry,
+    requests: Family<RouteLabels, Counter>,
+    durations: DurationFamily,
     routes: Routes,
+    /// Indexed like `CLASSES`.
+    responses: [Counter; CLASSES.len()],
+    latency_seconds: Counter<f64, AtomicU64>,
     /// Indexed like `GrantType::ALL`.
-    tokens_issued: [AtomicU64; GrantType::ALL.len()],
-    jwks_requests: AtomicU64,
-    sign_in_failures: [AtomicU64; SignInVia::ALL.len()],
-    throttled: [AtomicU64; Throttle::ALL.len()],
+    tokens_issued: [Counter; GrantType::ALL.len()],
+    jwks_requests: Counter,
+    /// Indexed like `SignInVia::ALL`.
+    sign_in_failures: [Counter; SignInVia::ALL.len()],
+    /// Indexed like `Throttle::ALL`.
+    throttled: [Counter; Throttle::ALL.len()],
+}
+
+impl Default for MetricsInner {
+    fn default() -> MetricsInner {
+        let mut registry = Registry::default();
+
+        // Help texts without their full stop: the registry adds it.
+        let requests = Family::<RouteLabels, Counter>::default();
+        registry.register(
+            "gatehouse_http_requests",
+            "Requests answered, by matched route pattern (\"unmatched\" when no route matched) and status code",
+            requests.clone(),
+        );
+        let durations: DurationFamily = Family::new_with_constructor(duration_histogram);
+        registry.register(
+            "gatehouse_http_request_duration_seconds",
+            "Time from a request's arrival to its response, by matched route pattern and status code",
+            durations.clone(),
+        );
+
+        let responses = Family::<ClassLabel, Counter>::default();
+        registry.register(
+            "gatehouse_http_responses",
+            "HTTP responses by status class",
+            responses.clone(),
+        );
+        let responses = CLASSES.map(|class| responses.get_or_create_owned(&ClassLabel { class }));
+        let latency_seconds = Counter::<f64, AtomicU64>::default();
+        registry.register(
+            "gatehouse_http_latency_seconds",
+            "Time spent answering requests",
+            latency_seconds.clone(),
+        );
+
+        let tokens_issued = Family::<GrantTypeLabel, Counter>::default();
+        registry.register(
+            "gatehouse_tokens_issued",
+            "Access tokens issued by grant type",
+            tokens_issued.clone(),
+        );
+        let tokens_issued = GrantType::ALL.map(|g| {
+            tokens_issued.get_or_create_owned(&GrantTypeLabel {
+                grant_type: g.as_str(),
+            })
+        });
+        let jwks_requests = Counter::default();
+        registry.register(
+            "gatehouse_jwks_requests",
+            "JWKS documents served (GET /jwks.json)",
+            jwks_requests.clone(),
+        );
+        let sign_in_failures = Family::<ViaLabel, Counter>::default();
+        registry.register(
+            "gatehouse_sign_in_failures",
+            "Sign-ins refused for a wrong username or password (one count for both), by where they were tried",
+            sign_in_failures.clone(),
+        );
+        let sign_in_failures = SignInVia::ALL
+            .map(|via| sign_in_failures.get_or_create_owned(&ViaLabel { via: via.label() }));
+        let throttled = Family::<ThrottleLabel, Counter>::default();
+        registry.register(
+            "gatehouse_throttled_attempts",
+            "Attempts refused unchecked by a throttle: signing in, signing up, typing a device user code",
+            throttled.clone(),
+        );
+        let throttled = Throttle::ALL.map(|t| {
+            throttled.get_or_create_owned(&ThrottleLabel {
+                throttle: t.label(),
+            })
+        });
+
+        MetricsInner {
+            registry,
+            requests,
+            durations,
+            routes: Routes::default(),
+            responses,
+            latency_seconds,
+            tokens_issued,
+            jwks_requests,
+            sign_in_failures,
+            throttled,
+        }
+    }
 }
 
 impl MetricsInner {
     /// One request answered: `route` is the matched route pattern (`None`
     /// when no route matched), `status` its status code.
     pub fn record_request(&self, route: Option<&str>, status: u16, micros: u64) {
-        let class = (status / 100).clamp(1, 5) as usize - 1;
-        self.responses[class].fetch_add(1, Ordering::Relaxed);
-        self.latency_micros_total
-            .fetch_add(micros, Ordering::Relaxed);
-        if let Some(series) = self.routes.slot(route).series(status) {
-            let bucket = BUCKETS_MICROS.partition_point(|&le| le < micros);
-            series.buckets[bucket].fetch_add(1, Ordering::Relaxed);
-            series.sum_micros.fetch_add(micros, Ordering::Relaxed);
+        let class = usize::from((status / 100).clamp(1, 5)) - 1;
+        self.responses[class].inc();
+        let seconds = micros as f64 / 1e6;
+        self.latency_seconds.inc_by(seconds);
+        let (slot, label) = self.routes.slot(route);
+        if let Some(series) = slot.series(status) {
+            let (requests, duration) = series.handles.get_or_init(|| {
+                let labels = RouteLabels {
+                    route: label.to_string(),
+                    status,
+                };
+                (
+                    self.requests.get_or_create_owned(&labels),
+                    self.durations.get_or_create_owned(&labels),
+                )
+            });
+            duration.observe(seconds);
+            requests.inc();
         }
     }
 }
@@ -213,295 +358,92 @@ pub struct Metrics {
     pub inner: Arc<MetricsInner>,
 }
 
-/// One series as read at a scrape: its labels, cumulative bucket counts
-/// (the last is `+Inf`, the count) and sum.
-struct Snapshot<'a> {
-    route: &'a str,
-    status: u16,
-    cumulative: [u64; BUCKETS_MICROS.len() + 1],
-    sum_micros: u64,
-}
-
 impl Metrics {
     pub fn token_issued(&self, grant_type: GrantType) {
         if let Some(i) = GrantType::ALL.iter().position(|g| *g == grant_type) {
-            self.inner.tokens_issued[i].fetch_add(1, Ordering::Relaxed);
+            self.inner.tokens_issued[i].inc();
         }
     }
 
     /// One more `GET /jwks.json` answered: resource servers' key fetches,
     /// so an operator (and the tests) can see a cache that refetches too often.
     pub fn jwks_requested(&self) {
-        self.inner.jwks_requests.fetch_add(1, Ordering::Relaxed);
+        self.inner.jwks_requests.inc();
     }
 
     /// A wrong username or password (one count for both: telling them
     /// apart here would let anyone who reads `/metrics` probe usernames).
     pub fn sign_in_failed(&self, via: SignInVia) {
-        self.inner.sign_in_failures[via as usize].fetch_add(1, Ordering::Relaxed);
+        self.inner.sign_in_failures[via as usize].inc();
     }
 
     /// An attempt refused unchecked by a throttle.
     pub fn throttled(&self, which: Throttle) {
-        self.inner.throttled[which as usize].fetch_add(1, Ordering::Relaxed);
+        self.inner.throttled[which as usize].inc();
     }
 
-    fn snapshots(&self) -> Vec<Snapshot<'_>> {
-        let mut out = Vec::new();
-        for slot in self.inner.routes.slots.iter() {
-            let Some(route) = slot.pattern.get() else {
-                continue;
-            };
-            for s in &slot.series {
-                let status = s.status.load(Ordering::Relaxed);
-                if status == 0 {
-                    continue;
-                }
-                let mut cumulative = [0; BUCKETS_MICROS.len() + 1];
-                let mut running = 0;
-                for (c, b) in cumulative.iter_mut().zip(&s.buckets) {
-                    running += b.load(Ordering::Relaxed);
-                    *c = running;
-                }
-                if running == 0 {
-                    // Claimed a moment ago; its first request is not in yet.
-                    continue;
-                }
-                out.push(Snapshot {
-                    route,
-                    status,
-                    cumulative,
-                    sum_micros: s.sum_micros.load(Ordering::Relaxed),
-                });
-            }
-        }
-        out.sort_by(|a, b| (a.route, a.status).cmp(&(b.route, b.status)));
-        out
-    }
-
-    /// The counters, without the gauges `render` adds.
+    /// The counters and the histogram, without the values `render` reads
+    /// at scrape time.
     pub fn render_counters(&self) -> String {
         let mut out = String::with_capacity(16 * 1024);
-        let o = &mut out;
-        family(
-            o,
-            "gatehouse_http_responses_total",
-            "counter",
-            "HTTP responses by status class.",
-        );
-        for (i, c) in self.inner.responses.iter().enumerate() {
-            let _ = writeln!(
-                o,
-                "gatehouse_http_responses_total{{class=\"{}xx\"}} {}",
-                i + 1,
-                c.load(Ordering::Relaxed)
-            );
-        }
-        family(
-            o,
-            "gatehouse_http_latency_seconds_total",
-            "counter",
-            "Time spent answering requests.",
-        );
-        let _ = writeln!(
-            o,
-            "gatehouse_http_latency_seconds_total {}",
-            seconds(self.inner.latency_micros_total.load(Ordering::Relaxed))
-        );
-
-        let series = self.snapshots();
-        family(
-            o,
-            "gatehouse_http_requests_total",
-            "counter",
-            "Requests answered, by matched route pattern (\"unmatched\" when no route matched) and status code.",
-        );
-        for s in &series {
-            let _ = writeln!(
-                o,
-                "gatehouse_http_requests_total{{route=\"{}\",status=\"{}\"}} {}",
-                Escaped(s.route),
-                s.status,
-                s.cumulative[BUCKETS_MICROS.len()]
-            );
-        }
-        family(
-            o,
-            "gatehouse_http_request_duration_seconds",
-            "histogram",
-            "Time from a request's arrival to its response, by matched route pattern and status code.",
-        );
-        for s in &series {
-            let labels = format!("route=\"{}\",status=\"{}\"", Escaped(s.route), s.status);
-            for (le, n) in BUCKETS_LE.iter().chain(["+Inf"].iter()).zip(s.cumulative) {
-                let _ = writeln!(
-                    o,
-                    "gatehouse_http_request_duration_seconds_bucket{{{labels},le=\"{le}\"}} {n}"
-                );
-            }
-            let _ = writeln!(
-                o,
-                "gatehouse_http_request_duration_seconds_sum{{{labels}}} {}",
-                seconds(s.sum_micros)
-            );
-            let _ = writeln!(
-                o,
-                "gatehouse_http_request_duration_seconds_count{{{labels}}} {}",
-                s.cumulative[BUCKETS_MICROS.len()]
-            );
-        }
-
-        family(
-            o,
-            "gatehouse_tokens_issued_total",
-            "counter",
-            "Access tokens issued by grant type.",
-        );
-        for (grant, n) in GrantType::ALL.iter().zip(&self.inner.tokens_issued) {
-            let _ = writeln!(
-                o,
-                "gatehouse_tokens_issued_total{{grant_type=\"{}\"}} {}",
-                grant.as_str(),
-                n.load(Ordering::Relaxed)
-            );
-        }
-        family(
-            o,
-            "gatehouse_jwks_requests_total",
-            "counter",
-            "JWKS documents served (GET /jwks.json).",
-        );
-        let _ = writeln!(
-            o,
-            "gatehouse_jwks_requests_total {}",
-            self.inner.jwks_requests.load(Ordering::Relaxed)
-        );
-        family(
-            o,
-            "gatehouse_sign_in_failures_total",
-            "counter",
-            "Sign-ins refused for a wrong username or password (one count for both), by where they were tried.",
-        );
-        for via in SignInVia::ALL {
-            let _ = writeln!(
-                o,
-                "gatehouse_sign_in_failures_total{{via=\"{}\"}} {}",
-                via.label(),
-                self.inner.sign_in_failures[via as usize].load(Ordering::Relaxed)
-            );
-        }
-        family(
-            o,
-            "gatehouse_throttled_attempts_total",
-            "counter",
-            "Attempts refused unchecked by a throttle: signing in, signing up, typing a device user code.",
-        );
-        for which in Throttle::ALL {
-            let _ = writeln!(
-                o,
-                "gatehouse_throttled_attempts_total{{throttle=\"{}\"}} {}",
-                which.label(),
-                self.inner.throttled[which as usize].load(Ordering::Relaxed)
-            );
-        }
+        encode(&mut out, &self.inner.registry);
         out
     }
 }
 
-/// The whole `/metrics` document: the counters, then the gauges read now.
+/// The whole `/metrics` document: the counters, then the values read now
+/// (from a registry made for this scrape).
 pub fn render(state: &AppState) -> String {
     let mut out = state.metrics.render_counters();
-    let o = &mut out;
-    family(
-        o,
-        "gatehouse_argon2_verifications_total",
-        "counter",
-        "Password and secret verifications run (argon2id), including the dummy ones for unknown names.",
+    let mut now = Registry::default();
+    now.register(
+        "gatehouse_argon2_verifications",
+        "Password and secret verifications run (argon2id), including the dummy ones for unknown names",
+        ConstCounter::new(state.hasher.verifications()),
     );
-    let _ = writeln!(
-        o,
-        "gatehouse_argon2_verifications_total {}",
-        state.hasher.verifications()
-    );
-    family(
-        o,
+    now.register(
         "gatehouse_argon2_jobs_waiting",
-        "gauge",
-        "Hashing and verification jobs queued for an argon2 thread, not yet started.",
+        "Hashing and verification jobs queued for an argon2 thread, not yet started",
+        ConstGauge::new(state.hasher.waiting()),
     );
-    let _ = writeln!(
-        o,
-        "gatehouse_argon2_jobs_waiting {}",
-        state.hasher.waiting()
-    );
-    family(
-        o,
+    now.register(
         "gatehouse_signing_jobs_waiting",
-        "gauge",
-        "Access and ID tokens queued for a signing thread, not yet started.",
-    );
-    let _ = writeln!(
-        o,
-        "gatehouse_signing_jobs_waiting {}",
-        state.signing.waiting()
+        "Access and ID tokens queued for a signing thread, not yet started",
+        ConstGauge::new(state.signing.waiting()),
     );
     let load = state.store.load();
-    family(
-        o,
+    let connections = Family::<StateLabel, Gauge>::default();
+    connections
+        .get_or_create(&StateLabel { state: "in_use" })
+        .set(i64::from(load.connections.saturating_sub(load.idle)));
+    connections
+        .get_or_create(&StateLabel { state: "idle" })
+        .set(i64::from(load.idle));
+    now.register(
         "gatehouse_db_pool_connections",
-        "gauge",
-        "Database connections open, by state: in use by a database thread, or idle in the pool.",
+        "Database connections open, by state: in use by a database thread, or idle in the pool",
+        connections,
     );
-    let _ = writeln!(
-        o,
-        "gatehouse_db_pool_connections{{state=\"in_use\"}} {}",
-        load.connections.saturating_sub(load.idle)
-    );
-    let _ = writeln!(
-        o,
-        "gatehouse_db_pool_connections{{state=\"idle\"}} {}",
-        load.idle
-    );
-    family(
-        o,
+    now.register(
         "gatehouse_db_pool_max_connections",
-        "gauge",
-        "The most database connections the pool opens (one per database thread).",
+        "The most database connections the pool opens (one per database thread)",
+        ConstGauge::new(load.max),
     );
-    let _ = writeln!(o, "gatehouse_db_pool_max_connections {}", load.max);
-    family(
-        o,
+    now.register(
         "gatehouse_db_jobs_waiting",
-        "gauge",
-        "Database jobs queued for a database thread, not yet started.",
+        "Database jobs queued for a database thread, not yet started",
+        ConstGauge::new(load.waiting),
     );
-    let _ = writeln!(o, "gatehouse_db_jobs_waiting {}", load.waiting);
+    encode(&mut out, &now);
     out
 }
 
-fn family(out: &mut String, name: &str, kind: &str, help: &str) {
-    let _ = writeln!(out, "# HELP {name} {help}");
-    let _ = writeln!(out, "# TYPE {name} {kind}");
-}
-
-fn seconds(micros: u64) -> f64 {
-    micros as f64 / 1e6
-}
-
-/// A label value escaped as the text format asks (`\`, `"`, newline).
-struct Escaped<'a>(&'a str);
-
-impl std::fmt::Display for Escaped<'_> {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        for c in self.0.chars() {
-            match c {
-                '\\' => f.write_str("\\\\")?,
-                '"' => f.write_str("\\\"")?,
-                '\n' => f.write_str("\\n")?,
-                c => f.write_char(c)?,
-            }
-        }
-        Ok(())
+/// Appends `registry` in the text format. Writing to a `String` does not
+/// fail and none of our metrics refuses the text format; should that ever
+/// change, the scrape is short of those families and the log says why.
+fn encode(out: &mut String, registry: &Registry) {
+    if let Err(e) = prometheus_text::encode(out, registry) {
+        tracing::error!(error = %e, "encoding /metrics failed");
     }
 }
 
@@ -513,6 +455,12 @@ mod tests {
         text.lines()
             .find(|l| l.starts_with(prefix))
             .unwrap_or_else(|| panic!("no line {prefix} in\n{text}"))
+    }
+
+    fn value(text: &str, series: &str) -> f64 {
+        line(text, &format!("{series} "))[series.len() + 1..]
+            .parse()
+            .unwrap()
     }
 
     #[test]
@@ -527,23 +475,46 @@ mod tests {
         let b = "gatehouse_http_request_duration_seconds_bucket{route=\"/token\",status=\"200\"";
         assert!(line(&text, &format!("{b},le=\"0.0005\"}}")).ends_with(" 1"));
         assert!(line(&text, &format!("{b},le=\"0.001\"}}")).ends_with(" 2"));
+        // Whole bounds are written as Prometheus's own clients write them.
+        assert!(line(&text, &format!("{b},le=\"1\"}}")).ends_with(" 2"));
         assert!(line(&text, &format!("{b},le=\"10\"}}")).ends_with(" 2"));
         assert!(line(&text, &format!("{b},le=\"+Inf\"}}")).ends_with(" 3"));
-        assert!(line(
+        assert_eq!(
+            value(
+                &text,
+                "gatehouse_http_requests_total{route=\"/token\",status=\"200\"}"
+            ),
+            3.0
+        );
+        assert_eq!(
+            value(
+                &text,
+                "gatehouse_http_request_duration_seconds_count{route=\"/token\",status=\"200\"}"
+            ),
+            3.0
+        );
+        let sum = value(
             &text,
-            "gatehouse_http_requests_total{route=\"/token\",status=\"200\"}"
-        )
-        .ends_with(" 3"));
-        assert!(line(
-            &text,
-            "gatehouse_http_request_duration_seconds_sum{route=\"/token\",status=\"200\"}"
-        )
-        .ends_with(" 20.001001"));
-        assert!(line(
-            &text,
-            "gatehouse_http_requests_total{route=\"/token\",status=\"401\"}"
-        )
-        .ends_with(" 1"));
+            "gatehouse_http_request_duration_seconds_sum{route=\"/token\",status=\"200\"}",
+        );
+        assert!((sum - 20.001001).abs() < 1e-9, "{sum}");
+        assert_eq!(
+            value(
+                &text,
+                "gatehouse_http_requests_total{route=\"/token\",status=\"401\"}"
+            ),
+            1.0
+        );
+        let total = value(&text, "gatehouse_http_latency_seconds_total");
+        assert!((total - 20.001011).abs() < 1e-9, "{total}");
+        assert_eq!(
+            value(&text, "gatehouse_http_responses_total{class=\"2xx\"}"),
+            3.0
+        );
+        assert_eq!(
+            value(&text, "gatehouse_http_responses_total{class=\"4xx\"}"),
+            1.0
+        );
     }
 
     #[test]
@@ -564,11 +535,13 @@ mod tests {
             .collect();
         assert_eq!(routes.len(), ROUTE_SLOTS);
         assert!(routes.contains(UNMATCHED) && routes.contains(OTHER));
-        assert!(line(
-            &text,
-            "gatehouse_http_requests_total{route=\"other\",status=\"200\"}"
-        )
-        .ends_with(&format!(" {}", ROUTE_SLOTS + 2)));
+        assert_eq!(
+            value(
+                &text,
+                "gatehouse_http_requests_total{route=\"other\",status=\"200\"}"
+            ),
+            (ROUTE_SLOTS + 2) as f64
+        );
         let r0 = text
             .lines()
             .filter(|l| l.starts_with("gatehouse_http_requests_total{route=\"/r0\""))
@@ -576,8 +549,54 @@ mod tests {
         assert_eq!(r0, STATUS_SLOTS);
     }
 
+    /// Every closed label set is there from the start, at 0, so a rate over
+    /// it has a series before the first event.
+    #[test]
+    fn closed_label_sets_start_at_zero() {
+        let text = Metrics::default().render_counters();
+        for g in GrantType::ALL {
+            let series = format!(
+                "gatehouse_tokens_issued_total{{grant_type=\"{}\"}}",
+                g.as_str()
+            );
+            assert_eq!(value(&text, &series), 0.0);
+        }
+        for class in CLASSES {
+            let series = format!("gatehouse_http_responses_total{{class=\"{class}\"}}");
+            assert_eq!(value(&text, &series), 0.0);
+        }
+        for via in SignInVia::ALL {
+            let series = format!(
+                "gatehouse_sign_in_failures_total{{via=\"{}\"}}",
+                via.label()
+            );
+            assert_eq!(value(&text, &series), 0.0);
+        }
+        for t in Throttle::ALL {
+            let series = format!(
+                "gatehouse_throttled_attempts_total{{throttle=\"{}\"}}",
+                t.label()
+            );
+            assert_eq!(value(&text, &series), 0.0);
+        }
+        assert_eq!(value(&text, "gatehouse_jwks_requests_total"), 0.0);
+        // No request yet: no route series.
+        assert!(!text.contains("route="), "{text}");
+    }
+
+    /// The crate's encoder escapes label values as the text format asks
+    /// (`\`, `"`, newline); route patterns never hold them, but a label
+    /// must not break the document if one ever did.
     #[test]
     fn label_values_are_escaped() {
-        assert_eq!(Escaped("a\"b\\c\nd").to_string(), "a\\\"b\\\\c\\nd");
+        let m = Metrics::default();
+        m.inner.record_request(Some("/a\"b\\c\nd"), 200, 1);
+        let text = m.render_counters();
+        assert!(
+            text.contains(
+                "gatehouse_http_requests_total{route=\"/a\\\"b\\\\c\\nd\",status=\"200\"} 1\n"
+            ),
+            "{text}"
+        );
     }
 }

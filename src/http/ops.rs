@@ -20,9 +20,11 @@ pub async fn readyz(state: web::Data<AppState>) -> HttpResponse {
     }
 }
 
+/// The Prometheus text format (0.0.4), written by `prometheus-client`'s
+/// encoder; see `app::metrics`.
 pub async fn metrics(state: web::Data<AppState>) -> HttpResponse {
     let body = crate::app::metrics::render(&state);
     HttpResponse::Ok()
-        .content_type("text/plain; version=0.0.4")
+        .content_type(crate::app::metrics::CONTENT_TYPE)
         .body(body)
 }

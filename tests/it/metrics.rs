@@ -18,6 +18,7 @@ backend_tests!(
     prometheus_parser_reads_requests_by_route_and_status_and_the_gauges,
     sign_in_failures_do_not_tell_unknown_users_from_wrong_passwords,
     throttled_sign_ins_are_counted_apart_from_failures,
+    metrics_families_and_labels_are_the_documented_ones,
 );
 
 /// The value of one series (`name{labels}` exactly as written), read from
@@ -255,11 +256,10 @@ async fn prometheus_parser_reads_requests_by_route_and_status_and_the_gauges(app
         .map(|s| (s.labels["le"].parse::<f64>().unwrap(), s.value))
         .collect();
     buckets.sort_by(|a, b| a.0.total_cmp(&b.0));
-    assert!(buckets.len() >= 10, "{buckets:?}");
-    assert!(
-        buckets[0].0 <= 0.001,
-        "a sub-millisecond bucket: {buckets:?}"
-    );
+    // The README's 14 bounds and `+Inf`, from half a millisecond.
+    assert_eq!(buckets.len(), 15, "{buckets:?}");
+    assert_eq!(buckets[0].0, 0.0005, "{buckets:?}");
+    assert_eq!(buckets[13].0, 10.0, "{buckets:?}");
     assert!(
         buckets.windows(2).all(|w| w[0].1 <= w[1].1),
         "not cumulative: {buckets:?}"
@@ -419,4 +419,206 @@ async fn throttled_sign_ins_are_counted_apart_from_failures(app: TestApp) {
         .await,
         refused
     );
+}
+
+/// README.md, "Metrics", is the outside contract of `/metrics`: dashboards
+/// and alerts are written against its names, types and labels. Its table,
+/// written out here, against what `/metrics` shows after a few requests:
+/// fails if a family's name, type or label names change, if one comes or
+/// goes, if the histogram's buckets move, or if the document stops being
+/// the Prometheus text format 0.0.4 (no OpenMetrics `# EOF`, counters'
+/// TYPE lines named with `_total`).
+async fn metrics_families_and_labels_are_the_documented_ones(app: TestApp) {
+    const DOCUMENTED: &[(&str, &str, &[&str])] = &[
+        (
+            "gatehouse_http_requests_total",
+            "counter",
+            &["route", "status"],
+        ),
+        (
+            "gatehouse_http_request_duration_seconds",
+            "histogram",
+            &["route", "status"],
+        ),
+        ("gatehouse_http_responses_total", "counter", &["class"]),
+        ("gatehouse_http_latency_seconds_total", "counter", &[]),
+        ("gatehouse_tokens_issued_total", "counter", &["grant_type"]),
+        ("gatehouse_jwks_requests_total", "counter", &[]),
+        ("gatehouse_sign_in_failures_total", "counter", &["via"]),
+        (
+            "gatehouse_throttled_attempts_total",
+            "counter",
+            &["throttle"],
+        ),
+        ("gatehouse_argon2_verifications_total", "counter", &[]),
+        ("gatehouse_argon2_jobs_waiting", "gauge", &[]),
+        ("gatehouse_signing_jobs_waiting", "gauge", &[]),
+        ("gatehouse_db_pool_connections", "gauge", &["state"]),
+        ("gatehouse_db_pool_max_connections", "gauge", &[]),
+        ("gatehouse_db_jobs_waiting", "gauge", &[]),
+    ];
+    const BUCKETS: [&str; 15] = [
+        "0.0005", "0.001", "0.0025", "0.005", "0.01", "0.025", "0.05", "0.1", "0.25", "0.5", "1",
+        "2.5", "5", "10", "+Inf",
+    ];
+    let svc = app.service_client();
+    let r = app
+        .post_form_basic("/token", &svc, &[("grant_type", "client_credentials")])
+        .await;
+    assert_eq!(r.status(), 200);
+    assert_eq!(app.get("/no-such-page").await.status(), 404);
+    assert_eq!(app.get("/jwks.json").await.status(), 200);
+
+    let r = app.get("/metrics").await;
+    assert_eq!(r.status(), 200);
+    assert_eq!(
+        r.headers()["content-type"],
+        "text/plain; version=0.0.4; charset=utf-8"
+    );
+    let text = r.text().await.unwrap();
+
+    // Family → (type, label names of its samples (`le` aside), label
+    // values, `le` values), from the text as a scraper reads it.
+    type Labels = BTreeMap<String, String>;
+    let mut types: BTreeMap<&str, &str> = BTreeMap::new();
+    let mut helped = std::collections::BTreeSet::new();
+    let mut samples: BTreeMap<&str, Vec<(&str, Labels)>> = BTreeMap::new();
+    for line in text.lines() {
+        if let Some(comment) = line.strip_prefix('#') {
+            let mut words = comment.split_whitespace();
+            match (words.next(), words.next(), words.next()) {
+                (Some("TYPE"), Some(name), Some(kind)) => {
+                    assert!(types.insert(name, kind).is_none(), "two TYPE lines: {line}");
+                }
+                (Some("HELP"), Some(name), Some(_)) => {
+                    helped.insert(name);
+                }
+                _ => panic!("not a HELP or TYPE line (OpenMetrics?): {line:?}"),
+            }
+            continue;
+        }
+        let (name, labels) = sample_labels(line);
+        let family = [name]
+            .into_iter()
+            .chain(["_bucket", "_sum", "_count"].iter().filter_map(|s| {
+                name.strip_suffix(s)
+                    .filter(|f| types.get(f) == Some(&"histogram"))
+            }))
+            .find(|f| types.contains_key(f))
+            .unwrap_or_else(|| panic!("sample before or outside its family: {line}"));
+        samples.entry(family).or_default().push((name, labels));
+    }
+
+    let documented: BTreeMap<&str, &str> = DOCUMENTED.iter().map(|(n, t, _)| (*n, *t)).collect();
+    assert_eq!(
+        types, documented,
+        "families and types differ from the README"
+    );
+    assert_eq!(
+        helped,
+        types.keys().copied().collect(),
+        "a family without HELP"
+    );
+    for (family, kind, label_names) in DOCUMENTED {
+        let series = samples
+            .get(family)
+            .unwrap_or_else(|| panic!("{family} has no sample"));
+        for (name, labels) in series {
+            let mut names: Vec<&str> = labels.keys().map(String::as_str).collect();
+            let mut expected = label_names.to_vec();
+            if name.ends_with("_bucket") && *kind == "histogram" {
+                expected.push("le");
+            }
+            names.sort_unstable();
+            expected.sort_unstable();
+            assert_eq!(names, expected, "{name}'s labels");
+        }
+    }
+    let values = |family: &str, label: &str| -> std::collections::BTreeSet<String> {
+        samples[family]
+            .iter()
+            .filter_map(|(_, l)| l.get(label).cloned())
+            .collect()
+    };
+    let set = |v: &[&str]| -> std::collections::BTreeSet<String> {
+        v.iter().map(|s| s.to_string()).collect()
+    };
+    // The closed label sets, every value from the start.
+    assert_eq!(
+        values("gatehouse_http_responses_total", "class"),
+        set(&["1xx", "2xx", "3xx", "4xx", "5xx"])
+    );
+    let grant_types: Vec<&str> = gatehouse::oauth::GrantType::ALL
+        .iter()
+        .map(|g| g.as_str())
+        .collect();
+    assert_eq!(
+        values("gatehouse_tokens_issued_total", "grant_type"),
+        set(&grant_types)
+    );
+    assert_eq!(
+        values("gatehouse_sign_in_failures_total", "via"),
+        set(&["login_page", "password_grant"])
+    );
+    assert_eq!(
+        values("gatehouse_throttled_attempts_total", "throttle"),
+        set(&["sign_in", "sign_up", "user_code"])
+    );
+    assert_eq!(
+        values("gatehouse_db_pool_connections", "state"),
+        set(&["in_use", "idle"])
+    );
+    // Route patterns, `unmatched` for no route; the documented buckets,
+    // the same for every series.
+    let routes = values("gatehouse_http_requests_total", "route");
+    for route in ["/token", "/jwks.json", "unmatched"] {
+        assert!(routes.contains(route), "{route} in {routes:?}");
+    }
+    assert_eq!(
+        routes,
+        values("gatehouse_http_request_duration_seconds", "route")
+    );
+    let buckets = samples["gatehouse_http_request_duration_seconds"]
+        .iter()
+        .filter(|(n, l)| n.ends_with("_bucket") && l["route"] == "/token" && l["status"] == "200")
+        .map(|(_, l)| l["le"].as_str())
+        .collect::<Vec<_>>();
+    assert_eq!(buckets, BUCKETS, "the buckets, in order");
+    assert_eq!(
+        values("gatehouse_http_request_duration_seconds", "le"),
+        set(&BUCKETS)
+    );
+}
+
+/// A sample line's name and labels (`name{k="v",…} value`), the values
+/// unescaped.
+fn sample_labels(line: &str) -> (&str, BTreeMap<String, String>) {
+    let end = line.find(['{', ' ']).unwrap_or(line.len());
+    let (name, rest) = line.split_at(end);
+    let mut labels = BTreeMap::new();
+    let Some(mut rest) = rest.strip_prefix('{') else {
+        return (name, labels);
+    };
+    while !rest.starts_with('}') {
+        let (key, after) = rest.split_once("=\"").expect("label=\"value\"");
+        let mut value = String::new();
+        let mut chars = after.char_indices();
+        let close = loop {
+            match chars.next().expect("a closing quote") {
+                (_, '\\') => match chars.next().expect("an escaped character").1 {
+                    'n' => value.push('\n'),
+                    c => value.push(c),
+                },
+                (i, '"') => break i,
+                (_, c) => value.push(c),
+            }
+        };
+        assert!(
+            labels.insert(key.to_string(), value).is_none(),
+            "label {key} twice: {line}"
+        );
+        rest = &after[close + 1..];
+        rest = rest.strip_prefix(',').unwrap_or(rest);
+    }
+    (name, labels)
 }
