@@ -79,9 +79,11 @@ macro_rules! db {
 }
 
 // After the macros, which the parts use.
+pub mod device;
 mod flows;
 mod html;
 mod siblings;
+pub mod webdriver;
 
 pub use flows::*;
 pub use html::*;

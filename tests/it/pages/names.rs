@@ -4,7 +4,7 @@
 //! cannot reorder the page around them.
 
 use crate::harness::{code_query, form_field, pkce_pair, TestApp, PASSWORD, REDIRECT, USERNAME};
-use crate::pages::apps::error_beside;
+use crate::routes::apps::error_beside;
 use diesel::prelude::*;
 use gatehouse::admin::NewClient;
 use gatehouse::store::schema::users;
@@ -30,7 +30,7 @@ async fn display_name_with_bidi_controls_or_invisible_characters_is_refused_besi
         app.sign_in(USERNAME, PASSWORD, "/account").await.status(),
         303
     );
-    for name in crate::register::HIDDEN_TRICK_NAMES {
+    for name in crate::routes::register::HIDDEN_TRICK_NAMES {
         let r = save_name(&app, name).await;
         assert_eq!(r.status(), 400, "{name:?}");
         let html = r.text().await.unwrap();

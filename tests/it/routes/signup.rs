@@ -4,7 +4,7 @@
 //! beside the field; throttled per address; CSRF.
 
 use crate::harness::{form_field, html_unescape, TestApp};
-use crate::pages::apps::{assert_accessible, error_beside};
+use crate::routes::apps::{assert_accessible, error_beside};
 use gatehouse::store::models::throttle::FREE_FAILURES;
 
 backend_tests!(sign_up_is_404_and_unlinked_while_off);
@@ -209,7 +209,7 @@ mod open {
         let html = r.text().await.unwrap();
         assert!(html.contains("Too many sign-ups"), "{html}");
         assert_eq!(
-            crate::metrics::metric(
+            crate::routes::metrics::metric(
                 &app,
                 "gatehouse_throttled_attempts_total{throttle=\"sign_up\"}"
             )

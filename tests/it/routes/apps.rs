@@ -1049,7 +1049,7 @@ async fn client_name_with_bidi_controls_or_invisible_characters_is_refused_besid
     app: TestApp,
 ) {
     let alice = Person::in_app_browser(&app, "alice").await;
-    for name in crate::register::HIDDEN_TRICK_NAMES {
+    for name in crate::routes::register::HIDDEN_TRICK_NAMES {
         let (status, html) = alice.register(&with(WEB_APP, "client_name", name)).await;
         assert_eq!(status, 400, "{name:?}");
         let error = error_beside(&html, "client_name")
@@ -1061,7 +1061,7 @@ async fn client_name_with_bidi_controls_or_invisible_characters_is_refused_besid
 
     let c = alice.registered(WEB_APP).await;
     let path = format!("/apps/{}", c.client.id);
-    for name in crate::register::HIDDEN_TRICK_NAMES {
+    for name in crate::routes::register::HIDDEN_TRICK_NAMES {
         let r = alice
             .post(
                 &path,

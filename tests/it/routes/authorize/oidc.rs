@@ -3,7 +3,7 @@
 //! `request_uri` (§6), and the errors of §3.1.2.6.
 
 use crate::harness::{code_query, form_field, pkce_pair, url_params, TestApp, PASSWORD, REDIRECT};
-use crate::oidc::id_token::{alice_signed_in, code_flow, oidc_client, verify_id_token};
+use crate::routes::token::id_token::{alice_signed_in, code_flow, oidc_client, verify_id_token};
 
 backend_tests!(
     oidc_core_3_1_2_1_max_age_0_forces_the_sign_in_page,

@@ -2,8 +2,8 @@
 //! Chromium signs in, consents, and lands on a callback server inside the
 //! test, which then exchanges the code (RFC 6749 §4.1, RFC 7636).
 
+use crate::harness::webdriver::{Browser, Callback};
 use crate::harness::{pkce_pair, TestApp};
-use crate::pages::webdriver::{Browser, Callback};
 use gatehouse::admin::NewClient;
 
 backend_tests!(

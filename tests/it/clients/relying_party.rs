@@ -5,7 +5,7 @@
 //! must: a wrong nonce, another client's ID token, an expired one.
 
 use crate::harness::{url_params, TestApp, REDIRECT};
-use crate::oidc::id_token::{alice_profile, alice_signed_in, oidc_client};
+use crate::routes::token::id_token::{alice_profile, alice_signed_in, oidc_client};
 use gatehouse::admin::CreatedClient;
 use openidconnect::core::{
     CoreClient, CoreIdToken, CoreIdTokenVerifier, CoreProviderMetadata, CoreResponseType,

@@ -22,7 +22,7 @@ pub(crate) fn behind_proxy(c: &mut Config) {
 mod behind_an_x_forwarded_for_proxy {
     use super::*;
     backend_tests!(
-        with crate::proxies::behind_proxy;
+        with crate::ops::proxies::behind_proxy;
         throttling_keys_on_the_address_a_trusted_proxy_forwards,
         trusted_proxy_header_a_client_sent_forwarded_header_cannot_escape_the_sign_in_throttle,
         trusted_proxy_header_a_client_cannot_lock_out_another_address,
@@ -37,7 +37,7 @@ mod behind_a_forwarded_proxy {
     use super::*;
     backend_tests!(
         with |c| {
-            crate::proxies::behind_proxy(c);
+            crate::ops::proxies::behind_proxy(c);
             c.trusted_proxy_header = gatehouse::net::ProxyHeader::Forwarded;
         };
         trusted_proxy_header_forwarded_is_read_and_x_forwarded_for_ignored,

@@ -3,6 +3,8 @@
 
 mod authorization_code;
 mod client_credentials;
+mod device_code;
+pub mod id_token;
 mod password;
 mod refresh;
 mod refresh_races;

@@ -6,7 +6,7 @@
 use crate::harness::{
     code_query, form_field, pkce_pair, url_params, TestApp, PASSWORD, REDIRECT, USERNAME,
 };
-use crate::oidc::id_token::{alice_signed_in, code_flow};
+use crate::routes::token::id_token::{alice_signed_in, code_flow};
 use gatehouse::admin::{CreatedClient, NewClient};
 
 backend_tests!(

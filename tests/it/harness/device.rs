@@ -1,22 +1,17 @@
-//! RFC 8628 device authorization grant: `POST /device_authorization`,
-//! polling `POST /token`, the device page a person uses, and the sample
-//! client `examples/device_login.rs`; one file each, helpers here.
+//! The RFC 8628 device flow as its tests drive it: a device client,
+//! starting the flow, polling, the stored row, and a person entering the
+//! code on `/device` and deciding.
 
-mod authorization;
-mod page;
-mod polling;
-mod sample_client;
-
-use crate::harness::{count_status, expect_error, form_field, TestApp};
+use super::{form_field, TestApp};
 use gatehouse::admin::{CreatedClient, NewClient};
 use gatehouse::crypto::token_hash;
 
-const GRANT: &str = "urn:ietf:params:oauth:grant-type:device_code";
-const PASSWORD: &str = "correct horse";
+pub const GRANT: &str = "urn:ietf:params:oauth:grant-type:device_code";
+pub const PASSWORD: &str = "correct horse";
 
 /// A device client with scopes "read write"; `grants` besides the device
 /// grant (e.g. refresh_token).
-fn device_client(app: &TestApp, public: bool, extra: &[&str]) -> CreatedClient {
+pub fn device_client(app: &TestApp, public: bool, extra: &[&str]) -> CreatedClient {
     let mut grants = vec![GRANT.to_string()];
     grants.extend(extra.iter().map(|g| g.to_string()));
     app.client(NewClient {
@@ -30,7 +25,7 @@ fn device_client(app: &TestApp, public: bool, extra: &[&str]) -> CreatedClient {
 
 /// POSTs as the client: Basic for a confidential one, `client_id` for a
 /// public one.
-async fn post_as(
+pub async fn post_as(
     app: &TestApp,
     path: &str,
     client: &CreatedClient,
@@ -46,7 +41,11 @@ async fn post_as(
 }
 
 /// Starts the flow; returns the §3.2 response.
-async fn start(app: &TestApp, client: &CreatedClient, scope: Option<&str>) -> serde_json::Value {
+pub async fn start(
+    app: &TestApp,
+    client: &CreatedClient,
+    scope: Option<&str>,
+) -> serde_json::Value {
     let form: Vec<(&str, &str)> = scope.map(|s| ("scope", s)).into_iter().collect();
     let r = post_as(app, "/device_authorization", client, &form).await;
     assert_eq!(r.status(), 200);
@@ -54,7 +53,7 @@ async fn start(app: &TestApp, client: &CreatedClient, scope: Option<&str>) -> se
     r.json().await.unwrap()
 }
 
-async fn poll(app: &TestApp, client: &CreatedClient, device_code: &str) -> reqwest::Response {
+pub async fn poll(app: &TestApp, client: &CreatedClient, device_code: &str) -> reqwest::Response {
     post_as(
         app,
         "/token",
@@ -64,14 +63,14 @@ async fn poll(app: &TestApp, client: &CreatedClient, device_code: &str) -> reqwe
     .await
 }
 
-fn str_of<'a>(v: &'a serde_json::Value, key: &str) -> &'a str {
+pub fn str_of<'a>(v: &'a serde_json::Value, key: &str) -> &'a str {
     v[key]
         .as_str()
         .unwrap_or_else(|| panic!("{key} missing in {v}"))
 }
 
 /// The stored row for a device code.
-fn row(app: &TestApp, device_code: &str) -> gatehouse::store::models::device_code::DeviceCode {
+pub fn row(app: &TestApp, device_code: &str) -> gatehouse::store::models::device_code::DeviceCode {
     let mut c = app.state.store.conn().unwrap();
     c.find_device_code(&token_hash(device_code))
         .unwrap()
@@ -79,7 +78,7 @@ fn row(app: &TestApp, device_code: &str) -> gatehouse::store::models::device_cod
 }
 
 /// Loads `path` and returns its HTML and CSRF token.
-async fn page(app: &TestApp, path: &str) -> (u16, String, String) {
+pub async fn page(app: &TestApp, path: &str) -> (u16, String, String) {
     let r = app.get(path).await;
     let status = r.status().as_u16();
     let html = r.text().await.unwrap();
@@ -88,7 +87,7 @@ async fn page(app: &TestApp, path: &str) -> (u16, String, String) {
 }
 
 /// Posts the device entry form as a browser would (CSRF token from the page).
-async fn enter_code(app: &TestApp, user_code: &str) -> reqwest::Response {
+pub async fn enter_code(app: &TestApp, user_code: &str) -> reqwest::Response {
     let (_, _, csrf) = page(app, "/device").await;
     app.post_form(
         "/device",
@@ -99,7 +98,7 @@ async fn enter_code(app: &TestApp, user_code: &str) -> reqwest::Response {
 
 /// A person with a signed-in browser enters the code and decides; returns
 /// the final page.
-async fn person_decides(app: &TestApp, user_code: &str, decision: &str) -> (u16, String) {
+pub async fn person_decides(app: &TestApp, user_code: &str, decision: &str) -> (u16, String) {
     let r = enter_code(app, user_code).await;
     assert_eq!(r.status(), 200, "the consent form");
     let html = r.text().await.unwrap();
@@ -118,7 +117,7 @@ async fn person_decides(app: &TestApp, user_code: &str, decision: &str) -> (u16,
     (r.status().as_u16(), r.text().await.unwrap())
 }
 
-async fn signed_in_person(app: &TestApp) -> gatehouse::store::models::User {
+pub async fn signed_in_person(app: &TestApp) -> gatehouse::store::models::User {
     let u = app.user("alice", PASSWORD);
     assert_eq!(
         app.sign_in("alice", PASSWORD, "/device").await.status(),

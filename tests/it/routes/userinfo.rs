@@ -2,7 +2,7 @@
 //! errors.
 
 use crate::harness::TestApp;
-use crate::oidc::id_token::{
+use crate::routes::token::id_token::{
     alice_profile, alice_signed_in, code_flow, oidc_client, verify_id_token,
 };
 use gatehouse::admin::NewClient;

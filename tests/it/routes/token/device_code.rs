@@ -1,6 +1,8 @@
 //! Polling `POST /token` with a device code (RFC 8628 §3.4–3.5).
 
-use super::*;
+use crate::harness::device::*;
+use crate::harness::{expect_error, TestApp};
+use gatehouse::crypto::token_hash;
 
 backend_tests!(
     rfc8628_3_5_authorization_pending_until_the_user_decides,

@@ -1,7 +1,8 @@
 //! `POST /device_authorization` (RFC 8628 §3.1–3.2) and the metadata that
 //! advertises it.
 
-use super::*;
+use crate::harness::device::*;
+use crate::harness::{expect_error, TestApp};
 
 backend_tests!(
     rfc8628_3_2_response_has_codes_uris_lifetime_and_interval,

@@ -1,7 +1,8 @@
 //! The device page (`/device`, RFC 8628 §3.3) a person uses to enter the
 //! code, and its throttling (§5.1).
 
-use super::*;
+use crate::harness::device::*;
+use crate::harness::{count_status, expect_error, form_field, TestApp};
 
 backend_tests!(
     device_page_flow_signs_in_and_allows,
@@ -313,7 +314,7 @@ async fn rfc8628_5_1_a_burst_of_wrong_codes_gets_no_more_checked_and_loses_no_fa
     assert_eq!(app.throttle_failures("device-ip:127.0.0.1"), checked as i64);
     // Every refusal shows on /metrics, parallel ones too.
     assert_eq!(
-        crate::metrics::metric(
+        crate::routes::metrics::metric(
             &app,
             "gatehouse_throttled_attempts_total{throttle=\"user_code\"}"
         )

@@ -1,7 +1,9 @@
 //! The sample device client `examples/device_login.rs`, in-process and as
 //! the built example.
 
-use super::*;
+use crate::harness::device::*;
+use crate::harness::TestApp;
+use gatehouse::admin::CreatedClient;
 
 /// On a server whose devices poll every second, so the sample client
 /// (which really sleeps) finishes quickly.

@@ -1,7 +1,7 @@
 //! The `gatehouse user` commands behind OpenID Connect's standard claims
 //! (OIDC Core §5.1): `user create --name`, `user update`.
 
-use crate::cli::{stdout_json as json, Workdir};
+use crate::cli::serve::{stdout_json as json, Workdir};
 use std::process::Output;
 
 /// Runs the binary in `w`'s folder with `stdin`.

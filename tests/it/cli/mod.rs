@@ -1,0 +1,2 @@
+pub mod serve;
+mod user;

@@ -1,0 +1,8 @@
+mod crash;
+mod files;
+mod housekeeping;
+mod outage;
+mod pg_tls;
+mod proxies;
+mod scale_out;
+mod upgrade;

@@ -1,0 +1,3 @@
+mod oauth;
+mod oidc;
+mod reauthentication;

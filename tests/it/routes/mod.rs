@@ -1,0 +1,16 @@
+mod account;
+pub mod apps;
+mod authorize;
+mod device;
+mod device_authorization;
+mod introspect;
+mod jwks;
+mod login;
+mod logout;
+pub mod metrics;
+pub mod register;
+mod revoke;
+mod signup;
+pub mod token;
+mod userinfo;
+mod well_known;
