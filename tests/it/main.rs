@@ -12,6 +12,4 @@ mod all_routes;
 mod cli;
 mod clients;
 mod ops;
-mod pages;
-mod people;
 mod routes;

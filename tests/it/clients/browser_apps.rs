@@ -5,9 +5,9 @@
 //! consents, the crate exchanges the code. Same skip rule as the other
 //! browser tests (fails under CI=true without a browser).
 
+use crate::harness::element_value;
 use crate::harness::webdriver::{Browser, Callback};
 use crate::harness::TestApp;
-use crate::routes::apps::element_value;
 use oauth2::basic::BasicClient;
 use oauth2::{
     AuthUrl, AuthorizationCode, ClientId, ClientSecret, CsrfToken, PkceCodeChallenge, RedirectUrl,

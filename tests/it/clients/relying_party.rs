@@ -4,8 +4,8 @@
 //! nonce, at_hash), calls userinfo and refreshes; and it catches what it
 //! must: a wrong nonce, another client's ID token, an expired one.
 
+use crate::harness::oidc::{alice_profile, alice_signed_in, oidc_client};
 use crate::harness::{url_params, TestApp, REDIRECT};
-use crate::routes::token::id_token::{alice_profile, alice_signed_in, oidc_client};
 use gatehouse::admin::CreatedClient;
 use openidconnect::core::{
     CoreClient, CoreIdToken, CoreIdTokenVerifier, CoreProviderMetadata, CoreResponseType,

@@ -63,12 +63,6 @@ pub async fn poll(app: &TestApp, client: &CreatedClient, device_code: &str) -> r
     .await
 }
 
-pub fn str_of<'a>(v: &'a serde_json::Value, key: &str) -> &'a str {
-    v[key]
-        .as_str()
-        .unwrap_or_else(|| panic!("{key} missing in {v}"))
-}
-
 /// The stored row for a device code.
 pub fn row(app: &TestApp, device_code: &str) -> gatehouse::store::models::device_code::DeviceCode {
     let mut c = app.state.store.conn().unwrap();

@@ -6,6 +6,14 @@ use gatehouse::admin::{CreatedClient, NewClient};
 
 // ---- authorization-code helpers ---------------------------------------
 
+impl TestApp {
+    /// Whether `app.http` has a session: `/account` shows instead of
+    /// sending to the sign-in page.
+    pub async fn is_signed_in(&self) -> bool {
+        self.get("/account").await.status() == 200
+    }
+}
+
 /// Creates `alice` and signs her in on `app.http`.
 pub async fn signed_in(app: &TestApp) {
     app.user("alice", "correct horse");
@@ -24,6 +32,14 @@ pub fn pkce_pair() -> (String, String) {
     let verifier = gatehouse::crypto::random_token(32);
     let challenge = gatehouse::crypto::b64url(&gatehouse::crypto::sha256(verifier.as_bytes()));
     (verifier, challenge)
+}
+
+/// The string `key` of a JSON object; panics, showing the object, when
+/// there is none.
+pub fn str_of<'a>(v: &'a serde_json::Value, key: &str) -> &'a str {
+    v[key]
+        .as_str()
+        .unwrap_or_else(|| panic!("{key} missing in {v}"))
 }
 
 /// The query parameters of a URL (or of its fragment when `fragment`).
@@ -148,6 +164,19 @@ pub fn code_query(client: &CreatedClient, challenge: &str, extra: &[(&str, &str)
         }
     }
     serde_urlencoded::to_string(&p).unwrap()
+}
+
+/// RFC 6749 §4.4: `grant_type=client_credentials` at `/token` as client
+/// `id` with `client_secret_basic`, asking for no scope (so the client's
+/// own).
+pub async fn client_credentials(app: &TestApp, id: &str, secret: &str) -> reqwest::Response {
+    app.http
+        .post(app.url("/token"))
+        .basic_auth(id, Some(secret))
+        .form(&[("grant_type", "client_credentials")])
+        .send()
+        .await
+        .unwrap()
 }
 
 // ---- refresh tokens, the password grant, revocation, introspection -----

@@ -1,3 +1,7 @@
+//! Running gatehouse: surviving a crash, upgrading a database, a database
+//! outage, several instances on one database, TLS to PostgreSQL, the files
+//! it keeps, the periodic clean-up, and trusted reverse proxies.
+
 mod crash;
 mod files;
 mod housekeeping;

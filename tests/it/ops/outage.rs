@@ -4,7 +4,7 @@
 //! `Retry-After`, pages a plain 503 page, `/readyz` fails and `/healthz`
 //! stays up; when the database is back, service returns by itself.
 
-use crate::harness::{form_field, Backend, TestApp};
+use crate::harness::{client_credentials, form_field, Backend, TestApp};
 use std::io::{Read, Write};
 use std::net::{Shutdown, TcpListener, TcpStream};
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -74,14 +74,6 @@ fn pipe(mut from: TcpStream, mut to: TcpStream) {
     });
 }
 
-async fn client_credentials(
-    app: &TestApp,
-    c: &gatehouse::admin::CreatedClient,
-) -> reqwest::Response {
-    app.post_form_basic("/token", c, &[("grant_type", "client_credentials")])
-        .await
-}
-
 #[cfg_attr(
     not(gatehouse_test_postgres),
     ignore = "GATEHOUSE_TEST_POSTGRES_URL is not set"
@@ -105,7 +97,9 @@ async fn a_postgresql_outage_answers_503_quickly_and_service_recovers_by_itself(
     };
     let proxy = proxy.lock().unwrap().take().unwrap();
     let c = app.service_client();
-    assert_eq!(client_credentials(&app, &c).await.status(), 200);
+    let secret = c.secret.clone().unwrap();
+    let token = || client_credentials(&app, &c.client.id, &secret);
+    assert_eq!(token().await.status(), 200);
     let login = app.get("/login").await.text().await.unwrap();
     let csrf = form_field(&login, "csrf_token").unwrap();
 
@@ -113,7 +107,7 @@ async fn a_postgresql_outage_answers_503_quickly_and_service_recovers_by_itself(
     // RFC 6749 §4.1.2.1 temporarily_unavailable, as JSON, with Retry-After;
     // and again (the breaker answers without waiting for a connection).
     for _ in 0..3 {
-        let r = client_credentials(&app, &c).await;
+        let r = token().await;
         assert_eq!(r.status(), 503);
         assert_eq!(r.headers()["retry-after"], "1");
         let body: serde_json::Value = r.json().await.unwrap();
@@ -146,7 +140,7 @@ async fn a_postgresql_outage_answers_503_quickly_and_service_recovers_by_itself(
     let mut recovered = false;
     for _ in 0..50 {
         actix_rt::time::sleep(std::time::Duration::from_millis(200)).await;
-        if client_credentials(&app, &c).await.status() == 200 {
+        if token().await.status() == 200 {
             recovered = true;
             break;
         }

@@ -338,7 +338,7 @@ fn serve(work: &Path, url: &str) -> (Served, u16) {
 /// returns the /token response to a client_credentials grant.
 fn token_over(url: &str) -> serde_json::Value {
     let work = tempfile::tempdir().unwrap();
-    let created = crate::cli::serve::stdout_json(
+    let created = crate::harness::cli::stdout_json(
         &gatehouse(
             work.path(),
             url,

@@ -452,8 +452,9 @@ async fn rfc8265_look_alike_usernames_from_before_keep_signing_in_and_are_listed
     );
 
     let url = app.state.config.database_url.clone();
-    let o = crate::cli::serve::gatehouse_on(&url, &["user", "list", "--collisions", "--json"], "");
-    let groups = crate::cli::serve::stdout_json(&o);
+    let o =
+        crate::harness::cli::gatehouse_on(&url, &["user", "list", "--collisions", "--json"], "");
+    let groups = crate::harness::cli::stdout_json(&o);
     let groups = groups.as_array().unwrap();
     assert_eq!(groups.len(), 1, "{groups:?}");
     let names: Vec<&str> = groups[0]
@@ -464,7 +465,7 @@ async fn rfc8265_look_alike_usernames_from_before_keep_signing_in_and_are_listed
         .collect();
     let shown: Vec<&str> = LOOK_ALIKES.iter().map(|(n, _)| *n).collect();
     assert_eq!(names, shown, "oldest first");
-    let o = crate::cli::serve::gatehouse_on(&url, &["user", "list", "--collisions"], "");
+    let o = crate::harness::cli::gatehouse_on(&url, &["user", "list", "--collisions"], "");
     let text = String::from_utf8_lossy(&o.stdout);
     assert!(text.contains("1 group(s)"), "{text}");
     assert!(

@@ -1,14 +1,15 @@
 //! The application pages (contract: `GET /apps`, `GET/POST /apps/new`,
 //! `GET/POST /apps/{client_id}`, the app registration form): registering
 //! apps that work at once, the field rules beside each field, who may see
-//! and change which app, the secret shown once, deleting, CSRF, and what
-//! the consent and sign-in pages say about an app.
+//! and change which app, the secret shown once, deleting, CSRF.
 
+use crate::harness::apps::{with, Fields, Person, StoreLook, WEB_APP};
+use crate::harness::names::HIDDEN_TRICK_NAMES;
 use crate::harness::{
-    expect_error, form_field, html_unescape, pkce_pair, url_params, TestApp, REDIRECT,
+    assert_accessible, client_credentials, element_value, error_beside, expect_error, field_errors,
+    form_field, html_unescape, pkce_pair, url_params, TestApp, PASSWORD, REDIRECT,
 };
 use gatehouse::admin::CreatedClient;
-use gatehouse::store::models::Client;
 
 backend_tests!(
     apps_pages_ask_a_signed_out_person_to_sign_in_first_and_come_back,
@@ -21,240 +22,9 @@ backend_tests!(
     rotating_the_secret_shows_a_new_one_once_and_the_old_one_stops_working,
     rfc7009_deleting_an_app_needs_a_confirmation_and_revokes_its_tokens_and_consents,
     rfc6819_4_4_1_8_every_apps_post_without_a_csrf_token_is_403_and_changes_nothing,
-    the_consent_page_shows_the_website_and_who_registered_the_app,
-    the_sign_in_page_names_the_app_it_continues_to,
     every_application_page_is_accessible,
     client_name_with_bidi_controls_or_invisible_characters_is_refused_beside_the_field,
 );
-
-pub const PASSWORD: &str = "correct horse";
-
-// ---- helpers ----------------------------------------------------------
-
-/// The `value` of the element with `id` (an `<input>`), unescaped.
-pub fn element_value(html: &str, id: &str) -> Option<String> {
-    let at = html.find(&format!("id=\"{id}\""))?;
-    let start = html[..at].rfind('<')?;
-    let end = at + html[at..].find('>')?;
-    let tag = &html[start..end];
-    let v = tag.find("value=\"")? + "value=\"".len();
-    let len = tag[v..].find('"')?;
-    Some(html_unescape(&tag[v..v + len]))
-}
-
-/// The error shown beside `field` (the element `{field}-error`, which the
-/// field names in its `aria-describedby`), when there is one.
-pub fn error_beside(html: &str, field: &str) -> Option<String> {
-    let at = html.find(&format!("id=\"{field}-error\""))?;
-    let text_start = at + html[at..].find('>')? + 1;
-    let text_end = text_start + html[text_start..].find("</p>")?;
-    assert!(
-        html.contains(&format!("aria-describedby=\"{field}-hint {field}-error\"")),
-        "the {field} field is described by its error"
-    );
-    Some(html_unescape(&html[text_start..text_end]))
-}
-
-/// How many field errors a page shows.
-fn field_errors(html: &str) -> usize {
-    html.matches("class=\"field-error\"").count()
-}
-
-/// The accessibility rules every page follows: a language, one `<h1>`, a
-/// `<title>`, and a `<label for=…>` for every visible input, textarea and
-/// select, matching its id.
-pub fn assert_accessible(html: &str, page: &str) {
-    assert!(html.contains("<html lang=\"en\">"), "{page}: <html lang>");
-    assert_eq!(html.matches("<h1").count(), 1, "{page}: one <h1>");
-    let title_start = html.find("<title>").expect("a <title>") + "<title>".len();
-    let title_end = html.find("</title>").unwrap();
-    assert!(
-        !html[title_start..title_end].trim().is_empty(),
-        "{page}: a non-empty <title>"
-    );
-    for tag_name in ["<input", "<textarea", "<select"] {
-        let mut rest = html;
-        while let Some(i) = rest.find(tag_name) {
-            let tag_end = rest[i..].find('>').unwrap() + i;
-            let tag = &rest[i..tag_end];
-            rest = &rest[tag_end..];
-            if tag.contains("type=\"hidden\"") {
-                continue;
-            }
-            let id_at = tag
-                .find(" id=\"")
-                .unwrap_or_else(|| panic!("{page}: {tag} has no id"))
-                + " id=\"".len();
-            let id = &tag[id_at..id_at + tag[id_at..].find('"').unwrap()];
-            assert!(
-                html.contains(&format!("<label for=\"{id}\"")),
-                "{page}: no <label for=\"{id}\">"
-            );
-        }
-    }
-}
-
-/// One person's browser: its own cookies, signed in.
-pub struct Person<'a> {
-    app: &'a TestApp,
-    pub http: reqwest::Client,
-    pub id: String,
-}
-
-impl<'a> Person<'a> {
-    /// Creates `name` (an admin when `admin`) and signs them in, in a
-    /// browser of their own.
-    pub async fn new(app: &'a TestApp, name: &str, admin: bool) -> Person<'a> {
-        let user = gatehouse::admin::create_person(
-            &app.state.store,
-            name,
-            None,
-            PASSWORD,
-            admin,
-            app.state.clock.now(),
-        )
-        .unwrap();
-        let http = reqwest::Client::builder()
-            .redirect(reqwest::redirect::Policy::none())
-            .cookie_store(true)
-            .build()
-            .unwrap();
-        let p = Person {
-            app,
-            http,
-            id: user.id,
-        };
-        let page = p.html("/login").await;
-        let r = p
-            .http
-            .post(app.url("/login"))
-            .form(&[
-                (
-                    "csrf_token",
-                    form_field(&page, "csrf_token").unwrap().as_str(),
-                ),
-                ("next", "/apps"),
-                ("username", name),
-                ("password", PASSWORD),
-            ])
-            .send()
-            .await
-            .unwrap();
-        assert_eq!(r.status(), 303, "{name} signs in");
-        p
-    }
-
-    /// The harness's own browser (`app.http`), signed in as a new person.
-    pub async fn in_app_browser(app: &'a TestApp, name: &str) -> Person<'a> {
-        let user = app.user(name, PASSWORD);
-        let r = app.sign_in(name, PASSWORD, "/apps").await;
-        assert_eq!(r.status(), 303);
-        Person {
-            app,
-            http: app.http.clone(),
-            id: user.id,
-        }
-    }
-
-    pub async fn get(&self, path: &str) -> reqwest::Response {
-        self.http.get(self.app.url(path)).send().await.unwrap()
-    }
-
-    pub async fn html(&self, path: &str) -> String {
-        self.get(path).await.text().await.unwrap()
-    }
-
-    /// Posts `fields` to `path` with the CSRF token of a form of this
-    /// browser (from `/apps/new`).
-    pub async fn post(&self, path: &str, fields: &[(&str, &str)]) -> reqwest::Response {
-        let page = self.html("/apps/new").await;
-        let csrf = form_field(&page, "csrf_token").expect("a CSRF token");
-        let mut form: Vec<(&str, &str)> = vec![("csrf_token", csrf.as_str())];
-        form.extend_from_slice(fields);
-        self.post_raw(path, &form).await
-    }
-
-    /// Posts `fields` as they are (no CSRF token added).
-    pub async fn post_raw(&self, path: &str, fields: &[(&str, &str)]) -> reqwest::Response {
-        self.http
-            .post(self.app.url(path))
-            .form(fields)
-            .send()
-            .await
-            .unwrap()
-    }
-
-    /// Posts the registration form; returns the status and the page.
-    pub async fn register(&self, fields: &[(&str, &str)]) -> (u16, String) {
-        let r = self.post("/apps/new", fields).await;
-        let status = r.status().as_u16();
-        (status, r.text().await.unwrap())
-    }
-
-    /// Registers an app that must succeed; returns it as the store has it,
-    /// with the secret read from the page.
-    pub async fn registered(&self, fields: &[(&str, &str)]) -> CreatedClient {
-        let (status, html) = self.register(fields).await;
-        assert_eq!(status, 201, "{html}");
-        let id = element_value(&html, "client_id").expect("the client id on the page");
-        CreatedClient {
-            client: self.app.stored_client(&id).expect("the app is stored"),
-            secret: element_value(&html, "client_secret"),
-        }
-    }
-}
-
-trait StoreLook {
-    fn stored_client(&self, id: &str) -> Option<Client>;
-    fn clients_of(&self, owner: &str) -> Vec<Client>;
-}
-
-impl StoreLook for TestApp {
-    fn stored_client(&self, id: &str) -> Option<Client> {
-        self.state.store.conn().unwrap().find_client(id).unwrap()
-    }
-    fn clients_of(&self, owner: &str) -> Vec<Client> {
-        self.state
-            .store
-            .conn()
-            .unwrap()
-            .list_clients_owned_by(owner)
-            .unwrap()
-    }
-}
-
-/// A confidential web app with every offered grant but the device flow.
-const WEB_APP: &[(&str, &str)] = &[
-    ("client_name", "Photo Printer"),
-    ("client_uri", "https://app.example"),
-    ("redirect_uris", REDIRECT),
-    ("client_type", "confidential"),
-    ("grant_types", "authorization_code"),
-    ("grant_types", "refresh_token"),
-    ("grant_types", "client_credentials"),
-    ("scope", "read"),
-];
-
-async fn client_credentials(app: &TestApp, id: &str, secret: &str) -> reqwest::Response {
-    app.http
-        .post(app.url("/token"))
-        .basic_auth(id, Some(secret))
-        .form(&[("grant_type", "client_credentials"), ("scope", "read")])
-        .send()
-        .await
-        .unwrap()
-}
-
-/// A form's fields, as posted.
-type Fields = Vec<(&'static str, &'static str)>;
-
-/// `fields` with `key` replaced by `value` (every occurrence removed
-/// first).
-fn with(fields: &[(&'static str, &'static str)], key: &'static str, value: &'static str) -> Fields {
-    let mut out: Vec<_> = fields.iter().filter(|(k, _)| *k != key).copied().collect();
-    out.push((key, value));
-    out
-}
 
 // ---- tests ------------------------------------------------------------
 
@@ -898,112 +668,6 @@ async fn rfc6819_4_4_1_8_every_apps_post_without_a_csrf_token_is_403_and_changes
     );
 }
 
-async fn the_consent_page_shows_the_website_and_who_registered_the_app(app: TestApp) {
-    let alice = Person::new(&app, "alice", false).await;
-    let c = alice
-        .registered(&with(WEB_APP, "client_uri", "https://photos.example"))
-        .await;
-    let bob = Person::in_app_browser(&app, "bob").await;
-    let (_, challenge) = pkce_pair();
-    let (status, consent) = app
-        .location(&format!(
-            "/authorize?{}",
-            crate::harness::code_query(&c, &challenge, &[])
-        ))
-        .await;
-    assert_eq!(status, 303);
-    assert!(consent.starts_with("/consent?"), "{consent}");
-    let html = bob.html(&consent).await;
-    assert!(html.contains("Photo Printer"));
-    assert!(html.contains("href=\"https://photos.example\""));
-    assert!(html.contains("Registered by <bdi>alice</bdi>"));
-    assert_accessible(&html, "consent");
-
-    // The operator's apps name no person.
-    let web = app.web_client(false);
-    let (_, consent) = app
-        .location(&format!(
-            "/authorize?{}",
-            crate::harness::code_query(&web, &challenge, &[])
-        ))
-        .await;
-    let html = bob.html(&consent).await;
-    assert!(html.contains("Photo Printer") && !html.contains("Registered by"));
-
-    // A client stored before the rules existed, with a javascript:
-    // "website", is shown without the link.
-    let mut old = app.web_client(false);
-    old.client.id = "stored-before-the-rules".into();
-    old.client.website = Some("javascript:alert(1)//".into());
-    app.state
-        .store
-        .conn()
-        .unwrap()
-        .insert_client(&old.client)
-        .unwrap();
-    let (_, consent) = app
-        .location(&format!(
-            "/authorize?{}",
-            crate::harness::code_query(&old, &challenge, &[])
-        ))
-        .await;
-    let html = bob.html(&consent).await;
-    assert!(html.contains("Photo Printer"), "{html}");
-    assert!(!html.contains("javascript:"), "{html}");
-}
-
-async fn the_sign_in_page_names_the_app_it_continues_to(app: TestApp) {
-    let c = app.web_client(false);
-    let (_, challenge) = pkce_pair();
-    let (status, login) = app
-        .location(&format!(
-            "/authorize?{}",
-            crate::harness::code_query(&c, &challenge, &[])
-        ))
-        .await;
-    assert_eq!(status, 303);
-    assert!(login.starts_with("/login?"));
-    let html = app.get(&login).await.text().await.unwrap();
-    assert!(html.contains("to continue to Photo Printer"), "{html}");
-    assert!(html.contains("name=\"username\"") && html.contains("name=\"password\""));
-    assert_accessible(&html, "sign-in with an app");
-
-    // Through the consent page too.
-    let next = format!("/consent?client_id={}&response_type=code", c.client.id);
-    let html = app
-        .http
-        .get(app.url("/login"))
-        .query(&[("next", next.as_str())])
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
-    assert!(html.contains("to continue to Photo Printer"));
-
-    // An unknown app, no app, or another page: no such line.
-    for next in [
-        "/authorize?client_id=nobody&response_type=code",
-        "/authorize?response_type=code",
-        format!("/authorize?client_id={0}&client_id={0}", c.client.id).as_str(),
-        "/account",
-        "/device?user_code=ABCD-EFGH",
-    ] {
-        let html = app
-            .http
-            .get(app.url("/login"))
-            .query(&[("next", next)])
-            .send()
-            .await
-            .unwrap()
-            .text()
-            .await
-            .unwrap();
-        assert!(!html.contains("to continue to"), "{next}");
-    }
-}
-
 async fn every_application_page_is_accessible(app: TestApp) {
     let alice = Person::in_app_browser(&app, "alice").await;
     assert_accessible(&alice.html("/apps").await, "/apps (empty)");
@@ -1049,7 +713,7 @@ async fn client_name_with_bidi_controls_or_invisible_characters_is_refused_besid
     app: TestApp,
 ) {
     let alice = Person::in_app_browser(&app, "alice").await;
-    for name in crate::routes::register::HIDDEN_TRICK_NAMES {
+    for name in HIDDEN_TRICK_NAMES {
         let (status, html) = alice.register(&with(WEB_APP, "client_name", name)).await;
         assert_eq!(status, 400, "{name:?}");
         let error = error_beside(&html, "client_name")
@@ -1061,7 +725,7 @@ async fn client_name_with_bidi_controls_or_invisible_characters_is_refused_besid
 
     let c = alice.registered(WEB_APP).await;
     let path = format!("/apps/{}", c.client.id);
-    for name in crate::routes::register::HIDDEN_TRICK_NAMES {
+    for name in HIDDEN_TRICK_NAMES {
         let r = alice
             .post(
                 &path,

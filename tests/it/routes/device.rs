@@ -1,8 +1,12 @@
-//! The device page (`/device`, RFC 8628 §3.3) a person uses to enter the
-//! code, and its throttling (§5.1).
+//! `GET/POST /device`, the page a person uses to enter the code (RFC 8628
+//! §3.3), its throttling (§5.1), and its CSRF token tried the way an
+//! attacker would (RFC 6819 §4.4.1.8): a planted cookie, a token minted in
+//! the attacker's own browser.
 
+use crate::harness::cookies::{secretless_token, Browser};
 use crate::harness::device::*;
-use crate::harness::{count_status, expect_error, form_field, TestApp};
+use crate::harness::{count_status, expect_error, form_field, str_of, TestApp};
+use gatehouse::admin::{CreatedClient, NewClient};
 
 backend_tests!(
     device_page_flow_signs_in_and_allows,
@@ -12,6 +16,8 @@ backend_tests!(
     device_page_post_without_csrf_is_403_and_changes_nothing,
     rfc8628_5_1_code_entry_is_throttled_per_browser_and_address,
     rfc8628_5_1_a_burst_of_wrong_codes_gets_no_more_checked_and_loses_no_failure,
+    rfc6819_4_4_1_8_a_planted_cookie_cannot_forge_a_device_approval,
+    rfc6819_4_4_1_8_a_token_from_another_browser_session_is_refused,
 );
 
 async fn device_page_flow_signs_in_and_allows(app: TestApp) {
@@ -328,4 +334,128 @@ async fn rfc8628_5_1_a_burst_of_wrong_codes_gets_no_more_checked_and_loses_no_fa
     let body = start(&app, &c, None).await;
     let r = enter_code(&app, str_of(&body, "user_code")).await;
     assert_eq!(r.status(), 303, "valid code, not signed in: to sign-in");
+}
+
+fn tv(app: &TestApp) -> CreatedClient {
+    app.client(NewClient {
+        name: "Attacker's TV".into(),
+        grant_types: vec![gatehouse::oauth::device::GRANT_TYPE.into()],
+        scope: "read".into(),
+        public: true,
+        ..Default::default()
+    })
+}
+
+/// Starts a device flow as the attacker's device: (device_code, user_code).
+async fn attacker_device(app: &TestApp, client: &CreatedClient) -> (String, String) {
+    let r = app
+        .post_form("/device_authorization", &[("client_id", &client.client.id)])
+        .await;
+    assert_eq!(r.status(), 200);
+    let body: serde_json::Value = r.json().await.unwrap();
+    (
+        body["device_code"].as_str().unwrap().to_string(),
+        body["user_code"].as_str().unwrap().to_string(),
+    )
+}
+
+async fn poll_error(app: &TestApp, client: &CreatedClient, device_code: &str) -> String {
+    let r = app
+        .post_form(
+            "/token",
+            &[
+                ("grant_type", gatehouse::oauth::device::GRANT_TYPE),
+                ("device_code", device_code),
+                ("client_id", &client.client.id),
+            ],
+        )
+        .await;
+    let body: serde_json::Value = r.json().await.unwrap();
+    body["error"].as_str().unwrap_or("none").to_string()
+}
+
+/// RFC 6819 §4.4.1.8 / RFC 6749 §10.12: an attacker who plants a CSRF
+/// cookie in the victim's browser cannot compute a matching form token
+/// (it is an HMAC under a server secret), so a forged `decision=allow` for
+/// the attacker's device is refused and its poll never gets a token.
+async fn rfc6819_4_4_1_8_a_planted_cookie_cannot_forge_a_device_approval(app: TestApp) {
+    app.alice();
+    let client = tv(&app);
+    let (device_code, user_code) = attacker_device(&app, &client).await;
+    let mut victim = Browser::new(&app);
+    assert_eq!(victim.sign_in("/account").await.status(), 303);
+    for planted in ["a".to_string(), gatehouse::crypto::random_token(32)] {
+        victim.set_cookie("gatehouse_csrf", &planted);
+        let r = victim
+            .post(
+                "/device",
+                &[
+                    ("csrf_token", &secretless_token(&planted)),
+                    ("user_code", &user_code),
+                    ("decision", "allow"),
+                ],
+            )
+            .await;
+        assert_eq!(r.status(), 403, "planted cookie {planted:?}");
+    }
+    assert_eq!(
+        poll_error(&app, &client, &device_code).await,
+        "authorization_pending"
+    );
+}
+
+/// The form token is bound to the browser's session: a (cookie, token)
+/// pair the attacker got from their own browser does not work once planted
+/// in a signed-in victim's browser. The victim's own form still works.
+async fn rfc6819_4_4_1_8_a_token_from_another_browser_session_is_refused(app: TestApp) {
+    app.alice();
+    let client = tv(&app);
+    let (device_code, user_code) = attacker_device(&app, &client).await;
+
+    let mut attacker = Browser::new(&app);
+    let token = attacker.csrf("/device").await;
+    let cookie = attacker.cookie("gatehouse_csrf").unwrap().to_string();
+
+    let mut victim = Browser::new(&app);
+    assert_eq!(victim.sign_in("/account").await.status(), 303);
+    let own_cookie = victim.cookie("gatehouse_csrf").unwrap().to_string();
+    victim.set_cookie("gatehouse_csrf", &cookie);
+    let forged = [
+        ("csrf_token", token.as_str()),
+        ("user_code", user_code.as_str()),
+        ("decision", "allow"),
+    ];
+    assert_eq!(victim.post("/device", &forged).await.status(), 403);
+    assert_eq!(
+        poll_error(&app, &client, &device_code).await,
+        "authorization_pending"
+    );
+
+    // The same victim, with its own cookie and a form it loaded itself.
+    victim.set_cookie("gatehouse_csrf", &own_cookie);
+    let csrf = victim.csrf(&format!("/device?user_code={user_code}")).await;
+    let r = victim
+        .post(
+            "/device",
+            &[("csrf_token", &csrf), ("user_code", &user_code)],
+        )
+        .await;
+    assert_eq!(r.status(), 200, "the consent form");
+    let html = r.text().await.unwrap();
+    let csrf = form_field(&html, "csrf_token").unwrap();
+    let r = victim
+        .post(
+            "/device",
+            &[
+                ("csrf_token", &csrf),
+                ("user_code", &user_code),
+                ("decision", "deny"),
+            ],
+        )
+        .await;
+    assert_eq!(r.status(), 200);
+    assert_eq!(
+        poll_error(&app, &client, &device_code).await,
+        "access_denied"
+    );
 }

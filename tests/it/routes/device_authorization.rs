@@ -1,8 +1,7 @@
-//! `POST /device_authorization` (RFC 8628 §3.1–3.2) and the metadata that
-//! advertises it.
+//! `POST /device_authorization` (RFC 8628 §3.1–3.2).
 
 use crate::harness::device::*;
-use crate::harness::{expect_error, TestApp};
+use crate::harness::{expect_error, str_of, TestApp};
 
 backend_tests!(
     rfc8628_3_2_response_has_codes_uris_lifetime_and_interval,
@@ -11,7 +10,6 @@ backend_tests!(
     rfc8628_3_1_confidential_client_must_authenticate,
     rfc8628_3_1_client_without_the_grant_is_unauthorized_client,
     rfc8628_3_1_scope_beyond_the_clients_is_invalid_scope,
-    rfc8414_metadata_advertises_the_device_flow,
 );
 
 async fn rfc8628_3_2_response_has_codes_uris_lifetime_and_interval(app: TestApp) {
@@ -120,19 +118,4 @@ async fn rfc8628_3_1_scope_beyond_the_clients_is_invalid_scope(app: TestApp) {
         .as_str()
         .unwrap()
         .contains("admin"));
-}
-
-async fn rfc8414_metadata_advertises_the_device_flow(app: TestApp) {
-    let doc: serde_json::Value = app
-        .get("/.well-known/oauth-authorization-server")
-        .await
-        .json()
-        .await
-        .unwrap();
-    assert_eq!(
-        doc["device_authorization_endpoint"],
-        app.url("/device_authorization")
-    );
-    let grants = doc["grant_types_supported"].as_array().unwrap();
-    assert!(grants.contains(&GRANT.into()), "{grants:?}");
 }

@@ -21,7 +21,6 @@ backend_tests!(
     rfc6749_4_1_3_a_user_disabled_after_the_code_was_issued_gets_no_tokens,
     rfc7662_2_3_bad_or_missing_client_authentication_is_401,
     rfc7662_2_1_missing_token_is_invalid_request,
-    rfc8414_metadata_advertises_introspection,
 );
 
 async fn access_token(app: &TestApp) -> (gatehouse::admin::CreatedClient, String) {
@@ -334,20 +333,6 @@ async fn rfc7662_2_1_missing_token_is_invalid_request(app: TestApp) {
         .post_form_basic("/introspect", &rs, &[("token_type_hint", "access_token")])
         .await;
     expect_error(r, 400, "invalid_request").await;
-}
-
-async fn rfc8414_metadata_advertises_introspection(app: TestApp) {
-    let doc: serde_json::Value = app
-        .get("/.well-known/oauth-authorization-server")
-        .await
-        .json()
-        .await
-        .unwrap();
-    assert_eq!(doc["introspection_endpoint"], app.url("/introspect"));
-    assert_eq!(
-        doc["introspection_endpoint_auth_methods_supported"],
-        serde_json::json!(["client_secret_basic", "client_secret_post"])
-    );
 }
 
 /// Withdrawing consent on /account deny-lists the app's live access tokens

@@ -1,13 +1,14 @@
-//! Signing key rotation: the new key is published before it signs (so
-//! resource servers' cached key sets know it), new tokens then carry the
-//! new kid, old tokens keep verifying until they expire, then the old key
-//! leaves the JWKS.
+//! `GET /jwks.json` (RFC 7517): the RS256 signing key, and its rotation:
+//! the new key is published before it signs (so resource servers' cached
+//! key sets know it), new tokens then carry the new kid, old tokens keep
+//! verifying until they expire, then the old key leaves the JWKS.
 
 use crate::harness::TestApp;
 
 backend_tests!(
     rotation_keeps_old_tokens_valid_and_signs_with_the_new_key,
     rotation_publishes_the_new_key_before_it_signs,
+    rfc7517_jwks_publishes_the_rs256_signing_key,
 );
 
 async fn token(app: &TestApp, c: &gatehouse::admin::CreatedClient) -> String {
@@ -119,4 +120,19 @@ async fn rotation_publishes_the_new_key_before_it_signs(app: TestApp) {
     s.keys.reload(&s.store, s.clock.now()).unwrap();
     let jwks: serde_json::Value = app.get("/jwks.json").await.json().await.unwrap();
     assert_eq!(jwks_kids(&jwks), vec![new_kid]);
+}
+
+async fn rfc7517_jwks_publishes_the_rs256_signing_key(app: TestApp) {
+    let resp = app.get("/jwks.json").await;
+    assert_eq!(resp.status(), 200);
+    let jwks: serde_json::Value = resp.json().await.unwrap();
+    let keys = jwks["keys"].as_array().unwrap();
+    assert_eq!(keys.len(), 1);
+    let k = &keys[0];
+    assert_eq!(k["kty"], "RSA");
+    assert_eq!(k["use"], "sig");
+    assert_eq!(k["alg"], "RS256");
+    assert_eq!(k["kid"], app.state.keys.current().signer.kid.as_str());
+    assert!(k.get("d").is_none(), "no private parts");
+    assert!(k["n"].as_str().unwrap().len() > 300, "a 2048-bit modulus");
 }

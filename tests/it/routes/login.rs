@@ -1,7 +1,12 @@
-//! The sign-in and sign-out pages (contract: HTML forms), sessions, CSRF,
-//! throttling.
+//! `GET/POST /login`: the sign-in page (contract: HTML forms), sessions,
+//! CSRF and its cookie, throttling, where it continues to (`next`, RFC 9700
+//! §4.11), what it says about the app it continues to, and who a username
+//! is (RFC 8265: case and width variants are the same person).
 
-use crate::harness::{count_status, form_field, TestApp};
+use crate::harness::cookies::{secretless_token, Browser};
+use crate::harness::{
+    assert_accessible, count_status, form_field, pkce_pair, TestApp, PASSWORD, USERNAME,
+};
 use gatehouse::store::models::throttle::FREE_FAILURES;
 
 backend_tests!(
@@ -11,13 +16,17 @@ backend_tests!(
     post_without_csrf_token_is_403_and_signs_nobody_in,
     five_failures_throttle_the_username,
     next_never_leaves_the_site,
-    sign_out_ends_the_session,
     disabled_user_cannot_sign_in,
     rfc6819_4_4_3_6_parallel_guesses_never_exceed_the_allowance,
     rfc6819_4_4_3_6_parallel_guesses_at_two_instances_never_exceed_the_allowance,
     a_successful_sign_in_costs_the_address_nothing,
     rfc6819_4_4_3_6_a_lock_lasts_its_whole_time_however_late_in_a_second_it_starts,
     a_lock_written_by_an_older_instance_in_whole_seconds_still_holds,
+    the_sign_in_page_names_the_app_it_continues_to,
+    rfc9700_4_11_sign_in_never_continues_to_another_site,
+    rfc9700_4_11_sign_in_continues_to_gatehouse_pages,
+    rfc6819_4_4_1_8_short_or_malformed_csrf_cookies_are_replaced,
+    rfc8265_3_3_case_and_width_variants_sign_in_as_the_person_and_share_her_throttle,
 );
 
 async fn sign_in_page_has_the_contract_form_and_security_headers(app: TestApp) {
@@ -206,25 +215,6 @@ async fn next_never_leaves_the_site(app: TestApp) {
     assert_eq!(r.headers()["location"], "/account");
 }
 
-async fn sign_out_ends_the_session(app: TestApp) {
-    app.user("alice", "correct horse");
-    assert_eq!(
-        app.sign_in("alice", "correct horse", "/account")
-            .await
-            .status(),
-        303
-    );
-    let page = app.get("/logout").await.text().await.unwrap();
-    assert!(page.contains("alice"));
-    assert!(page.contains("action=\"/logout\""));
-    let csrf = form_field(&page, "csrf_token").unwrap();
-    let r = app.post_form("/logout", &[("csrf_token", &csrf)]).await;
-    assert_eq!(r.status(), 200);
-    assert!(r.text().await.unwrap().contains("You are signed out"));
-    let page = app.get("/logout").await.text().await.unwrap();
-    assert!(page.contains("You are not signed in"));
-}
-
 async fn disabled_user_cannot_sign_in(app: TestApp) {
     let u = app.user("bob", "correct horse");
     {
@@ -333,4 +323,212 @@ async fn a_successful_sign_in_costs_the_address_nothing(app: TestApp) {
     assert_eq!(app.throttle_failures("user:alice"), 0);
     assert_eq!(app.throttle_failures("user:bob"), 0);
     assert_eq!(app.throttle_failures("ip:127.0.0.1"), 3);
+}
+
+async fn the_sign_in_page_names_the_app_it_continues_to(app: TestApp) {
+    let c = app.web_client(false);
+    let (_, challenge) = pkce_pair();
+    let (status, login) = app
+        .location(&format!(
+            "/authorize?{}",
+            crate::harness::code_query(&c, &challenge, &[])
+        ))
+        .await;
+    assert_eq!(status, 303);
+    assert!(login.starts_with("/login?"));
+    let html = app.get(&login).await.text().await.unwrap();
+    assert!(html.contains("to continue to Photo Printer"), "{html}");
+    assert!(html.contains("name=\"username\"") && html.contains("name=\"password\""));
+    assert_accessible(&html, "sign-in with an app");
+
+    // Through the consent page too.
+    let next = format!("/consent?client_id={}&response_type=code", c.client.id);
+    let html = app
+        .http
+        .get(app.url("/login"))
+        .query(&[("next", next.as_str())])
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(html.contains("to continue to Photo Printer"));
+
+    // An unknown app, no app, or another page: no such line.
+    for next in [
+        "/authorize?client_id=nobody&response_type=code",
+        "/authorize?response_type=code",
+        format!("/authorize?client_id={0}&client_id={0}", c.client.id).as_str(),
+        "/account",
+        "/device?user_code=ABCD-EFGH",
+    ] {
+        let html = app
+            .http
+            .get(app.url("/login"))
+            .query(&[("next", next)])
+            .send()
+            .await
+            .unwrap()
+            .text()
+            .await
+            .unwrap();
+        assert!(!html.contains("to continue to"), "{next}");
+    }
+}
+
+/// RFC 9700 §4.11 / RFC 6749 §10.15: `next` after sign-in is never a way
+/// to another site. Browsers drop tabs and newlines and read `\` as `/`,
+/// so `/\t/host` becomes `//host`; none of these may come back as the
+/// `Location`, and none may cause a 5xx (`/%0A` used to, after the session
+/// cookie was already set).
+async fn rfc9700_4_11_sign_in_never_continues_to_another_site(app: TestApp) {
+    app.alice();
+    for next in [
+        "/\t/127.0.0.1:3412/landed.html",
+        "/%09/127.0.0.1:3412/landed.html",
+        "/\n/127.0.0.1:3412/",
+        "/\r\n",
+        "/%0A",
+        "//127.0.0.1:3412/",
+        "/\\127.0.0.1:3412/",
+        "\\\\127.0.0.1:3412/",
+        "https://127.0.0.1:3412/",
+        "/ /127.0.0.1:3412/",
+        "/authorize/../\t/127.0.0.1:3412/",
+        "/%2F127.0.0.1:3412/",
+        "/\u{3000}/127.0.0.1:3412/",
+    ] {
+        let mut b = Browser::new(&app);
+        let r = b.sign_in(next).await;
+        assert_eq!(r.status(), 303, "next={next:?}");
+        assert_eq!(r.headers()["location"], "/account", "next={next:?}");
+        assert!(b.cookie("gatehouse_session").is_some(), "signed in");
+    }
+}
+
+async fn rfc9700_4_11_sign_in_continues_to_gatehouse_pages(app: TestApp) {
+    app.alice();
+    for next in [
+        "/authorize?client_id=abc&scope=read+write&state=x%20y",
+        "/device?user_code=BCDF-GHJK&step=consent",
+        "/consent?client_id=abc",
+        "/account",
+    ] {
+        let mut b = Browser::new(&app);
+        let r = b.sign_in(next).await;
+        assert_eq!(r.status(), 303);
+        assert_eq!(r.headers()["location"], next);
+    }
+}
+
+/// Only a full-length random value counts as a CSRF cookie: a browser
+/// sending a short or malformed one gets a new cookie with the form, and
+/// a post carrying the short one is refused.
+async fn rfc6819_4_4_1_8_short_or_malformed_csrf_cookies_are_replaced(app: TestApp) {
+    let short = "x".repeat(42);
+    let long = "x".repeat(44);
+    for planted in ["a", short.as_str(), long.as_str(), "a=b", "~~~~"] {
+        let mut b = Browser::new(&app);
+        b.set_cookie("gatehouse_csrf", planted);
+        let r = b.get("/login").await;
+        assert_eq!(r.status(), 200);
+        let fresh = b.cookie("gatehouse_csrf").unwrap().to_string();
+        assert_ne!(fresh, planted, "a new cookie replaces {planted:?}");
+        assert_eq!(fresh.len(), 43);
+        b.set_cookie("gatehouse_csrf", planted);
+        let r = b
+            .post(
+                "/login",
+                &[
+                    ("csrf_token", &secretless_token(planted)),
+                    ("username", USERNAME),
+                    ("password", PASSWORD),
+                ],
+            )
+            .await;
+        assert_eq!(r.status(), 403, "{planted:?}");
+    }
+}
+
+/// Over https the CSRF cookie is `__Host-` prefixed (RFC 6265bis
+/// §4.1.3.2): `Secure`, `Path=/`, no `Domain`, so a sibling subdomain
+/// cannot set it at all; a plain-named cookie is not read there.
+#[actix_rt::test]
+async fn rfc6265bis_csrf_cookie_is_host_prefixed_over_https() {
+    let app = TestApp::spawn_with(crate::harness::Backend::Sqlite, |c| {
+        c.issuer = Some("https://gatehouse.example".into())
+    })
+    .await
+    .unwrap();
+    let r = app.get("/login").await;
+    let set: Vec<String> = r
+        .headers()
+        .get_all("set-cookie")
+        .iter()
+        .map(|v| v.to_str().unwrap().to_string())
+        .collect();
+    let csrf = set
+        .iter()
+        .find(|c| c.starts_with("__Host-gatehouse_csrf="))
+        .unwrap_or_else(|| panic!("{set:?}"));
+    assert!(csrf.contains("Secure"), "{csrf}");
+    assert!(csrf.contains("Path=/"), "{csrf}");
+    assert!(!csrf.to_ascii_lowercase().contains("domain="), "{csrf}");
+    let value = csrf
+        .split(';')
+        .next()
+        .unwrap()
+        .split_once('=')
+        .unwrap()
+        .1
+        .to_string();
+    let html = r.text().await.unwrap();
+    let token = form_field(&html, "csrf_token").unwrap();
+    let post_with = |cookie: String| {
+        reqwest::Client::new()
+            .post(app.url("/login"))
+            .header("cookie", cookie)
+            .form(&[
+                ("csrf_token", token.as_str()),
+                ("username", "x"),
+                ("password", "y"),
+            ])
+            .send()
+    };
+    // The same value under the plain name is not accepted over https.
+    let plain = post_with(format!("gatehouse_csrf={value}")).await.unwrap();
+    assert_eq!(plain.status(), 403);
+    let prefixed = post_with(format!("__Host-gatehouse_csrf={value}"))
+        .await
+        .unwrap();
+    assert_eq!(
+        prefixed.status(),
+        401,
+        "wrong password, but the form was accepted"
+    );
+}
+
+async fn rfc8265_3_3_case_and_width_variants_sign_in_as_the_person_and_share_her_throttle(
+    app: TestApp,
+) {
+    app.clock().freeze();
+    app.alice();
+    for variant in ["ALICE", "Alice", "\u{FF41}\u{FF4C}\u{FF49}\u{FF43}\u{FF45}"] {
+        let r = app.sign_in(variant, PASSWORD, "/account").await;
+        assert_eq!(r.status(), 303, "{variant} is alice");
+        assert!(app.is_signed_in().await);
+        let r = app.get("/account").await.text().await.unwrap();
+        assert!(r.contains("<bdi>alice</bdi>"), "signed in as alice: {r}");
+    }
+    // One throttle budget for every form of the name: wrong passwords
+    // under two spellings count for her together.
+    for variant in ["ALICE", "alice", "Alice"] {
+        assert_eq!(
+            app.sign_in(variant, "wrong", "/account").await.status(),
+            401
+        );
+    }
+    assert_eq!(app.throttle_failures("user:alice"), 3);
+    assert_eq!(app.throttle_failures("user:ALICE"), 0);
 }

@@ -1,12 +1,12 @@
-//! OpenID Connect RP-Initiated Logout 1.0 at `/logout` (the
-//! `end_session_endpoint`): confirmation, CSRF, the redirect to a
-//! registered `post_logout_redirect_uri` with `state`, and never anywhere
-//! else.
+//! `GET/POST /logout`: signing out, and OpenID Connect RP-Initiated Logout
+//! 1.0 there (the `end_session_endpoint`): confirmation, CSRF, the redirect
+//! to a registered `post_logout_redirect_uri` with `state`, and never
+//! anywhere else.
 
+use crate::harness::oidc::{alice_signed_in, code_flow};
 use crate::harness::{
     code_query, form_field, pkce_pair, url_params, TestApp, PASSWORD, REDIRECT, USERNAME,
 };
-use crate::routes::token::id_token::{alice_signed_in, code_flow};
 use gatehouse::admin::{CreatedClient, NewClient};
 
 backend_tests!(
@@ -15,6 +15,7 @@ backend_tests!(
     rp_initiated_logout_3_client_id_or_an_expired_hint_names_the_client,
     rp_initiated_logout_3_an_unregistered_uri_shows_the_signed_out_page_and_never_redirects,
     rp_initiated_logout_2_a_hint_for_someone_else_signs_out_only_when_confirmed_and_never_redirects,
+    sign_out_ends_the_session,
 );
 
 const BYE: &str = "https://app.example/signed-out";
@@ -347,4 +348,23 @@ async fn rp_initiated_logout_2_a_hint_for_someone_else_signs_out_only_when_confi
     .await;
     assert_eq!(r.status(), 303);
     assert_eq!(r.headers()["location"], BYE);
+}
+
+async fn sign_out_ends_the_session(app: TestApp) {
+    app.user("alice", "correct horse");
+    assert_eq!(
+        app.sign_in("alice", "correct horse", "/account")
+            .await
+            .status(),
+        303
+    );
+    let page = app.get("/logout").await.text().await.unwrap();
+    assert!(page.contains("alice"));
+    assert!(page.contains("action=\"/logout\""));
+    let csrf = form_field(&page, "csrf_token").unwrap();
+    let r = app.post_form("/logout", &[("csrf_token", &csrf)]).await;
+    assert_eq!(r.status(), 200);
+    assert!(r.text().await.unwrap().contains("You are signed out"));
+    let page = app.get("/logout").await.text().await.unwrap();
+    assert!(page.contains("You are not signed in"));
 }

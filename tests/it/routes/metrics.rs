@@ -15,6 +15,7 @@ use std::io::Write;
 use std::path::PathBuf;
 
 backend_tests!(
+    metrics_count_responses_and_tokens,
     prometheus_parser_reads_requests_by_route_and_status_and_the_gauges,
     sign_in_failures_do_not_tell_unknown_users_from_wrong_passwords,
     throttled_sign_ins_are_counted_apart_from_failures,
@@ -312,6 +313,23 @@ async fn prometheus_parser_reads_requests_by_route_and_status_and_the_gauges(app
     assert!(f.value("gatehouse_db_jobs_waiting", &[]) >= 0.0);
     assert_eq!(f.value("gatehouse_argon2_jobs_waiting", &[]), 0.0);
     assert_eq!(f.value("gatehouse_signing_jobs_waiting", &[]), 0.0);
+}
+
+async fn metrics_count_responses_and_tokens(app: TestApp) {
+    let c = app.service_client();
+    let r = app
+        .post_form_basic("/token", &c, &[("grant_type", "client_credentials")])
+        .await;
+    assert_eq!(r.status(), 200);
+    let text = app.get("/metrics").await.text().await.unwrap();
+    assert!(
+        text.contains("gatehouse_tokens_issued_total{grant_type=\"client_credentials\"} 1"),
+        "{text}"
+    );
+    assert!(
+        text.contains("gatehouse_http_responses_total{class=\"2xx\"}"),
+        "{text}"
+    );
 }
 
 /// RFC 6819 §4.4.3.6: `/metrics` is public, so its sign-in counter must

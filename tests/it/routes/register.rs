@@ -3,7 +3,10 @@
 //! `GATEHOUSE_REGISTRATION` mode; loopback redirect URIs on any port
 //! (RFC 8252 §7.3) for a natively registered app.
 
-use crate::harness::{expect_error, pkce_pair, racer_url, url_params, TestApp, RACERS};
+use crate::harness::names::HIDDEN_TRICK_NAMES;
+use crate::harness::{
+    client_credentials, expect_error, pkce_pair, racer_url, url_params, TestApp, RACERS,
+};
 use serde_json::{json, Value};
 
 backend_tests!(
@@ -20,20 +23,6 @@ backend_tests!(
     rfc8252_7_3_a_registered_loopback_redirect_uri_works_on_any_port,
     rfc7591_2_client_name_with_bidi_controls_or_invisible_characters_is_invalid_client_metadata,
 );
-
-/// Names that a browser would not show as typed: a right-to-left override
-/// (`"\u{202E}gnp.exe Bank"` shows as `Bank exe.png`), the other bidi
-/// controls, and invisible characters (issue 26, finding 4).
-pub(crate) const HIDDEN_TRICK_NAMES: [&str; 8] = [
-    "\u{202E}gnp.exe Bank",
-    "Bank\u{202B}",
-    "Bank\u{2067}x\u{2069}",
-    "Ba\u{200E}nk",
-    "Ba\u{200F}nk",
-    "Ba\u{61C}nk",
-    "Ba\u{200B}nk",
-    "\u{FEFF}Bank",
-];
 
 mod open_registration {
     use super::*;
@@ -110,16 +99,6 @@ fn client_count(app: &TestApp) -> usize {
         .list_clients()
         .unwrap()
         .len()
-}
-
-async fn client_credentials(app: &TestApp, id: &str, secret: &str) -> reqwest::Response {
-    app.http
-        .post(app.url("/token"))
-        .basic_auth(id, Some(secret))
-        .form(&[("grant_type", "client_credentials")])
-        .send()
-        .await
-        .unwrap()
 }
 
 fn manage(app: &TestApp, reg: &Value, method: reqwest::Method) -> reqwest::RequestBuilder {

@@ -15,7 +15,6 @@ backend_tests!(
     rfc7009_2_1_public_client_revokes_its_own_token,
     rfc7009_2_1_client_authentication_is_required,
     rfc7009_2_1_missing_token_is_invalid_request,
-    rfc8414_metadata_advertises_revocation,
 );
 
 async fn revoke(
@@ -207,22 +206,6 @@ async fn rfc7009_2_1_missing_token_is_invalid_request(app: TestApp) {
     let c = app.service_client();
     let r = revoke(&app, &c, &[("token_type_hint", "access_token")]).await;
     expect_error(r, 400, "invalid_request").await;
-}
-
-async fn rfc8414_metadata_advertises_revocation(app: TestApp) {
-    let doc: serde_json::Value = app
-        .get("/.well-known/oauth-authorization-server")
-        .await
-        .json()
-        .await
-        .unwrap();
-    assert_eq!(doc["revocation_endpoint"], app.url("/revoke"));
-    let methods = doc["revocation_endpoint_auth_methods_supported"]
-        .as_array()
-        .unwrap();
-    assert!(methods.contains(&"client_secret_basic".into()));
-    assert!(methods.contains(&"client_secret_post".into()));
-    assert!(methods.contains(&"none".into()));
 }
 
 /// RFC 7009 §2.1: "If the particular token is a refresh token and the

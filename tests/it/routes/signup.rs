@@ -3,8 +3,8 @@
 //! default, then a person signs up, is signed in and continues; errors
 //! beside the field; throttled per address; CSRF.
 
-use crate::harness::{form_field, html_unescape, TestApp};
-use crate::routes::apps::{assert_accessible, error_beside};
+use crate::harness::{assert_accessible, error_beside, form_field, html_unescape, TestApp};
+
 use gatehouse::store::models::throttle::FREE_FAILURES;
 
 backend_tests!(sign_up_is_404_and_unlinked_while_off);
@@ -268,7 +268,7 @@ mod open {
     async fn rfc8265_look_alikes_of_a_taken_username_are_refused_beside_the_field(app: TestApp) {
         app.clock().freeze();
         let alice = app.user("alice", "correct horse");
-        for name in crate::people::ALICE_LOOK_ALIKES {
+        for name in crate::harness::names::ALICE_LOOK_ALIKES {
             // Past the address's throttle window: each try is a first.
             app.clock().advance(16 * 60);
             let r = sign_up(

@@ -1,10 +1,10 @@
 //! `GET/POST /userinfo` (OpenID Connect Core §5.3) and its RFC 6750 §3
 //! errors.
 
-use crate::harness::TestApp;
-use crate::routes::token::id_token::{
+use crate::harness::oidc::{
     alice_profile, alice_signed_in, code_flow, oidc_client, verify_id_token,
 };
+use crate::harness::TestApp;
 use gatehouse::admin::NewClient;
 
 backend_tests!(

@@ -1,16 +1,32 @@
-//! RFC 8414 metadata, RFC 7517 JWKS, health, metrics, security headers.
+//! `GET /.well-known/oauth-authorization-server` (RFC 8414) and
+//! `GET /.well-known/openid-configuration` (OpenID Connect Discovery 1.0
+//! §3): one document, naming the issuer and every endpoint, and advertising
+//! each feature (the device flow, introspection, revocation, the legacy
+//! grants) exactly while it is on.
 
-use crate::harness::TestApp;
+use crate::harness::device::GRANT;
+use crate::harness::oidc::{
+    alice_profile, alice_signed_in, code_flow, oidc_client, verify_id_token,
+};
+use crate::harness::{str_of, TestApp};
 
 backend_tests!(
     rfc8414_metadata_names_issuer_and_endpoints,
     rfc8414_openid_configuration_is_the_same_document,
-    rfc7517_jwks_publishes_the_rs256_signing_key,
-    health_and_readiness_answer,
-    metrics_count_responses_and_tokens,
-    every_response_carries_security_headers,
-    unknown_path_is_404_not_500,
+    oidc_discovery_3_openid_configuration_has_the_provider_metadata,
+    oidc_discovery_3_claims_supported_is_exactly_what_can_be_returned,
+    rfc8414_metadata_advertises_the_device_flow,
+    rfc8414_metadata_advertises_introspection,
+    rfc8414_metadata_advertises_revocation,
+    rfc8414_password_is_advertised_only_when_a_client_has_it,
 );
+
+mod no_registration {
+    use super::*;
+    backend_tests!(with |c| c.registration = gatehouse::config::Registration::Off;
+        oidc_discovery_3_without_registration_no_registration_endpoint,
+    );
+}
 
 async fn rfc8414_metadata_names_issuer_and_endpoints(app: TestApp) {
     let resp = app.get("/.well-known/oauth-authorization-server").await;
@@ -60,63 +76,153 @@ async fn rfc8414_openid_configuration_is_the_same_document(app: TestApp) {
     assert_eq!(a["scopes_supported"], b["scopes_supported"]);
 }
 
-async fn rfc7517_jwks_publishes_the_rs256_signing_key(app: TestApp) {
-    let resp = app.get("/jwks.json").await;
-    assert_eq!(resp.status(), 200);
-    let jwks: serde_json::Value = resp.json().await.unwrap();
-    let keys = jwks["keys"].as_array().unwrap();
-    assert_eq!(keys.len(), 1);
-    let k = &keys[0];
-    assert_eq!(k["kty"], "RSA");
-    assert_eq!(k["use"], "sig");
-    assert_eq!(k["alg"], "RS256");
-    assert_eq!(k["kid"], app.state.keys.current().signer.kid.as_str());
-    assert!(k.get("d").is_none(), "no private parts");
-    assert!(k["n"].as_str().unwrap().len() > 300, "a 2048-bit modulus");
-}
-
-async fn health_and_readiness_answer(app: TestApp) {
-    assert_eq!(app.get("/healthz").await.status(), 200);
-    let resp = app.get("/readyz").await;
-    assert_eq!(resp.status(), 200);
-    let body: serde_json::Value = resp.json().await.unwrap();
-    assert_eq!(body["status"], "ready");
-}
-
-async fn metrics_count_responses_and_tokens(app: TestApp) {
-    let c = app.service_client();
-    let r = app
-        .post_form_basic("/token", &c, &[("grant_type", "client_credentials")])
-        .await;
+async fn discovery(app: &TestApp, path: &str) -> serde_json::Value {
+    let r = app.get(path).await;
     assert_eq!(r.status(), 200);
-    let text = app.get("/metrics").await.text().await.unwrap();
-    assert!(
-        text.contains("gatehouse_tokens_issued_total{grant_type=\"client_credentials\"} 1"),
-        "{text}"
-    );
-    assert!(
-        text.contains("gatehouse_http_responses_total{class=\"2xx\"}"),
-        "{text}"
-    );
+    r.json().await.unwrap()
 }
 
-async fn every_response_carries_security_headers(app: TestApp) {
-    for path in ["/healthz", "/jwks.json", "/nope"] {
-        let r = app.get(path).await;
-        let h = r.headers();
-        assert_eq!(h["x-frame-options"], "DENY", "{path}");
-        assert_eq!(h["x-content-type-options"], "nosniff", "{path}");
-        assert_eq!(h["referrer-policy"], "no-referrer", "{path}");
-        let csp = h["content-security-policy"].to_str().unwrap();
-        assert!(
-            csp.contains("default-src 'self'") && csp.contains("frame-ancestors 'none'"),
-            "{path}: {csp}"
-        );
+async fn oidc_discovery_3_openid_configuration_has_the_provider_metadata(app: TestApp) {
+    app.service_client();
+    let doc = discovery(&app, "/.well-known/openid-configuration").await;
+    // §4.3: the issuer is exactly the one the document was fetched for.
+    assert_eq!(doc["issuer"], app.base.as_str());
+    assert_eq!(doc["authorization_endpoint"], app.url("/authorize"));
+    assert_eq!(doc["token_endpoint"], app.url("/token"));
+    assert_eq!(doc["userinfo_endpoint"], app.url("/userinfo"));
+    assert_eq!(doc["jwks_uri"], app.url("/jwks.json"));
+    assert_eq!(doc["end_session_endpoint"], app.url("/logout"));
+    assert_eq!(doc["registration_endpoint"], app.url("/register"));
+    assert_eq!(doc["response_types_supported"], serde_json::json!(["code"]));
+    assert_eq!(
+        doc["subject_types_supported"],
+        serde_json::json!(["public"])
+    );
+    assert_eq!(
+        doc["id_token_signing_alg_values_supported"],
+        serde_json::json!(["RS256"])
+    );
+    let scopes = doc["scopes_supported"].as_array().unwrap();
+    for s in ["openid", "profile", "email", "read", "write"] {
+        assert!(scopes.contains(&s.into()), "{s} in {scopes:?}");
     }
+    for flag in [
+        "claims_parameter_supported",
+        "request_parameter_supported",
+        "request_uri_parameter_supported",
+    ] {
+        assert_eq!(doc[flag], false, "{flag}");
+    }
+    assert!(doc["claims_supported"].is_array());
+    // RFC 8414's document is the same one (the fields are registered for
+    // it too, RFC 8414 §7.1.2).
+    let oauth = discovery(&app, "/.well-known/oauth-authorization-server").await;
+    assert_eq!(oauth, doc);
 }
 
-async fn unknown_path_is_404_not_500(app: TestApp) {
-    assert_eq!(app.get("/does-not-exist").await.status(), 404);
-    let r = app.http.get(app.url("/token")).send().await.unwrap();
-    assert!(r.status().is_client_error(), "GET /token: {}", r.status());
+async fn oidc_discovery_3_claims_supported_is_exactly_what_can_be_returned(app: TestApp) {
+    let c = oidc_client(&app);
+    alice_signed_in(&app).await;
+    alice_profile(&app);
+    let doc = discovery(&app, "/.well-known/openid-configuration").await;
+    let supported: std::collections::BTreeSet<String> = doc["claims_supported"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|v| v.as_str().unwrap().to_string())
+        .collect();
+    let body = code_flow(
+        &app,
+        &c,
+        &[("scope", "openid profile email"), ("nonce", "n")],
+    )
+    .await;
+    let (_, id) = verify_id_token(&app, str_of(&body, "id_token"), &c.client.id).await;
+    let info: serde_json::Value = app
+        .http
+        .get(app.url("/userinfo"))
+        .bearer_auth(str_of(&body, "access_token"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let mut returned = std::collections::BTreeSet::new();
+    for v in [&id, &info] {
+        returned.extend(v.as_object().unwrap().keys().cloned());
+    }
+    assert_eq!(returned, supported);
+}
+
+async fn oidc_discovery_3_without_registration_no_registration_endpoint(app: TestApp) {
+    let doc = discovery(&app, "/.well-known/openid-configuration").await;
+    assert!(doc.get("registration_endpoint").is_none(), "{doc}");
+    assert_eq!(doc["userinfo_endpoint"], app.url("/userinfo"));
+}
+
+async fn rfc8414_metadata_advertises_the_device_flow(app: TestApp) {
+    let doc: serde_json::Value = app
+        .get("/.well-known/oauth-authorization-server")
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(
+        doc["device_authorization_endpoint"],
+        app.url("/device_authorization")
+    );
+    let grants = doc["grant_types_supported"].as_array().unwrap();
+    assert!(grants.contains(&GRANT.into()), "{grants:?}");
+}
+
+async fn rfc8414_metadata_advertises_introspection(app: TestApp) {
+    let doc: serde_json::Value = app
+        .get("/.well-known/oauth-authorization-server")
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(doc["introspection_endpoint"], app.url("/introspect"));
+    assert_eq!(
+        doc["introspection_endpoint_auth_methods_supported"],
+        serde_json::json!(["client_secret_basic", "client_secret_post"])
+    );
+}
+
+async fn rfc8414_metadata_advertises_revocation(app: TestApp) {
+    let doc: serde_json::Value = app
+        .get("/.well-known/oauth-authorization-server")
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(doc["revocation_endpoint"], app.url("/revoke"));
+    let methods = doc["revocation_endpoint_auth_methods_supported"]
+        .as_array()
+        .unwrap();
+    assert!(methods.contains(&"client_secret_basic".into()));
+    assert!(methods.contains(&"client_secret_post".into()));
+    assert!(methods.contains(&"none".into()));
+}
+
+async fn rfc8414_password_is_advertised_only_when_a_client_has_it(app: TestApp) {
+    let grants = |doc: serde_json::Value| doc["grant_types_supported"].clone();
+    let doc: serde_json::Value = app
+        .get("/.well-known/oauth-authorization-server")
+        .await
+        .json()
+        .await
+        .unwrap();
+    let g = grants(doc);
+    assert!(g.as_array().unwrap().contains(&"refresh_token".into()));
+    assert!(!g.as_array().unwrap().contains(&"password".into()));
+    app.password_client();
+    let doc: serde_json::Value = app
+        .get("/.well-known/oauth-authorization-server")
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert!(grants(doc).as_array().unwrap().contains(&"password".into()));
 }

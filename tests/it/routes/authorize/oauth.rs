@@ -1,7 +1,9 @@
-//! The browser side of the authorization endpoint: `/authorize` (RFC 6749
-//! §4.1, §4.2), sign-in on the way, consent, PKCE at the request (RFC 7636).
+//! `GET/POST /authorize` (RFC 6749 §4.1, §4.2): the code flow with PKCE
+//! (RFC 7636), the errors shown as a page or redirected to the client,
+//! sign-in on the way, remembered consent, and the implicit grant for the
+//! clients registered with it.
 
-use crate::harness::{code_query, form_field, pkce_pair, signed_in, url_params, TestApp, REDIRECT};
+use crate::harness::{code_query, pkce_pair, signed_in, url_params, TestApp, REDIRECT};
 use gatehouse::admin::NewClient;
 
 backend_tests!(
@@ -11,13 +13,7 @@ backend_tests!(
     rfc7636_4_4_1_plain_and_missing_pkce_are_refused,
     rfc6749_3_1_repeated_parameter_redirects_invalid_request,
     not_signed_in_goes_to_sign_in_and_continues,
-    oidc_prompt_none_answers_login_required_and_consent_required,
-    oidc_prompt_login_asks_to_sign_in_again,
-    oidc_prompt_consent_shows_the_page_even_when_remembered,
     remembered_consent_skips_the_page_for_the_same_or_fewer_scopes,
-    rfc6749_4_1_2_1_deny_redirects_access_denied,
-    consent_without_csrf_token_is_403_and_issues_nothing,
-    consent_page_names_the_app_its_scopes_and_offers_sign_out,
     post_to_authorize_works_like_get,
     rfc6749_4_2_implicit_only_for_clients_registered_with_it,
 );
@@ -190,53 +186,6 @@ async fn not_signed_in_goes_to_sign_in_and_continues(app: TestApp) {
     assert!(loc.starts_with("/consent?"), "{loc}");
 }
 
-async fn oidc_prompt_none_answers_login_required_and_consent_required(app: TestApp) {
-    let c = app.web_client(false);
-    let (_, ch) = pkce_pair();
-    let q = code_query(&c, &ch, &[("prompt", "none")]);
-    let (_, loc) = app.location(&format!("/authorize?{q}")).await;
-    assert_eq!(url_params(&loc, false)["error"], "login_required");
-    signed_in(&app).await;
-    let (_, loc) = app.location(&format!("/authorize?{q}")).await;
-    assert_eq!(url_params(&loc, false)["error"], "consent_required");
-    // Once consented, silent renewal gets a code without any page.
-    app.authorize_and_allow(&code_query(&c, &ch, &[])).await;
-    let (status, loc) = app.location(&format!("/authorize?{q}")).await;
-    assert_eq!(status, 303);
-    assert!(url_params(&loc, false).contains_key("code"), "{loc}");
-}
-
-async fn oidc_prompt_login_asks_to_sign_in_again(app: TestApp) {
-    let c = app.web_client(false);
-    signed_in(&app).await;
-    let (_, ch) = pkce_pair();
-    let (_, loc) = app
-        .location(&format!(
-            "/authorize?{}",
-            code_query(&c, &ch, &[("prompt", "login")])
-        ))
-        .await;
-    assert!(loc.starts_with("/login?next="), "{loc}");
-    assert!(
-        !loc.contains("prompt%3Dlogin"),
-        "the continuation drops prompt=login: {loc}"
-    );
-}
-
-async fn oidc_prompt_consent_shows_the_page_even_when_remembered(app: TestApp) {
-    let c = app.web_client(false);
-    signed_in(&app).await;
-    let (_, ch) = pkce_pair();
-    app.authorize_and_allow(&code_query(&c, &ch, &[])).await;
-    let (_, loc) = app
-        .location(&format!(
-            "/authorize?{}",
-            code_query(&c, &ch, &[("prompt", "consent")])
-        ))
-        .await;
-    assert!(loc.starts_with("/consent?"), "{loc}");
-}
-
 async fn remembered_consent_skips_the_page_for_the_same_or_fewer_scopes(app: TestApp) {
     let c = app.web_client(false);
     signed_in(&app).await;
@@ -264,68 +213,6 @@ async fn remembered_consent_skips_the_page_for_the_same_or_fewer_scopes(app: Tes
         ))
         .await;
     assert!(loc.starts_with("/consent?"), "consent is per client: {loc}");
-}
-
-async fn rfc6749_4_1_2_1_deny_redirects_access_denied(app: TestApp) {
-    let c = app.web_client(false);
-    signed_in(&app).await;
-    let (_, ch) = pkce_pair();
-    let (_, loc) = app
-        .location(&format!("/authorize?{}", code_query(&c, &ch, &[])))
-        .await;
-    let r = app.decide(&loc, "deny").await;
-    assert_eq!(r.status(), 303);
-    let p = url_params(r.headers()["location"].to_str().unwrap(), false);
-    assert_eq!(p["error"], "access_denied");
-    assert_eq!(p["state"], "st-123");
-    assert!(!p.contains_key("code"));
-    // Nothing was remembered: the next request asks again.
-    let (_, loc) = app
-        .location(&format!("/authorize?{}", code_query(&c, &ch, &[])))
-        .await;
-    assert!(loc.starts_with("/consent?"));
-}
-
-async fn consent_without_csrf_token_is_403_and_issues_nothing(app: TestApp) {
-    let c = app.web_client(false);
-    signed_in(&app).await;
-    let (_, ch) = pkce_pair();
-    let q = code_query(&c, &ch, &[]);
-    let r = app
-        .post_form("/consent", &[("request", &q), ("decision", "allow")])
-        .await;
-    assert_eq!(r.status(), 403);
-    let r = app
-        .post_form(
-            "/consent",
-            &[("request", &q), ("decision", "allow"), ("csrf_token", "x")],
-        )
-        .await;
-    assert_eq!(r.status(), 403);
-    let (_, loc) = app.location(&format!("/authorize?{q}")).await;
-    assert!(loc.starts_with("/consent?"), "no consent was recorded");
-}
-
-async fn consent_page_names_the_app_its_scopes_and_offers_sign_out(app: TestApp) {
-    let c = app.web_client(false);
-    signed_in(&app).await;
-    let (_, ch) = pkce_pair();
-    let (_, loc) = app
-        .location(&format!(
-            "/authorize?{}",
-            code_query(&c, &ch, &[("scope", "read write")])
-        ))
-        .await;
-    let r = app.get(&loc).await;
-    assert_eq!(r.headers()["x-frame-options"], "DENY");
-    let html = r.text().await.unwrap();
-    assert!(html.contains("Photo Printer"));
-    assert!(html.contains("https://app.example"));
-    assert!(html.contains("Read your data") && html.contains("Change your data"));
-    assert!(html.contains("name=\"decision\" value=\"allow\""));
-    assert!(html.contains("name=\"decision\" value=\"deny\""));
-    assert!(html.contains("action=\"/logout\"") && html.contains("Not you?"));
-    assert!(form_field(&html, "csrf_token").is_some());
 }
 
 async fn post_to_authorize_works_like_get(app: TestApp) {

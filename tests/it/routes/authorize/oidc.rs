@@ -1,9 +1,12 @@
-//! OpenID Connect Core §3.1.2.1 authorization request parameters:
-//! `max_age`, `prompt`, `login_hint`, `id_token_hint`, `request` and
-//! `request_uri` (§6), and the errors of §3.1.2.6.
+//! OpenID Connect Core §3.1.2.1 authorization request parameters at
+//! `/authorize`: `prompt` (`none`, `login`, `consent`, `select_account`),
+//! `max_age`, `login_hint`, `id_token_hint`, `request` and `request_uri`
+//! (§6), and the errors of §3.1.2.6.
 
-use crate::harness::{code_query, form_field, pkce_pair, url_params, TestApp, PASSWORD, REDIRECT};
-use crate::routes::token::id_token::{alice_signed_in, code_flow, oidc_client, verify_id_token};
+use crate::harness::oidc::{alice_signed_in, code_flow, oidc_client, verify_id_token};
+use crate::harness::{
+    code_query, form_field, pkce_pair, signed_in, url_params, TestApp, PASSWORD, REDIRECT,
+};
 
 backend_tests!(
     oidc_core_3_1_2_1_max_age_0_forces_the_sign_in_page,
@@ -14,6 +17,9 @@ backend_tests!(
     oidc_core_3_1_2_1_login_hint_prefills_the_username,
     oidc_core_6_request_and_request_uri_are_refused_with_their_codes,
     oidc_core_3_1_2_1_acr_values_and_display_are_ignored,
+    oidc_prompt_none_answers_login_required_and_consent_required,
+    oidc_prompt_login_asks_to_sign_in_again,
+    oidc_prompt_consent_shows_the_page_even_when_remembered,
 );
 
 /// The `next` of a redirect to the sign-in page.
@@ -264,4 +270,51 @@ async fn oidc_core_3_1_2_1_acr_values_and_display_are_ignored(app: TestApp) {
     )
     .await;
     assert!(body["id_token"].is_string());
+}
+
+async fn oidc_prompt_none_answers_login_required_and_consent_required(app: TestApp) {
+    let c = app.web_client(false);
+    let (_, ch) = pkce_pair();
+    let q = code_query(&c, &ch, &[("prompt", "none")]);
+    let (_, loc) = app.location(&format!("/authorize?{q}")).await;
+    assert_eq!(url_params(&loc, false)["error"], "login_required");
+    signed_in(&app).await;
+    let (_, loc) = app.location(&format!("/authorize?{q}")).await;
+    assert_eq!(url_params(&loc, false)["error"], "consent_required");
+    // Once consented, silent renewal gets a code without any page.
+    app.authorize_and_allow(&code_query(&c, &ch, &[])).await;
+    let (status, loc) = app.location(&format!("/authorize?{q}")).await;
+    assert_eq!(status, 303);
+    assert!(url_params(&loc, false).contains_key("code"), "{loc}");
+}
+
+async fn oidc_prompt_login_asks_to_sign_in_again(app: TestApp) {
+    let c = app.web_client(false);
+    signed_in(&app).await;
+    let (_, ch) = pkce_pair();
+    let (_, loc) = app
+        .location(&format!(
+            "/authorize?{}",
+            code_query(&c, &ch, &[("prompt", "login")])
+        ))
+        .await;
+    assert!(loc.starts_with("/login?next="), "{loc}");
+    assert!(
+        !loc.contains("prompt%3Dlogin"),
+        "the continuation drops prompt=login: {loc}"
+    );
+}
+
+async fn oidc_prompt_consent_shows_the_page_even_when_remembered(app: TestApp) {
+    let c = app.web_client(false);
+    signed_in(&app).await;
+    let (_, ch) = pkce_pair();
+    app.authorize_and_allow(&code_query(&c, &ch, &[])).await;
+    let (_, loc) = app
+        .location(&format!(
+            "/authorize?{}",
+            code_query(&c, &ch, &[("prompt", "consent")])
+        ))
+        .await;
+    assert!(loc.starts_with("/consent?"), "{loc}");
 }

@@ -5,8 +5,8 @@
 //! without signing in, through `/authorize` or the consent page, gives no
 //! code, and an edited, cut or moved seal is refused.
 
+use crate::harness::oidc::{alice_signed_in, code_flow, oidc_client, verify_id_token};
 use crate::harness::{code_query, form_field, pkce_pair, url_params, TestApp, PASSWORD, REDIRECT};
-use crate::routes::token::id_token::{alice_signed_in, code_flow, oidc_client, verify_id_token};
 use gatehouse::admin::CreatedClient;
 
 backend_tests!(

@@ -1,7 +1,8 @@
-//! Polling `POST /token` with a device code (RFC 8628 §3.4–3.5).
+//! `POST /token` with `grant_type=urn:ietf:params:oauth:grant-type:device_code`:
+//! polling with a device code (RFC 8628 §3.4–3.5).
 
 use crate::harness::device::*;
-use crate::harness::{expect_error, TestApp};
+use crate::harness::{expect_error, str_of, TestApp};
 use gatehouse::crypto::token_hash;
 
 backend_tests!(

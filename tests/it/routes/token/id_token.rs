@@ -1,9 +1,13 @@
-//! OpenID Connect Core 1.0 on top of the code flow: ID tokens from the
-//! token endpoint (§2, §3.1.3.3, §3.1.3.6, §3.1.3.7), on refresh (§12.2).
-//! The helpers here are shared by the other OpenID Connect test files.
+//! OpenID Connect Core 1.0 at `POST /token`: the ID token in the answers
+//! of the code flow (§3.1.3.3, §3.1.3.7), the password grant (§3.1.3.6),
+//! the device grant (§2) and refresh (§12.2), its lifetime, and the claims
+//! each scope adds (§5.4).
 
-use crate::harness::{code_query, form_field, pkce_pair, url_params, TestApp, REDIRECT};
-use gatehouse::admin::{CreatedClient, NewClient};
+use crate::harness::oidc::{
+    alice_profile, alice_signed_in, code_flow, expected_at_hash, oidc_client, verify_id_token,
+};
+use crate::harness::{form_field, str_of, TestApp};
+use gatehouse::admin::NewClient;
 
 backend_tests!(
     oidc_core_3_1_3_3_code_flow_with_openid_returns_an_id_token_signed_like_access_tokens,
@@ -14,103 +18,13 @@ backend_tests!(
     oidc_core_3_1_3_6_password_grant_with_openid_gets_an_id_token,
     oidc_core_2_device_grant_with_openid_gets_an_id_token_of_the_approving_sign_in,
     oidc_core_5_4_profile_and_email_claims_by_scope_in_the_id_token,
-    oidc_core_5_1_account_page_changes_the_display_name_with_csrf,
-    oidc_discovery_3_openid_configuration_has_the_provider_metadata,
-    oidc_discovery_3_claims_supported_is_exactly_what_can_be_returned,
 );
-
-mod no_registration {
-    use super::*;
-    backend_tests!(with |c| c.registration = gatehouse::config::Registration::Off;
-        oidc_discovery_3_without_registration_no_registration_endpoint,
-    );
-}
 
 mod short_id_tokens {
     use super::*;
     backend_tests!(with |c| c.id_token_ttl = 30;
         oidc_core_2_id_token_lifetime_is_the_id_token_ttl_setting,
     );
-}
-
-pub const OIDC_SCOPE: &str = "openid profile email read";
-
-/// A confidential web app that may ask for `openid profile email read`.
-pub fn oidc_client(app: &TestApp) -> CreatedClient {
-    app.client(NewClient {
-        name: "Relying Party".into(),
-        grant_types: vec!["authorization_code".into(), "refresh_token".into()],
-        redirect_uris: vec![REDIRECT.into()],
-        scope: OIDC_SCOPE.into(),
-        website: Some("https://app.example".into()),
-        ..Default::default()
-    })
-}
-
-/// Creates `alice` and signs her in; returns her row.
-pub async fn alice_signed_in(app: &TestApp) -> gatehouse::store::models::User {
-    let alice = app.alice();
-    let r = app
-        .sign_in(
-            crate::harness::USERNAME,
-            crate::harness::PASSWORD,
-            "/account",
-        )
-        .await;
-    assert_eq!(r.status(), 303);
-    alice
-}
-
-/// Signed in already: runs the code flow with `extra` authorization
-/// parameters (allowing on the consent page if shown) and returns the token
-/// response.
-pub async fn code_flow(
-    app: &TestApp,
-    client: &CreatedClient,
-    extra: &[(&str, &str)],
-) -> serde_json::Value {
-    let (verifier, challenge) = pkce_pair();
-    let loc = app
-        .authorize_and_allow(&code_query(client, &challenge, extra))
-        .await;
-    assert!(loc.starts_with(REDIRECT), "{loc}");
-    let p = url_params(&loc, false);
-    let code = p.get("code").unwrap_or_else(|| panic!("a code in {loc}"));
-    let r = app
-        .exchange(client, code, Some(&verifier), Some(REDIRECT))
-        .await;
-    assert_eq!(r.status(), 200);
-    r.json().await.unwrap()
-}
-
-/// Verifies an ID token against `/jwks.json` as a relying party does:
-/// RS256, a published `kid`, `iss` = the issuer, `aud` = `client_id`,
-/// unexpired. Returns its header and claims.
-pub async fn verify_id_token(
-    app: &TestApp,
-    token: &str,
-    client_id: &str,
-) -> (jsonwebtoken::Header, serde_json::Value) {
-    let jwks: jsonwebtoken::jwk::JwkSet = app.get("/jwks.json").await.json().await.unwrap();
-    let header = jsonwebtoken::decode_header(token).unwrap();
-    let kid = header.kid.clone().expect("kid in header");
-    let jwk = jwks.find(&kid).expect("kid published in JWKS");
-    let key = jsonwebtoken::DecodingKey::from_jwk(jwk).unwrap();
-    let mut v = jsonwebtoken::Validation::new(jsonwebtoken::Algorithm::RS256);
-    v.set_audience(&[client_id]);
-    v.set_issuer(&[&app.state.issuer]);
-    v.leeway = 0;
-    v.set_required_spec_claims(&["exp", "iss", "aud", "sub"]);
-    let claims = jsonwebtoken::decode::<serde_json::Value>(token, &key, &v)
-        .expect("the ID token verifies")
-        .claims;
-    (header, claims)
-}
-
-/// OIDC Core §3.1.3.6: base64url of the left half of SHA-256.
-pub fn expected_at_hash(access_token: &str) -> String {
-    let digest = gatehouse::crypto::sha256(access_token.as_bytes());
-    gatehouse::crypto::b64url(&digest[..16])
 }
 
 /// The stored hashes of every browser session.
@@ -124,10 +38,6 @@ fn session_hashes(app: &TestApp) -> Vec<String> {
     .unwrap();
     assert!(!hashes.is_empty());
     hashes
-}
-
-fn str_of<'a>(v: &'a serde_json::Value, k: &str) -> &'a str {
-    v[k].as_str().unwrap_or_else(|| panic!("{k} in {v}"))
 }
 
 async fn oidc_core_3_1_3_3_code_flow_with_openid_returns_an_id_token_signed_like_access_tokens(
@@ -383,22 +293,6 @@ async fn oidc_core_2_device_grant_with_openid_gets_an_id_token_of_the_approving_
     assert_eq!(again["sid"], claims["sid"]);
 }
 
-/// Gives `alice` a display name and a verified e-mail address.
-pub fn alice_profile(app: &TestApp) -> gatehouse::store::models::User {
-    let mut c = app.state.store.conn().unwrap();
-    gatehouse::admin::update_person(
-        &mut c,
-        crate::harness::USERNAME,
-        &gatehouse::admin::ProfileChange {
-            name: Some("Alice Liddell".into()),
-            email: Some("alice@example.com".into()),
-            email_verified: Some(true),
-        },
-        app.clock().now(),
-    )
-    .unwrap()
-}
-
 async fn oidc_core_5_4_profile_and_email_claims_by_scope_in_the_id_token(app: TestApp) {
     let c = oidc_client(&app);
     alice_signed_in(&app).await;
@@ -455,134 +349,4 @@ async fn oidc_core_5_4_profile_and_email_claims_by_scope_in_the_id_token(app: Te
     for k in ["name", "email", "email_verified"] {
         assert!(bare.get(k).is_none(), "{k}: {bare}");
     }
-}
-
-async fn oidc_core_5_1_account_page_changes_the_display_name_with_csrf(app: TestApp) {
-    let c = oidc_client(&app);
-    alice_signed_in(&app).await;
-    let html = app.get("/account").await.text().await.unwrap();
-    assert_eq!(form_field(&html, "name").as_deref(), Some(""));
-    let csrf = form_field(&html, "csrf_token").unwrap();
-    // Without the CSRF token: 403 and nothing changes.
-    let r = app
-        .post_form("/account/profile", &[("name", "Mallory")])
-        .await;
-    assert_eq!(r.status(), 403);
-    // Too long: the page again, with the error beside the field.
-    let long = "x".repeat(201);
-    let r = app
-        .post_form(
-            "/account/profile",
-            &[("csrf_token", &csrf), ("name", &long)],
-        )
-        .await;
-    assert_eq!(r.status(), 400);
-    let html = r.text().await.unwrap();
-    assert!(html.contains("id=\"name-error\""), "{html}");
-    let r = app
-        .post_form(
-            "/account/profile",
-            &[("csrf_token", &csrf), ("name", "  Alice <b>L</b>  ")],
-        )
-        .await;
-    assert_eq!(r.status(), 303);
-    assert_eq!(r.headers()["location"], "/account?saved=1");
-    let html = app.get("/account?saved=1").await.text().await.unwrap();
-    assert_eq!(form_field(&html, "name").as_deref(), Some("Alice <b>L</b>"));
-    assert!(!html.contains("<b>L</b>"), "escaped on the page");
-    let body = code_flow(&app, &c, &[("scope", "openid profile")]).await;
-    let (_, claims) = verify_id_token(&app, str_of(&body, "id_token"), &c.client.id).await;
-    assert_eq!(claims["name"], "Alice <b>L</b>");
-    // Signed out: the form sends to the sign-in page.
-    let anon = reqwest::Client::builder()
-        .redirect(reqwest::redirect::Policy::none())
-        .build()
-        .unwrap();
-    let r = anon.get(app.url("/account")).send().await.unwrap();
-    assert_eq!(r.status(), 303);
-}
-
-async fn discovery(app: &TestApp, path: &str) -> serde_json::Value {
-    let r = app.get(path).await;
-    assert_eq!(r.status(), 200);
-    r.json().await.unwrap()
-}
-
-async fn oidc_discovery_3_openid_configuration_has_the_provider_metadata(app: TestApp) {
-    app.service_client();
-    let doc = discovery(&app, "/.well-known/openid-configuration").await;
-    // §4.3: the issuer is exactly the one the document was fetched for.
-    assert_eq!(doc["issuer"], app.base.as_str());
-    assert_eq!(doc["authorization_endpoint"], app.url("/authorize"));
-    assert_eq!(doc["token_endpoint"], app.url("/token"));
-    assert_eq!(doc["userinfo_endpoint"], app.url("/userinfo"));
-    assert_eq!(doc["jwks_uri"], app.url("/jwks.json"));
-    assert_eq!(doc["end_session_endpoint"], app.url("/logout"));
-    assert_eq!(doc["registration_endpoint"], app.url("/register"));
-    assert_eq!(doc["response_types_supported"], serde_json::json!(["code"]));
-    assert_eq!(
-        doc["subject_types_supported"],
-        serde_json::json!(["public"])
-    );
-    assert_eq!(
-        doc["id_token_signing_alg_values_supported"],
-        serde_json::json!(["RS256"])
-    );
-    let scopes = doc["scopes_supported"].as_array().unwrap();
-    for s in ["openid", "profile", "email", "read", "write"] {
-        assert!(scopes.contains(&s.into()), "{s} in {scopes:?}");
-    }
-    for flag in [
-        "claims_parameter_supported",
-        "request_parameter_supported",
-        "request_uri_parameter_supported",
-    ] {
-        assert_eq!(doc[flag], false, "{flag}");
-    }
-    assert!(doc["claims_supported"].is_array());
-    // RFC 8414's document is the same one (the fields are registered for
-    // it too, RFC 8414 §7.1.2).
-    let oauth = discovery(&app, "/.well-known/oauth-authorization-server").await;
-    assert_eq!(oauth, doc);
-}
-
-async fn oidc_discovery_3_without_registration_no_registration_endpoint(app: TestApp) {
-    let doc = discovery(&app, "/.well-known/openid-configuration").await;
-    assert!(doc.get("registration_endpoint").is_none(), "{doc}");
-    assert_eq!(doc["userinfo_endpoint"], app.url("/userinfo"));
-}
-
-async fn oidc_discovery_3_claims_supported_is_exactly_what_can_be_returned(app: TestApp) {
-    let c = oidc_client(&app);
-    alice_signed_in(&app).await;
-    alice_profile(&app);
-    let doc = discovery(&app, "/.well-known/openid-configuration").await;
-    let supported: std::collections::BTreeSet<String> = doc["claims_supported"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|v| v.as_str().unwrap().to_string())
-        .collect();
-    let body = code_flow(
-        &app,
-        &c,
-        &[("scope", "openid profile email"), ("nonce", "n")],
-    )
-    .await;
-    let (_, id) = verify_id_token(&app, str_of(&body, "id_token"), &c.client.id).await;
-    let info: serde_json::Value = app
-        .http
-        .get(app.url("/userinfo"))
-        .bearer_auth(str_of(&body, "access_token"))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
-    let mut returned = std::collections::BTreeSet::new();
-    for v in [&id, &info] {
-        returned.extend(v.as_object().unwrap().keys().cloned());
-    }
-    assert_eq!(returned, supported);
 }

@@ -12,7 +12,6 @@ backend_tests!(
     rfc6749_4_3_client_without_password_grant_is_unauthorized_client,
     rfc6749_4_3_2_brute_force_is_throttled_without_leaking,
     rfc6749_4_3_2_public_client_authenticates_with_its_id,
-    rfc8414_password_is_advertised_only_when_a_client_has_it,
     rfc6819_4_4_3_6_parallel_password_grants_never_exceed_the_allowance,
 );
 
@@ -189,27 +188,6 @@ async fn rfc6749_4_3_2_public_client_authenticates_with_its_id(app: TestApp) {
         )
         .await;
     assert_eq!(r.status(), 200);
-}
-
-async fn rfc8414_password_is_advertised_only_when_a_client_has_it(app: TestApp) {
-    let grants = |doc: serde_json::Value| doc["grant_types_supported"].clone();
-    let doc: serde_json::Value = app
-        .get("/.well-known/oauth-authorization-server")
-        .await
-        .json()
-        .await
-        .unwrap();
-    let g = grants(doc);
-    assert!(g.as_array().unwrap().contains(&"refresh_token".into()));
-    assert!(!g.as_array().unwrap().contains(&"password".into()));
-    app.password_client();
-    let doc: serde_json::Value = app
-        .get("/.well-known/oauth-authorization-server")
-        .await
-        .json()
-        .await
-        .unwrap();
-    assert!(grants(doc).as_array().unwrap().contains(&"password".into()));
 }
 
 /// RFC 6819 §4.4.3.6 (RFC 6749 §4.3.2, §10.10): guesses sent all at once

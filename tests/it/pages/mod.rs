@@ -1,2 +1,0 @@
-mod names;
-mod safety;
