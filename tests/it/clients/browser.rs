@@ -2,6 +2,7 @@
 //! Chromium signs in, consents, and lands on a callback server inside the
 //! test, which then exchanges the code (RFC 6749 §4.1, RFC 7636).
 
+use crate::harness::device::{poll, start, GRANT};
 use crate::harness::webdriver::{Browser, Callback};
 use crate::harness::{pkce_pair, TestApp};
 use gatehouse::admin::NewClient;
@@ -10,33 +11,6 @@ backend_tests!(
     browser_signs_in_consents_and_the_app_exchanges_the_code,
     rfc8628_browser_enters_the_code_signs_in_allows_then_denies,
 );
-
-const DEVICE_GRANT: &str = "urn:ietf:params:oauth:grant-type:device_code";
-
-/// A public device client starts the flow (RFC 8628 §3.1); returns the
-/// §3.2 answer.
-async fn start_device_flow(app: &TestApp, client_id: &str) -> serde_json::Value {
-    let r = app
-        .post_form(
-            "/device_authorization",
-            &[("client_id", client_id), ("scope", "read")],
-        )
-        .await;
-    assert_eq!(r.status(), 200);
-    r.json().await.unwrap()
-}
-
-async fn poll_device(app: &TestApp, client_id: &str, device_code: &str) -> reqwest::Response {
-    app.post_form(
-        "/token",
-        &[
-            ("grant_type", DEVICE_GRANT),
-            ("device_code", device_code),
-            ("client_id", client_id),
-        ],
-    )
-    .await
-}
 
 /// The device page in a real browser: the person opens the verification
 /// URI, confirms the code, signs in and allows; the device's poll then gets
@@ -47,16 +21,16 @@ async fn rfc8628_browser_enters_the_code_signs_in_allows_then_denies(app: TestAp
     };
     let tv = app.client(NewClient {
         name: "Living-room TV".into(),
-        grant_types: vec![DEVICE_GRANT.into()],
+        grant_types: vec![GRANT.into()],
         scope: "read write".into(),
         public: true,
         ..Default::default()
     });
     app.user("alice", "correct horse");
 
-    let flow = start_device_flow(&app, &tv.client.id).await;
+    let flow = start(&app, &tv, Some("read")).await;
     let device_code = flow["device_code"].as_str().unwrap();
-    let pending = poll_device(&app, &tv.client.id, device_code).await;
+    let pending = poll(&app, &tv, device_code).await;
     crate::harness::expect_error(pending, 400, "authorization_pending").await;
 
     // The person types the code by hand, in lower case, without the dash.
@@ -90,14 +64,14 @@ async fn rfc8628_browser_enters_the_code_signs_in_allows_then_denies(app: TestAp
     browser.wait_for_text("You may return to your device").await;
     browser.screenshot("device-done-phone").await;
 
-    let r = poll_device(&app, &tv.client.id, device_code).await;
+    let r = poll(&app, &tv, device_code).await;
     assert_eq!(r.status(), 200);
     let body: serde_json::Value = r.json().await.unwrap();
     let claims = app.verify_jwt(body["access_token"].as_str().unwrap()).await;
     assert_eq!(claims["client_id"], tv.client.id.as_str());
 
     // A second request, opened from the complete URI (pre-filled), denied.
-    let flow = start_device_flow(&app, &tv.client.id).await;
+    let flow = start(&app, &tv, Some("read")).await;
     browser
         .goto(flow["verification_uri_complete"].as_str().unwrap())
         .await;
@@ -107,7 +81,7 @@ async fn rfc8628_browser_enters_the_code_signs_in_allows_then_denies(app: TestAp
         .await;
     browser.click("button[name=decision][value=deny]").await;
     browser.wait_for_text("Request denied").await;
-    let r = poll_device(&app, &tv.client.id, flow["device_code"].as_str().unwrap()).await;
+    let r = poll(&app, &tv, flow["device_code"].as_str().unwrap()).await;
     crate::harness::expect_error(r, 400, "access_denied").await;
 }
 

@@ -56,12 +56,7 @@ async fn browser_signs_up_registers_an_app_and_the_oauth2_crate_completes_the_co
     let secret = element_value(&html, "client_secret").expect("the secret on the page");
 
     // A Rust app configured from the metadata, the id and the secret.
-    let meta: serde_json::Value = app
-        .get("/.well-known/oauth-authorization-server")
-        .await
-        .json()
-        .await
-        .unwrap();
+    let meta = app.metadata().await;
     let client = BasicClient::new(ClientId::new(client_id.clone()))
         .set_client_secret(ClientSecret::new(secret))
         .set_auth_uri(

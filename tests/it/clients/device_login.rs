@@ -2,7 +2,7 @@
 //! the built example.
 
 use crate::harness::device::*;
-use crate::harness::TestApp;
+use crate::harness::{signed_in, TestApp};
 use gatehouse::admin::CreatedClient;
 
 /// On a server whose devices poll every second, so the sample client
@@ -22,10 +22,10 @@ fn fast_polling(cfg: &mut gatehouse::Config) {
 
 #[allow(dead_code)]
 #[path = "../../../examples/device_login.rs"]
-mod device_login;
+mod example;
 
-fn sample_options(app: &TestApp, client: &CreatedClient) -> device_login::Options {
-    device_login::Options {
+fn sample_options(app: &TestApp, client: &CreatedClient) -> example::Options {
+    example::Options {
         issuer: app.base.clone(),
         client_id: client.client.id.clone(),
         client_secret: client.secret.clone(),
@@ -36,13 +36,13 @@ fn sample_options(app: &TestApp, client: &CreatedClient) -> device_login::Option
 
 async fn sample_client_gets_tokens_while_a_person_approves(app: TestApp) {
     let c = device_client(&app, false, &["refresh_token"]);
-    let user = signed_in_person(&app).await;
-    let login = device_login::DeviceLogin::discover(sample_options(&app, &c))
+    let user = signed_in(&app).await;
+    let login = example::DeviceLogin::discover(sample_options(&app, &c))
         .await
         .unwrap();
     let auth = login.start().await.unwrap();
     assert_eq!(auth.interval, 1);
-    let shown = device_login::instructions(&auth, true);
+    let shown = example::instructions(&auth, true);
     assert!(shown.contains(&auth.user_code));
     assert!(shown.contains(&auth.verification_uri));
     assert!(shown.contains('█'), "a QR code");
@@ -68,8 +68,8 @@ async fn sample_client_gets_tokens_while_a_person_approves(app: TestApp) {
 
 async fn sample_client_reports_a_denial(app: TestApp) {
     let c = device_client(&app, true, &[]);
-    signed_in_person(&app).await;
-    let login = device_login::DeviceLogin::discover(sample_options(&app, &c))
+    signed_in(&app).await;
+    let login = example::DeviceLogin::discover(sample_options(&app, &c))
         .await
         .unwrap();
     let auth = login.start().await.unwrap();
@@ -83,7 +83,7 @@ async fn sample_client_reports_a_denial(app: TestApp) {
     // A client the server does not know: one clear line.
     let mut opts = sample_options(&app, &c);
     opts.client_id = "nobody".into();
-    let login = device_login::DeviceLogin::discover(opts).await.unwrap();
+    let login = example::DeviceLogin::discover(opts).await.unwrap();
     let failure = login.start().await.unwrap_err();
     assert!(failure.0.contains("invalid_client"), "{failure}");
 }

@@ -156,20 +156,6 @@ fn sign_rs256(kid: &str, claims: &Value, key: &EncodingKey) -> String {
     sign(Algorithm::RS256, "at+jwt", kid, claims, key)
 }
 
-/// A token from gatehouse's token endpoint (client_credentials).
-async fn issued(app: &TestApp, client: &gatehouse::admin::CreatedClient, scope: &str) -> String {
-    let r = app
-        .post_form_basic(
-            "/token",
-            client,
-            &[("grant_type", "client_credentials"), ("scope", scope)],
-        )
-        .await;
-    assert_eq!(r.status(), 200);
-    let body: Value = r.json().await.unwrap();
-    body["access_token"].as_str().unwrap().to_string()
-}
-
 async fn refresh_token(app: &TestApp) -> String {
     app.alice();
     let c = app.password_client();
@@ -230,8 +216,8 @@ fn case(name: &'static str, path: &'static str, token: &str, status: u16) -> Cas
 
 async fn cases(app: &TestApp) -> Vec<Case> {
     let svc = app.service_client();
-    let read_token = issued(app, &svc, "read").await;
-    let read_write = issued(app, &svc, "read write").await;
+    let read_token = app.client_credentials_token(&svc, Some("read")).await;
+    let read_write = app.client_credentials_token(&svc, Some("read write")).await;
     let (kid, key) = server_key(app);
     let good = claims(app, "read");
     let now = app.clock().now();
@@ -419,7 +405,9 @@ async fn rfc9068_4_guard_accepts_exactly_the_tokens_it_should(app: TestApp) {
 
 async fn rfc6750_3_1_insufficient_scope_is_403(app: TestApp) {
     let api = rust_api(guard_for(&app).build().await.unwrap());
-    let token = issued(&app, &app.service_client(), "read").await;
+    let token = app
+        .client_credentials_token(&app.service_client(), Some("read"))
+        .await;
     let r = reqwest::Client::new()
         .get(format!("{}/write", api.base))
         .bearer_auth(&token)
@@ -473,12 +461,12 @@ async fn status_with(http: &reqwest::Client, base: &str, path: &str, token: &str
 async fn guard_follows_a_key_rotation_without_restart(app: TestApp) {
     let svc = app.service_client();
     let api = rust_api(guard_for(&app).build().await.unwrap());
-    let old = issued(&app, &svc, "read").await;
+    let old = app.client_credentials_token(&svc, Some("read")).await;
     assert_eq!(status_of(&api.base, "/read", &old).await, 200);
     let fetched = jwks_fetches(&app).await;
 
     let new_kid = rotate(&app);
-    let new = issued(&app, &svc, "read").await;
+    let new = app.client_credentials_token(&svc, Some("read")).await;
     assert_eq!(
         jsonwebtoken::decode_header(&new).unwrap().kid.unwrap(),
         new_kid
@@ -503,7 +491,7 @@ async fn guard_follows_a_key_rotation_without_restart(app: TestApp) {
         .reload(&app.state.store, app.clock().now())
         .unwrap();
     assert_eq!(status_of(&api.base, "/read", &old).await, 401);
-    let newer = issued(&app, &svc, "read").await;
+    let newer = app.client_credentials_token(&svc, Some("read")).await;
     assert_eq!(status_of(&api.base, "/read", &newer).await, 200);
 }
 
@@ -575,7 +563,7 @@ async fn rfc9111_guard_refreshes_keys_in_the_background_before_max_age(app: Test
     let svc = app.service_client();
     assert_eq!(jwks_fetches(&app).await, 1);
     app.clock().advance(47);
-    let token = issued(&app, &svc, "read").await;
+    let token = app.client_credentials_token(&svc, Some("read")).await;
     assert_eq!(status_of(&api.base, "/read", &token).await, 200);
     assert_eq!(jwks_fetches(&app).await, 1, "still fresh at 47 s");
     app.clock().advance(1);
@@ -591,7 +579,9 @@ async fn rfc9111_guard_refreshes_keys_in_the_background_before_max_age(app: Test
 
 async fn guard_answers_503_for_unknown_kids_when_the_issuer_is_down(app: TestApp) {
     let api = rust_api(guard_for(&app).build().await.unwrap());
-    let known = issued(&app, &app.service_client(), "read").await;
+    let known = app
+        .client_credentials_token(&app.service_client(), Some("read"))
+        .await;
     let unknown = bogus_kid_token(&app);
     let base = app.base.clone();
     drop(app);
@@ -643,7 +633,7 @@ async fn rfc7662_introspected_route_refuses_a_revoked_token_at_once(app: TestApp
         .unwrap();
     let api = rust_api(guard);
     let svc = app.service_client();
-    let token = issued(&app, &svc, "read").await;
+    let token = app.client_credentials_token(&svc, Some("read")).await;
     assert_eq!(status_of(&api.base, "/fresh", &token).await, 200);
     let r = app
         .post_form_basic("/revoke", &svc, &[("token", &token)])
@@ -809,10 +799,10 @@ async fn recipe_follows_a_key_rotation_without_restart(lang: Lang) {
         return;
     };
     let svc = app.service_client();
-    let old = issued(&app, &svc, "read").await;
+    let old = app.client_credentials_token(&svc, Some("read")).await;
     assert_eq!(status_of(&recipe.base, "/read", &old).await, 200);
     rotate(&app);
-    let new = issued(&app, &svc, "read").await;
+    let new = app.client_credentials_token(&svc, Some("read")).await;
     assert_eq!(status_of(&recipe.base, "/read", &new).await, 200, "new key");
     assert_eq!(
         status_of(&recipe.base, "/read", &old).await,
@@ -827,7 +817,9 @@ async fn recipe_unknown_kid_flood_costs_at_most_one_jwks_fetch(lang: Lang) {
         return;
     };
     // The first request loads the set; then the flood.
-    let token = issued(&app, &app.service_client(), "read").await;
+    let token = app
+        .client_credentials_token(&app.service_client(), Some("read"))
+        .await;
     assert_eq!(status_of(&recipe.base, "/read", &token).await, 200);
     let fetches = flood(&app, &recipe.base).await;
     assert!(

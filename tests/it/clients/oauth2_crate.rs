@@ -13,12 +13,7 @@ backend_tests!(oauth2_crate_completes_the_code_flow_with_pkce);
 async fn oauth2_crate_completes_the_code_flow_with_pkce(app: TestApp) {
     let c = app.web_client(false);
     app.user("alice", "correct horse");
-    let meta: serde_json::Value = app
-        .get("/.well-known/oauth-authorization-server")
-        .await
-        .json()
-        .await
-        .unwrap();
+    let meta = app.metadata().await;
     let client = BasicClient::new(ClientId::new(c.client.id.clone()))
         .set_client_secret(ClientSecret::new(c.secret.clone().unwrap()))
         .set_auth_uri(

@@ -4,8 +4,8 @@
 //! nonce, at_hash), calls userinfo and refreshes; and it catches what it
 //! must: a wrong nonce, another client's ID token, an expired one.
 
-use crate::harness::oidc::{alice_profile, alice_signed_in, oidc_client};
-use crate::harness::{url_params, TestApp, REDIRECT};
+use crate::harness::oidc::{alice_profile, oidc_client};
+use crate::harness::{signed_in, url_params, TestApp, REDIRECT};
 use gatehouse::admin::CreatedClient;
 use openidconnect::core::{
     CoreClient, CoreIdToken, CoreIdTokenVerifier, CoreProviderMetadata, CoreResponseType,
@@ -112,7 +112,7 @@ async fn openidconnect_crate_signs_in_validates_the_id_token_calls_userinfo_and_
     app: TestApp,
 ) {
     let c = oidc_client(&app);
-    alice_signed_in(&app).await;
+    signed_in(&app).await;
     let alice = alice_profile(&app);
     let client = relying_party(&app, &c).await;
     let (challenge, pkce) = PkceCodeChallenge::new_random_sha256();
@@ -221,7 +221,7 @@ async fn openidconnect_crate_refuses_a_wrong_nonce_another_clients_and_an_expire
 ) {
     let c = oidc_client(&app);
     let other = oidc_client(&app);
-    alice_signed_in(&app).await;
+    signed_in(&app).await;
     let mine = relying_party(&app, &c).await;
     let theirs = relying_party(&app, &other).await;
     let mut id_tokens = Vec::new();

@@ -144,5 +144,9 @@ pub fn start_server_logging(w: &Workdir) -> (std::process::Child, u16, Vec<Strin
 /// The permission bits of a file or folder (`0o600`, …).
 pub fn file_mode(p: &std::path::Path) -> u32 {
     use std::os::unix::fs::PermissionsExt;
-    std::fs::metadata(p).unwrap().permissions().mode() & 0o777
+    std::fs::metadata(p)
+        .unwrap_or_else(|e| panic!("{}: {e}", p.display()))
+        .permissions()
+        .mode()
+        & 0o777
 }

@@ -7,7 +7,6 @@ use gatehouse::admin::{CreatedClient, NewClient};
 use gatehouse::crypto::token_hash;
 
 pub const GRANT: &str = "urn:ietf:params:oauth:grant-type:device_code";
-pub const PASSWORD: &str = "correct horse";
 
 /// A device client with scopes "read write"; `grants` besides the device
 /// grant (e.g. refresh_token).
@@ -109,13 +108,4 @@ pub async fn person_decides(app: &TestApp, user_code: &str, decision: &str) -> (
         )
         .await;
     (r.status().as_u16(), r.text().await.unwrap())
-}
-
-pub async fn signed_in_person(app: &TestApp) -> gatehouse::store::models::User {
-    let u = app.user("alice", PASSWORD);
-    assert_eq!(
-        app.sign_in("alice", PASSWORD, "/device").await.status(),
-        303
-    );
-    u
 }

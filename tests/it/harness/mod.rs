@@ -137,6 +137,16 @@ impl Drop for TestApp {
     }
 }
 
+/// A TCP port free on 127.0.0.1 a moment ago, for a process that must be
+/// told its port (chromedriver, a PostgreSQL cluster).
+pub fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
 /// One RSA key per test process, copied into each test's keys folder:
 /// generating a key per test would cost more than the test.
 fn shared_key_dir() -> &'static std::path::Path {

@@ -19,20 +19,6 @@ pub fn oidc_client(app: &TestApp) -> CreatedClient {
     })
 }
 
-/// Creates `alice` and signs her in; returns her row.
-pub async fn alice_signed_in(app: &TestApp) -> gatehouse::store::models::User {
-    let alice = app.alice();
-    let r = app
-        .sign_in(
-            crate::harness::USERNAME,
-            crate::harness::PASSWORD,
-            "/account",
-        )
-        .await;
-    assert_eq!(r.status(), 303);
-    alice
-}
-
 /// Signed in already: runs the code flow with `extra` authorization
 /// parameters (allowing on the consent page if shown) and returns the token
 /// response.

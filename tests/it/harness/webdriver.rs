@@ -3,6 +3,7 @@
 //! Under CI=true a missing browser fails the test; elsewhere it skips with a
 //! visible message.
 
+use super::free_port;
 use serde_json::{json, Value};
 use std::process::{Child, Command, Stdio};
 use std::time::Duration;
@@ -26,14 +27,6 @@ fn which(name: &str) -> Option<String> {
         .ok()?;
     let path = String::from_utf8_lossy(&out.stdout).trim().to_string();
     (out.status.success() && !path.is_empty()).then_some(path)
-}
-
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
 }
 
 impl Browser {

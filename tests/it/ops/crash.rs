@@ -11,6 +11,7 @@
 //! (`invalid_grant`), never a server error. Every other chain's newest
 //! token must refresh.
 
+use crate::harness::cli::BIN;
 use crate::harness::{form_field, pkce_pair, url_params, REDIRECT};
 use diesel::RunQueryDsl;
 use serde_json::{json, Value};
@@ -19,7 +20,6 @@ use std::path::Path;
 use std::process::{Child, Command, Stdio};
 use std::sync::{Arc, Mutex};
 
-const BIN: &str = env!("CARGO_BIN_EXE_gatehouse");
 /// The kill comes once this many of each kind of write were acknowledged,
 /// while the other tasks' requests are in flight.
 const KILL_AFTER: [usize; 3] = [5, 10, 40];

@@ -1,16 +1,8 @@
 //! The files gatehouse keeps on disk, and what readiness says when the
 //! SQLite file goes away under a running server.
 
+use crate::harness::cli::file_mode;
 use crate::harness::{Backend, TestApp};
-
-fn mode(p: &std::path::Path) -> u32 {
-    use std::os::unix::fs::PermissionsExt;
-    std::fs::metadata(p)
-        .unwrap_or_else(|e| panic!("{}: {e}", p.display()))
-        .permissions()
-        .mode()
-        & 0o777
-}
 
 /// The SQLite file the server runs on.
 fn sqlite_path(app: &TestApp) -> String {
@@ -42,13 +34,13 @@ async fn database_and_keys_are_readable_by_their_owner_only() {
     let db = sqlite_path(&app);
     for suffix in ["", "-wal", "-shm"] {
         let p = std::path::PathBuf::from(format!("{db}{suffix}"));
-        assert_eq!(mode(&p), 0o600, "{}", p.display());
+        assert_eq!(file_mode(&p), 0o600, "{}", p.display());
     }
-    assert_eq!(mode(&fresh_keys), 0o700);
+    assert_eq!(file_mode(&fresh_keys), 0o700);
     let mut files = 0;
     for e in std::fs::read_dir(&fresh_keys).unwrap() {
         let p = e.unwrap().path();
-        assert_eq!(mode(&p), 0o600, "{}", p.display());
+        assert_eq!(file_mode(&p), 0o600, "{}", p.display());
         files += 1;
     }
     assert_eq!(files, 2, "one signing key and the server secret");

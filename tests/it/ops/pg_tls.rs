@@ -15,11 +15,11 @@
 //! refuses root). Without them the tests print SKIPPED, unless CI=true,
 //! where they fail (`.ci/run` installs what they need).
 
+use crate::harness::cli::BIN;
+use crate::harness::free_port;
 use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Output, Stdio};
-
-const BIN: &str = env!("CARGO_BIN_EXE_gatehouse");
 
 /// Fails under CI=true, else prints why and skips.
 fn unavailable(why: &str) -> Option<Cluster> {
@@ -195,14 +195,6 @@ fn append(file: &Path, text: &str) {
     s.push('\n');
     s.push_str(text);
     std::fs::write(file, s).unwrap();
-}
-
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
 }
 
 fn openssl(dir: &Path, args: &[&str]) {

@@ -4,7 +4,7 @@
 //! beside the field.
 
 use crate::harness::names::HIDDEN_TRICK_NAMES;
-use crate::harness::oidc::{alice_signed_in, code_flow, oidc_client, verify_id_token};
+use crate::harness::oidc::{code_flow, oidc_client, verify_id_token};
 use crate::harness::{
     code_query, error_beside, expect_error, form_field, pkce_pair, signed_in, str_of, url_params,
     TestApp, PASSWORD, REDIRECT, USERNAME,
@@ -95,7 +95,7 @@ async fn display_name_with_bidi_controls_or_invisible_characters_is_refused_besi
 
 async fn oidc_core_5_1_account_page_changes_the_display_name_with_csrf(app: TestApp) {
     let c = oidc_client(&app);
-    alice_signed_in(&app).await;
+    signed_in(&app).await;
     let html = app.get("/account").await.text().await.unwrap();
     assert_eq!(form_field(&html, "name").as_deref(), Some(""));
     let csrf = form_field(&html, "csrf_token").unwrap();

@@ -5,8 +5,9 @@
 
 use crate::harness::cookies::{secretless_token, Browser};
 use crate::harness::device::*;
-use crate::harness::{count_status, expect_error, form_field, str_of, TestApp};
-use gatehouse::admin::{CreatedClient, NewClient};
+use crate::harness::{
+    count_status, expect_error, form_field, metric, signed_in, str_of, TestApp, PASSWORD,
+};
 
 backend_tests!(
     device_page_flow_signs_in_and_allows,
@@ -123,7 +124,7 @@ async fn device_page_flow_signs_in_and_allows(app: TestApp) {
 async fn device_page_signed_in_user_goes_straight_to_consent(app: TestApp) {
     let c = device_client(&app, true, &[]);
     let body = start(&app, &c, None).await;
-    signed_in_person(&app).await;
+    signed_in(&app).await;
     // Typed in lower case with a space instead of the dash.
     let typed = str_of(&body, "user_code").replace('-', " ").to_lowercase();
     let r = enter_code(&app, &typed).await;
@@ -165,7 +166,7 @@ async fn device_page_prefills_and_normalises_the_code(app: TestApp) {
 
 async fn device_page_wrong_expired_and_used_codes_have_clear_messages(app: TestApp) {
     let c = device_client(&app, true, &[]);
-    signed_in_person(&app).await;
+    signed_in(&app).await;
 
     let r = enter_code(&app, "BCDF-GHJK").await;
     assert_eq!(r.status(), 400);
@@ -213,7 +214,7 @@ async fn device_page_wrong_expired_and_used_codes_have_clear_messages(app: TestA
 async fn device_page_post_without_csrf_is_403_and_changes_nothing(app: TestApp) {
     let c = device_client(&app, true, &[]);
     let body = start(&app, &c, None).await;
-    let user = signed_in_person(&app).await;
+    let user = signed_in(&app).await;
     let user_code = str_of(&body, "user_code");
     for token in [None, Some("forged")] {
         let mut form = vec![("user_code", user_code), ("decision", "allow")];
@@ -320,7 +321,7 @@ async fn rfc8628_5_1_a_burst_of_wrong_codes_gets_no_more_checked_and_loses_no_fa
     assert_eq!(app.throttle_failures("device-ip:127.0.0.1"), checked as i64);
     // Every refusal shows on /metrics, parallel ones too.
     assert_eq!(
-        crate::routes::metrics::metric(
+        metric(
             &app,
             "gatehouse_throttled_attempts_total{throttle=\"user_code\"}"
         )
@@ -336,52 +337,15 @@ async fn rfc8628_5_1_a_burst_of_wrong_codes_gets_no_more_checked_and_loses_no_fa
     assert_eq!(r.status(), 303, "valid code, not signed in: to sign-in");
 }
 
-fn tv(app: &TestApp) -> CreatedClient {
-    app.client(NewClient {
-        name: "Attacker's TV".into(),
-        grant_types: vec![gatehouse::oauth::device::GRANT_TYPE.into()],
-        scope: "read".into(),
-        public: true,
-        ..Default::default()
-    })
-}
-
-/// Starts a device flow as the attacker's device: (device_code, user_code).
-async fn attacker_device(app: &TestApp, client: &CreatedClient) -> (String, String) {
-    let r = app
-        .post_form("/device_authorization", &[("client_id", &client.client.id)])
-        .await;
-    assert_eq!(r.status(), 200);
-    let body: serde_json::Value = r.json().await.unwrap();
-    (
-        body["device_code"].as_str().unwrap().to_string(),
-        body["user_code"].as_str().unwrap().to_string(),
-    )
-}
-
-async fn poll_error(app: &TestApp, client: &CreatedClient, device_code: &str) -> String {
-    let r = app
-        .post_form(
-            "/token",
-            &[
-                ("grant_type", gatehouse::oauth::device::GRANT_TYPE),
-                ("device_code", device_code),
-                ("client_id", &client.client.id),
-            ],
-        )
-        .await;
-    let body: serde_json::Value = r.json().await.unwrap();
-    body["error"].as_str().unwrap_or("none").to_string()
-}
-
 /// RFC 6819 §4.4.1.8 / RFC 6749 §10.12: an attacker who plants a CSRF
 /// cookie in the victim's browser cannot compute a matching form token
 /// (it is an HMAC under a server secret), so a forged `decision=allow` for
 /// the attacker's device is refused and its poll never gets a token.
 async fn rfc6819_4_4_1_8_a_planted_cookie_cannot_forge_a_device_approval(app: TestApp) {
     app.alice();
-    let client = tv(&app);
-    let (device_code, user_code) = attacker_device(&app, &client).await;
+    let client = device_client(&app, true, &[]);
+    let flow = start(&app, &client, None).await;
+    let (device_code, user_code) = (str_of(&flow, "device_code"), str_of(&flow, "user_code"));
     let mut victim = Browser::new(&app);
     assert_eq!(victim.sign_in("/account").await.status(), 303);
     for planted in ["a".to_string(), gatehouse::crypto::random_token(32)] {
@@ -391,17 +355,19 @@ async fn rfc6819_4_4_1_8_a_planted_cookie_cannot_forge_a_device_approval(app: Te
                 "/device",
                 &[
                     ("csrf_token", &secretless_token(&planted)),
-                    ("user_code", &user_code),
+                    ("user_code", user_code),
                     ("decision", "allow"),
                 ],
             )
             .await;
         assert_eq!(r.status(), 403, "planted cookie {planted:?}");
     }
-    assert_eq!(
-        poll_error(&app, &client, &device_code).await,
-        "authorization_pending"
-    );
+    expect_error(
+        poll(&app, &client, device_code).await,
+        400,
+        "authorization_pending",
+    )
+    .await;
 }
 
 /// The form token is bound to the browser's session: a (cookie, token)
@@ -409,8 +375,9 @@ async fn rfc6819_4_4_1_8_a_planted_cookie_cannot_forge_a_device_approval(app: Te
 /// in a signed-in victim's browser. The victim's own form still works.
 async fn rfc6819_4_4_1_8_a_token_from_another_browser_session_is_refused(app: TestApp) {
     app.alice();
-    let client = tv(&app);
-    let (device_code, user_code) = attacker_device(&app, &client).await;
+    let client = device_client(&app, true, &[]);
+    let flow = start(&app, &client, None).await;
+    let (device_code, user_code) = (str_of(&flow, "device_code"), str_of(&flow, "user_code"));
 
     let mut attacker = Browser::new(&app);
     let token = attacker.csrf("/device").await;
@@ -422,14 +389,16 @@ async fn rfc6819_4_4_1_8_a_token_from_another_browser_session_is_refused(app: Te
     victim.set_cookie("gatehouse_csrf", &cookie);
     let forged = [
         ("csrf_token", token.as_str()),
-        ("user_code", user_code.as_str()),
+        ("user_code", user_code),
         ("decision", "allow"),
     ];
     assert_eq!(victim.post("/device", &forged).await.status(), 403);
-    assert_eq!(
-        poll_error(&app, &client, &device_code).await,
-        "authorization_pending"
-    );
+    expect_error(
+        poll(&app, &client, device_code).await,
+        400,
+        "authorization_pending",
+    )
+    .await;
 
     // The same victim, with its own cookie and a form it loaded itself.
     victim.set_cookie("gatehouse_csrf", &own_cookie);
@@ -437,7 +406,7 @@ async fn rfc6819_4_4_1_8_a_token_from_another_browser_session_is_refused(app: Te
     let r = victim
         .post(
             "/device",
-            &[("csrf_token", &csrf), ("user_code", &user_code)],
+            &[("csrf_token", &csrf), ("user_code", user_code)],
         )
         .await;
     assert_eq!(r.status(), 200, "the consent form");
@@ -448,14 +417,11 @@ async fn rfc6819_4_4_1_8_a_token_from_another_browser_session_is_refused(app: Te
             "/device",
             &[
                 ("csrf_token", &csrf),
-                ("user_code", &user_code),
+                ("user_code", user_code),
                 ("decision", "deny"),
             ],
         )
         .await;
     assert_eq!(r.status(), 200);
-    assert_eq!(
-        poll_error(&app, &client, &device_code).await,
-        "access_denied"
-    );
+    expect_error(poll(&app, &client, device_code).await, 400, "access_denied").await;
 }

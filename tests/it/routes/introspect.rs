@@ -25,15 +25,8 @@ backend_tests!(
 
 async fn access_token(app: &TestApp) -> (gatehouse::admin::CreatedClient, String) {
     let c = app.service_client();
-    let r = app
-        .post_form_basic(
-            "/token",
-            &c,
-            &[("grant_type", "client_credentials"), ("scope", "read")],
-        )
-        .await;
-    let body: serde_json::Value = r.json().await.unwrap();
-    (c, body["access_token"].as_str().unwrap().to_string())
+    let token = app.client_credentials_token(&c, Some("read")).await;
+    (c, token)
 }
 
 async fn rfc7662_2_2_active_access_token_has_its_claims(app: TestApp) {

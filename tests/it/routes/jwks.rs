@@ -11,22 +11,13 @@ backend_tests!(
     rfc7517_jwks_publishes_the_rs256_signing_key,
 );
 
-async fn token(app: &TestApp, c: &gatehouse::admin::CreatedClient) -> String {
-    let r = app
-        .post_form_basic("/token", c, &[("grant_type", "client_credentials")])
-        .await;
-    assert_eq!(r.status(), 200);
-    let body: serde_json::Value = r.json().await.unwrap();
-    body["access_token"].as_str().unwrap().to_string()
-}
-
 fn kid(token: &str) -> String {
     jsonwebtoken::decode_header(token).unwrap().kid.unwrap()
 }
 
 async fn rotation_keeps_old_tokens_valid_and_signs_with_the_new_key(app: TestApp) {
     let c = app.service_client();
-    let old = token(&app, &c).await;
+    let old = app.client_credentials_token(&c, None).await;
     let s = &app.state;
     // `keys rotate --now`: no delay.
     let (new_kid, _) = gatehouse::tokens::keystore::rotate(
@@ -39,7 +30,7 @@ async fn rotation_keeps_old_tokens_valid_and_signs_with_the_new_key(app: TestApp
     .unwrap();
     s.keys.reload(&s.store, s.clock.now()).unwrap();
 
-    let new = token(&app, &c).await;
+    let new = app.client_credentials_token(&c, None).await;
     assert_eq!(kid(&new), new_kid);
     assert_ne!(kid(&old), new_kid);
     // Both verify against the published set.
@@ -83,7 +74,7 @@ async fn rotation_publishes_the_new_key_before_it_signs(app: TestApp) {
     // Time moves only when the test says so.
     app.clock().freeze();
     let c = app.service_client();
-    let old = token(&app, &c).await;
+    let old = app.client_credentials_token(&c, None).await;
     let s = &app.state;
     let delay = s.config.key_rotation_delay;
     assert!(delay >= 60, "the default outlasts the JWKS max-age");
@@ -105,12 +96,15 @@ async fn rotation_publishes_the_new_key_before_it_signs(app: TestApp) {
     let kids = jwks_kids(&jwks);
     assert!(kids.contains(&new_kid), "{kids:?}");
     assert_eq!(kids[0], kid(&old), "the signer is still listed first");
-    assert_eq!(kid(&token(&app, &c).await), kid(&old));
+    assert_eq!(
+        kid(&app.client_credentials_token(&c, None).await),
+        kid(&old)
+    );
 
     // After the delay the new key signs; the old one stays published.
     app.clock().advance(delay);
     s.keys.reload(&s.store, s.clock.now()).unwrap();
-    let new = token(&app, &c).await;
+    let new = app.client_credentials_token(&c, None).await;
     assert_eq!(kid(&new), new_kid);
     app.verify_jwt(&old).await;
     app.verify_jwt(&new).await;

@@ -3,9 +3,9 @@
 //! to a registered `post_logout_redirect_uri` with `state`, and never
 //! anywhere else.
 
-use crate::harness::oidc::{alice_signed_in, code_flow};
+use crate::harness::oidc::code_flow;
 use crate::harness::{
-    code_query, form_field, pkce_pair, url_params, TestApp, PASSWORD, REDIRECT, USERNAME,
+    code_query, form_field, pkce_pair, signed_in, url_params, TestApp, PASSWORD, REDIRECT, USERNAME,
 };
 use gatehouse::admin::{CreatedClient, NewClient};
 
@@ -46,7 +46,7 @@ async fn id_token(app: &TestApp, c: &CreatedClient) -> String {
         let r = app.sign_in(USERNAME, PASSWORD, "/account").await;
         assert_eq!(r.status(), 303);
     } else {
-        alice_signed_in(app).await;
+        signed_in(app).await;
     }
     let body = code_flow(app, c, &[("scope", "openid")]).await;
     body["id_token"].as_str().unwrap().to_string()

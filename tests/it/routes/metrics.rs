@@ -8,7 +8,7 @@
 //! that variable is unset the parser test prints SKIPPED, unless CI=true,
 //! where it fails.
 
-use crate::harness::{expect_error, TestApp, PASSWORD, USERNAME};
+use crate::harness::{expect_error, metric, TestApp, PASSWORD, USERNAME};
 use serde_json::Value;
 use std::collections::BTreeMap;
 use std::io::Write;
@@ -20,17 +20,6 @@ backend_tests!(
     sign_in_failures_do_not_tell_unknown_users_from_wrong_passwords,
     throttled_sign_ins_are_counted_apart_from_failures,
 );
-
-/// The value of one series (`name{labels}` exactly as written), read from
-/// `/metrics` as text.
-pub(crate) async fn metric(app: &TestApp, series: &str) -> f64 {
-    let text = app.get("/metrics").await.text().await.unwrap();
-    text.lines()
-        .find_map(|l| l.strip_prefix(series)?.strip_prefix(' '))
-        .unwrap_or_else(|| panic!("no {series} in /metrics:\n{text}"))
-        .parse()
-        .unwrap()
-}
 
 const RECIPES_ENV: &str = "GATEHOUSE_TEST_RECIPES_DIR";
 

@@ -446,12 +446,7 @@ async fn registration_scopes_setting_bounds_what_an_app_may_ask_for(app: TestApp
 async fn registration_open_needs_no_token(app: TestApp) {
     let r = post_register(&app, None, &service_app()).await;
     assert_eq!(r.status(), 201);
-    let meta: Value = app
-        .get("/.well-known/oauth-authorization-server")
-        .await
-        .json()
-        .await
-        .unwrap();
+    let meta = app.metadata().await;
     assert_eq!(meta["registration_endpoint"], app.url("/register"));
 }
 
@@ -472,12 +467,7 @@ async fn registration_off_has_no_endpoint_and_no_metadata_entry(app: TestApp) {
 // ---- RFC 7592 ---------------------------------------------------------
 
 async fn rfc7592_read_update_delete_round_trip(app: TestApp) {
-    let meta: Value = app
-        .get("/.well-known/oauth-authorization-server")
-        .await
-        .json()
-        .await
-        .unwrap();
+    let meta = app.metadata().await;
     assert_eq!(meta["registration_endpoint"], app.url("/register"));
 
     let reg = registered(&app, service_app()).await;

@@ -3,7 +3,7 @@
 //! default, then a person signs up, is signed in and continues; errors
 //! beside the field; throttled per address; CSRF.
 
-use crate::harness::{assert_accessible, error_beside, form_field, html_unescape, TestApp};
+use crate::harness::{assert_accessible, error_beside, form_field, html_unescape, metric, TestApp};
 
 use gatehouse::store::models::throttle::FREE_FAILURES;
 
@@ -209,7 +209,7 @@ mod open {
         let html = r.text().await.unwrap();
         assert!(html.contains("Too many sign-ups"), "{html}");
         assert_eq!(
-            crate::routes::metrics::metric(
+            metric(
                 &app,
                 "gatehouse_throttled_attempts_total{throttle=\"sign_up\"}"
             )

@@ -1,10 +1,8 @@
 //! `GET/POST /userinfo` (OpenID Connect Core §5.3) and its RFC 6750 §3
 //! errors.
 
-use crate::harness::oidc::{
-    alice_profile, alice_signed_in, code_flow, oidc_client, verify_id_token,
-};
-use crate::harness::TestApp;
+use crate::harness::oidc::{alice_profile, code_flow, oidc_client, verify_id_token};
+use crate::harness::{signed_in, TestApp};
 use gatehouse::admin::NewClient;
 
 backend_tests!(
@@ -53,7 +51,7 @@ async fn expect_bearer_error(resp: reqwest::Response, status: u16, code: &str) {
 
 async fn oidc_core_5_3_userinfo_get_and_post_answer_sub_and_the_claims_of_the_scopes(app: TestApp) {
     let c = oidc_client(&app);
-    alice_signed_in(&app).await;
+    signed_in(&app).await;
     let alice = alice_profile(&app);
     let body = code_flow(&app, &c, &[("scope", "openid profile email")]).await;
     let access = body["access_token"].as_str().unwrap();
@@ -120,7 +118,7 @@ async fn oidc_core_5_3_userinfo_get_and_post_answer_sub_and_the_claims_of_the_sc
 
 async fn rfc6750_3_1_missing_invalid_expired_or_revoked_token_is_401_invalid_token(app: TestApp) {
     let c = oidc_client(&app);
-    alice_signed_in(&app).await;
+    signed_in(&app).await;
     let body = code_flow(&app, &c, &[("scope", "openid profile")]).await;
     let access = body["access_token"].as_str().unwrap().to_string();
     for method in ["GET", "POST"] {
@@ -208,7 +206,7 @@ fn base64_url_decode(s: &str) -> Vec<u8> {
 
 async fn rfc6750_3_1_token_without_openid_is_403_insufficient_scope(app: TestApp) {
     let c = oidc_client(&app);
-    alice_signed_in(&app).await;
+    signed_in(&app).await;
     let body = code_flow(&app, &c, &[("scope", "read profile email")]).await;
     for method in ["GET", "POST"] {
         expect_bearer_error(
@@ -242,7 +240,7 @@ async fn oidc_core_5_3_userinfo_refuses_a_client_credentials_token_and_a_disable
     .await;
 
     let c = oidc_client(&app);
-    alice_signed_in(&app).await;
+    signed_in(&app).await;
     let body = code_flow(&app, &c, &[("scope", "openid")]).await;
     let access = body["access_token"].as_str().unwrap();
     assert_eq!(userinfo(&app, "GET", Some(access)).await.status(), 200);

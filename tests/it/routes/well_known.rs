@@ -5,10 +5,8 @@
 //! grants) exactly while it is on.
 
 use crate::harness::device::GRANT;
-use crate::harness::oidc::{
-    alice_profile, alice_signed_in, code_flow, oidc_client, verify_id_token,
-};
-use crate::harness::{str_of, TestApp};
+use crate::harness::oidc::{alice_profile, code_flow, oidc_client, verify_id_token};
+use crate::harness::{signed_in, str_of, TestApp};
 
 backend_tests!(
     rfc8414_metadata_names_issuer_and_endpoints,
@@ -54,12 +52,7 @@ async fn rfc8414_metadata_names_issuer_and_endpoints(app: TestApp) {
 
 async fn rfc8414_openid_configuration_is_the_same_document(app: TestApp) {
     app.service_client();
-    let a: serde_json::Value = app
-        .get("/.well-known/oauth-authorization-server")
-        .await
-        .json()
-        .await
-        .unwrap();
+    let a = app.metadata().await;
     let b: serde_json::Value = app
         .get("/.well-known/openid-configuration")
         .await
@@ -122,7 +115,7 @@ async fn oidc_discovery_3_openid_configuration_has_the_provider_metadata(app: Te
 
 async fn oidc_discovery_3_claims_supported_is_exactly_what_can_be_returned(app: TestApp) {
     let c = oidc_client(&app);
-    alice_signed_in(&app).await;
+    signed_in(&app).await;
     alice_profile(&app);
     let doc = discovery(&app, "/.well-known/openid-configuration").await;
     let supported: std::collections::BTreeSet<String> = doc["claims_supported"]
@@ -162,12 +155,7 @@ async fn oidc_discovery_3_without_registration_no_registration_endpoint(app: Tes
 }
 
 async fn rfc8414_metadata_advertises_the_device_flow(app: TestApp) {
-    let doc: serde_json::Value = app
-        .get("/.well-known/oauth-authorization-server")
-        .await
-        .json()
-        .await
-        .unwrap();
+    let doc = app.metadata().await;
     assert_eq!(
         doc["device_authorization_endpoint"],
         app.url("/device_authorization")
@@ -177,12 +165,7 @@ async fn rfc8414_metadata_advertises_the_device_flow(app: TestApp) {
 }
 
 async fn rfc8414_metadata_advertises_introspection(app: TestApp) {
-    let doc: serde_json::Value = app
-        .get("/.well-known/oauth-authorization-server")
-        .await
-        .json()
-        .await
-        .unwrap();
+    let doc = app.metadata().await;
     assert_eq!(doc["introspection_endpoint"], app.url("/introspect"));
     assert_eq!(
         doc["introspection_endpoint_auth_methods_supported"],
@@ -191,12 +174,7 @@ async fn rfc8414_metadata_advertises_introspection(app: TestApp) {
 }
 
 async fn rfc8414_metadata_advertises_revocation(app: TestApp) {
-    let doc: serde_json::Value = app
-        .get("/.well-known/oauth-authorization-server")
-        .await
-        .json()
-        .await
-        .unwrap();
+    let doc = app.metadata().await;
     assert_eq!(doc["revocation_endpoint"], app.url("/revoke"));
     let methods = doc["revocation_endpoint_auth_methods_supported"]
         .as_array()
@@ -208,21 +186,11 @@ async fn rfc8414_metadata_advertises_revocation(app: TestApp) {
 
 async fn rfc8414_password_is_advertised_only_when_a_client_has_it(app: TestApp) {
     let grants = |doc: serde_json::Value| doc["grant_types_supported"].clone();
-    let doc: serde_json::Value = app
-        .get("/.well-known/oauth-authorization-server")
-        .await
-        .json()
-        .await
-        .unwrap();
+    let doc = app.metadata().await;
     let g = grants(doc);
     assert!(g.as_array().unwrap().contains(&"refresh_token".into()));
     assert!(!g.as_array().unwrap().contains(&"password".into()));
     app.password_client();
-    let doc: serde_json::Value = app
-        .get("/.well-known/oauth-authorization-server")
-        .await
-        .json()
-        .await
-        .unwrap();
+    let doc = app.metadata().await;
     assert!(grants(doc).as_array().unwrap().contains(&"password".into()));
 }

@@ -3,7 +3,7 @@
 //! sign-in on the way, remembered consent, and the implicit grant for the
 //! clients registered with it.
 
-use crate::harness::{code_query, pkce_pair, signed_in, url_params, TestApp, REDIRECT};
+use crate::harness::{code_query, next_of, pkce_pair, signed_in, url_params, TestApp, REDIRECT};
 use gatehouse::admin::NewClient;
 
 backend_tests!(
@@ -172,11 +172,7 @@ async fn not_signed_in_goes_to_sign_in_and_continues(app: TestApp) {
     let (status, loc) = app.location(&format!("/authorize?{q}")).await;
     assert_eq!(status, 303);
     assert!(loc.starts_with("/login?next="), "{loc}");
-    let next = url::form_urlencoded::parse(loc.trim_start_matches("/login?").as_bytes())
-        .find(|(k, _)| k == "next")
-        .unwrap()
-        .1
-        .to_string();
+    let next = next_of(&loc);
     assert!(next.starts_with("/authorize?"));
     let r = app.sign_in("alice", "correct horse", &next).await;
     assert_eq!(r.status(), 303);
@@ -238,12 +234,7 @@ async fn post_to_authorize_works_like_get(app: TestApp) {
 }
 
 async fn rfc6749_4_2_implicit_only_for_clients_registered_with_it(app: TestApp) {
-    let meta: serde_json::Value = app
-        .get("/.well-known/oauth-authorization-server")
-        .await
-        .json()
-        .await
-        .unwrap();
+    let meta = app.metadata().await;
     assert_eq!(
         meta["response_types_supported"],
         serde_json::json!(["code"])
@@ -256,12 +247,7 @@ async fn rfc6749_4_2_implicit_only_for_clients_registered_with_it(app: TestApp) 
         public: true,
         ..Default::default()
     });
-    let meta: serde_json::Value = app
-        .get("/.well-known/oauth-authorization-server")
-        .await
-        .json()
-        .await
-        .unwrap();
+    let meta = app.metadata().await;
     assert!(meta["response_types_supported"]
         .as_array()
         .unwrap()

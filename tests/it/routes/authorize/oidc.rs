@@ -3,9 +3,9 @@
 //! `max_age`, `login_hint`, `id_token_hint`, `request` and `request_uri`
 //! (§6), and the errors of §3.1.2.6.
 
-use crate::harness::oidc::{alice_signed_in, code_flow, oidc_client, verify_id_token};
+use crate::harness::oidc::{code_flow, oidc_client, verify_id_token};
 use crate::harness::{
-    code_query, form_field, pkce_pair, signed_in, url_params, TestApp, PASSWORD, REDIRECT,
+    code_query, form_field, next_of, pkce_pair, signed_in, url_params, TestApp, PASSWORD, REDIRECT,
 };
 
 backend_tests!(
@@ -22,19 +22,6 @@ backend_tests!(
     oidc_prompt_consent_shows_the_page_even_when_remembered,
 );
 
-/// The `next` of a redirect to the sign-in page.
-fn next_of(login_location: &str) -> String {
-    assert!(
-        login_location.starts_with("/login?"),
-        "expected the sign-in page, got {login_location}"
-    );
-    url::form_urlencoded::parse(login_location.trim_start_matches("/login?").as_bytes())
-        .find(|(k, _)| k == "next")
-        .unwrap()
-        .1
-        .into_owned()
-}
-
 /// Signs in as `username` on the sign-in page that `/authorize?query`
 /// redirected to, follows the continuation and returns the final redirect.
 async fn sign_in_and_continue(app: &TestApp, login_location: &str, username: &str) -> String {
@@ -50,7 +37,7 @@ async fn sign_in_and_continue(app: &TestApp, login_location: &str, username: &st
 
 async fn oidc_core_3_1_2_1_max_age_0_forces_the_sign_in_page(app: TestApp) {
     let c = oidc_client(&app);
-    alice_signed_in(&app).await;
+    signed_in(&app).await;
     let first = code_flow(&app, &c, &[("scope", "openid")]).await;
     let (_, first) = verify_id_token(&app, first["id_token"].as_str().unwrap(), &c.client.id).await;
     app.clock().advance(30);
@@ -89,7 +76,7 @@ async fn oidc_core_3_1_2_1_max_age_0_forces_the_sign_in_page(app: TestApp) {
 
 async fn oidc_core_3_1_2_1_max_age_older_than_the_sign_in_asks_again(app: TestApp) {
     let c = oidc_client(&app);
-    alice_signed_in(&app).await;
+    signed_in(&app).await;
     code_flow(&app, &c, &[("scope", "openid")]).await;
     app.clock().advance(120);
     let (_, challenge) = pkce_pair();
@@ -135,7 +122,7 @@ async fn oidc_core_3_1_2_6_prompt_none_with_another_users_id_token_hint_is_login
     let bob = code_flow(&app, &c, &[("scope", "openid")]).await;
     let bob_hint = bob["id_token"].as_str().unwrap().to_string();
     // Now Alice is signed in here (a new session replaces Bob's).
-    alice_signed_in(&app).await;
+    signed_in(&app).await;
     let alice = code_flow(&app, &c, &[("scope", "openid")]).await;
     let alice_hint = alice["id_token"].as_str().unwrap().to_string();
     let (_, challenge) = pkce_pair();
@@ -186,7 +173,7 @@ async fn oidc_core_3_1_2_1_prompt_login_and_select_account_show_the_sign_in_page
     app: TestApp,
 ) {
     let c = oidc_client(&app);
-    alice_signed_in(&app).await;
+    signed_in(&app).await;
     code_flow(&app, &c, &[("scope", "openid")]).await;
     let (_, challenge) = pkce_pair();
     for prompt in ["login", "select_account"] {
@@ -230,7 +217,7 @@ async fn oidc_core_3_1_2_1_login_hint_prefills_the_username(app: TestApp) {
 
 async fn oidc_core_6_request_and_request_uri_are_refused_with_their_codes(app: TestApp) {
     let c = oidc_client(&app);
-    alice_signed_in(&app).await;
+    signed_in(&app).await;
     let (_, challenge) = pkce_pair();
     for (param, value, code) in [
         (
@@ -257,7 +244,7 @@ async fn oidc_core_6_request_and_request_uri_are_refused_with_their_codes(app: T
 
 async fn oidc_core_3_1_2_1_acr_values_and_display_are_ignored(app: TestApp) {
     let c = oidc_client(&app);
-    alice_signed_in(&app).await;
+    signed_in(&app).await;
     let body = code_flow(
         &app,
         &c,

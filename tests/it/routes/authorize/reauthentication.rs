@@ -5,8 +5,10 @@
 //! without signing in, through `/authorize` or the consent page, gives no
 //! code, and an edited, cut or moved seal is refused.
 
-use crate::harness::oidc::{alice_signed_in, code_flow, oidc_client, verify_id_token};
-use crate::harness::{code_query, form_field, pkce_pair, url_params, TestApp, PASSWORD, REDIRECT};
+use crate::harness::oidc::{code_flow, oidc_client, verify_id_token};
+use crate::harness::{
+    code_query, form_field, next_of, pkce_pair, signed_in, url_params, TestApp, PASSWORD, REDIRECT,
+};
 use gatehouse::admin::CreatedClient;
 
 backend_tests!(
@@ -17,23 +19,10 @@ backend_tests!(
     oidc_core_3_1_2_1_the_consent_page_judges_the_sign_in_as_authorize_does,
 );
 
-/// The `next` of a redirect to the sign-in page.
-fn next_of(login_location: &str) -> String {
-    assert!(
-        login_location.starts_with("/login?"),
-        "expected the sign-in page, got {login_location}"
-    );
-    url::form_urlencoded::parse(login_location.trim_start_matches("/login?").as_bytes())
-        .find(|(k, _)| k == "next")
-        .unwrap()
-        .1
-        .into_owned()
-}
-
 /// Alice signed in, with consent given to `c` for `openid` (so nothing but
 /// the sign-in stands between a request and a code).
 async fn alice_consented(app: &TestApp, c: &CreatedClient) -> serde_json::Value {
-    alice_signed_in(app).await;
+    signed_in(app).await;
     let body = code_flow(app, c, &[("scope", "openid")]).await;
     let (_, claims) = verify_id_token(app, body["id_token"].as_str().unwrap(), &c.client.id).await;
     claims

@@ -1,7 +1,7 @@
 //! `POST /token` with `grant_type=client_credentials` (RFC 6749 §4.4), client
 //! authentication (§2.3.1), errors (§5.2), and the RFC 9068 token format.
 
-use crate::harness::{expect_error, TestApp};
+use crate::harness::{as_json, expect_error, TestApp};
 use gatehouse::admin::NewClient;
 
 backend_tests!(
@@ -26,10 +26,6 @@ backend_tests!(
     public_client_cannot_use_client_credentials,
     rfc6749_2_3_public_and_unknown_client_ids_with_a_secret_cost_the_same,
 );
-
-fn as_json(body: &str) -> serde_json::Value {
-    serde_json::from_str(body).unwrap_or_else(|_| panic!("not JSON: {body}"))
-}
 
 async fn rfc9068_basic_auth_returns_a_jwt_access_token(app: TestApp) {
     let c = app.service_client();

@@ -2,7 +2,7 @@
 //! polling with a device code (RFC 8628 §3.4–3.5).
 
 use crate::harness::device::*;
-use crate::harness::{expect_error, str_of, TestApp};
+use crate::harness::{expect_error, signed_in, str_of, TestApp};
 use gatehouse::crypto::token_hash;
 
 backend_tests!(
@@ -49,7 +49,7 @@ async fn rfc8628_3_5_slow_down_grows_the_interval_by_5_seconds(app: TestApp) {
     app.clock().advance(20);
     expect_error(poll(&app, &c, dc).await, 400, "authorization_pending").await;
     // An approved code is not "pending": its tokens come however soon.
-    signed_in_person(&app).await;
+    signed_in(&app).await;
     let (status, _) = person_decides(&app, str_of(&body, "user_code"), "allow").await;
     assert_eq!(status, 200);
     assert_eq!(poll(&app, &c, dc).await.status(), 200);
@@ -59,7 +59,7 @@ async fn rfc8628_3_5_expired_token(app: TestApp) {
     let c = device_client(&app, true, &[]);
     let pending = start(&app, &c, None).await;
     let approved = start(&app, &c, None).await;
-    signed_in_person(&app).await;
+    signed_in(&app).await;
     let (status, _) = person_decides(&app, str_of(&approved, "user_code"), "allow").await;
     assert_eq!(status, 200);
     app.clock().advance(600);
@@ -72,7 +72,7 @@ async fn rfc8628_3_5_expired_token(app: TestApp) {
 async fn rfc8628_3_5_access_denied_after_the_user_denies(app: TestApp) {
     let c = device_client(&app, true, &[]);
     let body = start(&app, &c, Some("read")).await;
-    let user = signed_in_person(&app).await;
+    let user = signed_in(&app).await;
     let (status, html) = person_decides(&app, str_of(&body, "user_code"), "deny").await;
     assert_eq!(status, 200);
     assert!(html.contains("Request denied"), "{html}");
@@ -88,7 +88,7 @@ async fn rfc8628_3_5_access_denied_after_the_user_denies(app: TestApp) {
 async fn rfc8628_3_5_tokens_once_then_invalid_grant(app: TestApp) {
     let c = device_client(&app, false, &["refresh_token"]);
     let body = start(&app, &c, Some("read")).await;
-    let user = signed_in_person(&app).await;
+    let user = signed_in(&app).await;
     person_decides(&app, str_of(&body, "user_code"), "allow").await;
     let dc = str_of(&body, "device_code");
     let r = poll(&app, &c, dc).await;
@@ -136,7 +136,7 @@ async fn rfc8628_3_5_tokens_once_then_invalid_grant(app: TestApp) {
 async fn rfc8628_3_5_concurrent_polls_get_tokens_exactly_once(app: TestApp) {
     let c = device_client(&app, true, &["refresh_token"]);
     let body = start(&app, &c, None).await;
-    signed_in_person(&app).await;
+    signed_in(&app).await;
     person_decides(&app, str_of(&body, "user_code"), "allow").await;
     let dc = str_of(&body, "device_code");
     // 50 polls, split across two instances on the one database.
@@ -180,7 +180,7 @@ async fn rfc8628_3_4_device_code_of_another_client_is_invalid_grant(app: TestApp
     let owner = device_client(&app, true, &[]);
     let thief = device_client(&app, true, &[]);
     let body = start(&app, &owner, None).await;
-    signed_in_person(&app).await;
+    signed_in(&app).await;
     person_decides(&app, str_of(&body, "user_code"), "allow").await;
     let dc = str_of(&body, "device_code");
     expect_error(poll(&app, &thief, dc).await, 400, "invalid_grant").await;
@@ -198,7 +198,7 @@ async fn rfc8628_3_4_unknown_or_missing_device_code(app: TestApp) {
 async fn user_disabled_after_approving_gets_no_tokens(app: TestApp) {
     let c = device_client(&app, false, &[]);
     let body = start(&app, &c, Some("read")).await;
-    let user = signed_in_person(&app).await;
+    let user = signed_in(&app).await;
     person_decides(&app, str_of(&body, "user_code"), "allow").await;
     {
         use diesel::prelude::*;

@@ -4,9 +4,9 @@
 //! each scope adds (§5.4).
 
 use crate::harness::oidc::{
-    alice_profile, alice_signed_in, code_flow, expected_at_hash, oidc_client, verify_id_token,
+    alice_profile, code_flow, expected_at_hash, oidc_client, verify_id_token,
 };
-use crate::harness::{form_field, str_of, TestApp};
+use crate::harness::{form_field, signed_in, str_of, TestApp};
 use gatehouse::admin::NewClient;
 
 backend_tests!(
@@ -44,7 +44,7 @@ async fn oidc_core_3_1_3_3_code_flow_with_openid_returns_an_id_token_signed_like
     app: TestApp,
 ) {
     let c = oidc_client(&app);
-    let alice = alice_signed_in(&app).await;
+    let alice = signed_in(&app).await;
     let before = app.clock().now();
     let body = code_flow(&app, &c, &[("scope", "openid")]).await;
     assert_eq!(body["scope"], "openid");
@@ -88,7 +88,7 @@ async fn oidc_core_3_1_3_3_code_flow_with_openid_returns_an_id_token_signed_like
 
 async fn oidc_core_3_1_3_7_id_token_has_nonce_and_at_hash(app: TestApp) {
     let c = oidc_client(&app);
-    alice_signed_in(&app).await;
+    signed_in(&app).await;
     let nonce = "n-0S6_WzA2Mj é&=+";
     let body = code_flow(&app, &c, &[("scope", "openid read"), ("nonce", nonce)]).await;
     let (_, claims) = verify_id_token(&app, str_of(&body, "id_token"), &c.client.id).await;
@@ -106,7 +106,7 @@ async fn oidc_core_3_1_3_7_id_token_has_nonce_and_at_hash(app: TestApp) {
 
 async fn oidc_core_3_1_3_3_no_id_token_without_openid(app: TestApp) {
     let c = oidc_client(&app);
-    alice_signed_in(&app).await;
+    signed_in(&app).await;
     let body = code_flow(&app, &c, &[("scope", "read profile"), ("nonce", "n")]).await;
     assert!(body.get("id_token").is_none(), "{body}");
     // Nor for a client's own token.
@@ -130,7 +130,7 @@ async fn oidc_core_3_1_3_3_no_id_token_without_openid(app: TestApp) {
 
 async fn oidc_core_12_2_refresh_gives_a_new_id_token_with_the_same_sub_and_auth_time(app: TestApp) {
     let c = oidc_client(&app);
-    alice_signed_in(&app).await;
+    signed_in(&app).await;
     let body = code_flow(&app, &c, &[("scope", "openid profile"), ("nonce", "n1")]).await;
     let (_, first) = verify_id_token(&app, str_of(&body, "id_token"), &c.client.id).await;
     app.clock().advance(120);
@@ -167,7 +167,7 @@ async fn oidc_core_12_2_refresh_gives_a_new_id_token_with_the_same_sub_and_auth_
 
 async fn oidc_core_12_2_refresh_narrowed_without_openid_has_no_id_token(app: TestApp) {
     let c = oidc_client(&app);
-    alice_signed_in(&app).await;
+    signed_in(&app).await;
     let body = code_flow(&app, &c, &[("scope", "openid read")]).await;
     let r = app
         .post_form_basic(
@@ -216,7 +216,7 @@ async fn oidc_core_3_1_3_6_password_grant_with_openid_gets_an_id_token(app: Test
 
 async fn oidc_core_2_id_token_lifetime_is_the_id_token_ttl_setting(app: TestApp) {
     let c = oidc_client(&app);
-    alice_signed_in(&app).await;
+    signed_in(&app).await;
     let body = code_flow(&app, &c, &[("scope", "openid")]).await;
     let (_, claims) = verify_id_token(&app, str_of(&body, "id_token"), &c.client.id).await;
     assert_eq!(
@@ -236,7 +236,7 @@ async fn oidc_core_2_device_grant_with_openid_gets_an_id_token_of_the_approving_
         scope: "openid profile".into(),
         ..Default::default()
     });
-    let alice = alice_signed_in(&app).await;
+    let alice = signed_in(&app).await;
     let auth_time = app.clock().now();
     app.clock().advance(60);
     let r = app
@@ -295,7 +295,7 @@ async fn oidc_core_2_device_grant_with_openid_gets_an_id_token_of_the_approving_
 
 async fn oidc_core_5_4_profile_and_email_claims_by_scope_in_the_id_token(app: TestApp) {
     let c = oidc_client(&app);
-    alice_signed_in(&app).await;
+    signed_in(&app).await;
     let alice = alice_profile(&app);
     let id_claims = |body: serde_json::Value| {
         let app = &app;

@@ -1,7 +1,7 @@
 //! `grant_type=refresh_token` (RFC 6749 §6) with rotation and reuse
 //! detection (RFC 9700 §4.14.2), family lifetimes, and the reuse grace.
 
-use crate::harness::{expect_error, refresh_token_of, TestApp};
+use crate::harness::{as_json, expect_error, refresh_token_of, TestApp};
 use gatehouse::admin::NewClient;
 
 backend_tests!(
@@ -17,10 +17,6 @@ backend_tests!(
     rfc9700_4_14_2_chain_of_200_rotations_then_reuse_kills_it,
     rfc9700_4_14_2_reuse_grace_is_off_by_default,
 );
-
-fn as_json(body: &str) -> serde_json::Value {
-    serde_json::from_str(body).unwrap_or_else(|_| panic!("not JSON: {body}"))
-}
 
 async fn rfc6749_6_refresh_rotates_and_returns_a_new_pair(app: TestApp) {
     let user = app.alice();
