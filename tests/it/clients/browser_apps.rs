@@ -74,7 +74,8 @@ async fn browser_signs_up_registers_an_app_and_the_oauth2_crate_completes_the_co
     // The person (already signed in) sees who registered the app, allows.
     browser.goto(auth_url.as_str()).await;
     browser.wait_for_url(|u| u.contains("/consent")).await;
-    browser.wait_for_text("Registered by dana").await;
+    // The owner's name is isolated in <bdi> (issue 26), in the source too.
+    browser.wait_for_text("Registered by <bdi>dana</bdi>").await;
     let html = browser.source().await;
     assert!(html.contains("Dana's Notes"), "{html}");
     assert!(html.contains("https://notes.example"));
