@@ -48,8 +48,8 @@ async fn sample_client_gets_tokens_while_a_person_approves(app: TestApp) {
     assert!(shown.contains('█'), "a QR code");
     let mut log = Vec::new();
     let (tokens, (status, _)) = tokio::join!(login.wait_for_tokens(&auth, &mut log), async {
-        // The person takes a moment: the client sees authorization_pending.
-        tokio::time::sleep(std::time::Duration::from_millis(1500)).await;
+        // The person approves once the client has been told to wait.
+        told_authorization_pending(&app, &auth.device_code).await;
         person_decides(&app, &auth.user_code, "allow").await
     });
     assert_eq!(status, 200);
@@ -86,6 +86,26 @@ async fn sample_client_reports_a_denial(app: TestApp) {
     let login = example::DeviceLogin::discover(opts).await.unwrap();
     let failure = login.start().await.unwrap_err();
     assert!(failure.0.contains("invalid_client"), "{failure}");
+}
+
+/// Waits (up to 10 s) until the server has answered a poll of
+/// `device_code` with RFC 8628 §3.5 `authorization_pending`: the poll is
+/// recorded on the code, which is still pending. (The sample client
+/// prints nothing on that answer, so the code's row is where it shows.)
+async fn told_authorization_pending(app: &TestApp, device_code: &str) {
+    for _ in 0..500 {
+        let code = row(app, device_code);
+        if code.last_poll_at.is_some() {
+            assert_eq!(
+                code.status,
+                gatehouse::oauth::device::status::PENDING,
+                "polled, and still pending"
+            );
+            return;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+    panic!("the sample client never polled");
 }
 
 /// Runs the built example binary as a child process (`cargo test` builds
