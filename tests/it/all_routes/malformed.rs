@@ -94,7 +94,8 @@ async fn malformed_requests_get_4xx_never_5xx(app: TestApp) {
         .send()
         .await
         .unwrap();
-    assert!(r.status().is_client_error(), "{}", r.status());
+    // RFC 9110 §15.5.14, as RFC 6749 §5.2 JSON.
+    expect_error(r, 413, "invalid_request").await;
     for q in [
         "",
         "?%%%",
@@ -161,20 +162,28 @@ async fn rfc6749_5_2_error_description_never_echoes_input(app: TestApp) {
     let c = app.service_client();
     let evil = "EVIL\r\nSet-Cookie: x=\"1\"\\\u{1}\u{7f}é";
     let evil_key = "k\r\n\"é";
-    let forms: Vec<Vec<(&str, &str)>> = vec![
-        vec![("grant_type", evil)],
-        vec![("grant_type", "client_credentials"), ("scope", evil)],
-        vec![("grant_type", "client_credentials"), ("scope", "EVILSCOPE")],
-        vec![
-            ("grant_type", "client_credentials"),
-            (evil_key, "1"),
-            (evil_key, "2"),
-        ],
+    let forms: Vec<(Vec<(&str, &str)>, &str)> = vec![
+        (vec![("grant_type", evil)], "unsupported_grant_type"),
+        (
+            vec![("grant_type", "client_credentials"), ("scope", evil)],
+            "invalid_scope",
+        ),
+        (
+            vec![("grant_type", "client_credentials"), ("scope", "EVILSCOPE")],
+            "invalid_scope",
+        ),
+        (
+            vec![
+                ("grant_type", "client_credentials"),
+                (evil_key, "1"),
+                (evil_key, "2"),
+            ],
+            "invalid_request",
+        ),
     ];
-    for form in forms {
+    for (form, code) in forms {
         let r = app.post_form_basic("/token", &c, &form).await;
-        assert_eq!(r.status(), 400, "{form:?}");
-        let body: serde_json::Value = r.json().await.unwrap();
+        let body = expect_error(r, 400, code).await;
         let d = body["error_description"].as_str().unwrap();
         assert!(allowed_description(d), "{d:?}");
         assert!(!d.contains("EVIL") && !d.contains("Set-Cookie"), "{d:?}");
@@ -185,16 +194,22 @@ async fn rfc6749_5_2_error_description_never_echoes_input(app: TestApp) {
 async fn rfc6749_4_1_2_1_redirected_error_description_never_echoes_input(app: TestApp) {
     let c = app.web_client(true);
     let (_, ch) = pkce_pair();
-    for extra in [
-        [("response_type", "EVIL\r\n\"\\é")],
-        [("code_challenge_method", "EVIL\r\n\"\\é")],
-        [("scope", "EVIL\"\\é")],
+    for (extra, code) in [
+        (
+            [("response_type", "EVIL\r\n\"\\é")],
+            "unsupported_response_type",
+        ),
+        (
+            [("code_challenge_method", "EVIL\r\n\"\\é")],
+            "invalid_request",
+        ),
+        ([("scope", "EVIL\"\\é")], "invalid_scope"),
     ] {
         let q = code_query(&c, &ch, &extra);
         let (status, loc) = app.location(&format!("/authorize?{q}")).await;
         assert_eq!(status, 303, "{extra:?}");
         let p = url_params(&loc, false);
-        assert!(p.contains_key("error"), "{loc}");
+        assert_eq!(p["error"], code, "{loc}");
         let d = &p["error_description"];
         assert!(allowed_description(d), "{d:?}");
         assert!(!d.contains("EVIL"), "{d:?}");
@@ -400,8 +415,7 @@ async fn nul_bytes_in_paths_queries_and_json_never_reach_a_query(app: TestApp) {
             .send()
             .await
             .unwrap();
-        let status = r.status().as_u16();
-        assert!((400..500).contains(&status), "{field}: {status}");
+        expect_error(r, 400, "invalid_client_metadata").await;
     }
     for field in ["redirect_uris", "grant_types", "response_types", "contacts"] {
         let mut meta = serde_json::json!({"redirect_uris": ["https://app.example/cb"]});
@@ -413,8 +427,13 @@ async fn nul_bytes_in_paths_queries_and_json_never_reach_a_query(app: TestApp) {
             .send()
             .await
             .unwrap();
-        let status = r.status().as_u16();
-        assert!((400..500).contains(&status), "{field}: {status}");
+        // RFC 7591 §3.2.2: a bad redirect URI has its own code.
+        let code = if field == "redirect_uris" {
+            "invalid_redirect_uri"
+        } else {
+            "invalid_client_metadata"
+        };
+        expect_error(r, 400, code).await;
     }
     // Query parameters of the pages, signed out and signed in.
     let queries = [

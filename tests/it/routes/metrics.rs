@@ -311,14 +311,19 @@ async fn metrics_count_responses_and_tokens(app: TestApp) {
         .await;
     assert_eq!(r.status(), 200);
     let text = app.get("/metrics").await.text().await.unwrap();
-    assert!(
-        text.contains("gatehouse_tokens_issued_total{grant_type=\"client_credentials\"} 1"),
-        "{text}"
+    let value = |series: &str| {
+        text.lines()
+            .find_map(|l| l.strip_prefix(series)?.strip_prefix(' '))
+            .unwrap_or_else(|| panic!("no {series} in /metrics:\n{text}"))
+            .parse::<f64>()
+            .unwrap()
+    };
+    assert_eq!(
+        value("gatehouse_tokens_issued_total{grant_type=\"client_credentials\"}"),
+        1.0
     );
-    assert!(
-        text.contains("gatehouse_http_responses_total{class=\"2xx\"}"),
-        "{text}"
-    );
+    // The token response is the one answered before this scrape.
+    assert_eq!(value("gatehouse_http_responses_total{class=\"2xx\"}"), 1.0);
 }
 
 /// RFC 6819 §4.4.3.6: `/metrics` is public, so its sign-in counter must
