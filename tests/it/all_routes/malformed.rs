@@ -1,6 +1,6 @@
 //! Client mistakes never produce a 5xx: every endpoint answers garbage with
-//! a 4xx (JSON for the API, a page for the browser endpoints), and where an
-//! RFC names the error, that one.
+//! a 4xx (JSON for the API, a page for the browser endpoints); where an RFC
+//! names the answer to a particular mistake, exactly that one.
 
 use crate::harness::{code_query, expect_error, pkce_pair, url_params, TestApp};
 use gatehouse::admin::NewClient;
