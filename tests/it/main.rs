@@ -8,26 +8,8 @@
 #[macro_use]
 mod harness;
 
+mod all_routes;
 mod cli;
-mod crash;
-mod device;
-mod files;
-mod guard;
-mod housekeeping;
-mod introspect;
-mod keys;
-mod malformed;
-mod metadata;
-mod metrics;
-mod oauth2_client;
-mod oidc;
-mod outage;
-mod pages;
-mod people;
-mod pg_tls;
-mod proxies;
-mod register;
-mod revoke;
-mod scale_out;
-mod token;
-mod upgrade;
+mod clients;
+mod ops;
+mod routes;

@@ -6,15 +6,44 @@ use gatehouse::admin::{CreatedClient, NewClient};
 
 // ---- authorization-code helpers ---------------------------------------
 
-/// Creates `alice` and signs her in on `app.http`.
-pub async fn signed_in(app: &TestApp) {
-    app.user("alice", "correct horse");
+impl TestApp {
+    /// The RFC 8414 metadata document, `GET
+    /// /.well-known/oauth-authorization-server`; asserts 200.
+    pub async fn metadata(&self) -> serde_json::Value {
+        let r = self.get("/.well-known/oauth-authorization-server").await;
+        assert_eq!(r.status(), 200);
+        r.json().await.unwrap()
+    }
+
+    /// Whether `app.http` has a session: `/account` shows instead of
+    /// sending to the sign-in page.
+    pub async fn is_signed_in(&self) -> bool {
+        self.get("/account").await.status() == 200
+    }
+}
+
+/// Creates `alice` (password `correct horse`) and signs her in on
+/// `app.http`; returns her row.
+pub async fn signed_in(app: &TestApp) -> gatehouse::store::models::User {
+    let alice = app.alice();
     assert_eq!(
-        app.sign_in("alice", "correct horse", "/account")
-            .await
-            .status(),
+        app.sign_in(USERNAME, PASSWORD, "/account").await.status(),
         303
     );
+    alice
+}
+
+/// The `next` of a redirect to the sign-in page.
+pub fn next_of(login_location: &str) -> String {
+    assert!(
+        login_location.starts_with("/login?"),
+        "expected the sign-in page, got {login_location}"
+    );
+    url::form_urlencoded::parse(login_location.trim_start_matches("/login?").as_bytes())
+        .find(|(k, _)| k == "next")
+        .unwrap()
+        .1
+        .into_owned()
 }
 
 pub const REDIRECT: &str = "https://app.example/cb";
@@ -24,6 +53,19 @@ pub fn pkce_pair() -> (String, String) {
     let verifier = gatehouse::crypto::random_token(32);
     let challenge = gatehouse::crypto::b64url(&gatehouse::crypto::sha256(verifier.as_bytes()));
     (verifier, challenge)
+}
+
+/// The string `key` of a JSON object; panics, showing the object, when
+/// there is none.
+pub fn str_of<'a>(v: &'a serde_json::Value, key: &str) -> &'a str {
+    v[key]
+        .as_str()
+        .unwrap_or_else(|| panic!("{key} missing in {v}"))
+}
+
+/// A response body that must be JSON; panics, showing it, when it is not.
+pub fn as_json(body: &str) -> serde_json::Value {
+    serde_json::from_str(body).unwrap_or_else(|_| panic!("not JSON: {body}"))
 }
 
 /// The query parameters of a URL (or of its fragment when `fragment`).
@@ -150,6 +192,36 @@ pub fn code_query(client: &CreatedClient, challenge: &str, extra: &[(&str, &str)
     serde_urlencoded::to_string(&p).unwrap()
 }
 
+/// RFC 6749 §4.4: `grant_type=client_credentials` at `/token` as client
+/// `id` with `client_secret_basic`, asking for no scope (so the client's
+/// own).
+pub async fn client_credentials(app: &TestApp, id: &str, secret: &str) -> reqwest::Response {
+    app.http
+        .post(app.url("/token"))
+        .basic_auth(id, Some(secret))
+        .form(&[("grant_type", "client_credentials")])
+        .send()
+        .await
+        .unwrap()
+}
+
+impl TestApp {
+    /// An access token for `client` from `grant_type=client_credentials`
+    /// (with `scope` when given); asserts it was issued.
+    pub async fn client_credentials_token(
+        &self,
+        client: &CreatedClient,
+        scope: Option<&str>,
+    ) -> String {
+        let mut form = vec![("grant_type", "client_credentials")];
+        form.extend(scope.map(|s| ("scope", s)));
+        let r = self.post_form_basic("/token", client, &form).await;
+        assert_eq!(r.status(), 200);
+        let body: serde_json::Value = r.json().await.unwrap();
+        str_of(&body, "access_token").to_string()
+    }
+}
+
 // ---- refresh tokens, the password grant, revocation, introspection -----
 
 pub const USERNAME: &str = "alice";
@@ -242,4 +314,15 @@ pub async fn refresh_token_of(resp: reqwest::Response) -> String {
     assert_eq!(resp.status(), 200);
     let body: serde_json::Value = resp.json().await.unwrap();
     body["refresh_token"].as_str().unwrap().to_string()
+}
+
+/// The value of one series (`name{labels}` exactly as written), read from
+/// `/metrics` as text.
+pub async fn metric(app: &TestApp, series: &str) -> f64 {
+    let text = app.get("/metrics").await.text().await.unwrap();
+    text.lines()
+        .find_map(|l| l.strip_prefix(series)?.strip_prefix(' '))
+        .unwrap_or_else(|| panic!("no {series} in /metrics:\n{text}"))
+        .parse()
+        .unwrap()
 }

@@ -1,5 +1,6 @@
 //! Reading pages as a browser would: form fields, HTML entities, the
-//! sign-in form.
+//! sign-in form; and what a person sees on them: an element's value, the
+//! error beside a field, the accessibility rules every page keeps.
 
 use super::TestApp;
 
@@ -93,5 +94,68 @@ impl TestApp {
             .send()
             .await
             .unwrap()
+    }
+}
+
+/// The `value` of the element with `id` (an `<input>`), unescaped.
+pub fn element_value(html: &str, id: &str) -> Option<String> {
+    let at = html.find(&format!("id=\"{id}\""))?;
+    let start = html[..at].rfind('<')?;
+    let end = at + html[at..].find('>')?;
+    let tag = &html[start..end];
+    let v = tag.find("value=\"")? + "value=\"".len();
+    let len = tag[v..].find('"')?;
+    Some(html_unescape(&tag[v..v + len]))
+}
+
+/// The error shown beside `field` (the element `{field}-error`, which the
+/// field names in its `aria-describedby`), when there is one.
+pub fn error_beside(html: &str, field: &str) -> Option<String> {
+    let at = html.find(&format!("id=\"{field}-error\""))?;
+    let text_start = at + html[at..].find('>')? + 1;
+    let text_end = text_start + html[text_start..].find("</p>")?;
+    assert!(
+        html.contains(&format!("aria-describedby=\"{field}-hint {field}-error\"")),
+        "the {field} field is described by its error"
+    );
+    Some(html_unescape(&html[text_start..text_end]))
+}
+
+/// How many field errors a page shows.
+pub fn field_errors(html: &str) -> usize {
+    html.matches("class=\"field-error\"").count()
+}
+
+/// The accessibility rules every page follows: a language, one `<h1>`, a
+/// `<title>`, and a `<label for=…>` for every visible input, textarea and
+/// select, matching its id.
+pub fn assert_accessible(html: &str, page: &str) {
+    assert!(html.contains("<html lang=\"en\">"), "{page}: <html lang>");
+    assert_eq!(html.matches("<h1").count(), 1, "{page}: one <h1>");
+    let title_start = html.find("<title>").expect("a <title>") + "<title>".len();
+    let title_end = html.find("</title>").unwrap();
+    assert!(
+        !html[title_start..title_end].trim().is_empty(),
+        "{page}: a non-empty <title>"
+    );
+    for tag_name in ["<input", "<textarea", "<select"] {
+        let mut rest = html;
+        while let Some(i) = rest.find(tag_name) {
+            let tag_end = rest[i..].find('>').unwrap() + i;
+            let tag = &rest[i..tag_end];
+            rest = &rest[tag_end..];
+            if tag.contains("type=\"hidden\"") {
+                continue;
+            }
+            let id_at = tag
+                .find(" id=\"")
+                .unwrap_or_else(|| panic!("{page}: {tag} has no id"))
+                + " id=\"".len();
+            let id = &tag[id_at..id_at + tag[id_at..].find('"').unwrap()];
+            assert!(
+                html.contains(&format!("<label for=\"{id}\"")),
+                "{page}: no <label for=\"{id}\">"
+            );
+        }
     }
 }

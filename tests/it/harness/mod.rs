@@ -1,6 +1,13 @@
 //! Starts gatehouse in-process on 127.0.0.1:0 with a fresh database: a
 //! temporary SQLite file, or a PostgreSQL database created for the test and
 //! dropped after it.
+//!
+//! Every helper that more than one test file uses lives here, nowhere
+//! else: the flows most tests start from and reading pages (`flows.rs`,
+//! `html.rs`, `siblings.rs`, re-exported here), and by subject the
+//! application pages' people (`apps`), the binary (`cli`), hand-held
+//! cookies (`cookies`), the device flow (`device`), test data (`names`),
+//! OpenID Connect (`oidc`) and headless Chromium (`webdriver`).
 
 use actix_web::dev::ServerHandle;
 use actix_web::web;
@@ -79,9 +86,16 @@ macro_rules! db {
 }
 
 // After the macros, which the parts use.
+pub mod apps;
+pub mod cli;
+pub mod cookies;
+pub mod device;
 mod flows;
 mod html;
+pub mod names;
+pub mod oidc;
 mod siblings;
+pub mod webdriver;
 
 pub use flows::*;
 pub use html::*;
@@ -121,6 +135,16 @@ impl Drop for TestApp {
         // The stop command is sent on call; nothing to await in a sync drop.
         drop(self.handle.stop(false));
     }
+}
+
+/// A TCP port free on 127.0.0.1 a moment ago, for a process that must be
+/// told its port (chromedriver, a PostgreSQL cluster).
+pub fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
 }
 
 /// One RSA key per test process, copied into each test's keys folder:

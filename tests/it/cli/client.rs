@@ -1,0 +1,218 @@
+//! `gatehouse client create|list|show|delete|rotate-secret`: what they
+//! print, and the registrations they refuse with one line.
+
+use crate::harness::cli::*;
+
+#[test]
+fn client_commands_create_show_list_rotate_delete() {
+    let w = Workdir::new();
+    let created = stdout_json(&w.run(&[
+        "client",
+        "create",
+        "--name",
+        "svc",
+        "--grant-type",
+        "client_credentials",
+        "--scope",
+        "read write",
+        "--json",
+    ]));
+    let id = created["client_id"].as_str().unwrap().to_string();
+    let secret = created["client_secret"].as_str().unwrap();
+    assert!(secret.len() >= 43, "256 bits of randomness");
+    assert_eq!(
+        created["grant_types"],
+        serde_json::json!(["client_credentials"])
+    );
+    assert_eq!(created["scope"], "read write");
+    assert_eq!(created["redirect_uris"], serde_json::json!([]));
+
+    let shown = stdout_json(&w.run(&["client", "show", &id, "--json"]));
+    assert_eq!(shown["client_id"], id.as_str());
+    assert!(
+        shown.get("client_secret").is_none(),
+        "secret is shown only once"
+    );
+
+    let listed = stdout_json(&w.run(&["client", "list", "--json"]));
+    assert_eq!(listed.as_array().unwrap().len(), 1);
+
+    let rotated = stdout_json(&w.run(&["client", "rotate-secret", &id, "--json"]));
+    assert_ne!(rotated["client_secret"].as_str().unwrap(), secret);
+
+    assert!(w.run(&["client", "delete", &id]).status.success());
+    let o = w.run(&["client", "show", &id]);
+    assert_eq!(o.status.code(), Some(1));
+    assert_eq!(stderr(&o).trim().lines().count(), 1);
+}
+
+#[test]
+fn public_client_has_no_secret() {
+    let w = Workdir::new();
+    let created = stdout_json(&w.run(&[
+        "client",
+        "create",
+        "--name",
+        "spa",
+        "--public",
+        "--redirect-uri",
+        "http://localhost:3000/cb",
+        "--grant-type",
+        "authorization_code",
+        "--scope",
+        "read",
+        "--json",
+    ]));
+    assert!(created.get("client_secret").is_none());
+    assert_eq!(created["token_endpoint_auth_method"], "none");
+}
+
+#[test]
+fn invalid_client_registration_is_refused_with_one_line() {
+    let w = Workdir::new();
+    for args in [
+        vec!["client", "create", "--name", "x", "--grant-type", "magic"],
+        vec![
+            "client",
+            "create",
+            "--name",
+            "x",
+            "--grant-type",
+            "authorization_code",
+        ],
+        vec![
+            "client",
+            "create",
+            "--name",
+            "x",
+            "--grant-type",
+            "authorization_code",
+            "--redirect-uri",
+            "/relative",
+        ],
+        vec![
+            "client",
+            "create",
+            "--name",
+            "x",
+            "--grant-type",
+            "authorization_code",
+            "--redirect-uri",
+            "https://a/cb#frag",
+        ],
+    ] {
+        let o = w.run(&args);
+        assert_eq!(o.status.code(), Some(1), "{args:?}");
+        assert_eq!(
+            stderr(&o).trim().lines().count(),
+            1,
+            "{args:?}: {}",
+            stderr(&o)
+        );
+    }
+    let listed = stdout_json(&w.run(&["client", "list", "--json"]));
+    assert_eq!(listed.as_array().unwrap().len(), 0, "nothing was written");
+}
+
+#[test]
+fn client_create_refuses_dangerous_redirect_uris_and_websites() {
+    let w = Workdir::new();
+    let create = |redirect: &str, website: Option<&str>| {
+        let mut args = vec![
+            "client",
+            "create",
+            "--name",
+            "x",
+            "--grant-type",
+            "authorization_code",
+            "--redirect-uri",
+            redirect,
+            "--json",
+        ];
+        if let Some(site) = website {
+            args.extend(["--website", site]);
+        }
+        w.run(&args)
+    };
+    for bad in [
+        "javascript:alert(1)//",
+        "data:text/html,hi",
+        "http://localhost.evil.com/cb",
+        "http://app.example/cb",
+        "https://user@app.example/cb",
+    ] {
+        let o = create(bad, None);
+        assert_eq!(o.status.code(), Some(1), "{bad} was accepted");
+        assert_eq!(stderr(&o).trim().lines().count(), 1, "{}", stderr(&o));
+    }
+    for site in ["javascript:alert(1)//", "http://app.example"] {
+        let o = create("https://app.example/cb", Some(site));
+        assert_eq!(o.status.code(), Some(1), "website {site} was accepted");
+    }
+    // RFC 8252 §7.3 / §7.1: loopback http and a native app's scheme.
+    for ok in ["http://127.0.0.1:8765/cb", "com.example.app:/cb"] {
+        let o = create(ok, Some("https://app.example"));
+        assert_eq!(stdout_json(&o)["redirect_uris"][0], ok);
+    }
+    let listed = stdout_json(&w.run(&["client", "list", "--json"]));
+    assert_eq!(listed.as_array().unwrap().len(), 2, "only the good ones");
+}
+
+#[test]
+fn rp_initiated_logout_3_1_client_create_post_logout_redirect_uri() {
+    let d = &Workdir::new();
+    let created = stdout_json(&d.run_with_stdin(
+        &[
+            "client",
+            "create",
+            "--name",
+            "rp",
+            "--redirect-uri",
+            "https://app.example/cb",
+            "--grant-type",
+            "authorization_code",
+            "--scope",
+            "openid profile",
+            "--post-logout-redirect-uri",
+            "https://app.example/bye",
+            "https://app.example/bye2",
+            "--json",
+        ],
+        "",
+    ));
+    assert_eq!(
+        created["post_logout_redirect_uris"],
+        serde_json::json!(["https://app.example/bye", "https://app.example/bye2"])
+    );
+    let id = created["client_id"].as_str().unwrap();
+    let shown = stdout_json(&d.run_with_stdin(&["client", "show", id, "--json"], ""));
+    assert_eq!(
+        shown["post_logout_redirect_uris"],
+        created["post_logout_redirect_uris"]
+    );
+    for bad in [
+        "javascript:alert(1)",
+        "http://evil.example/bye",
+        "https://app.example/#x",
+    ] {
+        one_line_failure(
+            &d.run_with_stdin(
+                &[
+                    "client",
+                    "create",
+                    "--name",
+                    "rp",
+                    "--redirect-uri",
+                    "https://app.example/cb",
+                    "--grant-type",
+                    "authorization_code",
+                    "--post-logout-redirect-uri",
+                    bad,
+                ],
+                "",
+            ),
+            1,
+            "",
+        );
+    }
+}

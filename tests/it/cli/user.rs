@@ -1,0 +1,478 @@
+//! `gatehouse user create|update|list|show|disable|enable|set-password|
+//! delete`: what they print and refuse (usernames by RFC 8265, names
+//! people read, OpenID Connect's standard claims, OIDC Core §5.1), and,
+//! through the same `admin` functions, what they do to a person: a
+//! disabled or deleted person is signed out everywhere and their tokens
+//! stop at once.
+
+use crate::harness::cli::*;
+use crate::harness::names::ALICE_LOOK_ALIKES;
+use crate::harness::{expect_error, pkce_pair, url_params, TestApp, PASSWORD, USERNAME};
+use gatehouse::admin;
+use serde_json::Value;
+
+backend_tests!(
+    rfc8265_user_create_and_update_refuse_look_alike_usernames,
+    user_and_client_commands_refuse_names_with_bidi_controls_or_invisible_characters,
+    disabling_a_person_ends_sessions_refresh_tokens_and_access_tokens,
+    enabling_a_person_lets_them_sign_in_again,
+    deleting_a_person_revokes_everything_and_their_apps_pass_to_the_operator,
+    a_new_password_replaces_the_old_and_signs_out_everywhere,
+    rfc8265_look_alikes_of_a_username_are_refused_and_other_names_accepted,
+);
+
+#[test]
+fn oidc_core_5_1_user_create_name_and_user_update() {
+    let d = &Workdir::new();
+    let created = stdout_json(&d.run_with_stdin(
+        &[
+            "user",
+            "create",
+            "--username",
+            "alice",
+            "--email",
+            "alice@example.com",
+            "--name",
+            "Alice Liddell",
+            "--password-stdin",
+            "--json",
+        ],
+        "correct horse\n",
+    ));
+    assert_eq!(created["name"], "Alice Liddell");
+    assert_eq!(created["email_verified"], false);
+
+    let updated = stdout_json(&d.run_with_stdin(
+        &[
+            "user",
+            "update",
+            "alice",
+            "--email-verified",
+            "true",
+            "--json",
+        ],
+        "",
+    ));
+    assert_eq!(updated["email_verified"], true);
+    assert_eq!(updated["name"], "Alice Liddell");
+
+    // A new address is unverified unless said otherwise in the same command.
+    let updated = stdout_json(&d.run_with_stdin(
+        &[
+            "user",
+            "update",
+            "alice",
+            "--email",
+            "a@example.org",
+            "--name",
+            "Alice L.",
+            "--json",
+        ],
+        "",
+    ));
+    assert_eq!(updated["email"], "a@example.org");
+    assert_eq!(updated["email_verified"], false);
+    assert_eq!(updated["name"], "Alice L.");
+    let id = updated["id"].as_str().unwrap().to_string();
+    let updated = stdout_json(&d.run_with_stdin(
+        &[
+            "user",
+            "update",
+            &id,
+            "--email",
+            "b@example.org",
+            "--email-verified",
+            "true",
+            "--json",
+        ],
+        "",
+    ));
+    assert_eq!(updated["email_verified"], true);
+
+    // An empty name removes it.
+    let updated =
+        stdout_json(&d.run_with_stdin(&["user", "update", "alice", "--name", "", "--json"], ""));
+    assert!(updated["name"].is_null());
+    let shown = d.run_with_stdin(&["user", "show", "alice"], "");
+    let text = String::from_utf8_lossy(&shown.stdout);
+    assert!(text.contains("b@example.org (verified)"), "{text}");
+
+    one_line_failure(
+        &d.run_with_stdin(&["user", "update", "alice"], ""),
+        2,
+        "nothing to change",
+    );
+    one_line_failure(
+        &d.run_with_stdin(
+            &["user", "update", "alice", "--email", "not an address"],
+            "",
+        ),
+        1,
+        "e-mail",
+    );
+    one_line_failure(
+        &d.run_with_stdin(&["user", "update", "nobody", "--name", "N"], ""),
+        1,
+        "no user",
+    );
+    let removed =
+        stdout_json(&d.run_with_stdin(&["user", "update", "alice", "--email", "", "--json"], ""));
+    assert!(removed["email"].is_null());
+    assert_eq!(removed["email_verified"], false);
+    one_line_failure(
+        &d.run_with_stdin(&["user", "update", "alice", "--email-verified", "true"], ""),
+        1,
+        "no e-mail address",
+    );
+    // A value clap refuses: its usage error, exit 2.
+    let o = d.run_with_stdin(
+        &["user", "update", "alice", "--email-verified", "maybe"],
+        "",
+    );
+    assert_eq!(o.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&o.stderr).contains("maybe"));
+    one_line_failure(
+        &d.run_with_stdin(&["user", "update", "alice", "--name", &"x".repeat(201)], ""),
+        1,
+        "display name",
+    );
+}
+
+async fn rfc8265_user_create_and_update_refuse_look_alike_usernames(app: crate::harness::TestApp) {
+    let url = app.state.config.database_url.clone();
+    app.alice();
+    let bob = app.user("bob", "correct horse");
+    for name in ALICE_LOOK_ALIKES {
+        let o = gatehouse_on(
+            &url,
+            &["user", "create", "--username", name, "--password-stdin"],
+            "correct horse battery\n",
+        );
+        assert_refused(&o, "username", name);
+        let o = gatehouse_on(&url, &["user", "update", "bob", "--username", name], "");
+        assert_refused(&o, "username", name);
+    }
+    let mut c = app.state.store.conn().unwrap();
+    assert_eq!(c.list_users().unwrap().len(), 2, "nobody new");
+    assert_eq!(c.find_user(&bob.id).unwrap().unwrap().username, "bob");
+    drop(c);
+    // Other names are accepted, by both commands.
+    let made = stdout_json(&gatehouse_on(
+        &url,
+        &[
+            "user",
+            "create",
+            "--username",
+            "Alicia",
+            "--password-stdin",
+            "--json",
+        ],
+        "correct horse battery\n",
+    ));
+    assert_eq!(made["username"], "Alicia");
+    let renamed = stdout_json(&gatehouse_on(
+        &url,
+        &["user", "update", "bob", "--username", "Robert", "--json"],
+        "",
+    ));
+    assert_eq!(renamed["username"], "Robert");
+    assert_eq!(renamed["id"], bob.id.as_str());
+    // Bob signs in by his new name (any case); his old one is free again.
+    assert_eq!(
+        app.sign_in("robert", "correct horse", "/account")
+            .await
+            .status(),
+        303
+    );
+    let o = gatehouse_on(
+        &url,
+        &["user", "create", "--username", "bob", "--password-stdin"],
+        "correct horse battery\n",
+    );
+    assert!(o.status.success(), "{}", stderr(&o));
+}
+
+async fn user_and_client_commands_refuse_names_with_bidi_controls_or_invisible_characters(
+    app: crate::harness::TestApp,
+) {
+    let url = app.state.config.database_url.clone();
+    app.alice();
+    for name in [
+        "\u{202E}gnp.exe Bank",
+        "Bank\u{2066}",
+        "Ali\u{200F}ce",
+        "Al\u{200B}ice",
+        "\u{FEFF}Alice",
+    ] {
+        let o = gatehouse_on(
+            &url,
+            &[
+                "user",
+                "create",
+                "--username",
+                "carol",
+                "--name",
+                name,
+                "--password-stdin",
+            ],
+            "correct horse battery\n",
+        );
+        assert_refused(&o, "U+", name);
+        let o = gatehouse_on(&url, &["user", "update", "alice", "--name", name], "");
+        assert_refused(&o, "U+", name);
+        let o = gatehouse_on(
+            &url,
+            &[
+                "client",
+                "create",
+                "--name",
+                name,
+                "--grant-type",
+                "client_credentials",
+                "--scope",
+                "read",
+            ],
+            "",
+        );
+        assert_refused(&o, "U+", name);
+    }
+    let mut c = app.state.store.conn().unwrap();
+    assert_eq!(c.list_users().unwrap().len(), 1, "no carol");
+    assert_eq!(
+        c.find_user_by_username("alice").unwrap().unwrap().name,
+        None
+    );
+    assert!(c.list_clients().unwrap().is_empty(), "no client");
+    drop(c);
+    // Right-to-left text itself is welcome.
+    let o = gatehouse_on(&url, &["user", "update", "alice", "--name", "אליס"], "");
+    assert!(o.status.success(), "{}", stderr(&o));
+}
+
+#[test]
+fn user_create_reads_stdin_and_refuses_short_and_duplicate() {
+    let w = Workdir::new();
+    let o = w.run_with_stdin(
+        &["user", "create", "--username", "alice", "--password-stdin"],
+        "short\n",
+    );
+    assert_eq!(o.status.code(), Some(1));
+    assert!(stderr(&o).contains("too short"), "{}", stderr(&o));
+    let o = w.run_with_stdin(
+        &[
+            "user",
+            "create",
+            "--username",
+            "alice",
+            "--email",
+            "a@example.com",
+            "--password-stdin",
+            "--json",
+        ],
+        "correct horse battery\n",
+    );
+    let user = stdout_json(&o);
+    assert_eq!(user["username"], "alice");
+    let o = w.run_with_stdin(
+        &["user", "create", "--username", "alice", "--password-stdin"],
+        "another long one\n",
+    );
+    assert_eq!(o.status.code(), Some(1));
+    assert!(stderr(&o).contains("is taken"), "{}", stderr(&o));
+}
+
+#[test]
+fn user_commands_list_show_disable_enable_set_password_and_delete() {
+    let w = Workdir::new();
+    let made = stdout_json(&w.run_with_stdin(
+        &[
+            "user",
+            "create",
+            "--username",
+            "carol",
+            "--admin",
+            "--password-stdin",
+            "--json",
+        ],
+        "correct horse battery\n",
+    ));
+    assert_eq!(made["admin"], true);
+    let id = made["id"].as_str().unwrap().to_string();
+    let list = stdout_json(&w.run(&["user", "list", "--json"]));
+    assert_eq!(list[0]["username"], "carol");
+    assert_eq!(
+        stdout_json(&w.run(&["user", "show", &id, "--json"]))["username"],
+        "carol"
+    );
+    let off = stdout_json(&w.run(&["user", "disable", "carol", "--json"]));
+    assert_eq!(off["disabled"], true);
+    let on = stdout_json(&w.run(&["user", "enable", "carol", "--json"]));
+    assert_eq!(on["disabled"], false);
+    let o = w.run_with_stdin(
+        &["user", "set-password", "carol", "--password-stdin"],
+        "short\n",
+    );
+    assert_eq!(o.status.code(), Some(1));
+    assert!(stderr(&o).contains("too short"), "{}", stderr(&o));
+    let o = w.run_with_stdin(
+        &["user", "set-password", "carol", "--password-stdin"],
+        "another long one\n",
+    );
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert!(w.run(&["user", "delete", &id]).status.success());
+    let o = w.run(&["user", "show", "carol"]);
+    assert_eq!(o.status.code(), Some(1));
+    assert_eq!(stderr(&o).trim().lines().count(), 1);
+    assert_eq!(
+        stdout_json(&w.run(&["user", "list", "--json"])),
+        serde_json::json!([])
+    );
+}
+
+/// `alice`, signed in, who has authorized the web app: returns its
+/// client, the token response and alice's id.
+async fn alice_with_tokens(app: &TestApp) -> (gatehouse::admin::CreatedClient, Value, String) {
+    let alice = app.alice();
+    let r = app.sign_in(USERNAME, PASSWORD, "/account").await;
+    assert_eq!(r.status(), 303);
+    let client = app.web_client(false);
+    let (verifier, challenge) = pkce_pair();
+    let loc = app
+        .authorize_and_allow(&crate::harness::code_query(&client, &challenge, &[]))
+        .await;
+    let code = url_params(&loc, false)["code"].clone();
+    let r = app
+        .exchange(
+            &client,
+            &code,
+            Some(&verifier),
+            Some(crate::harness::REDIRECT),
+        )
+        .await;
+    assert_eq!(r.status(), 200);
+    (client, r.json().await.unwrap(), alice.id)
+}
+
+async fn assert_tokens_dead(app: &TestApp, client: &admin::CreatedClient, tokens: &Value) {
+    let refresh = tokens["refresh_token"].as_str().unwrap();
+    let r = app.refresh(client, refresh).await;
+    expect_error(r, 400, "invalid_grant").await;
+    let introspector = app.introspector();
+    let access = tokens["access_token"].as_str().unwrap();
+    assert_eq!(app.introspect(&introspector, access).await["active"], false);
+}
+
+async fn disabling_a_person_ends_sessions_refresh_tokens_and_access_tokens(app: TestApp) {
+    let (client, tokens, _) = alice_with_tokens(&app).await;
+    assert!(app.is_signed_in().await);
+    let u =
+        admin::set_person_disabled(&app.state.store, USERNAME, true, app.clock().now()).unwrap();
+    assert!(u.disabled);
+    assert!(!app.is_signed_in().await, "the browser session ended");
+    assert_tokens_dead(&app, &client, &tokens).await;
+    let r = app.sign_in(USERNAME, PASSWORD, "/account").await;
+    assert_eq!(r.status(), 401, "a disabled person cannot sign in");
+}
+
+async fn enabling_a_person_lets_them_sign_in_again(app: TestApp) {
+    app.alice();
+    admin::set_person_disabled(&app.state.store, USERNAME, true, app.clock().now()).unwrap();
+    assert_eq!(
+        app.sign_in(USERNAME, PASSWORD, "/account").await.status(),
+        401
+    );
+    let u =
+        admin::set_person_disabled(&app.state.store, USERNAME, false, app.clock().now()).unwrap();
+    assert!(!u.disabled);
+    assert_eq!(
+        app.sign_in(USERNAME, PASSWORD, "/account").await.status(),
+        303
+    );
+}
+
+async fn deleting_a_person_revokes_everything_and_their_apps_pass_to_the_operator(app: TestApp) {
+    let (client, tokens, alice_id) = alice_with_tokens(&app).await;
+    let theirs = app.client(admin::NewClient {
+        name: "Alice's tool".into(),
+        grant_types: vec!["client_credentials".into()],
+        scope: "read".into(),
+        owner: Some(alice_id.clone()),
+        ..Default::default()
+    });
+    // By id, as well as by username.
+    let gone = admin::delete_person(&app.state.store, &alice_id, app.clock().now()).unwrap();
+    assert_eq!(gone.username, USERNAME);
+    assert!(!app.is_signed_in().await);
+    assert_tokens_dead(&app, &client, &tokens).await;
+    let mut conn = app.state.store.conn().unwrap();
+    assert!(conn.find_user(&alice_id).unwrap().is_none());
+    let tool = conn.find_client(&theirs.client.id).unwrap().unwrap();
+    assert_eq!(tool.owner, None, "the app stays, owned by the operator");
+    assert!(matches!(
+        admin::delete_person(&app.state.store, USERNAME, app.clock().now()),
+        Err(admin::AdminError::NotFound(_))
+    ));
+}
+
+async fn a_new_password_replaces_the_old_and_signs_out_everywhere(app: TestApp) {
+    app.alice();
+    app.sign_in(USERNAME, PASSWORD, "/account").await;
+    assert!(app.is_signed_in().await);
+    assert!(matches!(
+        admin::set_person_password(&app.state.store, USERNAME, "short", app.clock().now()),
+        Err(admin::AdminError::Field {
+            field: "password",
+            ..
+        })
+    ));
+    admin::set_person_password(
+        &app.state.store,
+        USERNAME,
+        "a new long one",
+        app.clock().now(),
+    )
+    .unwrap();
+    assert!(!app.is_signed_in().await);
+    assert_eq!(
+        app.sign_in(USERNAME, PASSWORD, "/account").await.status(),
+        401
+    );
+    assert_eq!(
+        app.sign_in(USERNAME, "a new long one", "/account")
+            .await
+            .status(),
+        303
+    );
+}
+
+async fn rfc8265_look_alikes_of_a_username_are_refused_and_other_names_accepted(app: TestApp) {
+    let alice = app.alice();
+    let now = app.clock().now();
+    for name in ALICE_LOOK_ALIKES {
+        let r = admin::create_person(&app.state.store, name, None, PASSWORD, false, now);
+        match r {
+            Err(admin::AdminError::Field {
+                field: "username", ..
+            }) => {}
+            other => panic!("{name:?}: {other:?}"),
+        }
+    }
+    let mut c = app.state.store.conn().unwrap();
+    assert_eq!(c.list_users().unwrap().len(), 1, "nobody new");
+    drop(c);
+    // Different names are still welcome, and keep their case as typed.
+    for name in ["alicia", "Bob", "José", "Дмитрий"] {
+        let u = admin::create_person(&app.state.store, name, None, PASSWORD, false, now).unwrap();
+        assert_eq!(u.username, name);
+    }
+    let stored = app
+        .state
+        .store
+        .conn()
+        .unwrap()
+        .find_user_by_username("ALICE")
+        .unwrap()
+        .unwrap();
+    assert_eq!(stored.id, alice.id);
+    assert_eq!(stored.username_key.as_deref(), Some("alice"));
+}

@@ -1,0 +1,11 @@
+//! Stock clients against a live gatehouse, end to end: a real browser
+//! (Chromium through WebDriver), the `oauth2` and `openidconnect` crates,
+//! resource servers (the `gatehouse-guard` crate and the Node and Python
+//! recipes), and the sample device client.
+
+mod browser;
+mod browser_apps;
+mod device_login;
+mod guard;
+mod oauth2_crate;
+mod relying_party;

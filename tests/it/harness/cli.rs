@@ -1,0 +1,152 @@
+//! Running the `gatehouse` binary as an operator does: a working folder
+//! of its own, commands with and without standard input, `serve` on a
+//! random port, and what they print.
+
+use std::io::{BufRead, BufReader, Write};
+use std::process::{Command, Output, Stdio};
+
+/// The `gatehouse` binary cargo built for these tests.
+pub const BIN: &str = env!("CARGO_BIN_EXE_gatehouse");
+
+pub struct Workdir {
+    pub dir: tempfile::TempDir,
+}
+
+impl Workdir {
+    pub fn new() -> Workdir {
+        Workdir {
+            dir: tempfile::tempdir().unwrap(),
+        }
+    }
+
+    pub fn cmd(&self, args: &[&str]) -> Command {
+        let mut c = Command::new(BIN);
+        c.args(args)
+            .current_dir(self.dir.path())
+            .env_remove("GATEHOUSE_DATABASE_URL")
+            .env_remove("GATEHOUSE_BIND")
+            .env_remove("GATEHOUSE_ISSUER")
+            .env_remove("GATEHOUSE_KEYS_DIR")
+            .env_remove("GATEHOUSE_LOG");
+        c
+    }
+
+    pub fn run(&self, args: &[&str]) -> Output {
+        self.cmd(args).stdin(Stdio::null()).output().unwrap()
+    }
+
+    pub fn run_with_url(&self, args: &[&str], url: Option<&str>) -> Output {
+        let mut c = self.cmd(args);
+        if let Some(url) = url {
+            c.env("GATEHOUSE_DATABASE_URL", url);
+        }
+        c.stdin(Stdio::null()).output().unwrap()
+    }
+
+    pub fn run_with_stdin(&self, args: &[&str], input: &str) -> Output {
+        let mut child = self
+            .cmd(args)
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        child
+            .stdin
+            .take()
+            .unwrap()
+            .write_all(input.as_bytes())
+            .unwrap();
+        child.wait_with_output().unwrap()
+    }
+}
+
+pub fn stderr(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stderr).to_string()
+}
+
+pub fn stdout_json(o: &Output) -> serde_json::Value {
+    assert!(o.status.success(), "failed: {}", stderr(o));
+    serde_json::from_slice(&o.stdout).unwrap()
+}
+
+/// Runs `gatehouse ARGS` on the database at `url` (a test server's, on
+/// either backend), `stdin` on its standard input.
+pub fn gatehouse_on(url: &str, args: &[&str], stdin: &str) -> Output {
+    let w = Workdir::new();
+    let mut child = w
+        .cmd(args)
+        .env("GATEHOUSE_DATABASE_URL", url)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(stdin.as_bytes())
+        .unwrap();
+    child.wait_with_output().unwrap()
+}
+
+/// A refusal: exit 1 and one line on stderr that says why.
+pub fn assert_refused(o: &Output, why: &str, what: &str) {
+    let err = stderr(o);
+    assert_eq!(o.status.code(), Some(1), "{what}: {err}");
+    assert_eq!(err.trim().lines().count(), 1, "{what}: {err}");
+    assert!(err.contains(why), "{what}: {err}");
+}
+
+/// A failure: exit `code` and one line on stderr that mentions `mentions`.
+pub fn one_line_failure(o: &Output, code: i32, mentions: &str) {
+    assert_eq!(o.status.code(), Some(code));
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert_eq!(err.trim().lines().count(), 1, "{err}");
+    assert!(err.contains(mentions), "{err}");
+}
+
+/// Starts `gatehouse serve` on a random port and returns the child and port.
+pub fn start_server(w: &Workdir) -> (std::process::Child, u16) {
+    let (child, port, _) = start_server_logging(w);
+    (child, port)
+}
+
+/// Starts `serve`; also returns the log lines printed before it listened.
+pub fn start_server_logging(w: &Workdir) -> (std::process::Child, u16, Vec<String>) {
+    let mut child = w
+        .cmd(&["serve"])
+        .env("GATEHOUSE_BIND", "127.0.0.1:0")
+        .env("GATEHOUSE_LOG_FORMAT", "json")
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut lines = BufReader::new(child.stderr.take().unwrap()).lines();
+    let mut early = Vec::new();
+    let port = loop {
+        let line = lines.next().expect("server printed its address").unwrap();
+        let v: serde_json::Value = serde_json::from_str(&line).unwrap_or_default();
+        if v["message"] == "gatehouse listening" {
+            assert_eq!(v["database"], "sqlite");
+            assert!(v["kid"].as_str().is_some());
+            let listen = v["listen"].as_str().unwrap();
+            break listen.rsplit(':').next().unwrap().parse::<u16>().unwrap();
+        }
+        early.push(line);
+    };
+    // Keep draining stderr so the server never blocks on a full pipe.
+    std::thread::spawn(move || for _ in lines {});
+    (child, port, early)
+}
+
+/// The permission bits of a file or folder (`0o600`, …).
+pub fn file_mode(p: &std::path::Path) -> u32 {
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::metadata(p)
+        .unwrap_or_else(|e| panic!("{}: {e}", p.display()))
+        .permissions()
+        .mode()
+        & 0o777
+}

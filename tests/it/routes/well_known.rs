@@ -1,0 +1,191 @@
+//! `GET /.well-known/oauth-authorization-server` (RFC 8414) and
+//! `GET /.well-known/openid-configuration` (OpenID Connect Discovery 1.0
+//! §3): one document, naming the issuer and every endpoint, and advertising
+//! each feature (the device flow, introspection, revocation, the legacy
+//! grants) exactly while it is on.
+
+use crate::harness::device::GRANT;
+use crate::harness::oidc::{alice_profile, code_flow, oidc_client, verify_id_token};
+use crate::harness::{signed_in, str_of, TestApp};
+
+backend_tests!(
+    rfc8414_metadata_names_issuer_and_endpoints,
+    rfc8414_openid_configuration_is_the_same_document,
+    oidc_discovery_3_openid_configuration_has_the_provider_metadata,
+    oidc_discovery_3_claims_supported_is_exactly_what_can_be_returned,
+    rfc8414_metadata_advertises_the_device_flow,
+    rfc8414_metadata_advertises_introspection,
+    rfc8414_metadata_advertises_revocation,
+    rfc8414_password_is_advertised_only_when_a_client_has_it,
+);
+
+mod no_registration {
+    use super::*;
+    backend_tests!(with |c| c.registration = gatehouse::config::Registration::Off;
+        oidc_discovery_3_without_registration_no_registration_endpoint,
+    );
+}
+
+async fn rfc8414_metadata_names_issuer_and_endpoints(app: TestApp) {
+    let resp = app.get("/.well-known/oauth-authorization-server").await;
+    assert_eq!(resp.status(), 200);
+    let doc: serde_json::Value = resp.json().await.unwrap();
+    // RFC 8414 §3.3: the issuer in the document is the issuer itself.
+    assert_eq!(doc["issuer"], app.base);
+    assert_eq!(doc["token_endpoint"], app.url("/token"));
+    assert_eq!(doc["jwks_uri"], app.url("/jwks.json"));
+    assert_eq!(
+        doc["code_challenge_methods_supported"],
+        serde_json::json!(["S256"])
+    );
+    let grants = doc["grant_types_supported"].as_array().unwrap();
+    assert!(grants.contains(&"client_credentials".into()));
+    // Legacy grants are never advertised unless a client has them.
+    assert!(!grants.contains(&"password".into()));
+    assert!(!grants.contains(&"implicit".into()));
+    let methods = doc["token_endpoint_auth_methods_supported"]
+        .as_array()
+        .unwrap();
+    assert!(methods.contains(&"client_secret_basic".into()));
+    assert!(methods.contains(&"client_secret_post".into()));
+}
+
+async fn rfc8414_openid_configuration_is_the_same_document(app: TestApp) {
+    app.service_client();
+    let a = app.metadata().await;
+    let b = discovery(&app, "/.well-known/openid-configuration").await;
+    // The same document, every field (RFC 8414 §7.1.2 registers OpenID
+    // Connect's fields for it too).
+    assert_eq!(a, b);
+    // The clients' scopes, and OpenID Connect's (issue 12).
+    assert_eq!(
+        a["scopes_supported"],
+        serde_json::json!(["email", "openid", "profile", "read", "write"])
+    );
+}
+
+async fn discovery(app: &TestApp, path: &str) -> serde_json::Value {
+    let r = app.get(path).await;
+    assert_eq!(r.status(), 200);
+    r.json().await.unwrap()
+}
+
+async fn oidc_discovery_3_openid_configuration_has_the_provider_metadata(app: TestApp) {
+    app.service_client();
+    let doc = discovery(&app, "/.well-known/openid-configuration").await;
+    // §4.3: the issuer is exactly the one the document was fetched for.
+    assert_eq!(doc["issuer"], app.base.as_str());
+    assert_eq!(doc["authorization_endpoint"], app.url("/authorize"));
+    assert_eq!(doc["token_endpoint"], app.url("/token"));
+    assert_eq!(doc["userinfo_endpoint"], app.url("/userinfo"));
+    assert_eq!(doc["jwks_uri"], app.url("/jwks.json"));
+    assert_eq!(doc["end_session_endpoint"], app.url("/logout"));
+    assert_eq!(doc["registration_endpoint"], app.url("/register"));
+    assert_eq!(doc["response_types_supported"], serde_json::json!(["code"]));
+    assert_eq!(
+        doc["subject_types_supported"],
+        serde_json::json!(["public"])
+    );
+    assert_eq!(
+        doc["id_token_signing_alg_values_supported"],
+        serde_json::json!(["RS256"])
+    );
+    let scopes = doc["scopes_supported"].as_array().unwrap();
+    for s in ["openid", "profile", "email", "read", "write"] {
+        assert!(scopes.contains(&s.into()), "{s} in {scopes:?}");
+    }
+    for flag in [
+        "claims_parameter_supported",
+        "request_parameter_supported",
+        "request_uri_parameter_supported",
+    ] {
+        assert_eq!(doc[flag], false, "{flag}");
+    }
+    assert!(doc["claims_supported"].is_array());
+    // RFC 8414's document is the same one (the fields are registered for
+    // it too, RFC 8414 §7.1.2).
+    let oauth = discovery(&app, "/.well-known/oauth-authorization-server").await;
+    assert_eq!(oauth, doc);
+}
+
+async fn oidc_discovery_3_claims_supported_is_exactly_what_can_be_returned(app: TestApp) {
+    let c = oidc_client(&app);
+    signed_in(&app).await;
+    alice_profile(&app);
+    let doc = discovery(&app, "/.well-known/openid-configuration").await;
+    let supported: std::collections::BTreeSet<String> = doc["claims_supported"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|v| v.as_str().unwrap().to_string())
+        .collect();
+    let body = code_flow(
+        &app,
+        &c,
+        &[("scope", "openid profile email"), ("nonce", "n")],
+    )
+    .await;
+    let (_, id) = verify_id_token(&app, str_of(&body, "id_token"), &c.client.id).await;
+    let info: serde_json::Value = app
+        .http
+        .get(app.url("/userinfo"))
+        .bearer_auth(str_of(&body, "access_token"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let mut returned = std::collections::BTreeSet::new();
+    for v in [&id, &info] {
+        returned.extend(v.as_object().unwrap().keys().cloned());
+    }
+    assert_eq!(returned, supported);
+}
+
+async fn oidc_discovery_3_without_registration_no_registration_endpoint(app: TestApp) {
+    let doc = discovery(&app, "/.well-known/openid-configuration").await;
+    assert!(doc.get("registration_endpoint").is_none(), "{doc}");
+    assert_eq!(doc["userinfo_endpoint"], app.url("/userinfo"));
+}
+
+async fn rfc8414_metadata_advertises_the_device_flow(app: TestApp) {
+    let doc = app.metadata().await;
+    assert_eq!(
+        doc["device_authorization_endpoint"],
+        app.url("/device_authorization")
+    );
+    let grants = doc["grant_types_supported"].as_array().unwrap();
+    assert!(grants.contains(&GRANT.into()), "{grants:?}");
+}
+
+async fn rfc8414_metadata_advertises_introspection(app: TestApp) {
+    let doc = app.metadata().await;
+    assert_eq!(doc["introspection_endpoint"], app.url("/introspect"));
+    assert_eq!(
+        doc["introspection_endpoint_auth_methods_supported"],
+        serde_json::json!(["client_secret_basic", "client_secret_post"])
+    );
+}
+
+async fn rfc8414_metadata_advertises_revocation(app: TestApp) {
+    let doc = app.metadata().await;
+    assert_eq!(doc["revocation_endpoint"], app.url("/revoke"));
+    let methods = doc["revocation_endpoint_auth_methods_supported"]
+        .as_array()
+        .unwrap();
+    assert!(methods.contains(&"client_secret_basic".into()));
+    assert!(methods.contains(&"client_secret_post".into()));
+    assert!(methods.contains(&"none".into()));
+}
+
+async fn rfc8414_password_is_advertised_only_when_a_client_has_it(app: TestApp) {
+    let grants = |doc: serde_json::Value| doc["grant_types_supported"].clone();
+    let doc = app.metadata().await;
+    let g = grants(doc);
+    assert!(g.as_array().unwrap().contains(&"refresh_token".into()));
+    assert!(!g.as_array().unwrap().contains(&"password".into()));
+    app.password_client();
+    let doc = app.metadata().await;
+    assert!(grants(doc).as_array().unwrap().contains(&"password".into()));
+}

@@ -1,8 +1,0 @@
-//! `POST /token`, one file per grant (RFC 6749 §4–6, RFC 7636 §4.6), and
-//! refresh-token rotation under concurrency.
-
-mod authorization_code;
-mod client_credentials;
-mod password;
-mod refresh;
-mod refresh_races;
