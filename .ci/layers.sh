@@ -19,17 +19,18 @@ declare -A ALLOWED=(
   [store]="oauth crypto workers private_files clock text"
   [tokens]="store oauth crypto clock private_files"
   [config]="store oauth net"
-  [admin]="store oauth hasher crypto text"
-  [app]="admin config store tokens oauth hasher crypto clock workers net text"
-  [http]="app admin store tokens oauth config crypto clock hasher"
-  [pages]="app admin store tokens oauth config crypto clock hasher"
-  [cli]="admin app config store tokens oauth hasher crypto clock text Application Clock"
+  [registry]="store oauth hasher crypto clock text"
+  [app]="registry config store tokens oauth hasher crypto clock workers net text"
+  [http]="app registry store tokens oauth config crypto clock hasher"
+  [pages]="app registry store tokens oauth config crypto clock hasher"
+  [cli]="registry app config store tokens oauth hasher crypto clock text Application Clock"
 )
 
 # Crates a pure layer must not use at all.
 declare -A FORBIDDEN_CRATES=(
   [store]="actix_web"
   [tokens]="actix_web"
+  [registry]="actix_web"
 )
 
 fail=0

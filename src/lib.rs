@@ -3,7 +3,6 @@
 //! `Application::build` is the one app factory: `gatehouse serve` and the
 //! integration tests both use it.
 
-pub mod admin;
 pub mod app;
 pub mod cli;
 pub mod clock;
@@ -13,6 +12,7 @@ pub mod http;
 pub mod net;
 pub mod pages;
 pub mod private_files;
+pub mod registry;
 pub mod store;
 pub mod text;
 pub mod tokens;

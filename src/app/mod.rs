@@ -6,7 +6,6 @@
 pub mod background;
 pub mod issue;
 pub mod metrics;
-pub mod registration;
 pub mod sign_in;
 pub mod signing;
 
@@ -38,5 +37,11 @@ pub struct AppState {
 impl AppState {
     pub fn url(&self, path: &str) -> String {
         format!("{}{}", self.issuer, path)
+    }
+
+    /// The registry of clients, users and initial access tokens over this
+    /// state's store, hasher and clock.
+    pub fn registry(&self) -> crate::registry::Registry<'_> {
+        crate::registry::Registry::new(&self.store, &self.hasher, &self.clock)
     }
 }

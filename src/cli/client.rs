@@ -1,8 +1,8 @@
-use super::{open_store, Failure};
-use crate::admin::{create_client, delete_client, rotate_client_secret, NewClient};
+use super::{block_on, open_store, Failure, Operator};
 use crate::config::Config;
+use crate::registry::clients::RegistrationTokens;
+use crate::registry::NewClient;
 use crate::store::models::Client;
-use crate::Clock;
 use clap::{Args, Subcommand};
 
 #[derive(Debug, Subcommand)]
@@ -115,26 +115,25 @@ fn print_client(c: &Client) {
 }
 
 pub fn run(cmd: ClientCommand, config: &Config) -> Result<(), Failure> {
-    let store = open_store(config)?;
-    let now = Clock::default().now();
     match cmd {
         ClientCommand::Create(a) => {
-            let created = create_client(
-                &store,
-                NewClient {
-                    name: a.name,
-                    website: a.website,
-                    redirect_uris: a.redirect_uri,
-                    grant_types: a.grant_type,
-                    scope: a.scope,
-                    public: a.public,
-                    auth_method: a.auth_method,
-                    can_introspect: a.introspect,
-                    post_logout_redirect_uris: a.post_logout_redirect_uri,
-                    ..Default::default()
-                },
-                now,
-            )
+            let op = Operator::open(config)?;
+            let spec = NewClient {
+                name: a.name,
+                website: a.website,
+                redirect_uris: a.redirect_uri,
+                grant_types: a.grant_type,
+                scope: a.scope,
+                public: a.public,
+                auth_method: a.auth_method,
+                can_introspect: a.introspect,
+                post_logout_redirect_uris: a.post_logout_redirect_uri,
+                ..Default::default()
+            };
+            let created = block_on(
+                op.registry()
+                    .register_client(spec, RegistrationTokens::default()),
+            )?
             .map_err(Failure::other)?;
             if a.json {
                 let mut v = client_json(&created.client);
@@ -151,7 +150,7 @@ pub fn run(cmd: ClientCommand, config: &Config) -> Result<(), Failure> {
             }
         }
         ClientCommand::List { json } => {
-            let clients = store
+            let clients = open_store(config)?
                 .conn()
                 .and_then(|mut c| c.list_clients())
                 .map_err(Failure::other)?;
@@ -167,7 +166,7 @@ pub fn run(cmd: ClientCommand, config: &Config) -> Result<(), Failure> {
             }
         }
         ClientCommand::Show { client_id, json } => {
-            let c = store
+            let c = open_store(config)?
                 .conn()
                 .and_then(|mut c| c.find_client(&client_id))
                 .map_err(Failure::other)?
@@ -179,12 +178,14 @@ pub fn run(cmd: ClientCommand, config: &Config) -> Result<(), Failure> {
             }
         }
         ClientCommand::Delete { client_id } => {
-            let mut conn = store.conn().map_err(Failure::other)?;
-            delete_client(&mut conn, &client_id).map_err(Failure::other)?;
+            let op = Operator::open(config)?;
+            block_on(op.registry().delete_client(&client_id))?.map_err(Failure::other)?;
             println!("deleted client {client_id}");
         }
         ClientCommand::RotateSecret { client_id, json } => {
-            let secret = rotate_client_secret(&store, &client_id, now).map_err(Failure::other)?;
+            let op = Operator::open(config)?;
+            let secret = block_on(op.registry().rotate_client_secret(&client_id))?
+                .map_err(Failure::other)?;
             if json {
                 println!(
                     "{}",

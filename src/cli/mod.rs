@@ -202,6 +202,39 @@ pub fn run(cli: Cli) -> i32 {
     }
 }
 
+/// What the CLI's commands change the registry with: the store, a hasher
+/// of one thread and the clock. The commands run the registry's futures
+/// (the same code the server's pages and endpoints run) to completion on
+/// a runtime of this thread (`block_on`).
+struct Operator {
+    store: crate::store::Store,
+    hasher: crate::hasher::Hasher,
+    clock: crate::Clock,
+}
+
+impl Operator {
+    fn open(config: &Config) -> Result<Operator, Failure> {
+        Ok(Operator {
+            store: open_store(config)?,
+            hasher: crate::hasher::Hasher::start(1),
+            clock: crate::Clock::default(),
+        })
+    }
+
+    fn registry(&self) -> crate::registry::Registry<'_> {
+        crate::registry::Registry::new(&self.store, &self.hasher, &self.clock)
+    }
+}
+
+/// Runs `f` to completion on a runtime of the calling thread.
+fn block_on<F: std::future::Future>(f: F) -> Result<F::Output, Failure> {
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .map_err(|e| Failure::other(format!("starting the runtime: {e}")))?;
+    Ok(rt.block_on(f))
+}
+
 fn open_store(config: &Config) -> Result<crate::store::Store, Failure> {
     let store = crate::store::Store::open(&config.database_url, 2, crate::Clock::default())
         .map_err(|e| Failure::usage(format!("GATEHOUSE_DATABASE_URL (database_url): {e}")))?;

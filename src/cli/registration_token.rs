@@ -1,10 +1,8 @@
 //! `gatehouse registration-token create`: initial access tokens for
 //! `POST /register` (RFC 7591 §3) while `GATEHOUSE_REGISTRATION=token`.
 
-use super::{open_store, Failure};
-use crate::admin::create_registration_token;
+use super::{block_on, Failure, Operator};
 use crate::config::Config;
-use crate::Clock;
 use clap::{Args, Subcommand};
 
 #[derive(Debug, Subcommand)]
@@ -28,9 +26,10 @@ pub struct CreateToken {
 
 pub fn run(cmd: RegistrationTokenCommand, config: &Config) -> Result<(), Failure> {
     let RegistrationTokenCommand::Create(a) = cmd;
-    let store = open_store(config)?;
-    let now = Clock::default().now();
-    let token = create_registration_token(&store, a.uses, a.ttl, now).map_err(Failure::other)?;
+    let op = Operator::open(config)?;
+    let now = op.clock.now();
+    let token = block_on(op.registry().create_registration_token(a.uses, a.ttl))?
+        .map_err(Failure::other)?;
     let expires_at = a.ttl.map(|t| now + t);
     if a.json {
         println!(

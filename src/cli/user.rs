@@ -1,14 +1,10 @@
 //! `gatehouse user …`: the people who sign in. Disabling or deleting one
 //! ends their sessions and revokes their tokens at once.
 
-use super::{open_store, Failure};
-use crate::admin::{
-    create_named_person, delete_person, find_person, set_person_disabled, set_person_password,
-    update_person_and_username, username_collisions, ProfileChange,
-};
+use super::{block_on, open_store, Failure, Operator};
 use crate::config::Config;
+use crate::registry::{NewUser, UserChange};
 use crate::store::models::User;
-use crate::Clock;
 use clap::{Args, Subcommand};
 use std::io::BufRead;
 
@@ -158,21 +154,18 @@ fn read_password() -> Result<String, Failure> {
 }
 
 pub fn run(cmd: UserCommand, config: &Config) -> Result<(), Failure> {
-    let now = Clock::default().now();
     match cmd {
         UserCommand::Create(args) => {
             let password = read_password()?;
-            let store = open_store(config)?;
-            let user = create_named_person(
-                &store,
-                &args.username,
-                args.email,
-                args.name.as_deref(),
-                &password,
-                args.admin,
-                now,
-            )
-            .map_err(Failure::other)?;
+            let op = Operator::open(config)?;
+            let new = NewUser {
+                username: args.username,
+                email: args.email,
+                name: args.name,
+                password,
+                admin: args.admin,
+            };
+            let user = block_on(op.registry().create_user(new))?.map_err(Failure::other)?;
             if args.json {
                 println!("{}", user_json(&user));
             } else {
@@ -183,9 +176,8 @@ pub fn run(cmd: UserCommand, config: &Config) -> Result<(), Failure> {
             json,
             collisions: true,
         } => {
-            let store = open_store(config)?;
-            let mut conn = store.conn().map_err(Failure::other)?;
-            let groups = username_collisions(&mut conn).map_err(Failure::other)?;
+            let op = Operator::open(config)?;
+            let groups = block_on(op.registry().username_collisions())?.map_err(Failure::other)?;
             print_collisions(&groups, json);
         }
         UserCommand::List { json, .. } => {
@@ -213,49 +205,49 @@ pub fn run(cmd: UserCommand, config: &Config) -> Result<(), Failure> {
             }
         }
         UserCommand::Show(r) => {
-            let store = open_store(config)?;
-            let mut conn = store.conn().map_err(Failure::other)?;
-            let user = find_person(&mut conn, &r.user).map_err(Failure::other)?;
+            let op = Operator::open(config)?;
+            let user = block_on(op.registry().find_user(&r.user))?.map_err(Failure::other)?;
             print_user(&user, r.json);
         }
         UserCommand::Disable(r) => {
-            let store = open_store(config)?;
-            let user = set_person_disabled(&store, &r.user, true, now).map_err(Failure::other)?;
+            let op = Operator::open(config)?;
+            let user = block_on(op.registry().set_user_disabled(&r.user, true))?
+                .map_err(Failure::other)?;
             report(&user, r.json, "disabled user");
         }
         UserCommand::Enable(r) => {
-            let store = open_store(config)?;
-            let user = set_person_disabled(&store, &r.user, false, now).map_err(Failure::other)?;
+            let op = Operator::open(config)?;
+            let user = block_on(op.registry().set_user_disabled(&r.user, false))?
+                .map_err(Failure::other)?;
             report(&user, r.json, "enabled user");
         }
         UserCommand::Delete(r) => {
-            let store = open_store(config)?;
-            let user = delete_person(&store, &r.user, now).map_err(Failure::other)?;
+            let op = Operator::open(config)?;
+            let user = block_on(op.registry().delete_user(&r.user))?.map_err(Failure::other)?;
             report(&user, r.json, "deleted user");
         }
         UserCommand::SetPassword(a) => {
             let password = read_password()?;
-            let store = open_store(config)?;
-            let user =
-                set_person_password(&store, &a.user, &password, now).map_err(Failure::other)?;
+            let op = Operator::open(config)?;
+            let user = block_on(op.registry().set_user_password(&a.user, &password))?
+                .map_err(Failure::other)?;
             report(&user, a.json, "set the password of user");
         }
         UserCommand::Update(a) => {
-            let change = ProfileChange {
+            let change = UserChange {
+                username: a.username,
                 name: a.name,
                 email: a.email,
                 email_verified: a.email_verified,
             };
-            if change.is_empty() && a.username.is_none() {
+            if change.is_empty() {
                 return Err(Failure::usage(
                     "nothing to change: give --username, --name, --email or --email-verified",
                 ));
             }
-            let store = open_store(config)?;
-            let mut conn = store.conn().map_err(Failure::other)?;
+            let op = Operator::open(config)?;
             let user =
-                update_person_and_username(&mut conn, &a.user, a.username.as_deref(), &change, now)
-                    .map_err(Failure::other)?;
+                block_on(op.registry().update_user(&a.user, change))?.map_err(Failure::other)?;
             report(&user, a.json, "updated user");
         }
     }

@@ -7,15 +7,13 @@
 use super::body::Body;
 use super::error::ApiError;
 use super::presented::bearer;
-use crate::admin::{
-    response_types_of, self_registration_scope, update_client, AdminError, NewClient,
-};
-use crate::app::registration::{register as register_client, RegistrationError};
 use crate::app::AppState;
 use crate::config::Registration;
 use crate::crypto::{constant_time_eq, random_token, token_hash};
 use crate::oauth::wire::max_len;
 use crate::oauth::{GrantType, OAuthError};
+use crate::registry::clients::{response_types_of, self_registration_scope, RegistrationTokens};
+use crate::registry::{NewClient, RegistryError};
 use crate::store::models::Client;
 use actix_web::http::StatusCode;
 use actix_web::{web, HttpRequest, HttpResponse};
@@ -52,7 +50,13 @@ pub async fn register(
     let meta = json_object(&req, &body)?;
     let spec = metadata(&meta, &state, None)?;
     let reg_token = random_token(32);
-    let created = register_client(&state, spec, Some(token_hash(&reg_token)), spend)
+    let registration = RegistrationTokens {
+        management_token_hash: Some(token_hash(&reg_token)),
+        spend_token_hash: spend,
+    };
+    let created = state
+        .registry()
+        .register_client(spec, registration)
         .await
         .map_err(registration_error)?;
     let mut doc = client_document(&state, &created.client);
@@ -108,10 +112,9 @@ pub async fn replace(
         }
     }
     let spec = metadata(&meta, &state, Some(&client))?;
-    let (id, now) = (client.id.clone(), state.clock.now());
     let updated = state
-        .store
-        .run(move |c| update_client(c, &id, spec, now).map_err(RegistrationError::from))
+        .registry()
+        .update_client(&client.id, spec)
         .await
         .map_err(registration_error)?;
     Ok(json(StatusCode::OK, client_document(&state, &updated)))
@@ -124,10 +127,9 @@ pub async fn delete(
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, ApiError> {
     let client = authorized_client(&req, &path, &state).await?;
-    let id = client.id.clone();
     state
-        .store
-        .run(move |c| crate::admin::delete_client(c, &id).map_err(RegistrationError::from))
+        .registry()
+        .delete_client(&client.id)
         .await
         .map_err(registration_error)?;
     tracing::info!(client_id = %client.id, "client deleted through /register");
@@ -285,21 +287,21 @@ fn metadata(
     })
 }
 
-fn registration_error(e: RegistrationError) -> OAuthError {
+fn registration_error(e: RegistryError) -> OAuthError {
     match e {
-        RegistrationError::Admin(AdminError::Field { field, message }) => {
+        RegistryError::Field { field, message } => {
             if field == "redirect_uris" {
                 OAuthError::InvalidRedirectUri(message)
             } else {
                 OAuthError::InvalidClientMetadata(message)
             }
         }
-        RegistrationError::Admin(AdminError::Invalid(m)) => OAuthError::InvalidClientMetadata(m),
-        RegistrationError::Admin(AdminError::NotFound(_)) => OAuthError::InvalidToken(
+        RegistryError::Invalid(m) => OAuthError::InvalidClientMetadata(m),
+        RegistryError::NotFound(_) => OAuthError::InvalidToken(
             "the registration access token is not valid for this client".into(),
         ),
-        RegistrationError::Admin(AdminError::Store(e)) | RegistrationError::Store(e) => e.into(),
-        RegistrationError::TokenRefused => OAuthError::InvalidToken(
+        RegistryError::Store(e) => e.into(),
+        RegistryError::TokenRefused => OAuthError::InvalidToken(
             "the initial access token is unknown, expired or used up".into(),
         ),
     }

@@ -5,8 +5,8 @@
 
 use super::session::SignedIn;
 use super::{parse_form, render_form, see_other, session, sign_in_first, PageError};
-use crate::admin::{update_person, AdminError, ProfileChange};
 use crate::app::AppState;
+use crate::registry::{RegistryError, UserChange};
 use crate::store::StoreError;
 use actix_web::http::StatusCode;
 use actix_web::{web, HttpRequest, HttpResponse};
@@ -104,18 +104,13 @@ pub async fn profile(
         return Ok(sign_in_first("/account"));
     };
     let name = form.get("name").unwrap_or("").to_string();
-    let change = ProfileChange {
+    let change = UserChange {
         name: Some(name.clone()),
         ..Default::default()
     };
-    let (uid, now) = (me.user.id.clone(), state.clock.now());
-    match state
-        .store
-        .run(move |c| update_person(c, &uid, &change, now))
-        .await
-    {
+    match state.registry().update_user(&me.user.id, change).await {
         Ok(_) => Ok(see_other("/account?saved=1")),
-        Err(AdminError::Field { message, .. }) => {
+        Err(RegistryError::Field { message, .. }) => {
             account_page(
                 &req,
                 &state,

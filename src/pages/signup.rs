@@ -15,10 +15,10 @@
 
 use super::login::NextQuery;
 use super::{parse_form, render_form, safe_next, session, PageError};
-use crate::admin::{check_new_user, insert_new_user, user_row, AdminError};
 use crate::app::metrics::Throttle;
 use crate::app::sign_in::client_addr;
 use crate::app::AppState;
+use crate::registry::{NewUser, RegistryError};
 use actix_web::http::StatusCode;
 use actix_web::{web, HttpRequest, HttpResponse};
 use askama::Template;
@@ -52,10 +52,6 @@ impl SignupPage<'_> {
 
 fn closed() -> PageError {
     PageError::NotFound("There is no such page.".into())
-}
-
-fn taken() -> String {
-    "that username is taken, or looks like one that is; choose another".into()
 }
 
 fn throttle_key(req: &HttpRequest) -> String {
@@ -134,7 +130,7 @@ pub async fn submit(
 
     // Counted before anything is checked, and kept.
     let now_ms = state.clock.now_millis();
-    let (key, now) = (throttle_key(&req), now_ms.div_euclid(1000));
+    let key = throttle_key(&req);
     let reserved = state
         .store
         .run(move |c| c.throttle_reserve(&[&key], now_ms))
@@ -160,36 +156,20 @@ pub async fn submit(
         }
     }
 
-    let email = (!email.is_empty()).then_some(email);
-    let name = match check_new_user(username, email, password) {
-        Ok(name) => name,
-        Err(AdminError::Field { field, message }) => {
+    let new = NewUser {
+        username: username.to_string(),
+        email: (!email.is_empty()).then(|| email.to_string()),
+        password: password.to_string(),
+        ..NewUser::default()
+    };
+    let id = match state.registry().create_user(new).await {
+        Ok(user) => user.id,
+        Err(RegistryError::Field { field, message }) => {
             return refused(StatusCode::BAD_REQUEST, field, message)
         }
+        Err(RegistryError::Store(e)) => return Err(e.into()),
         Err(e) => return Err(PageError::Internal(e.to_string())),
     };
-    // A taken name, or one that is the same or looks the same (its
-    // comparison keys), is refused before the password is hashed; the
-    // insert below refuses one taken in the meantime (unique indexes).
-    let lookup = name.clone();
-    if state.store.run(move |c| c.username_taken(&lookup)).await? {
-        return refused(StatusCode::BAD_REQUEST, "username", taken());
-    }
-    let hash = state
-        .hasher
-        .hash(password.to_string())
-        .await
-        .map_err(PageError::Internal)?;
-    let user = user_row(name, email.map(String::from), hash, false, now);
-    let id = user.id.clone();
-    match state.store.run(move |c| insert_new_user(c, &user)).await {
-        Ok(()) => {}
-        Err(AdminError::Field {
-            field: "username", ..
-        }) => return refused(StatusCode::BAD_REQUEST, "username", taken()),
-        Err(AdminError::Store(e)) => return Err(e.into()),
-        Err(e) => return Err(PageError::Internal(e.to_string())),
-    }
     tracing::info!(user_id = %id, "a person signed up");
     session::start(&req, &state, id, &next).await
 }

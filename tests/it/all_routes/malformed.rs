@@ -3,7 +3,7 @@
 //! names the answer to a particular mistake, exactly that one.
 
 use crate::harness::{code_query, expect_error, pkce_pair, url_params, TestApp};
-use gatehouse::admin::NewClient;
+use gatehouse::registry::NewClient;
 
 backend_tests!(
     malformed_requests_get_4xx_never_5xx,

@@ -1,14 +1,14 @@
 //! `gatehouse user create|update|list|show|disable|enable|set-password|
 //! delete`: what they print and refuse (usernames by RFC 8265, names
 //! people read, OpenID Connect's standard claims, OIDC Core §5.1), and,
-//! through the same `admin` functions, what they do to a person: a
+//! through the same registry functions, what they do to a person: a
 //! disabled or deleted person is signed out everywhere and their tokens
 //! stop at once.
 
 use crate::harness::cli::*;
 use crate::harness::names::ALICE_LOOK_ALIKES;
 use crate::harness::{expect_error, pkce_pair, url_params, TestApp, PASSWORD, USERNAME};
-use gatehouse::admin;
+use gatehouse::registry;
 use serde_json::Value;
 
 backend_tests!(
@@ -331,7 +331,7 @@ fn user_commands_list_show_disable_enable_set_password_and_delete() {
 
 /// `alice`, signed in, who has authorized the web app: returns its
 /// client, the token response and alice's id.
-async fn alice_with_tokens(app: &TestApp) -> (gatehouse::admin::CreatedClient, Value, String) {
+async fn alice_with_tokens(app: &TestApp) -> (gatehouse::registry::CreatedClient, Value, String) {
     let alice = app.alice();
     let r = app.sign_in(USERNAME, PASSWORD, "/account").await;
     assert_eq!(r.status(), 303);
@@ -353,7 +353,7 @@ async fn alice_with_tokens(app: &TestApp) -> (gatehouse::admin::CreatedClient, V
     (client, r.json().await.unwrap(), alice.id)
 }
 
-async fn assert_tokens_dead(app: &TestApp, client: &admin::CreatedClient, tokens: &Value) {
+async fn assert_tokens_dead(app: &TestApp, client: &registry::CreatedClient, tokens: &Value) {
     let refresh = tokens["refresh_token"].as_str().unwrap();
     let r = app.refresh(client, refresh).await;
     expect_error(r, 400, "invalid_grant").await;
@@ -365,8 +365,12 @@ async fn assert_tokens_dead(app: &TestApp, client: &admin::CreatedClient, tokens
 async fn disabling_a_person_ends_sessions_refresh_tokens_and_access_tokens(app: TestApp) {
     let (client, tokens, _) = alice_with_tokens(&app).await;
     assert!(app.is_signed_in().await);
-    let u =
-        admin::set_person_disabled(&app.state.store, USERNAME, true, app.clock().now()).unwrap();
+    let u = app
+        .state
+        .registry()
+        .set_user_disabled(USERNAME, true)
+        .await
+        .unwrap();
     assert!(u.disabled);
     assert!(!app.is_signed_in().await, "the browser session ended");
     assert_tokens_dead(&app, &client, &tokens).await;
@@ -376,13 +380,21 @@ async fn disabling_a_person_ends_sessions_refresh_tokens_and_access_tokens(app: 
 
 async fn enabling_a_person_lets_them_sign_in_again(app: TestApp) {
     app.alice();
-    admin::set_person_disabled(&app.state.store, USERNAME, true, app.clock().now()).unwrap();
+    app.state
+        .registry()
+        .set_user_disabled(USERNAME, true)
+        .await
+        .unwrap();
     assert_eq!(
         app.sign_in(USERNAME, PASSWORD, "/account").await.status(),
         401
     );
-    let u =
-        admin::set_person_disabled(&app.state.store, USERNAME, false, app.clock().now()).unwrap();
+    let u = app
+        .state
+        .registry()
+        .set_user_disabled(USERNAME, false)
+        .await
+        .unwrap();
     assert!(!u.disabled);
     assert_eq!(
         app.sign_in(USERNAME, PASSWORD, "/account").await.status(),
@@ -392,7 +404,7 @@ async fn enabling_a_person_lets_them_sign_in_again(app: TestApp) {
 
 async fn deleting_a_person_revokes_everything_and_their_apps_pass_to_the_operator(app: TestApp) {
     let (client, tokens, alice_id) = alice_with_tokens(&app).await;
-    let theirs = app.client(admin::NewClient {
+    let theirs = app.client(registry::NewClient {
         name: "Alice's tool".into(),
         grant_types: vec!["client_credentials".into()],
         scope: "read".into(),
@@ -400,7 +412,7 @@ async fn deleting_a_person_revokes_everything_and_their_apps_pass_to_the_operato
         ..Default::default()
     });
     // By id, as well as by username.
-    let gone = admin::delete_person(&app.state.store, &alice_id, app.clock().now()).unwrap();
+    let gone = app.state.registry().delete_user(&alice_id).await.unwrap();
     assert_eq!(gone.username, USERNAME);
     assert!(!app.is_signed_in().await);
     assert_tokens_dead(&app, &client, &tokens).await;
@@ -409,8 +421,8 @@ async fn deleting_a_person_revokes_everything_and_their_apps_pass_to_the_operato
     let tool = conn.find_client(&theirs.client.id).unwrap().unwrap();
     assert_eq!(tool.owner, None, "the app stays, owned by the operator");
     assert!(matches!(
-        admin::delete_person(&app.state.store, USERNAME, app.clock().now()),
-        Err(admin::AdminError::NotFound(_))
+        app.state.registry().delete_user(USERNAME).await,
+        Err(registry::RegistryError::NotFound(_))
     ));
 }
 
@@ -419,19 +431,20 @@ async fn a_new_password_replaces_the_old_and_signs_out_everywhere(app: TestApp) 
     app.sign_in(USERNAME, PASSWORD, "/account").await;
     assert!(app.is_signed_in().await);
     assert!(matches!(
-        admin::set_person_password(&app.state.store, USERNAME, "short", app.clock().now()),
-        Err(admin::AdminError::Field {
+        app.state
+            .registry()
+            .set_user_password(USERNAME, "short")
+            .await,
+        Err(registry::RegistryError::Field {
             field: "password",
             ..
         })
     ));
-    admin::set_person_password(
-        &app.state.store,
-        USERNAME,
-        "a new long one",
-        app.clock().now(),
-    )
-    .unwrap();
+    app.state
+        .registry()
+        .set_user_password(USERNAME, "a new long one")
+        .await
+        .unwrap();
     assert!(!app.is_signed_in().await);
     assert_eq!(
         app.sign_in(USERNAME, PASSWORD, "/account").await.status(),
@@ -447,11 +460,18 @@ async fn a_new_password_replaces_the_old_and_signs_out_everywhere(app: TestApp) 
 
 async fn rfc8265_look_alikes_of_a_username_are_refused_and_other_names_accepted(app: TestApp) {
     let alice = app.alice();
-    let now = app.clock().now();
+    let create = |name: &str| {
+        let new = registry::NewUser {
+            username: name.into(),
+            password: PASSWORD.into(),
+            ..Default::default()
+        };
+        async { app.state.registry().create_user(new).await }
+    };
     for name in ALICE_LOOK_ALIKES {
-        let r = admin::create_person(&app.state.store, name, None, PASSWORD, false, now);
+        let r = create(name).await;
         match r {
-            Err(admin::AdminError::Field {
+            Err(registry::RegistryError::Field {
                 field: "username", ..
             }) => {}
             other => panic!("{name:?}: {other:?}"),
@@ -462,7 +482,7 @@ async fn rfc8265_look_alikes_of_a_username_are_refused_and_other_names_accepted(
     drop(c);
     // Different names are still welcome, and keep their case as typed.
     for name in ["alicia", "Bob", "José", "Дмитрий"] {
-        let u = admin::create_person(&app.state.store, name, None, PASSWORD, false, now).unwrap();
+        let u = create(name).await.unwrap();
         assert_eq!(u.username, name);
     }
     let stored = app

@@ -5,7 +5,7 @@
 use crate::harness::device::{poll, start, GRANT};
 use crate::harness::webdriver::{Browser, Callback};
 use crate::harness::{pkce_pair, TestApp};
-use gatehouse::admin::NewClient;
+use gatehouse::registry::NewClient;
 
 backend_tests!(
     browser_signs_in_consents_and_the_app_exchanges_the_code,

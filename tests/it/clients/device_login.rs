@@ -3,7 +3,7 @@
 
 use crate::harness::device::*;
 use crate::harness::{signed_in, TestApp};
-use gatehouse::admin::CreatedClient;
+use gatehouse::registry::CreatedClient;
 
 /// On a server whose devices poll every second, so the sample client
 /// (which really sleeps) finishes quickly.

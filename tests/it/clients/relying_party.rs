@@ -6,7 +6,7 @@
 
 use crate::harness::oidc::{alice_profile, oidc_client};
 use crate::harness::{signed_in, url_params, TestApp, REDIRECT};
-use gatehouse::admin::CreatedClient;
+use gatehouse::registry::CreatedClient;
 use openidconnect::core::{
     CoreClient, CoreIdToken, CoreIdTokenVerifier, CoreProviderMetadata, CoreResponseType,
     CoreUserInfoClaims,

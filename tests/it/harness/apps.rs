@@ -3,7 +3,7 @@
 //! the store holds for their apps.
 
 use super::{element_value, form_field, TestApp, PASSWORD, REDIRECT};
-use gatehouse::admin::CreatedClient;
+use gatehouse::registry::CreatedClient;
 use gatehouse::store::models::Client;
 
 /// One person's browser: its own cookies, signed in.
@@ -17,15 +17,17 @@ impl<'a> Person<'a> {
     /// Creates `name` (an admin when `admin`) and signs them in, in a
     /// browser of their own.
     pub async fn new(app: &'a TestApp, name: &str, admin: bool) -> Person<'a> {
-        let user = gatehouse::admin::create_person(
-            &app.state.store,
-            name,
-            None,
-            PASSWORD,
-            admin,
-            app.state.clock.now(),
-        )
-        .unwrap();
+        let user = app
+            .state
+            .registry()
+            .create_user(gatehouse::registry::NewUser {
+                username: name.into(),
+                password: PASSWORD.into(),
+                admin,
+                ..Default::default()
+            })
+            .await
+            .unwrap();
         let http = reqwest::Client::builder()
             .redirect(reqwest::redirect::Policy::none())
             .cookie_store(true)

@@ -3,8 +3,8 @@
 //! code on `/device` and deciding.
 
 use super::{form_field, TestApp};
-use gatehouse::admin::{CreatedClient, NewClient};
 use gatehouse::crypto::token_hash;
+use gatehouse::registry::{CreatedClient, NewClient};
 
 pub const GRANT: &str = "urn:ietf:params:oauth:grant-type:device_code";
 

@@ -2,7 +2,7 @@
 //! code with PKCE, the password grant's tokens, refresh, introspection.
 
 use super::{form_field, TestApp};
-use gatehouse::admin::{CreatedClient, NewClient};
+use gatehouse::registry::{CreatedClient, NewClient};
 
 // ---- authorization-code helpers ---------------------------------------
 
@@ -230,14 +230,7 @@ pub const PASSWORD: &str = "correct horse";
 impl TestApp {
     /// The user `alice` with password `correct horse`.
     pub fn alice(&self) -> gatehouse::store::models::User {
-        gatehouse::admin::create_user(
-            &self.state.store,
-            USERNAME,
-            None,
-            PASSWORD,
-            self.state.clock.now(),
-        )
-        .unwrap()
+        self.user(USERNAME, PASSWORD)
     }
 
     /// A confidential client with grants `password refresh_token` and

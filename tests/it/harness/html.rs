@@ -59,12 +59,14 @@ pub fn form_field(html: &str, name: &str) -> Option<String> {
 impl TestApp {
     /// Creates a user with the given password.
     pub fn user(&self, username: &str, password: &str) -> gatehouse::store::models::User {
-        gatehouse::admin::create_user(
-            &self.state.store,
-            username,
-            None,
-            password,
-            self.state.clock.now(),
+        crate::harness::wait(
+            self.state
+                .registry()
+                .create_user(gatehouse::registry::NewUser {
+                    username: username.into(),
+                    password: password.into(),
+                    ..Default::default()
+                }),
         )
         .unwrap()
     }

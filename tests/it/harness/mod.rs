@@ -12,10 +12,31 @@
 use actix_web::dev::ServerHandle;
 use actix_web::web;
 use diesel::{Connection, RunQueryDsl};
-use gatehouse::admin::{create_client, CreatedClient, NewClient};
 use gatehouse::app::AppState;
+use gatehouse::registry::{CreatedClient, NewClient};
 use gatehouse::{Application, Clock, Config};
 use std::sync::OnceLock;
+
+/// Runs a future of the registry to its end on this thread, so set-up
+/// reads as plain calls. Its work runs on the store's and the hasher's own
+/// threads, which need nothing of this one; only tests' set-up waits here.
+pub fn wait<F: std::future::Future>(f: F) -> F::Output {
+    struct Unpark(std::thread::Thread);
+    impl std::task::Wake for Unpark {
+        fn wake(self: std::sync::Arc<Self>) {
+            self.0.unpark();
+        }
+    }
+    let waker = std::task::Waker::from(std::sync::Arc::new(Unpark(std::thread::current())));
+    let mut cx = std::task::Context::from_waker(&waker);
+    let mut f = std::pin::pin!(f);
+    loop {
+        if let std::task::Poll::Ready(out) = f.as_mut().poll(&mut cx) {
+            return out;
+        }
+        std::thread::park();
+    }
+}
 
 pub const PG_ENV: &str = "GATEHOUSE_TEST_POSTGRES_URL";
 
@@ -246,9 +267,15 @@ impl TestApp {
         &self.state.clock
     }
 
-    /// Registers a client directly in the store (as `gatehouse client create` does).
+    /// Registers a client through the registry (as `gatehouse client
+    /// create` does).
     pub fn client(&self, spec: NewClient) -> CreatedClient {
-        create_client(&self.state.store, spec, self.state.clock.now()).unwrap()
+        wait(
+            self.state
+                .registry()
+                .register_client(spec, Default::default()),
+        )
+        .unwrap()
     }
 
     /// A confidential client_credentials client with scopes "read write".

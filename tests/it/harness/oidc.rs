@@ -3,7 +3,7 @@
 //! as a relying party does.
 
 use super::{code_query, pkce_pair, url_params, TestApp, REDIRECT};
-use gatehouse::admin::{CreatedClient, NewClient};
+use gatehouse::registry::{CreatedClient, NewClient};
 
 pub const OIDC_SCOPE: &str = "openid profile email read";
 
@@ -73,16 +73,16 @@ pub fn expected_at_hash(access_token: &str) -> String {
 
 /// Gives `alice` a display name and a verified e-mail address.
 pub fn alice_profile(app: &TestApp) -> gatehouse::store::models::User {
-    let mut c = app.state.store.conn().unwrap();
-    gatehouse::admin::update_person(
-        &mut c,
-        crate::harness::USERNAME,
-        &gatehouse::admin::ProfileChange {
-            name: Some("Alice Liddell".into()),
-            email: Some("alice@example.com".into()),
-            email_verified: Some(true),
-        },
-        app.clock().now(),
+    let change = gatehouse::registry::UserChange {
+        name: Some("Alice Liddell".into()),
+        email: Some("alice@example.com".into()),
+        email_verified: Some(true),
+        ..Default::default()
+    };
+    crate::harness::wait(
+        app.state
+            .registry()
+            .update_user(crate::harness::USERNAME, change),
     )
     .unwrap()
 }

@@ -119,7 +119,7 @@ async fn a_refresh_token_is_used_once_across_instances(app: TestApp) {
 async fn device_polling_state_is_shared_across_instances(app: TestApp) {
     const GRANT: &str = "urn:ietf:params:oauth:grant-type:device_code";
     let b = app.sibling();
-    let tv = app.client(gatehouse::admin::NewClient {
+    let tv = app.client(gatehouse::registry::NewClient {
         name: "TV".into(),
         grant_types: vec![GRANT.into()],
         scope: "read".into(),

@@ -482,7 +482,6 @@ async fn rfc8265_look_alike_usernames_from_before_keep_signing_in_and_are_listed
         );
     }
     // Nobody new joins them, whoever they look like.
-    let now = app.clock().now();
     for name in [
         "ALICE",
         "aIice",
@@ -491,18 +490,19 @@ async fn rfc8265_look_alike_usernames_from_before_keep_signing_in_and_are_listed
         "b\u{43E}b",
         "BOB",
     ] {
-        let r = gatehouse::admin::create_person(
-            &app.state.store,
-            name,
-            None,
-            "long password",
-            false,
-            now,
-        );
+        let r = app
+            .state
+            .registry()
+            .create_user(gatehouse::registry::NewUser {
+                username: name.into(),
+                password: "long password".into(),
+                ..Default::default()
+            })
+            .await;
         assert!(
             matches!(
                 r,
-                Err(gatehouse::admin::AdminError::Field {
+                Err(gatehouse::registry::RegistryError::Field {
                     field: "username",
                     ..
                 })

@@ -9,7 +9,7 @@ use crate::harness::{
     assert_accessible, client_credentials, element_value, error_beside, expect_error, field_errors,
     form_field, html_unescape, pkce_pair, url_params, TestApp, PASSWORD, REDIRECT,
 };
-use gatehouse::admin::CreatedClient;
+use gatehouse::registry::CreatedClient;
 
 backend_tests!(
     apps_pages_ask_a_signed_out_person_to_sign_in_first_and_come_back,

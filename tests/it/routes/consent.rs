@@ -8,7 +8,7 @@ use crate::harness::{
     REDIRECT, USERNAME,
 };
 use diesel::prelude::*;
-use gatehouse::admin::NewClient;
+use gatehouse::registry::NewClient;
 use gatehouse::store::schema::users;
 
 backend_tests!(

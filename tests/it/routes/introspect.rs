@@ -4,7 +4,7 @@ use crate::harness::{
     code_query, expect_error, form_field, pkce_pair, refresh_token_of, url_params, TestApp,
     PASSWORD, REDIRECT, USERNAME,
 };
-use gatehouse::admin::NewClient;
+use gatehouse::registry::NewClient;
 
 backend_tests!(
     rfc7662_2_2_active_access_token_has_its_claims,
@@ -23,7 +23,7 @@ backend_tests!(
     rfc7662_2_1_missing_token_is_invalid_request,
 );
 
-async fn access_token(app: &TestApp) -> (gatehouse::admin::CreatedClient, String) {
+async fn access_token(app: &TestApp) -> (gatehouse::registry::CreatedClient, String) {
     let c = app.service_client();
     let token = app.client_credentials_token(&c, Some("read")).await;
     (c, token)

@@ -7,7 +7,7 @@ use crate::harness::oidc::code_flow;
 use crate::harness::{
     code_query, form_field, pkce_pair, signed_in, url_params, TestApp, PASSWORD, REDIRECT, USERNAME,
 };
-use gatehouse::admin::{CreatedClient, NewClient};
+use gatehouse::registry::{CreatedClient, NewClient};
 
 backend_tests!(
     rp_initiated_logout_2_asks_to_confirm_with_a_form_that_needs_csrf,

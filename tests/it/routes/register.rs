@@ -49,8 +49,7 @@ mod wider_registration_scopes {
 
 /// An initial access token good for `uses` registrations.
 fn initial_token(app: &TestApp, uses: i64) -> String {
-    gatehouse::admin::create_registration_token(&app.state.store, uses, None, app.clock().now())
-        .unwrap()
+    crate::harness::wait(app.state.registry().create_registration_token(uses, None)).unwrap()
 }
 
 async fn post_register(app: &TestApp, token: Option<&str>, body: &Value) -> reqwest::Response {
@@ -237,13 +236,12 @@ async fn rfc7591_3_without_a_valid_initial_access_token_is_401_and_creates_nothi
     )
     .await;
     // Expired.
-    let short = gatehouse::admin::create_registration_token(
-        &app.state.store,
-        5,
-        Some(60),
-        app.clock().now(),
-    )
-    .unwrap();
+    let short = app
+        .state
+        .registry()
+        .create_registration_token(5, Some(60))
+        .await
+        .unwrap();
     app.clock().advance(61);
     expect_error(
         post_register(&app, Some(&short), &service_app()).await,

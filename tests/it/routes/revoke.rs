@@ -1,7 +1,7 @@
 //! `POST /revoke` (RFC 7009).
 
 use crate::harness::{expect_error, refresh_token_of, TestApp};
-use gatehouse::admin::NewClient;
+use gatehouse::registry::NewClient;
 
 backend_tests!(
     rfc7009_2_1_revoking_a_refresh_token_denies_the_access_tokens_of_its_family,
@@ -19,7 +19,7 @@ backend_tests!(
 
 async fn revoke(
     app: &TestApp,
-    c: &gatehouse::admin::CreatedClient,
+    c: &gatehouse::registry::CreatedClient,
     form: &[(&str, &str)],
 ) -> reqwest::Response {
     app.post_form_basic("/revoke", c, form).await

@@ -3,7 +3,7 @@
 
 use crate::harness::oidc::{alice_profile, code_flow, oidc_client, verify_id_token};
 use crate::harness::{signed_in, TestApp};
-use gatehouse::admin::NewClient;
+use gatehouse::registry::NewClient;
 
 backend_tests!(
     oidc_core_5_3_userinfo_get_and_post_answer_sub_and_the_claims_of_the_scopes,
@@ -244,7 +244,10 @@ async fn oidc_core_5_3_userinfo_refuses_a_client_credentials_token_and_a_disable
     let body = code_flow(&app, &c, &[("scope", "openid")]).await;
     let access = body["access_token"].as_str().unwrap();
     assert_eq!(userinfo(&app, "GET", Some(access)).await.status(), 200);
-    gatehouse::admin::set_person_disabled(&app.state.store, "alice", true, app.clock().now())
+    app.state
+        .registry()
+        .set_user_disabled("alice", true)
+        .await
         .unwrap();
     expect_bearer_error(
         userinfo(&app, "GET", Some(access)).await,

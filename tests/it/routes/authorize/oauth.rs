@@ -4,7 +4,7 @@
 //! clients registered with it.
 
 use crate::harness::{code_query, next_of, pkce_pair, signed_in, url_params, TestApp, REDIRECT};
-use gatehouse::admin::NewClient;
+use gatehouse::registry::NewClient;
 
 backend_tests!(
     rfc6749_4_1_full_code_flow_with_pkce_issues_tokens,

@@ -9,7 +9,7 @@ use crate::harness::oidc::{code_flow, oidc_client, verify_id_token};
 use crate::harness::{
     code_query, form_field, next_of, pkce_pair, signed_in, url_params, TestApp, PASSWORD, REDIRECT,
 };
-use gatehouse::admin::CreatedClient;
+use gatehouse::registry::CreatedClient;
 
 backend_tests!(
     oidc_core_3_1_2_1_prompt_login_cannot_be_skipped_through_the_sign_in_link,

@@ -2,7 +2,7 @@
 //! authentication (§2.3.1), errors (§5.2), and the RFC 9068 token format.
 
 use crate::harness::{as_json, expect_error, TestApp};
-use gatehouse::admin::NewClient;
+use gatehouse::registry::NewClient;
 
 backend_tests!(
     rfc9068_basic_auth_returns_a_jwt_access_token,
@@ -286,7 +286,12 @@ async fn rotated_secret_replaces_the_old_one_at_once(app: TestApp) {
         .post_form_basic("/token", &c, &[("grant_type", "client_credentials")])
         .await;
     assert_eq!(r.status(), 200);
-    let new = gatehouse::admin::rotate_client_secret(&app.state.store, &c.client.id, 0).unwrap();
+    let new = app
+        .state
+        .registry()
+        .rotate_client_secret(&c.client.id)
+        .await
+        .unwrap();
     let r = app
         .post_form_basic("/token", &c, &[("grant_type", "client_credentials")])
         .await;

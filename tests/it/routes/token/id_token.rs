@@ -7,7 +7,7 @@ use crate::harness::oidc::{
     alice_profile, code_flow, expected_at_hash, oidc_client, verify_id_token,
 };
 use crate::harness::{form_field, signed_in, str_of, TestApp};
-use gatehouse::admin::NewClient;
+use gatehouse::registry::NewClient;
 
 backend_tests!(
     oidc_core_3_1_3_3_code_flow_with_openid_returns_an_id_token_signed_like_access_tokens,
@@ -331,19 +331,16 @@ async fn oidc_core_5_4_profile_and_email_claims_by_scope_in_the_id_token(app: Te
     assert!(profile.get("email").is_none() && profile.get("email_verified").is_none());
 
     // A person without a name or address: the claims are left out, never null.
-    let mut conn = app.state.store.conn().unwrap();
-    gatehouse::admin::update_person(
-        &mut conn,
-        "alice",
-        &gatehouse::admin::ProfileChange {
-            name: Some(String::new()),
-            email: Some(String::new()),
-            email_verified: None,
-        },
-        app.clock().now(),
-    )
-    .unwrap();
-    drop(conn);
+    let change = gatehouse::registry::UserChange {
+        name: Some(String::new()),
+        email: Some(String::new()),
+        ..Default::default()
+    };
+    app.state
+        .registry()
+        .update_user("alice", change)
+        .await
+        .unwrap();
     let bare = id_claims(code_flow(&app, &c, &[("scope", "openid profile email")]).await).await;
     assert_eq!(bare["preferred_username"], "alice");
     for k in ["name", "email", "email_verified"] {

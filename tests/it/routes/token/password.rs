@@ -1,7 +1,7 @@
 //! `grant_type=password` (RFC 6749 §4.3): legacy, opt-in per client.
 
 use crate::harness::{expect_error, TestApp, PASSWORD, USERNAME};
-use gatehouse::admin::NewClient;
+use gatehouse::registry::NewClient;
 use gatehouse::store::models::throttle::FREE_FAILURES;
 
 backend_tests!(
@@ -17,7 +17,7 @@ backend_tests!(
 
 async fn password(
     app: &TestApp,
-    c: &gatehouse::admin::CreatedClient,
+    c: &gatehouse::registry::CreatedClient,
     user: &str,
     pw: &str,
 ) -> reqwest::Response {

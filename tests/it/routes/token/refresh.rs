@@ -2,7 +2,7 @@
 //! detection (RFC 9700 §4.14.2), family lifetimes, and the reuse grace.
 
 use crate::harness::{as_json, expect_error, refresh_token_of, TestApp};
-use gatehouse::admin::NewClient;
+use gatehouse::registry::NewClient;
 
 backend_tests!(
     rfc6749_6_refresh_rotates_and_returns_a_new_pair,
@@ -174,7 +174,7 @@ async fn rfc6749_5_2_client_without_refresh_grant_is_unauthorized_client(app: Te
 
 async fn refresh_in_parallel(
     app: &TestApp,
-    c: &gatehouse::admin::CreatedClient,
+    c: &gatehouse::registry::CreatedClient,
     token: &str,
 ) -> Vec<(u16, serde_json::Value)> {
     let requests = (0..8).map(|_| async {
@@ -288,7 +288,7 @@ mod grace {
         rfc9700_4_14_2_grace_concurrent_use_gives_at_most_two_pairs,
     );
 
-    async fn start(app: &TestApp) -> (gatehouse::admin::CreatedClient, String) {
+    async fn start(app: &TestApp) -> (gatehouse::registry::CreatedClient, String) {
         app.alice();
         let c = app.password_client();
         let t1 = app.password_refresh_token(&c).await;

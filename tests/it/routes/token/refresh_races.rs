@@ -9,7 +9,7 @@
 
 use crate::harness::{code_query, form_field, pkce_pair, url_params, TestApp};
 use crate::harness::{Sibling, REDIRECT};
-use gatehouse::admin::CreatedClient;
+use gatehouse::registry::CreatedClient;
 
 /// Attempts per race test.
 const TRIES: usize = 20;
@@ -176,13 +176,13 @@ mod grace {
         }
     }
 
-    async fn refreshed(app: &TestApp, c: &gatehouse::admin::CreatedClient, t: &str) -> Pair {
+    async fn refreshed(app: &TestApp, c: &gatehouse::registry::CreatedClient, t: &str) -> Pair {
         let r = app.refresh(c, t).await;
         assert_eq!(r.status(), 200);
         pair(&r.json().await.unwrap())
     }
 
-    async fn active(app: &TestApp, rs: &gatehouse::admin::CreatedClient, token: &str) -> bool {
+    async fn active(app: &TestApp, rs: &gatehouse::registry::CreatedClient, token: &str) -> bool {
         app.introspect(rs, token).await["active"] == true
     }
 

@@ -1,0 +1,467 @@
+//! Clients: what a registration must satisfy (RFC 7591 §2 metadata, the
+//! redirect-URI rules, grant and response types, auth methods), the one
+//! rule for the scopes of a self-registered app, and registering, editing,
+//! deleting a client and giving it a new secret.
+
+use super::{Registry, RegistryError};
+use crate::crypto::random_token;
+use crate::oauth::redirect_uri::{check_redirect_uris, check_web_uri};
+use crate::oauth::scope::parse_scope;
+use crate::oauth::GrantType;
+use crate::store::models::client::{
+    AUTH_METHOD_ANY, AUTH_METHOD_BASIC, AUTH_METHOD_NONE, AUTH_METHOD_POST,
+};
+use crate::store::models::Client;
+use crate::text;
+
+/// At most this many characters in an app's name.
+pub const MAX_CLIENT_NAME: usize = 200;
+/// At most this many RFC 7591 `contacts`.
+pub const MAX_CONTACTS: usize = 10;
+
+/// What a client is registered with: by the operator (CLI), a person on
+/// the application pages, or a platform through `POST /register`.
+#[derive(Debug, Clone, Default)]
+pub struct NewClient {
+    pub name: String,
+    /// RFC 7591 `client_uri`: the app's home page.
+    pub website: Option<String>,
+    pub logo_uri: Option<String>,
+    pub contacts: Vec<String>,
+    pub redirect_uris: Vec<String>,
+    pub grant_types: Vec<String>,
+    /// RFC 7591 `response_types`, when the registration named them; they
+    /// must agree with the grant types (§2.1).
+    pub response_types: Option<Vec<String>>,
+    pub scope: String,
+    pub public: bool,
+    /// `basic`, `post`, or `None` for both.
+    pub auth_method: Option<String>,
+    pub can_introspect: bool,
+    pub owner: Option<String>,
+    /// OpenID Connect RP-Initiated Logout §3.1: where the app may send
+    /// people after they sign out, matched exactly.
+    pub post_logout_redirect_uris: Vec<String>,
+}
+
+#[derive(Debug)]
+pub struct CreatedClient {
+    pub client: Client,
+    /// The plain secret, shown once; `None` for public clients.
+    pub secret: Option<String>,
+}
+
+/// The metadata of a registration, checked: everything of a `Client` row
+/// but its id, secret, owner and times.
+struct Checked {
+    name: String,
+    website: Option<String>,
+    logo_uri: Option<String>,
+    contacts: String,
+    redirect_uris: String,
+    grant_types: String,
+    scope: String,
+    auth_method: &'static str,
+    post_logout_redirect_uris: String,
+}
+
+fn check(spec: &NewClient) -> Result<Checked, RegistryError> {
+    let name = spec.name.trim().to_string();
+    if name.is_empty() {
+        return Err(RegistryError::field("client_name", "an app needs a name"));
+    }
+    if name.chars().count() > MAX_CLIENT_NAME || name.chars().any(char::is_control) {
+        return Err(RegistryError::field(
+            "client_name",
+            format!("a name is 1 to {MAX_CLIENT_NAME} printable characters"),
+        ));
+    }
+    // People read it on the consent, sign-in and sign-out pages: nothing
+    // that reorders or hides what they read.
+    if let Some(why) = text::shown_name_problem(&name) {
+        return Err(RegistryError::field("client_name", why));
+    }
+    // Parsed once, here; stored by name.
+    let mut grants: Vec<GrantType> = Vec::new();
+    for name in &spec.grant_types {
+        let Some(g) = GrantType::parse(name) else {
+            let known: Vec<&str> = GrantType::ALL.map(GrantType::as_str).to_vec();
+            return Err(RegistryError::field(
+                "grant_types",
+                format!("unknown grant type '{name}' (known: {})", known.join(", ")),
+            ));
+        };
+        if !grants.contains(&g) {
+            grants.push(g);
+        }
+    }
+    if grants.is_empty() {
+        return Err(RegistryError::field(
+            "grant_types",
+            "an app needs at least one grant type",
+        ));
+    }
+    check_redirect_uris(&spec.redirect_uris)
+        .map_err(|m| RegistryError::field("redirect_uris", m))?;
+    // The same rules as redirect URIs: people land there.
+    check_redirect_uris(&spec.post_logout_redirect_uris)
+        .map_err(|m| RegistryError::field("post_logout_redirect_uris", m))?;
+    let needs_redirect = grants
+        .iter()
+        .any(|g| matches!(g, GrantType::AuthorizationCode | GrantType::Implicit));
+    if needs_redirect && spec.redirect_uris.is_empty() {
+        return Err(RegistryError::field(
+            "redirect_uris",
+            "authorization_code and implicit apps need at least one redirect URI",
+        ));
+    }
+    if let Some(types) = &spec.response_types {
+        check_response_types(types, &grants)?;
+    }
+    if spec.public && grants.contains(&GrantType::ClientCredentials) {
+        return Err(RegistryError::field(
+            "grant_types",
+            "a public client cannot use client_credentials (RFC 6749 §4.4)",
+        ));
+    }
+    let scope = parse_scope(&spec.scope)
+        .map_err(|e| RegistryError::field("scope", e.description()))?
+        .join(" ");
+    let auth_method = if spec.public {
+        match spec.auth_method.as_deref() {
+            None | Some("none") => AUTH_METHOD_NONE,
+            Some(_) => {
+                return Err(RegistryError::field(
+                    "token_endpoint_auth_method",
+                    "a public client has no secret, so its auth method is none",
+                ))
+            }
+        }
+    } else {
+        match spec.auth_method.as_deref() {
+            None => AUTH_METHOD_ANY,
+            Some("basic") | Some("client_secret_basic") => AUTH_METHOD_BASIC,
+            Some("post") | Some("client_secret_post") => AUTH_METHOD_POST,
+            Some(other) => {
+                return Err(RegistryError::field(
+                    "token_endpoint_auth_method",
+                    format!("unknown auth method '{other}' (client_secret_basic, client_secret_post or none)"),
+                ))
+            }
+        }
+    };
+    if let Some(site) = &spec.website {
+        check_web_uri(site, "client_uri").map_err(|m| RegistryError::field("client_uri", m))?;
+    }
+    if let Some(logo) = &spec.logo_uri {
+        check_web_uri(logo, "logo_uri").map_err(|m| RegistryError::field("logo_uri", m))?;
+    }
+    if spec.contacts.len() > MAX_CONTACTS {
+        return Err(RegistryError::field(
+            "contacts",
+            format!("at most {MAX_CONTACTS} contacts"),
+        ));
+    }
+    for c in &spec.contacts {
+        if c.is_empty()
+            || c.len() > 320
+            || c.chars().any(|ch| ch.is_whitespace() || ch.is_control())
+        {
+            return Err(RegistryError::field(
+                "contacts",
+                "each contact is one e-mail address without spaces",
+            ));
+        }
+    }
+    Ok(Checked {
+        name,
+        website: spec.website.clone(),
+        logo_uri: spec.logo_uri.clone(),
+        contacts: spec.contacts.join(" "),
+        redirect_uris: spec.redirect_uris.join(" "),
+        grant_types: grants
+            .iter()
+            .map(|g| g.as_str())
+            .collect::<Vec<_>>()
+            .join(" "),
+        scope,
+        auth_method,
+        post_logout_redirect_uris: spec.post_logout_redirect_uris.join(" "),
+    })
+}
+
+/// RFC 7591 §2.1: `code` goes with `authorization_code` and `token` with
+/// `implicit`, both ways.
+fn check_response_types(types: &[String], grants: &[GrantType]) -> Result<(), RegistryError> {
+    for t in types {
+        let needs = match t.as_str() {
+            "code" => GrantType::AuthorizationCode,
+            "token" => GrantType::Implicit,
+            other => {
+                return Err(RegistryError::field(
+                    "response_types",
+                    format!("unsupported response type '{other}' (code, or token with implicit)"),
+                ))
+            }
+        };
+        if !grants.contains(&needs) {
+            return Err(RegistryError::field(
+                "response_types",
+                format!(
+                    "response type '{t}' needs the grant type {}",
+                    needs.as_str()
+                ),
+            ));
+        }
+    }
+    for (g, t) in [
+        (GrantType::AuthorizationCode, "code"),
+        (GrantType::Implicit, "token"),
+    ] {
+        if grants.contains(&g) && !types.iter().any(|x| x == t) {
+            return Err(RegistryError::field(
+                "response_types",
+                format!(
+                    "the grant type {} needs the response type '{t}'",
+                    g.as_str()
+                ),
+            ));
+        }
+    }
+    Ok(())
+}
+
+/// A scope a self-registered app may not ask for, and what it may.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ScopeNotAllowed {
+    pub scope: String,
+    pub allowed: Vec<String>,
+}
+
+/// The one rule for the scopes of a self-registered app (through
+/// `POST /register`, or by a person who is not an admin on the application
+/// pages): it may ask for the operator's `registration_scopes` (`allowed`)
+/// and for those it already has (`current`, when it is being edited: an
+/// operator may have given it more). Asking for none means `allowed`.
+/// Returns the scope to register, space-separated.
+pub fn self_registration_scope(
+    requested: Option<&str>,
+    allowed: &[String],
+    current: &[&str],
+) -> Result<String, ScopeNotAllowed> {
+    let words: Vec<&str> = requested.unwrap_or("").split_whitespace().collect();
+    if words.is_empty() {
+        return Ok(allowed.join(" "));
+    }
+    let may = self_registrable_scopes(allowed, current);
+    if let Some(bad) = words.iter().find(|w| !may.iter().any(|m| m == *w)) {
+        return Err(ScopeNotAllowed {
+            scope: bad.to_string(),
+            allowed: may,
+        });
+    }
+    Ok(words.join(" "))
+}
+
+/// What `self_registration_scope` lets an app ask for: `allowed`, then
+/// the scopes in `current` it does not list.
+pub fn self_registrable_scopes(allowed: &[String], current: &[&str]) -> Vec<String> {
+    let mut all = allowed.to_vec();
+    for c in current {
+        if !all.iter().any(|a| a == c) {
+            all.push(c.to_string());
+        }
+    }
+    all
+}
+
+/// The response types that go with a client's grant types (RFC 7591 §2.1).
+pub fn response_types_of(client: &Client) -> Vec<&'static str> {
+    let mut out = Vec::new();
+    if client.has_grant(GrantType::AuthorizationCode) {
+        out.push("code");
+    }
+    if client.has_grant(GrantType::Implicit) {
+        out.push("token");
+    }
+    out
+}
+
+/// How a client registered through `POST /register` is managed and paid
+/// for: the hash of its RFC 7592 registration access token, and the hash of
+/// the RFC 7591 initial access token it spends.
+#[derive(Debug, Clone, Default)]
+pub struct RegistrationTokens {
+    pub management_token_hash: Option<String>,
+    pub spend_token_hash: Option<String>,
+}
+
+fn not_found(client_id: &str) -> RegistryError {
+    RegistryError::NotFound(format!("no client with id '{client_id}'"))
+}
+
+impl Registry<'_> {
+    /// Checks `spec`, hashes the new secret, and stores the client in one
+    /// transaction; `registration` says how it is managed (RFC 7592) and
+    /// which initial access token it spends, so a token of N uses
+    /// registers at most N clients. Returns the row and the plain secret,
+    /// shown once.
+    pub async fn register_client(
+        &self,
+        spec: NewClient,
+        registration: RegistrationTokens,
+    ) -> Result<CreatedClient, RegistryError> {
+        let now = self.clock.now();
+        let checked = check(&spec)?;
+        let secret = (!spec.public).then(|| random_token(32));
+        let secret_hash = match &secret {
+            Some(s) => Some(self.hash(s.clone()).await?),
+            None => None,
+        };
+        let client = Client {
+            id: uuid::Uuid::new_v4().to_string(),
+            secret_hash,
+            name: checked.name,
+            website: checked.website,
+            redirect_uris: checked.redirect_uris,
+            grant_types: checked.grant_types,
+            scope: checked.scope,
+            is_public: spec.public,
+            auth_method: checked.auth_method.to_string(),
+            can_introspect: spec.can_introspect,
+            owner: spec.owner,
+            created_at: now,
+            updated_at: now,
+            logo_uri: checked.logo_uri,
+            contacts: checked.contacts,
+            registration_token_hash: registration.management_token_hash,
+            post_logout_redirect_uris: checked.post_logout_redirect_uris,
+        };
+        let row = client.clone();
+        let spend = registration.spend_token_hash;
+        self.store
+            .run(move |c| {
+                c.transaction(|c| {
+                    if let Some(token) = &spend {
+                        if !c.spend_registration_token(token, now)? {
+                            return Err(RegistryError::TokenRefused);
+                        }
+                    }
+                    c.insert_client(&row)?;
+                    Ok(())
+                })
+            })
+            .await?;
+        Ok(CreatedClient { client, secret })
+    }
+
+    /// Replaces a client's metadata with `spec`, checked by the same rules
+    /// as a registration, in one transaction. Whether it is public stays as
+    /// it was (a secret cannot appear or vanish by an edit); so do its id,
+    /// secret, owner, introspection right and post-logout redirect URIs
+    /// (set by the operator).
+    pub async fn update_client(
+        &self,
+        client_id: &str,
+        spec: NewClient,
+    ) -> Result<Client, RegistryError> {
+        let (id, now) = (client_id.to_string(), self.clock.now());
+        self.store
+            .run(move |c| {
+                c.transaction(|c| {
+                    let mut client = c.find_client(&id)?.ok_or_else(|| not_found(&id))?;
+                    let checked = check(&NewClient {
+                        public: client.is_public,
+                        ..spec
+                    })?;
+                    client.name = checked.name;
+                    client.website = checked.website;
+                    client.logo_uri = checked.logo_uri;
+                    client.contacts = checked.contacts;
+                    client.redirect_uris = checked.redirect_uris;
+                    client.grant_types = checked.grant_types;
+                    client.scope = checked.scope;
+                    client.auth_method = checked.auth_method.to_string();
+                    client.updated_at = now;
+                    c.update_client_metadata(&client)?;
+                    Ok(client)
+                })
+            })
+            .await
+    }
+
+    /// Deletes a client with everything issued to it (refresh token
+    /// families, consents, codes), in one transaction.
+    pub async fn delete_client(&self, client_id: &str) -> Result<(), RegistryError> {
+        let id = client_id.to_string();
+        self.store
+            .run(move |c| {
+                if c.transaction(|c| c.delete_client(&id))? {
+                    Ok(())
+                } else {
+                    Err(not_found(&id))
+                }
+            })
+            .await
+    }
+
+    /// Gives a confidential client a new secret; returns it, shown once.
+    /// The old one stops working at once.
+    pub async fn rotate_client_secret(&self, client_id: &str) -> Result<String, RegistryError> {
+        let id = client_id.to_string();
+        let client = self
+            .store
+            .run(move |c| c.find_client(&id))
+            .await?
+            .ok_or_else(|| not_found(client_id))?;
+        if client.is_public {
+            return Err(RegistryError::Invalid(
+                "a public client has no secret to rotate".into(),
+            ));
+        }
+        let secret = random_token(32);
+        let hash = self.hash(secret.clone()).await?;
+        let (id, now) = (client_id.to_string(), self.clock.now());
+        let changed = self
+            .store
+            .run(move |c| c.transaction(|c| c.set_client_secret_hash(&id, &hash, now)))
+            .await?;
+        if !changed {
+            return Err(not_found(client_id));
+        }
+        Ok(secret)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// RFC 7591 §2 `scope`: a self-registered app asks within the
+    /// operator's registration scopes (and, when edited, those it has);
+    /// none asked means all of them.
+    #[test]
+    fn rfc7591_2_self_registered_apps_ask_within_the_registration_scopes() {
+        let allowed = vec!["read".to_string(), "write".to_string()];
+        assert_eq!(
+            self_registration_scope(None, &allowed, &[]),
+            Ok("read write".into())
+        );
+        assert_eq!(
+            self_registration_scope(Some("  write\tread "), &allowed, &[]),
+            Ok("write read".into())
+        );
+        assert_eq!(
+            self_registration_scope(Some("read admin"), &allowed, &[]),
+            Err(ScopeNotAllowed {
+                scope: "admin".into(),
+                allowed: allowed.clone()
+            })
+        );
+        assert_eq!(
+            self_registration_scope(Some("read admin"), &allowed, &["admin"]),
+            Ok("read admin".into()),
+            "an edited app keeps what an operator gave it"
+        );
+    }
+}

@@ -1,0 +1,405 @@
+//! Users: the accounts people sign in with. The rules for what a user
+//! gives (username by `text`'s rules, e-mail address, password length,
+//! display name) and creating, changing, disabling, deleting a user and
+//! setting a new password, each in one transaction.
+
+use super::{Registry, RegistryError};
+use crate::store::models::User;
+use crate::store::{DbConn, StoreError};
+use crate::text::{self, Username};
+
+pub const MIN_PASSWORD_LEN: usize = 8;
+
+/// Checks what a new user gives (CLI or the sign-up page); returns the
+/// username as it will be stored, with its comparison keys (`text`'s
+/// rules: RFC 8265 PRECIS, one script, no invisible characters). Field
+/// errors name the form inputs.
+pub fn check_new_user(
+    username: &str,
+    email: Option<&str>,
+    password: &str,
+) -> Result<Username, RegistryError> {
+    let username = check_username(username)?;
+    if let Some(e) = email {
+        check_email(e)?;
+    }
+    check_password(password)?;
+    Ok(username)
+}
+
+/// A username by `text`'s rules, or a field error on `username`.
+pub fn check_username(username: &str) -> Result<Username, RegistryError> {
+    text::username(username).map_err(|why| RegistryError::field("username", why))
+}
+
+/// An e-mail address: one `@` between a local part and a domain, no
+/// spaces, at most 320 bytes.
+fn check_email(e: &str) -> Result<(), RegistryError> {
+    let parts = e.split_once('@');
+    let plausible = e.len() <= 320
+        && !e.chars().any(|c| c.is_whitespace() || c.is_control())
+        && parts.is_some_and(|(l, d)| !l.is_empty() && !d.is_empty() && !d.contains('@'));
+    if plausible {
+        Ok(())
+    } else {
+        Err(RegistryError::field(
+            "email",
+            "an e-mail address looks like name@example.com",
+        ))
+    }
+}
+
+/// At most this many characters in a user's display name.
+pub const MAX_DISPLAY_NAME: usize = 200;
+
+/// A display name (OpenID Connect `name`) as it will be stored: trimmed;
+/// empty means none. Printable characters only, at most
+/// `MAX_DISPLAY_NAME`, without direction controls or invisible characters
+/// (`text::shown_name_problem`).
+pub fn check_display_name(name: &str) -> Result<Option<String>, RegistryError> {
+    let name = name.trim();
+    if name.is_empty() {
+        return Ok(None);
+    }
+    if name.chars().count() > MAX_DISPLAY_NAME || name.chars().any(char::is_control) {
+        return Err(RegistryError::field(
+            "name",
+            format!("a display name is at most {MAX_DISPLAY_NAME} printable characters"),
+        ));
+    }
+    if let Some(why) = text::shown_name_problem(name) {
+        return Err(RegistryError::field("name", why));
+    }
+    Ok(Some(name.to_string()))
+}
+
+fn check_password(password: &str) -> Result<(), RegistryError> {
+    if password.chars().count() < MIN_PASSWORD_LEN {
+        return Err(RegistryError::field(
+            "password",
+            format!("the password is too short: use at least {MIN_PASSWORD_LEN} characters"),
+        ));
+    }
+    if password.len() > 1024 {
+        return Err(RegistryError::field("password", "the password is too long"));
+    }
+    Ok(())
+}
+
+fn taken(username: &str) -> RegistryError {
+    RegistryError::field(
+        "username",
+        format!("the username '{username}' is taken, or looks like one that is"),
+    )
+}
+
+/// A taken username (the unique comparison keys) as the field error.
+fn conflict_is_taken(username: &str) -> impl FnOnce(StoreError) -> RegistryError + '_ {
+    move |e| match e {
+        StoreError::Conflict(_) => taken(username),
+        other => other.into(),
+    }
+}
+
+/// The user with this id or, failing that, this username.
+fn find(conn: &mut DbConn, id_or_username: &str) -> Result<User, RegistryError> {
+    if let Some(u) = conn.find_user(id_or_username)? {
+        return Ok(u);
+    }
+    conn.find_user_by_username(id_or_username)?
+        .ok_or_else(|| RegistryError::NotFound(format!("no user '{id_or_username}'")))
+}
+
+/// Ends a user's browser sessions, revokes their refresh token families
+/// and deny-lists their live access tokens.
+fn end_everything_of(c: &mut DbConn, user_id: &str, now: i64) -> Result<(), RegistryError> {
+    c.delete_user_sessions(user_id)?;
+    c.revoke_families_for_user(user_id, now)?;
+    c.deny_user_access_tokens(user_id, None, now)?;
+    Ok(())
+}
+
+/// A new user, as the CLI (`gatehouse user create`) or the sign-up page
+/// gives it.
+#[derive(Debug, Clone, Default)]
+pub struct NewUser {
+    pub username: String,
+    pub email: Option<String>,
+    /// The display name (OpenID Connect `name`).
+    pub name: Option<String>,
+    pub password: String,
+    /// An admin sees and manages every app on the application pages.
+    pub admin: bool,
+}
+
+/// A change to a user: `None` leaves a field as it is. An empty `name` or
+/// `email` removes it. A new e-mail address is unverified unless
+/// `email_verified` says otherwise. A new `username` follows a new user's
+/// rules (sessions and tokens stay).
+#[derive(Debug, Clone, Default)]
+pub struct UserChange {
+    pub username: Option<String>,
+    pub name: Option<String>,
+    pub email: Option<String>,
+    pub email_verified: Option<bool>,
+}
+
+impl UserChange {
+    pub fn is_empty(&self) -> bool {
+        self.username.is_none()
+            && self.name.is_none()
+            && self.email.is_none()
+            && self.email_verified.is_none()
+    }
+}
+
+impl Registry<'_> {
+    /// Creates a user. A username that is taken, or is the same as or
+    /// looks like a taken one (the unique comparison keys), is a field
+    /// error on `username`, found before the password is hashed; one taken
+    /// in the meantime is refused by the insert. One transaction: every
+    /// row's keys are filled in first (`fill_username_keys`), so rows from
+    /// before the keys count too.
+    pub async fn create_user(&self, new: NewUser) -> Result<User, RegistryError> {
+        let username = check_new_user(&new.username, new.email.as_deref(), &new.password)?;
+        let name = new
+            .name
+            .as_deref()
+            .map(check_display_name)
+            .transpose()?
+            .flatten();
+        let lookup = username.clone();
+        if self.store.run(move |c| c.username_taken(&lookup)).await? {
+            return Err(taken(&username.shown));
+        }
+        let hash = self.hash(new.password).await?;
+        let now = self.clock.now();
+        let user = User {
+            id: uuid::Uuid::new_v4().to_string(),
+            username: username.shown,
+            email: new.email,
+            password_hash: hash,
+            is_admin: new.admin,
+            disabled: false,
+            created_at: now,
+            updated_at: now,
+            name,
+            email_verified: false,
+            username_key: Some(username.key),
+            username_skeleton: Some(username.skeleton),
+        };
+        let row = user.clone();
+        self.store
+            .run(move |c| {
+                c.transaction(|c| {
+                    c.fill_username_keys()?;
+                    c.insert_user(&row)
+                        .map_err(conflict_is_taken(&row.username))
+                })
+            })
+            .await?;
+        Ok(user)
+    }
+
+    /// The user with this id or, failing that, this username.
+    pub async fn find_user(&self, id_or_username: &str) -> Result<User, RegistryError> {
+        let key = id_or_username.to_string();
+        self.store.run(move |c| find(c, &key)).await
+    }
+
+    /// Changes a user's username, display name, e-mail address or whether
+    /// it is verified (`gatehouse user update`, the display name on
+    /// `/account`), in one transaction. A verified flag without an address
+    /// is refused; so is a username that is taken or looks like one that is.
+    pub async fn update_user(
+        &self,
+        id_or_username: &str,
+        change: UserChange,
+    ) -> Result<User, RegistryError> {
+        let name = change.name.as_deref().map(check_display_name).transpose()?;
+        let username = change.username.as_deref().map(check_username).transpose()?;
+        let email = match change.email.as_deref().map(str::trim) {
+            Some("") => Some(None),
+            Some(e) => {
+                check_email(e)?;
+                Some(Some(e.to_string()))
+            }
+            None => None,
+        };
+        let (key, now) = (id_or_username.to_string(), self.clock.now());
+        self.store
+            .run(move |c| {
+                c.transaction(|c| {
+                    let mut user = find(c, &key)?;
+                    if let Some(new) = username {
+                        // Every row's keys first, so rows from before them
+                        // count too.
+                        c.fill_username_keys()?;
+                        c.rename_user(&user.id, &new, now)
+                            .map_err(conflict_is_taken(&new.shown))?;
+                        user.username = new.shown;
+                        user.username_key = Some(new.key);
+                        user.username_skeleton = Some(new.skeleton);
+                    }
+                    if let Some(name) = name {
+                        user.name = name;
+                    }
+                    if let Some(email) = email {
+                        if email != user.email {
+                            user.email_verified = false;
+                        }
+                        user.email = email;
+                    }
+                    if let Some(v) = change.email_verified {
+                        user.email_verified = v;
+                    }
+                    if user.email.is_none() && user.email_verified {
+                        return Err(RegistryError::field(
+                            "email_verified",
+                            "there is no e-mail address to verify",
+                        ));
+                    }
+                    user.updated_at = now;
+                    c.update_user_profile(&user)?;
+                    Ok(user)
+                })
+            })
+            .await
+    }
+
+    /// Disables (or enables) a user. Disabling ends their sessions,
+    /// revokes their refresh token families and deny-lists their live
+    /// access tokens, in one transaction.
+    pub async fn set_user_disabled(
+        &self,
+        id_or_username: &str,
+        disabled: bool,
+    ) -> Result<User, RegistryError> {
+        let (key, now) = (id_or_username.to_string(), self.clock.now());
+        self.store
+            .run(move |c| {
+                c.transaction(|c| {
+                    let user = find(c, &key)?;
+                    c.set_user_disabled(&user.id, disabled, now)?;
+                    if disabled {
+                        end_everything_of(c, &user.id, now)?;
+                    }
+                    Ok(User { disabled, ..user })
+                })
+            })
+            .await
+    }
+
+    /// Deletes a user: their sessions, consents, codes and refresh tokens
+    /// go with them, their live access tokens are deny-listed, and the apps
+    /// they registered pass to the operator; one transaction.
+    pub async fn delete_user(&self, id_or_username: &str) -> Result<User, RegistryError> {
+        let (key, now) = (id_or_username.to_string(), self.clock.now());
+        self.store
+            .run(move |c| {
+                c.transaction(|c| {
+                    let user = find(c, &key)?;
+                    end_everything_of(c, &user.id, now)?;
+                    c.disown_clients(&user.id)?;
+                    c.delete_user(&user.id)?;
+                    Ok(user)
+                })
+            })
+            .await
+    }
+
+    /// Sets a new password and ends the user's browser sessions.
+    pub async fn set_user_password(
+        &self,
+        id_or_username: &str,
+        password: &str,
+    ) -> Result<User, RegistryError> {
+        check_password(password)?;
+        let hash = self.hash(password.to_string()).await?;
+        let (key, now) = (id_or_username.to_string(), self.clock.now());
+        self.store
+            .run(move |c| {
+                c.transaction(|c| {
+                    let user = find(c, &key)?;
+                    c.set_user_password_hash(&user.id, &hash, now)?;
+                    c.delete_user_sessions(&user.id)?;
+                    Ok(user)
+                })
+            })
+            .await
+    }
+
+    /// Users whose usernames collide (`collision_groups`), after every
+    /// row's comparison keys are filled in.
+    pub async fn username_collisions(&self) -> Result<Vec<Vec<User>>, RegistryError> {
+        let users = self
+            .store
+            .run(move |c| {
+                c.transaction(|c| c.fill_username_keys())?;
+                c.list_users()
+            })
+            .await?;
+        Ok(collision_groups(users))
+    }
+}
+
+/// Users whose usernames are the same, or look the same, by today's rules
+/// (`text::fold_username`, `text::username_skeleton`): rows from before
+/// the rules, or written by an older gatehouse. Each group has two or more
+/// users, oldest first; the oldest holds the comparison keys (once
+/// `fill_username_keys` has run), the others sign in only by their exact
+/// username until renamed or deleted.
+fn collision_groups(mut users: Vec<User>) -> Vec<Vec<User>> {
+    users.sort_by(|a, b| (a.created_at, &a.id).cmp(&(b.created_at, &b.id)));
+    // Union-find over the users, joined by an equal key or skeleton.
+    let mut parent: Vec<usize> = (0..users.len()).collect();
+    fn root(parent: &mut [usize], mut i: usize) -> usize {
+        while parent[i] != i {
+            parent[i] = parent[parent[i]];
+            i = parent[i];
+        }
+        i
+    }
+    let mut seen: std::collections::HashMap<String, usize> = std::collections::HashMap::new();
+    for (i, u) in users.iter().enumerate() {
+        let forms = [
+            format!("k:{}", text::fold_username(&u.username)),
+            format!("s:{}", text::username_skeleton(&u.username)),
+        ];
+        for form in forms {
+            match seen.get(&form) {
+                Some(&j) => {
+                    let (a, b) = (root(&mut parent, i), root(&mut parent, j));
+                    parent[a.max(b)] = a.min(b);
+                }
+                None => {
+                    seen.insert(form, i);
+                }
+            }
+        }
+    }
+    let mut groups: std::collections::BTreeMap<usize, Vec<User>> = Default::default();
+    for (i, u) in users.into_iter().enumerate() {
+        let r = root(&mut parent, i);
+        groups.entry(r).or_default().push(u);
+    }
+    groups.into_values().filter(|g| g.len() > 1).collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn oidc_core_5_1_display_names_are_trimmed_printable_and_bounded() {
+        assert_eq!(
+            check_display_name("  Alice Liddell ").unwrap().as_deref(),
+            Some("Alice Liddell")
+        );
+        assert_eq!(check_display_name("   ").unwrap(), None, "empty: none");
+        assert!(check_display_name("a\u{7}b").is_err());
+        assert!(check_display_name(&"é".repeat(MAX_DISPLAY_NAME)).is_ok());
+        let e = check_display_name(&"x".repeat(MAX_DISPLAY_NAME + 1)).unwrap_err();
+        assert_eq!(e.field_name(), Some("name"));
+    }
+}
