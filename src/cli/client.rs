@@ -1,7 +1,7 @@
 use super::{block_on, open_store, Failure, Operator};
 use crate::config::Config;
 use crate::registry::clients::RegistrationTokens;
-use crate::registry::NewClient;
+use crate::registry::{ClientMetadata, NewClient};
 use crate::store::models::Client;
 use clap::{Args, Subcommand};
 
@@ -76,22 +76,41 @@ pub struct CreateClient {
     pub json: bool,
 }
 
-pub fn client_json(c: &Client) -> serde_json::Value {
-    serde_json::json!({
-        "client_id": c.id,
-        "client_name": c.name,
-        "website": c.website,
-        "client_uri": c.website,
-        "owner": c.owner,
-        "redirect_uris": c.redirect_uri_list(),
-        "grant_types": c.grant_type_list(),
-        "scope": c.scope,
-        "public": c.is_public,
-        "token_endpoint_auth_method": c.auth_method_name(),
-        "introspect": c.can_introspect,
-        "post_logout_redirect_uris": c.post_logout_redirect_uri_list(),
-        "created_at": c.created_at,
-    })
+/// A client as `--json` prints it: its RFC 7591 metadata (the same
+/// document `POST /register` answers with), and what only the operator
+/// sets or sees.
+#[derive(serde::Serialize)]
+struct ClientJson<'a> {
+    #[serde(flatten)]
+    metadata: ClientMetadata,
+    /// The same as `client_uri`, by its older name.
+    website: Option<&'a str>,
+    owner: Option<&'a str>,
+    public: bool,
+    introspect: bool,
+    created_at: i64,
+}
+
+fn client_json(c: &Client, secret: Option<String>) -> String {
+    let doc = ClientJson {
+        metadata: ClientMetadata {
+            client_secret: secret,
+            // Always a list here, empty when there are none.
+            post_logout_redirect_uris: Some(
+                c.post_logout_redirect_uri_list()
+                    .into_iter()
+                    .map(String::from)
+                    .collect(),
+            ),
+            ..ClientMetadata::of(c)
+        },
+        website: c.website.as_deref(),
+        owner: c.owner.as_deref(),
+        public: c.is_public,
+        introspect: c.can_introspect,
+        created_at: c.created_at,
+    };
+    serde_json::to_string(&doc).unwrap_or_default()
 }
 
 fn print_client(c: &Client) {
@@ -136,11 +155,7 @@ pub fn run(cmd: ClientCommand, config: &Config) -> Result<(), Failure> {
             )?
             .map_err(Failure::other)?;
             if a.json {
-                let mut v = client_json(&created.client);
-                if let Some(s) = &created.secret {
-                    v["client_secret"] = serde_json::Value::String(s.clone());
-                }
-                println!("{v}");
+                println!("{}", client_json(&created.client, created.secret.clone()));
             } else {
                 print_client(&created.client);
                 if let Some(s) = &created.secret {
@@ -155,8 +170,8 @@ pub fn run(cmd: ClientCommand, config: &Config) -> Result<(), Failure> {
                 .and_then(|mut c| c.list_clients())
                 .map_err(Failure::other)?;
             if json {
-                let v: Vec<_> = clients.iter().map(client_json).collect();
-                println!("{}", serde_json::Value::Array(v));
+                let v: Vec<_> = clients.iter().map(|c| client_json(c, None)).collect();
+                println!("[{}]", v.join(","));
             } else if clients.is_empty() {
                 println!("no clients");
             } else {
@@ -172,7 +187,7 @@ pub fn run(cmd: ClientCommand, config: &Config) -> Result<(), Failure> {
                 .map_err(Failure::other)?
                 .ok_or_else(|| Failure::other(format!("no client with id '{client_id}'")))?;
             if json {
-                println!("{}", client_json(&c));
+                println!("{}", client_json(&c, None));
             } else {
                 print_client(&c);
             }

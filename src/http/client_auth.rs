@@ -5,7 +5,7 @@
 use crate::app::AppState;
 use crate::oauth::wire::{self, max_len, Form};
 use crate::oauth::OAuthError;
-use crate::store::models::client::{AUTH_METHOD_ANY, AUTH_METHOD_BASIC, AUTH_METHOD_POST};
+use crate::store::models::client::AuthMethod;
 use crate::store::models::Client;
 use actix_web::HttpRequest;
 
@@ -58,13 +58,15 @@ pub async fn authenticate_client(
                     "client_id does not match the Authorization header".into(),
                 ));
             }
-            (id, Some(secret), AUTH_METHOD_BASIC)
+            (id, Some(secret), AuthMethod::SecretBasic)
         }
         None => match (form.get("client_id"), form.get("client_secret")) {
-            (Some(id), Some(secret)) => {
-                (id.to_string(), Some(secret.to_string()), AUTH_METHOD_POST)
-            }
-            (Some(id), None) => (id.to_string(), None, "none"),
+            (Some(id), Some(secret)) => (
+                id.to_string(),
+                Some(secret.to_string()),
+                AuthMethod::SecretPost,
+            ),
+            (Some(id), None) => (id.to_string(), None, AuthMethod::None),
             (None, Some(_)) => {
                 return Err(OAuthError::InvalidRequest(
                     "missing parameter 'client_id'".into(),
@@ -108,7 +110,7 @@ pub async fn authenticate_client(
     let Some(secret) = secret else {
         return Err(bad_client());
     };
-    let method_ok = client.auth_method == AUTH_METHOD_ANY || client.auth_method == method;
+    let method_ok = client.auth_method.accepts(method);
     let Some(stored) = client.secret_hash.clone() else {
         return Err(bad_client());
     };

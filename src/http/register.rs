@@ -12,8 +12,8 @@ use crate::config::Registration;
 use crate::crypto::{constant_time_eq, random_token, token_hash};
 use crate::oauth::wire::max_len;
 use crate::oauth::{GrantType, OAuthError};
-use crate::registry::clients::{response_types_of, self_registration_scope, RegistrationTokens};
-use crate::registry::{NewClient, RegistryError};
+use crate::registry::clients::{self_registration_scope, RegistrationTokens};
+use crate::registry::{ClientMetadata, NewClient, RegistryError};
 use crate::store::models::Client;
 use actix_web::http::StatusCode;
 use actix_web::{web, HttpRequest, HttpResponse};
@@ -47,8 +47,8 @@ pub async fn register(
         }
         _ => None,
     };
-    let meta = json_object(&req, &body)?;
-    let spec = metadata(&meta, &state, None)?;
+    let meta = read_metadata(&req, &body)?;
+    let spec = metadata(meta, &state, None)?;
     let reg_token = random_token(32);
     let registration = RegistrationTokens {
         management_token_hash: Some(token_hash(&reg_token)),
@@ -59,12 +59,11 @@ pub async fn register(
         .register_client(spec, registration)
         .await
         .map_err(registration_error)?;
-    let mut doc = client_document(&state, &created.client);
-    doc.insert("registration_access_token".into(), Value::String(reg_token));
-    if let Some(secret) = created.secret {
-        doc.insert("client_secret".into(), Value::String(secret));
-        doc.insert("client_secret_expires_at".into(), Value::from(0));
-    }
+    let doc = ClientMetadata {
+        registration_access_token: Some(reg_token),
+        client_secret: created.secret,
+        ..client_document(&state, &created.client)
+    };
     tracing::info!(client_id = %created.client.id, "client registered through /register");
     Ok(json(StatusCode::CREATED, doc))
 }
@@ -89,9 +88,9 @@ pub async fn replace(
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, ApiError> {
     let client = authorized_client(&req, &path, &state).await?;
-    let meta = json_object(&req, &body)?;
-    match meta.get("client_id") {
-        Some(Value::String(id)) if *id == client.id => {}
+    let meta = read_metadata(&req, &body)?;
+    match &meta.client_id {
+        Some(id) if *id == client.id => {}
         _ => {
             return Err(OAuthError::InvalidRequest(
                 "the body must repeat this client's client_id (RFC 7592 section 2.2)".into(),
@@ -99,10 +98,10 @@ pub async fn replace(
             .into())
         }
     }
-    if let Some(secret) = meta.get("client_secret") {
-        let matches = match (secret, &client.secret_hash) {
-            (Value::String(s), Some(phc)) => state.hasher.verify(s.clone(), phc.clone()).await,
-            _ => false,
+    if let Some(secret) = &meta.client_secret {
+        let matches = match &client.secret_hash {
+            Some(phc) => state.hasher.verify(secret.clone(), phc.clone()).await,
+            None => false,
         };
         if !matches {
             return Err(OAuthError::InvalidRequest(
@@ -111,7 +110,7 @@ pub async fn replace(
             .into());
         }
     }
-    let spec = metadata(&meta, &state, Some(&client))?;
+    let spec = metadata(meta, &state, Some(&client))?;
     let updated = state
         .registry()
         .update_client(&client.id, spec)
@@ -170,8 +169,9 @@ async fn authorized_client(
     }
 }
 
-/// The body as a JSON object (RFC 7591 §3.1: `application/json`).
-fn json_object(req: &HttpRequest, body: &[u8]) -> Result<Map<String, Value>, OAuthError> {
+/// The body as client metadata (RFC 7591 §3.1: one JSON object,
+/// `application/json`). A field of the wrong type is named in the error.
+fn read_metadata(req: &HttpRequest, body: &[u8]) -> Result<ClientMetadata, OAuthError> {
     let json_type = req
         .headers()
         .get("content-type")
@@ -183,46 +183,34 @@ fn json_object(req: &HttpRequest, body: &[u8]) -> Result<Map<String, Value>, OAu
             "the body must be JSON (Content-Type: application/json)".into(),
         ));
     }
-    match serde_json::from_slice::<Value>(body) {
-        Ok(Value::Object(m)) => Ok(m),
-        _ => Err(OAuthError::InvalidClientMetadata(
+    let Ok(Value::Object(fields)) = serde_json::from_slice::<Value>(body) else {
+        return Err(OAuthError::InvalidClientMetadata(
             "the body must be one JSON object of client metadata".into(),
-        )),
-    }
+        ));
+    };
+    serde_json::from_value(Value::Object(fields.clone())).map_err(|e| {
+        // serde names the type, not the field: find the field by itself.
+        let field = fields.into_iter().find(|(k, v)| {
+            let one = Map::from_iter([(k.clone(), v.clone())]);
+            serde_json::from_value::<ClientMetadata>(Value::Object(one)).is_err()
+        });
+        let what = field.map_or_else(String::new, |(k, _)| format!("{k}: "));
+        OAuthError::InvalidClientMetadata(format!("{what}{e}"))
+    })
 }
 
-/// Reads RFC 7591 §2 metadata into a registration; unknown fields are
-/// ignored (§2). `existing`: the client being replaced (RFC 7592 §2.2).
+/// RFC 7591 §2 metadata as a registration; fields this server does not
+/// know were ignored when it was read. `existing`: the client being
+/// replaced (RFC 7592 §2.2).
 fn metadata(
-    meta: &Map<String, Value>,
+    meta: ClientMetadata,
     state: &AppState,
     existing: Option<&Client>,
 ) -> Result<NewClient, OAuthError> {
     let bad = |m: &str| OAuthError::InvalidClientMetadata(m.to_string());
-    let string = |key: &str| -> Result<Option<String>, OAuthError> {
-        match meta.get(key) {
-            None | Some(Value::Null) => Ok(None),
-            Some(Value::String(s)) => Ok(Some(s.clone())),
-            Some(_) => Err(bad(&format!("{key} must be a string"))),
-        }
-    };
-    let strings = |key: &str| -> Result<Option<Vec<String>>, OAuthError> {
-        match meta.get(key) {
-            None | Some(Value::Null) => Ok(None),
-            Some(Value::Array(items)) => items
-                .iter()
-                .map(|v| match v {
-                    Value::String(s) => Ok(s.clone()),
-                    _ => Err(bad(&format!("{key} must be an array of strings"))),
-                })
-                .collect::<Result<Vec<_>, _>>()
-                .map(Some),
-            Some(_) => Err(bad(&format!("{key} must be an array of strings"))),
-        }
-    };
-
-    let auth_method =
-        string("token_endpoint_auth_method")?.unwrap_or_else(|| "client_secret_basic".to_string());
+    let auth_method = meta
+        .token_endpoint_auth_method
+        .unwrap_or_else(|| "client_secret_basic".to_string());
     let public = match auth_method.as_str() {
         "none" => true,
         "client_secret_basic" | "client_secret_post" => false,
@@ -239,8 +227,9 @@ fn metadata(
             ));
         }
     }
-    let grant_types =
-        strings("grant_types")?.unwrap_or_else(|| vec!["authorization_code".to_string()]);
+    let grant_types = meta
+        .grant_types
+        .unwrap_or_else(|| vec!["authorization_code".to_string()]);
     for g in &grant_types {
         // The legacy grants are for the operator to turn on, never for a
         // client to give itself (RFC 9700 §2.4, §2.1.2).
@@ -254,7 +243,7 @@ fn metadata(
         }
     }
     let scope = self_registration_scope(
-        string("scope")?.as_deref(),
+        meta.scope.as_deref(),
         &state.config.registration_scopes,
         &[],
     )
@@ -268,15 +257,16 @@ fn metadata(
     Ok(NewClient {
         // RFC 7591 §2: client_name is optional; people still need a name
         // on the consent page.
-        name: string("client_name")?
+        name: meta
+            .client_name
             .filter(|n| !n.trim().is_empty())
             .unwrap_or_else(|| "Unnamed app".to_string()),
-        website: string("client_uri")?,
-        logo_uri: string("logo_uri")?,
-        contacts: strings("contacts")?.unwrap_or_default(),
-        redirect_uris: strings("redirect_uris")?.unwrap_or_default(),
+        website: meta.client_uri,
+        logo_uri: meta.logo_uri,
+        contacts: meta.contacts.unwrap_or_default(),
+        redirect_uris: meta.redirect_uris.unwrap_or_default(),
         grant_types,
-        response_types: strings("response_types")?,
+        response_types: meta.response_types,
         scope,
         public,
         auth_method: (!public).then_some(auth_method),
@@ -309,42 +299,16 @@ fn registration_error(e: RegistryError) -> OAuthError {
 
 /// RFC 7591 §3.2.1 / RFC 7592 §3: the client's metadata as registered,
 /// with its management URI. No secret: only its hash is kept.
-fn client_document(state: &AppState, c: &Client) -> Map<String, Value> {
-    let mut doc = Map::new();
-    let mut put = |k: &str, v: Value| {
-        doc.insert(k.to_string(), v);
-    };
-    put("client_id", c.id.clone().into());
-    put("client_id_issued_at", c.created_at.into());
-    put("client_name", c.name.clone().into());
-    put("redirect_uris", c.redirect_uri_list().into());
-    put("grant_types", c.grant_type_list().into());
-    put("response_types", response_types_of(c).into());
-    put("token_endpoint_auth_method", c.auth_method_name().into());
-    put("scope", c.scope.clone().into());
-    if let Some(u) = &c.website {
-        put("client_uri", u.clone().into());
+fn client_document(state: &AppState, c: &Client) -> ClientMetadata {
+    ClientMetadata {
+        registration_client_uri: Some(state.url(&format!("/register/{}", c.id))),
+        ..ClientMetadata::of(c)
     }
-    if let Some(u) = &c.logo_uri {
-        put("logo_uri", u.clone().into());
-    }
-    let contacts: Vec<&str> = crate::store::models::split_list(&c.contacts).collect();
-    if !contacts.is_empty() {
-        put("contacts", contacts.into());
-    }
-    if !c.is_public {
-        put("client_secret_expires_at", 0.into());
-    }
-    put(
-        "registration_client_uri",
-        state.url(&format!("/register/{}", c.id)).into(),
-    );
-    doc
 }
 
-fn json(status: StatusCode, doc: Map<String, Value>) -> HttpResponse {
+fn json(status: StatusCode, doc: ClientMetadata) -> HttpResponse {
     HttpResponse::build(status)
         .insert_header(("Cache-Control", "no-store"))
         .insert_header(("Pragma", "no-cache"))
-        .json(Value::Object(doc))
+        .json(doc)
 }

@@ -8,9 +8,7 @@ use crate::crypto::random_token;
 use crate::oauth::redirect_uri::{check_redirect_uris, check_web_uri};
 use crate::oauth::scope::parse_scope;
 use crate::oauth::GrantType;
-use crate::store::models::client::{
-    AUTH_METHOD_ANY, AUTH_METHOD_BASIC, AUTH_METHOD_NONE, AUTH_METHOD_POST,
-};
+use crate::store::models::client::{AuthMethod, Contacts, GrantTypes, Scopes, UriList};
 use crate::store::models::Client;
 use crate::text;
 
@@ -57,12 +55,12 @@ struct Checked {
     name: String,
     website: Option<String>,
     logo_uri: Option<String>,
-    contacts: String,
-    redirect_uris: String,
-    grant_types: String,
-    scope: String,
-    auth_method: &'static str,
-    post_logout_redirect_uris: String,
+    contacts: Contacts,
+    redirect_uris: UriList,
+    grant_types: GrantTypes,
+    scope: Scopes,
+    auth_method: AuthMethod,
+    post_logout_redirect_uris: UriList,
 }
 
 fn check(spec: &NewClient) -> Result<Checked, RegistryError> {
@@ -124,12 +122,13 @@ fn check(spec: &NewClient) -> Result<Checked, RegistryError> {
             "a public client cannot use client_credentials (RFC 6749 §4.4)",
         ));
     }
-    let scope = parse_scope(&spec.scope)
+    let scope: Scopes = parse_scope(&spec.scope)
         .map_err(|e| RegistryError::field("scope", e.description()))?
-        .join(" ");
+        .into_iter()
+        .collect();
     let auth_method = if spec.public {
         match spec.auth_method.as_deref() {
-            None | Some("none") => AUTH_METHOD_NONE,
+            None | Some("none") => AuthMethod::None,
             Some(_) => {
                 return Err(RegistryError::field(
                     "token_endpoint_auth_method",
@@ -139,9 +138,9 @@ fn check(spec: &NewClient) -> Result<Checked, RegistryError> {
         }
     } else {
         match spec.auth_method.as_deref() {
-            None => AUTH_METHOD_ANY,
-            Some("basic") | Some("client_secret_basic") => AUTH_METHOD_BASIC,
-            Some("post") | Some("client_secret_post") => AUTH_METHOD_POST,
+            None => AuthMethod::SecretBasicOrPost,
+            Some("basic") | Some("client_secret_basic") => AuthMethod::SecretBasic,
+            Some("post") | Some("client_secret_post") => AuthMethod::SecretPost,
             Some(other) => {
                 return Err(RegistryError::field(
                     "token_endpoint_auth_method",
@@ -177,16 +176,12 @@ fn check(spec: &NewClient) -> Result<Checked, RegistryError> {
         name,
         website: spec.website.clone(),
         logo_uri: spec.logo_uri.clone(),
-        contacts: spec.contacts.join(" "),
-        redirect_uris: spec.redirect_uris.join(" "),
-        grant_types: grants
-            .iter()
-            .map(|g| g.as_str())
-            .collect::<Vec<_>>()
-            .join(" "),
+        contacts: spec.contacts.iter().cloned().collect(),
+        redirect_uris: spec.redirect_uris.iter().cloned().collect(),
+        grant_types: grants.into_iter().collect(),
         scope,
         auth_method,
-        post_logout_redirect_uris: spec.post_logout_redirect_uris.join(" "),
+        post_logout_redirect_uris: spec.post_logout_redirect_uris.iter().cloned().collect(),
     })
 }
 
@@ -327,7 +322,7 @@ impl Registry<'_> {
             grant_types: checked.grant_types,
             scope: checked.scope,
             is_public: spec.public,
-            auth_method: checked.auth_method.to_string(),
+            auth_method: checked.auth_method,
             can_introspect: spec.can_introspect,
             owner: spec.owner,
             created_at: now,
@@ -381,7 +376,7 @@ impl Registry<'_> {
                     client.redirect_uris = checked.redirect_uris;
                     client.grant_types = checked.grant_types;
                     client.scope = checked.scope;
-                    client.auth_method = checked.auth_method.to_string();
+                    client.auth_method = checked.auth_method;
                     client.updated_at = now;
                     c.update_client_metadata(&client)?;
                     Ok(client)

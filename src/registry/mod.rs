@@ -14,10 +14,12 @@
 //! - `registration_tokens.rs`: initial access tokens for `POST /register`.
 
 pub mod clients;
+pub mod metadata;
 pub mod registration_tokens;
 pub mod users;
 
 pub use clients::{CreatedClient, NewClient};
+pub use metadata::ClientMetadata;
 pub use users::{NewUser, UserChange};
 
 use crate::clock::Clock;

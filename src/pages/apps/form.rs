@@ -121,7 +121,7 @@ impl AppForm {
             redirect_uris: c.redirect_uri_list().join("\n"),
             client_type: kind(c).into(),
             grant_types: c.grant_type_list().into_iter().map(String::from).collect(),
-            scope: c.scope.clone(),
+            scope: c.scope.to_string(),
         }
     }
 

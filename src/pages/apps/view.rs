@@ -131,7 +131,7 @@ pub(super) fn examples(state: &AppState, c: &Client) -> Examples {
             .append_pair("client_id", &c.id)
             .append_pair("redirect_uri", r);
         if !c.scope.is_empty() {
-            q.append_pair("scope", &c.scope);
+            q.append_pair("scope", &c.scope.to_string());
         }
         q.append_pair("state", "STATE")
             .append_pair("code_challenge", "CODE_CHALLENGE")
@@ -149,7 +149,7 @@ pub(super) fn examples(state: &AppState, c: &Client) -> Examples {
             let scope = if c.scope.is_empty() {
                 String::new()
             } else {
-                format!("  --data-urlencode scope={} \\\n", sh(&c.scope))
+                format!("  --data-urlencode scope={} \\\n", sh(&c.scope.to_string()))
             };
             format!("curl {auth} \\\n  -d grant_type=client_credentials \\\n{scope}  {token_url}")
         });

@@ -1,16 +1,9 @@
-use super::split_list;
+pub use super::columns::{AuthMethod, Contacts, GrantTypes, Scopes, UriList};
 use crate::oauth::{ClientPolicy, GrantType, RedirectUris};
 use crate::store::dispatch;
 use crate::store::schema::clients;
 use crate::store::{DbConn, StoreError, StoreResult};
 use diesel::prelude::*;
-
-/// How a confidential client proves itself at the token endpoint (RFC 7591 §2
-/// `token_endpoint_auth_method`). `any` accepts both secret methods.
-pub const AUTH_METHOD_ANY: &str = "any";
-pub const AUTH_METHOD_BASIC: &str = "client_secret_basic";
-pub const AUTH_METHOD_POST: &str = "client_secret_post";
-pub const AUTH_METHOD_NONE: &str = "none";
 
 #[derive(Debug, Clone, Queryable, Selectable, Insertable)]
 #[diesel(table_name = clients)]
@@ -20,11 +13,11 @@ pub struct Client {
     pub secret_hash: Option<String>,
     pub name: String,
     pub website: Option<String>,
-    pub redirect_uris: String,
-    pub grant_types: String,
-    pub scope: String,
+    pub redirect_uris: UriList,
+    pub grant_types: GrantTypes,
+    pub scope: Scopes,
     pub is_public: bool,
-    pub auth_method: String,
+    pub auth_method: AuthMethod,
     pub can_introspect: bool,
     /// The id of the person who registered it on the application pages;
     /// `None` for the operator's (CLI) and `POST /register` clients.
@@ -32,40 +25,38 @@ pub struct Client {
     pub created_at: i64,
     pub updated_at: i64,
     pub logo_uri: Option<String>,
-    /// RFC 7591 `contacts`, space-separated.
-    pub contacts: String,
+    /// RFC 7591 `contacts`.
+    pub contacts: Contacts,
     /// Hash of the RFC 7592 registration access token, for clients
     /// registered through `POST /register`.
     pub registration_token_hash: Option<String>,
     /// Where OpenID Connect RP-initiated logout may send people back to,
-    /// space-separated, matched exactly.
-    pub post_logout_redirect_uris: String,
+    /// matched exactly.
+    pub post_logout_redirect_uris: UriList,
 }
 
 impl Client {
     pub fn redirect_uri_list(&self) -> Vec<&str> {
-        split_list(&self.redirect_uris).collect()
+        self.redirect_uris.iter().collect()
     }
-    pub fn grant_type_list(&self) -> Vec<&str> {
-        split_list(&self.grant_types).collect()
+    pub fn grant_type_list(&self) -> Vec<&'static str> {
+        self.grant_types.names()
     }
     pub fn post_logout_redirect_uri_list(&self) -> Vec<&str> {
-        split_list(&self.post_logout_redirect_uris).collect()
+        self.post_logout_redirect_uris.iter().collect()
     }
     pub fn scope_list(&self) -> Vec<&str> {
-        split_list(&self.scope).collect()
+        self.scope.iter().collect()
     }
     pub fn has_grant(&self, grant: GrantType) -> bool {
-        split_list(&self.grant_types).any(|g| g == grant.as_str())
+        self.grant_types.contains(grant)
     }
     /// The RFC 7591 name of the client's token endpoint auth method.
-    pub fn auth_method_name(&self) -> &str {
+    pub fn auth_method_name(&self) -> &'static str {
         if self.is_public {
-            AUTH_METHOD_NONE
-        } else if self.auth_method == AUTH_METHOD_ANY {
-            AUTH_METHOD_BASIC
+            AuthMethod::None.rfc7591_name()
         } else {
-            &self.auth_method
+            self.auth_method.rfc7591_name()
         }
     }
 }
@@ -75,7 +66,7 @@ impl ClientPolicy for Client {
         &self.id
     }
     fn redirect_uris(&self) -> RedirectUris {
-        RedirectUris::new(split_list(&self.redirect_uris))
+        RedirectUris::new(self.redirect_uris.iter())
     }
     fn has_grant(&self, grant: GrantType) -> bool {
         Client::has_grant(self, grant)

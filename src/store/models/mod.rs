@@ -4,6 +4,7 @@
 pub mod authorization_code;
 pub mod browser_session;
 pub mod client;
+pub mod columns;
 pub mod consent;
 pub mod device_code;
 pub mod housekeeping;

@@ -391,6 +391,17 @@ async fn rfc7591_3_2_2_invalid_client_metadata(app: TestApp) {
         assert_eq!(status, 400, "{why}: {got}");
         assert_eq!(got["error"], "invalid_client_metadata", "{why}: {got}");
     }
+    // A field of the wrong JSON type is named, so the developer knows which.
+    for (field, value) in [
+        ("grant_types", json!("client_credentials")),
+        ("contacts", json!([1, 2])),
+        ("client_name", json!(["x"])),
+    ] {
+        let r = post_register(&app, Some(&token), &with(field, value)).await;
+        let got: Value = r.json().await.unwrap();
+        let why = got["error_description"].as_str().unwrap_or("");
+        assert!(why.starts_with(&format!("{field}: ")), "{field}: {got}");
+    }
     // Not JSON at all.
     let r = app
         .http
