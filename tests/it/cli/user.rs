@@ -14,9 +14,9 @@ use serde_json::Value;
 backend_tests!(
     rfc8265_user_create_and_update_refuse_look_alike_usernames,
     user_and_client_commands_refuse_names_with_bidi_controls_or_invisible_characters,
-    disabling_a_person_ends_sessions_refresh_tokens_and_access_tokens,
-    enabling_a_person_lets_them_sign_in_again,
-    deleting_a_person_revokes_everything_and_their_apps_pass_to_the_operator,
+    disabling_a_user_ends_sessions_refresh_tokens_and_access_tokens,
+    enabling_a_user_lets_them_sign_in_again,
+    deleting_a_user_revokes_everything_and_their_apps_pass_to_the_operator,
     a_new_password_replaces_the_old_and_signs_out_everywhere,
     rfc8265_look_alikes_of_a_username_are_refused_and_other_names_accepted,
 );
@@ -362,7 +362,7 @@ async fn assert_tokens_dead(app: &TestApp, client: &registry::CreatedClient, tok
     assert_eq!(app.introspect(&introspector, access).await["active"], false);
 }
 
-async fn disabling_a_person_ends_sessions_refresh_tokens_and_access_tokens(app: TestApp) {
+async fn disabling_a_user_ends_sessions_refresh_tokens_and_access_tokens(app: TestApp) {
     let (client, tokens, _) = alice_with_tokens(&app).await;
     assert!(app.is_signed_in().await);
     let u = app
@@ -378,7 +378,7 @@ async fn disabling_a_person_ends_sessions_refresh_tokens_and_access_tokens(app: 
     assert_eq!(r.status(), 401, "a disabled person cannot sign in");
 }
 
-async fn enabling_a_person_lets_them_sign_in_again(app: TestApp) {
+async fn enabling_a_user_lets_them_sign_in_again(app: TestApp) {
     app.alice();
     app.state
         .registry()
@@ -402,7 +402,7 @@ async fn enabling_a_person_lets_them_sign_in_again(app: TestApp) {
     );
 }
 
-async fn deleting_a_person_revokes_everything_and_their_apps_pass_to_the_operator(app: TestApp) {
+async fn deleting_a_user_revokes_everything_and_their_apps_pass_to_the_operator(app: TestApp) {
     let (client, tokens, alice_id) = alice_with_tokens(&app).await;
     let theirs = app.client(registry::NewClient {
         name: "Alice's tool".into(),
