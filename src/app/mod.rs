@@ -9,6 +9,7 @@ pub mod metrics;
 pub mod registration;
 pub mod sign_in;
 pub mod signing;
+pub mod throttle;
 
 use crate::clock::Clock;
 use crate::config::Config;

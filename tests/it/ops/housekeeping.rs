@@ -3,6 +3,7 @@
 
 use crate::harness::TestApp;
 use diesel::prelude::*;
+use gatehouse::app::throttle::{BACKOFF, FORGET_AFTER};
 use gatehouse::store::models::housekeeping::Pruned;
 use gatehouse::store::models::refresh_token::{IssuedAccess, NewFamily};
 use gatehouse::store::schema::{
@@ -140,12 +141,13 @@ async fn prune_expired_removes_dead_rows_only(app: TestApp) {
         .unwrap();
     c.record_user_access_token("ua-live", u, cl, now + 1)
         .unwrap();
-    c.throttle_failure("user:stale", (now - 3600) * 1000)
+    c.throttle_failure("user:stale", &BACKOFF, (now - 3600) * 1000)
         .unwrap();
-    c.throttle_failure("user:fresh", (now - 10) * 1000).unwrap();
+    c.throttle_failure("user:fresh", &BACKOFF, (now - 10) * 1000)
+        .unwrap();
 
     assert_eq!(count_all(&mut c), [4, 2, 3, 4, 3, 2, 2]);
-    let pruned = c.prune_expired(now).unwrap();
+    let pruned = c.prune_expired(now, FORGET_AFTER).unwrap();
     assert_eq!(
         pruned,
         Pruned {
@@ -165,5 +167,5 @@ async fn prune_expired_removes_dead_rows_only(app: TestApp) {
     // still detected.
     assert!(c.find_refresh_token(&hash).unwrap().is_some());
     // Idempotent: a second pass (another instance) finds nothing.
-    assert_eq!(c.prune_expired(now).unwrap().total(), 0);
+    assert_eq!(c.prune_expired(now, FORGET_AFTER).unwrap().total(), 0);
 }

@@ -2,7 +2,7 @@
 
 use crate::harness::{expect_error, TestApp, PASSWORD, USERNAME};
 use gatehouse::admin::NewClient;
-use gatehouse::store::models::throttle::FREE_FAILURES;
+use gatehouse::app::throttle::FREE_FAILURES;
 
 backend_tests!(
     rfc6749_4_3_3_password_grant_issues_access_and_refresh_tokens,
