@@ -11,7 +11,7 @@ use crate::store::models::client::{
     AUTH_METHOD_ANY, AUTH_METHOD_BASIC, AUTH_METHOD_NONE, AUTH_METHOD_POST,
 };
 use crate::store::models::{Client, User};
-use crate::store::{DbConn, Store, StoreError};
+use crate::store::{DbConn, Store, StoreError, Tx};
 use crate::text::{self, Username};
 
 pub const MIN_PASSWORD_LEN: usize = 8;
@@ -392,7 +392,7 @@ pub fn update_client(
     client.scope = checked.scope;
     client.auth_method = checked.auth_method.to_string();
     client.updated_at = now;
-    conn.update_client_metadata(&client)?;
+    conn.write(|c| c.update_client_metadata(&client))?;
     Ok(client)
 }
 
@@ -415,7 +415,7 @@ pub fn create_client(
     now: i64,
 ) -> Result<CreatedClient, AdminError> {
     let created = build_client(spec, now)?;
-    store.conn()?.insert_client(&created.client)?;
+    store.conn()?.write(|c| c.insert_client(&created.client))?;
     Ok(created)
 }
 
@@ -436,7 +436,7 @@ pub fn rotate_client_secret(
     }
     let secret = random_token(32);
     let hash = hash_password_blocking(&secret).map_err(AdminError::Invalid)?;
-    conn.set_client_secret_hash(client_id, &hash, now)?;
+    conn.write(|c| c.set_client_secret_hash(client_id, &hash, now))?;
     Ok(secret)
 }
 
@@ -778,7 +778,7 @@ pub fn delete_person(store: &Store, id_or_username: &str, now: i64) -> Result<Us
     })
 }
 
-fn end_everything_of(c: &mut DbConn, user_id: &str, now: i64) -> Result<(), AdminError> {
+fn end_everything_of(c: &mut Tx<'_>, user_id: &str, now: i64) -> Result<(), AdminError> {
     c.delete_user_sessions(user_id)?;
     c.revoke_families_for_user(user_id, now)?;
     c.deny_user_access_tokens(user_id, None, now)?;
@@ -825,12 +825,9 @@ pub fn create_registration_token(
         ));
     }
     let token = random_token(32);
-    store.conn()?.insert_registration_token(
-        &token_hash(&token),
-        uses,
-        ttl.map(|t| now + t),
-        now,
-    )?;
+    store.conn()?.write(|c| {
+        c.insert_registration_token(&token_hash(&token), uses, ttl.map(|t| now + t), now)
+    })?;
     Ok(token)
 }
 

@@ -61,7 +61,7 @@ pub async fn rotate_secret(state: &AppState, client: &Client) -> Result<String, 
     let (id, now) = (client.id.clone(), state.clock.now());
     let changed = state
         .store
-        .run(move |c| c.set_client_secret_hash(&id, &hash, now))
+        .run(move |c| c.write(|c| c.set_client_secret_hash(&id, &hash, now)))
         .await?;
     if !changed {
         return Err(AdminError::NotFound("that client no longer exists".into()).into());

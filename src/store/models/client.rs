@@ -2,7 +2,7 @@ use super::split_list;
 use crate::oauth::{ClientPolicy, GrantType, RedirectUris};
 use crate::store::dispatch;
 use crate::store::schema::clients;
-use crate::store::{DbConn, StoreError, StoreResult};
+use crate::store::{DbConn, StoreError, StoreResult, Tx};
 use diesel::prelude::*;
 
 /// How a confidential client proves itself at the token endpoint (RFC 7591 §2
@@ -89,12 +89,6 @@ impl ClientPolicy for Client {
 }
 
 impl DbConn {
-    pub fn insert_client(&mut self, client: &Client) -> StoreResult<()> {
-        dispatch!(self, c => diesel::insert_into(clients::table).values(client).execute(c))
-            .map_err(|e| StoreError::from_insert(e, "client"))?;
-        Ok(())
-    }
-
     pub fn find_client(&mut self, id: &str) -> StoreResult<Option<Client>> {
         Ok(dispatch!(self, c => clients::table
             .find(id)
@@ -117,6 +111,14 @@ impl DbConn {
             .order(clients::created_at.asc())
             .select(Client::as_select())
             .load(c))?)
+    }
+}
+
+impl Tx<'_> {
+    pub fn insert_client(&mut self, client: &Client) -> StoreResult<()> {
+        dispatch!(self, c => diesel::insert_into(clients::table).values(client).execute(c))
+            .map_err(|e| StoreError::from_insert(e, "client"))?;
+        Ok(())
     }
 
     /// Deletes the client and, through foreign keys, everything issued to

@@ -13,7 +13,7 @@
 
 use crate::store::dispatch;
 use crate::store::schema::sign_in_throttle;
-use crate::store::{Backend, DbConn, StoreError, StoreResult};
+use crate::store::{Backend, DbConn, StoreError, StoreResult, Tx};
 use diesel::prelude::*;
 
 /// How a key's failures lock it. The rule is the application's
@@ -222,7 +222,9 @@ impl DbConn {
             ))
         })
     }
+}
 
+impl Tx<'_> {
     pub fn throttle_clear(&mut self, key: &str) -> StoreResult<()> {
         dispatch!(self, c => diesel::delete(sign_in_throttle::table.find(key)).execute(c))?;
         Ok(())
