@@ -26,7 +26,7 @@ pub enum Backend {
 /// `transaction` and `write` hand a `Tx` out, so every write waits its turn
 /// on SQLite. This does not compile:
 ///
-/// ```compile_fail
+/// ```compile_fail,E0599
 /// # fn f(conn: &mut gatehouse::store::DbConn, client: &gatehouse::store::models::Client) {
 /// conn.insert_client(client);
 /// # }
