@@ -43,7 +43,11 @@ fn spawn_housekeeping(state: web::Data<AppState>) {
             actix_web::rt::time::sleep(wait).await;
             wait = HOUSEKEEPING_EVERY;
             let now = state.clock.now();
-            match state.store.run(move |c| c.prune_expired(now)).await {
+            match state
+                .store
+                .run(move |c| c.prune_expired(now, super::throttle::FORGET_AFTER))
+                .await
+            {
                 Ok(p) if p.total() > 0 => tracing::info!(
                     authorization_codes = p.authorization_codes,
                     device_codes = p.device_codes,

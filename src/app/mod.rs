@@ -8,6 +8,7 @@ pub mod issue;
 pub mod metrics;
 pub mod sign_in;
 pub mod signing;
+pub mod throttle;
 
 use crate::clock::Clock;
 use crate::config::Config;

@@ -3,9 +3,10 @@
 //! (a fixed dummy hash) and get the same answer, so usernames can't be
 //! probed. Attempts are throttled per username and per client address, in
 //! the database so every instance agrees: each is counted before its
-//! password is checked (see `store::models::throttle`).
+//! password is checked (see `app::throttle` and `store::models::throttle`).
 
 use super::metrics::{SignInVia, Throttle};
+use super::throttle::{self, ThrottleKey};
 use super::AppState;
 use crate::store::models::User;
 use crate::store::StoreError;
@@ -20,17 +21,6 @@ pub enum SignInError {
     Throttled(i64),
     #[error(transparent)]
     Store(#[from] StoreError),
-}
-
-/// One throttle budget per username as compared (RFC 8265 §3.3:
-/// `ALICE` and `ａｌｉｃｅ` sign in as `alice`, so they share her budget),
-/// invisible characters ignored (`text::fold_username`).
-fn user_key(username: &str) -> String {
-    format!("user:{}", crate::text::fold_username(username))
-}
-
-fn addr_key(addr: &str) -> String {
-    format!("ip:{addr}")
 }
 
 /// The address a request came from: the TCP peer, or, when the peer is one
@@ -63,9 +53,9 @@ pub async fn authenticate_user(
     via: SignInVia,
 ) -> Result<User, SignInError> {
     let now_ms = state.clock.now_millis();
-    let (ukey, akey) = (user_key(username), addr_key(addr));
+    let ukey = ThrottleKey::account(username);
+    let keys = [ukey.clone(), ThrottleKey::Address(addr.to_string())];
     let name = username.trim().to_string();
-    let (k1, k2) = (ukey.clone(), akey);
     // The attempt counts as a failure before the password is checked, and
     // is refused unchecked while the user or the address is locked: parallel
     // guesses get no more passwords checked than guesses one at a time
@@ -73,7 +63,7 @@ pub async fn authenticate_user(
     let reserved = state
         .store
         .run(move |c| -> Result<_, StoreError> {
-            Ok(match c.throttle_reserve(&[&k1, &k2], now_ms)? {
+            Ok(match throttle::reserve(c, &keys, now_ms)? {
                 Ok(reservation) => Ok((reservation, c.find_user_by_username(&name)?)),
                 Err(wait) => Err(wait),
             })
@@ -99,7 +89,7 @@ pub async fn authenticate_user(
             // this attempt back.
             state
                 .store
-                .run(move |c| c.throttle_release(&reservation, Some(&ukey)))
+                .run(move |c| throttle::release(c, &reservation, Some(&ukey)))
                 .await?;
             Ok(user)
         }

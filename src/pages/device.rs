@@ -14,8 +14,8 @@ use super::{csrf, parse_form, render, render_form, session, sign_in_first, PageE
 use crate::app::issue::session_sid;
 use crate::app::metrics::Throttle;
 use crate::app::sign_in::client_addr;
+use crate::app::throttle::{self, ThrottleKey};
 use crate::app::AppState;
-use crate::crypto::token_hash;
 use crate::oauth::device::{format_user_code, normalise_user_code, status};
 use crate::store::models::device_code::DeviceCode;
 use crate::store::models::{split_list, Client};
@@ -241,13 +241,13 @@ async fn decide(
 
 /// The throttle keys for this attempt: the address, the browser (its CSRF
 /// cookie) and, when signed in, the user.
-fn throttle_keys(req: &HttpRequest, state: &AppState, who: Option<&SignedIn>) -> Vec<String> {
-    let mut keys = vec![format!("device-ip:{}", client_addr(req))];
+fn throttle_keys(req: &HttpRequest, state: &AppState, who: Option<&SignedIn>) -> Vec<ThrottleKey> {
+    let mut keys = vec![ThrottleKey::DeviceAddress(client_addr(req))];
     if let Some(value) = csrf::browser_value(req, state) {
-        keys.push(format!("device-browser:{}", token_hash(&value)));
+        keys.push(ThrottleKey::device_browser(&value));
     }
     if let Some(who) = who {
-        keys.push(format!("device-user:{}", who.user.id));
+        keys.push(ThrottleKey::DeviceUser(who.user.id.clone()));
     }
     keys
 }
@@ -271,8 +271,7 @@ async fn find_code(
     let found = state
         .store
         .run(move |c| -> Result<_, StoreError> {
-            let keys: Vec<&str> = keys.iter().map(String::as_str).collect();
-            let reservation = match c.throttle_reserve(&keys, now_ms)? {
+            let reservation = match throttle::reserve(c, &keys, now_ms)? {
                 Ok(r) => r,
                 Err(wait) => return Ok(Err(CodeProblem::Throttled(wait))),
             };
@@ -288,7 +287,7 @@ async fn find_code(
                 Err(p) => Err(p),
             };
             if found.is_ok() {
-                c.throttle_release(&reservation, None)?;
+                throttle::release(c, &reservation, None)?;
             }
             Ok(found)
         })

@@ -7,7 +7,7 @@
 //! the field.
 //!
 //! Every attempt from an address counts against it in the sign-in
-//! throttle (key `signup-ip:<address>`) before anything is checked, and a
+//! throttle (`ThrottleKey::SignUp`) before anything is checked, and a
 //! successful one is not given back: the form says whether a username is
 //! taken (it has to), so it must be neither a fast way to enumerate
 //! usernames nor to create people in bulk. Past the throttle's free
@@ -17,6 +17,7 @@ use super::login::NextQuery;
 use super::{parse_form, render_form, safe_next, session, PageError};
 use crate::app::metrics::Throttle;
 use crate::app::sign_in::client_addr;
+use crate::app::throttle::{self, ThrottleKey};
 use crate::app::AppState;
 use crate::registry::{NewUser, RegistryError};
 use actix_web::http::StatusCode;
@@ -54,8 +55,8 @@ fn closed() -> PageError {
     PageError::NotFound("There is no such page.".into())
 }
 
-fn throttle_key(req: &HttpRequest) -> String {
-    format!("signup-ip:{}", client_addr(req))
+fn throttle_key(req: &HttpRequest) -> ThrottleKey {
+    ThrottleKey::SignUp(client_addr(req))
 }
 
 #[allow(clippy::too_many_arguments)]
@@ -133,7 +134,7 @@ pub async fn submit(
     let key = throttle_key(&req);
     let reserved = state
         .store
-        .run(move |c| c.throttle_reserve(&[&key], now_ms))
+        .run(move |c| throttle::reserve(c, &[key], now_ms))
         .await?;
     match reserved {
         // Never given back: a successful sign-up counts too.

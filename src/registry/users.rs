@@ -5,7 +5,7 @@
 
 use super::{Registry, RegistryError};
 use crate::store::models::User;
-use crate::store::{DbConn, StoreError};
+use crate::store::{DbConn, StoreError, Tx};
 use crate::text::{self, Username};
 
 pub const MIN_PASSWORD_LEN: usize = 8;
@@ -112,7 +112,7 @@ fn find(conn: &mut DbConn, id_or_username: &str) -> Result<User, RegistryError> 
 
 /// Ends a user's browser sessions, revokes their refresh token families
 /// and deny-lists their live access tokens.
-fn end_everything_of(c: &mut DbConn, user_id: &str, now: i64) -> Result<(), RegistryError> {
+fn end_everything_of(c: &mut Tx<'_>, user_id: &str, now: i64) -> Result<(), RegistryError> {
     c.delete_user_sessions(user_id)?;
     c.revoke_families_for_user(user_id, now)?;
     c.deny_user_access_tokens(user_id, None, now)?;

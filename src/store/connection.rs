@@ -1,7 +1,7 @@
 //! One connection, of either backend: opening it (SQLite in WAL mode with
 //! its pragmas), transactions and lone writes (on SQLite, in this process's
-//! write turn: `sqlite::write_queue`), and the r2d2 manager that pools
-//! them.
+//! write turn: `sqlite::write_queue`), handed out as a `Tx`, and the r2d2
+//! manager that pools them.
 
 use super::error::first_line;
 use super::sqlite::checkpoint::WAL_SIZE_LIMIT;
@@ -11,6 +11,7 @@ use super::{dispatch, StoreError, StoreResult};
 use diesel::connection::SimpleConnection;
 use diesel::prelude::*;
 use diesel::{PgConnection, SqliteConnection};
+use std::ops::{Deref, DerefMut};
 use std::time::Duration;
 
 pub enum Backend {
@@ -20,6 +21,24 @@ pub enum Backend {
 
 /// One pooled connection. Transactions are explicit (`DbConn::transaction`);
 /// `tx_open` lets the pool discard a connection left inside one by a panic.
+///
+/// A `DbConn` only reads: the model methods that write are `Tx`'s, and only
+/// `transaction` and `write` hand a `Tx` out, so every write waits its turn
+/// on SQLite. This does not compile:
+///
+/// ```compile_fail,E0599
+/// # fn f(conn: &mut gatehouse::store::DbConn, client: &gatehouse::store::models::Client) {
+/// conn.insert_client(client);
+/// # }
+/// ```
+///
+/// and this does:
+///
+/// ```
+/// # fn f(conn: &mut gatehouse::store::DbConn, client: &gatehouse::store::models::Client) {
+/// conn.transaction(|c| c.insert_client(client));
+/// # }
+/// ```
 pub struct DbConn {
     pub backend: Backend,
     pub(in crate::store) tx_open: bool,
@@ -91,12 +110,12 @@ impl DbConn {
     /// among this process's writers (`WriteQueue`). Called inside a
     /// transaction, `f` joins it. Writes outside a transaction go through
     /// here too on SQLite (see `write`).
-    pub fn transaction<T, E>(&mut self, f: impl FnOnce(&mut DbConn) -> Result<T, E>) -> Result<T, E>
+    pub fn transaction<T, E>(&mut self, f: impl FnOnce(&mut Tx<'_>) -> Result<T, E>) -> Result<T, E>
     where
         E: From<StoreError>,
     {
         if self.tx_open {
-            return f(self);
+            return f(&mut Tx { conn: self });
         }
         match self.writers.clone() {
             Some(q) if !self.in_turn => self.on_writer(&q, |c| c.run_transaction(f)),
@@ -104,7 +123,7 @@ impl DbConn {
         }
     }
 
-    fn run_transaction<T, E>(&mut self, f: impl FnOnce(&mut DbConn) -> Result<T, E>) -> Result<T, E>
+    fn run_transaction<T, E>(&mut self, f: impl FnOnce(&mut Tx<'_>) -> Result<T, E>) -> Result<T, E>
     where
         E: From<StoreError>,
     {
@@ -114,7 +133,7 @@ impl DbConn {
         };
         self.execute_raw(begin)?;
         self.tx_open = true;
-        let out = f(self);
+        let out = f(&mut Tx { conn: self });
         let end = if out.is_ok() { "COMMIT" } else { "ROLLBACK" };
         let ended = self.execute_raw(end);
         self.tx_open = false;
@@ -128,10 +147,12 @@ impl DbConn {
     /// A single write statement outside any transaction: on SQLite it waits
     /// its turn like a transaction does (a statement that found the file
     /// locked would sleep in the busy handler); on PostgreSQL it runs as is.
-    pub fn write<T>(&mut self, f: impl FnOnce(&mut DbConn) -> StoreResult<T>) -> StoreResult<T> {
+    pub fn write<T>(&mut self, f: impl FnOnce(&mut Tx<'_>) -> StoreResult<T>) -> StoreResult<T> {
         match self.writers.clone() {
-            Some(q) if !self.tx_open && !self.in_turn => self.on_writer(&q, f),
-            _ => f(self),
+            Some(q) if !self.tx_open && !self.in_turn => {
+                self.on_writer(&q, |c| f(&mut Tx { conn: c }))
+            }
+            _ => f(&mut Tx { conn: self }),
         }
     }
 
@@ -158,6 +179,30 @@ impl DbConn {
 
     pub fn ping(&mut self) -> StoreResult<()> {
         self.execute_raw("SELECT 1")
+    }
+}
+
+/// A connection in its write turn: inside `DbConn::transaction`, or a lone
+/// statement of `DbConn::write` (on SQLite, the writer connection the
+/// write queue lends). The model methods that write are `Tx`'s, so none
+/// runs outside the queue; reads work on it too (it derefs to the
+/// `DbConn`), and a `transaction` or `write` called on it joins the turn
+/// (and the transaction) it already holds.
+pub struct Tx<'c> {
+    conn: &'c mut DbConn,
+}
+
+impl Deref for Tx<'_> {
+    type Target = DbConn;
+
+    fn deref(&self) -> &DbConn {
+        self.conn
+    }
+}
+
+impl DerefMut for Tx<'_> {
+    fn deref_mut(&mut self) -> &mut DbConn {
+        self.conn
     }
 }
 

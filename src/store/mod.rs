@@ -1,7 +1,8 @@
 //! Storage: one `Store` over an r2d2 pool of `DbConn`, which is either a
 //! PostgreSQL or a SQLite connection. Queries are written once as `DbConn`
-//! methods (see `models/`); the `dispatch!` macro compiles each body for both
-//! backends. Nothing here knows about HTTP or OAuth rules.
+//! methods (reads) and `Tx` methods (writes, only in a transaction or a
+//! write turn; see `models/`); the `dispatch!` macro compiles each body for
+//! both backends. Nothing here knows about HTTP or OAuth rules.
 
 mod connection;
 mod error;
@@ -12,15 +13,16 @@ pub mod schema;
 mod sqlite;
 mod url;
 
-pub use connection::{init_openssl, Backend, DbConn, DbManager};
+pub use connection::{init_openssl, Backend, DbConn, DbManager, Tx};
 pub use error::{StoreError, StoreResult};
 pub use migrate::{PG_MIGRATIONS, SQLITE_MIGRATIONS};
 pub use pool::{Store, StoreLoad};
 pub use url::{redact_url, sqlite_target, DbKind};
 
 /// Runs `$body` with `$c` bound to the concrete connection, so one query text
-/// serves both backends. Private to the store: everything else goes through
-/// `DbConn` methods.
+/// serves both backends; `$conn` is a `DbConn` or a `Tx` (through its deref).
+/// Private to the store: everything else goes through `DbConn` and `Tx`
+/// methods.
 ///
 /// Kept over Diesel's `MultiConnection` derive: that derive would make every
 /// query compile against one merged backend, which refuses the

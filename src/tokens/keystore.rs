@@ -130,7 +130,7 @@ fn build_key_set(
         not_after: None,
     };
     for k in &material {
-        conn.insert_signing_key_if_missing(&row(&k.kid))?;
+        conn.write(|c| c.insert_signing_key_if_missing(&row(&k.kid)))?;
     }
     let mut rows = conn.list_signing_keys()?;
     let at_hand = |m: &[SigningKey]| m.iter().map(|k| k.kid.clone()).collect::<Vec<_>>();
@@ -143,7 +143,7 @@ fn build_key_set(
             return Err(folder_err(dir, "no active signing key"));
         }
         let key = generate_key(dir)?;
-        conn.insert_signing_key_if_missing(&row(&key.kid))?;
+        conn.write(|c| c.insert_signing_key_if_missing(&row(&key.kid)))?;
         material.push(key);
         rows = conn.list_signing_keys()?;
     }

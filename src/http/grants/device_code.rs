@@ -9,7 +9,7 @@ use crate::oauth::wire::Form;
 use crate::oauth::{ClientId, GrantType, OAuthError};
 use crate::store::models::refresh_token::FamilySignIn;
 use crate::store::models::{Client, User};
-use crate::store::DbConn;
+use crate::store::Tx;
 
 /// How often a poll re-reads the row after losing a race with another poll
 /// of the same code.
@@ -74,7 +74,7 @@ pub async fn grant(
 /// The outer error rolls back; the inner one is the answer to a poll whose
 /// state was saved.
 fn poll(
-    c: &mut DbConn,
+    c: &mut Tx<'_>,
     hash: &str,
     client_id: &str,
     now: i64,

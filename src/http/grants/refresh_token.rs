@@ -10,7 +10,7 @@ use crate::oauth::wire::Form;
 use crate::oauth::{ClientId, OAuthError};
 use crate::store::models::refresh_token::{NewChild, RefreshFamily};
 use crate::store::models::{Client, User};
-use crate::store::DbConn;
+use crate::store::{DbConn, Tx};
 
 /// The outcome of one presentation, decided and written in one transaction.
 enum Redeemed {
@@ -101,7 +101,7 @@ struct Presentation {
 /// Looks the token up, decides, and writes the decision. Runs inside one
 /// transaction; a refusal returns `Err` (nothing was written), while a
 /// detected reuse returns `Ok` so that the family's revocation commits.
-fn redeem(c: &mut DbConn, p: &Presentation) -> Result<Redeemed, OAuthError> {
+fn redeem(c: &mut Tx<'_>, p: &Presentation) -> Result<Redeemed, OAuthError> {
     // Locks the family until this transaction ends: concurrent refreshes,
     // grace replays and revocations of it run one after the other, so the
     // decision below holds while it is written. A revocation either sees
@@ -167,7 +167,7 @@ fn redeem(c: &mut DbConn, p: &Presentation) -> Result<Redeemed, OAuthError> {
 /// RFC 9700 §4.14.2: a spent (or replaced) token was presented again, so a
 /// copy is in other hands. Revoke the family; the legitimate holder signs
 /// in again.
-fn reuse_detected(c: &mut DbConn, family_id: &str, now: i64) -> Result<Redeemed, OAuthError> {
+fn reuse_detected(c: &mut Tx<'_>, family_id: &str, now: i64) -> Result<Redeemed, OAuthError> {
     c.revoke_refresh_family(family_id, now)?;
     Ok(Redeemed::ReuseDetected)
 }

@@ -3,7 +3,7 @@
 
 use crate::store::dispatch;
 use crate::store::schema::authorization_codes;
-use crate::store::{DbConn, StoreResult};
+use crate::store::{DbConn, StoreResult, Tx};
 use diesel::prelude::*;
 
 #[derive(Debug, Clone, Queryable, Selectable, Insertable)]
@@ -31,11 +31,6 @@ pub struct AuthorizationCode {
 }
 
 impl DbConn {
-    pub fn insert_authorization_code(&mut self, code: &AuthorizationCode) -> StoreResult<()> {
-        dispatch!(self, c => diesel::insert_into(authorization_codes::table).values(code).execute(c))?;
-        Ok(())
-    }
-
     pub fn find_authorization_code(
         &mut self,
         code_hash: &str,
@@ -45,6 +40,13 @@ impl DbConn {
             .select(AuthorizationCode::as_select())
             .get_result(c)
             .optional())?)
+    }
+}
+
+impl Tx<'_> {
+    pub fn insert_authorization_code(&mut self, code: &AuthorizationCode) -> StoreResult<()> {
+        dispatch!(self, c => diesel::insert_into(authorization_codes::table).values(code).execute(c))?;
+        Ok(())
     }
 
     /// Marks the code used and records the access token it issues (so a

@@ -2,7 +2,7 @@ pub use super::columns::{AuthMethod, Contacts, GrantTypes, Scopes, UriList};
 use crate::oauth::{ClientPolicy, GrantType, RedirectUris};
 use crate::store::dispatch;
 use crate::store::schema::clients;
-use crate::store::{DbConn, StoreError, StoreResult};
+use crate::store::{DbConn, StoreError, StoreResult, Tx};
 use diesel::prelude::*;
 
 #[derive(Debug, Clone, Queryable, Selectable, Insertable)]
@@ -80,12 +80,6 @@ impl ClientPolicy for Client {
 }
 
 impl DbConn {
-    pub fn insert_client(&mut self, client: &Client) -> StoreResult<()> {
-        dispatch!(self, c => diesel::insert_into(clients::table).values(client).execute(c))
-            .map_err(|e| StoreError::from_insert(e, "client"))?;
-        Ok(())
-    }
-
     pub fn find_client(&mut self, id: &str) -> StoreResult<Option<Client>> {
         Ok(dispatch!(self, c => clients::table
             .find(id)
@@ -108,6 +102,14 @@ impl DbConn {
             .order(clients::created_at.asc())
             .select(Client::as_select())
             .load(c))?)
+    }
+}
+
+impl Tx<'_> {
+    pub fn insert_client(&mut self, client: &Client) -> StoreResult<()> {
+        dispatch!(self, c => diesel::insert_into(clients::table).values(client).execute(c))
+            .map_err(|e| StoreError::from_insert(e, "client"))?;
+        Ok(())
     }
 
     /// Deletes the client and, through foreign keys, everything issued to

@@ -4,7 +4,7 @@
 use super::split_list;
 use crate::store::dispatch;
 use crate::store::schema::{clients, consents};
-use crate::store::{DbConn, StoreResult};
+use crate::store::{DbConn, StoreResult, Tx};
 use diesel::prelude::*;
 
 #[derive(Debug, Clone, Queryable, Selectable, Insertable)]
@@ -35,6 +35,18 @@ impl DbConn {
             .optional())?)
     }
 
+    /// The apps a user has granted access to, with each client's name.
+    pub fn list_consents(&mut self, user_id: &str) -> StoreResult<Vec<(Consent, String)>> {
+        Ok(dispatch!(self, c => consents::table
+            .inner_join(clients::table.on(clients::id.eq(consents::client_id)))
+            .filter(consents::user_id.eq(user_id))
+            .order(consents::granted_at.desc())
+            .select((Consent::as_select(), clients::name))
+            .load(c))?)
+    }
+}
+
+impl Tx<'_> {
     /// Records consent, adding `scope` to what was granted before. An
     /// upsert, so two concurrent grants never fail on the primary key.
     pub fn grant_consent(
@@ -66,16 +78,6 @@ impl DbConn {
             .set((consents::scope.eq(&row.scope), consents::granted_at.eq(now)))
             .execute(c))?;
         Ok(())
-    }
-
-    /// The apps a user has granted access to, with each client's name.
-    pub fn list_consents(&mut self, user_id: &str) -> StoreResult<Vec<(Consent, String)>> {
-        Ok(dispatch!(self, c => consents::table
-            .inner_join(clients::table.on(clients::id.eq(consents::client_id)))
-            .filter(consents::user_id.eq(user_id))
-            .order(consents::granted_at.desc())
-            .select((Consent::as_select(), clients::name))
-            .load(c))?)
     }
 
     pub fn delete_consent(&mut self, user_id: &str, client_id: &str) -> StoreResult<bool> {

@@ -7,7 +7,7 @@
 use crate::oauth::device::status;
 use crate::store::dispatch;
 use crate::store::schema::device_codes;
-use crate::store::{DbConn, StoreError, StoreResult};
+use crate::store::{DbConn, StoreError, StoreResult, Tx};
 use diesel::prelude::*;
 
 #[derive(Debug, Clone, Queryable, Selectable, Insertable)]
@@ -74,7 +74,9 @@ impl DbConn {
             .get_result(c)
             .optional())?)
     }
+}
 
+impl Tx<'_> {
     /// The user's decision: a pending, unexpired code becomes approved or
     /// denied. False when it was no longer pending (decided elsewhere, or
     /// expired). `auth_time` and `sid` are of the session the person

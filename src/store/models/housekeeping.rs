@@ -2,7 +2,6 @@
 //! `DELETE … WHERE <expired>`, so several instances may prune at once: they
 //! only delete the same dead rows, never a live one.
 
-use super::throttle::FORGET_AFTER;
 use crate::store::dispatch;
 use crate::store::schema::{
     authorization_codes, browser_sessions, device_codes, refresh_families, refresh_tokens,
@@ -50,11 +49,12 @@ impl DbConn {
     /// - families past their absolute end or with no token left;
     /// - deny-listed access token ids past the token's `exp`, and the record
     ///   of users' access tokens past theirs;
-    /// - sign-in throttle rows whose failures are forgotten and lock over.
+    /// - sign-in throttle rows whose failures are forgotten (their last one
+    ///   `throttle_forget_after` seconds ago or more) and lock over.
     ///
     /// One statement at a time, each in its turn among the writers (so a
     /// large prune never holds the others up for all of it).
-    pub fn prune_expired(&mut self, now: i64) -> StoreResult<Pruned> {
+    pub fn prune_expired(&mut self, now: i64, throttle_forget_after: i64) -> StoreResult<Pruned> {
         let authorization_codes = self.write(|c| {
             Ok(dispatch!(c, c => diesel::delete(
             authorization_codes::table
@@ -117,7 +117,7 @@ impl DbConn {
         let throttle_rows = self.write(|c| {
             Ok(dispatch!(c, c => diesel::delete(
             sign_in_throttle::table
-                .filter(sign_in_throttle::last_failure_at.lt(now - FORGET_AFTER))
+                .filter(sign_in_throttle::last_failure_at.lt(now - throttle_forget_after))
                 .filter(
                     sign_in_throttle::locked_until
                         .is_null()

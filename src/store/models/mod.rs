@@ -1,5 +1,6 @@
-//! One file per table: the row type beside the `DbConn` methods that read and
-//! write it.
+//! One file per table: the row type beside the `DbConn` methods that read
+//! it and the `Tx` methods that write it (only inside `DbConn::transaction`
+//! or `DbConn::write`).
 
 pub mod authorization_code;
 pub mod browser_session;

@@ -16,7 +16,7 @@
 use crate::crypto::{random_token, token_hash};
 use crate::store::dispatch;
 use crate::store::schema::{refresh_families, refresh_tokens};
-use crate::store::{Backend, DbConn, StoreError, StoreResult};
+use crate::store::{Backend, DbConn, StoreError, StoreResult, Tx};
 use diesel::prelude::*;
 
 /// Loads `$query` with `FOR UPDATE` on PostgreSQL, and as it is on SQLite,
@@ -126,7 +126,7 @@ pub struct FamilySignIn<'a> {
     pub sid: Option<&'a str>,
 }
 
-impl DbConn {
+impl Tx<'_> {
     /// Starts a family and returns its first refresh token (plain text; only
     /// its hash is stored). Call inside the transaction that issues the rest
     /// of the grant.
@@ -193,17 +193,6 @@ impl DbConn {
             }
         }
         Ok(())
-    }
-
-    /// The locking below only serialises anything inside a transaction.
-    fn require_transaction(&self) -> StoreResult<()> {
-        if self.tx_open {
-            Ok(())
-        } else {
-            Err(StoreError::Invalid(
-                "refresh families may only change inside a transaction".into(),
-            ))
-        }
     }
 
     /// Deny-lists the access tokens of these families, which the caller
@@ -285,6 +274,17 @@ pub struct NewChild<'a> {
 }
 
 impl DbConn {
+    /// The locking below only serialises anything inside a transaction.
+    fn require_transaction(&self) -> StoreResult<()> {
+        if self.tx_open {
+            Ok(())
+        } else {
+            Err(StoreError::Invalid(
+                "refresh families may only change inside a transaction".into(),
+            ))
+        }
+    }
+
     /// The token with this hash and its family.
     pub fn find_refresh_token(
         &mut self,
@@ -334,7 +334,9 @@ impl DbConn {
             .get_result::<i64>(c))?;
         Ok(n > 0)
     }
+}
 
+impl Tx<'_> {
     /// Marks the token spent. The update only matches an unspent row, so of
     /// two concurrent callers exactly one gets `true`, on both backends.
     pub fn spend_refresh_token(&mut self, hash: &str, now: i64) -> StoreResult<bool> {

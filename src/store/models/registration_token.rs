@@ -4,10 +4,10 @@
 
 use crate::store::dispatch;
 use crate::store::schema::registration_tokens as rt;
-use crate::store::{DbConn, StoreError, StoreResult};
+use crate::store::{StoreError, StoreResult, Tx};
 use diesel::prelude::*;
 
-impl DbConn {
+impl Tx<'_> {
     pub fn insert_registration_token(
         &mut self,
         token_hash: &str,

@@ -4,7 +4,7 @@
 
 use crate::store::dispatch;
 use crate::store::schema::{clients, revoked_access_tokens, user_access_tokens};
-use crate::store::{DbConn, StoreResult};
+use crate::store::{DbConn, StoreResult, Tx};
 use diesel::prelude::*;
 
 impl DbConn {
@@ -45,6 +45,30 @@ pub struct AccessGrant<'a> {
 }
 
 impl DbConn {
+    /// Whether the grant behind a validly signed, unexpired access token
+    /// still stands: its id is not deny-listed, its client still exists,
+    /// and its user (if any) still exists and is not disabled. Deleting a
+    /// client or disabling a user ends all of their tokens at once, however
+    /// they were issued.
+    pub fn access_token_standing(&mut self, g: AccessGrant<'_>) -> StoreResult<bool> {
+        if self.is_access_token_revoked(g.jti)? {
+            return Ok(false);
+        }
+        let client = dispatch!(self, c => clients::table
+            .find(g.client_id)
+            .count()
+            .get_result::<i64>(c))?;
+        if client == 0 {
+            return Ok(false);
+        }
+        match g.user_id {
+            None => Ok(true),
+            Some(user_id) => Ok(self.user_is_active(user_id)?),
+        }
+    }
+}
+
+impl Tx<'_> {
     /// Records an access token issued to a user through a consent-based
     /// flow, so that withdrawing consent can deny-list it
     /// (`deny_user_access_tokens`). Call in the transaction that issues it.
@@ -95,27 +119,5 @@ impl DbConn {
             self.revoke_access_token(jti, *exp)?;
         }
         Ok(live.len())
-    }
-
-    /// Whether the grant behind a validly signed, unexpired access token
-    /// still stands: its id is not deny-listed, its client still exists,
-    /// and its user (if any) still exists and is not disabled. Deleting a
-    /// client or disabling a user ends all of their tokens at once, however
-    /// they were issued.
-    pub fn access_token_standing(&mut self, g: AccessGrant<'_>) -> StoreResult<bool> {
-        if self.is_access_token_revoked(g.jti)? {
-            return Ok(false);
-        }
-        let client = dispatch!(self, c => clients::table
-            .find(g.client_id)
-            .count()
-            .get_result::<i64>(c))?;
-        if client == 0 {
-            return Ok(false);
-        }
-        match g.user_id {
-            None => Ok(true),
-            Some(user_id) => Ok(self.user_is_active(user_id)?),
-        }
     }
 }

@@ -1,6 +1,6 @@
 use crate::store::dispatch;
 use crate::store::schema::signing_keys;
-use crate::store::{DbConn, StoreResult};
+use crate::store::{DbConn, StoreResult, Tx};
 use diesel::prelude::*;
 
 /// Which signing keys exist and when each stops being published. The key
@@ -22,7 +22,9 @@ impl DbConn {
             .select(SigningKeyRow::as_select())
             .load(c))?)
     }
+}
 
+impl Tx<'_> {
     /// Records a key unless it is already known (instances starting at the
     /// same time may both try).
     pub fn insert_signing_key_if_missing(&mut self, row: &SigningKeyRow) -> StoreResult<()> {

@@ -1,5 +1,6 @@
 //! Sign-in throttling, in the database so every instance agrees. A key is
-//! `user:<name>` or `ip:<address>` (or any other namespace a flow needs).
+//! any string (`app::throttle::ThrottleKey` decides which, and the
+//! back-off, `Backoff`, they follow); this file only counts and locks.
 //!
 //! An attempt is counted *before* it is checked: `throttle_reserve` counts
 //! it as a failure on every key at once, or refuses it unchecked when any
@@ -12,15 +13,19 @@
 
 use crate::store::dispatch;
 use crate::store::schema::sign_in_throttle;
-use crate::store::{Backend, DbConn, StoreError, StoreResult};
+use crate::store::{Backend, DbConn, StoreError, StoreResult, Tx};
 use diesel::prelude::*;
 
-/// Failures allowed before a key is locked.
-pub const FREE_FAILURES: i64 = 5;
-/// Failures are forgotten this long (seconds) after the last one.
-pub const FORGET_AFTER: i64 = 15 * 60;
-/// The longest lock, in seconds.
-pub const MAX_LOCK: i64 = 15 * 60;
+/// How a key's failures lock it. The rule is the application's
+/// (`app::throttle::BACKOFF`); the store counts and locks by it.
+#[derive(Debug, Clone, Copy)]
+pub struct Backoff {
+    /// Seconds after a key's last failure that its failures are forgotten.
+    pub forget_after: i64,
+    /// How long (milliseconds) a key is locked after its `n`-th failure in
+    /// a row; `None`: not locked.
+    pub lock_ms: fn(i64) -> Option<i64>,
+}
 
 #[derive(Debug, Clone, PartialEq, Eq, Queryable, Selectable, Insertable)]
 #[diesel(table_name = sign_in_throttle)]
@@ -39,20 +44,21 @@ pub struct ThrottleRow {
 
 impl ThrottleRow {
     /// This key after one more failure at `now_ms` (`before` is its row, if
-    /// any). After `FREE_FAILURES`, each failure locks the key for twice as
-    /// long as the one before (1 s, 2 s, 4 s, … up to 15 min), counted from
-    /// the millisecond of the failure, so a lock lasts its whole nominal
-    /// time however late in a second it starts.
-    fn after_failure(key: &str, before: Option<&ThrottleRow>, now_ms: i64) -> ThrottleRow {
+    /// any), under `backoff`. A lock is counted from the millisecond of the
+    /// failure, so it lasts its whole nominal time however late in a second
+    /// it starts.
+    fn after_failure(
+        key: &str,
+        before: Option<&ThrottleRow>,
+        backoff: &Backoff,
+        now_ms: i64,
+    ) -> ThrottleRow {
         let now = now_ms.div_euclid(1000);
         let failures = match before {
-            Some(r) if now - r.last_failure_at < FORGET_AFTER => r.failures + 1,
+            Some(r) if now - r.last_failure_at < backoff.forget_after => r.failures + 1,
             _ => 1,
         };
-        let until_ms = (failures >= FREE_FAILURES).then(|| {
-            let exp = (failures - FREE_FAILURES).min(20) as u32;
-            now_ms + (1i64 << exp).min(MAX_LOCK) * 1000
-        });
+        let until_ms = (backoff.lock_ms)(failures).map(|ms| now_ms + ms);
         ThrottleRow {
             throttle_key: key.to_string(),
             failures,
@@ -117,12 +123,13 @@ impl DbConn {
 
     /// Reserves one attempt at `now_ms` (Unix milliseconds) on every key
     /// in `keys`, atomically: when none is locked, counts it as a failure on
-    /// each and returns the reservation; when any is locked, counts nothing
-    /// and returns the longest wait in whole seconds, rounded up. Runs its
-    /// own transaction (so not inside another).
+    /// each (under `backoff`) and returns the reservation; when any is
+    /// locked, counts nothing and returns the longest wait in whole seconds,
+    /// rounded up. Runs its own transaction (so not inside another).
     pub fn throttle_reserve(
         &mut self,
         keys: &[&str],
+        backoff: &Backoff,
         now_ms: i64,
     ) -> StoreResult<Result<Reservation, i64>> {
         // One order for every caller, so two attempts taking the same rows
@@ -147,7 +154,7 @@ impl DbConn {
             }
             let mut reservation = Reservation::default();
             for (key, before) in rows {
-                let after = ThrottleRow::after_failure(key, before.as_ref(), now_ms);
+                let after = ThrottleRow::after_failure(key, before.as_ref(), backoff, now_ms);
                 c.write_throttle_row(&after)?;
                 reservation.keys.push((before, after));
             }
@@ -197,15 +204,27 @@ impl DbConn {
         })
     }
 
-    /// Counts a failure on `key` at `now_ms`, locked or not (see
-    /// `throttle_reserve` for attempts). Runs its own transaction.
-    pub fn throttle_failure(&mut self, key: &str, now_ms: i64) -> StoreResult<()> {
+    /// Counts a failure on `key` at `now_ms` under `backoff`, locked or not
+    /// (see `throttle_reserve` for attempts). Runs its own transaction.
+    pub fn throttle_failure(
+        &mut self,
+        key: &str,
+        backoff: &Backoff,
+        now_ms: i64,
+    ) -> StoreResult<()> {
         self.transaction(|c| -> StoreResult<()> {
             let before = c.lock_throttle_row(key, now_ms, true)?;
-            c.write_throttle_row(&ThrottleRow::after_failure(key, before.as_ref(), now_ms))
+            c.write_throttle_row(&ThrottleRow::after_failure(
+                key,
+                before.as_ref(),
+                backoff,
+                now_ms,
+            ))
         })
     }
+}
 
+impl Tx<'_> {
     pub fn throttle_clear(&mut self, key: &str) -> StoreResult<()> {
         dispatch!(self, c => diesel::delete(sign_in_throttle::table.find(key)).execute(c))?;
         Ok(())

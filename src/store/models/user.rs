@@ -1,6 +1,6 @@
 use crate::store::dispatch;
 use crate::store::schema::{browser_sessions, users};
-use crate::store::{DbConn, StoreError, StoreResult};
+use crate::store::{DbConn, StoreError, StoreResult, Tx};
 use crate::text::{fold_username, username_key, username_skeleton, Username};
 use diesel::prelude::*;
 
@@ -54,12 +54,6 @@ fn is_unique_violation(e: &diesel::result::Error) -> bool {
 }
 
 impl DbConn {
-    pub fn insert_user(&mut self, user: &User) -> StoreResult<()> {
-        dispatch!(self, c => diesel::insert_into(users::table).values(user).execute(c))
-            .map_err(|e| StoreError::from_insert(e, "user"))?;
-        Ok(())
-    }
-
     pub fn find_user(&mut self, id: &str) -> StoreResult<Option<User>> {
         Ok(dispatch!(self, c => users::table
             .find(id)
@@ -116,6 +110,35 @@ impl DbConn {
         Ok(n > 0)
     }
 
+    /// People left without a comparison key by `fill_username_keys`:
+    /// their names collide with an older person's.
+    pub fn count_unkeyed_users(&mut self) -> StoreResult<i64> {
+        Ok(dispatch!(self, c => users::table
+            .filter(
+                users::username_key
+                    .is_null()
+                    .or(users::username_skeleton.is_null()),
+            )
+            .count()
+            .get_result::<i64>(c))?)
+    }
+
+    /// Everyone, by username.
+    pub fn list_users(&mut self) -> StoreResult<Vec<User>> {
+        Ok(dispatch!(self, c => users::table
+            .order(users::username.asc())
+            .select(User::as_select())
+            .load(c))?)
+    }
+}
+
+impl Tx<'_> {
+    pub fn insert_user(&mut self, user: &User) -> StoreResult<()> {
+        dispatch!(self, c => diesel::insert_into(users::table).values(user).execute(c))
+            .map_err(|e| StoreError::from_insert(e, "user"))?;
+        Ok(())
+    }
+
     /// Gives every row without comparison keys its keys, oldest first, each
     /// key only where no other row holds it: rows stored before the keys
     /// existed, or by an older gatehouse, and rows whose keys were taken
@@ -153,19 +176,6 @@ impl DbConn {
             }
         }
         Ok(set)
-    }
-
-    /// People left without a comparison key by `fill_username_keys`:
-    /// their names collide with an older person's.
-    pub fn count_unkeyed_users(&mut self) -> StoreResult<i64> {
-        Ok(dispatch!(self, c => users::table
-            .filter(
-                users::username_key
-                    .is_null()
-                    .or(users::username_skeleton.is_null()),
-            )
-            .count()
-            .get_result::<i64>(c))?)
     }
 
     /// Sets one key of one row where it is NULL, unless another row has
@@ -214,14 +224,6 @@ impl DbConn {
             .execute(c))
         .map_err(|e| StoreError::from_insert(e, "user"))?;
         Ok(n == 1)
-    }
-
-    /// Everyone, by username.
-    pub fn list_users(&mut self) -> StoreResult<Vec<User>> {
-        Ok(dispatch!(self, c => users::table
-            .order(users::username.asc())
-            .select(User::as_select())
-            .load(c))?)
     }
 
     pub fn set_user_disabled(&mut self, id: &str, disabled: bool, now: i64) -> StoreResult<bool> {

@@ -3,6 +3,7 @@
 
 use crate::harness::TestApp;
 use diesel::prelude::*;
+use gatehouse::app::throttle::{BACKOFF, FORGET_AFTER};
 use gatehouse::store::models::housekeeping::Pruned;
 use gatehouse::store::models::refresh_token::{IssuedAccess, NewFamily};
 use gatehouse::store::schema::{
@@ -80,18 +81,20 @@ fn insert_session(c: &mut DbConn, hash: &str, user: &str, idle_exp: i64, exp: i6
 }
 
 fn family(c: &mut DbConn, client: &str, user: &str, start: i64, idle: i64, max: i64) -> String {
-    c.issue_refresh_token(NewFamily {
-        client_id: client,
-        user_id: Some(user),
-        scope: "read",
-        auth_code_hash: None,
-        now: start,
-        idle_ttl: idle,
-        max_ttl: max,
-        access: IssuedAccess {
-            jti: "jti-family",
-            expires_at: start,
-        },
+    c.transaction(|c| {
+        c.issue_refresh_token(NewFamily {
+            client_id: client,
+            user_id: Some(user),
+            scope: "read",
+            auth_code_hash: None,
+            now: start,
+            idle_ttl: idle,
+            max_ttl: max,
+            access: IssuedAccess {
+                jti: "jti-family",
+                expires_at: start,
+            },
+        })
     })
     .unwrap()
 }
@@ -121,31 +124,34 @@ async fn prune_expired_removes_dead_rows_only(app: TestApp) {
     let live = family(&mut c, cl, u, now - 10, 100, 1000);
     let hash = gatehouse::crypto::token_hash(&live);
     let (token, fam) = c.find_refresh_token(&hash).unwrap().unwrap();
-    assert!(c.spend_refresh_token(&hash, now - 5).unwrap());
-    c.insert_child_refresh_token(gatehouse::store::models::refresh_token::NewChild {
-        family: &fam,
-        parent_hash: &token.token_hash,
-        scope: "read",
-        now: now - 5,
-        idle_ttl: 100,
-        access: IssuedAccess {
-            jti: "jti-child",
-            expires_at: now - 5,
-        },
+    assert!(c.write(|c| c.spend_refresh_token(&hash, now - 5)).unwrap());
+    c.write(|c| {
+        c.insert_child_refresh_token(gatehouse::store::models::refresh_token::NewChild {
+            family: &fam,
+            parent_hash: &token.token_hash,
+            scope: "read",
+            now: now - 5,
+            idle_ttl: 100,
+            access: IssuedAccess {
+                jti: "jti-child",
+                expires_at: now - 5,
+            },
+        })
     })
     .unwrap();
     c.revoke_access_token("jti-dead", now - 1).unwrap();
     c.revoke_access_token("jti-live", now + 1).unwrap();
-    c.record_user_access_token("ua-dead", u, cl, now - 1)
+    c.write(|c| c.record_user_access_token("ua-dead", u, cl, now - 1))
         .unwrap();
-    c.record_user_access_token("ua-live", u, cl, now + 1)
+    c.write(|c| c.record_user_access_token("ua-live", u, cl, now + 1))
         .unwrap();
-    c.throttle_failure("user:stale", (now - 3600) * 1000)
+    c.throttle_failure("user:stale", &BACKOFF, (now - 3600) * 1000)
         .unwrap();
-    c.throttle_failure("user:fresh", (now - 10) * 1000).unwrap();
+    c.throttle_failure("user:fresh", &BACKOFF, (now - 10) * 1000)
+        .unwrap();
 
     assert_eq!(count_all(&mut c), [4, 2, 3, 4, 3, 2, 2]);
-    let pruned = c.prune_expired(now).unwrap();
+    let pruned = c.prune_expired(now, FORGET_AFTER).unwrap();
     assert_eq!(
         pruned,
         Pruned {
@@ -165,5 +171,5 @@ async fn prune_expired_removes_dead_rows_only(app: TestApp) {
     // still detected.
     assert!(c.find_refresh_token(&hash).unwrap().is_some());
     // Idempotent: a second pass (another instance) finds nothing.
-    assert_eq!(c.prune_expired(now).unwrap().total(), 0);
+    assert_eq!(c.prune_expired(now, FORGET_AFTER).unwrap().total(), 0);
 }

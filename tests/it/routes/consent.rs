@@ -122,7 +122,7 @@ async fn the_consent_page_shows_the_website_and_who_registered_the_app(app: Test
         .store
         .conn()
         .unwrap()
-        .insert_client(&old.client)
+        .write(|c| c.insert_client(&old.client))
         .unwrap();
     let (_, consent) = app
         .location(&format!(
@@ -156,7 +156,8 @@ async fn names_from_before_the_rules_are_shown_isolated_in_bdi(app: TestApp) {
     });
     client.client.name = old_name.into();
     let mut c = app.state.store.conn().unwrap();
-    c.update_client_metadata(&client.client).unwrap();
+    c.write(|c| c.update_client_metadata(&client.client))
+        .unwrap();
     drop(c);
 
     // The consent page: the app's name, who registered it, who is asked.

@@ -314,7 +314,7 @@ async fn rfc8628_5_1_a_burst_of_wrong_codes_gets_no_more_checked_and_loses_no_fa
     // At most one more per second the burst took (each lock lasts at least
     // a second, so at most one runs out per second).
     assert!(
-        checked as i64 <= gatehouse::store::models::throttle::FREE_FAILURES + elapsed,
+        checked as i64 <= gatehouse::app::throttle::FREE_FAILURES + elapsed,
         "{checked} codes checked in {elapsed} s: {statuses:?}"
     );
     // No failure lost: the address counted every code it got checked.

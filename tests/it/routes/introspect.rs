@@ -240,8 +240,8 @@ async fn rfc7009_2_1_deleting_a_client_ends_its_tokens(app: TestApp) {
         assert_eq!(app.introspect(&rs, t).await["active"], true);
     }
     let mut conn = app.state.store.conn().unwrap();
-    assert!(conn.delete_client(&c.client.id).unwrap());
-    assert!(conn.delete_client(&pc.client.id).unwrap());
+    assert!(conn.write(|t| t.delete_client(&c.client.id)).unwrap());
+    assert!(conn.write(|t| t.delete_client(&pc.client.id)).unwrap());
     drop(conn);
     for t in [&at, &user_at, &user_rt] {
         assert_eq!(

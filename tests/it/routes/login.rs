@@ -7,7 +7,7 @@ use crate::harness::cookies::{secretless_token, Browser};
 use crate::harness::{
     assert_accessible, count_status, form_field, pkce_pair, TestApp, PASSWORD, USERNAME,
 };
-use gatehouse::store::models::throttle::FREE_FAILURES;
+use gatehouse::app::throttle::FREE_FAILURES;
 
 backend_tests!(
     sign_in_page_has_the_contract_form_and_security_headers,

@@ -5,7 +5,7 @@
 
 use crate::harness::{assert_accessible, error_beside, form_field, html_unescape, metric, TestApp};
 
-use gatehouse::store::models::throttle::FREE_FAILURES;
+use gatehouse::app::throttle::FREE_FAILURES;
 
 backend_tests!(sign_up_is_404_and_unlinked_while_off);
 

@@ -1,8 +1,8 @@
 //! `grant_type=password` (RFC 6749 §4.3): legacy, opt-in per client.
 
 use crate::harness::{expect_error, TestApp, PASSWORD, USERNAME};
+use gatehouse::app::throttle::FREE_FAILURES;
 use gatehouse::registry::NewClient;
-use gatehouse::store::models::throttle::FREE_FAILURES;
 
 backend_tests!(
     rfc6749_4_3_3_password_grant_issues_access_and_refresh_tokens,
