@@ -36,7 +36,8 @@ pub enum UserCommand {
     /// Set a new password, read from standard input; ends their sessions.
     SetPassword(SetPassword),
     /// Change a user's display name, e-mail address or whether it is
-    /// verified (what OpenID Connect apps see), or their username.
+    /// verified (what OpenID Connect apps see), their username, or whether
+    /// they are an admin.
     Update(UpdateUser),
 }
 
@@ -101,6 +102,14 @@ pub struct UpdateUser {
     /// Whether the e-mail address is known to be the user's.
     #[arg(long, value_name = "true|false", action = clap::ArgAction::Set)]
     pub email_verified: Option<bool>,
+    /// Make the user an admin: they see and manage every app on the
+    /// application pages.
+    #[arg(long, overrides_with = "no_admin")]
+    pub admin: bool,
+    /// Make the user an admin no longer (allowed for the last admin too,
+    /// with a warning: the operator keeps this command line).
+    #[arg(long, overrides_with = "admin")]
+    pub no_admin: bool,
     /// Print one JSON object.
     #[arg(long)]
     pub json: bool,
@@ -239,15 +248,30 @@ pub fn run(cmd: UserCommand, config: &Config) -> Result<(), Failure> {
                 name: a.name,
                 email: a.email,
                 email_verified: a.email_verified,
+                admin: match (a.admin, a.no_admin) {
+                    (true, _) => Some(true),
+                    (false, true) => Some(false),
+                    (false, false) => None,
+                },
             };
             if change.is_empty() {
                 return Err(Failure::usage(
-                    "nothing to change: give --username, --name, --email or --email-verified",
+                    "nothing to change: give --username, --name, --email, --email-verified, \
+                     --admin or --no-admin",
                 ));
             }
+            let removes_admin = change.admin == Some(false);
             let op = Operator::open(config)?;
             let user =
                 block_on(op.registry().update_user(&a.user, change))?.map_err(Failure::other)?;
+            if removes_admin
+                && block_on(op.registry().active_admins())?.map_err(Failure::other)? == 0
+            {
+                eprintln!(
+                    "gatehouse: warning: no admin who can sign in is left; make one with \
+                     `gatehouse user update NAME --admin`"
+                );
+            }
             report(&user, a.json, "updated user");
         }
     }

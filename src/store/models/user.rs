@@ -245,6 +245,23 @@ impl DbConn {
         Ok(n == 1)
     }
 
+    /// Makes the person an admin, or no longer one.
+    pub fn set_user_admin(&mut self, id: &str, admin: bool, now: i64) -> StoreResult<bool> {
+        let n = dispatch!(self, c => diesel::update(users::table.find(id))
+            .set((users::is_admin.eq(admin), users::updated_at.eq(now)))
+            .execute(c))?;
+        Ok(n == 1)
+    }
+
+    /// How many admins can sign in (not disabled).
+    pub fn count_active_admins(&mut self) -> StoreResult<i64> {
+        Ok(dispatch!(self, c => users::table
+            .filter(users::is_admin.eq(true))
+            .filter(users::disabled.eq(false))
+            .count()
+            .get_result::<i64>(c))?)
+    }
+
     pub fn set_user_password_hash(&mut self, id: &str, hash: &str, now: i64) -> StoreResult<bool> {
         let n = dispatch!(self, c => diesel::update(users::table.find(id))
             .set((users::password_hash.eq(hash), users::updated_at.eq(now)))
