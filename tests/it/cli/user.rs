@@ -545,3 +545,26 @@ async fn user_update_admin_lets_a_person_see_every_app_and_no_admin_takes_it_bac
         stderr(&o)
     );
 }
+
+/// Without `--password-stdin`, a password is asked for only at a terminal;
+/// with standard input not a terminal (a script, a pipe, nothing), the
+/// commands say so in one line (exit 2) rather than wait.
+#[test]
+fn user_create_and_set_password_without_a_terminal_need_password_stdin() {
+    let w = Workdir::new();
+    assert!(w.run(&["migrate"]).status.success());
+    for args in [
+        vec!["user", "create", "--username", "alice"],
+        vec!["user", "set-password", "alice"],
+    ] {
+        let o = w.run(&args);
+        one_line_failure(&o, 2, "--password-stdin");
+        let o = w.run_with_stdin(&args, "correct horse battery\n");
+        one_line_failure(&o, 2, "--password-stdin");
+    }
+    assert_eq!(
+        stdout_json(&w.run(&["user", "list", "--json"])),
+        serde_json::json!([]),
+        "nobody was created"
+    );
+}
