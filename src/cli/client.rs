@@ -1,6 +1,6 @@
 use super::{block_on, open_store, Failure, Operator};
 use crate::config::Config;
-use crate::registry::clients::RegistrationTokens;
+use crate::registry::clients::{ClientChange, RegistrationTokens};
 use crate::registry::{ClientMetadata, NewClient};
 use crate::store::models::Client;
 use clap::{Args, Subcommand};
@@ -23,6 +23,9 @@ pub enum ClientCommand {
         #[arg(long)]
         json: bool,
     },
+    /// Change a client: the fields given are replaced, the others keep
+    /// their values; the result is checked as a whole, as at `create`.
+    Update(UpdateClient),
     /// Delete a client and every grant and token issued to it.
     Delete {
         /// The client's id.
@@ -74,6 +77,66 @@ pub struct CreateClient {
     /// Print one JSON object (with the secret, shown only this once).
     #[arg(long)]
     pub json: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct UpdateClient {
+    /// The client's id.
+    pub client_id: String,
+    /// The name people see on the consent page.
+    #[arg(long)]
+    pub name: Option<String>,
+    /// Replaces every redirect URI (the same rules as at create); an
+    /// empty value leaves none.
+    #[arg(long = "redirect-uri", num_args = 1..)]
+    pub redirect_uri: Option<Vec<String>>,
+    /// Replaces the grant types.
+    #[arg(long = "grant-type", num_args = 1..)]
+    pub grant_type: Option<Vec<String>>,
+    /// Space-separated scopes the client may ask for (replaces them).
+    #[arg(long)]
+    pub scope: Option<String>,
+    /// A confidential client's auth method: basic, post, or both.
+    #[arg(long, value_name = "basic|post|both")]
+    pub auth_method: Option<String>,
+    /// The app's home page (https); an empty value removes it.
+    #[arg(long)]
+    pub website: Option<String>,
+    /// Allow this client to introspect any token (RFC 7662).
+    #[arg(long, overrides_with = "no_introspect")]
+    pub introspect: bool,
+    /// Allow it to introspect only the tokens issued to it.
+    #[arg(long, overrides_with = "introspect")]
+    pub no_introspect: bool,
+    /// Replaces where OpenID Connect RP-initiated logout may send people
+    /// back to; an empty value leaves none.
+    #[arg(long = "post-logout-redirect-uri", num_args = 1..)]
+    pub post_logout_redirect_uri: Option<Vec<String>>,
+    /// Print one JSON object, as `client show --json` does.
+    #[arg(long)]
+    pub json: bool,
+}
+
+impl UpdateClient {
+    fn change(self) -> ClientChange {
+        // `--redirect-uri ''` empties the list.
+        let list = |v: Vec<String>| v.into_iter().filter(|u| !u.is_empty()).collect();
+        let blank_is_none = |v: String| (!v.trim().is_empty()).then_some(v);
+        ClientChange {
+            name: self.name,
+            website: self.website.map(blank_is_none),
+            redirect_uris: self.redirect_uri.map(list),
+            grant_types: self.grant_type,
+            scope: self.scope,
+            auth_method: self.auth_method.map(|m| (m != "both").then_some(m)),
+            can_introspect: match (self.introspect, self.no_introspect) {
+                (true, _) => Some(true),
+                (false, true) => Some(false),
+                (false, false) => None,
+            },
+            post_logout_redirect_uris: self.post_logout_redirect_uri.map(list),
+        }
+    }
 }
 
 /// A client as `--json` prints it: its RFC 7591 metadata (the same
@@ -128,6 +191,12 @@ fn print_client(c: &Client) {
     println!("grant types:  {}", c.grant_types);
     println!("scope:        {}", c.scope);
     println!("redirect URIs: {}", c.redirect_uris);
+    if let Some(site) = &c.website {
+        println!("website:      {site}");
+    }
+    if c.can_introspect {
+        println!("introspects:  any token (RFC 7662)");
+    }
     if !c.post_logout_redirect_uris.is_empty() {
         println!("post-logout redirect URIs: {}", c.post_logout_redirect_uris);
     }
@@ -190,6 +259,23 @@ pub fn run(cmd: ClientCommand, config: &Config) -> Result<(), Failure> {
                 println!("{}", client_json(&c, None));
             } else {
                 print_client(&c);
+            }
+        }
+        ClientCommand::Update(a) => {
+            let (id, json) = (a.client_id.clone(), a.json);
+            let change = a.change();
+            if change.is_empty() {
+                return Err(Failure::usage(
+                    "nothing to change: give at least one field (see gatehouse client update --help)",
+                ));
+            }
+            let op = Operator::open(config)?;
+            let client =
+                block_on(op.registry().change_client(&id, change))?.map_err(Failure::other)?;
+            if json {
+                println!("{}", client_json(&client, None));
+            } else {
+                print_client(&client);
             }
         }
         ClientCommand::Delete { client_id } => {

@@ -1,10 +1,23 @@
+//! `gatehouse keys …`: the signing keys, as the `signing_keys` table and
+//! `tokens::keyset`'s rule see them.
+
 use super::{open_store, Failure};
 use crate::config::Config;
+use crate::store::models::SigningKeyRow;
+use crate::tokens::keyset;
 use crate::Clock;
 use clap::Subcommand;
+use std::path::Path;
 
 #[derive(Debug, Subcommand)]
 pub enum KeysCommand {
+    /// List the signing keys: which one signs, which are published at
+    /// /jwks.json and until when, which are retired.
+    List {
+        /// Print one JSON array instead of a table.
+        #[arg(long)]
+        json: bool,
+    },
     /// Add a new signing key: published at once, it signs after
     /// GATEHOUSE_KEY_ROTATION_DELAY (so cached key sets learn it first);
     /// older keys stay published until their last token expires.
@@ -15,8 +28,117 @@ pub enum KeysCommand {
     },
 }
 
+/// A key's state at one moment, by `keyset::select` over every row.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum KeyState {
+    /// It signs new tokens (and is published).
+    Signing,
+    /// It is in the JWKS but does not sign: staged by a rotation, or
+    /// retired with tokens that may still be live.
+    Published,
+    /// Neither signs nor is published any more.
+    Retired,
+}
+
+impl KeyState {
+    fn name(self) -> &'static str {
+        match self {
+            KeyState::Signing => "signing",
+            KeyState::Published => "published",
+            KeyState::Retired => "retired",
+        }
+    }
+}
+
+fn states(rows: &[SigningKeyRow], now: i64) -> Vec<KeyState> {
+    let kids: Vec<&str> = rows.iter().map(|r| r.kid.as_str()).collect();
+    let selection = keyset::select(rows, &kids, now);
+    rows.iter()
+        .map(|r| match &selection {
+            Some(s) if s.signer == r.kid => KeyState::Signing,
+            Some(s) if s.published.contains(&r.kid) => KeyState::Published,
+            // No key signs now (none ever made, or all retired): what
+            // is not past its end is still published.
+            None if r.not_after.is_none_or(|t| t > now) => KeyState::Published,
+            _ => KeyState::Retired,
+        })
+        .collect()
+}
+
+/// A Unix time as people read it, in UTC.
+pub(super) fn when(t: i64) -> String {
+    chrono::DateTime::from_timestamp(t, 0)
+        .map(|d| d.format("%Y-%m-%d %H:%M:%SZ").to_string())
+        .unwrap_or_else(|| t.to_string())
+}
+
+fn list(config: &Config, json: bool) -> Result<(), Failure> {
+    let store = open_store(config)?;
+    let rows = store
+        .conn()
+        .and_then(|mut c| c.list_signing_keys())
+        .map_err(Failure::other)?;
+    let now = Clock::default().now();
+    let states = states(&rows, now);
+    let has_file = |kid: &str| key_file(&config.keys_dir, kid);
+    if json {
+        let v: Vec<_> = rows
+            .iter()
+            .zip(&states)
+            .map(|(r, s)| {
+                serde_json::json!({
+                    "kid": r.kid,
+                    "created_at": r.created_at,
+                    "state": s.name(),
+                    "retired_at": r.retired_at,
+                    "published_until": r.not_after,
+                    "key_file": has_file(&r.kid),
+                })
+            })
+            .collect();
+        println!("{}", serde_json::Value::Array(v));
+        return Ok(());
+    }
+    if rows.is_empty() {
+        println!("no signing keys yet (gatehouse serve makes the first)");
+        return Ok(());
+    }
+    let width = rows.iter().map(|r| r.kid.len()).max().unwrap_or(3).max(3);
+    println!(
+        "{:width$}  {:20}  {:9}  PUBLISHED UNTIL",
+        "KID", "CREATED", "STATE"
+    );
+    for (r, s) in rows.iter().zip(&states) {
+        let until = match (s, r.not_after) {
+            (_, Some(t)) => when(t),
+            (KeyState::Retired, None) => "-".to_string(),
+            (_, None) => "while it signs".to_string(),
+        };
+        let mut line = format!(
+            "{:width$}  {:20}  {:9}  {until}",
+            r.kid,
+            when(r.created_at),
+            s.name()
+        );
+        if r.created_at > now {
+            line.push_str(&format!("  (signs from {})", when(r.created_at)));
+        }
+        if *s != KeyState::Retired && !has_file(&r.kid) {
+            line.push_str(&format!("  (no {}.pem in the keys folder)", r.kid));
+        }
+        println!("{line}");
+    }
+    Ok(())
+}
+
+/// Whether the keys folder has this key's file (`<kid>.pem`).
+fn key_file(dir: &Path, kid: &str) -> bool {
+    dir.join(format!("{kid}.pem")).is_file()
+}
+
 pub fn run(cmd: KeysCommand, config: &Config) -> Result<(), Failure> {
     match cmd {
+        KeysCommand::List { json } => list(config, json),
         KeysCommand::Rotate { now } => {
             let store = open_store(config)?;
             let delay = if now { 0 } else { config.key_rotation_delay };
@@ -37,5 +159,33 @@ pub fn run(cmd: KeysCommand, config: &Config) -> Result<(), Failure> {
             }
             Ok(())
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn row(kid: &str, created: i64, retired: Option<i64>, not_after: Option<i64>) -> SigningKeyRow {
+        SigningKeyRow {
+            kid: kid.into(),
+            created_at: created,
+            retired_at: retired,
+            not_after,
+        }
+    }
+
+    /// A rotation at 100 that switches at 160, tokens living 600 s: the
+    /// old key signs, then is published until 760, then is retired.
+    #[test]
+    fn key_states_follow_the_keyset_rule() {
+        let rows = [
+            row("old", 10, Some(160), Some(760)),
+            row("new", 160, None, None),
+        ];
+        use KeyState::*;
+        assert_eq!(states(&rows, 100), vec![Signing, Published]);
+        assert_eq!(states(&rows, 160), vec![Published, Signing]);
+        assert_eq!(states(&rows, 760), vec![Retired, Signing]);
     }
 }

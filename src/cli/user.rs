@@ -6,11 +6,12 @@ use crate::config::Config;
 use crate::registry::{NewUser, UserChange};
 use crate::store::models::User;
 use clap::{Args, Subcommand};
-use std::io::BufRead;
+use std::io::{BufRead, IsTerminal};
 
 #[derive(Debug, Subcommand)]
 pub enum UserCommand {
-    /// Create a user; the password is read from standard input.
+    /// Create a user; the password is asked for at a terminal, or read
+    /// from standard input with --password-stdin.
     Create(CreateUser),
     /// List users.
     List {
@@ -33,10 +34,12 @@ pub enum UserCommand {
     /// Delete a user with their sessions, consents and tokens; the apps
     /// they registered pass to the operator.
     Delete(UserRef),
-    /// Set a new password, read from standard input; ends their sessions.
+    /// Set a new password (asked for at a terminal, or read from standard
+    /// input with --password-stdin); ends their sessions.
     SetPassword(SetPassword),
     /// Change a user's display name, e-mail address or whether it is
-    /// verified (what OpenID Connect apps see), or their username.
+    /// verified (what OpenID Connect apps see), their username, or whether
+    /// they are an admin.
     Update(UpdateUser),
 }
 
@@ -54,8 +57,9 @@ pub struct CreateUser {
     /// An admin sees and manages every app on the application pages.
     #[arg(long)]
     pub admin: bool,
-    /// Read the password from the first line of standard input.
-    #[arg(long, required = true)]
+    /// Read the password from the first line of standard input (for
+    /// scripts); without it, a terminal asks for it twice.
+    #[arg(long)]
     pub password_stdin: bool,
     /// Print one JSON object.
     #[arg(long)]
@@ -75,8 +79,9 @@ pub struct UserRef {
 pub struct SetPassword {
     /// The user's id or username.
     pub user: String,
-    /// Read the password from the first line of standard input.
-    #[arg(long, required = true)]
+    /// Read the password from the first line of standard input (for
+    /// scripts); without it, a terminal asks for it twice.
+    #[arg(long)]
     pub password_stdin: bool,
     /// Print one JSON object.
     #[arg(long)]
@@ -101,6 +106,14 @@ pub struct UpdateUser {
     /// Whether the e-mail address is known to be the user's.
     #[arg(long, value_name = "true|false", action = clap::ArgAction::Set)]
     pub email_verified: Option<bool>,
+    /// Make the user an admin: they see and manage every app on the
+    /// application pages.
+    #[arg(long, overrides_with = "no_admin")]
+    pub admin: bool,
+    /// Make the user an admin no longer (allowed for the last admin too,
+    /// with a warning: the operator keeps this command line).
+    #[arg(long, overrides_with = "admin")]
+    pub no_admin: bool,
     /// Print one JSON object.
     #[arg(long)]
     pub json: bool,
@@ -140,24 +153,122 @@ fn print_user(u: &User, json: bool) {
     }
 }
 
-fn read_password() -> Result<String, Failure> {
-    let mut line = String::new();
-    std::io::stdin()
-        .lock()
-        .read_line(&mut line)
-        .map_err(|e| Failure::other(format!("reading the password from stdin: {e}")))?;
-    let password = line.trim_end_matches(['\n', '\r']).to_string();
-    if password.is_empty() {
-        return Err(Failure::other("no password on standard input"));
+/// Where a new password comes from.
+#[derive(Clone, Copy)]
+enum PasswordSource {
+    /// The first line of standard input (`--password-stdin`, scripts).
+    Stdin,
+    /// Asked twice, without echo, at the terminal on standard input.
+    Terminal,
+}
+
+/// `--password-stdin`, or else the terminal; neither (a pipe or nothing
+/// on standard input, and no flag) is refused at once rather than
+/// waiting on input nobody will type.
+fn password_source(password_stdin: bool) -> Result<PasswordSource, Failure> {
+    if password_stdin {
+        Ok(PasswordSource::Stdin)
+    } else if std::io::stdin().is_terminal() {
+        Ok(PasswordSource::Terminal)
+    } else {
+        Err(Failure::usage(
+            "no password: standard input is not a terminal; pipe the password in with --password-stdin",
+        ))
     }
-    Ok(password)
+}
+
+fn read_password(source: PasswordSource) -> Result<String, Failure> {
+    if let PasswordSource::Stdin = source {
+        let mut line = String::new();
+        std::io::stdin()
+            .lock()
+            .read_line(&mut line)
+            .map_err(|e| Failure::other(format!("reading the password from stdin: {e}")))?;
+        let password = line.trim_end_matches(['\n', '\r']).to_string();
+        if password.is_empty() {
+            return Err(Failure::other("no password on standard input"));
+        }
+        return Ok(password);
+    }
+    let first = prompt::hidden("New password: ")?;
+    if first.is_empty() {
+        return Err(Failure::other("no password given"));
+    }
+    let again = prompt::hidden("The same password again: ")?;
+    if first != again {
+        return Err(Failure::other(
+            "the two passwords differ; nothing was changed",
+        ));
+    }
+    Ok(first)
+}
+
+/// Asking for a password at a terminal with echo off (termios through
+/// `rustix`, already a dependency: no new crate for about twenty lines).
+mod prompt {
+    use super::Failure;
+    use std::io::{BufRead, Write};
+
+    fn failed(e: impl std::fmt::Display) -> Failure {
+        Failure::other(format!("reading the password from the terminal: {e}"))
+    }
+
+    /// Puts the terminal's settings back when dropped (an error or a
+    /// panic between turning echo off and on leaves it usable).
+    #[cfg(unix)]
+    struct Restore(rustix::termios::Termios);
+
+    #[cfg(unix)]
+    impl Drop for Restore {
+        fn drop(&mut self) {
+            let _ = rustix::termios::tcsetattr(
+                std::io::stdin(),
+                rustix::termios::OptionalActions::Now,
+                &self.0,
+            );
+        }
+    }
+
+    /// Prints `label` on stderr and reads one line from the terminal on
+    /// standard input without echoing it.
+    #[cfg(unix)]
+    pub fn hidden(label: &str) -> Result<String, Failure> {
+        use rustix::termios::{tcgetattr, tcsetattr, LocalModes, OptionalActions};
+        let mut err = std::io::stderr();
+        write!(err, "{label}")
+            .and_then(|()| err.flush())
+            .map_err(failed)?;
+        let stdin = std::io::stdin();
+        let saved = tcgetattr(&stdin).map_err(failed)?;
+        let mut quiet = saved.clone();
+        quiet.local_modes.remove(LocalModes::ECHO);
+        // Still echo the newline, so the next prompt starts on its own line.
+        quiet.local_modes.insert(LocalModes::ECHONL);
+        let restore = Restore(saved);
+        tcsetattr(&stdin, OptionalActions::Flush, &quiet).map_err(failed)?;
+        let mut line = String::new();
+        let read = stdin.lock().read_line(&mut line);
+        drop(restore);
+        read.map_err(failed)?;
+        Ok(line.trim_end_matches(['\n', '\r']).to_string())
+    }
+
+    #[cfg(not(unix))]
+    pub fn hidden(_label: &str) -> Result<String, Failure> {
+        Err(Failure::usage(
+            "asking for a password is not supported here; use --password-stdin",
+        ))
+    }
 }
 
 pub fn run(cmd: UserCommand, config: &Config) -> Result<(), Failure> {
     match cmd {
         UserCommand::Create(args) => {
-            let password = read_password()?;
+            // Refused at once without a way to read it; asked for only
+            // once the database is known to open.
+            let ask = password_source(args.password_stdin)?;
             let op = Operator::open(config)?;
+            let password = read_password(ask)?;
             let new = NewUser {
                 username: args.username,
                 email: args.email,
@@ -227,8 +338,9 @@ pub fn run(cmd: UserCommand, config: &Config) -> Result<(), Failure> {
             report(&user, r.json, "deleted user");
         }
         UserCommand::SetPassword(a) => {
-            let password = read_password()?;
+            let ask = password_source(a.password_stdin)?;
             let op = Operator::open(config)?;
+            let password = read_password(ask)?;
             let user = block_on(op.registry().set_user_password(&a.user, &password))?
                 .map_err(Failure::other)?;
             report(&user, a.json, "set the password of user");
@@ -239,15 +351,30 @@ pub fn run(cmd: UserCommand, config: &Config) -> Result<(), Failure> {
                 name: a.name,
                 email: a.email,
                 email_verified: a.email_verified,
+                admin: match (a.admin, a.no_admin) {
+                    (true, _) => Some(true),
+                    (false, true) => Some(false),
+                    (false, false) => None,
+                },
             };
             if change.is_empty() {
                 return Err(Failure::usage(
-                    "nothing to change: give --username, --name, --email or --email-verified",
+                    "nothing to change: give --username, --name, --email, --email-verified, \
+                     --admin or --no-admin",
                 ));
             }
+            let removes_admin = change.admin == Some(false);
             let op = Operator::open(config)?;
             let user =
                 block_on(op.registry().update_user(&a.user, change))?.map_err(Failure::other)?;
+            if removes_admin
+                && block_on(op.registry().active_admins())?.map_err(Failure::other)? == 0
+            {
+                eprintln!(
+                    "gatehouse: warning: no admin who can sign in is left; make one with \
+                     `gatehouse user update NAME --admin`"
+                );
+            }
             report(&user, a.json, "updated user");
         }
     }

@@ -42,6 +42,72 @@ pub struct NewClient {
     pub post_logout_redirect_uris: Vec<String>,
 }
 
+/// The operator's change to a client (`gatehouse client update`): `None`
+/// leaves a field as it is. Unlike `Registry::update_client` (the
+/// application pages and RFC 7592, which replace the metadata a developer
+/// may change), it may also change what only the operator sets: the
+/// introspection right and the post-logout redirect URIs.
+#[derive(Debug, Clone, Default)]
+pub struct ClientChange {
+    pub name: Option<String>,
+    /// `Some(None)` removes the home page.
+    pub website: Option<Option<String>>,
+    pub redirect_uris: Option<Vec<String>>,
+    pub grant_types: Option<Vec<String>>,
+    pub scope: Option<String>,
+    /// `Some(None)`: a confidential client accepts both secret methods.
+    pub auth_method: Option<Option<String>>,
+    pub can_introspect: Option<bool>,
+    pub post_logout_redirect_uris: Option<Vec<String>>,
+}
+
+impl ClientChange {
+    pub fn is_empty(&self) -> bool {
+        self.name.is_none()
+            && self.website.is_none()
+            && self.redirect_uris.is_none()
+            && self.grant_types.is_none()
+            && self.scope.is_none()
+            && self.auth_method.is_none()
+            && self.can_introspect.is_none()
+            && self.post_logout_redirect_uris.is_none()
+    }
+
+    /// `client`'s registration with this change laid over it.
+    fn over(self, client: &Client) -> NewClient {
+        let auth_method = match client.auth_method {
+            AuthMethod::SecretBasic => Some("basic".to_string()),
+            AuthMethod::SecretPost => Some("post".to_string()),
+            AuthMethod::SecretBasicOrPost | AuthMethod::None => None,
+        };
+        NewClient {
+            name: self.name.unwrap_or_else(|| client.name.clone()),
+            website: self.website.unwrap_or_else(|| client.website.clone()),
+            logo_uri: client.logo_uri.clone(),
+            contacts: client.contacts.to_vec(),
+            redirect_uris: self
+                .redirect_uris
+                .unwrap_or_else(|| client.redirect_uris.to_vec()),
+            grant_types: self.grant_types.unwrap_or_else(|| {
+                client
+                    .grant_type_list()
+                    .into_iter()
+                    .map(String::from)
+                    .collect()
+            }),
+            response_types: None,
+            scope: self.scope.unwrap_or_else(|| client.scope.to_string()),
+            public: client.is_public,
+            auth_method: self.auth_method.unwrap_or(auth_method),
+            can_introspect: self.can_introspect.unwrap_or(client.can_introspect),
+            owner: client.owner.clone(),
+            post_logout_redirect_uris: self
+                .post_logout_redirect_uris
+                .unwrap_or_else(|| client.post_logout_redirect_uris.to_vec()),
+        }
+    }
+}
+
 #[derive(Debug)]
 pub struct CreatedClient {
     pub client: Client,
@@ -291,6 +357,21 @@ pub struct RegistrationTokens {
     pub spend_token_hash: Option<String>,
 }
 
+/// Puts the checked metadata a developer may change on a client's row
+/// (what `update_client_metadata` saves); not the post-logout redirect
+/// URIs, which only `change_client` sets.
+fn set_metadata(client: &mut Client, checked: Checked, now: i64) {
+    client.name = checked.name;
+    client.website = checked.website;
+    client.logo_uri = checked.logo_uri;
+    client.contacts = checked.contacts;
+    client.redirect_uris = checked.redirect_uris;
+    client.grant_types = checked.grant_types;
+    client.scope = checked.scope;
+    client.auth_method = checked.auth_method;
+    client.updated_at = now;
+}
+
 fn not_found(client_id: &str) -> RegistryError {
     RegistryError::NotFound(format!("no client with id '{client_id}'"))
 }
@@ -369,16 +450,38 @@ impl Registry<'_> {
                         public: client.is_public,
                         ..spec
                     })?;
-                    client.name = checked.name;
-                    client.website = checked.website;
-                    client.logo_uri = checked.logo_uri;
-                    client.contacts = checked.contacts;
-                    client.redirect_uris = checked.redirect_uris;
-                    client.grant_types = checked.grant_types;
-                    client.scope = checked.scope;
-                    client.auth_method = checked.auth_method;
-                    client.updated_at = now;
+                    set_metadata(&mut client, checked, now);
                     c.update_client_metadata(&client)?;
+                    Ok(client)
+                })
+            })
+            .await
+    }
+
+    /// The operator's change to a client (`gatehouse client update`): the
+    /// client as it is, with the fields `change` gives laid over it,
+    /// checked as a whole by the same rules as a registration, and written
+    /// in one transaction; a refused change writes nothing. Whether it is
+    /// public stays as it was (a secret cannot appear or vanish by an
+    /// edit); so do its id, secret, owner, logo and contacts.
+    pub async fn change_client(
+        &self,
+        client_id: &str,
+        change: ClientChange,
+    ) -> Result<Client, RegistryError> {
+        let (id, now) = (client_id.to_string(), self.clock.now());
+        self.store
+            .run(move |c| {
+                c.transaction(|c| {
+                    let mut client = c.find_client(&id)?.ok_or_else(|| not_found(&id))?;
+                    let spec = change.over(&client);
+                    let mut checked = check(&spec)?;
+                    client.post_logout_redirect_uris =
+                        std::mem::take(&mut checked.post_logout_redirect_uris);
+                    client.can_introspect = spec.can_introspect;
+                    set_metadata(&mut client, checked, now);
+                    c.update_client_metadata(&client)?;
+                    c.set_client_operator_fields(&client)?;
                     Ok(client)
                 })
             })

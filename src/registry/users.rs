@@ -135,13 +135,16 @@ pub struct NewUser {
 /// A change to a user: `None` leaves a field as it is. An empty `name` or
 /// `email` removes it. A new e-mail address is unverified unless
 /// `email_verified` says otherwise. A new `username` follows a new user's
-/// rules (sessions and tokens stay).
+/// rules (sessions and tokens stay). `admin` is the operator's alone
+/// (`gatehouse user update --admin|--no-admin`); no page sets it.
 #[derive(Debug, Clone, Default)]
 pub struct UserChange {
     pub username: Option<String>,
     pub name: Option<String>,
     pub email: Option<String>,
     pub email_verified: Option<bool>,
+    /// An admin sees and manages every app on the application pages.
+    pub admin: Option<bool>,
 }
 
 impl UserChange {
@@ -150,6 +153,7 @@ impl UserChange {
             && self.name.is_none()
             && self.email.is_none()
             && self.email_verified.is_none()
+            && self.admin.is_none()
     }
 }
 
@@ -208,9 +212,12 @@ impl Registry<'_> {
     }
 
     /// Changes a user's username, display name, e-mail address or whether
-    /// it is verified (`gatehouse user update`, the display name on
-    /// `/account`), in one transaction. A verified flag without an address
-    /// is refused; so is a username that is taken or looks like one that is.
+    /// it is verified, or whether they are an admin (`gatehouse user
+    /// update`, the display name on `/account`), in one transaction. A
+    /// verified flag without an address is refused; so is a username that
+    /// is taken or looks like one that is. Taking the last admin's right
+    /// away is allowed (the operator keeps the CLI); `active_admins` tells
+    /// the CLI to warn.
     pub async fn update_user(
         &self,
         id_or_username: &str,
@@ -261,9 +268,20 @@ impl Registry<'_> {
                     }
                     user.updated_at = now;
                     c.update_user_profile(&user)?;
+                    if let Some(admin) = change.admin.filter(|a| *a != user.is_admin) {
+                        c.set_user_admin(&user.id, admin, now)?;
+                        user.is_admin = admin;
+                    }
                     Ok(user)
                 })
             })
+            .await
+    }
+
+    /// How many admins can sign in (admins who are not disabled).
+    pub async fn active_admins(&self) -> Result<i64, RegistryError> {
+        self.store
+            .run(|c| c.count_active_admins().map_err(RegistryError::from))
             .await
     }
 

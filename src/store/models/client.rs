@@ -141,6 +141,20 @@ impl Tx<'_> {
         Ok(n == 1)
     }
 
+    /// Saves what only the operator sets (`gatehouse client update`):
+    /// whether the client may introspect any token, and where RP-initiated
+    /// logout may send people back to.
+    pub fn set_client_operator_fields(&mut self, client: &Client) -> StoreResult<bool> {
+        let n = dispatch!(self, c => diesel::update(clients::table.find(&client.id))
+            .set((
+                clients::can_introspect.eq(client.can_introspect),
+                clients::post_logout_redirect_uris.eq(&client.post_logout_redirect_uris),
+                clients::updated_at.eq(client.updated_at),
+            ))
+            .execute(c))?;
+        Ok(n == 1)
+    }
+
     /// Gives the apps of a person who is being deleted to the operator.
     pub fn disown_clients(&mut self, owner: &str) -> StoreResult<usize> {
         Ok(

@@ -4,8 +4,19 @@
 
 use crate::store::dispatch;
 use crate::store::schema::registration_tokens as rt;
-use crate::store::{StoreError, StoreResult, Tx};
+use crate::store::{DbConn, StoreError, StoreResult, Tx};
 use diesel::prelude::*;
+
+/// One initial access token as stored: its hash, never the token.
+#[derive(Debug, Clone, Queryable, Selectable)]
+#[diesel(table_name = rt)]
+#[diesel(check_for_backend(diesel::pg::Pg, diesel::sqlite::Sqlite))]
+pub struct RegistrationTokenRow {
+    pub token_hash: String,
+    pub uses_left: i64,
+    pub expires_at: Option<i64>,
+    pub created_at: i64,
+}
 
 impl Tx<'_> {
     pub fn insert_registration_token(
@@ -38,5 +49,26 @@ impl Tx<'_> {
             .set(rt::uses_left.eq(rt::uses_left - 1))
             .execute(c))?;
         Ok(n == 1)
+    }
+
+    /// Deletes the token with this hash, so `POST /register` refuses it
+    /// like an unknown one. `false` when there is none.
+    pub fn delete_registration_token(&mut self, token_hash: &str) -> StoreResult<bool> {
+        let n = dispatch!(self, c => diesel::delete(
+            rt::table.filter(rt::token_hash.eq(token_hash))
+        )
+        .execute(c))?;
+        Ok(n == 1)
+    }
+}
+
+impl DbConn {
+    /// Every initial access token, used up and expired ones too, oldest
+    /// first.
+    pub fn list_registration_tokens(&mut self) -> StoreResult<Vec<RegistrationTokenRow>> {
+        Ok(dispatch!(self, c => rt::table
+            .order((rt::created_at.asc(), rt::token_hash.asc()))
+            .select(RegistrationTokenRow::as_select())
+            .load(c))?)
     }
 }

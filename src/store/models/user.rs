@@ -54,6 +54,15 @@ fn is_unique_violation(e: &diesel::result::Error) -> bool {
 }
 
 impl DbConn {
+    /// How many admins can sign in (not disabled).
+    pub fn count_active_admins(&mut self) -> StoreResult<i64> {
+        Ok(dispatch!(self, c => users::table
+            .filter(users::is_admin.eq(true))
+            .filter(users::disabled.eq(false))
+            .count()
+            .get_result::<i64>(c))?)
+    }
+
     pub fn find_user(&mut self, id: &str) -> StoreResult<Option<User>> {
         Ok(dispatch!(self, c => users::table
             .find(id)
@@ -243,6 +252,14 @@ impl Tx<'_> {
                 users::email_verified.eq(user.email_verified),
                 users::updated_at.eq(user.updated_at),
             ))
+            .execute(c))?;
+        Ok(n == 1)
+    }
+
+    /// Makes the person an admin, or no longer one.
+    pub fn set_user_admin(&mut self, id: &str, admin: bool, now: i64) -> StoreResult<bool> {
+        let n = dispatch!(self, c => diesel::update(users::table.find(id))
+            .set((users::is_admin.eq(admin), users::updated_at.eq(now)))
             .execute(c))?;
         Ok(n == 1)
     }

@@ -1,7 +1,14 @@
-//! `gatehouse client create|list|show|delete|rotate-secret`: what they
-//! print, and the registrations they refuse with one line.
+//! `gatehouse client create|update|list|show|delete|rotate-secret`: what
+//! they print, the registrations they refuse with one line, and what an
+//! update changes at a served gatehouse.
 
 use crate::harness::cli::*;
+use crate::harness::{code_query, pkce_pair, TestApp, REDIRECT};
+
+backend_tests!(
+    rfc6749_3_1_2_client_update_replaces_a_redirect_uri_at_authorize,
+    client_update_refuses_a_bad_value_and_changes_nothing,
+);
 
 #[test]
 fn client_commands_create_show_list_rotate_delete() {
@@ -215,4 +222,164 @@ fn rp_initiated_logout_3_1_client_create_post_logout_redirect_uri() {
             "",
         );
     }
+}
+
+/// RFC 6749 §3.1.2.2: the authorization server matches the redirect URI
+/// against those registered: after `client update --redirect-uri NEW`,
+/// /authorize refuses the old one (a page, never a redirect) and takes
+/// the new one. Fields not given keep their values.
+async fn rfc6749_3_1_2_client_update_replaces_a_redirect_uri_at_authorize(app: TestApp) {
+    let url = app.state.config.database_url.clone();
+    let c = app.web_client(false);
+    let new_uri = "https://app.example/new-cb";
+    let updated = stdout_json(&gatehouse_on(
+        &url,
+        &[
+            "client",
+            "update",
+            &c.client.id,
+            "--redirect-uri",
+            new_uri,
+            "--json",
+        ],
+        "",
+    ));
+    assert_eq!(updated["redirect_uris"], serde_json::json!([new_uri]));
+    assert_eq!(updated["client_name"], "Photo Printer", "name kept");
+    assert_eq!(updated["client_id"], c.client.id.as_str());
+    assert!(updated.get("client_secret").is_none(), "no secret printed");
+    // The same document as `client show --json`.
+    let shown = stdout_json(&gatehouse_on(
+        &url,
+        &["client", "show", &c.client.id, "--json"],
+        "",
+    ));
+    assert_eq!(shown, updated);
+
+    let (_, ch) = pkce_pair();
+    let old = app
+        .get(&format!("/authorize?{}", code_query(&c, &ch, &[])))
+        .await;
+    assert_eq!(old.status(), 400, "the old redirect URI is refused");
+    assert!(old.headers().get("location").is_none());
+    let (status, loc) = app
+        .location(&format!(
+            "/authorize?{}",
+            code_query(&c, &ch, &[("redirect_uri", new_uri)])
+        ))
+        .await;
+    assert_eq!(status, 303, "the new redirect URI is taken: {loc}");
+    assert!(loc.starts_with("/login"), "{loc}");
+
+    // The operator's own fields: introspection and post-logout URIs;
+    // an empty --website removes the home page.
+    let updated = stdout_json(&gatehouse_on(
+        &url,
+        &[
+            "client",
+            "update",
+            &c.client.id,
+            "--introspect",
+            "--post-logout-redirect-uri",
+            "https://app.example/bye",
+            "--website",
+            "",
+            "--scope",
+            "read write",
+            "--auth-method",
+            "post",
+            "--json",
+        ],
+        "",
+    ));
+    assert_eq!(updated["introspect"], true);
+    assert_eq!(
+        updated["post_logout_redirect_uris"],
+        serde_json::json!(["https://app.example/bye"])
+    );
+    assert!(updated["website"].is_null());
+    assert_eq!(updated["scope"], "read write");
+    assert_eq!(updated["token_endpoint_auth_method"], "client_secret_post");
+    assert_eq!(updated["redirect_uris"], serde_json::json!([new_uri]));
+    let stored = app
+        .state
+        .store
+        .conn()
+        .unwrap()
+        .find_client(&c.client.id)
+        .unwrap()
+        .unwrap();
+    assert!(stored.can_introspect);
+    assert_eq!(
+        stored.post_logout_redirect_uris.to_string(),
+        "https://app.example/bye"
+    );
+    let updated = stdout_json(&gatehouse_on(
+        &url,
+        &[
+            "client",
+            "update",
+            &c.client.id,
+            "--no-introspect",
+            "--auth-method",
+            "both",
+            "--json",
+        ],
+        "",
+    ));
+    assert_eq!(updated["introspect"], false);
+    assert_eq!(
+        updated["post_logout_redirect_uris"],
+        serde_json::json!(["https://app.example/bye"]),
+        "kept"
+    );
+}
+
+/// A value the registration rules refuse (an http redirect URI that is
+/// not loopback, RFC 8252 §8.3; a grant type that needs a redirect URI
+/// left without one; a secret method for a public client) exits non-zero
+/// with one line, and the client is as it was.
+async fn client_update_refuses_a_bad_value_and_changes_nothing(app: TestApp) {
+    let url = app.state.config.database_url.clone();
+    let c = app.web_client(false);
+    let before = stdout_json(&gatehouse_on(
+        &url,
+        &["client", "show", &c.client.id, "--json"],
+        "",
+    ));
+    for args in [
+        vec!["--redirect-uri", "http://app.example/cb"],
+        vec![
+            "--name",
+            "Renamed",
+            "--redirect-uri",
+            "http://app.example/cb",
+        ],
+        vec!["--redirect-uri", ""],
+        vec!["--grant-type", "magic"],
+        vec!["--auth-method", "none"],
+        vec!["--website", "http://app.example"],
+        vec!["--post-logout-redirect-uri", "javascript:alert(1)"],
+    ] {
+        let mut all = vec!["client", "update", c.client.id.as_str()];
+        all.extend(&args);
+        assert_refused(&gatehouse_on(&url, &all, ""), "", &format!("{args:?}"));
+    }
+    let after = stdout_json(&gatehouse_on(
+        &url,
+        &["client", "show", &c.client.id, "--json"],
+        "",
+    ));
+    assert_eq!(after, before, "nothing changed");
+    assert_eq!(after["redirect_uris"], serde_json::json!([REDIRECT]));
+    one_line_failure(
+        &gatehouse_on(&url, &["client", "update", &c.client.id], ""),
+        2,
+        "nothing to change",
+    );
+    one_line_failure(
+        &gatehouse_on(&url, &["client", "update", "nope", "--name", "x"], ""),
+        1,
+        "no client",
+    );
 }

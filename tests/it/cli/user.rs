@@ -5,6 +5,7 @@
 //! disabled or deleted person is signed out everywhere and their tokens
 //! stop at once.
 
+use crate::harness::apps::Person;
 use crate::harness::cli::*;
 use crate::harness::names::ALICE_LOOK_ALIKES;
 use crate::harness::{expect_error, pkce_pair, url_params, TestApp, PASSWORD, USERNAME};
@@ -19,6 +20,7 @@ backend_tests!(
     deleting_a_user_revokes_everything_and_their_apps_pass_to_the_operator,
     a_new_password_replaces_the_old_and_signs_out_everywhere,
     rfc8265_look_alikes_of_a_username_are_refused_and_other_names_accepted,
+    user_update_admin_lets_a_person_see_every_app_and_no_admin_takes_it_back,
 );
 
 #[test]
@@ -495,4 +497,74 @@ async fn rfc8265_look_alikes_of_a_username_are_refused_and_other_names_accepted(
         .unwrap();
     assert_eq!(stored.id, alice.id);
     assert_eq!(stored.username_key.as_deref(), Some("alice"));
+}
+
+/// `user update --admin`: the person sees and manages every app on the
+/// application pages at their next request; `--no-admin` takes it back.
+/// Taking it from the last admin is allowed (the operator keeps the
+/// command line), with a warning on stderr.
+async fn user_update_admin_lets_a_person_see_every_app_and_no_admin_takes_it_back(app: TestApp) {
+    let url = app.state.config.database_url.clone();
+    let operators = app.service_client();
+    let app_page = format!("/apps/{}", operators.client.id);
+    let bob = Person::new(&app, "bob", false).await;
+    assert!(!bob.html("/apps").await.contains(&operators.client.id));
+    assert_eq!(bob.get(&app_page).await.status(), 404);
+
+    let o = gatehouse_on(&url, &["user", "update", "bob", "--admin", "--json"], "");
+    assert!(stderr(&o).is_empty(), "{}", stderr(&o));
+    assert_eq!(stdout_json(&o)["admin"], true);
+    assert!(bob.html("/apps").await.contains(&operators.client.id));
+    assert_eq!(bob.get(&app_page).await.status(), 200);
+    assert_eq!(
+        stdout_json(&gatehouse_on(&url, &["user", "show", "bob", "--json"], ""))["admin"],
+        true
+    );
+
+    // bob is the only admin: allowed, with a warning.
+    let o = gatehouse_on(&url, &["user", "update", "bob", "--no-admin", "--json"], "");
+    assert_eq!(stdout_json(&o)["admin"], false);
+    let warning = stderr(&o);
+    assert_eq!(warning.trim().lines().count(), 1, "{warning}");
+    assert!(warning.contains("no admin"), "{warning}");
+    assert!(!bob.html("/apps").await.contains(&operators.client.id));
+    assert_eq!(bob.get(&app_page).await.status(), 404);
+
+    // With another admin left, no warning; the last flag given wins.
+    Person::new(&app, "root", true).await;
+    let o = gatehouse_on(
+        &url,
+        &["user", "update", "bob", "--no-admin", "--admin", "--json"],
+        "",
+    );
+    assert_eq!(stdout_json(&o)["admin"], true);
+    let o = gatehouse_on(&url, &["user", "update", "bob", "--no-admin"], "");
+    assert!(
+        o.status.success() && stderr(&o).is_empty(),
+        "{}",
+        stderr(&o)
+    );
+}
+
+/// Without `--password-stdin`, a password is asked for only at a terminal;
+/// with standard input not a terminal (a script, a pipe, nothing), the
+/// commands say so in one line (exit 2) rather than wait.
+#[test]
+fn user_create_and_set_password_without_a_terminal_need_password_stdin() {
+    let w = Workdir::new();
+    assert!(w.run(&["migrate"]).status.success());
+    for args in [
+        vec!["user", "create", "--username", "alice"],
+        vec!["user", "set-password", "alice"],
+    ] {
+        let o = w.run(&args);
+        one_line_failure(&o, 2, "--password-stdin");
+        let o = w.run_with_stdin(&args, "correct horse battery\n");
+        one_line_failure(&o, 2, "--password-stdin");
+    }
+    assert_eq!(
+        stdout_json(&w.run(&["user", "list", "--json"])),
+        serde_json::json!([]),
+        "nobody was created"
+    );
 }
