@@ -53,6 +53,8 @@ pub struct Config {
     /// What the consent page says each scope allows, from the
     /// `[scope_descriptions]` table of `gatehouse.toml`.
     pub scope_descriptions: BTreeMap<String, String>,
+    /// The name the pages call this server by (`GATEHOUSE_SITE_NAME`).
+    pub site_name: String,
 }
 
 /// `GATEHOUSE_REGISTRATION`: who may register clients at `POST /register`.
@@ -116,6 +118,14 @@ pub const SETTINGS: &[Setting] = &[
         default: "",
         value_name: "URL",
         help: "Issuer URL, without trailing slash (default: http:// + the bind address)",
+    },
+    Setting {
+        key: "site_name",
+        flag: "site-name",
+        env: "GATEHOUSE_SITE_NAME",
+        default: "gatehouse",
+        value_name: "NAME",
+        help: "The name the pages call this server by (sign-in, consent, the landing page)",
     },
     Setting {
         key: "keys_dir",
@@ -324,6 +334,15 @@ impl Config {
             Some(issuer)
         };
 
+        let (name, site_name) = raw("site_name");
+        let site_name = site_name.trim().to_string();
+        if site_name.is_empty()
+            || site_name.chars().count() > 100
+            || site_name.chars().any(char::is_control)
+        {
+            return Err(err(&name, "must be 1 to 100 printable characters"));
+        }
+
         let (name, keys_dir) = raw("keys_dir");
         if keys_dir.is_empty() {
             return Err(err(&name, "must not be empty"));
@@ -432,6 +451,7 @@ impl Config {
             key_rotation_delay: seconds("key_rotation_delay", 0)?,
             scope_descriptions,
             workers,
+            site_name,
         };
         Ok(cfg)
     }

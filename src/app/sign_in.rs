@@ -4,6 +4,13 @@
 //! probed. Attempts are throttled per username and per client address, in
 //! the database so every instance agrees: each is counted before its
 //! password is checked (see `app::throttle` and `store::models::throttle`).
+//!
+//! Every attempt is logged at info: the outcome, the person's id (for an
+//! unknown username, only a keyed hash of it, so repeated guesses at one
+//! name can be told apart without the name, which may be a password typed
+//! in the wrong field, ever reaching the log), the client address, the
+//! app (when the sign-in is for one) and where it was tried. Never the
+//! password.
 
 use super::metrics::{SignInVia, Throttle};
 use super::throttle::{self, ThrottleKey};
@@ -13,9 +20,13 @@ use crate::store::StoreError;
 
 #[derive(Debug, thiserror::Error)]
 pub enum SignInError {
-    /// Wrong username or password, or a disabled user: one message for all.
+    /// Wrong username or password: one message for both.
     #[error("wrong username or password")]
     Invalid,
+    /// The right password of a disabled account. Said only once the
+    /// password checks out, so it tells a guesser nothing.
+    #[error("this account is disabled")]
+    Disabled,
     /// Too many failures; try again after this many seconds.
     #[error("too many failed attempts; try again in {0} seconds")]
     Throttled(i64),
@@ -45,12 +56,32 @@ pub fn client_addr(req: &actix_web::HttpRequest) -> String {
     crate::net::client_ip(peer, &state.config.trusted_proxies, header, lines).to_string()
 }
 
+/// Who an attempt was for, as the log says it: the person's id, or for an
+/// unknown username a keyed hash of its throttle key (`ThrottleKey::account`), the same
+/// for every attempt at that name and of no use without the server secret.
+fn attempt_subject(state: &AppState, ukey: &str, user: Option<&User>) -> String {
+    match user {
+        Some(u) => u.id.clone(),
+        None => format!(
+            "unknown:{}",
+            crate::crypto::b64url(
+                &state
+                    .server_secret
+                    .mac(&[b"gatehouse-sign-in-log", ukey.as_bytes()])[..9]
+            )
+        ),
+    }
+}
+
+/// Checks `username` and `password`, throttled; `client_id` is the app
+/// the sign-in is for, when there is one (for the log).
 pub async fn authenticate_user(
     state: &AppState,
     username: &str,
     password: &str,
     addr: &str,
     via: SignInVia,
+    client_id: Option<&str>,
 ) -> Result<User, SignInError> {
     let now_ms = state.clock.now_millis();
     let ukey = ThrottleKey::account(username);
@@ -69,33 +100,62 @@ pub async fn authenticate_user(
             })
         })
         .await?;
-    let (reservation, user) = reserved.map_err(|wait| {
-        state.metrics.throttled(Throttle::SignIn);
-        SignInError::Throttled(wait)
-    })?;
+    let (reservation, user) = match reserved {
+        Ok(found) => found,
+        Err(wait) => {
+            state.metrics.throttled(Throttle::SignIn);
+            tracing::info!(
+                outcome = "throttled",
+                addr,
+                client_id = client_id.unwrap_or("-"),
+                ?via,
+                "sign-in refused unchecked: too many failures"
+            );
+            return Err(SignInError::Throttled(wait));
+        }
+    };
     let ok = match &user {
         Some(u) => {
-            let ok = state
+            state
                 .hasher
                 .verify(password.to_string(), u.password_hash.clone())
-                .await;
-            ok && !u.disabled
+                .await
         }
         None => state.hasher.verify_dummy(password.to_string()).await,
     };
+    let subject = attempt_subject(state, &ukey.as_stored(), user.as_ref());
+    let log = |outcome: &str| {
+        tracing::info!(
+            outcome,
+            user = %subject,
+            addr,
+            client_id = client_id.unwrap_or("-"),
+            ?via,
+            "sign-in"
+        );
+    };
     match (ok, user) {
-        (true, Some(user)) => {
+        (true, Some(user)) if !user.disabled => {
             // Success: the user's failures are forgotten, the address gets
             // this attempt back.
             state
                 .store
                 .run(move |c| throttle::release(c, &reservation, Some(&ukey)))
                 .await?;
+            log("success");
             Ok(user)
+        }
+        // The right password of a disabled account: still a failure, as
+        // counted by the reservation, but the person may be told why.
+        (true, Some(_)) => {
+            state.metrics.sign_in_failed(via);
+            log("disabled");
+            Err(SignInError::Disabled)
         }
         // Counted already, by the reservation.
         _ => {
             state.metrics.sign_in_failed(via);
+            log("failure");
             Err(SignInError::Invalid)
         }
     }

@@ -1,49 +1,72 @@
 //! RFC 8414 authorization server metadata, OpenID Connect Discovery 1.0
-//! §3 provider metadata, and the RFC 7517 JWKS.
+//! §3 provider metadata (built once from the settings, never from the
+//! database), and the RFC 7517 JWKS.
 
 use crate::app::issue::CLAIMS_SUPPORTED;
 use crate::app::AppState;
+use crate::config::Registration;
 use crate::oauth::GrantType;
-use crate::store::models::Client;
+use crate::registry::clients::IDENTITY_SCOPES;
+use actix_web::web::Bytes;
 use actix_web::{web, HttpResponse};
+use std::sync::OnceLock;
 
-/// The scopes OpenID Connect defines that gatehouse answers (OIDC Core
-/// §5.4), requestable by every client registered with them.
-const OIDC_SCOPES: [&str; 3] = ["openid", "profile", "email"];
+/// The two addresses of the one document.
+pub const PATHS: [&str; 2] = [
+    "/.well-known/oauth-authorization-server",
+    "/.well-known/openid-configuration",
+];
+
+/// The document, serialized once: it depends only on the settings, which
+/// do not change while the server runs.
+#[derive(Default)]
+pub struct Discovery(OnceLock<Bytes>);
+
+/// Both addresses, sharing one `Discovery` (one per HTTP worker, each
+/// built from the same settings on its first request).
+pub fn configure(cfg: &mut web::ServiceConfig) {
+    let cache = web::Data::new(Discovery::default());
+    for path in PATHS {
+        cfg.service(
+            web::resource(path)
+                .app_data(cache.clone())
+                .route(web::get().to(metadata)),
+        );
+    }
+}
 
 /// RFC 8414 §2 and OpenID Connect Discovery §3: one document at both
-/// addresses. The OpenID Connect fields are registered for RFC 8414 too
+/// addresses, built from the settings alone, so it is the same on every
+/// instance, needs no database (it answers through an outage) and is never
+/// partial. The OpenID Connect fields are registered for RFC 8414 too
 /// (§7.1.2), and every one of them is true of this server whichever
-/// address was asked. Only endpoints and features that exist are listed;
-/// the legacy grants appear only while some client is registered with
-/// them.
-pub async fn metadata(state: web::Data<AppState>) -> HttpResponse {
-    let clients = state
-        .store
-        .run(|c| c.list_clients())
-        .await
-        .unwrap_or_default();
-    let any_has = |g: GrantType| clients.iter().any(|c| c.has_grant(g));
-    let mut grant_types: Vec<&str> = [
+/// address was asked. Only endpoints and features that exist are listed.
+pub async fn metadata(state: web::Data<AppState>, cache: web::Data<Discovery>) -> HttpResponse {
+    let body = cache.0.get_or_init(|| document(&state)).clone();
+    HttpResponse::Ok()
+        .content_type("application/json")
+        .insert_header(("Cache-Control", "public, max-age=300"))
+        .body(body)
+}
+
+/// The document's JSON.
+fn document(state: &AppState) -> Bytes {
+    // The legacy grants (RFC 9700 §2.4: password MUST NOT be used; §2.1.2:
+    // implicit SHOULD NOT) are never advertised: only an operator can give
+    // them to a client, which then knows it has them.
+    let grant_types = [
         GrantType::AuthorizationCode,
         GrantType::RefreshToken,
         GrantType::ClientCredentials,
         GrantType::DeviceCode,
     ]
-    .map(GrantType::as_str)
-    .to_vec();
-    let mut response_types = vec!["code"];
-    let mut response_modes = vec!["query"];
-    if any_has(GrantType::Implicit) {
-        grant_types.push(GrantType::Implicit.as_str());
-        response_types.push("token");
-        response_modes.push("fragment");
-    }
-    if any_has(GrantType::Password) {
-        grant_types.push(GrantType::Password.as_str());
-    }
-    let mut scopes: Vec<&str> = clients.iter().flat_map(Client::scope_list).collect();
-    scopes.extend(OIDC_SCOPES);
+    .map(GrantType::as_str);
+    // RFC 8414 §2 `scopes_supported` (a server "MAY choose not to advertise
+    // some supported scope values"): OpenID Connect's (OIDC Core §5.4),
+    // what any app may register with, and those the operator describes.
+    let mut scopes: Vec<&str> = IDENTITY_SCOPES.to_vec();
+    scopes.extend(state.config.registration_scopes.iter().map(String::as_str));
+    scopes.extend(state.config.scope_descriptions.keys().map(String::as_str));
     scopes.sort_unstable();
     scopes.dedup();
     let mut doc = serde_json::json!({
@@ -55,8 +78,8 @@ pub async fn metadata(state: web::Data<AppState>) -> HttpResponse {
         "revocation_endpoint": state.url("/revoke"),
         "introspection_endpoint": state.url("/introspect"),
         "grant_types_supported": grant_types,
-        "response_types_supported": response_types,
-        "response_modes_supported": response_modes,
+        "response_types_supported": ["code"],
+        "response_modes_supported": ["query"],
         "code_challenge_methods_supported": ["S256"],
         "token_endpoint_auth_methods_supported": ["client_secret_basic", "client_secret_post", "none"],
         // RFC 7009 §2.1: public clients may revoke their own tokens.
@@ -77,12 +100,10 @@ pub async fn metadata(state: web::Data<AppState>) -> HttpResponse {
         "request_parameter_supported": false,
         "request_uri_parameter_supported": false,
     });
-    if state.config.registration != crate::config::Registration::Off {
+    if state.config.registration != Registration::Off {
         doc["registration_endpoint"] = state.url("/register").into();
     }
-    HttpResponse::Ok()
-        .insert_header(("Cache-Control", "public, max-age=300"))
-        .json(doc)
+    Bytes::from(doc.to_string())
 }
 
 pub async fn jwks(state: web::Data<AppState>) -> HttpResponse {

@@ -28,27 +28,20 @@ use std::time::Instant;
 
 /// The route table, shared by `serve` and the tests.
 pub fn configure(cfg: &mut web::ServiceConfig) {
-    cfg.route(
-        "/.well-known/oauth-authorization-server",
-        web::get().to(metadata::metadata),
-    )
-    .route(
-        "/.well-known/openid-configuration",
-        web::get().to(metadata::metadata),
-    )
-    .route("/jwks.json", web::get().to(metadata::jwks))
-    .route("/token", web::post().to(token::token))
-    .route(
-        "/device_authorization",
-        web::post().to(device_authorization::device_authorization),
-    )
-    .route("/revoke", web::post().to(revoke::revoke))
-    .route("/introspect", web::post().to(introspect::introspect))
-    .route("/userinfo", web::get().to(userinfo::userinfo))
-    .route("/userinfo", web::post().to(userinfo::userinfo))
-    .route("/healthz", web::get().to(ops::healthz))
-    .route("/readyz", web::get().to(ops::readyz))
-    .route("/metrics", web::get().to(ops::metrics));
+    cfg.configure(metadata::configure)
+        .route("/jwks.json", web::get().to(metadata::jwks))
+        .route("/token", web::post().to(token::token))
+        .route(
+            "/device_authorization",
+            web::post().to(device_authorization::device_authorization),
+        )
+        .route("/revoke", web::post().to(revoke::revoke))
+        .route("/introspect", web::post().to(introspect::introspect))
+        .route("/userinfo", web::get().to(userinfo::userinfo))
+        .route("/userinfo", web::post().to(userinfo::userinfo))
+        .route("/healthz", web::get().to(ops::healthz))
+        .route("/readyz", web::get().to(ops::readyz))
+        .route("/metrics", web::get().to(ops::metrics));
 }
 
 /// Security headers on every response (a page or JSON alike).

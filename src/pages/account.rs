@@ -3,10 +3,13 @@
 //! tokens for the person), and the person's display name (OpenID Connect
 //! `name`), which they may change.
 
+use super::consent::{describe_scope, ScopeLine};
+use super::filters;
 use super::session::SignedIn;
 use super::{parse_form, render_form, see_other, session, sign_in_first, PageError};
 use crate::app::AppState;
 use crate::registry::{RegistryError, UserChange};
+use crate::store::models::split_list;
 use crate::store::StoreError;
 use actix_web::http::StatusCode;
 use actix_web::{web, HttpRequest, HttpResponse};
@@ -15,7 +18,8 @@ use askama::Template;
 pub struct AppLine {
     pub client_id: String,
     pub name: String,
-    pub scope: String,
+    /// What it may do, worded as the consent page worded it.
+    pub scopes: Vec<ScopeLine>,
 }
 
 #[derive(Template)]
@@ -78,7 +82,12 @@ async fn account_page(
         .map(|(consent, name)| AppLine {
             client_id: consent.client_id,
             name,
-            scope: consent.scope,
+            scopes: split_list(&consent.scope)
+                .map(|s| ScopeLine {
+                    name: s.to_string(),
+                    description: describe_scope(state, s),
+                })
+                .collect(),
         })
         .collect();
     Ok(render_form(req, state, status, |csrf| AccountPage {

@@ -9,6 +9,7 @@
 use super::authorize::{
     complete, error_response, forwarded, judge, load_request, redirect_error, to_sign_in, Loaded,
 };
+use super::filters;
 use super::session::SignedIn;
 use super::{parse_form, render_form, PageError};
 use crate::app::AppState;

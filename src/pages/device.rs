@@ -9,6 +9,7 @@
 //! address, browser and user (RFC 8628 §5.1).
 
 use super::consent::{describe_scope, ScopeLine};
+use super::filters;
 use super::session::SignedIn;
 use super::{csrf, parse_form, render, render_form, session, sign_in_first, PageError};
 use crate::app::issue::session_sid;
@@ -132,7 +133,7 @@ pub async fn submit(
     match (form.get("decision"), who) {
         (None, Some(who)) => consent_or_problem(&req, &state, &who, typed).await,
         (None, None) => match find_code(&req, &state, None, typed).await? {
-            Ok(_) => Ok(to_login(typed)),
+            Ok((_, client)) => Ok(to_login(&state, typed, Some(&client.id))),
             Err(p) => Ok(entry_page(
                 &req,
                 &state,
@@ -142,7 +143,7 @@ pub async fn submit(
             )),
         },
         // The session ended between the consent form and the decision.
-        (Some(_), None) => Ok(to_login(typed)),
+        (Some(_), None) => Ok(to_login(&state, typed, None)),
         (Some("allow"), Some(who)) => decide(&req, &state, &who, typed, true).await,
         (Some("deny"), Some(who)) => decide(&req, &state, &who, typed, false).await,
         (Some(_), Some(_)) => Err(PageError::BadRequest(
@@ -152,14 +153,32 @@ pub async fn submit(
 }
 
 /// 303 to the sign-in page, which comes back to this code's consent form.
-fn to_login(typed: &str) -> HttpResponse {
+/// When the code was just looked up (throttled), the address carries its
+/// app's `client_id` and a MAC binding it to the code (`app_mac`), so the
+/// sign-in page can name the app without a look-up of the code of its own
+/// (which would let anyone try codes there unthrottled) and a crafted
+/// address cannot make it name another.
+fn to_login(state: &AppState, typed: &str, client_id: Option<&str>) -> HttpResponse {
     let code =
         normalise_user_code(typed).map_or_else(|| typed.to_string(), |c| format_user_code(&c));
-    let back: String = url::form_urlencoded::Serializer::new(String::new())
-        .append_pair("user_code", &code)
-        .append_pair("step", "consent")
-        .finish();
-    sign_in_first(&format!("/device?{back}"))
+    let mut back = url::form_urlencoded::Serializer::new(String::new());
+    back.append_pair("user_code", &code)
+        .append_pair("step", "consent");
+    if let Some(id) = client_id {
+        back.append_pair("client_id", id)
+            .append_pair("app_mac", &app_mac(state, &code, id));
+    }
+    sign_in_first(&format!("/device?{}", back.finish()))
+}
+
+/// The MAC, under the server secret, that says the code `user_code` is
+/// `client_id`'s (as shown on the sign-in page).
+pub fn app_mac(state: &AppState, user_code: &str, client_id: &str) -> String {
+    crate::crypto::b64url(&state.server_secret.mac(&[
+        b"gatehouse-device-app-v1",
+        user_code.as_bytes(),
+        client_id.as_bytes(),
+    ]))
 }
 
 async fn consent_or_problem(
@@ -231,6 +250,7 @@ async fn decide(
         return Ok(entry_page(req, state, p.status(), "", Some(&p.message())));
     }
     Ok(render(
+        state,
         StatusCode::OK,
         &DonePage {
             approved: approve,

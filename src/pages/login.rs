@@ -1,5 +1,6 @@
 //! `GET/POST /login`, the sign-in page.
 
+use super::filters;
 use super::{parse_form, render_form, safe_next, session, PageError};
 use crate::app::metrics::SignInVia;
 use crate::app::sign_in::{authenticate_user, client_addr, SignInError};
@@ -43,7 +44,10 @@ async fn login_page(
     let continued = continued_request(state, next);
     let app_name = match &continued {
         Some(c) => continuing_to(state, &c.pairs).await,
-        None => None,
+        None => match device_app(state, next) {
+            Some(pairs) => continuing_to(state, &pairs).await,
+            None => None,
+        },
     };
     let again = continued.as_ref().is_some_and(|c| c.sealed);
     let signup_href = state.config.signup_open.then(|| {
@@ -69,6 +73,30 @@ struct Continued {
     sealed: bool,
 }
 
+/// The app of the device code a sign-in continues to (`next` is the
+/// device page's consent step), as `client_id` pairs, when the device page
+/// vouched for it with its MAC (`device::app_mac`).
+fn device_app(state: &AppState, next: &str) -> Option<Vec<(String, String)>> {
+    let (path, query) = next.split_once('?')?;
+    if path != "/device" {
+        return None;
+    }
+    let pairs: Vec<(String, String)> = url::form_urlencoded::parse(query.as_bytes())
+        .into_owned()
+        .collect();
+    let get = |k: &str| {
+        let mut v = pairs.iter().filter(|(key, _)| key == k).map(|(_, v)| v);
+        match (v.next(), v.next()) {
+            (Some(one), None) => Some(one.as_str()),
+            _ => None,
+        }
+    };
+    let (code, id, mac) = (get("user_code")?, get("client_id")?, get("app_mac")?);
+    let expected = super::device::app_mac(state, code, id);
+    crate::crypto::constant_time_eq(expected.as_bytes(), mac.as_bytes())
+        .then(|| vec![("client_id".to_string(), id.to_string())])
+}
+
 /// Reads the request in `next`, opening it when sealed (a seal that does
 /// not open names nothing: the page says nothing of it).
 fn continued_request(state: &AppState, next: &str) -> Option<Continued> {
@@ -87,22 +115,25 @@ fn continued_request(state: &AppState, next: &str) -> Option<Continued> {
     Some(Continued { pairs, sealed })
 }
 
-/// The name of the app a sign-in continues to, when the request names a
-/// known `client_id`. Anything else, or a failed look-up, names none: the
-/// line is a courtesy, never a reason to fail the page.
-async fn continuing_to(state: &AppState, pairs: &[(String, String)]) -> Option<String> {
+/// The one `client_id` of a continued request, when it names one that
+/// could be an id.
+fn client_id_of(pairs: &[(String, String)]) -> Option<String> {
     let ids: Vec<&String> = pairs
         .iter()
         .filter(|(k, v)| k == "client_id" && !v.is_empty())
         .map(|(_, v)| v)
         .collect();
-    let [id] = ids.as_slice() else {
-        return None;
-    };
-    if id.contains('\0') || id.len() > max_len("client_id") {
-        return None;
+    match ids.as_slice() {
+        [id] if !id.contains('\0') && id.len() <= max_len("client_id") => Some(id.to_string()),
+        _ => None,
     }
-    let id = id.to_string();
+}
+
+/// The name of the app a sign-in continues to, when the request names a
+/// known `client_id`. Anything else, or a failed look-up, names none: the
+/// line is a courtesy, never a reason to fail the page.
+async fn continuing_to(state: &AppState, pairs: &[(String, String)]) -> Option<String> {
+    let id = client_id_of(pairs)?;
     match state.store.run(move |c| c.find_client(&id)).await {
         Ok(found) => found.map(|c| c.name),
         Err(e) => {
@@ -162,12 +193,14 @@ pub async fn submit(
         )
         .await);
     }
+    let client_id = continued_request(&state, &next).and_then(|c| client_id_of(&c.pairs));
     match authenticate_user(
         &state,
         username,
         password,
         &client_addr(&req),
         SignInVia::LoginPage,
+        client_id.as_deref(),
     )
     .await
     {
@@ -179,6 +212,16 @@ pub async fn submit(
             &next,
             username,
             Some("Wrong username or password."),
+        )
+        .await),
+        // The same status as a wrong password: only the words differ.
+        Err(SignInError::Disabled) => Ok(login_page(
+            &req,
+            &state,
+            StatusCode::UNAUTHORIZED,
+            &next,
+            username,
+            Some("This account is disabled. Ask the people who run this site to enable it again."),
         )
         .await),
         Err(SignInError::Throttled(secs)) => Ok(login_page(

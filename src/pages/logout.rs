@@ -10,6 +10,7 @@
 //! says so, the post signs out whoever confirms, and there is no redirect
 //! (`oauth::logout::hint_names_someone_else`).
 
+use super::filters;
 use super::{csrf, parse_form, render, render_form, see_other, session, PageError};
 use crate::app::AppState;
 use crate::oauth::logout::{client_of, hint_names_someone_else, return_to, Hint};
@@ -140,6 +141,7 @@ pub async fn submit(
         None => {
             let (token, _) = csrf::token_for_session(&req, &state, None);
             render(
+                &state,
                 StatusCode::OK,
                 &LogoutPage {
                     csrf: token,

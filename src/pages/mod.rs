@@ -1,7 +1,11 @@
-//! HTML pages a person sees: sign-in, sign-out, sign-up, consent, the
-//! device page, the account page, the application pages. Askama templates in `templates/`, one CSS file served
-//! by gatehouse itself, no JavaScript needed. Every form carries a CSRF
-//! token (`csrf.rs`); every page is `Cache-Control: no-store`.
+//! HTML pages a person sees: the landing page, sign-in, sign-out,
+//! sign-up, consent, the device page, the account page, the application
+//! pages. Askama templates in `templates/`; one CSS file, an icon and one
+//! small script (copying a secret, a convenience: every page works without
+//! it) served by gatehouse itself from `static/`. Every form carries a
+//! CSRF token (`csrf.rs`); every page is `Cache-Control: no-store`. The
+//! operator's site name (`GATEHOUSE_SITE_NAME`) reaches every template as
+//! a runtime value, read with `{{ "site_name"|setting }}`.
 
 pub mod account;
 pub mod apps;
@@ -9,6 +13,7 @@ pub mod authorize;
 pub mod consent;
 pub mod csrf;
 pub mod device;
+pub mod landing;
 pub mod login;
 pub mod logout;
 #[cfg(test)]
@@ -23,10 +28,13 @@ use actix_web::{web, HttpResponse, ResponseError};
 use askama::Template;
 
 pub const STYLESHEET: &str = include_str!("../../static/gatehouse.css");
+pub const ICON: &str = include_str!("../../static/icon.svg");
+pub const COPY_SCRIPT: &str = include_str!("../../static/copy.js");
 
 /// Routes for pages and their assets.
 pub fn configure(cfg: &mut web::ServiceConfig) {
-    cfg.route("/authorize", web::get().to(authorize::get))
+    cfg.route("/", web::get().to(landing::show))
+        .route("/authorize", web::get().to(authorize::get))
         .route("/authorize", web::post().to(authorize::post))
         .route("/consent", web::get().to(consent::show))
         .route("/consent", web::post().to(consent::submit))
@@ -46,19 +54,54 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         .route("/logout", web::post().to(logout::submit))
         .route("/device", web::get().to(device::show))
         .route("/device", web::post().to(device::submit))
-        .route("/static/gatehouse.css", web::get().to(stylesheet));
+        .route("/static/gatehouse.css", web::get().to(stylesheet))
+        .route("/static/icon.svg", web::get().to(icon))
+        .route("/favicon.ico", web::get().to(icon))
+        .route("/static/copy.js", web::get().to(copy_script));
+}
+
+fn asset(content_type: &'static str, body: &'static str) -> HttpResponse {
+    HttpResponse::Ok()
+        .content_type(content_type)
+        .insert_header(("Cache-Control", "public, max-age=3600"))
+        .body(body)
 }
 
 async fn stylesheet() -> HttpResponse {
-    HttpResponse::Ok()
-        .content_type("text/css; charset=utf-8")
-        .insert_header(("Cache-Control", "public, max-age=3600"))
-        .body(STYLESHEET)
+    asset("text/css; charset=utf-8", STYLESHEET)
+}
+
+/// The icon, also at `/favicon.ico` for the browsers and tools that ask
+/// there without reading the page's `<link rel="icon">`.
+async fn icon() -> HttpResponse {
+    asset("image/svg+xml", ICON)
+}
+
+async fn copy_script() -> HttpResponse {
+    asset("text/javascript; charset=utf-8", COPY_SCRIPT)
+}
+
+/// Template filters: `{{ "site_name"|setting }}` is the operator's site
+/// name, given to every page by `render` as a runtime value; a page
+/// rendered without it (an error page) says "gatehouse".
+pub mod filters {
+    pub fn setting<T: std::fmt::Display>(
+        key: T,
+        values: &dyn askama::Values,
+    ) -> askama::Result<String> {
+        let key = key.to_string();
+        match askama::get_value::<String>(values, &key) {
+            Ok(v) => Ok(v.clone()),
+            Err(_) if key == "site_name" => Ok("gatehouse".to_string()),
+            Err(e) => Err(e),
+        }
+    }
 }
 
 /// Renders a template as an HTML response that is never cached.
-pub fn render(status: StatusCode, page: &impl Template) -> HttpResponse {
-    match page.render() {
+pub fn render(state: &AppState, status: StatusCode, page: &impl Template) -> HttpResponse {
+    let site: &dyn std::any::Any = &state.config.site_name;
+    match page.render_with_values(&("site_name", site)) {
         Ok(body) => HttpResponse::build(status)
             .content_type("text/html; charset=utf-8")
             .insert_header(("Cache-Control", "no-store"))
@@ -76,7 +119,7 @@ pub fn render_form<T: Template>(
     build: impl FnOnce(String) -> T,
 ) -> HttpResponse {
     let (token, new_cookie) = csrf::token(req, state);
-    let mut resp = render(status, &build(token));
+    let mut resp = render(state, status, &build(token));
     if let Some(c) = new_cookie {
         let _ = resp.add_cookie(&c);
     }

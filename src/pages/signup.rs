@@ -13,6 +13,7 @@
 //! usernames nor to create people in bulk. Past the throttle's free
 //! attempts an address waits, longer each time (429).
 
+use super::filters;
 use super::login::NextQuery;
 use super::{parse_form, render_form, safe_next, session, PageError};
 use crate::app::metrics::Throttle;

@@ -299,11 +299,20 @@ pub struct ScopeNotAllowed {
     pub allowed: Vec<String>,
 }
 
+/// The scopes OpenID Connect defines that gatehouse answers (OIDC Core
+/// §5.4, and `openid` itself, §3.1.2.1). Each person grants them on the
+/// consent page, so any app may be registered with them; the operator's
+/// `registration_scopes` bound only the API scopes. (`offline_access`
+/// is not among them: gatehouse gives it no meaning, refresh tokens
+/// follow the `refresh_token` grant.)
+pub const IDENTITY_SCOPES: [&str; 3] = ["openid", "profile", "email"];
+
 /// The one rule for the scopes of a self-registered app (through
 /// `POST /register`, or by a person who is not an admin on the application
-/// pages): it may ask for the operator's `registration_scopes` (`allowed`)
-/// and for those it already has (`current`, when it is being edited: an
-/// operator may have given it more). Asking for none means `allowed`.
+/// pages): it may ask for the operator's `registration_scopes` (`allowed`),
+/// for the identity scopes (`IDENTITY_SCOPES`), and for those it already
+/// has (`current`, when it is being edited: an operator may have given it
+/// more). Asking for none means `allowed`.
 /// Returns the scope to register, space-separated.
 pub fn self_registration_scope(
     requested: Option<&str>,
@@ -325,10 +334,10 @@ pub fn self_registration_scope(
 }
 
 /// What `self_registration_scope` lets an app ask for: `allowed`, then
-/// the scopes in `current` it does not list.
+/// the identity scopes and the scopes in `current` it does not list.
 pub fn self_registrable_scopes(allowed: &[String], current: &[&str]) -> Vec<String> {
     let mut all = allowed.to_vec();
-    for c in current {
+    for c in IDENTITY_SCOPES.iter().chain(current) {
         if !all.iter().any(|a| a == c) {
             all.push(c.to_string());
         }
@@ -387,6 +396,20 @@ impl Registry<'_> {
         spec: NewClient,
         registration: RegistrationTokens,
     ) -> Result<CreatedClient, RegistryError> {
+        let id = uuid::Uuid::new_v4().to_string();
+        self.register_client_as(id, spec, registration).await
+    }
+
+    /// `register_client` under a client id the caller chose (the
+    /// application pages derive it from their form, so a form submitted
+    /// twice registers one app): when the id is taken, the insert fails
+    /// with `StoreError::Conflict` and nothing is written.
+    pub async fn register_client_as(
+        &self,
+        id: String,
+        spec: NewClient,
+        registration: RegistrationTokens,
+    ) -> Result<CreatedClient, RegistryError> {
         let now = self.clock.now();
         let checked = check(&spec)?;
         let secret = (!spec.public).then(|| random_token(32));
@@ -395,7 +418,7 @@ impl Registry<'_> {
             None => None,
         };
         let client = Client {
-            id: uuid::Uuid::new_v4().to_string(),
+            id,
             secret_hash,
             name: checked.name,
             website: checked.website,
@@ -553,13 +576,44 @@ mod tests {
             self_registration_scope(Some("read admin"), &allowed, &[]),
             Err(ScopeNotAllowed {
                 scope: "admin".into(),
-                allowed: allowed.clone()
+                allowed: ["read", "write", "openid", "profile", "email"]
+                    .map(String::from)
+                    .to_vec()
             })
         );
         assert_eq!(
             self_registration_scope(Some("read admin"), &allowed, &["admin"]),
             Ok("read admin".into()),
             "an edited app keeps what an operator gave it"
+        );
+    }
+
+    /// OIDC Core §5.4 (and §3.1.2.1 for `openid`): the identity scopes are
+    /// each person's to grant on the consent page, so a self-registered
+    /// app (RFC 7591 §2 `scope`) may always ask for them, whatever the
+    /// operator's registration scopes; asking for none still means those.
+    #[test]
+    fn oidc_core_5_4_identity_scopes_are_always_self_registrable() {
+        let allowed = vec!["read".to_string()];
+        assert_eq!(
+            self_registration_scope(Some("openid profile email read"), &allowed, &[]),
+            Ok("openid profile email read".into())
+        );
+        assert_eq!(
+            self_registration_scope(Some("openid"), &[], &[]),
+            Ok("openid".into())
+        );
+        assert_eq!(
+            self_registration_scope(None, &allowed, &[]),
+            Ok("read".into())
+        );
+        assert!(self_registration_scope(Some("openid offline_access"), &allowed, &[]).is_err());
+        assert_eq!(
+            self_registrable_scopes(&allowed, &["email", "admin"]),
+            ["read", "openid", "profile", "email", "admin"]
+                .map(String::from)
+                .to_vec(),
+            "no scope twice"
         );
     }
 }

@@ -27,10 +27,14 @@ pub async fn grant(
     // §4.3.2: "the authorization server MUST protect the endpoint against
     // brute force attacks (e.g., using rate-limitation ...)": the shared
     // sign-in check throttles per user and per address.
-    let user = authenticate_user(state, username, password, addr, SignInVia::PasswordGrant)
+    let via = SignInVia::PasswordGrant;
+    let user = authenticate_user(state, username, password, addr, via, Some(&client.id))
         .await
         .map_err(|e| match e {
-            SignInError::Invalid => OAuthError::InvalidGrant("wrong username or password".into()),
+            // A disabled account is not told apart to the app.
+            SignInError::Invalid | SignInError::Disabled => {
+                OAuthError::InvalidGrant("wrong username or password".into())
+            }
             SignInError::Throttled(wait) => OAuthError::InvalidGrant(format!(
                 "too many failed attempts; wait {wait} seconds before trying again"
             )),

@@ -1,8 +1,16 @@
 //! The application pages of a signed-in person: `GET /apps` lists their
 //! apps; `GET/POST /apps/new` registers one; `GET/POST /apps/{client_id}`
-//! shows and edits one (`action=save`), makes it a new secret
-//! (`action=rotate`), and deletes it after a confirmation step
-//! (`action=delete` asks, `action=confirm_delete` deletes).
+//! shows and edits one (`action=save`), makes it a new secret and deletes
+//! it, each after a confirmation step (`action=rotate` asks,
+//! `action=confirm_rotate` makes it; `action=delete` asks,
+//! `action=confirm_delete` deletes).
+//!
+//! The registration form is safe to submit twice (a reload, a double
+//! click): it carries a random `form_id`, and the app's client id is
+//! derived from it, the person and the server secret (`form_client_id`),
+//! so a second submission's insert collides with the first's on the
+//! clients' primary key, in the database every instance shares, and
+//! shows the app registered the first time, without its secret.
 //!
 //! A person sees and changes only the apps they registered
 //! (`Client.owner`); an admin sees and manages every app, and the list says
@@ -21,11 +29,13 @@ mod view;
 
 use self::form::{form_view, kind, spec_from, AppForm, FieldError, FormView, LISTS};
 use self::view::{app_href, examples, owner_for, owner_label, AppView, Examples};
+use super::filters;
 use super::session::SignedIn;
 use super::{
     parse_form_with_lists, render, render_form, see_other, session, sign_in_first, PageError,
 };
 use crate::app::AppState;
+use crate::crypto::random_token;
 use crate::oauth::wire::{max_len, Form};
 use crate::registry::clients::RegistrationTokens;
 use crate::registry::{NewClient, RegistryError};
@@ -86,7 +96,37 @@ struct ListPage<'a> {
 #[template(path = "app_new.html")]
 struct NewPage {
     csrf: String,
+    /// This form's one registration (`form_client_id`).
+    form_id: String,
     fields: FormView,
+}
+
+/// The form field that makes a registration form single-use.
+const FORM_ID: &str = "form_id";
+
+/// A `form_id` gatehouse could have made: 22 base64url characters.
+fn well_formed_form_id(v: &str) -> bool {
+    v.len() == 22
+        && v.bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
+}
+
+/// The client id a registration form registers under: an HMAC of the
+/// form's random `form_id` and the person, under the server secret, shaped
+/// as a UUID. The same form posted again names the same id (and collides);
+/// another person's, or a new form, never does; and nobody without the
+/// server secret can tell an app's id from its form or the other way round.
+fn form_client_id(state: &AppState, owner: &str, form_id: &str) -> String {
+    let mac = state.server_secret.mac(&[
+        b"gatehouse-app-form-v1",
+        owner.as_bytes(),
+        form_id.as_bytes(),
+    ]);
+    let mut bytes = [0u8; 16];
+    bytes.copy_from_slice(&mac[..16]);
+    uuid::Builder::from_random_bytes(bytes)
+        .into_uuid()
+        .to_string()
 }
 
 #[derive(Template)]
@@ -105,13 +145,31 @@ struct AppPage {
     fields: FormView,
     /// A secret made just now, shown this once.
     new_secret: Option<String>,
-    saved: bool,
+    notice: Notice,
     examples: Examples,
+}
+
+/// What the app page reports, after a redirect to it.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Notice {
+    None,
+    /// The edit was saved.
+    Saved,
+    /// The registration form was posted again; this is the app it
+    /// registered the first time.
+    RegisteredBefore,
 }
 
 #[derive(Template)]
 #[template(path = "app_delete.html")]
 struct DeletePage {
+    csrf: String,
+    app: AppView,
+}
+
+#[derive(Template)]
+#[template(path = "app_rotate.html")]
+struct RotatePage {
     csrf: String,
     app: AppView,
 }
@@ -156,6 +214,7 @@ pub async fn list(
         })
         .collect();
     Ok(render(
+        &state,
         StatusCode::OK,
         &ListPage {
             username: &me.user.username,
@@ -170,9 +229,14 @@ fn new_page(
     req: &HttpRequest,
     state: &AppState,
     status: StatusCode,
+    form_id: String,
     fields: FormView,
 ) -> HttpResponse {
-    render_form(req, state, status, |csrf| NewPage { csrf, fields })
+    render_form(req, state, status, |csrf| NewPage {
+        csrf,
+        form_id,
+        fields,
+    })
 }
 
 /// `GET /apps/new`: the registration form.
@@ -184,11 +248,20 @@ pub async fn new_form(
         return Ok(sign_in_first("/apps/new"));
     };
     let fields = form_view(&state, &me.user, AppForm::fresh(), None, None);
-    Ok(new_page(&req, &state, StatusCode::OK, fields))
+    Ok(new_page(
+        &req,
+        &state,
+        StatusCode::OK,
+        random_token(16),
+        fields,
+    ))
 }
 
 /// `POST /apps/new`: registers the app and shows its id and (confidential
-/// apps) its secret, once, in this answer (201, `no-store`).
+/// apps) its secret, once, in this answer (201, `no-store`). The same form
+/// posted again (a reload, a double click) registers nothing more: it
+/// continues to the app registered the first time, whose secret is not
+/// shown again.
 pub async fn create(
     req: HttpRequest,
     body: web::Bytes,
@@ -198,10 +271,22 @@ pub async fn create(
     let Some(me) = session::current(&req, &state).await? else {
         return Ok(sign_in_first("/apps/new"));
     };
+    let Some(form_id) = form.get(FORM_ID).filter(|v| well_formed_form_id(v)) else {
+        return Err(PageError::BadRequest(
+            "This form is out of date. Open “Register an app” again and fill it in.".into(),
+        ));
+    };
+    let client_id = form_client_id(&state, &me.user.id, form_id);
     let values = AppForm::from_post(&form);
     let refused = |values: AppForm, e: FieldError| {
         let fields = form_view(&state, &me.user, values, Some(e), None);
-        Ok(new_page(&req, &state, StatusCode::BAD_REQUEST, fields))
+        Ok(new_page(
+            &req,
+            &state,
+            StatusCode::BAD_REQUEST,
+            form_id.to_string(),
+            fields,
+        ))
     };
     let spec = match spec_from(&state, &me.user, &values, None) {
         Ok(spec) => spec,
@@ -209,13 +294,19 @@ pub async fn create(
     };
     match state
         .registry()
-        .register_client(spec, RegistrationTokens::default())
+        .register_client_as(client_id.clone(), spec, RegistrationTokens::default())
         .await
     {
+        Err(RegistryError::Store(StoreError::Conflict(_))) => {
+            // This form registered its app already: show that one.
+            let app = load_managed(&state, &me, client_id).await?;
+            Ok(see_other(&format!("{}?registered=1", app_href(&app.id))))
+        }
         Ok(created) => {
             tracing::info!(client_id = %created.client.id, owner = %me.user.id, "app registered on the application pages");
             let owner = me.user.is_admin.then(|| me.user.username.clone());
             Ok(render(
+                &state,
                 StatusCode::CREATED,
                 &CreatedPage {
                     examples: examples(&state, &created.client),
@@ -231,6 +322,8 @@ pub async fn create(
 #[derive(serde::Deserialize)]
 pub struct ShowQuery {
     saved: Option<String>,
+    /// Came here from a registration form posted a second time.
+    registered: Option<String>,
 }
 
 #[allow(clippy::too_many_arguments)]
@@ -244,7 +337,7 @@ fn app_page(
     values: AppForm,
     error: Option<FieldError>,
     new_secret: Option<String>,
-    saved: bool,
+    notice: Notice,
 ) -> HttpResponse {
     let fields = form_view(state, me, values, error, Some(client));
     render_form(req, state, status, |csrf| AppPage {
@@ -252,7 +345,7 @@ fn app_page(
         app: AppView::of(client, owner),
         fields,
         new_secret,
-        saved,
+        notice,
         examples: examples(state, client),
     })
 }
@@ -280,7 +373,11 @@ pub async fn show(
         AppForm::from_client(&client),
         None,
         None,
-        query.saved.is_some(),
+        match (query.saved.is_some(), query.registered.is_some()) {
+            (_, true) => Notice::RegisteredBefore,
+            (true, false) => Notice::Saved,
+            (false, false) => Notice::None,
+        },
     ))
 }
 
@@ -299,7 +396,15 @@ pub async fn act(
     let owner = owner_for(&state, &me.user, &client).await?;
     match form.get("action") {
         Some("save") => save(&req, &state, &me.user, client, owner, &form).await,
-        Some("rotate") => {
+        Some("rotate") if !client.is_public => {
+            Ok(render_form(&req, &state, StatusCode::OK, |csrf| {
+                RotatePage {
+                    csrf,
+                    app: AppView::of(&client, owner),
+                }
+            }))
+        }
+        Some("rotate" | "confirm_rotate") => {
             if client.is_public {
                 return Err(PageError::BadRequest(
                     "A public app has no secret to replace.".into(),
@@ -321,7 +426,7 @@ pub async fn act(
                 AppForm::from_client(&client),
                 None,
                 Some(secret),
-                false,
+                Notice::None,
             ))
         }
         Some("delete") => Ok(render_form(&req, &state, StatusCode::OK, |csrf| {
@@ -343,7 +448,7 @@ pub async fn act(
             Ok(see_other("/apps?deleted=1"))
         }
         _ => Err(PageError::BadRequest(
-            "Choose what to do with the app: save, replace the secret or delete.".into(),
+            "Choose what to do with the app: save, make a new secret or delete.".into(),
         )),
     }
 }
@@ -373,7 +478,7 @@ async fn save(
             values,
             Some(e),
             None,
-            false,
+            Notice::None,
         ))
     };
     let spec = match spec_from(state, me, &values, Some(&client)) {

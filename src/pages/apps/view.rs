@@ -103,6 +103,10 @@ pub(super) async fn owner_for(
 /// without leaving it in the history.
 pub struct Examples {
     pub metadata_url: String,
+    /// OpenID Connect Discovery 1.0 §4, for an app that asks for `openid`:
+    /// what its OpenID Connect library wants.
+    pub discovery_url: Option<String>,
+    pub issuer: String,
     pub authorize_url: Option<String>,
     pub exchange_curl: Option<String>,
     pub client_credentials_curl: Option<String>,
@@ -155,6 +159,11 @@ pub(super) fn examples(state: &AppState, c: &Client) -> Examples {
         });
     Examples {
         metadata_url: state.url("/.well-known/oauth-authorization-server"),
+        discovery_url: c
+            .scope_list()
+            .contains(&"openid")
+            .then(|| state.url("/.well-known/openid-configuration")),
+        issuer: state.issuer.clone(),
         authorize_url,
         exchange_curl,
         client_credentials_curl,

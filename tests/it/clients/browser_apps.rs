@@ -51,6 +51,27 @@ async fn browser_signs_up_registers_an_app_and_the_oauth2_crate_completes_the_co
     browser.click("button[type=submit]").await;
     browser.wait_for_text("is registered").await;
     browser.screenshot("apps-created-desktop").await;
+    // On a phone the one-time secret wraps inside the card, and the copy
+    // button (shown by the page's own script) is there.
+    browser.resize(375, 812).await;
+    browser.screenshot("apps-created-phone").await;
+    assert!(browser.fits_the_window().await, "the page fits 375 px");
+    let secret_fits = browser
+        .execute(
+            "const t = document.getElementById('client_secret'); \
+             return t.scrollWidth <= t.clientWidth && t.getBoundingClientRect().right <= window.innerWidth;",
+            serde_json::json!([]),
+        )
+        .await;
+    assert_eq!(secret_fits, serde_json::json!(true), "the secret wraps");
+    let copy_shown = browser
+        .execute(
+            "return !document.querySelector('button[data-copy=client_secret]').hidden;",
+            serde_json::json!([]),
+        )
+        .await;
+    assert_eq!(copy_shown, serde_json::json!(true), "the copy button shows");
+    browser.resize(1280, 900).await;
     let html = browser.source().await;
     let client_id = element_value(&html, "client_id").expect("the client id on the page");
     let secret = element_value(&html, "client_secret").expect("the secret on the page");
@@ -117,4 +138,24 @@ async fn browser_signs_up_registers_an_app_and_the_oauth2_crate_completes_the_co
     browser.click("td a").await;
     browser.wait_for_text("Make a new secret").await;
     browser.screenshot("app-settings-phone").await;
+    // "Make a new secret" asks first.
+    browser
+        .click("button[type=submit]:not(.primary):not(.danger)")
+        .await;
+    browser.wait_for_text("Keep the current secret").await;
+    browser.screenshot("app-rotate-confirm-phone").await;
+    assert!(browser.fits_the_window().await);
+
+    // The landing page, at both sizes.
+    browser.goto(&app.url("/")).await;
+    browser.wait_for_text("Signed in as").await;
+    browser.screenshot("landing-phone").await;
+    assert!(
+        browser.fits_the_window().await,
+        "the landing page fits 375 px"
+    );
+    browser.resize(1280, 900).await;
+    browser.screenshot("landing-desktop").await;
+    browser.click("#link-apps").await;
+    browser.wait_for_url(|u| u.ends_with("/apps")).await;
 }

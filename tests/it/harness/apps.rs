@@ -79,11 +79,16 @@ impl<'a> Person<'a> {
     }
 
     /// Posts `fields` to `path` with the CSRF token of a form of this
-    /// browser (from `/apps/new`).
+    /// browser (from `/apps/new`); to `/apps/new`, also that fresh form's
+    /// `form_id` unless `fields` has one.
     pub async fn post(&self, path: &str, fields: &[(&str, &str)]) -> reqwest::Response {
         let page = self.html("/apps/new").await;
         let csrf = form_field(&page, "csrf_token").expect("a CSRF token");
+        let form_id = form_field(&page, "form_id").expect("a form_id");
         let mut form: Vec<(&str, &str)> = vec![("csrf_token", csrf.as_str())];
+        if path == "/apps/new" && !fields.iter().any(|(k, _)| *k == "form_id") {
+            form.push(("form_id", form_id.as_str()));
+        }
         form.extend_from_slice(fields);
         self.post_raw(path, &form).await
     }

@@ -99,12 +99,17 @@ impl TestApp {
     }
 }
 
-/// The `value` of the element with `id` (an `<input>`), unescaped.
+/// The `value` of the element with `id` (an `<input>`), or the text of a
+/// `<textarea>`, unescaped.
 pub fn element_value(html: &str, id: &str) -> Option<String> {
     let at = html.find(&format!("id=\"{id}\""))?;
     let start = html[..at].rfind('<')?;
     let end = at + html[at..].find('>')?;
     let tag = &html[start..end];
+    if tag.starts_with("<textarea") {
+        let text = &html[end + 1..];
+        return Some(html_unescape(&text[..text.find("</textarea>")?]));
+    }
     let v = tag.find("value=\"")? + "value=\"".len();
     let len = tag[v..].find('"')?;
     Some(html_unescape(&tag[v..v + len]))

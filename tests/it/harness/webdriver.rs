@@ -1,5 +1,6 @@
 //! A small WebDriver client for headless Chromium through chromedriver:
-//! just what the browser tests need (navigate, type, click, read, screenshot).
+//! just what the browser tests need (navigate, type, click, read, run a
+//! script, screenshot).
 //! Under CI=true a missing browser fails the test; elsewhere it skips with a
 //! visible message.
 
@@ -187,6 +188,28 @@ impl Browser {
             tokio::time::sleep(Duration::from_millis(100)).await;
         }
         panic!("the page never showed {text:?}; at {}", self.url().await);
+    }
+
+    /// Runs `script` (a function body; `arguments` are `args`) in the page
+    /// and returns what it returns.
+    pub async fn execute(&self, script: &str, args: Value) -> Value {
+        self.cmd(
+            reqwest::Method::POST,
+            "/execute/sync",
+            Some(json!({"script": script, "args": args})),
+        )
+        .await
+    }
+
+    /// Whether the page is as wide as the window or narrower: nothing
+    /// makes a phone scroll sideways.
+    pub async fn fits_the_window(&self) -> bool {
+        self.execute(
+            "return document.documentElement.scrollWidth <= window.innerWidth;",
+            json!([]),
+        )
+        .await
+            == json!(true)
     }
 
     pub async fn resize(&self, width: u32, height: u32) {

@@ -102,8 +102,22 @@ async fn a_postgresql_outage_answers_503_quickly_and_service_recovers_by_itself(
     assert_eq!(token().await.status(), 200);
     let login = app.get("/login").await.text().await.unwrap();
     let csrf = form_field(&login, "csrf_token").unwrap();
+    let discovery = app.metadata().await;
 
     proxy.down();
+    // Discovery needs no database (RFC 8414 §3: the whole document, never
+    // a part of it), on every worker, whether it answered before or not.
+    for path in [
+        "/.well-known/oauth-authorization-server",
+        "/.well-known/openid-configuration",
+    ]
+    .repeat(4)
+    {
+        let r = app.get(path).await;
+        assert_eq!(r.status(), 200, "{path}");
+        let doc: serde_json::Value = r.json().await.unwrap();
+        assert_eq!(doc, discovery, "{path}");
+    }
     // RFC 6749 §4.1.2.1 temporarily_unavailable, as JSON, with Retry-After;
     // and again (the breaker answers without waiting for a connection).
     for _ in 0..3 {

@@ -16,6 +16,40 @@ backend_tests!(
     oidc_core_5_1_account_page_changes_the_display_name_with_csrf,
 );
 
+mod described_scopes {
+    use super::*;
+    backend_tests!(with |c| { c.scope_descriptions.insert("write".into(), "Edit your photos".into()); };
+        the_account_page_words_each_scope_as_the_consent_page_did,
+    );
+}
+
+async fn the_account_page_words_each_scope_as_the_consent_page_did(app: TestApp) {
+    let c = app.web_client(false);
+    signed_in(&app).await;
+    let (_, ch) = pkce_pair();
+    let (_, loc) = app
+        .location(&format!(
+            "/authorize?{}",
+            code_query(&c, &ch, &[("scope", "read write")])
+        ))
+        .await;
+    let consent = app.get(&loc).await.text().await.unwrap();
+    let lines = [
+        "<li>Read your data <code>read</code></li>",
+        "<li>Edit your photos <code>write</code></li>",
+    ];
+    for line in lines {
+        assert!(consent.contains(line), "consent: {line}\n{consent}");
+    }
+    let r = app.decide(&loc, "allow").await;
+    assert_eq!(r.status(), 303);
+    let account = app.get("/account").await.text().await.unwrap();
+    for line in lines {
+        assert!(account.contains(line), "account: {line}\n{account}");
+    }
+    assert!(!account.contains("<code>read write</code>"), "{account}");
+}
+
 async fn account_page_revokes_an_apps_access(app: TestApp) {
     let c = app.web_client(false);
     signed_in(&app).await;

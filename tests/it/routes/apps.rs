@@ -19,11 +19,14 @@ backend_tests!(
     a_person_who_is_not_an_admin_asks_only_for_the_registration_scopes,
     editing_an_app_saves_checked_values_and_refuses_bad_ones_beside_the_field,
     another_persons_app_is_404_for_every_action_but_an_admin_manages_every_app,
-    rotating_the_secret_shows_a_new_one_once_and_the_old_one_stops_working,
+    rotating_the_secret_asks_first_then_shows_a_new_one_once_and_the_old_one_stops_working,
     rfc7009_deleting_an_app_needs_a_confirmation_and_revokes_its_tokens_and_consents,
     rfc6819_4_4_1_8_every_apps_post_without_a_csrf_token_is_403_and_changes_nothing,
     every_application_page_is_accessible,
     client_name_with_bidi_controls_or_invisible_characters_is_refused_beside_the_field,
+    oidc_core_5_4_rfc7591_2_identity_scopes_are_registrable_and_the_page_shows_openid_discovery,
+    a_registration_form_sent_twice_registers_one_app,
+    the_one_time_secret_wraps_on_a_phone_and_has_a_copy_button_that_needs_no_script,
 );
 
 // ---- tests ------------------------------------------------------------
@@ -107,7 +110,7 @@ async fn rfc6749_4_4_a_confidential_app_registered_on_the_page_gets_a_token_at_o
     let id = element_value(&html, "client_id").unwrap();
     let secret = element_value(&html, "client_secret").expect("a confidential app's secret");
     assert!(secret.len() >= 40, "{secret}");
-    assert!(html.contains("<input id=\"client_secret\" type=\"text\""));
+    assert!(html.contains("<textarea id=\"client_secret\" class=\"secret\""));
     assert!(html.contains("readonly"));
     assert!(html.contains("shown only now"));
     // The examples: the authorization request and client_credentials,
@@ -412,7 +415,13 @@ async fn another_persons_app_is_404_for_every_action_but_an_admin_manages_every_
             .status(),
         404
     );
-    for action in ["save", "rotate", "delete", "confirm_delete"] {
+    for action in [
+        "save",
+        "rotate",
+        "confirm_rotate",
+        "delete",
+        "confirm_delete",
+    ] {
         let r = bob
             .post(
                 &path,
@@ -487,7 +496,7 @@ async fn another_persons_app_is_404_for_every_action_but_an_admin_manages_every_
         )
         .await;
     assert_eq!(r.status(), 303);
-    let r = root.post(&path, &[("action", "rotate")]).await;
+    let r = root.post(&path, &[("action", "confirm_rotate")]).await;
     assert_eq!(r.status(), 200);
     let new_secret = element_value(&r.text().await.unwrap(), "client_secret").unwrap();
     assert_eq!(
@@ -506,7 +515,9 @@ async fn another_persons_app_is_404_for_every_action_but_an_admin_manages_every_
     assert!(app.stored_client(&operators.client.id).is_none());
 }
 
-async fn rotating_the_secret_shows_a_new_one_once_and_the_old_one_stops_working(app: TestApp) {
+async fn rotating_the_secret_asks_first_then_shows_a_new_one_once_and_the_old_one_stops_working(
+    app: TestApp,
+) {
     let alice = Person::in_app_browser(&app, "alice").await;
     let c = alice.registered(WEB_APP).await;
     let old = c.secret.clone().unwrap();
@@ -516,7 +527,29 @@ async fn rotating_the_secret_shows_a_new_one_once_and_the_old_one_stops_working(
         200
     );
 
+    // The button asks first, changing nothing.
+    let page = alice.html(&path).await;
+    assert!(page.contains("value=\"rotate\""));
     let r = alice.post(&path, &[("action", "rotate")]).await;
+    assert_eq!(r.status(), 200);
+    let ask = r.text().await.unwrap();
+    assert!(ask.contains("<h1>Make a new secret for"), "{ask}");
+    assert!(
+        ask.contains("name=\"action\" value=\"confirm_rotate\""),
+        "{ask}"
+    );
+    assert!(
+        ask.contains(&format!("href=\"{path}\">Keep the current secret</a>")),
+        "{ask}"
+    );
+    assert!(element_value(&ask, "client_secret").is_none());
+    assert_eq!(
+        client_credentials(&app, &c.client.id, &old).await.status(),
+        200,
+        "asking changed nothing"
+    );
+
+    let r = alice.post(&path, &[("action", "confirm_rotate")]).await;
     assert_eq!(r.status(), 200);
     assert_eq!(r.headers()["cache-control"], "no-store");
     assert!(r.headers().get("location").is_none());
@@ -550,10 +583,12 @@ async fn rotating_the_secret_shows_a_new_one_once_and_the_old_one_stops_working(
     let public_id = element_value(&html, "client_id").unwrap();
     let page = alice.html(&format!("/apps/{public_id}")).await;
     assert!(!page.contains("value=\"rotate\""));
-    let r = alice
-        .post(&format!("/apps/{public_id}"), &[("action", "rotate")])
-        .await;
-    assert_eq!(r.status(), 400);
+    for action in ["rotate", "confirm_rotate"] {
+        let r = alice
+            .post(&format!("/apps/{public_id}"), &[("action", action)])
+            .await;
+        assert_eq!(r.status(), 400, "{action}");
+    }
 }
 
 async fn rfc7009_deleting_an_app_needs_a_confirmation_and_revokes_its_tokens_and_consents(
@@ -627,7 +662,13 @@ async fn rfc6819_4_4_1_8_every_apps_post_without_a_csrf_token_is_403_and_changes
         let r = alice.post_raw("/apps/new", &fields).await;
         assert_eq!(r.status(), 403);
         assert_eq!(app.clients_of(&alice.id).len(), 1, "nothing registered");
-        for action in ["save", "rotate", "delete", "confirm_delete"] {
+        for action in [
+            "save",
+            "rotate",
+            "confirm_rotate",
+            "delete",
+            "confirm_delete",
+        ] {
             let mut fields = vec![
                 ("action", action),
                 ("client_name", "Changed"),
@@ -681,6 +722,8 @@ async fn every_application_page_is_accessible(app: TestApp) {
     assert_accessible(&alice.html("/apps").await, "/apps");
     assert_accessible(&alice.html(&path).await, "/apps/{id}");
     let r = alice.post(&path, &[("action", "rotate")]).await;
+    assert_accessible(&r.text().await.unwrap(), "confirm rotate");
+    let r = alice.post(&path, &[("action", "confirm_rotate")]).await;
     assert_accessible(&r.text().await.unwrap(), "rotated");
     let r = alice.post(&path, &[("action", "delete")]).await;
     assert_accessible(&r.text().await.unwrap(), "confirm delete");
@@ -742,4 +785,168 @@ async fn client_name_with_bidi_controls_or_invisible_characters_is_refused_besid
         app.stored_client(&c.client.id).unwrap().name,
         "Photo Printer"
     );
+}
+
+/// OIDC Core §5.4 (and §3.1.2.1 for `openid`): the identity scopes are each
+/// person's to grant on the consent page, so a person who is not an admin
+/// may register an app with them (RFC 7591 §2 `scope`), whatever the
+/// registration scopes; the app's pages then point at OpenID Connect
+/// Discovery (§4) rather than only the RFC 8414 metadata.
+async fn oidc_core_5_4_rfc7591_2_identity_scopes_are_registrable_and_the_page_shows_openid_discovery(
+    app: TestApp,
+) {
+    let alice = Person::in_app_browser(&app, "alice").await;
+    let form = alice.html("/apps/new").await;
+    assert!(
+        form.contains("you may ask for: read, openid, profile, email"),
+        "{form}"
+    );
+    let sign_in_with = with(WEB_APP, "scope", "openid profile email read");
+    let (status, html) = alice.register(&sign_in_with).await;
+    assert_eq!(status, 201, "{html}");
+    let id = element_value(&html, "client_id").unwrap();
+    let stored = app.stored_client(&id).unwrap();
+    assert_eq!(stored.scope.to_string(), "openid profile email read");
+    let discovery = app.url("/.well-known/openid-configuration");
+    for page in [html, alice.html(&format!("/apps/{id}")).await] {
+        assert!(page.contains("id=\"discovery-url\""), "{page}");
+        assert!(
+            page.contains(&format!("<code>{discovery}</code>")),
+            "{page}"
+        );
+    }
+    assert_eq!(
+        app.get("/.well-known/openid-configuration").await.status(),
+        200
+    );
+    // Only the identity scopes: offline_access is not one gatehouse has.
+    let (status, html) = alice
+        .register(&with(WEB_APP, "scope", "openid offline_access"))
+        .await;
+    assert_eq!(status, 400);
+    assert!(error_beside(&html, "scope")
+        .unwrap()
+        .contains("offline_access"));
+    // An app without openid is shown the OAuth metadata only.
+    let c = alice.registered(WEB_APP).await;
+    let page = alice.html(&format!("/apps/{}", c.client.id)).await;
+    assert!(!page.contains("discovery-url"), "{page}");
+    assert!(page.contains(&app.url("/.well-known/oauth-authorization-server")));
+}
+
+async fn a_registration_form_sent_twice_registers_one_app(app: TestApp) {
+    let alice = Person::in_app_browser(&app, "alice").await;
+    let form = alice.html("/apps/new").await;
+    let csrf = form_field(&form, "csrf_token").unwrap();
+    let form_id = form_field(&form, "form_id").expect("the form's one-time id");
+    let mut fields: Vec<(&str, &str)> = vec![("csrf_token", &csrf), ("form_id", &form_id)];
+    fields.extend_from_slice(WEB_APP);
+
+    // A reload of the answer posts the form again.
+    let first = alice.post_raw("/apps/new", &fields).await;
+    assert_eq!(first.status(), 201);
+    let html = first.text().await.unwrap();
+    let id = element_value(&html, "client_id").unwrap();
+    assert!(element_value(&html, "client_secret").is_some());
+    let again = alice.post_raw("/apps/new", &fields).await;
+    assert_eq!(again.status(), 303);
+    let to = again.headers()["location"].to_str().unwrap().to_string();
+    assert_eq!(to, format!("/apps/{id}?registered=1"));
+    let shown = alice.html(&to).await;
+    assert!(shown.contains("id=\"registered-before\""), "{shown}");
+    assert!(
+        element_value(&shown, "client_secret").is_none(),
+        "not shown again"
+    );
+    assert_eq!(app.clients_of(&alice.id).len(), 1);
+
+    // A double click: both posts at once, one app.
+    let form = alice.html("/apps/new").await;
+    let form_id = form_field(&form, "form_id").unwrap();
+    let mut fields: Vec<(&str, &str)> = vec![("csrf_token", &csrf), ("form_id", &form_id)];
+    fields.extend_from_slice(&with(WEB_APP, "client_name", "Twice"));
+    let (a, b) = tokio::join!(
+        alice.post_raw("/apps/new", &fields),
+        alice.post_raw("/apps/new", &fields)
+    );
+    let mut statuses = [a.status().as_u16(), b.status().as_u16()];
+    statuses.sort_unstable();
+    assert_eq!(statuses, [201, 303]);
+    let twice: Vec<_> = app
+        .clients_of(&alice.id)
+        .into_iter()
+        .filter(|c| c.name == "Twice")
+        .collect();
+    assert_eq!(twice.len(), 1);
+
+    // A refused form keeps its id, and registers once it is put right.
+    let form = alice.html("/apps/new").await;
+    let form_id = form_field(&form, "form_id").unwrap();
+    let mut bad: Vec<(&str, &str)> = vec![("csrf_token", &csrf), ("form_id", &form_id)];
+    bad.extend_from_slice(&with(WEB_APP, "redirect_uris", "javascript:alert(1)//"));
+    let r = alice.post_raw("/apps/new", &bad).await;
+    assert_eq!(r.status(), 400);
+    let refused = r.text().await.unwrap();
+    assert_eq!(
+        form_field(&refused, "form_id").as_deref(),
+        Some(form_id.as_str())
+    );
+    let mut good: Vec<(&str, &str)> = vec![("csrf_token", &csrf), ("form_id", &form_id)];
+    good.extend_from_slice(&with(WEB_APP, "client_name", "Put right"));
+    assert_eq!(alice.post_raw("/apps/new", &good).await.status(), 201);
+
+    // Another person's post of the same form id is their own app.
+    let bob = Person::new(&app, "bob", false).await;
+    let bob_csrf = form_field(&bob.html("/apps/new").await, "csrf_token").unwrap();
+    let mut theirs: Vec<(&str, &str)> = vec![("csrf_token", &bob_csrf), ("form_id", &form_id)];
+    theirs.extend_from_slice(WEB_APP);
+    assert_eq!(bob.post_raw("/apps/new", &theirs).await.status(), 201);
+    assert_eq!(app.clients_of(&bob.id).len(), 1);
+
+    // A form without its id is out of date: nothing is registered.
+    let mut stale: Vec<(&str, &str)> = vec![("csrf_token", &csrf)];
+    stale.extend_from_slice(WEB_APP);
+    let before = app.clients_of(&alice.id).len();
+    let r = alice.post_raw("/apps/new", &stale).await;
+    assert_eq!(r.status(), 400);
+    assert!(r.text().await.unwrap().contains("out of date"));
+    assert_eq!(app.clients_of(&alice.id).len(), before);
+}
+
+async fn the_one_time_secret_wraps_on_a_phone_and_has_a_copy_button_that_needs_no_script(
+    app: TestApp,
+) {
+    let alice = Person::in_app_browser(&app, "alice").await;
+    let (_, html) = alice.register(WEB_APP).await;
+    // The secret is wrapping text (a textarea, which the stylesheet breaks
+    // anywhere), selectable without any script.
+    assert!(
+        html.contains("<textarea id=\"client_secret\" class=\"secret\""),
+        "{html}"
+    );
+    // The button is hidden until the script shows it: without the script
+    // there is no button that does nothing.
+    assert!(
+        html.contains("<button type=\"button\" data-copy=\"client_secret\" hidden>"),
+        "{html}"
+    );
+    assert!(html.contains("<script src=\"/static/copy.js\" defer></script>"));
+    // The script is this site's own (the CSP allows no other, and no
+    // inline script).
+    let r = app.get("/static/copy.js").await;
+    assert_eq!(r.status(), 200);
+    assert!(r.headers()["content-type"]
+        .to_str()
+        .unwrap()
+        .starts_with("text/javascript"));
+    assert!(r.text().await.unwrap().contains("navigator.clipboard"));
+    assert!(!html.contains("<script>"));
+    let css = app.get("/static/gatehouse.css").await.text().await.unwrap();
+    let rule = &css[css
+        .find("textarea.secret {")
+        .expect("a rule for the secret")..];
+    assert!(rule[..rule.find('}').unwrap()].contains("word-break: break-all"));
+    // A page without a secret loads no script.
+    let id = element_value(&html, "client_id").unwrap();
+    assert!(!alice.html(&format!("/apps/{id}")).await.contains("<script"));
 }

@@ -19,6 +19,33 @@ backend_tests!(
     names_from_before_the_rules_are_shown_isolated_in_bdi,
 );
 
+mod named_site {
+    use super::*;
+    backend_tests!(with |c| c.site_name = "Acme ID".into();
+        the_consent_page_uses_the_site_name,
+    );
+}
+
+async fn the_consent_page_uses_the_site_name(app: TestApp) {
+    let c = app.web_client(false);
+    signed_in(&app).await;
+    let (_, ch) = pkce_pair();
+    let (_, loc) = app
+        .location(&format!("/authorize?{}", code_query(&c, &ch, &[])))
+        .await;
+    let html = app.get(&loc).await.text().await.unwrap();
+    assert!(
+        html.contains("wants to access your Acme ID account</h1>"),
+        "{html}"
+    );
+    assert!(html.contains("? · Acme ID</title>"), "{html}");
+    assert!(
+        html.contains("<a href=\"/\" tabindex=\"-1\">Acme ID</a>"),
+        "{html}"
+    );
+    assert!(!html.contains("gatehouse<"), "{html}");
+}
+
 async fn rfc6749_4_1_2_1_deny_redirects_access_denied(app: TestApp) {
     let c = app.web_client(false);
     signed_in(&app).await;

@@ -6,11 +6,12 @@
 use crate::harness::cookies::{secretless_token, Browser};
 use crate::harness::device::*;
 use crate::harness::{
-    count_status, expect_error, form_field, metric, signed_in, str_of, TestApp, PASSWORD,
+    count_status, expect_error, form_field, metric, signed_in, str_of, url_params, TestApp,
+    PASSWORD,
 };
 
 backend_tests!(
-    device_page_flow_signs_in_and_allows,
+    device_page_flow_signs_in_and_allows_and_the_sign_in_page_names_the_app,
     device_page_signed_in_user_goes_straight_to_consent,
     device_page_prefills_and_normalises_the_code,
     device_page_wrong_expired_and_used_codes_have_clear_messages,
@@ -21,7 +22,7 @@ backend_tests!(
     rfc6819_4_4_1_8_a_token_from_another_browser_session_is_refused,
 );
 
-async fn device_page_flow_signs_in_and_allows(app: TestApp) {
+async fn device_page_flow_signs_in_and_allows_and_the_sign_in_page_names_the_app(app: TestApp) {
     let user = app.user("alice", PASSWORD);
     let c = device_client(&app, true, &["refresh_token"]);
     let body = start(&app, &c, Some("read write")).await;
@@ -43,14 +44,26 @@ async fn device_page_flow_signs_in_and_allows(app: TestApp) {
         )
         .await;
     assert_eq!(r.status(), 303);
-    let next = format!("/device?user_code={user_code}&step=consent");
-    let want: String = url::form_urlencoded::byte_serialize(next.as_bytes()).collect();
-    assert_eq!(r.headers()["location"], format!("/login?next={want}"));
     let login = r.headers()["location"].to_str().unwrap().to_string();
+    let next = url_params(&app.url(&login), false)["next"].clone();
+    let start = format!(
+        "/device?user_code={user_code}&step=consent&client_id={}&app_mac=",
+        c.client.id
+    );
+    assert!(next.starts_with(&start), "{next}");
     let (_, html, csrf) = page(&app, &login).await;
     // (`form_field` leaves Askama's `&#38;` as it is; a browser decodes it.)
     let posted_next = form_field(&html, "next").unwrap().replace("&#38;", "&");
     assert_eq!(posted_next, next);
+    // The sign-in page names the app the device asks for.
+    let continue_to = "id=\"continue-to\">to continue to Living-room TV</p>";
+    assert!(html.contains(continue_to), "{html}");
+    // An address that was not made by the device page names none.
+    let other = device_client(&app, true, &[]);
+    let forged = next.replace(&c.client.id, &other.client.id);
+    let q: String = url::form_urlencoded::byte_serialize(forged.as_bytes()).collect();
+    let (_, forged_page, _) = page(&app, &format!("/login?next={q}")).await;
+    assert!(!forged_page.contains("continue-to"), "{forged_page}");
     let r = app
         .post_form(
             "/login",

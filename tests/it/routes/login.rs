@@ -16,7 +16,7 @@ backend_tests!(
     post_without_csrf_token_is_403_and_signs_nobody_in,
     five_failures_throttle_the_username,
     next_never_leaves_the_site,
-    disabled_user_cannot_sign_in,
+    a_disabled_person_is_told_so_only_after_the_right_password,
     rfc6819_4_4_3_6_parallel_guesses_never_exceed_the_allowance,
     rfc6819_4_4_3_6_parallel_guesses_at_two_instances_never_exceed_the_allowance,
     a_successful_sign_in_costs_the_address_nothing,
@@ -215,7 +215,7 @@ async fn next_never_leaves_the_site(app: TestApp) {
     assert_eq!(r.headers()["location"], "/account");
 }
 
-async fn disabled_user_cannot_sign_in(app: TestApp) {
+async fn a_disabled_person_is_told_so_only_after_the_right_password(app: TestApp) {
     let u = app.user("bob", "correct horse");
     {
         use diesel::prelude::*;
@@ -223,8 +223,20 @@ async fn disabled_user_cannot_sign_in(app: TestApp) {
         let mut c = app.state.store.conn().unwrap();
         db!(c, conn => diesel::update(users::table.find(&u.id)).set(users::disabled.eq(true)).execute(conn)).unwrap();
     }
+    // A wrong password gets the usual answer: nothing tells a guesser
+    // that the account exists, let alone that it is disabled.
+    let r = app.sign_in("bob", "wrong horse", "/account").await;
+    assert_eq!(r.status(), 401);
+    let html = r.text().await.unwrap();
+    assert!(html.contains("Wrong username or password."), "{html}");
+    assert!(!html.contains("disabled"), "{html}");
+    // The right password: the person is told, and still not signed in.
     let r = app.sign_in("bob", "correct horse", "/account").await;
     assert_eq!(r.status(), 401);
+    let html = r.text().await.unwrap();
+    assert!(html.contains("This account is disabled."), "{html}");
+    assert!(!html.contains("Wrong username or password."), "{html}");
+    assert!(!app.is_signed_in().await);
 }
 
 /// Fires `n` wrong-password posts of the sign-in form for `alice` at once,

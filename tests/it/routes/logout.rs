@@ -15,7 +15,7 @@ backend_tests!(
     rp_initiated_logout_3_client_id_or_an_expired_hint_names_the_client,
     rp_initiated_logout_3_an_unregistered_uri_shows_the_signed_out_page_and_never_redirects,
     rp_initiated_logout_2_a_hint_for_someone_else_signs_out_only_when_confirmed_and_never_redirects,
-    sign_out_ends_the_session,
+    sign_out_ends_the_session_the_page_has_cancel_and_the_signed_out_page_leads_to_sign_in,
 );
 
 const BYE: &str = "https://app.example/signed-out";
@@ -350,7 +350,9 @@ async fn rp_initiated_logout_2_a_hint_for_someone_else_signs_out_only_when_confi
     assert_eq!(r.headers()["location"], BYE);
 }
 
-async fn sign_out_ends_the_session(app: TestApp) {
+async fn sign_out_ends_the_session_the_page_has_cancel_and_the_signed_out_page_leads_to_sign_in(
+    app: TestApp,
+) {
     app.user("alice", "correct horse");
     assert_eq!(
         app.sign_in("alice", "correct horse", "/account")
@@ -361,10 +363,23 @@ async fn sign_out_ends_the_session(app: TestApp) {
     let page = app.get("/logout").await.text().await.unwrap();
     assert!(page.contains("alice"));
     assert!(page.contains("action=\"/logout\""));
+    // Cancel leaves, signed in: a plain link, no form post.
+    assert!(
+        page.contains("<a class=\"button\" href=\"/\" id=\"cancel\">Cancel</a>"),
+        "{page}"
+    );
+    assert!(app.is_signed_in().await);
     let csrf = form_field(&page, "csrf_token").unwrap();
     let r = app.post_form("/logout", &[("csrf_token", &csrf)]).await;
     assert_eq!(r.status(), 200);
-    assert!(r.text().await.unwrap().contains("You are signed out"));
+    let done = r.text().await.unwrap();
+    assert!(done.contains("You are signed out"));
+    // The signed-out page leads back to the sign-in page.
+    assert!(
+        done.contains("<a href=\"/login\" id=\"sign-in-again\">Sign in again</a>"),
+        "{done}"
+    );
+    assert_eq!(app.get("/login").await.status(), 200);
     let page = app.get("/logout").await.text().await.unwrap();
     assert!(page.contains("You are not signed in"));
 }

@@ -19,6 +19,7 @@ mod logout;
 mod metrics;
 mod register;
 mod revoke;
+mod root;
 mod signup;
 mod token;
 mod userinfo;

@@ -22,6 +22,7 @@ backend_tests!(
     rfc7592_2_3_delete_revokes_the_apps_refresh_tokens,
     rfc8252_7_3_a_registered_loopback_redirect_uri_works_on_any_port,
     rfc7591_2_client_name_with_bidi_controls_or_invisible_characters_is_invalid_client_metadata,
+    rfc7591_2_oidc_core_5_4_identity_scopes_are_always_registrable,
 );
 
 mod open_registration {
@@ -759,4 +760,30 @@ async fn rfc7591_2_client_name_with_bidi_controls_or_invisible_characters_is_inv
     let mut body = service_app();
     body["client_name"] = json!("דוחות");
     registered(&app, body).await;
+}
+
+/// RFC 7591 §2 `scope`, OIDC Core §5.4 (and §3.1.2.1 for `openid`): a
+/// "Sign in with gatehouse" app registers with the identity scopes, which
+/// each person grants on the consent page, beside the registration scopes
+/// (here only `read`); anything else beyond those is still refused.
+async fn rfc7591_2_oidc_core_5_4_identity_scopes_are_always_registrable(app: TestApp) {
+    let mut body = native_app("http://127.0.0.1/cb");
+    body["scope"] = json!("openid profile email read");
+    let reg = registered(&app, body.clone()).await;
+    assert_eq!(reg["scope"], "openid profile email read");
+    body["scope"] = json!("openid");
+    let reg = registered(&app, body.clone()).await;
+    assert_eq!(reg["scope"], "openid");
+    let before = client_count(&app);
+    for scope in ["openid offline_access", "openid write"] {
+        body["scope"] = json!(scope);
+        let token = initial_token(&app, 1);
+        expect_error(
+            post_register(&app, Some(&token), &body).await,
+            400,
+            "invalid_client_metadata",
+        )
+        .await;
+    }
+    assert_eq!(client_count(&app), before);
 }

@@ -1,8 +1,8 @@
 //! `GET /.well-known/oauth-authorization-server` (RFC 8414) and
 //! `GET /.well-known/openid-configuration` (OpenID Connect Discovery 1.0
 //! §3): one document, naming the issuer and every endpoint, and advertising
-//! each feature (the device flow, introspection, revocation, the legacy
-//! grants) exactly while it is on.
+//! each feature (the device flow, introspection, revocation) exactly while
+//! it is on; built from the settings alone, never from the clients.
 
 use crate::harness::device::GRANT;
 use crate::harness::oidc::{alice_profile, code_flow, oidc_client, verify_id_token};
@@ -16,8 +16,15 @@ backend_tests!(
     rfc8414_metadata_advertises_the_device_flow,
     rfc8414_metadata_advertises_introspection,
     rfc8414_metadata_advertises_revocation,
-    rfc8414_password_is_advertised_only_when_a_client_has_it,
+    rfc8414_2_the_document_comes_from_the_settings_never_from_the_clients,
 );
+
+mod described_scopes {
+    use super::*;
+    backend_tests!(with |c| { c.scope_descriptions.insert("photos.print".into(), "Print your photos".into()); };
+        rfc8414_2_scopes_supported_has_the_scopes_the_operator_describes,
+    );
+}
 
 mod no_registration {
     use super::*;
@@ -57,10 +64,11 @@ async fn rfc8414_openid_configuration_is_the_same_document(app: TestApp) {
     // The same document, every field (RFC 8414 §7.1.2 registers OpenID
     // Connect's fields for it too).
     assert_eq!(a, b);
-    // The clients' scopes, and OpenID Connect's (issue 12).
+    // OpenID Connect's (issue 12) and the registration scopes (issue 28:
+    // not the clients').
     assert_eq!(
         a["scopes_supported"],
-        serde_json::json!(["email", "openid", "profile", "read", "write"])
+        serde_json::json!(["email", "openid", "profile", "read"])
     );
 }
 
@@ -91,7 +99,7 @@ async fn oidc_discovery_3_openid_configuration_has_the_provider_metadata(app: Te
         serde_json::json!(["RS256"])
     );
     let scopes = doc["scopes_supported"].as_array().unwrap();
-    for s in ["openid", "profile", "email", "read", "write"] {
+    for s in ["openid", "profile", "email", "read"] {
         assert!(scopes.contains(&s.into()), "{s} in {scopes:?}");
     }
     for flag in [
@@ -179,13 +187,42 @@ async fn rfc8414_metadata_advertises_revocation(app: TestApp) {
     assert!(methods.contains(&"none".into()));
 }
 
-async fn rfc8414_password_is_advertised_only_when_a_client_has_it(app: TestApp) {
-    let grants = |doc: serde_json::Value| doc["grant_types_supported"].clone();
-    let doc = app.metadata().await;
-    let g = grants(doc);
-    assert!(g.as_array().unwrap().contains(&"refresh_token".into()));
-    assert!(!g.as_array().unwrap().contains(&"password".into()));
+/// RFC 8414 §2: the document is the server's, from its settings: the same
+/// whichever clients exist (none of their rows is read to answer it). The
+/// legacy grants, which only an operator can give a client, are never
+/// advertised (RFC 9700 §2.4: password MUST NOT be used; §2.1.2: implicit
+/// SHOULD NOT), nor a scope only some client has (§2 `scopes_supported`:
+/// a server "MAY choose not to advertise some supported scope values").
+async fn rfc8414_2_the_document_comes_from_the_settings_never_from_the_clients(app: TestApp) {
+    let before = app.metadata().await;
+    let g = before["grant_types_supported"].as_array().unwrap();
+    assert!(g.contains(&"refresh_token".into()));
+    assert!(!g.contains(&"password".into()));
     app.password_client();
+    app.client(gatehouse::registry::NewClient {
+        name: "Legacy SPA".into(),
+        grant_types: vec!["implicit".into()],
+        redirect_uris: vec![crate::harness::REDIRECT.into()],
+        scope: "read admin".into(),
+        public: true,
+        ..Default::default()
+    });
+    for path in [
+        "/.well-known/oauth-authorization-server",
+        "/.well-known/openid-configuration",
+    ] {
+        assert_eq!(discovery(&app, path).await, before, "{path}");
+    }
+    // Served as JSON, cacheable.
+    let r = app.get("/.well-known/openid-configuration").await;
+    assert_eq!(r.headers()["content-type"], "application/json");
+    assert_eq!(r.headers()["cache-control"], "public, max-age=300");
+}
+
+async fn rfc8414_2_scopes_supported_has_the_scopes_the_operator_describes(app: TestApp) {
     let doc = app.metadata().await;
-    assert!(grants(doc).as_array().unwrap().contains(&"password".into()));
+    assert_eq!(
+        doc["scopes_supported"],
+        serde_json::json!(["email", "openid", "photos.print", "profile", "read"])
+    );
 }

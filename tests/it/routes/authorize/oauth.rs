@@ -247,12 +247,14 @@ async fn rfc6749_4_2_implicit_only_for_clients_registered_with_it(app: TestApp) 
         public: true,
         ..Default::default()
     });
+    // Never advertised (RFC 9700 §2.1.2: implicit SHOULD NOT be used); the
+    // client knows it has it.
     let meta = app.metadata().await;
-    assert!(meta["response_types_supported"]
-        .as_array()
-        .unwrap()
-        .contains(&"token".into()));
-    assert!(meta["grant_types_supported"]
+    assert_eq!(
+        meta["response_types_supported"],
+        serde_json::json!(["code"])
+    );
+    assert!(!meta["grant_types_supported"]
         .as_array()
         .unwrap()
         .contains(&"implicit".into()));
