@@ -40,6 +40,9 @@ pub enum StartError {
     Keys(#[from] tokens::TokenError),
     #[error("GATEHOUSE_KEYS_DIR (keys_dir): the server secret {0}")]
     Secret(#[from] private_files::FileError),
+    /// The keys folder is not the one the database was used with.
+    #[error("GATEHOUSE_KEYS_DIR (keys_dir): the folder {dir} lacks {what} that the database records; point GATEHOUSE_KEYS_DIR (--keys-dir) at the folder that holds them, or start with --new-keys (GATEHOUSE_NEW_KEYS=true) to make new ones on purpose (tokens signed before stop validating)")]
+    LostKeys { dir: String, what: String },
     #[error("GATEHOUSE_BIND (bind): cannot listen on {addr}: {reason}")]
     Bind { addr: String, reason: String },
 }
@@ -80,12 +83,33 @@ impl Application {
         store.migrate()?;
         store.check_writable()?;
         private_files::warn_if_readable_by_others(&config.keys_dir, "signing keys folder");
+        // A database that has signed with keys the folder lacks was used
+        // with another folder: refuse rather than quietly make new keys,
+        // unless asked to.
+        let keys_err = |e| match e {
+            // The keys folder was fine; the database refused.
+            tokens::TokenError::Store(e) => StartError::Database(e),
+            other => StartError::Keys(other),
+        };
+        let lost = tokens::keystore::lacking(&store, &config.keys_dir, clock.now())
+            .map_err(keys_err)?;
+        if !lost.is_empty() {
+            if !config.new_keys {
+                return Err(StartError::LostKeys {
+                    dir: config.keys_dir.display().to_string(),
+                    what: lost.what(),
+                });
+            }
+            tracing::warn!(
+                keys_dir = %config.keys_dir.display(),
+                "--new-keys: making new {} in place of the lost ones; tokens they signed no longer validate",
+                if lost.kids.is_empty() { "server secret" } else { "keys" },
+            );
+            tokens::keystore::forget_lost_keys(&store, &lost.kids, clock.now())
+                .map_err(keys_err)?;
+        }
         let keys =
-            tokens::Keys::load(&store, &config.keys_dir, clock.now()).map_err(|e| match e {
-                // The keys folder was fine; the database refused.
-                tokens::TokenError::Store(e) => StartError::Database(e),
-                other => StartError::Keys(other),
-            })?;
+            tokens::Keys::load(&store, &config.keys_dir, clock.now()).map_err(keys_err)?;
         let server_secret = crypto::ServerSecret::new(
             &private_files::load_or_create_server_secret(&config.keys_dir)?,
         );
@@ -96,8 +120,22 @@ impl Application {
             issuer = %issuer,
             database = store.kind().name(),
             kid = %signer,
+            signup = if config.signup_open { "open" } else { "off" },
+            registration = config.registration.name(),
+            access_token_ttl = config.access_token_ttl,
+            id_token_ttl = config.id_token_ttl,
+            auth_code_ttl = config.auth_code_ttl,
+            refresh_idle_ttl = config.refresh_idle_ttl,
+            refresh_max_ttl = config.refresh_max_ttl,
+            device_code_ttl = config.device_code_ttl,
             "gatehouse listening"
         );
+        if !lost.recorded {
+            // A first start: say what to do next.
+            tracing::info!(
+                "first start: create an admin with `gatehouse user create --username admin --admin --password-stdin`, then open {issuer}/apps"
+            );
+        }
 
         let state = web::Data::new(app::AppState {
             config,
