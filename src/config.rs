@@ -418,9 +418,8 @@ impl Config {
         }
 
         let (name, new_keys) = raw("new_keys");
-        let new_keys = parse_bool(&new_keys).ok_or_else(|| {
-            err(&name, format!("'{new_keys}' must be true or false"))
-        })?;
+        let new_keys = parse_bool(&new_keys)
+            .ok_or_else(|| err(&name, format!("'{new_keys}' must be true or false")))?;
 
         let (name, audience) = raw("audience");
         let audience = if audience.is_empty() {
@@ -797,5 +796,44 @@ mod tests {
         assert!(e.to_string().contains("GATEHOUSE_WORKERS"), "{e}");
         let e = load(&[], &[("GATEHOUSE_LOG_FORMAT", "xml")]).unwrap_err();
         assert!(e.to_string().contains("GATEHOUSE_LOG_FORMAT"), "{e}");
+    }
+
+    #[test]
+    fn misspelled_variables_get_the_nearest_setting_and_test_variables_none() {
+        assert_eq!(levenshtein("SINGUP", "SIGNUP"), 2);
+        assert_eq!(levenshtein("", "abc"), 3);
+        assert_eq!(levenshtein("kitten", "sitting"), 3);
+        let w = unknown_env_vars(
+            [
+                "GATEHOUSE_SINGUP",
+                "GATEHOUSE_BIND",
+                "GATEHOUSE_TEST_POSTGRES_URL",
+                "GATEHOUSE_TEST_RECIPES_DIR",
+                "GATEHOUSE_CLIENT_ID",
+                "PATH",
+                "GATEHOUSE_ZZZZZZZZZZ",
+            ]
+            .map(String::from),
+        );
+        assert_eq!(
+            w,
+            vec![
+                "GATEHOUSE_SINGUP is not a setting; did you mean GATEHOUSE_SIGNUP?".to_string(),
+                "GATEHOUSE_ZZZZZZZZZZ is not a setting (see gatehouse serve --help)".to_string(),
+            ]
+        );
+        assert_eq!(line_and_column("a = 1\nbé = x", 11), (2, 5));
+    }
+
+    #[test]
+    fn new_keys_is_a_switch_and_redaction_hides_passwords() {
+        assert!(!load(&[], &[]).unwrap().new_keys);
+        assert!(load(&[("new_keys", "true")], &[]).unwrap().new_keys);
+        assert!(load(&[], &[("GATEHOUSE_NEW_KEYS", "maybe")]).is_err());
+        assert_eq!(
+            redacted("database_url", "postgres://u:pw@h/d"),
+            "postgres://u:***@h/d"
+        );
+        assert_eq!(redacted("bind", "127.0.0.1:1"), "127.0.0.1:1");
     }
 }

@@ -41,8 +41,8 @@ pub enum StartError {
     #[error("GATEHOUSE_KEYS_DIR (keys_dir): the server secret {0}")]
     Secret(#[from] private_files::FileError),
     /// The keys folder is not the one the database was used with.
-    #[error("GATEHOUSE_KEYS_DIR (keys_dir): the folder {dir} lacks {what} that the database records; point GATEHOUSE_KEYS_DIR (--keys-dir) at the folder that holds them, or start with --new-keys (GATEHOUSE_NEW_KEYS=true) to make new ones on purpose (tokens signed before stop validating)")]
-    LostKeys { dir: String, what: String },
+    #[error("GATEHOUSE_KEYS_DIR (keys_dir): {0}")]
+    LostKeys(String),
     #[error("GATEHOUSE_BIND (bind): cannot listen on {addr}: {reason}")]
     Bind { addr: String, reason: String },
 }
@@ -91,14 +91,11 @@ impl Application {
             tokens::TokenError::Store(e) => StartError::Database(e),
             other => StartError::Keys(other),
         };
-        let lost = tokens::keystore::lacking(&store, &config.keys_dir, clock.now())
-            .map_err(keys_err)?;
+        let lost =
+            tokens::keystore::lacking(&store, &config.keys_dir, clock.now()).map_err(keys_err)?;
         if !lost.is_empty() {
             if !config.new_keys {
-                return Err(StartError::LostKeys {
-                    dir: config.keys_dir.display().to_string(),
-                    what: lost.what(),
-                });
+                return Err(StartError::LostKeys(lost.refusal(&config.keys_dir)));
             }
             tracing::warn!(
                 keys_dir = %config.keys_dir.display(),
@@ -108,13 +105,18 @@ impl Application {
             tokens::keystore::forget_lost_keys(&store, &lost.kids, clock.now())
                 .map_err(keys_err)?;
         }
-        let keys =
-            tokens::Keys::load(&store, &config.keys_dir, clock.now()).map_err(keys_err)?;
+        let keys = tokens::Keys::load(&store, &config.keys_dir, clock.now()).map_err(keys_err)?;
         let server_secret = crypto::ServerSecret::new(
             &private_files::load_or_create_server_secret(&config.keys_dir)?,
         );
         let signer = keys.current().signer.kid.clone();
 
+        if !lost.recorded {
+            // A first start: say what to do next.
+            tracing::info!(
+                "first start: create an admin with `gatehouse user create --username admin --admin --password-stdin`, then open {issuer}/apps"
+            );
+        }
         tracing::info!(
             listen = %local,
             issuer = %issuer,
@@ -130,12 +132,6 @@ impl Application {
             device_code_ttl = config.device_code_ttl,
             "gatehouse listening"
         );
-        if !lost.recorded {
-            // A first start: say what to do next.
-            tracing::info!(
-                "first start: create an admin with `gatehouse user create --username admin --admin --password-stdin`, then open {issuer}/apps"
-            );
-        }
 
         let state = web::Data::new(app::AppState {
             config,

@@ -56,7 +56,8 @@ fn check(settings: &SettingsArgs) -> i32 {
             Origin::Default => "default".to_string(),
             Origin::File => format!(
                 "file {}",
-                file.as_ref().map_or(String::new(), |p| p.display().to_string())
+                file.as_ref()
+                    .map_or(String::new(), |p| p.display().to_string())
             ),
             Origin::Env => format!("env {}", s.env),
             Origin::Flag => format!("flag --{}", s.flag),
@@ -66,7 +67,10 @@ fn check(settings: &SettingsArgs) -> i32 {
         println!("{:width$} = {value}  [{from}]", s.key);
     }
     if !scopes.is_empty() {
-        println!("scope_descriptions: {} scope(s) described [file]", scopes.len());
+        println!(
+            "scope_descriptions: {} scope(s) described [file]",
+            scopes.len()
+        );
     }
 
     match Config::from_values(&src, &values, scopes) {
@@ -115,13 +119,10 @@ fn check_files(c: &Config) -> Vec<String> {
     }
     let mut problems = Vec::new();
     match crate::tokens::keystore::lacking(&store, &c.keys_dir, clock.now()) {
-        Ok(lost) if !lost.is_empty() && !c.new_keys => problems.push(
-            crate::StartError::LostKeys {
-                dir: c.keys_dir.display().to_string(),
-                what: lost.what(),
-            }
-            .to_string(),
-        ),
+        Ok(lost) if !lost.is_empty() && !c.new_keys => problems.push(format!(
+            "GATEHOUSE_KEYS_DIR (keys_dir): {}",
+            lost.refusal(&c.keys_dir)
+        )),
         Ok(lost) if !lost.is_empty() => println!(
             "keys: {} lacks {}; --new-keys makes new ones",
             c.keys_dir.display(),

@@ -73,11 +73,7 @@ fn shown_settings(keep: impl Fn(&Setting) -> bool, global: bool) -> Vec<Arg> {
     SETTINGS
         .iter()
         .filter(|s| keep(s))
-        .map(|s| {
-            setting_arg(s)
-                .global(global)
-                .help_heading(SERVER_HEADING)
-        })
+        .map(|s| setting_arg(s).global(global).help_heading(SERVER_HEADING))
         .collect()
 }
 
@@ -86,10 +82,7 @@ fn serve_settings() -> Vec<Arg> {
 }
 
 fn keys_settings() -> Vec<Arg> {
-    shown_settings(
-        |s| matches!(s.key, "keys_dir" | "key_rotation_delay"),
-        true,
-    )
+    shown_settings(|s| matches!(s.key, "keys_dir" | "key_rotation_delay"), true)
 }
 
 fn healthcheck_settings() -> Vec<Arg> {
@@ -223,7 +216,11 @@ fn init_logging(config: &Config, default_quiet: bool) {
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
     // The framework's own lines ("starting 4 workers", ...) only when asked
     // for: by name, or at debug and below.
-    if !level.contains("actix") && filter.max_level_hint().is_none_or(|l| l <= LevelFilter::INFO) {
+    if !level.contains("actix")
+        && filter
+            .max_level_hint()
+            .is_none_or(|l| l <= LevelFilter::INFO)
+    {
         for quiet in ["actix_server=warn", "actix_web=warn", "actix_http=warn"] {
             if let Ok(d) = quiet.parse() {
                 filter = filter.add_directive(d);
@@ -404,6 +401,22 @@ mod tests {
         let config = cli.settings.load().unwrap();
         assert_eq!(config.bind, "127.0.0.1:9");
         assert_eq!(config.access_token_ttl, 30);
+    }
+
+    /// The flags `serve --help` shows are the serve command's own; their
+    /// values reach the settings as the global flags' do.
+    #[test]
+    fn serve_settings_and_the_new_keys_switch_reach_the_settings() {
+        let cli =
+            Cli::try_parse_from(["gatehouse", "serve", "--bind", "127.0.0.1:9", "--new-keys"])
+                .unwrap();
+        assert_eq!(cli.settings.flags.get("bind").unwrap(), "127.0.0.1:9");
+        assert!(cli.settings.load().unwrap().new_keys);
+        let cli = Cli::try_parse_from(["gatehouse", "--new-keys", "serve"]).unwrap();
+        assert!(matches!(cli.command, Command::Serve));
+        assert!(cli.settings.load().unwrap().new_keys);
+        let cli = Cli::try_parse_from(["gatehouse", "keys", "rotate", "--keys-dir", "k"]).unwrap();
+        assert_eq!(cli.settings.flags.get("keys_dir").unwrap(), "k");
     }
 
     #[test]

@@ -127,6 +127,17 @@ impl Lacking {
     }
 }
 
+impl Lacking {
+    /// Why `serve` will not start on `dir`, and the two ways on.
+    pub fn refusal(&self, dir: &Path) -> String {
+        format!(
+            "the folder {} lacks {} this database was used with; point GATEHOUSE_KEYS_DIR (--keys-dir) at the folder that holds them, or start with --new-keys (GATEHOUSE_NEW_KEYS=true) to make new ones on purpose (tokens signed before stop validating)",
+            dir.display(),
+            self.what()
+        )
+    }
+}
+
 /// Compares the keys folder with the `signing_keys` table (see `Lacking`).
 /// Reads only; a missing folder lacks everything.
 pub fn lacking(store: &Store, dir: &Path, now: i64) -> Result<Lacking, TokenError> {
