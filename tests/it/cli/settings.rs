@@ -110,7 +110,19 @@ fn commands_other_than_serve_and_migrate_refuse_a_missing_database_and_create_no
     ];
     let expected = w.dir.path().join("gatehouse.db");
     for args in commands {
-        let o = w.run_with_stdin(args, "a long enough password\n");
+        // A password on standard input, which the command may not read.
+        let mut child = w
+            .cmd(args)
+            .stdin(std::process::Stdio::piped())
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .unwrap();
+        let _ = std::io::Write::write_all(
+            &mut child.stdin.take().unwrap(),
+            b"a long enough password\n",
+        );
+        let o = child.wait_with_output().unwrap();
         one_line_failure(&o, 2, "GATEHOUSE_DATABASE_URL");
         let err = stderr(&o);
         assert!(
