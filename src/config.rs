@@ -20,6 +20,9 @@ pub struct Config {
     /// `None` means "http:// + the bound address", decided once bound.
     pub issuer: Option<String>,
     pub keys_dir: PathBuf,
+    /// Start even when the keys folder lacks the signing keys or the
+    /// server secret the database records, making new ones on purpose.
+    pub new_keys: bool,
     /// `None` means "the issuer".
     pub audience: Option<String>,
     pub access_token_ttl: i64,
@@ -66,6 +69,16 @@ pub enum Registration {
     Open,
     /// No endpoint, not advertised.
     Off,
+}
+
+impl Registration {
+    pub fn name(self) -> &'static str {
+        match self {
+            Registration::Token => "token",
+            Registration::Open => "open",
+            Registration::Off => "off",
+        }
+    }
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -134,6 +147,14 @@ pub const SETTINGS: &[Setting] = &[
         default: "./keys",
         value_name: "DIR",
         help: "Folder of the signing keys and the server secret (created on first start)",
+    },
+    Setting {
+        key: "new_keys",
+        flag: "new-keys",
+        env: "GATEHOUSE_NEW_KEYS",
+        default: "false",
+        value_name: "BOOL",
+        help: "Start although the keys folder lacks the signing keys or server secret the database records: make new ones on purpose (tokens and forms signed before stop working)",
     },
     Setting {
         key: "audience",
@@ -299,25 +320,92 @@ pub struct Sources<'a> {
     pub env: &'a dyn Fn(&str) -> Option<String>,
 }
 
+/// Where a setting's value came from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Origin {
+    Default,
+    File,
+    Env,
+    Flag,
+}
+
+impl Origin {
+    pub fn name(self) -> &'static str {
+        match self {
+            Origin::Default => "default",
+            Origin::File => "file",
+            Origin::Env => "env",
+            Origin::Flag => "flag",
+        }
+    }
+}
+
+/// One setting's raw value and where it came from.
+pub struct Effective {
+    pub setting: &'static Setting,
+    pub value: String,
+    pub origin: Origin,
+}
+
+/// The raw value of every setting, by precedence: flag > environment >
+/// file > default. `file` holds the file's plain settings.
+pub fn effective(src: &Sources, file: &BTreeMap<String, String>) -> Vec<Effective> {
+    SETTINGS
+        .iter()
+        .map(|s| {
+            let (value, origin) = if let Some(v) = src.flags.get(s.key) {
+                (v.clone(), Origin::Flag)
+            } else if let Some(v) = (src.env)(s.env) {
+                (v, Origin::Env)
+            } else if let Some(v) = file.get(s.key) {
+                (v.clone(), Origin::File)
+            } else {
+                (s.default.to_string(), Origin::Default)
+            };
+            Effective {
+                setting: s,
+                value,
+                origin,
+            }
+        })
+        .collect()
+}
+
+/// The value as it may be shown: a URL's password and a secret's value
+/// replaced by `***`.
+pub fn redacted(key: &str, value: &str) -> String {
+    if key.contains("secret") || key.contains("password") {
+        if value.is_empty() {
+            String::new()
+        } else {
+            "***".to_string()
+        }
+    } else if key.ends_with("_url") {
+        crate::store::redact_url(value)
+    } else {
+        value.to_string()
+    }
+}
+
 impl Config {
     pub fn load(src: &Sources) -> Result<Config, ConfigError> {
         let (file, scope_descriptions) = read_file(src.config_path.as_deref())?;
+        Config::from_values(src, &file, scope_descriptions)
+    }
+
+    /// Parses and checks the values of `effective(src, file)`.
+    pub fn from_values(
+        src: &Sources,
+        file: &BTreeMap<String, String>,
+        scope_descriptions: BTreeMap<String, String>,
+    ) -> Result<Config, ConfigError> {
+        let values = effective(src, file);
         let raw = |key: &str| -> (String, String) {
-            let Some(s) = SETTINGS.iter().find(|s| s.key == key) else {
+            match values.iter().find(|e| e.setting.key == key) {
+                Some(e) => (format!("{} ({})", e.setting.env, key), e.value.clone()),
                 // Every key asked for below is in the table.
-                return (key.to_string(), String::new());
-            };
-            let name = format!("{} ({})", s.env, s.key);
-            if let Some(v) = src.flags.get(key) {
-                return (name, v.clone());
+                None => (key.to_string(), String::new()),
             }
-            if let Some(v) = (src.env)(s.env) {
-                return (name, v);
-            }
-            if let Some(v) = file.get(key) {
-                return (name, v.clone());
-            }
-            (name, s.default.to_string())
         };
 
         let (name, database_url) = raw("database_url");
@@ -347,6 +435,10 @@ impl Config {
         if keys_dir.is_empty() {
             return Err(err(&name, "must not be empty"));
         }
+
+        let (name, new_keys) = raw("new_keys");
+        let new_keys = parse_bool(&new_keys)
+            .ok_or_else(|| err(&name, format!("'{new_keys}' must be true or false")))?;
 
         let (name, audience) = raw("audience");
         let audience = if audience.is_empty() {
@@ -431,6 +523,7 @@ impl Config {
             bind,
             issuer,
             keys_dir: PathBuf::from(keys_dir),
+            new_keys,
             audience,
             access_token_ttl: seconds("access_token_ttl", 1)?,
             id_token_ttl: seconds("id_token_ttl", 1)?,
@@ -475,25 +568,38 @@ impl Config {
     }
 }
 
-type FileValues = (BTreeMap<String, String>, BTreeMap<String, String>);
+pub type FileValues = (BTreeMap<String, String>, BTreeMap<String, String>);
 
-/// The file's plain settings, and its `[scope_descriptions]` table.
-fn read_file(explicit: Option<&Path>) -> Result<FileValues, ConfigError> {
-    let path = match explicit {
-        Some(p) => p.to_path_buf(),
+/// The config file to read: `--config PATH`, else `gatehouse.toml` when
+/// present.
+pub fn config_file(explicit: Option<&Path>) -> Option<PathBuf> {
+    match explicit {
+        Some(p) => Some(p.to_path_buf()),
         None => {
             let p = PathBuf::from("gatehouse.toml");
-            if !p.exists() {
-                return Ok(Default::default());
-            }
-            p
+            p.exists().then_some(p)
         }
+    }
+}
+
+/// The file's plain settings, and its `[scope_descriptions]` table.
+pub fn read_file(explicit: Option<&Path>) -> Result<FileValues, ConfigError> {
+    let Some(path) = config_file(explicit) else {
+        return Ok(Default::default());
     };
     let name = format!("--config {}", path.display());
     let text = std::fs::read_to_string(&path).map_err(|e| err(&name, e.to_string()))?;
-    let table: toml::Table = text
-        .parse()
-        .map_err(|e: toml::de::Error| err(&name, e.message().to_string()))?;
+    let table: toml::Table = text.parse().map_err(|e: toml::de::Error| {
+        let at = e
+            .span()
+            .map(|s| {
+                let (line, column) = line_and_column(&text, s.start);
+                format!("line {line}, column {column}: ")
+            })
+            .unwrap_or_default();
+        let message = e.message().lines().next().unwrap_or("").trim().to_string();
+        err(&name, format!("{at}{message}"))
+    })?;
     let mut out = BTreeMap::new();
     let mut scopes = BTreeMap::new();
     for (k, v) in table {
@@ -516,16 +622,25 @@ fn read_file(explicit: Option<&Path>) -> Result<FileValues, ConfigError> {
             continue;
         }
         if !SETTINGS.iter().any(|s| s.key == k) {
-            return Err(err(&name, format!("unknown key '{k}'")));
+            let known = SETTINGS
+                .iter()
+                .map(|s| s.key)
+                .chain(std::iter::once("scope_descriptions"));
+            let hint = match closest(&k, known) {
+                Some(s) => format!("; did you mean '{s}'?"),
+                None => " (see gatehouse serve --help)".to_string(),
+            };
+            return Err(err(&name, format!("unknown key '{k}'{hint}")));
         }
         let v = match v {
             toml::Value::String(s) => s,
             toml::Value::Integer(i) => i.to_string(),
+            toml::Value::Boolean(b) => b.to_string(),
             other => {
                 return Err(err(
                     &name,
                     format!(
-                        "key '{k}' must be a string or a number, not {}",
+                        "key '{k}' must be a string, a number or true/false, not {}",
                         other.type_str()
                     ),
                 ))
@@ -534,6 +649,83 @@ fn read_file(explicit: Option<&Path>) -> Result<FileValues, ConfigError> {
         out.insert(k, v);
     }
     Ok((out, scopes))
+}
+
+/// The 1-based line and column (in characters) of byte `offset` in `text`.
+fn line_and_column(text: &str, offset: usize) -> (usize, usize) {
+    let mut end = offset.min(text.len());
+    while !text.is_char_boundary(end) {
+        end -= 1;
+    }
+    let before = &text[..end];
+    let line = before.matches('\n').count() + 1;
+    let column = before.rsplit('\n').next().map_or(0, |l| l.chars().count()) + 1;
+    (line, column)
+}
+
+/// The variables of the environment that look like settings but are not:
+/// each `GATEHOUSE_*` name not in the table, with a warning that suggests
+/// the nearest setting. `GATEHOUSE_TEST_*` (the test harness's and CI's)
+/// and the sample device client's variables are not settings of the
+/// server and pass without a word.
+pub fn unknown_env_vars(names: impl IntoIterator<Item = String>) -> Vec<String> {
+    const OTHERS: &[&str] = &[
+        // examples/device_login.rs
+        "GATEHOUSE_CLIENT_ID",
+        "GATEHOUSE_CLIENT_SECRET",
+        "GATEHOUSE_SCOPE",
+    ];
+    let mut out: Vec<String> = names
+        .into_iter()
+        .filter(|n| n.starts_with("GATEHOUSE_") && !n.starts_with("GATEHOUSE_TEST_"))
+        .filter(|n| !OTHERS.contains(&n.as_str()))
+        .filter(|n| !SETTINGS.iter().any(|s| s.env == n))
+        .map(|n| match closest(&n, SETTINGS.iter().map(|s| s.env)) {
+            Some(s) => format!("{n} is not a setting; did you mean {s}?"),
+            None => format!("{n} is not a setting (see gatehouse serve --help)"),
+        })
+        .collect();
+    out.sort();
+    out
+}
+
+/// The candidate nearest to `name` by edit distance, when near enough to
+/// be a misspelling of it (about one edit in three characters).
+fn closest<'a>(name: &str, candidates: impl IntoIterator<Item = &'a str>) -> Option<&'a str> {
+    let name = name.to_ascii_lowercase();
+    candidates
+        .into_iter()
+        .map(|c| (levenshtein(&name, &c.to_ascii_lowercase()), c))
+        .filter(|(d, c)| *d <= (c.trim_start_matches("GATEHOUSE_").len() / 3).max(1))
+        .min_by_key(|(d, _)| *d)
+        .map(|(_, c)| c)
+}
+
+/// The number of single-character insertions, deletions and substitutions
+/// that turn `a` into `b`.
+fn levenshtein(a: &str, b: &str) -> usize {
+    let b: Vec<char> = b.chars().collect();
+    let mut row: Vec<usize> = (0..=b.len()).collect();
+    for (i, ca) in a.chars().enumerate() {
+        let mut diagonal = row[0];
+        row[0] = i + 1;
+        for (j, cb) in b.iter().enumerate() {
+            let above = row[j + 1];
+            row[j + 1] = (diagonal + usize::from(ca != *cb))
+                .min(above + 1)
+                .min(row[j] + 1);
+            diagonal = above;
+        }
+    }
+    row[b.len()]
+}
+
+fn parse_bool(v: &str) -> Option<bool> {
+    match v.trim().to_ascii_lowercase().as_str() {
+        "true" | "1" | "yes" | "on" => Some(true),
+        "false" | "0" | "no" | "off" | "" => Some(false),
+        _ => None,
+    }
 }
 
 fn check_bind(bind: &str) -> Result<(), String> {
@@ -624,5 +816,44 @@ mod tests {
         assert!(e.to_string().contains("GATEHOUSE_WORKERS"), "{e}");
         let e = load(&[], &[("GATEHOUSE_LOG_FORMAT", "xml")]).unwrap_err();
         assert!(e.to_string().contains("GATEHOUSE_LOG_FORMAT"), "{e}");
+    }
+
+    #[test]
+    fn misspelled_variables_get_the_nearest_setting_and_test_variables_none() {
+        assert_eq!(levenshtein("SINGUP", "SIGNUP"), 2);
+        assert_eq!(levenshtein("", "abc"), 3);
+        assert_eq!(levenshtein("kitten", "sitting"), 3);
+        let w = unknown_env_vars(
+            [
+                "GATEHOUSE_SINGUP",
+                "GATEHOUSE_BIND",
+                "GATEHOUSE_TEST_POSTGRES_URL",
+                "GATEHOUSE_TEST_RECIPES_DIR",
+                "GATEHOUSE_CLIENT_ID",
+                "PATH",
+                "GATEHOUSE_ZZZZZZZZZZ",
+            ]
+            .map(String::from),
+        );
+        assert_eq!(
+            w,
+            vec![
+                "GATEHOUSE_SINGUP is not a setting; did you mean GATEHOUSE_SIGNUP?".to_string(),
+                "GATEHOUSE_ZZZZZZZZZZ is not a setting (see gatehouse serve --help)".to_string(),
+            ]
+        );
+        assert_eq!(line_and_column("a = 1\nbé = x", 11), (2, 5));
+    }
+
+    #[test]
+    fn new_keys_is_a_switch_and_redaction_hides_passwords() {
+        assert!(!load(&[], &[]).unwrap().new_keys);
+        assert!(load(&[("new_keys", "true")], &[]).unwrap().new_keys);
+        assert!(load(&[], &[("GATEHOUSE_NEW_KEYS", "maybe")]).is_err());
+        assert_eq!(
+            redacted("database_url", "postgres://u:pw@h/d"),
+            "postgres://u:***@h/d"
+        );
+        assert_eq!(redacted("bind", "127.0.0.1:1"), "127.0.0.1:1");
     }
 }

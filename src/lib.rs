@@ -40,6 +40,9 @@ pub enum StartError {
     Keys(#[from] tokens::TokenError),
     #[error("GATEHOUSE_KEYS_DIR (keys_dir): the server secret {0}")]
     Secret(#[from] private_files::FileError),
+    /// The keys folder is not the one the database was used with.
+    #[error("GATEHOUSE_KEYS_DIR (keys_dir): {0}")]
+    LostKeys(String),
     #[error("GATEHOUSE_BIND (bind): cannot listen on {addr}: {reason}")]
     Bind { addr: String, reason: String },
 }
@@ -80,22 +83,59 @@ impl Application {
         store.migrate()?;
         store.check_writable()?;
         private_files::warn_if_readable_by_others(&config.keys_dir, "signing keys folder");
-        let keys =
-            tokens::Keys::load(&store, &config.keys_dir, clock.now()).map_err(|e| match e {
-                // The keys folder was fine; the database refused.
-                tokens::TokenError::Store(e) => StartError::Database(e),
-                other => StartError::Keys(other),
-            })?;
+        // A database that has signed with keys the folder lacks was used
+        // with another folder: refuse rather than quietly make new keys,
+        // unless asked to.
+        let keys_err = |e| match e {
+            // The keys folder was fine; the database refused.
+            tokens::TokenError::Store(e) => StartError::Database(e),
+            other => StartError::Keys(other),
+        };
+        let lost =
+            tokens::keystore::lacking(&store, &config.keys_dir, clock.now()).map_err(keys_err)?;
+        if !lost.is_empty() {
+            if !config.new_keys {
+                return Err(StartError::LostKeys(lost.refusal(&config.keys_dir)));
+            }
+            tracing::warn!(
+                keys_dir = %config.keys_dir.display(),
+                "--new-keys: making new {} in place of the lost ones; tokens they signed no longer validate",
+                if lost.kids.is_empty() { "server secret" } else { "keys" },
+            );
+            tokens::keystore::forget_lost_keys(&store, &lost.kids, clock.now())
+                .map_err(keys_err)?;
+        }
+        let keys = tokens::Keys::load(&store, &config.keys_dir, clock.now()).map_err(keys_err)?;
         let server_secret = crypto::ServerSecret::new(
             &private_files::load_or_create_server_secret(&config.keys_dir)?,
         );
         let signer = keys.current().signer.kid.clone();
 
+        if !lost.recorded {
+            // A first start: say what to do next.
+            tracing::info!(
+                "first start: create an admin with `gatehouse user create --username admin --admin --password-stdin`, then open {issuer}/apps"
+            );
+        }
+        if plain_http_off_loopback(&issuer) {
+            tracing::warn!(
+                issuer = %issuer,
+                "the issuer is plain http on a network address: cookies are Secure only over https, so sessions and CSRF cookies travel in the clear; put gatehouse behind a TLS proxy and set an https issuer (README: Behind a reverse proxy)"
+            );
+        }
         tracing::info!(
             listen = %local,
             issuer = %issuer,
             database = store.kind().name(),
             kid = %signer,
+            signup = if config.signup_open { "open" } else { "off" },
+            registration = config.registration.name(),
+            access_token_ttl = config.access_token_ttl,
+            id_token_ttl = config.id_token_ttl,
+            auth_code_ttl = config.auth_code_ttl,
+            refresh_idle_ttl = config.refresh_idle_ttl,
+            refresh_max_ttl = config.refresh_max_ttl,
+            device_code_ttl = config.device_code_ttl,
             "gatehouse listening"
         );
 
@@ -161,4 +201,19 @@ impl Application {
     pub async fn run_until_stopped(self) -> std::io::Result<()> {
         self.server.await
     }
+}
+
+/// An `http://` issuer whose host is not a loopback address: only for
+/// trying gatehouse on one machine, never on a network.
+fn plain_http_off_loopback(issuer: &str) -> bool {
+    let Ok(url) = url::Url::parse(issuer) else {
+        return false;
+    };
+    let loopback = match url.host() {
+        Some(url::Host::Domain(d)) => d.eq_ignore_ascii_case("localhost"),
+        Some(url::Host::Ipv4(ip)) => ip.is_loopback(),
+        Some(url::Host::Ipv6(ip)) => ip.is_loopback(),
+        None => false,
+    };
+    url.scheme() == "http" && !loopback
 }

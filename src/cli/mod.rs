@@ -1,14 +1,18 @@
 //! The command line: one clap tree, one file per command group. Every
 //! command takes the same settings as `serve` and fails with one line.
+//! `--help` shows each command's own options and the few settings every
+//! command reads; the server's settings are listed by `serve --help`
+//! (every command still accepts them).
 
 mod client;
+mod config;
 mod healthcheck;
 mod keys;
 mod registration_token;
 mod serve;
 mod user;
 
-use crate::config::{Config, ConfigError, LogFormat, Sources, SETTINGS};
+use crate::config::{Config, ConfigError, LogFormat, Setting, Sources, SETTINGS};
 use clap::{Arg, Parser, Subcommand};
 use std::collections::BTreeMap;
 use std::path::PathBuf;
@@ -17,7 +21,8 @@ use std::path::PathBuf;
 #[command(
     name = "gatehouse",
     version,
-    about = "A standalone OAuth 2.0 authorization server"
+    about = "A standalone OAuth 2.0 authorization server",
+    after_help = "The server's settings (--bind, --issuer, --keys-dir, the token lifetimes, ...) are listed by `gatehouse serve --help`; every command accepts them."
 )]
 pub struct Cli {
     #[command(flatten)]
@@ -38,6 +43,51 @@ pub struct SettingsArgs {
 }
 
 const SETTINGS_HEADING: &str = "Settings (flag > environment > gatehouse.toml > default)";
+const SERVER_HEADING: &str = "Server settings (flag > environment > gatehouse.toml > default)";
+
+/// The settings every command reads, shown in every command's `--help`.
+/// The others are the server's: accepted everywhere, shown by the
+/// commands that use them (`serve_settings`, `keys_settings`, ...).
+const COMMON_SETTINGS: &[&str] = &["database_url", "log", "log_format"];
+
+/// A setting as a flag. A `BOOL` setting is a switch (`--new-keys`) that
+/// also takes `--new-keys=false`.
+fn setting_arg(s: &Setting) -> Arg {
+    let arg = Arg::new(s.key)
+        .long(s.flag)
+        .value_name(s.value_name)
+        .help(format!("{} [env: {}]", s.help, s.env));
+    if s.value_name == "BOOL" {
+        arg.num_args(0..=1)
+            .require_equals(true)
+            .default_missing_value("true")
+    } else {
+        arg
+    }
+}
+
+/// Flags of a command's own for the settings it uses: shown in its
+/// `--help` under the server settings' heading. The values reach
+/// `SettingsArgs` as the global flags' would (clap matches by id).
+fn shown_settings(keep: impl Fn(&Setting) -> bool, global: bool) -> Vec<Arg> {
+    SETTINGS
+        .iter()
+        .filter(|s| keep(s))
+        .map(|s| setting_arg(s).global(global).help_heading(SERVER_HEADING))
+        .collect()
+}
+
+fn serve_settings() -> Vec<Arg> {
+    shown_settings(|s| !COMMON_SETTINGS.contains(&s.key), false)
+}
+
+fn keys_settings() -> Vec<Arg> {
+    shown_settings(|s| matches!(s.key, "keys_dir" | "key_rotation_delay"), true)
+}
+
+fn healthcheck_settings() -> Vec<Arg> {
+    shown_settings(|s| s.key == "bind", false)
+}
 
 impl clap::Args for SettingsArgs {
     fn augment_args(cmd: clap::Command) -> clap::Command {
@@ -52,12 +102,10 @@ impl clap::Args for SettingsArgs {
         );
         SETTINGS.iter().fold(cmd, |cmd, s| {
             cmd.arg(
-                Arg::new(s.key)
-                    .long(s.flag)
-                    .value_name(s.value_name)
+                setting_arg(s)
                     .global(true)
                     .help_heading(SETTINGS_HEADING)
-                    .help(format!("{} [env: {}]", s.help, s.env)),
+                    .hide(!COMMON_SETTINGS.contains(&s.key)),
             )
         })
     }
@@ -101,6 +149,7 @@ impl SettingsArgs {
 #[derive(Debug, Subcommand)]
 pub enum Command {
     /// Run the server (applies migrations and creates keys on first start).
+    #[command(args = serve_settings())]
     Serve,
     /// Apply pending database migrations and exit.
     Migrate {
@@ -111,6 +160,7 @@ pub enum Command {
     },
     /// Ask the running server's /healthz (for container health checks);
     /// exits 0 when it answers 200.
+    #[command(args = healthcheck_settings())]
     Healthcheck {
         /// The path to ask, e.g. /readyz to include the database.
         #[arg(long, default_value = "/healthz")]
@@ -126,8 +176,11 @@ pub enum Command {
     #[command(subcommand)]
     RegistrationToken(registration_token::RegistrationTokenCommand),
     /// Manage signing keys.
-    #[command(subcommand)]
+    #[command(subcommand, args = keys_settings())]
     Keys(keys::KeysCommand),
+    /// Check the settings: print each one's value and where it came from.
+    #[command(subcommand)]
+    Config(config::ConfigCommand),
 }
 
 /// A failure to report: one line, and the exit code.
@@ -152,15 +205,35 @@ impl Failure {
 }
 
 fn init_logging(config: &Config, default_quiet: bool) {
+    use std::io::IsTerminal;
+    use tracing_subscriber::filter::LevelFilter;
     let level = if default_quiet && std::env::var("GATEHOUSE_LOG").is_err() {
         "warn".to_string()
     } else {
         config.log.clone()
     };
-    let filter = tracing_subscriber::EnvFilter::try_new(&level)
+    let mut filter = tracing_subscriber::EnvFilter::try_new(&level)
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    // The framework's own lines ("starting 4 workers", ...) only when asked
+    // for: by name, or at debug and below.
+    if !level.contains("actix")
+        && filter
+            .max_level_hint()
+            .is_none_or(|l| l <= LevelFilter::INFO)
+    {
+        for quiet in ["actix_server=warn", "actix_web=warn", "actix_http=warn"] {
+            if let Ok(d) = quiet.parse() {
+                filter = filter.add_directive(d);
+            }
+        }
+    }
+    // Colour only for a person at a terminal, and never with NO_COLOR
+    // (no-color.org: set and not empty).
+    let ansi = std::io::stderr().is_terminal()
+        && std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty());
     let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
+        .with_ansi(ansi)
         .with_writer(std::io::stderr);
     let _ = match config.log_format {
         LogFormat::Json => builder.json().flatten_event(true).try_init(),
@@ -175,6 +248,10 @@ pub fn run(cli: Cli) -> i32 {
     // hashes, e-mail addresses and private keys.
     #[cfg(unix)]
     rustix::process::umask(rustix::fs::Mode::from_raw_mode(0o077));
+    if let Command::Config(cmd) = &cli.command {
+        // Reports every problem itself, a bad value included.
+        return config::run(cmd, &cli.settings);
+    }
     let config = match cli.settings.load() {
         Ok(c) => c,
         Err(e) => {
@@ -183,6 +260,9 @@ pub fn run(cli: Cli) -> i32 {
         }
     };
     init_logging(&config, !matches!(cli.command, Command::Serve));
+    for warning in crate::config::unknown_env_vars(env_names()) {
+        tracing::warn!("{warning}");
+    }
     let result = match cli.command {
         Command::Serve => serve::serve(config),
         Command::Migrate { check: false } => serve::migrate(&config),
@@ -192,6 +272,7 @@ pub fn run(cli: Cli) -> i32 {
         Command::User(cmd) => user::run(cmd, &config),
         Command::RegistrationToken(cmd) => registration_token::run(cmd, &config),
         Command::Keys(cmd) => keys::run(cmd, &config),
+        Command::Config(_) => Ok(()),
     };
     match result {
         Ok(()) => 0,
@@ -235,7 +316,37 @@ fn block_on<F: std::future::Future>(f: F) -> Result<F::Output, Failure> {
     Ok(rt.block_on(f))
 }
 
+/// The names of this process's environment variables.
+fn env_names() -> Vec<String> {
+    std::env::vars_os()
+        .filter_map(|(k, _)| k.into_string().ok())
+        .collect()
+}
+
+/// Why a command that must not create a database cannot run: the SQLite
+/// file the settings name does not exist. `None` when it does, and for
+/// PostgreSQL (whose database someone made on purpose).
+fn missing_database(url: &str) -> Option<String> {
+    let file = crate::store::sqlite_file(url)?;
+    if file.exists() {
+        return None;
+    }
+    let shown = std::env::current_dir()
+        .map(|d| d.join(&file))
+        .unwrap_or(file);
+    Some(format!(
+        "GATEHOUSE_DATABASE_URL (database_url): no database at {}; point GATEHOUSE_DATABASE_URL or --database-url at the server's database (only `gatehouse serve` and `gatehouse migrate` create one)",
+        shown.display()
+    ))
+}
+
+/// Opens the database the settings name for a command other than `serve`
+/// and `migrate`: an existing one only (it never creates a SQLite file),
+/// with pending migrations applied.
 fn open_store(config: &Config) -> Result<crate::store::Store, Failure> {
+    if let Some(why) = missing_database(&config.database_url) {
+        return Err(Failure::usage(why));
+    }
     let store = crate::store::Store::open(&config.database_url, 2, crate::Clock::default())
         .map_err(|e| Failure::usage(format!("GATEHOUSE_DATABASE_URL (database_url): {e}")))?;
     store
@@ -290,6 +401,22 @@ mod tests {
         let config = cli.settings.load().unwrap();
         assert_eq!(config.bind, "127.0.0.1:9");
         assert_eq!(config.access_token_ttl, 30);
+    }
+
+    /// The flags `serve --help` shows are the serve command's own; their
+    /// values reach the settings as the global flags' do.
+    #[test]
+    fn serve_settings_and_the_new_keys_switch_reach_the_settings() {
+        let cli =
+            Cli::try_parse_from(["gatehouse", "serve", "--bind", "127.0.0.1:9", "--new-keys"])
+                .unwrap();
+        assert_eq!(cli.settings.flags.get("bind").unwrap(), "127.0.0.1:9");
+        assert!(cli.settings.load().unwrap().new_keys);
+        let cli = Cli::try_parse_from(["gatehouse", "--new-keys", "serve"]).unwrap();
+        assert!(matches!(cli.command, Command::Serve));
+        assert!(cli.settings.load().unwrap().new_keys);
+        let cli = Cli::try_parse_from(["gatehouse", "keys", "rotate", "--keys-dir", "k"]).unwrap();
+        assert_eq!(cli.settings.flags.get("keys_dir").unwrap(), "k");
     }
 
     #[test]

@@ -23,9 +23,39 @@ pub fn migrate(config: &Config) -> Result<(), Failure> {
     Ok(())
 }
 
+/// The names of every migration of the backend, oldest first.
+pub fn all_migrations(kind: crate::store::DbKind) -> Vec<String> {
+    use diesel::migration::MigrationSource;
+    let names = match kind {
+        crate::store::DbKind::Sqlite => {
+            MigrationSource::<diesel::sqlite::Sqlite>::migrations(&crate::store::SQLITE_MIGRATIONS)
+                .map(|v| v.iter().map(|m| m.name().to_string()).collect())
+        }
+        crate::store::DbKind::Postgres => {
+            MigrationSource::<diesel::pg::Pg>::migrations(&crate::store::PG_MIGRATIONS)
+                .map(|v| v.iter().map(|m| m.name().to_string()).collect())
+        }
+    };
+    let mut names: Vec<String> = names.unwrap_or_default();
+    names.sort();
+    names
+}
+
 /// `migrate --check`: lists what `migrate` would apply, applies nothing;
-/// exits 1 when something is pending (so a deploy script can stop).
+/// exits 1 when something is pending (so a deploy script can stop). A
+/// SQLite file that does not exist yet has every migration pending, and
+/// is not created.
 pub fn check_migrations(config: &Config) -> Result<(), Failure> {
+    if super::missing_database(&config.database_url).is_some() {
+        let pending = all_migrations(crate::store::DbKind::Sqlite);
+        for name in &pending {
+            println!("pending: {name}");
+        }
+        return Err(Failure::other(format!(
+            "no database yet: {} migration(s) pending; run `gatehouse migrate`",
+            pending.len()
+        )));
+    }
     let store = crate::store::Store::open(&config.database_url, 1, crate::Clock::default())
         .map_err(|e| Failure::usage(format!("GATEHOUSE_DATABASE_URL (database_url): {e}")))?;
     let pending = store

@@ -67,6 +67,27 @@ pub fn sqlite_target(target: &str) -> Result<(&str, &'static str), String> {
     Ok((path, level))
 }
 
+/// The file a SQLite URL names (a plain path or a `file:` URI), so a
+/// caller can tell whether it exists before opening it would create it.
+/// `None` for PostgreSQL, and for what is not a SQLite file.
+pub fn sqlite_file(url: &str) -> Option<std::path::PathBuf> {
+    let (DbKind::Sqlite, target) = DbKind::from_url(url).ok()? else {
+        return None;
+    };
+    let path = match target.strip_prefix("file:") {
+        Some(uri) => {
+            let path = uri.split(['?', '#']).next().unwrap_or("");
+            // file:///abs/path or file://localhost/abs/path
+            match path.strip_prefix("//") {
+                Some(rest) => &rest[rest.find('/')?..],
+                None => path,
+            }
+        }
+        None => sqlite_target(&target).ok()?.0,
+    };
+    (!path.is_empty() && path != ":memory:").then(|| std::path::PathBuf::from(path))
+}
+
 /// The URL with any password replaced, safe to log or print.
 pub fn redact_url(url: &str) -> String {
     if let Some((scheme, rest)) = url.split_once("://") {
@@ -96,6 +117,19 @@ mod tests {
         assert!(DbKind::from_url("sqlite://a.db?synchronous=full").is_ok());
         assert!(DbKind::from_url("sqlite://a.db?synchronous=off").is_err());
         assert!(DbKind::from_url("sqlite://a.db?cache=shared").is_err());
+        assert_eq!(
+            sqlite_file("sqlite://a.db?synchronous=full"),
+            Some("a.db".into())
+        );
+        assert_eq!(
+            sqlite_file("sqlite://file:x/a.db?mode=ro"),
+            Some("x/a.db".into())
+        );
+        assert_eq!(
+            sqlite_file("sqlite://file:///tmp/a.db"),
+            Some("/tmp/a.db".into())
+        );
+        assert_eq!(sqlite_file("postgres://u@h/d"), None);
         assert_eq!(
             redact_url("postgres://u:secret@h/d"),
             "postgres://u:***@h/d"

@@ -94,6 +94,87 @@ fn read_folder(dir: &Path) -> Result<Vec<SigningKey>, TokenError> {
     Ok(keys)
 }
 
+/// What the keys folder lacks of what the database records: the kids of
+/// keys that sign now, will sign, or are still published, whose `.pem` is
+/// not in the folder; and the server secret, once the database has
+/// recorded any key (it was made on that first start, beside the keys).
+/// Both mean the folder is not the one this database was used with.
+#[derive(Debug, Default, Clone, PartialEq, Eq)]
+pub struct Lacking {
+    pub kids: Vec<String>,
+    pub server_secret: bool,
+    /// Whether the database has recorded any key: false on a first start.
+    pub recorded: bool,
+}
+
+impl Lacking {
+    pub fn is_empty(&self) -> bool {
+        self.kids.is_empty() && !self.server_secret
+    }
+
+    /// "the signing keys K1, K2 and the server secret".
+    pub fn what(&self) -> String {
+        let keys = match self.kids.len() {
+            0 => String::new(),
+            1 => format!("the signing key {}", self.kids[0]),
+            _ => format!("the signing keys {}", self.kids.join(", ")),
+        };
+        match (keys.is_empty(), self.server_secret) {
+            (false, true) => format!("{keys} and the server secret"),
+            (true, true) => "the server secret".to_string(),
+            _ => keys,
+        }
+    }
+}
+
+impl Lacking {
+    /// Why `serve` will not start on `dir`, and the two ways on.
+    pub fn refusal(&self, dir: &Path) -> String {
+        format!(
+            "the folder {} lacks {} this database was used with; point GATEHOUSE_KEYS_DIR (--keys-dir) at the folder that holds them, or start with --new-keys (GATEHOUSE_NEW_KEYS=true) to make new ones on purpose (tokens signed before stop validating)",
+            dir.display(),
+            self.what()
+        )
+    }
+}
+
+/// Compares the keys folder with the `signing_keys` table (see `Lacking`).
+/// Reads only; a missing folder lacks everything.
+pub fn lacking(store: &Store, dir: &Path, now: i64) -> Result<Lacking, TokenError> {
+    let rows = store.conn()?.list_signing_keys()?;
+    let at_hand: Vec<String> = if dir.is_dir() {
+        read_folder(dir)?.into_iter().map(|k| k.kid).collect()
+    } else {
+        Vec::new()
+    };
+    let kids = rows
+        .iter()
+        .filter(|r| r.not_after.is_none_or(|t| t > now))
+        .filter(|r| !at_hand.contains(&r.kid))
+        .map(|r| r.kid.clone())
+        .collect();
+    let recorded = !rows.is_empty();
+    Ok(Lacking {
+        kids,
+        server_secret: recorded && !dir.join(private_files::SERVER_SECRET_FILE).exists(),
+        recorded,
+    })
+}
+
+/// `serve --new-keys`: the lost keys neither sign nor are published from
+/// `now`, so the next start does not ask again; a new key and server
+/// secret are made as on a first start.
+pub fn forget_lost_keys(store: &Store, kids: &[String], now: i64) -> Result<(), TokenError> {
+    if kids.is_empty() {
+        return Ok(());
+    }
+    let mut conn = store.conn()?;
+    conn.transaction(|c| -> Result<(), TokenError> {
+        c.unpublish_signing_keys(kids, now)?;
+        Ok(())
+    })
+}
+
 /// Creates a new RSA-2048 key file in `dir` and returns the key.
 pub fn generate_key(dir: &Path) -> Result<SigningKey, TokenError> {
     private_files::create_dir(dir)?;
@@ -167,6 +248,18 @@ pub fn rotate(
     longest_ttl: i64,
     delay: i64,
 ) -> Result<(String, i64), TokenError> {
+    // A folder without the keys in force is the wrong folder: a new key
+    // there would leave the server's folder without it.
+    let lost = lacking(store, dir, now)?;
+    if !lost.kids.is_empty() {
+        return Err(folder_err(
+            dir,
+            format!(
+                "lacks {} that the database records; point GATEHOUSE_KEYS_DIR (--keys-dir) at the server's keys folder",
+                Lacking { server_secret: false, ..lost }.what()
+            ),
+        ));
+    }
     // Make sure the current keys are registered before retiring them.
     build_key_set(store, dir, now, true)?;
     let key = generate_key(dir)?;

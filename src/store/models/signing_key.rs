@@ -48,4 +48,17 @@ impl Tx<'_> {
         ))
         .execute(c))?)
     }
+
+    /// Stops signing with and publishing the keys `kids` from `at`: their
+    /// material is lost, and `serve --new-keys` replaces them on purpose.
+    pub fn unpublish_signing_keys(&mut self, kids: &[String], at: i64) -> StoreResult<usize> {
+        Ok(dispatch!(self, c => diesel::update(
+            signing_keys::table.filter(signing_keys::kid.eq_any(kids)),
+        )
+        .set((
+            signing_keys::retired_at.eq(at),
+            signing_keys::not_after.eq(at),
+        ))
+        .execute(c))?)
+    }
 }

@@ -12,7 +12,7 @@ backend_tests!(
 
 #[test]
 fn client_commands_create_show_list_rotate_delete() {
-    let w = Workdir::new();
+    let w = Workdir::with_database();
     let created = stdout_json(&w.run(&[
         "client",
         "create",
@@ -55,7 +55,7 @@ fn client_commands_create_show_list_rotate_delete() {
 
 #[test]
 fn public_client_has_no_secret() {
-    let w = Workdir::new();
+    let w = Workdir::with_database();
     let created = stdout_json(&w.run(&[
         "client",
         "create",
@@ -76,7 +76,7 @@ fn public_client_has_no_secret() {
 
 #[test]
 fn invalid_client_registration_is_refused_with_one_line() {
-    let w = Workdir::new();
+    let w = Workdir::with_database();
     for args in [
         vec!["client", "create", "--name", "x", "--grant-type", "magic"],
         vec![
@@ -123,7 +123,7 @@ fn invalid_client_registration_is_refused_with_one_line() {
 
 #[test]
 fn client_create_refuses_dangerous_redirect_uris_and_websites() {
-    let w = Workdir::new();
+    let w = Workdir::with_database();
     let create = |redirect: &str, website: Option<&str>| {
         let mut args = vec![
             "client",
@@ -167,7 +167,7 @@ fn client_create_refuses_dangerous_redirect_uris_and_websites() {
 
 #[test]
 fn rp_initiated_logout_3_1_client_create_post_logout_redirect_uri() {
-    let d = &Workdir::new();
+    let d = &Workdir::with_database();
     let created = stdout_json(&d.run_with_stdin(
         &[
             "client",

@@ -20,6 +20,7 @@ fn migrate_check_lists_pending_migrations_and_applies_nothing() {
             "{out}"
         );
         assert_eq!(stderr(&o).trim().lines().count(), 1);
+        assert!(w.files().is_empty(), "--check created {:?}", w.files());
     }
     assert!(w.run(&["migrate"]).status.success());
     let o = w.run(&["migrate", "--check"]);
@@ -28,7 +29,7 @@ fn migrate_check_lists_pending_migrations_and_applies_nothing() {
 }
 
 /// Several processes starting at once on one new database (instances of a
-/// scale-out set-up, or the CLI beside a starting server) all start: the
+/// scale-out set-up, or deploy scripts) all start: the
 /// migrations run once, under a lock, and no process fails on the other's
 /// SQLite write lock or creates a table the other created. Before the
 /// lock, most rounds had a process exit 2 ("database is locked" on SQLite,
@@ -45,7 +46,7 @@ fn processes_starting_at_once_on_a_new_database_all_start() {
             let w = Workdir::new();
             let started: Vec<std::process::Child> = (0..6)
                 .map(|_| {
-                    let mut c = w.cmd(&["client", "list"]);
+                    let mut c = w.cmd(&["migrate"]);
                     if let Some(url) = &url {
                         c.env("GATEHOUSE_DATABASE_URL", url);
                     }

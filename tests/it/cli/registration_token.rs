@@ -8,7 +8,7 @@ use crate::harness::cli::*;
 /// registers exactly as many clients as it has uses at a served gatehouse.
 #[test]
 fn registration_token_create_registers_one_client_through_a_served_gatehouse() {
-    let w = Workdir::new();
+    let w = Workdir::with_database();
     for bad in [["--uses", "0"], ["--ttl", "0"]] {
         let o = w.run(&["registration-token", "create", bad[0], bad[1]]);
         assert_eq!(o.status.code(), Some(1), "{bad:?}");

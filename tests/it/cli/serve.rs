@@ -97,3 +97,179 @@ fn a_read_only_database_is_reported_as_the_database() {
     assert!(err.contains("read-only"), "{err}");
     assert!(!err.contains("GATEHOUSE_KEYS_DIR"), "{err}");
 }
+
+fn kids_in(dir: &std::path::Path) -> Vec<String> {
+    std::fs::read_dir(dir)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.extension().is_some_and(|e| e == "pem"))
+        .map(|p| p.file_stem().unwrap().to_string_lossy().to_string())
+        .collect()
+}
+
+/// Started on an existing database with an empty keys folder,
+/// serve once made a new key and server secret without a word, so every
+/// token it had signed stopped validating. It refuses now, naming the
+/// folder, the kids and the flag; `--new-keys` makes new ones on purpose,
+/// and the next start needs no flag.
+#[test]
+fn serve_refuses_a_keys_folder_without_the_databases_keys_until_told_new_keys() {
+    let w = Workdir::new();
+    let (mut child, _) = start_server(&w);
+    child.kill().unwrap();
+    child.wait().unwrap();
+    let keys = w.dir.path().join("keys");
+    let kids = kids_in(&keys);
+    assert_eq!(kids.len(), 1);
+    std::fs::remove_dir_all(&keys).unwrap();
+
+    let o = w
+        .cmd(&["serve"])
+        .env("GATEHOUSE_BIND", "127.0.0.1:0")
+        .output()
+        .unwrap();
+    one_line_failure(&o, 2, "GATEHOUSE_KEYS_DIR");
+    let err = stderr(&o);
+    assert!(err.contains(&kids[0]), "{err}");
+    assert!(err.contains("./keys"), "{err}");
+    assert!(err.contains("server secret"), "{err}");
+    assert!(err.contains("--new-keys"), "{err}");
+    assert!(!keys.exists(), "refused, yet made the folder");
+
+    // On purpose: a new key, and the old one is forgotten.
+    let (mut child, log) = serve_with(&w, &["--new-keys"], &[]);
+    child.kill().unwrap();
+    child.wait().unwrap();
+    let new = kids_in(&keys);
+    assert_eq!(new.len(), 1);
+    assert_ne!(new[0], kids[0]);
+    assert!(log.iter().any(|l| l.contains("--new-keys")), "{log:#?}");
+    let (mut child, _) = serve_with(&w, &[], &[]);
+    child.kill().unwrap();
+    child.wait().unwrap();
+
+    // The server secret alone is treated the same.
+    std::fs::remove_file(keys.join("server-secret")).unwrap();
+    let o = w
+        .cmd(&["serve"])
+        .env("GATEHOUSE_BIND", "127.0.0.1:0")
+        .output()
+        .unwrap();
+    one_line_failure(&o, 2, "lacks the server secret");
+    let (mut child, _) = serve_with(&w, &[], &[("GATEHOUSE_NEW_KEYS", "true")]);
+    child.kill().unwrap();
+    child.wait().unwrap();
+    assert!(keys.join("server-secret").exists());
+}
+
+/// `keys rotate` on a folder without the keys in force would leave the
+/// server's own folder without the new key: refused too.
+#[test]
+fn keys_rotate_refuses_a_folder_without_the_databases_keys() {
+    let w = Workdir::new();
+    let (mut child, _) = start_server(&w);
+    child.kill().unwrap();
+    child.wait().unwrap();
+    let o = w
+        .cmd(&["keys", "rotate"])
+        .env("GATEHOUSE_KEYS_DIR", "other-keys")
+        .output()
+        .unwrap();
+    let err = stderr(&o);
+    assert_ne!(o.status.code(), Some(0), "{err}");
+    assert_eq!(err.trim().lines().count(), 1, "{err}");
+    assert!(err.contains("other-keys"), "{err}");
+    assert!(!w.dir.path().join("other-keys").exists(), "{err}");
+}
+
+/// A first start says what to do next (create an admin: the
+/// exact command; the page to open); later starts do not. The start-up
+/// line names the modes, lifetimes and database kind.
+#[test]
+fn the_first_start_says_how_to_create_an_admin_and_where_to_go() {
+    let w = Workdir::new();
+    let (mut child, log) = serve_with(&w, &[], &[("GATEHOUSE_SIGNUP", "open")]);
+    child.kill().unwrap();
+    child.wait().unwrap();
+    let next = log
+        .iter()
+        .find(|l| l.contains("first start"))
+        .unwrap_or_else(|| panic!("{log:#?}"));
+    assert!(
+        next.contains("gatehouse user create --username admin --admin --password-stdin"),
+        "{next}"
+    );
+    let listening: serde_json::Value = serde_json::from_str(log.last().unwrap()).unwrap();
+    let issuer = listening["issuer"].as_str().unwrap();
+    assert!(next.contains(&format!("{issuer}/apps")), "{next}");
+    assert_eq!(listening["signup"], "open");
+    assert_eq!(listening["registration"], "token");
+    assert_eq!(listening["access_token_ttl"], 600);
+    assert_eq!(listening["refresh_max_ttl"], 7_776_000);
+    assert_eq!(listening["database"], "sqlite");
+
+    let (mut child, log) = serve_with(&w, &[], &[]);
+    child.kill().unwrap();
+    child.wait().unwrap();
+    assert!(!log.iter().any(|l| l.contains("first start")), "{log:#?}");
+}
+
+/// Cookies are `Secure` only over https: a plain-http issuer on a network
+/// address is warned about at start; loopback (trying it out) is not.
+#[test]
+fn a_plain_http_issuer_off_loopback_is_warned_about_at_start() {
+    let w = Workdir::new();
+    let warned = |issuer: &str| {
+        let (mut child, log) = serve_with(&w, &[], &[("GATEHOUSE_ISSUER", issuer)]);
+        child.kill().unwrap();
+        child.wait().unwrap();
+        log.iter()
+            .any(|l| l.contains("plain http on a network address"))
+    };
+    assert!(warned("http://auth.example.com"));
+    assert!(warned("http://10.0.0.5:8080"));
+    assert!(!warned("http://127.0.0.1:8080"));
+    assert!(!warned("http://localhost:8080"));
+    assert!(!warned("https://auth.example.com"));
+}
+
+/// No colour codes in logs that are not read at a terminal
+/// (docker logs, journald) or with NO_COLOR; the framework's own lines
+/// are off at the default level.
+#[test]
+fn logs_have_no_colour_codes_when_piped_or_with_no_color() {
+    let w = Workdir::new();
+    let mut child = w
+        .cmd(&["serve"])
+        .env("GATEHOUSE_BIND", "127.0.0.1:0")
+        .env("GATEHOUSE_LOG_FORMAT", "text")
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut piped = String::new();
+    {
+        use std::io::BufRead;
+        let mut lines = std::io::BufReader::new(child.stderr.take().unwrap()).lines();
+        for line in lines.by_ref() {
+            let line = line.unwrap();
+            piped.push_str(&line);
+            piped.push('\n');
+            if line.contains("gatehouse listening") {
+                break;
+            }
+        }
+    }
+    child.kill().unwrap();
+    child.wait().unwrap();
+    assert!(piped.contains("gatehouse listening"), "{piped}");
+    assert!(!piped.contains('\u{1b}'), "{piped}");
+    assert!(!piped.contains("actix"), "framework lines at info: {piped}");
+
+    // At a terminal: colour, unless NO_COLOR is set.
+    let coloured = serve_on_a_terminal(&w, &[]);
+    assert!(coloured.contains("\u{1b}["), "{coloured:?}");
+    let plain = serve_on_a_terminal(&w, &[("NO_COLOR", "1")]);
+    assert!(plain.contains("gatehouse listening"), "{plain:?}");
+    assert!(!plain.contains('\u{1b}'), "{plain:?}");
+}

@@ -25,7 +25,7 @@ backend_tests!(
 
 #[test]
 fn oidc_core_5_1_user_create_name_and_user_update() {
-    let d = &Workdir::new();
+    let d = &Workdir::with_database();
     let created = stdout_json(&d.run_with_stdin(
         &[
             "user",
@@ -253,7 +253,7 @@ async fn user_and_client_commands_refuse_names_with_bidi_controls_or_invisible_c
 
 #[test]
 fn user_create_reads_stdin_and_refuses_short_and_duplicate() {
-    let w = Workdir::new();
+    let w = Workdir::with_database();
     let o = w.run_with_stdin(
         &["user", "create", "--username", "alice", "--password-stdin"],
         "short\n",
@@ -285,7 +285,7 @@ fn user_create_reads_stdin_and_refuses_short_and_duplicate() {
 
 #[test]
 fn user_commands_list_show_disable_enable_set_password_and_delete() {
-    let w = Workdir::new();
+    let w = Workdir::with_database();
     let made = stdout_json(&w.run_with_stdin(
         &[
             "user",

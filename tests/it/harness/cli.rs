@@ -150,3 +150,107 @@ pub fn file_mode(p: &std::path::Path) -> u32 {
         .mode()
         & 0o777
 }
+
+impl Workdir {
+    /// A folder with a migrated database, as `gatehouse migrate` leaves
+    /// it: commands other than `serve` and `migrate` refuse a missing one.
+    pub fn with_database() -> Workdir {
+        let w = Workdir::new();
+        let o = w.run(&["migrate"]);
+        assert!(o.status.success(), "{}", stderr(&o));
+        w
+    }
+
+    /// The names in the folder, sorted.
+    pub fn files(&self) -> Vec<String> {
+        let mut names: Vec<String> = std::fs::read_dir(self.dir.path())
+            .unwrap()
+            .map(|e| e.unwrap().file_name().to_string_lossy().to_string())
+            .collect();
+        names.sort();
+        names
+    }
+}
+
+/// Starts `gatehouse serve ARGS` (JSON logs, a random port) with `env`,
+/// and returns the child and the log lines up to and including the one
+/// that says it listens.
+pub fn serve_with(
+    w: &Workdir,
+    args: &[&str],
+    env: &[(&str, &str)],
+) -> (std::process::Child, Vec<String>) {
+    let mut all = vec!["serve"];
+    all.extend_from_slice(args);
+    let mut cmd = w.cmd(&all);
+    cmd.env("GATEHOUSE_BIND", "127.0.0.1:0")
+        .env("GATEHOUSE_LOG_FORMAT", "json");
+    for (k, v) in env {
+        cmd.env(k, v);
+    }
+    let mut child = cmd
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut lines = BufReader::new(child.stderr.take().unwrap()).lines();
+    let mut seen = Vec::new();
+    for line in lines.by_ref() {
+        let line = line.unwrap();
+        let v: serde_json::Value = serde_json::from_str(&line).unwrap_or_default();
+        let listening = v["message"] == "gatehouse listening";
+        seen.push(line);
+        if listening {
+            break;
+        }
+    }
+    assert!(
+        seen.iter().any(|l| l.contains("gatehouse listening")),
+        "serve did not start: {seen:#?}"
+    );
+    std::thread::spawn(move || for _ in lines {});
+    (child, seen)
+}
+
+/// Runs `gatehouse serve` with its standard error on a terminal (a
+/// pseudo-terminal this process reads) and `env`, and returns what it
+/// printed up to the line that says it listens.
+pub fn serve_on_a_terminal(w: &Workdir, env: &[(&str, &str)]) -> String {
+    use rustix::pty::{grantpt, openpt, ptsname, unlockpt, OpenptFlags};
+    use std::io::Read;
+    let master = openpt(OpenptFlags::RDWR | OpenptFlags::NOCTTY).unwrap();
+    grantpt(&master).unwrap();
+    unlockpt(&master).unwrap();
+    let name = ptsname(&master, Vec::new()).unwrap();
+    let slave = std::fs::OpenOptions::new()
+        .read(true)
+        .write(true)
+        .open(name.to_str().unwrap())
+        .unwrap();
+    let mut cmd = w.cmd(&["serve"]);
+    cmd.env("GATEHOUSE_BIND", "127.0.0.1:0")
+        .env_remove("NO_COLOR")
+        .env_remove("GATEHOUSE_LOG_FORMAT");
+    for (k, v) in env {
+        cmd.env(k, v);
+    }
+    let mut child = cmd
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::from(slave))
+        .spawn()
+        .unwrap();
+    drop(cmd);
+    let mut master = std::fs::File::from(master);
+    let mut out = Vec::new();
+    let mut buf = [0u8; 4096];
+    while !String::from_utf8_lossy(&out).contains("gatehouse listening") {
+        match master.read(&mut buf) {
+            Ok(0) | Err(_) => break,
+            Ok(n) => out.extend_from_slice(&buf[..n]),
+        }
+    }
+    child.kill().unwrap();
+    child.wait().unwrap();
+    String::from_utf8_lossy(&out).to_string()
+}

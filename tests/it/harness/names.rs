@@ -1,5 +1,5 @@
-//! Names that must not pass: look-alikes of a username (RFC 8265, issue 26)
-//! and names that a browser would not show as typed (issue 26, finding 4).
+//! Names that must not pass: look-alikes of a username (RFC 8265, UTS #39)
+//! and names that a browser would not show as typed (bidi controls, invisible characters).
 
 /// The usernames that looked like `alice` and were accepted before issue
 /// 26 (finding 3): case variants, zero-width space and joiner, word
@@ -24,7 +24,7 @@ pub const ALICE_LOOK_ALIKES: [&str; 13] = [
 
 /// Names that a browser would not show as typed: a right-to-left override
 /// (`"\u{202E}gnp.exe Bank"` shows as `Bank exe.png`), the other bidi
-/// controls, and invisible characters (issue 26, finding 4).
+/// controls, and invisible characters.
 pub const HIDDEN_TRICK_NAMES: [&str; 8] = [
     "\u{202E}gnp.exe Bank",
     "Bank\u{202B}",

@@ -221,9 +221,9 @@ impl Browser {
         .await;
     }
 
-    /// Saves a PNG screenshot into $GATEHOUSE_SCREENSHOTS when it is set.
+    /// Saves a PNG screenshot into $GATEHOUSE_TEST_SCREENSHOTS when it is set.
     pub async fn screenshot(&self, name: &str) {
-        let Ok(dir) = std::env::var("GATEHOUSE_SCREENSHOTS") else {
+        let Ok(dir) = std::env::var("GATEHOUSE_TEST_SCREENSHOTS") else {
             return;
         };
         use base64::Engine;

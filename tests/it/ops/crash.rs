@@ -373,6 +373,11 @@ fn assert_nothing_half_written(kind: gatehouse::store::DbKind, target: &str) {
 async fn crash_and_restart(db_url: &str) {
     let dir = tempfile::tempdir().unwrap();
     let (kind, target) = gatehouse::store::DbKind::from_url(db_url).unwrap();
+    // Only `serve` and `migrate` create a database.
+    let o = gatehouse(dir.path(), db_url, &["migrate"])
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
     create_alice(dir.path(), db_url);
     let (mut child, base) = serve(dir.path(), db_url);
 

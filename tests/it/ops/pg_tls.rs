@@ -326,10 +326,10 @@ fn serve(work: &Path, url: &str) -> (Served, u16) {
     (served, port)
 }
 
-/// Registers a client with the CLI over `url`, serves on `url`, and
-/// returns the /token response to a client_credentials grant.
-fn token_over(url: &str) -> serde_json::Value {
-    let work = tempfile::tempdir().unwrap();
+/// Registers a client with the CLI over `url`, serves on `url` from the
+/// folder `work` (its keys folder must be the database's), and returns the
+/// /token response to a client_credentials grant.
+fn token_over(work: &tempfile::TempDir, url: &str) -> serde_json::Value {
     let created = crate::harness::cli::stdout_json(
         &gatehouse(
             work.path(),
@@ -398,12 +398,16 @@ fn require_and_verify_full_serve_tokens_and_a_wrong_ca_or_host_is_refused() {
     let err = refused(&pg.url("sslmode=disable"));
     assert!(err.contains("no encryption"), "{err}");
 
-    let t = token_over(&pg.url("sslmode=require"));
+    let work = tempfile::tempdir().unwrap();
+    let t = token_over(&work, &pg.url("sslmode=require"));
     assert_eq!(t["token_type"], "Bearer");
     assert!(t["access_token"].as_str().is_some_and(|s| s.len() > 20));
 
     let ca = pg.path("ca.crt");
-    let t = token_over(&pg.url(&format!("sslmode=verify-full&sslrootcert={}", ca.display())));
+    let t = token_over(
+        &work,
+        &pg.url(&format!("sslmode=verify-full&sslrootcert={}", ca.display())),
+    );
     assert_eq!(t["token_type"], "Bearer");
 
     let err = refused(&pg.url(&format!(

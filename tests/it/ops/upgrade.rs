@@ -393,7 +393,7 @@ mod level5 {
     use super::*;
     backend_tests!(with |c| super::old_database(c, 5); upgrade_from_set_5_keeps_every_row_working);
 }
-/// Before issue 26, people named `Alice`, `аlice` (Cyrillic `а`) and
+/// Before the username rules, people named `Alice`, `аlice` (Cyrillic `а`) and
 /// `ali\u{200B}ce` (a zero-width space) could all sign up beside `alice`
 /// (`old_database`'s, password `PASSWORD`). Their rows, oldest first, each
 /// with its own password, and an unrelated `bob`.
@@ -428,7 +428,7 @@ fn old_database_with_look_alikes(config: &mut gatehouse::Config) {
     }
 }
 
-/// Look-alike usernames stored before the rules (issue 26): each person
+/// Look-alike usernames stored before the rules: each person
 /// keeps signing in by exactly their own name; a case variant finds the
 /// oldest; `gatehouse user list --collisions` names the group, oldest
 /// first; and no new look-alike can join them.

@@ -745,7 +745,7 @@ async fn every_application_page_is_accessible(app: TestApp) {
     );
 }
 
-/// Issue 26 (finding 4): an app name that reorders or hides what people
+/// An app name that reorders or hides what people
 /// read is refused beside `client_name`, when registering and editing, and
 /// nothing is stored.
 async fn client_name_with_bidi_controls_or_invisible_characters_is_refused_beside_the_field(

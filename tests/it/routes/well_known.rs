@@ -64,8 +64,8 @@ async fn rfc8414_openid_configuration_is_the_same_document(app: TestApp) {
     // The same document, every field (RFC 8414 §7.1.2 registers OpenID
     // Connect's fields for it too).
     assert_eq!(a, b);
-    // OpenID Connect's (issue 12) and the registration scopes (issue 28:
-    // not the clients').
+    // OpenID Connect's scopes and the registration scopes (from the
+    // settings, never the clients').
     assert_eq!(
         a["scopes_supported"],
         serde_json::json!(["email", "openid", "profile", "read"])
