@@ -273,3 +273,97 @@ fn logs_have_no_colour_codes_when_piped_or_with_no_color() {
     assert!(plain.contains("gatehouse listening"), "{plain:?}");
     assert!(!plain.contains('\u{1b}'), "{plain:?}");
 }
+
+/// Every sign-in attempt is logged at info: the outcome, the user's id
+/// (for an unknown username only a keyed hash, never the name, which may
+/// be a password typed in the wrong field) and the client address; never
+/// the password.
+#[test]
+fn sign_in_attempts_are_logged_with_the_user_id_and_address_never_the_password() {
+    let w = Workdir::with_database();
+    let made = w.run_with_stdin(
+        &[
+            "user",
+            "create",
+            "--username",
+            "alice",
+            "--password-stdin",
+            "--json",
+        ],
+        "correct horse battery\n",
+    );
+    let alice = stdout_json(&made)["id"].as_str().unwrap().to_string();
+    let (mut child, port, log) = start_server_keeping_log(&w);
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    let statuses: Vec<u16> = rt.block_on(async {
+        let http = reqwest::Client::builder()
+            .cookie_store(true)
+            .redirect(reqwest::redirect::Policy::none())
+            .build()
+            .unwrap();
+        let login = format!("http://127.0.0.1:{port}/login");
+        let mut out = Vec::new();
+        for (username, password) in [
+            ("alice", "wrong password one"),
+            ("nobody-by-this-name", "hunter2hunter2"),
+            ("alice", "correct horse battery"),
+        ] {
+            let page = http.get(&login).send().await.unwrap().text().await.unwrap();
+            let csrf = crate::harness::form_field(&page, "csrf_token").unwrap();
+            let next = crate::harness::form_field(&page, "next").unwrap();
+            let r = http
+                .post(&login)
+                .form(&[
+                    ("csrf_token", csrf.as_str()),
+                    ("next", next.as_str()),
+                    ("username", username),
+                    ("password", password),
+                ])
+                .send()
+                .await
+                .unwrap();
+            out.push(r.status().as_u16());
+        }
+        out
+    });
+    assert_eq!(statuses, vec![401, 401, 303]);
+    // The lines were written before the answers; wait for the reader.
+    let attempts = || -> Vec<serde_json::Value> {
+        log.lock()
+            .unwrap()
+            .iter()
+            .filter_map(|l| serde_json::from_str::<serde_json::Value>(l).ok())
+            .filter(|v| v["message"] == "sign-in")
+            .collect()
+    };
+    for _ in 0..100 {
+        if attempts().len() >= 3 {
+            break;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+    child.kill().unwrap();
+    child.wait().unwrap();
+    let seen = attempts();
+    let outcomes: Vec<&str> = seen
+        .iter()
+        .map(|v| v["outcome"].as_str().unwrap())
+        .collect();
+    assert_eq!(outcomes, ["failure", "failure", "success"], "{seen:#?}");
+    assert_eq!(seen[0]["user"], alice.as_str());
+    assert!(seen[1]["user"].as_str().unwrap().starts_with("unknown:"));
+    assert_eq!(seen[2]["user"], alice.as_str());
+    assert!(seen.iter().all(|v| v["addr"] == "127.0.0.1"), "{seen:#?}");
+    let all = log.lock().unwrap().join("\n");
+    for secret in [
+        "wrong password one",
+        "hunter2hunter2",
+        "correct horse battery",
+        "nobody-by-this-name",
+    ] {
+        assert!(!all.contains(secret), "{secret} in the log");
+    }
+}

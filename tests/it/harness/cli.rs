@@ -141,6 +141,43 @@ pub fn start_server_logging(w: &Workdir) -> (std::process::Child, u16, Vec<Strin
     (child, port, early)
 }
 
+/// Starts `serve`; returns its port and every log line it prints, kept
+/// as they come (the lines before it listened, and each later one).
+pub fn start_server_keeping_log(
+    w: &Workdir,
+) -> (
+    std::process::Child,
+    u16,
+    std::sync::Arc<std::sync::Mutex<Vec<String>>>,
+) {
+    let mut child = w
+        .cmd(&["serve"])
+        .env("GATEHOUSE_BIND", "127.0.0.1:0")
+        .env("GATEHOUSE_LOG_FORMAT", "json")
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut lines = BufReader::new(child.stderr.take().unwrap()).lines();
+    let log = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+    let port = loop {
+        let line = lines.next().expect("server printed its address").unwrap();
+        let v: serde_json::Value = serde_json::from_str(&line).unwrap_or_default();
+        log.lock().unwrap().push(line);
+        if v["message"] == "gatehouse listening" {
+            let listen = v["listen"].as_str().unwrap();
+            break listen.rsplit(':').next().unwrap().parse::<u16>().unwrap();
+        }
+    };
+    let kept = log.clone();
+    std::thread::spawn(move || {
+        for line in lines.map_while(Result::ok) {
+            kept.lock().unwrap().push(line);
+        }
+    });
+    (child, port, log)
+}
+
 /// The permission bits of a file or folder (`0o600`, …).
 pub fn file_mode(p: &std::path::Path) -> u32 {
     use std::os::unix::fs::PermissionsExt;
