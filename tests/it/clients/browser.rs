@@ -44,6 +44,9 @@ async fn rfc8628_browser_enters_the_code_signs_in_allows_then_denies(app: TestAp
         .to_lowercase();
     browser.type_into("#user_code", &typed).await;
     browser.screenshot("device-entry-desktop").await;
+    browser
+        .assert_accessible("the device code entry page")
+        .await;
     browser.click("button[type=submit]").await;
     browser.wait_for_url(|u| u.contains("/login")).await;
     browser.type_into("#username", "alice").await;
@@ -52,6 +55,7 @@ async fn rfc8628_browser_enters_the_code_signs_in_allows_then_denies(app: TestAp
     browser
         .wait_for_text("Only continue if you started this yourself")
         .await;
+    browser.assert_accessible("the device consent page").await;
     let html = browser.source().await;
     assert!(html.contains("Living-room TV"));
     assert!(
@@ -62,6 +66,7 @@ async fn rfc8628_browser_enters_the_code_signs_in_allows_then_denies(app: TestAp
     browser.screenshot("device-consent-phone").await;
     browser.click("button[name=decision][value=allow]").await;
     browser.wait_for_text("You may return to your device").await;
+    browser.assert_accessible("the device done page").await;
     browser.screenshot("device-done-phone").await;
 
     let r = poll(&app, &tv, device_code).await;
@@ -81,6 +86,7 @@ async fn rfc8628_browser_enters_the_code_signs_in_allows_then_denies(app: TestAp
         .await;
     browser.click("button[name=decision][value=deny]").await;
     browser.wait_for_text("Request denied").await;
+    browser.assert_accessible("the device denied page").await;
     let r = poll(&app, &tv, flow["device_code"].as_str().unwrap()).await;
     crate::harness::expect_error(r, 400, "access_denied").await;
 }
@@ -114,10 +120,14 @@ async fn browser_signs_in_consents_and_the_app_exchanges_the_code(app: TestApp) 
     browser.goto(&app.url(&format!("/authorize?{query}"))).await;
     browser.wait_for_url(|u| u.contains("/login")).await;
     browser.screenshot("login-desktop").await;
+    browser.assert_accessible("the sign-in page").await;
     browser.type_into("#username", "alice").await;
     browser.type_into("#password", "wrong password").await;
     browser.click("button[type=submit]").await;
     browser.wait_for_text("Wrong username or password.").await;
+    browser
+        .assert_accessible("the sign-in page with an error")
+        .await;
     browser.type_into("#username", "").await;
     browser.type_into("#password", "correct horse").await;
     browser.click("button[type=submit]").await;
@@ -129,6 +139,7 @@ async fn browser_signs_in_consents_and_the_app_exchanges_the_code(app: TestApp) 
         "{html}"
     );
     browser.screenshot("consent-desktop").await;
+    browser.assert_accessible("the consent page").await;
     browser.resize(390, 844).await;
     browser.screenshot("consent-phone").await;
     browser.click("button[name=decision][value=allow]").await;
@@ -158,12 +169,31 @@ async fn browser_signs_in_consents_and_the_app_exchanges_the_code(app: TestApp) 
     browser.goto(&app.url("/account")).await;
     assert!(browser.source().await.contains("Photo Printer"));
     browser.screenshot("account-phone").await;
+    browser.assert_accessible("the account page").await;
     browser.resize(1280, 900).await;
     browser.screenshot("account-desktop").await;
     browser.goto(&app.url("/logout")).await;
+    browser.assert_accessible("the sign-out confirmation").await;
     browser.click("button[type=submit]").await;
     browser.wait_for_text("You are signed out").await;
+    browser.assert_accessible("the signed-out page").await;
     browser.resize(390, 844).await;
     browser.goto(&app.url("/login")).await;
     browser.screenshot("login-phone").await;
+
+    // The accessibility check itself sees a violation: an image with no
+    // text alternative (WCAG 2 A, 1.1.1) put on the page.
+    browser
+        .execute(
+            "const i = document.createElement('img'); i.src = '/nowhere.png'; \
+             document.body.appendChild(i); return true;",
+            serde_json::json!([]),
+        )
+        .await;
+    if let Some(found) = browser.axe_violations().await {
+        assert!(
+            found.iter().any(|v| v["id"] == "image-alt"),
+            "axe-core reports the image without alt: {found:?}"
+        );
+    }
 }

@@ -27,16 +27,24 @@ async fn browser_signs_up_registers_an_app_and_the_oauth2_crate_completes_the_co
     };
     let callback = Callback::start();
 
+    // The landing page, signed out.
+    browser.goto(&app.url("/")).await;
+    browser
+        .assert_accessible("the landing page, signed out")
+        .await;
+
     // Signed out, the application pages ask to sign in; the sign-in page
     // offers to sign up, which continues to the registration form.
     browser.goto(&app.url("/apps/new")).await;
     browser.wait_for_url(|u| u.contains("/login")).await;
+    browser.assert_accessible("the sign-in page").await;
     browser.click("a[href^='/signup']").await;
     browser.wait_for_url(|u| u.contains("/signup")).await;
     browser.type_into("#username", "dana").await;
     browser.type_into("#email", "dana@example.com").await;
     browser.type_into("#password", "a long passphrase").await;
     browser.screenshot("signup-desktop").await;
+    browser.assert_accessible("the sign-up page").await;
     browser.click("button[type=submit]").await;
     browser.wait_for_url(|u| u.ends_with("/apps/new")).await;
 
@@ -48,9 +56,11 @@ async fn browser_signs_up_registers_an_app_and_the_oauth2_crate_completes_the_co
         .await;
     browser.type_into("#redirect_uris", &callback.url).await;
     browser.screenshot("apps-new-desktop").await;
+    browser.assert_accessible("the app registration form").await;
     browser.click("button[type=submit]").await;
     browser.wait_for_text("is registered").await;
     browser.screenshot("apps-created-desktop").await;
+    browser.assert_accessible("the created-app page").await;
     // On a phone the one-time secret wraps inside the card, and the copy
     // button (shown by the page's own script) is there.
     browser.resize(375, 812).await;
@@ -101,6 +111,9 @@ async fn browser_signs_up_registers_an_app_and_the_oauth2_crate_completes_the_co
     assert!(html.contains("Dana's Notes"), "{html}");
     assert!(html.contains("https://notes.example"));
     browser.screenshot("consent-registered-by-desktop").await;
+    browser
+        .assert_accessible("the consent page naming the owner")
+        .await;
     browser.click("button[name=decision][value=allow]").await;
 
     let params = callback.next_params();
@@ -135,21 +148,29 @@ async fn browser_signs_up_registers_an_app_and_the_oauth2_crate_completes_the_co
     assert!(html.contains(&client_id));
     browser.resize(390, 844).await;
     browser.screenshot("apps-list-phone").await;
+    browser.assert_accessible("the apps list").await;
     browser.click("td a").await;
     browser.wait_for_text("Make a new secret").await;
     browser.screenshot("app-settings-phone").await;
+    browser.assert_accessible("the app settings page").await;
     // "Make a new secret" asks first.
     browser
         .click("button[type=submit]:not(.primary):not(.danger)")
         .await;
     browser.wait_for_text("Keep the current secret").await;
     browser.screenshot("app-rotate-confirm-phone").await;
+    browser
+        .assert_accessible("the new-secret confirmation")
+        .await;
     assert!(browser.fits_the_window().await);
 
     // The landing page, at both sizes.
     browser.goto(&app.url("/")).await;
     browser.wait_for_text("Signed in as").await;
     browser.screenshot("landing-phone").await;
+    browser
+        .assert_accessible("the landing page, signed in")
+        .await;
     assert!(
         browser.fits_the_window().await,
         "the landing page fits 375 px"

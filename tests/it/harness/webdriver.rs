@@ -11,6 +11,14 @@ use std::time::Duration;
 
 const ELEMENT: &str = "element-6066-11e4-a52e-4f735466cecf";
 
+/// Runs axe-core (already injected) on the page for WCAG 2 A and AA rules
+/// and hands back each violation with its failing nodes' selectors.
+const AXE_RUN: &str = "const done = arguments[arguments.length - 1];
+axe.run(document, {runOnly: {type: 'tag', values: ['wcag2a', 'wcag2aa']}}).then(
+  r => done(r.violations.map(v => ({id: v.id, impact: v.impact, help: v.help, helpUrl: v.helpUrl,
+    nodes: v.nodes.map(n => ({target: n.target, summary: n.failureSummary}))}))),
+  e => done({error: String(e)}));";
+
 pub struct Browser {
     http: reqwest::Client,
     base: String,
@@ -210,6 +218,85 @@ impl Browser {
         )
         .await
             == json!(true)
+    }
+
+    /// The WCAG 2 A and AA violations axe-core finds on the current page
+    /// (each reduced to id, impact, help and the failing nodes), or None
+    /// when axe-core is not installed: .ci/run installs it into
+    /// `$GATEHOUSE_TEST_RECIPES_DIR/node`, so under CI=true it must be there;
+    /// elsewhere the check is skipped with a visible message.
+    pub async fn axe_violations(&self) -> Option<Vec<Value>> {
+        let dir = std::env::var_os("GATEHOUSE_TEST_RECIPES_DIR");
+        let file =
+            dir.map(|d| std::path::PathBuf::from(d).join("node/node_modules/axe-core/axe.min.js"));
+        let source = match file.as_ref().map(std::fs::read_to_string) {
+            Some(Ok(source)) => source,
+            _ if std::env::var("CI").as_deref() == Ok("true") => panic!(
+                "CI=true but axe-core is missing at {file:?} (.ci/run installs it into \
+                 $GATEHOUSE_TEST_RECIPES_DIR/node)"
+            ),
+            _ => {
+                static ONCE: std::sync::Once = std::sync::Once::new();
+                ONCE.call_once(|| {
+                    eprintln!(
+                        "SKIPPED (accessibility): axe-core is not installed; set \
+                         GATEHOUSE_TEST_RECIPES_DIR to a folder with node/node_modules/axe-core"
+                    )
+                });
+                return None;
+            }
+        };
+        let loaded = self
+            .execute("return typeof window.axe === 'object';", json!([]))
+            .await;
+        if loaded != json!(true) {
+            self.execute(&format!("{source}\nreturn true;"), json!([]))
+                .await;
+        }
+        let found = self
+            .cmd(
+                reqwest::Method::POST,
+                "/execute/async",
+                Some(json!({"script": AXE_RUN, "args": []})),
+            )
+            .await;
+        match found {
+            Value::Array(v) => Some(v),
+            other => panic!("axe-core did not run: {other}"),
+        }
+    }
+
+    /// Fails the test when axe-core finds WCAG 2 A or AA violations on the
+    /// current page (`page` names it in the message).
+    pub async fn assert_accessible(&self, page: &str) {
+        let Some(violations) = self.axe_violations().await else {
+            return;
+        };
+        if violations.is_empty() {
+            return;
+        }
+        let mut report = String::new();
+        for v in &violations {
+            report.push_str(&format!(
+                "\n- {} ({}): {} <{}>",
+                v["id"].as_str().unwrap_or("?"),
+                v["impact"].as_str().unwrap_or("?"),
+                v["help"].as_str().unwrap_or("?"),
+                v["helpUrl"].as_str().unwrap_or(""),
+            ));
+            for n in v["nodes"].as_array().into_iter().flatten() {
+                report.push_str(&format!(
+                    "\n    {}: {}",
+                    n["target"],
+                    n["summary"].as_str().unwrap_or("").replace('\n', " ")
+                ));
+            }
+        }
+        panic!(
+            "{page} ({}) has {} accessibility violation(s) (WCAG 2 A/AA, axe-core):{report}",
+            self.url().await,
+            violations.len()
+        );
     }
 
     pub async fn resize(&self, width: u32, height: u32) {
