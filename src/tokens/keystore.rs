@@ -125,9 +125,7 @@ impl Lacking {
             _ => keys,
         }
     }
-}
 
-impl Lacking {
     /// Why `serve` will not start on `dir`, and the two ways on.
     pub fn refusal(&self, dir: &Path) -> String {
         format!(
