@@ -15,15 +15,16 @@ declare -A ALLOWED=(
   [net]=""
   [private_files]="crypto"
   [text]=""
+  [mail]="crypto"
   [hasher]="crypto workers"
   [store]="oauth crypto workers private_files clock text"
   [tokens]="store oauth crypto clock private_files"
   [config]="store oauth net"
-  [registry]="store oauth hasher crypto clock text"
-  [app]="registry config store tokens oauth hasher crypto clock workers net text"
-  [http]="app registry store tokens oauth config crypto clock hasher"
-  [pages]="app registry store tokens oauth config crypto clock hasher"
-  [cli]="registry app config store tokens oauth hasher crypto clock text Application Clock"
+  [registry]="store oauth hasher crypto clock text mail"
+  [app]="registry config store tokens oauth hasher crypto clock workers net text mail"
+  [http]="app registry store tokens oauth config crypto clock hasher mail"
+  [pages]="app registry store tokens oauth config crypto clock hasher mail"
+  [cli]="registry app config store tokens oauth hasher crypto clock text mail Application Clock"
 )
 
 # Crates a pure layer must not use at all.
@@ -31,6 +32,7 @@ declare -A FORBIDDEN_CRATES=(
   [store]="actix_web"
   [tokens]="actix_web"
   [registry]="actix_web"
+  [mail]="actix_web diesel"
 )
 
 fail=0

@@ -9,6 +9,7 @@ pub mod clock;
 pub mod config;
 pub mod hasher;
 pub mod http;
+pub mod mail;
 pub mod net;
 pub mod pages;
 pub mod private_files;
@@ -139,6 +140,7 @@ impl Application {
             "gatehouse listening"
         );
 
+        let outbox = app::outbox::Outbox::new(config.smtp_url.is_some());
         let state = web::Data::new(app::AppState {
             config,
             issuer,
@@ -149,6 +151,7 @@ impl Application {
             signing: app::signing::Signing::start(cores),
             clock,
             metrics: app::metrics::Metrics::default(),
+            outbox,
             server_secret,
         });
         let app_state = state.clone();

@@ -6,6 +6,7 @@
 pub mod background;
 pub mod issue;
 pub mod metrics;
+pub mod outbox;
 pub mod sign_in;
 pub mod signing;
 pub mod throttle;
@@ -33,6 +34,8 @@ pub struct AppState {
     /// The HMAC key of the CSRF form tokens (`pages::csrf`), from the keys
     /// folder.
     pub server_secret: crate::crypto::ServerSecret,
+    /// Where mail is queued (`outbox.rs`).
+    pub outbox: outbox::Outbox,
 }
 
 impl AppState {

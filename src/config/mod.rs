@@ -66,6 +66,13 @@ pub struct Config {
     pub scope_descriptions: BTreeMap<String, String>,
     /// The name the pages call this server by (`GATEHOUSE_SITE_NAME`).
     pub site_name: String,
+    /// Where mail goes (`GATEHOUSE_SMTP_URL`, lettre's URL form); `None`:
+    /// no mail is sent, and the pages that need it say so.
+    pub smtp_url: Option<String>,
+    /// The From address of the mail gatehouse sends.
+    pub mail_from: String,
+    /// Seconds a password-reset link works.
+    pub password_reset_ttl: i64,
 }
 
 /// `GATEHOUSE_REGISTRATION`: who may register clients at `POST /register`.
@@ -311,6 +318,23 @@ impl Config {
         let trusted_proxy_header =
             crate::net::ProxyHeader::parse(&header).map_err(|p| err(&name, p))?;
 
+        let (_, smtp_url) = raw("smtp_url");
+        let smtp_url = Some(smtp_url.trim().to_string()).filter(|u| !u.is_empty());
+        let (_, mail_from) = raw("mail_from");
+        let mail_from = match mail_from.trim() {
+            "" => {
+                let host = issuer
+                    .as_deref()
+                    .unwrap_or("http://localhost")
+                    .split("://")
+                    .nth(1)
+                    .and_then(|rest| rest.split(['/', ':']).next())
+                    .unwrap_or("localhost");
+                format!("gatehouse@{host}")
+            }
+            given => given.to_string(),
+        };
+
         let cfg = Config {
             database_url,
             bind,
@@ -338,6 +362,9 @@ impl Config {
             scope_descriptions,
             workers,
             site_name,
+            smtp_url,
+            mail_from,
+            password_reset_ttl: seconds("password_reset_ttl", 1)?,
         };
         Ok(cfg)
     }

@@ -49,6 +49,8 @@ diesel::table! {
         last_seen_at -> BigInt,
         idle_expires_at -> BigInt,
         expires_at -> BigInt,
+        user_agent -> Nullable<Text>,
+        ip -> Nullable<Text>,
     }
 }
 
@@ -173,7 +175,36 @@ diesel::table! {
     }
 }
 
+diesel::table! {
+    mail_outbox (id) {
+        id -> Text,
+        recipient -> Text,
+        subject -> Text,
+        body -> Text,
+        created_at -> BigInt,
+        attempts -> Integer,
+        next_attempt_at -> BigInt,
+        claimed_until -> Nullable<BigInt>,
+        sent_at -> Nullable<BigInt>,
+        given_up_at -> Nullable<BigInt>,
+        last_error -> Nullable<Text>,
+    }
+}
+
+diesel::table! {
+    account_tokens (token_hash) {
+        token_hash -> Text,
+        user_id -> Text,
+        purpose -> Text,
+        email -> Nullable<Text>,
+        created_at -> BigInt,
+        expires_at -> BigInt,
+        used_at -> Nullable<BigInt>,
+    }
+}
+
 diesel::joinable!(browser_sessions -> users (user_id));
+diesel::joinable!(account_tokens -> users (user_id));
 diesel::joinable!(refresh_tokens -> refresh_families (family_id));
 diesel::allow_tables_to_appear_in_same_query!(
     clients,
@@ -189,4 +220,6 @@ diesel::allow_tables_to_appear_in_same_query!(
     sign_in_throttle,
     user_access_tokens,
     registration_tokens,
+    mail_outbox,
+    account_tokens,
 );

@@ -26,6 +26,10 @@ pub struct BrowserSession {
     pub last_seen_at: i64,
     pub idle_expires_at: i64,
     pub expires_at: i64,
+    /// The browser's `User-Agent` at sign-in, for the sessions list.
+    pub user_agent: Option<String>,
+    /// The client address at sign-in (as `net` reads it behind trusted proxies).
+    pub ip: Option<String>,
 }
 
 impl DbConn {
@@ -39,6 +43,8 @@ impl DbConn {
             last_seen_at: now,
             idle_expires_at: now + SESSION_IDLE_TTL,
             expires_at: now + SESSION_MAX_TTL,
+            user_agent: None,
+            ip: None,
         };
         self.write(|c| {
             dispatch!(c, c => diesel::insert_into(browser_sessions::table).values(&row).execute(c))?;

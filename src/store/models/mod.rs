@@ -9,6 +9,7 @@ pub mod columns;
 pub mod consent;
 pub mod device_code;
 pub mod housekeeping;
+pub mod mail_outbox;
 pub mod refresh_token;
 pub mod registration_token;
 pub mod revoked_access_token;
