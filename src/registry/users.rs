@@ -4,6 +4,7 @@
 //! setting a new password, each in one transaction.
 
 use super::{Registry, RegistryError};
+use crate::store::models::account_token::Purpose;
 use crate::store::models::User;
 use crate::store::{DbConn, StoreError, Tx};
 use crate::text::{self, Username};
@@ -113,10 +114,43 @@ fn find(conn: &mut DbConn, id_or_username: &str) -> Result<User, RegistryError> 
 /// Ends a user's browser sessions, revokes their refresh token families
 /// and deny-lists their live access tokens.
 fn end_everything_of(c: &mut Tx<'_>, user_id: &str, now: i64) -> Result<(), RegistryError> {
-    c.delete_user_sessions(user_id)?;
+    end_sign_ins(c, user_id, None, now)
+}
+
+/// Ends what rode on a user's old password: their browser sessions but
+/// `keep_session` (the plain cookie value of the browser that made the
+/// change, if it stays signed in), their refresh token families, their
+/// live access tokens, and their unused password-reset links.
+pub fn end_sign_ins(
+    c: &mut Tx<'_>,
+    user_id: &str,
+    keep_session: Option<&str>,
+    now: i64,
+) -> Result<(), RegistryError> {
+    match keep_session {
+        None => {
+            c.delete_user_sessions(user_id)?;
+        }
+        Some(plain) => {
+            c.delete_other_sessions(user_id, plain)?;
+        }
+    }
     c.revoke_families_for_user(user_id, now)?;
     c.deny_user_access_tokens(user_id, None, now)?;
+    c.void_account_tokens(user_id, Purpose::ResetPassword)?;
     Ok(())
+}
+
+/// Checks a new password (sign-up, the CLI, a reset, a change) against
+/// the password rules, given the account's username and e-mail address;
+/// returns the password as it is hashed.
+pub fn check_new_password(
+    password: &str,
+    _username: &str,
+    _email: Option<&str>,
+) -> Result<String, RegistryError> {
+    check_password(password)?;
+    Ok(password.to_string())
 }
 
 /// A new user, as the CLI (`gatehouse user create`) or the sign-up page
@@ -326,21 +360,41 @@ impl Registry<'_> {
             .await
     }
 
-    /// Sets a new password and ends the user's browser sessions.
+    /// Sets a new password (the operator's `user set-password`) and ends
+    /// everything that rode on the old one (`end_sign_ins`).
     pub async fn set_user_password(
         &self,
         id_or_username: &str,
         password: &str,
     ) -> Result<User, RegistryError> {
-        check_password(password)?;
-        let hash = self.hash(password.to_string()).await?;
-        let (key, now) = (id_or_username.to_string(), self.clock.now());
+        let user = self.find_user(id_or_username).await?;
+        self.replace_password(&user, password, None, |_| Ok(()))
+            .await
+    }
+
+    /// Replaces `user`'s password, in one transaction with `also` (which
+    /// may refuse, e.g. a reset link spent meanwhile: then nothing
+    /// changes), and ends every sign-in but `keep_session` (`end_sign_ins`).
+    pub async fn replace_password<F>(
+        &self,
+        user: &User,
+        new_password: &str,
+        keep_session: Option<String>,
+        also: F,
+    ) -> Result<User, RegistryError>
+    where
+        F: FnOnce(&mut Tx<'_>) -> Result<(), RegistryError> + Send + 'static,
+    {
+        let password = check_new_password(new_password, &user.username, user.email.as_deref())?;
+        let hash = self.hash(password).await?;
+        let (id, now) = (user.id.clone(), self.clock.now());
         self.store
             .run(move |c| {
                 c.transaction(|c| {
-                    let user = find(c, &key)?;
+                    let user = find(c, &id)?;
+                    also(c)?;
                     c.set_user_password_hash(&user.id, &hash, now)?;
-                    c.delete_user_sessions(&user.id)?;
+                    end_sign_ins(c, &user.id, keep_session.as_deref(), now)?;
                     Ok(user)
                 })
             })

@@ -2,6 +2,7 @@
 //! it and the `Tx` methods that write it (only inside `DbConn::transaction`
 //! or `DbConn::write`).
 
+pub mod account_token;
 pub mod authorization_code;
 pub mod browser_session;
 pub mod client;

@@ -285,4 +285,16 @@ impl Tx<'_> {
         )
         .execute(c))?)
     }
+
+    /// Ends every browser session of the person but one (the plain cookie
+    /// value `keep`).
+    pub fn delete_other_sessions(&mut self, user_id: &str, keep: &str) -> StoreResult<usize> {
+        let keep = crate::crypto::token_hash(keep);
+        Ok(dispatch!(self, c => diesel::delete(
+            browser_sessions::table
+                .filter(browser_sessions::user_id.eq(user_id))
+                .filter(browser_sessions::id_hash.ne(&keep))
+        )
+        .execute(c))?)
+    }
 }
