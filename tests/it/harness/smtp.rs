@@ -31,7 +31,9 @@
 //!   and each test tells its mails apart by their unique addresses; with
 //!   `own_sink_config` each server gets a sink of its own, which the test
 //!   finds with `sink_of(&app)` (to stop and restart it).
-//! - The sink accepts every mail; a test of a failing mail server stops it.
+//! - The sink accepts every mail but those to `…@refused.invalid`, whose
+//!   `RCPT TO` it answers `550` (a permanent refusal); a test of a mail
+//!   server that is down stops it.
 
 // Some of what follows is for the account pages' tests (issue 29), which
 // mail through the sink; not every build of this binary uses all of it yet.
@@ -48,6 +50,9 @@ use std::time::{Duration, Instant};
 use super::{Backend, TestApp};
 use gatehouse::Config;
 
+/// Recipients at this domain are refused for good (`550`), as a mail
+/// server refuses an unknown mailbox.
+pub const REFUSED_DOMAIN: &str = "@refused.invalid";
 /// How long `wait_for_mail_to` waits.
 const WAIT: Duration = Duration::from_secs(30);
 /// How often a blocked read or accept looks whether the sink was stopped.
@@ -391,8 +396,13 @@ impl Session {
                     if from.is_none() {
                         self.reply("503 MAIL first")?;
                     } else {
-                        to.push(address(&line["RCPT TO:".len()..]));
-                        self.reply("250 OK")?;
+                        let rcpt = address(&line["RCPT TO:".len()..]);
+                        if rcpt.to_ascii_lowercase().ends_with(REFUSED_DOMAIN) {
+                            self.reply("550 5.1.1 no such mailbox here")?;
+                        } else {
+                            to.push(rcpt);
+                            self.reply("250 OK")?;
+                        }
                     }
                 }
                 "DATA" => {

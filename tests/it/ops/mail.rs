@@ -16,7 +16,10 @@ backend_tests!(with crate::harness::smtp::own_sink_config;
     the_body_is_sealed_at_rest_and_emptied_once_sent,
     a_mail_outlives_an_smtp_outage_and_arrives_once,
     a_mail_not_sent_within_a_day_is_given_up_and_counted,
+    a_mail_refused_for_good_is_given_up_at_once,
+    sent_mail_is_pruned_a_week_later,
     two_instances_send_each_mail_once,
+    concurrent_claims_take_each_mail_once,
 );
 
 /// Past any retry's back-off (jitter included): moving the clock by this
@@ -42,7 +45,11 @@ fn mail_to(app: &TestApp, to: &str, secret: &str) -> Mail {
 
 /// Queues `mails` in one transaction, as a page does, and wakes the sender.
 fn queue(app: &TestApp, mails: &[Mail]) -> Vec<String> {
-    let now = app.clock().now();
+    queue_at(app, mails, app.clock().now())
+}
+
+/// Queues `mails` as if it were `now`.
+fn queue_at(app: &TestApp, mails: &[Mail], now: i64) -> Vec<String> {
     let mut c = app.state.store.conn().unwrap();
     let ids = c
         .transaction(|tx| {
@@ -222,10 +229,49 @@ async fn a_mail_not_sent_within_a_day_is_given_up_and_counted(app: TestApp) {
     assert_eq!(row(&app, &id).attempts, r.attempts);
 }
 
+/// A permanent refusal (RFC 5321 §4.2.1: a 5yz reply) is not retried: the
+/// mail is given up at its first attempt, its body emptied, and counted.
+async fn a_mail_refused_for_good_is_given_up_at_once(app: TestApp) {
+    let sink = sink_of(&app);
+    let to = "nobody@refused.invalid";
+    let [id] = <[String; 1]>::try_from(queue(&app, &[mail_to(&app, to, "tok-refused")])).unwrap();
+    let r = until_row(&app, &id, "given up", |r| r.given_up_at.is_some()).await;
+    assert_eq!(r.attempts, 1);
+    assert_eq!(r.body, "");
+    assert!(
+        r.last_error.as_deref().unwrap_or("").contains("550"),
+        "{r:?}"
+    );
+    assert_eq!(metric(&app, "gatehouse_mail_given_up_total").await, 1.0);
+    assert_eq!(
+        metric(&app, "gatehouse_mail_failed_attempts_total").await,
+        1.0
+    );
+    assert!(sink.mails_to(to).is_empty());
+}
+
+/// The periodic clean-up deletes outbox rows a week after they were sent
+/// (`DbConn::prune_finished_mail`), and only those.
+async fn sent_mail_is_pruned_a_week_later(app: TestApp) {
+    let sink = sink_of(&app);
+    let sent = queue(&app, &[mail_to(&app, "eve@example.com", "tok-old")]);
+    sink.wait_for_mail_to("eve@example.com");
+    let sent = until_row(&app, &sent[0], "marked sent", |r| r.sent_at.is_some()).await;
+    sink.stop();
+    let waiting = queue(&app, &[mail_to(&app, "fay@example.com", "tok-waiting")]);
+    let mut c = app.state.store.conn().unwrap();
+    let keep = gatehouse::app::outbox::KEEP_FINISHED;
+    let now = sent.sent_at.unwrap();
+    assert_eq!(c.prune_finished_mail(now - keep).unwrap(), 0);
+    assert_eq!(c.prune_finished_mail(now + 1).unwrap(), 1);
+    let ids: Vec<String> = rows(&app).into_iter().map(|r| r.id).collect();
+    assert_eq!(ids, waiting);
+}
+
 /// Issue 29: two instances on one database (PostgreSQL: `FOR UPDATE SKIP
 /// LOCKED`; SQLite: one writer) send each of N queued mails exactly once.
 async fn two_instances_send_each_mail_once(app: TestApp) {
-    const N: usize = 40;
+    const N: usize = 60;
     let sink = sink_of(&app);
     let other = app.sibling();
     let mails: Vec<Mail> = (0..N)
@@ -264,4 +310,66 @@ async fn two_instances_send_each_mail_once(app: TestApp) {
         .parse()
         .unwrap();
     assert_eq!(here + there, N as f64);
+}
+
+/// The claim itself under contention: six senders, each on a connection of
+/// its own, claim from one outbox at once, three mails a claim, until nothing is left;
+/// every mail is claimed by exactly one of them (PostgreSQL: the claim
+/// skips rows another connection is claiming, `FOR UPDATE SKIP LOCKED`;
+/// SQLite: one writer at a time).
+async fn concurrent_claims_take_each_mail_once(app: TestApp) {
+    const N: usize = 120;
+    const SENDERS: usize = 6;
+    let mails: Vec<Mail> = (0..N)
+        .map(|i| mail_to(&app, &format!("q{i}@example.com"), &format!("tok-{i}")))
+        .collect();
+    // Due only tomorrow: the server's own sender leaves them alone.
+    let now = app.clock().now() + 86_400;
+    let mut ids = queue_at(&app, &mails, now);
+    let lease = gatehouse::app::outbox::LEASE;
+    let store = &app.state.store;
+    let mut claimed: Vec<String> = std::thread::scope(|s| {
+        let senders: Vec<_> = (0..SENDERS)
+            .map(|_| {
+                s.spawn(move || {
+                    let mut c = store.conn().unwrap();
+                    let mut mine = Vec::new();
+                    loop {
+                        let got = c
+                            .write(|tx| tx.claim_due_mail(now, now + lease, 3))
+                            .unwrap();
+                        if got.is_empty() {
+                            return mine;
+                        }
+                        mine.extend(got.into_iter().map(|m| m.id));
+                    }
+                })
+            })
+            .collect();
+        senders
+            .into_iter()
+            .flat_map(|h| h.join().unwrap())
+            .collect()
+    });
+    claimed.sort();
+    ids.sort();
+    assert_eq!(claimed, ids, "each mail claimed once");
+    let rows = rows(&app);
+    assert!(
+        rows.iter()
+            .all(|r| r.attempts == 1 && r.claimed_until == Some(now + lease)),
+        "{rows:?}"
+    );
+    // Leased: nothing is due again until the lease ends.
+    let mut c = store.conn().unwrap();
+    assert!(c
+        .write(|tx| tx.claim_due_mail(now + lease - 1, now + 2 * lease, 100))
+        .unwrap()
+        .is_empty());
+    assert_eq!(
+        c.write(|tx| tx.claim_due_mail(now + lease + 1, now + 2 * lease, 1000))
+            .unwrap()
+            .len(),
+        N
+    );
 }
