@@ -133,6 +133,7 @@ impl Application {
             kid = %signer,
             signup = if config.signup_open { "open" } else { "off" },
             registration = config.registration.name(),
+            mail = if config.smtp_url.is_some() { "smtp" } else { "off" },
             access_token_ttl = config.access_token_ttl,
             id_token_ttl = config.id_token_ttl,
             auth_code_ttl = config.auth_code_ttl,

@@ -174,7 +174,9 @@ pub fn effective(src: &Sources, file: &BTreeMap<String, String>) -> Vec<Effectiv
 /// The value as it may be shown: a URL's password and a secret's value
 /// replaced by `***`.
 pub fn redacted(key: &str, value: &str) -> String {
-    if key.contains("secret") || key.contains("password") {
+    // A lifetime is no secret, whatever it is the lifetime of
+    // (`password_reset_ttl`).
+    if (key.contains("secret") || key.contains("password")) && !key.ends_with("_ttl") {
         if value.is_empty() {
             String::new()
         } else {
@@ -605,5 +607,10 @@ mod tests {
             "postgres://u:***@h/d"
         );
         assert_eq!(redacted("bind", "127.0.0.1:1"), "127.0.0.1:1");
+        assert_eq!(redacted("password_reset_ttl", "1800"), "1800");
+        assert_eq!(
+            redacted("smtp_url", "smtp://u:hunter2@h:587?tls=required"),
+            "smtp://u:***@h:587?tls=required"
+        );
     }
 }
