@@ -95,8 +95,15 @@ impl Outbox {
     }
 
     /// Queues `mail` inside the caller's transaction; call `wake` once the
-    /// transaction has committed.
+    /// transaction has committed. Refused without `GATEHOUSE_SMTP_URL`
+    /// (check `enabled` first): a mail queued where nothing sends it would
+    /// wait unseen.
     pub fn queue(&self, tx: &mut Tx<'_>, mail: &Mail, now: i64) -> StoreResult<String> {
+        if !self.enabled {
+            return Err(StoreError::Invalid(
+                "no mail can be sent: GATEHOUSE_SMTP_URL is not set".into(),
+            ));
+        }
         let body = self.seal_body(mail)?;
         tx.enqueue_mail(
             &NewMail {
@@ -368,6 +375,7 @@ async fn count_unsent(state: &super::AppState) {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::clock::Clock;
 
     fn outbox(secret: &[u8]) -> Outbox {
         let mut config = Config::for_tests("sqlite://:memory:", std::path::Path::new("/k"));
@@ -405,6 +413,30 @@ mod tests {
         assert_eq!(o.open_body(&m.to, &m.subject, ""), None);
         // A fresh nonce each time.
         assert_ne!(sealed, o.seal_body(&m).unwrap());
+    }
+
+    /// Without `GATEHOUSE_SMTP_URL` a mail is refused rather than left in
+    /// an outbox nothing sends.
+    #[test]
+    fn without_smtp_nothing_is_queued() {
+        let dir = tempfile::tempdir().unwrap();
+        let url = format!("sqlite://{}", dir.path().join("g.db").display());
+        let store = crate::store::Store::open(&url, 1, Clock::default()).unwrap();
+        store.migrate().unwrap();
+        let mut config = Config::for_tests(&url, dir.path());
+        config.smtp_url = None;
+        let off = Outbox::new(&config, &ServerSecret::new(b"s"));
+        assert!(!off.enabled());
+        let mut c = store.conn().unwrap();
+        let refused = c.transaction(|tx| off.queue(tx, &mail(), 0));
+        assert!(
+            matches!(refused, Err(StoreError::Invalid(_))),
+            "{refused:?}"
+        );
+        assert_eq!(c.count_unsent_mail().unwrap(), 0);
+        let on = outbox(b"s");
+        c.transaction(|tx| on.queue(tx, &mail(), 0)).unwrap();
+        assert_eq!(c.count_unsent_mail().unwrap(), 1);
     }
 
     #[test]
