@@ -89,12 +89,7 @@ async fn verify_password(state: &AppState, password: &str, user: Option<&User>) 
     };
     for attempt in tries {
         let ok = match user {
-            Some(u) => {
-                state
-                    .hasher
-                    .verify(attempt, u.password_hash.clone())
-                    .await
-            }
+            Some(u) => state.hasher.verify(attempt, u.password_hash.clone()).await,
             None => state.hasher.verify_dummy(attempt).await,
         };
         if ok {

@@ -329,15 +329,16 @@ pub async fn act(
                 .store
                 .run(move |c| c.delete_user_session(&uid, &found.id_hash))
                 .await?;
-            Ok(see_other(&format!("/account?signed_out={}", usize::from(n))))
+            Ok(see_other(&format!(
+                "/account?signed_out={}",
+                usize::from(n)
+            )))
         }
         Some(other) => Err(PageError::BadRequest(format!(
             "Unknown action '{}': use change_password, sign_out_others or sign_out_session.",
             other.chars().take(40).collect::<String>()
         ))),
-        None => Err(PageError::BadRequest(
-            "Which form? (action missing)".into(),
-        )),
+        None => Err(PageError::BadRequest("Which form? (action missing)".into())),
     }
 }
 

@@ -571,7 +571,10 @@ mod tests {
     fn nist_800_63b_5_1_1_2_unicode_is_allowed_and_normalised_with_nfkc() {
         let composed = check_new_password("caf\u{e9} au lait", "alice", None).unwrap();
         let decomposed = check_new_password("cafe\u{301} au lait", "alice", None).unwrap();
-        assert_eq!(composed, decomposed, "canonically equivalent forms hash alike");
+        assert_eq!(
+            composed, decomposed,
+            "canonically equivalent forms hash alike"
+        );
         // Compatibility forms too: full-width letters are the ASCII ones.
         assert_eq!(
             check_new_password("ｓｅｃｒｅｔ ｈｏｒｓｅ", "alice", None).unwrap(),
@@ -586,12 +589,21 @@ mod tests {
 
     #[test]
     fn nist_800_63b_5_1_1_2_common_passwords_are_refused_whatever_their_case() {
-        for p in ["password", "12345678", "Password1", "QWERTYUIOP", "iloveyou", "trustno1"] {
+        for p in [
+            "password",
+            "12345678",
+            "Password1",
+            "QWERTYUIOP",
+            "iloveyou",
+            "trustno1",
+        ] {
             assert!(refused(p).contains("most common"), "{p}");
         }
         // The list loaded whole: it has thousands of entries of 8 or more.
         assert!(COMMON_PASSWORDS.len() > 10_000);
-        assert!(COMMON_PASSWORDS.iter().all(|p| p.chars().count() >= MIN_PASSWORD_LEN));
+        assert!(COMMON_PASSWORDS
+            .iter()
+            .all(|p| p.chars().count() >= MIN_PASSWORD_LEN));
         // Full-width "password" is the common one after NFKC.
         assert!(refused("ｐａｓｓｗｏｒｄ").contains("most common"));
     }
@@ -605,9 +617,17 @@ mod tests {
             .to_string()
             .contains("username"));
         assert!(refused("alice.liddell@example.com").contains("e-mail address"));
-        assert!(refused("ALICE.LIDDELL").contains("e-mail address"), "the local part");
+        assert!(
+            refused("ALICE.LIDDELL").contains("e-mail address"),
+            "the local part"
+        );
         // Containing them is fine.
-        assert!(check_new_password("alice.liddell forever", "alice", Some("alice.liddell@example.com")).is_ok());
+        assert!(check_new_password(
+            "alice.liddell forever",
+            "alice",
+            Some("alice.liddell@example.com")
+        )
+        .is_ok());
     }
 
     #[test]

@@ -570,7 +570,7 @@ async fn metrics_families_and_labels_are_the_documented_ones(app: TestApp) {
     );
     assert_eq!(
         values("gatehouse_sign_in_failures_total", "via"),
-        set(&["login_page", "password_grant"])
+        set(&["login_page", "password_grant", "account_page"])
     );
     assert_eq!(
         values("gatehouse_throttled_attempts_total", "throttle"),
