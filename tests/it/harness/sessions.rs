@@ -18,10 +18,21 @@ pub struct Device<'a> {
 
 impl<'a> Device<'a> {
     pub fn new(app: &'a TestApp, user_agent: &str) -> Device<'a> {
+        Self::with_headers(app, user_agent, reqwest::header::HeaderMap::new())
+    }
+
+    /// A browser whose every request carries `headers` too (as a proxy in
+    /// front of gatehouse would add them).
+    pub fn with_headers(
+        app: &'a TestApp,
+        user_agent: &str,
+        headers: reqwest::header::HeaderMap,
+    ) -> Device<'a> {
         let http = reqwest::Client::builder()
             .redirect(reqwest::redirect::Policy::none())
             .cookie_store(true)
             .user_agent(user_agent)
+            .default_headers(headers)
             .build()
             .unwrap();
         Device { app, http }

@@ -26,6 +26,14 @@ backend_tests!(
     the_sessions_list_shows_each_browser_and_signs_one_out,
 );
 
+mod behind_a_proxy {
+    use super::*;
+    backend_tests!(
+        with |c| c.trusted_proxies = gatehouse::net::parse_cidrs("127.0.0.1/32").unwrap();
+        the_sessions_list_shows_the_address_a_trusted_proxy_forwards,
+    );
+}
+
 mod described_scopes {
     use super::*;
     backend_tests!(with |c| { c.scope_descriptions.insert("write".into(), "Edit your photos".into()); };
@@ -479,4 +487,22 @@ async fn the_sessions_list_shows_each_browser_and_signs_one_out(app: TestApp) {
     assert!(here.signed_in().await);
     // An unknown action: 400.
     assert_eq!(here.act(&[("action", "explode")]).await.status(), 400);
+}
+
+/// Behind a trusted proxy, a session's address is the client the proxy
+/// names (as the sign-in throttle reads it), not the proxy's.
+async fn the_sessions_list_shows_the_address_a_trusted_proxy_forwards(app: TestApp) {
+    app.alice();
+    let mut headers = reqwest::header::HeaderMap::new();
+    // What a client claimed, then what the proxy (127.0.0.1, trusted) saw.
+    headers.insert(
+        "x-forwarded-for",
+        "203.0.113.50, 198.51.100.7".parse().unwrap(),
+    );
+    let here = Device::with_headers(&app, FIREFOX_LINUX, headers);
+    assert_eq!(here.sign_in(USERNAME, PASSWORD).await, 303);
+    let html = here.account().await;
+    let row = html.split("<tr class=\"session").nth(1).unwrap();
+    assert!(row.contains("<code>198.51.100.7</code>"), "{row}");
+    assert!(!html.contains("203.0.113.50"), "{html}");
 }
