@@ -186,15 +186,22 @@ pub enum SignInVia {
     LoginPage,
     /// The resource owner password grant (`POST /token`).
     PasswordGrant,
+    /// The current password on `/account`'s change-password form.
+    AccountPage,
 }
 
 impl SignInVia {
-    const ALL: [SignInVia; 2] = [SignInVia::LoginPage, SignInVia::PasswordGrant];
+    const ALL: [SignInVia; 3] = [
+        SignInVia::LoginPage,
+        SignInVia::PasswordGrant,
+        SignInVia::AccountPage,
+    ];
 
     fn label(self) -> &'static str {
         match self {
             SignInVia::LoginPage => "login_page",
             SignInVia::PasswordGrant => "password_grant",
+            SignInVia::AccountPage => "account_page",
         }
     }
 }

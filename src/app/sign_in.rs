@@ -15,6 +15,7 @@
 use super::metrics::{SignInVia, Throttle};
 use super::throttle::{self, ThrottleKey};
 use super::AppState;
+use crate::registry::users::normalize_password;
 use crate::store::models::User;
 use crate::store::StoreError;
 
@@ -73,6 +74,31 @@ fn attempt_subject(state: &AppState, ukey: &str, user: Option<&User>) -> String 
     }
 }
 
+/// Whether `password` is `user`'s (the dummy hash's work for no user).
+/// New passwords are hashed in their NFKC form
+/// (`registry::users::normalize_password`, NIST SP 800-63B §5.1.1.2), so
+/// that form is tried first; a password set before normalisation was
+/// hashed as typed, so when the typed form differs and the normal form
+/// fails, the typed form is tried too. No user costs the same work.
+async fn verify_password(state: &AppState, password: &str, user: Option<&User>) -> bool {
+    let normalized = normalize_password(password);
+    let tries = if normalized == password {
+        vec![normalized]
+    } else {
+        vec![normalized, password.to_string()]
+    };
+    for attempt in tries {
+        let ok = match user {
+            Some(u) => state.hasher.verify(attempt, u.password_hash.clone()).await,
+            None => state.hasher.verify_dummy(attempt).await,
+        };
+        if ok {
+            return true;
+        }
+    }
+    false
+}
+
 /// Checks `username` and `password`, throttled; `client_id` is the app
 /// the sign-in is for, when there is one (for the log).
 pub async fn authenticate_user(
@@ -114,15 +140,7 @@ pub async fn authenticate_user(
             return Err(SignInError::Throttled(wait));
         }
     };
-    let ok = match &user {
-        Some(u) => {
-            state
-                .hasher
-                .verify(password.to_string(), u.password_hash.clone())
-                .await
-        }
-        None => state.hasher.verify_dummy(password.to_string()).await,
-    };
+    let ok = verify_password(state, password, user.as_ref()).await;
     let subject = attempt_subject(state, &ukey.as_stored(), user.as_ref());
     let log = |outcome: &str| {
         tracing::info!(

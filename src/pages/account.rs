@@ -1,14 +1,25 @@
 //! `GET /account`: the apps a signed-in person has given access to, each
 //! with a button to take it back (which also revokes that app's refresh
-//! tokens for the person), and the person's display name (OpenID Connect
-//! `name`), which they may change.
+//! tokens for the person), the person's display name (OpenID Connect
+//! `name`), which they may change, their password, which they may change
+//! given the current one, and their signed-in sessions, which they may end.
+//!
+//! `POST /account` carries the password and sessions forms, told apart by
+//! their `action` field: `change_password` (`current_password`,
+//! `new_password`, `new_password_confirm`), `sign_out_others` (every
+//! session but this browser's), `sign_out_session` (one, named by
+//! `session`: a keyed hash of its stored hash, never the stored hash
+//! itself). The display name and an app's access have their own paths.
 
 use super::consent::{describe_scope, ScopeLine};
 use super::filters;
 use super::session::SignedIn;
-use super::{parse_form, render_form, see_other, session, sign_in_first, PageError};
+use super::{parse_form, render_form, see_other, session, sign_in_first, user_agent, PageError};
+use crate::app::metrics::SignInVia;
+use crate::app::sign_in::{authenticate_user, client_addr, SignInError};
 use crate::app::AppState;
 use crate::registry::{RegistryError, UserChange};
+use crate::store::models::browser_session::BrowserSession;
 use crate::store::models::split_list;
 use crate::store::StoreError;
 use actix_web::http::StatusCode;
@@ -22,23 +33,55 @@ pub struct AppLine {
     pub scopes: Vec<ScopeLine>,
 }
 
+/// One of the person's signed-in sessions, as the list shows it.
+pub struct SessionLine {
+    /// What names it in a sign-out form (`session_ref`).
+    pub id: String,
+    /// "Firefox on Linux" (`user_agent::describe`).
+    pub device: String,
+    pub address: String,
+    pub signed_in: String,
+    pub last_seen: String,
+    /// The browser looking at the page.
+    pub current: bool,
+}
+
 #[derive(Template)]
 #[template(path = "account.html")]
 struct AccountPage<'a> {
     csrf: String,
     username: &'a str,
     apps: Vec<AppLine>,
-    revoked: Option<&'a str>,
-    saved: Option<&'a str>,
+    sessions: Vec<SessionLine>,
+    notes: Notes<'a>,
     /// The display name in the form.
     name: &'a str,
     name_error: Option<String>,
+    password: PasswordErrors,
+}
+
+/// The change-password form's errors, beside its fields.
+#[derive(Default)]
+struct PasswordErrors {
+    current_password: Option<String>,
+    new_password: Option<String>,
+    new_password_confirm: Option<String>,
+}
+
+impl PasswordErrors {
+    fn any(&self) -> bool {
+        self.current_password.is_some()
+            || self.new_password.is_some()
+            || self.new_password_confirm.is_some()
+    }
 }
 
 #[derive(serde::Deserialize)]
 pub struct AccountQuery {
     revoked: Option<String>,
     saved: Option<String>,
+    password: Option<String>,
+    signed_out: Option<usize>,
 }
 
 pub async fn show(
@@ -53,8 +96,14 @@ pub async fn show(
     let notes = Notes {
         revoked: query.revoked.as_deref(),
         saved: query.saved.as_deref(),
+        password_changed: query.password.as_deref() == Some("changed"),
+        signed_out: query.signed_out,
     };
-    account_page(&req, &state, &me, StatusCode::OK, notes, &name, None).await
+    let forms = Forms {
+        name: &name,
+        ..Forms::default()
+    };
+    account_page(&req, &state, &me, StatusCode::OK, notes, forms).await
 }
 
 /// What the page reports after a post.
@@ -62,6 +111,58 @@ pub async fn show(
 struct Notes<'a> {
     revoked: Option<&'a str>,
     saved: Option<&'a str>,
+    /// The password was changed (and the other sessions ended).
+    password_changed: bool,
+    /// This many other sessions were signed out.
+    signed_out: Option<usize>,
+}
+
+/// What the forms show again after a refused post.
+#[derive(Default)]
+struct Forms<'a> {
+    name: &'a str,
+    name_error: Option<String>,
+    password: PasswordErrors,
+}
+
+/// What names a session in a sign-out form: a keyed hash of its stored
+/// hash under the server secret, so the page never shows what the table
+/// keys sessions by, and a value seen on the page is no use elsewhere.
+fn session_ref(state: &AppState, s: &BrowserSession) -> String {
+    crate::crypto::b64url(
+        &state
+            .server_secret
+            .mac(&[b"gatehouse-session-list", s.id_hash.as_bytes()])[..12],
+    )
+}
+
+/// A time as the sessions list shows it.
+fn when(ts: i64) -> String {
+    chrono::DateTime::from_timestamp(ts, 0)
+        .map(|d| d.format("%Y-%m-%d %H:%M UTC").to_string())
+        .unwrap_or_default()
+}
+
+/// The person's live sessions, this browser's first.
+async fn sessions(state: &AppState, me: &SignedIn) -> Result<Vec<SessionLine>, PageError> {
+    let (uid, now) = (me.user.id.clone(), state.clock.now());
+    let rows = state
+        .store
+        .run(move |c| c.list_user_sessions(&uid, now))
+        .await?;
+    let mut lines: Vec<SessionLine> = rows
+        .iter()
+        .map(|s| SessionLine {
+            id: session_ref(state, s),
+            device: user_agent::describe(s.user_agent.as_deref()),
+            address: s.ip.clone().unwrap_or_else(|| "unknown".into()),
+            signed_in: when(s.auth_time),
+            last_seen: when(s.last_seen_at),
+            current: s.id_hash == me.session.id_hash,
+        })
+        .collect();
+    lines.sort_by_key(|l| !l.current);
+    Ok(lines)
 }
 
 async fn account_page(
@@ -70,8 +171,7 @@ async fn account_page(
     me: &SignedIn,
     status: StatusCode,
     notes: Notes<'_>,
-    name: &str,
-    name_error: Option<String>,
+    forms: Forms<'_>,
 ) -> Result<HttpResponse, PageError> {
     let uid = me.user.id.clone();
     let apps = state
@@ -90,14 +190,16 @@ async fn account_page(
                 .collect(),
         })
         .collect();
+    let sessions = sessions(state, me).await?;
     Ok(render_form(req, state, status, |csrf| AccountPage {
         csrf,
         username: &me.user.username,
         apps,
-        revoked: notes.revoked,
-        saved: notes.saved,
-        name,
-        name_error,
+        sessions,
+        notes,
+        name: forms.name,
+        name_error: forms.name_error,
+        password: forms.password,
     }))
 }
 
@@ -120,14 +222,18 @@ pub async fn profile(
     match state.registry().update_user(&me.user.id, change).await {
         Ok(_) => Ok(see_other("/account?saved=1")),
         Err(RegistryError::Field { message, .. }) => {
+            let forms = Forms {
+                name: &name,
+                name_error: Some(message),
+                ..Forms::default()
+            };
             account_page(
                 &req,
                 &state,
                 &me,
                 StatusCode::BAD_REQUEST,
                 Notes::default(),
-                &name,
-                Some(message),
+                forms,
             )
             .await
         }
@@ -171,4 +277,160 @@ pub async fn revoke(
         ));
     }
     Ok(see_other("/account?revoked=1"))
+}
+
+/// `POST /account`: the password and sessions forms, by `action`.
+pub async fn act(
+    req: HttpRequest,
+    body: web::Bytes,
+    state: web::Data<AppState>,
+) -> Result<HttpResponse, PageError> {
+    let form = parse_form(&req, &state, &body)?;
+    let Some(me) = session::current(&req, &state).await? else {
+        return Ok(sign_in_first("/account"));
+    };
+    match form.get("action") {
+        Some("change_password") => {
+            let current = form.get("current_password").unwrap_or("");
+            let new = form.get("new_password").unwrap_or("");
+            let confirm = form.get("new_password_confirm");
+            change_password(&req, &state, &me, current, new, confirm).await
+        }
+        Some("sign_out_others") => {
+            let (uid, keep) = (me.user.id.clone(), current_cookie(&req)?);
+            let n = state
+                .store
+                .run(move |c| c.write(|c| c.delete_other_sessions(&uid, &keep)))
+                .await?;
+            Ok(see_other(&format!("/account?signed_out={n}")))
+        }
+        Some("sign_out_session") => {
+            let wanted = form.get("session").unwrap_or("");
+            let (uid, now) = (me.user.id.clone(), state.clock.now());
+            let rows = state
+                .store
+                .run(move |c| c.list_user_sessions(&uid, now))
+                .await?;
+            // Compared in constant time, though it names only the person's own.
+            let found = rows.into_iter().find(|s| {
+                s.id_hash != me.session.id_hash
+                    && crate::crypto::constant_time_eq(
+                        session_ref(&state, s).as_bytes(),
+                        wanted.as_bytes(),
+                    )
+            });
+            let Some(found) = found else {
+                return Err(PageError::NotFound(
+                    "That session has ended already, or is not one of yours.".into(),
+                ));
+            };
+            let uid = me.user.id.clone();
+            let n = state
+                .store
+                .run(move |c| c.delete_user_session(&uid, &found.id_hash))
+                .await?;
+            Ok(see_other(&format!(
+                "/account?signed_out={}",
+                usize::from(n)
+            )))
+        }
+        Some(other) => Err(PageError::BadRequest(format!(
+            "Unknown action '{}': use change_password, sign_out_others or sign_out_session.",
+            other.chars().take(40).collect::<String>()
+        ))),
+        None => Err(PageError::BadRequest("Which form? (action missing)".into())),
+    }
+}
+
+/// This browser's session cookie value: the session `replace_password` and
+/// `sign_out_others` keep.
+fn current_cookie(req: &HttpRequest) -> Result<String, PageError> {
+    req.cookie(session::COOKIE)
+        .map(|c| c.value().to_string())
+        .ok_or_else(|| PageError::BadRequest("Sign in first.".into()))
+}
+
+/// `action=change_password`: the new password by the rules
+/// (`check_new_password`, NIST SP 800-63B §5.1.1.2), the confirmation (when
+/// the form sent one) equal to it, and the current password checked like a
+/// sign-in, in the sign-in throttle for this account and address, so the
+/// page cannot be used to guess it. Then `replace_password` ends every
+/// other session, refresh token family and access token of the person.
+async fn change_password(
+    req: &HttpRequest,
+    state: &AppState,
+    me: &SignedIn,
+    current: &str,
+    new: &str,
+    confirm: Option<&str>,
+) -> Result<HttpResponse, PageError> {
+    let name = me.user.name.clone().unwrap_or_default();
+    let refuse = |errors: PasswordErrors| async {
+        let forms = Forms {
+            name: &name,
+            password: errors,
+            ..Forms::default()
+        };
+        account_page(
+            req,
+            state,
+            me,
+            StatusCode::BAD_REQUEST,
+            Notes::default(),
+            forms,
+        )
+        .await
+    };
+    let mut errors = PasswordErrors::default();
+    if current.is_empty() {
+        errors.current_password = Some("enter your current password".into());
+    }
+    let email = me.user.email.as_deref();
+    if let Err(e) = crate::registry::users::check_new_password(new, &me.user.username, email) {
+        errors.new_password = Some(e.to_string());
+    } else if confirm.is_some_and(|c| c != new) {
+        errors.new_password_confirm =
+            Some("the two new passwords differ: type the same one twice".into());
+    }
+    if errors.any() {
+        return refuse(errors).await;
+    }
+    let addr = client_addr(req);
+    match authenticate_user(
+        state,
+        &me.user.username,
+        current,
+        &addr,
+        SignInVia::AccountPage,
+        None,
+    )
+    .await
+    {
+        Ok(user) if user.id == me.user.id => {}
+        Ok(_) | Err(SignInError::Invalid | SignInError::Disabled) => {
+            errors.current_password =
+                Some("that is not your current password: nothing was changed".into());
+            return refuse(errors).await;
+        }
+        Err(SignInError::Throttled(wait)) => {
+            errors.current_password = Some(format!(
+                "too many wrong passwords: try again in {wait} seconds"
+            ));
+            return refuse(errors).await;
+        }
+        Err(SignInError::Store(e)) => return Err(e.into()),
+    }
+    let keep = current_cookie(req)?;
+    match state
+        .registry()
+        .replace_password(&me.user, new, Some(keep), |_| Ok(()))
+        .await
+    {
+        Ok(_) => Ok(see_other("/account?password=changed")),
+        Err(RegistryError::Field { message, .. }) => {
+            errors.new_password = Some(message);
+            refuse(errors).await
+        }
+        Err(e) => Err(PageError::Internal(e.to_string())),
+    }
 }

@@ -20,6 +20,7 @@ pub mod logout;
 mod proptests;
 pub mod session;
 pub mod signup;
+pub mod user_agent;
 
 use crate::app::AppState;
 use crate::store::StoreError;
@@ -39,6 +40,7 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         .route("/consent", web::get().to(consent::show))
         .route("/consent", web::post().to(consent::submit))
         .route("/account", web::get().to(account::show))
+        .route("/account", web::post().to(account::act))
         .route("/account/revoke", web::post().to(account::revoke))
         .route("/account/profile", web::post().to(account::profile))
         .route("/apps", web::get().to(apps::list))

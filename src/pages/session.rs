@@ -46,7 +46,8 @@ pub fn removal(state: &AppState) -> Cookie<'static> {
     c
 }
 
-/// Starts a new session for `user_id` (the sign-in page, sign-up) and
+/// Starts a new session for `user_id` (the sign-in page, sign-up), noting
+/// the browser's `User-Agent` and the client address, and
 /// continues to `next` (already checked with `safe_next`). The browser's
 /// old session, if any, ends: a fresh id on every sign-in, so no session
 /// fixation.
@@ -57,9 +58,17 @@ pub async fn start(
     next: &str,
 ) -> Result<actix_web::HttpResponse, PageError> {
     let now = state.clock.now();
+    // For the person's sessions list: the browser, and the client address
+    // as the throttle reads it (behind trusted proxies, the one they name).
+    let user_agent = req
+        .headers()
+        .get(actix_web::http::header::USER_AGENT)
+        .and_then(|v| v.to_str().ok())
+        .map(str::to_string);
+    let ip = crate::app::sign_in::client_addr(req);
     let sid = state
         .store
-        .run(move |c| c.create_session(&user_id, now))
+        .run(move |c| c.create_session(&user_id, now, user_agent.as_deref(), Some(&ip)))
         .await?;
     if let Some(old) = req.cookie(COOKIE) {
         let old = old.value().to_string();

@@ -1,15 +1,32 @@
 //! Users: the accounts people sign in with. The rules for what a user
-//! gives (username by `text`'s rules, e-mail address, password length,
-//! display name) and creating, changing, disabling, deleting a user and
-//! setting a new password, each in one transaction.
+//! gives (username by `text`'s rules, e-mail address, password by NIST SP
+//! 800-63B §5.1.1.2, display name) and creating, changing, disabling,
+//! deleting a user and setting a new password, each in one transaction.
 
 use super::{Registry, RegistryError};
 use crate::store::models::account_token::Purpose;
 use crate::store::models::User;
 use crate::store::{DbConn, StoreError, Tx};
 use crate::text::{self, Username};
+use std::collections::HashSet;
+use std::sync::LazyLock;
+use unicode_normalization::UnicodeNormalization;
 
+/// At least this many characters in a new password (NIST SP 800-63B
+/// §5.1.1.2: at least 8 for one the person chooses)...
 pub const MIN_PASSWORD_LEN: usize = 8;
+/// ...and at most this many (§5.1.1.2: at least 64 must be allowed).
+/// Characters are Unicode scalar values of the NFKC form.
+pub const MAX_PASSWORD_LEN: usize = 256;
+
+/// The most common passwords, lower case (`common_passwords.txt`: its
+/// head says where the list comes from).
+static COMMON_PASSWORDS: LazyLock<HashSet<&'static str>> = LazyLock::new(|| {
+    include_str!("common_passwords.txt")
+        .lines()
+        .filter(|l| !l.is_empty() && !l.starts_with('#'))
+        .collect()
+});
 
 /// Checks what a new user gives (CLI or the sign-up page); returns the
 /// username as it will be stored, with its comparison keys (`text`'s
@@ -24,7 +41,7 @@ pub fn check_new_user(
     if let Some(e) = email {
         check_email(e)?;
     }
-    check_password(password)?;
+    check_new_password(password, &username.shown, email)?;
     Ok(username)
 }
 
@@ -72,19 +89,6 @@ pub fn check_display_name(name: &str) -> Result<Option<String>, RegistryError> {
         return Err(RegistryError::field("name", why));
     }
     Ok(Some(name.to_string()))
-}
-
-fn check_password(password: &str) -> Result<(), RegistryError> {
-    if password.chars().count() < MIN_PASSWORD_LEN {
-        return Err(RegistryError::field(
-            "password",
-            format!("the password is too short: use at least {MIN_PASSWORD_LEN} characters"),
-        ));
-    }
-    if password.len() > 1024 {
-        return Err(RegistryError::field("password", "the password is too long"));
-    }
-    Ok(())
 }
 
 fn taken(username: &str) -> RegistryError {
@@ -141,16 +145,81 @@ pub fn end_sign_ins(
     Ok(())
 }
 
+/// A password as it is hashed and checked: its NFKC normal form (NIST SP
+/// 800-63B §5.1.1.2: Unicode in a password is normalised before hashing),
+/// so the same password typed on another keyboard or input method (a
+/// composed or decomposed accent, a full-width letter) is the same.
+pub fn normalize_password(password: &str) -> String {
+    password.nfkc().collect()
+}
+
+/// How passwords, usernames and addresses are compared for the rules:
+/// NFKC, then lower case.
+fn fold(s: &str) -> String {
+    s.nfkc().collect::<String>().to_lowercase()
+}
+
 /// Checks a new password (sign-up, the CLI, a reset, a change) against
 /// the password rules, given the account's username and e-mail address;
-/// returns the password as it is hashed.
+/// returns the password as it is hashed (`normalize_password`).
+///
+/// NIST SP 800-63B §5.1.1.2: at least `MIN_PASSWORD_LEN` and at most
+/// `MAX_PASSWORD_LEN` characters of any kind (counted after
+/// normalisation), not one of the most common passwords, not the
+/// username or the e-mail address (or its part before the `@`), compared
+/// without regard to case. No rules about which kinds of characters it
+/// must have, and no expiry. Errors are on the `password` field.
 pub fn check_new_password(
     password: &str,
-    _username: &str,
-    _email: Option<&str>,
+    username: &str,
+    email: Option<&str>,
 ) -> Result<String, RegistryError> {
-    check_password(password)?;
-    Ok(password.to_string())
+    // Far too long whatever its normal form (NFKC composes at most a few
+    // characters into one): refused before normalising a large input.
+    if password.chars().count() > 4 * MAX_PASSWORD_LEN {
+        return Err(RegistryError::field(
+            "password",
+            format!("the password is too long: use at most {MAX_PASSWORD_LEN} characters"),
+        ));
+    }
+    let normalized = normalize_password(password);
+    let len = normalized.chars().count();
+    if len < MIN_PASSWORD_LEN {
+        return Err(RegistryError::field(
+            "password",
+            format!("the password is too short: use at least {MIN_PASSWORD_LEN} characters"),
+        ));
+    }
+    if len > MAX_PASSWORD_LEN {
+        return Err(RegistryError::field(
+            "password",
+            format!("the password is too long: use at most {MAX_PASSWORD_LEN} characters"),
+        ));
+    }
+    let folded = normalized.to_lowercase();
+    if COMMON_PASSWORDS.contains(folded.as_str()) {
+        return Err(RegistryError::field(
+            "password",
+            "that password is one of the most common ones, so it is among the first \
+             anyone guesses: choose another (a few unrelated words make a good one)",
+        ));
+    }
+    if !username.is_empty() && folded == fold(username) {
+        return Err(RegistryError::field(
+            "password",
+            "the password must not be your username",
+        ));
+    }
+    if let Some(email) = email.map(str::trim).filter(|e| !e.is_empty()) {
+        let local = email.rsplit_once('@').map_or(email, |(l, _)| l);
+        if folded == fold(email) || (!local.is_empty() && folded == fold(local)) {
+            return Err(RegistryError::field(
+                "password",
+                "the password must not be your e-mail address",
+            ));
+        }
+    }
+    Ok(normalized)
 }
 
 /// A new user, as the CLI (`gatehouse user create`) or the sign-up page
@@ -210,7 +279,8 @@ impl Registry<'_> {
         if self.store.run(move |c| c.username_taken(&lookup)).await? {
             return Err(taken(&username.shown));
         }
-        let hash = self.hash(new.password).await?;
+        // Checked by `check_new_user`; hashed in its normal form.
+        let hash = self.hash(normalize_password(&new.password)).await?;
         let now = self.clock.now();
         let user = User {
             id: uuid::Uuid::new_v4().to_string(),
@@ -473,5 +543,99 @@ mod tests {
         assert!(check_display_name(&"é".repeat(MAX_DISPLAY_NAME)).is_ok());
         let e = check_display_name(&"x".repeat(MAX_DISPLAY_NAME + 1)).unwrap_err();
         assert_eq!(e.field_name(), Some("name"));
+    }
+
+    fn refused(password: &str) -> String {
+        match check_new_password(password, "alice", Some("Alice.Liddell@example.com")) {
+            Err(e) => {
+                assert_eq!(e.field_name(), Some("password"), "{password:?}");
+                e.to_string()
+            }
+            Ok(_) => panic!("{password:?} was accepted"),
+        }
+    }
+
+    #[test]
+    fn nist_800_63b_5_1_1_2_length_is_8_to_256_characters_after_normalisation() {
+        assert!(refused("seven77").contains("at least 8"));
+        assert!(check_new_password("ate kiwi", "alice", None).is_ok());
+        // 256 characters of any kind, four bytes each: allowed.
+        assert!(check_new_password(&"😀".repeat(MAX_PASSWORD_LEN), "alice", None).is_ok());
+        assert!(refused(&"x".repeat(MAX_PASSWORD_LEN + 1)).contains("at most 256"));
+        // Counted in the normal form: "e" and a combining acute accent is one
+        // character, so 7 of them are too short.
+        assert!(refused(&"e\u{301}".repeat(7)).contains("at least 8"));
+    }
+
+    #[test]
+    fn nist_800_63b_5_1_1_2_unicode_is_allowed_and_normalised_with_nfkc() {
+        let composed = check_new_password("caf\u{e9} au lait", "alice", None).unwrap();
+        let decomposed = check_new_password("cafe\u{301} au lait", "alice", None).unwrap();
+        assert_eq!(
+            composed, decomposed,
+            "canonically equivalent forms hash alike"
+        );
+        // Compatibility forms too: full-width letters are the ASCII ones.
+        assert_eq!(
+            check_new_password("ｓｅｃｒｅｔ ｈｏｒｓｅ", "alice", None).unwrap(),
+            "secret horse"
+        );
+        assert_eq!(normalize_password("Ω"), "Ω", "U+2126 OHM SIGN is U+03A9");
+        // Spaces and symbols are fine; no composition rules.
+        assert!(check_new_password("correct horse battery staple", "alice", None).is_ok());
+        assert!(check_new_password("ünïcödé pässwörd 密码", "alice", None).is_ok());
+        assert!(check_new_password("lowercaseonlyletters", "alice", None).is_ok());
+    }
+
+    #[test]
+    fn nist_800_63b_5_1_1_2_common_passwords_are_refused_whatever_their_case() {
+        for p in [
+            "password",
+            "12345678",
+            "Password1",
+            "QWERTYUIOP",
+            "iloveyou",
+            "trustno1",
+        ] {
+            assert!(refused(p).contains("most common"), "{p}");
+        }
+        // The list loaded whole: it has thousands of entries of 8 or more.
+        assert!(COMMON_PASSWORDS.len() > 10_000);
+        assert!(COMMON_PASSWORDS
+            .iter()
+            .all(|p| p.chars().count() >= MIN_PASSWORD_LEN));
+        // Full-width "password" is the common one after NFKC.
+        assert!(refused("ｐａｓｓｗｏｒｄ").contains("most common"));
+    }
+
+    #[test]
+    fn nist_800_63b_5_1_1_2_the_username_or_email_address_is_refused() {
+        let user = |p: &str, u: &str| check_new_password(p, u, Some("carol@example.com"));
+        assert!(user("BobTheBuilder", "bobthebuilder").is_err());
+        assert!(user("bobthebuilder", "BobTheBuilder")
+            .unwrap_err()
+            .to_string()
+            .contains("username"));
+        assert!(refused("alice.liddell@example.com").contains("e-mail address"));
+        assert!(
+            refused("ALICE.LIDDELL").contains("e-mail address"),
+            "the local part"
+        );
+        // Containing them is fine.
+        assert!(check_new_password(
+            "alice.liddell forever",
+            "alice",
+            Some("alice.liddell@example.com")
+        )
+        .is_ok());
+    }
+
+    #[test]
+    fn check_new_user_applies_the_password_rules_with_its_username() {
+        let e = check_new_user("eveline42", Some("eve@example.com"), "EVELINE42").unwrap_err();
+        assert_eq!(e.field_name(), Some("password"));
+        let e = check_new_user("eveline42", None, "football").unwrap_err();
+        assert_eq!(e.field_name(), Some("password"));
+        assert!(check_new_user("eveline42", None, "a quiet walk at dusk").is_ok());
     }
 }

@@ -1,5 +1,7 @@
 //! Server-side browser sessions. The cookie holds only a random id; the
-//! table holds its hash, the user, and the idle and absolute expiries.
+//! table holds its hash, the user, the idle and absolute expiries, and,
+//! for the person's sessions list, the browser's `User-Agent` and the
+//! client address at sign-in.
 
 use crate::crypto::{random_token, token_hash};
 use crate::store::dispatch;
@@ -15,6 +17,8 @@ pub const SESSION_MAX_TTL: i64 = 12 * 60 * 60;
 /// How stale `last_seen_at` may get before a page view refreshes it (and
 /// the idle expiry): an idle expiry can come up to this much early.
 pub const SESSION_TOUCH_EVERY: i64 = 60;
+/// At most this many characters of a `User-Agent` are kept.
+pub const USER_AGENT_MAX: usize = 512;
 
 #[derive(Debug, Clone, Queryable, Selectable, Insertable)]
 #[diesel(table_name = browser_sessions)]
@@ -33,8 +37,16 @@ pub struct BrowserSession {
 }
 
 impl DbConn {
-    /// Starts a session; returns the plain id for the cookie.
-    pub fn create_session(&mut self, user_id: &str, now: i64) -> StoreResult<String> {
+    /// Starts a session, noting the browser's `User-Agent` (cut to
+    /// `USER_AGENT_MAX` characters) and the client address; returns the
+    /// plain id for the cookie.
+    pub fn create_session(
+        &mut self,
+        user_id: &str,
+        now: i64,
+        user_agent: Option<&str>,
+        ip: Option<&str>,
+    ) -> StoreResult<String> {
         let plain = random_token(32);
         let row = BrowserSession {
             id_hash: token_hash(&plain),
@@ -43,8 +55,10 @@ impl DbConn {
             last_seen_at: now,
             idle_expires_at: now + SESSION_IDLE_TTL,
             expires_at: now + SESSION_MAX_TTL,
-            user_agent: None,
-            ip: None,
+            user_agent: user_agent
+                .map(|ua| ua.chars().take(USER_AGENT_MAX).collect::<String>())
+                .filter(|ua| !ua.trim().is_empty()),
+            ip: ip.map(str::to_string),
         };
         self.write(|c| {
             dispatch!(c, c => diesel::insert_into(browser_sessions::table).values(&row).execute(c))?;
@@ -92,6 +106,35 @@ impl DbConn {
         self.write(|c| {
             dispatch!(c, c => diesel::delete(browser_sessions::table.find(&hash)).execute(c))?;
             Ok(())
+        })
+    }
+
+    /// The person's live sessions, the most recently seen first.
+    pub fn list_user_sessions(
+        &mut self,
+        user_id: &str,
+        now: i64,
+    ) -> StoreResult<Vec<BrowserSession>> {
+        Ok(dispatch!(self, c => browser_sessions::table
+            .filter(browser_sessions::user_id.eq(user_id))
+            .filter(browser_sessions::expires_at.gt(now))
+            .filter(browser_sessions::idle_expires_at.gt(now))
+            .order((browser_sessions::last_seen_at.desc(), browser_sessions::auth_time.desc()))
+            .select(BrowserSession::as_select())
+            .load(c))?)
+    }
+
+    /// Ends one session of the person (by its stored hash); whether it was
+    /// there.
+    pub fn delete_user_session(&mut self, user_id: &str, id_hash: &str) -> StoreResult<bool> {
+        self.write(|c| {
+            let n = dispatch!(c, c => diesel::delete(
+                browser_sessions::table
+                    .filter(browser_sessions::user_id.eq(user_id))
+                    .filter(browser_sessions::id_hash.eq(id_hash))
+            )
+            .execute(c))?;
+            Ok(n == 1)
         })
     }
 }

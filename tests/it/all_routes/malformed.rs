@@ -36,6 +36,7 @@ async fn malformed_requests_get_4xx_never_5xx(app: TestApp) {
         "/logout",
         "/device",
         "/account/revoke",
+        "/account",
     ];
     let bodies: [(&str, &[u8]); 6] = [
         ("application/x-www-form-urlencoded", b"%%%=&&=%zz"),
@@ -103,6 +104,7 @@ async fn malformed_requests_get_4xx_never_5xx(app: TestApp) {
         "?user_code=%00%00",
         "?next=%0d%0aX:1",
         "?revoked=%zz",
+        "?signed_out=-1",
     ] {
         for path in [
             "/authorize",
@@ -344,6 +346,19 @@ async fn nul_bytes_and_overlong_values_are_refused_before_any_query(app: TestApp
         )
         .await;
     assert_eq!(r.status(), 400);
+    // `/account`'s forms with their fields missing or mangled.
+    let cases = [
+        ("a\0", 400),
+        ("", 400),
+        ("change_password", 400),
+        ("sign_out_session", 404),
+    ];
+    for (action, status) in cases {
+        let r = app
+            .post_form("/account", &[("csrf_token", &csrf), ("action", action)])
+            .await;
+        assert_eq!(r.status(), status, "{action:?}");
+    }
 }
 
 mod open_registration {

@@ -4,6 +4,7 @@
 //! recipes), and the sample device client.
 
 mod browser;
+mod browser_account;
 mod browser_apps;
 mod device_login;
 mod guard;

@@ -115,6 +115,7 @@ mod flows;
 mod html;
 pub mod names;
 pub mod oidc;
+pub mod sessions;
 mod siblings;
 pub mod smtp;
 pub mod webdriver;

@@ -340,7 +340,7 @@ async fn sign_in_failures_do_not_tell_unknown_users_from_wrong_passwords(app: Te
             .map(str::to_string)
             .collect()
     };
-    assert_eq!(failures(&before).len(), 2, "{before}");
+    assert_eq!(failures(&before).len(), 3, "{before}");
 
     assert_eq!(
         app.sign_in(USERNAME, "wrong horse", "/account")
@@ -373,9 +373,10 @@ async fn sign_in_failures_do_not_tell_unknown_users_from_wrong_passwords(app: Te
         expect_error(r, 400, "invalid_grant").await;
     }
     assert_eq!(metric(&app, grant).await, 2.0);
-    // Still the same two series: no label names the user or the reason.
+    // Still the same three series (the sign-in page, the password grant,
+    // `/account`): no label names the user or the reason.
     let after = app.get("/metrics").await.text().await.unwrap();
-    assert_eq!(failures(&after).len(), 2, "{after}");
+    assert_eq!(failures(&after).len(), 3, "{after}");
     assert!(!after.contains("mallory") && !after.contains(USERNAME));
     // A right password is no failure.
     assert_eq!(
@@ -574,7 +575,7 @@ async fn metrics_families_and_labels_are_the_documented_ones(app: TestApp) {
     );
     assert_eq!(
         values("gatehouse_sign_in_failures_total", "via"),
-        set(&["login_page", "password_grant"])
+        set(&["login_page", "password_grant", "account_page"])
     );
     assert_eq!(
         values("gatehouse_throttled_attempts_total", "throttle"),
