@@ -243,7 +243,7 @@ mod tests {
         )
         .unwrap();
         assert!(!m.html.contains("<b>alice"), "{}", m.html);
-        assert!(m.html.contains("&lt;b&gt;alice"), "{}", m.html);
+        assert!(m.html.contains("&#60;b&#62;alice"), "{}", m.html);
         assert!(!m.html.contains("<Site"), "{}", m.html);
         assert!(m.text.contains("<b>alice</b>"), "the text part is plain: {}", m.text);
         assert_eq!(m.to, "old@example.com");

@@ -5,6 +5,7 @@
 
 mod browser;
 mod browser_apps;
+mod browser_password;
 mod device_login;
 mod guard;
 mod oauth2_crate;
