@@ -100,7 +100,12 @@ pub fn issue(
 
 /// Why a token that could not be spent was refused (read after the
 /// failed spend, in the same transaction).
-fn problem_of(tx: &mut Tx<'_>, hash: &str, purposes: &[Purpose], now: i64) -> StoreResult<LinkProblem> {
+fn problem_of(
+    tx: &mut Tx<'_>,
+    hash: &str,
+    purposes: &[Purpose],
+    now: i64,
+) -> StoreResult<LinkProblem> {
     Ok(match tx.find_account_token(hash)? {
         None => LinkProblem::Unknown,
         Some(t) if !t.purpose().is_some_and(|p| purposes.contains(&p)) => LinkProblem::Unknown,
@@ -231,23 +236,33 @@ impl<'a> Accounts<'a> {
         }
         let now = self.clock.now();
         let notice = match old_address {
-            Some(old) if !old.eq_ignore_ascii_case(email) => Some(rendered(
-                messages::email_change_notice(
+            Some(old) if !old.eq_ignore_ascii_case(email) => {
+                Some(rendered(messages::email_change_notice(
                     &self.site,
                     old,
                     &user.username,
                     email,
                     &self.help_link(),
-                ),
-            )?),
+                ))?)
+            }
             _ => None,
         };
         let (issuer, site) = (self.issuer.clone(), self.site.clone());
-        let (user_id, username, email) = (user.id.clone(), user.username.clone(), email.to_string());
+        let (user_id, username, email) =
+            (user.id.clone(), user.username.clone(), email.to_string());
         self.run(move |tx, outbox| {
-            let token = issue(tx, &user_id, Purpose::VerifyEmail, Some(&email), VERIFY_TTL, now)?;
+            let token = issue(
+                tx,
+                &user_id,
+                Purpose::VerifyEmail,
+                Some(&email),
+                VERIFY_TTL,
+                now,
+            )?;
             let link = format!("{issuer}{}?token={token}", link_path(Purpose::VerifyEmail));
-            let mail = rendered(messages::verify_email(&site, &email, &username, &link, VERIFY_TTL))?;
+            let mail = rendered(messages::verify_email(
+                &site, &email, &username, &link, VERIFY_TTL,
+            ))?;
             outbox.queue(tx, &mail, now)?;
             if let Some(notice) = notice {
                 outbox.queue(tx, &notice, now)?;
@@ -291,8 +306,13 @@ impl<'a> Accounts<'a> {
         let (user_id, username) = (user.id.clone(), user.username.clone());
         self.run(move |tx, outbox| {
             let token = issue(tx, &user_id, Purpose::ResetPassword, Some(&email), ttl, now)?;
-            let link = format!("{issuer}{}?token={token}", link_path(Purpose::ResetPassword));
-            let mail = rendered(messages::password_reset(&site, &email, &username, &link, ttl))?;
+            let link = format!(
+                "{issuer}{}?token={token}",
+                link_path(Purpose::ResetPassword)
+            );
+            let mail = rendered(messages::password_reset(
+                &site, &email, &username, &link, ttl,
+            ))?;
             outbox.queue(tx, &mail, now)?;
             Ok(true)
         })
@@ -338,7 +358,9 @@ impl<'a> Accounts<'a> {
             .run(move |tx, outbox| {
                 let token = issue(tx, &user_id, Purpose::Invite, Some(&email), INVITE_TTL, now)?;
                 let link = format!("{issuer}{}?token={token}", link_path(Purpose::Invite));
-                let mail = rendered(messages::invitation(&site, &email, &username, &link, INVITE_TTL))?;
+                let mail = rendered(messages::invitation(
+                    &site, &email, &username, &link, INVITE_TTL,
+                ))?;
                 outbox.queue(tx, &mail, now)?;
                 Ok(link)
             })

@@ -163,8 +163,14 @@ mod tests {
                 ThrottleKey::reset_for(" Alice@Example.COM "),
                 "reset-for:alice@example.com".into(),
             ),
-            (ThrottleKey::ResetUser("u-1".into()), "reset-user:u-1".into()),
-            (ThrottleKey::VerifyMail("u-1".into()), "verify-mail:u-1".into()),
+            (
+                ThrottleKey::ResetUser("u-1".into()),
+                "reset-user:u-1".into(),
+            ),
+            (
+                ThrottleKey::VerifyMail("u-1".into()),
+                "verify-mail:u-1".into(),
+            ),
         ];
         for (key, stored) in cases {
             assert_eq!(key.as_stored(), stored);

@@ -5,8 +5,8 @@ use super::{block_on, open_store, Failure, Operator};
 use crate::app::accounts::{Accounts, Issued};
 use crate::app::outbox::Outbox;
 use crate::config::Config;
-use crate::store::models::account_token::Purpose;
 use crate::registry::{NewUser, UserChange};
+use crate::store::models::account_token::Purpose;
 use crate::store::models::User;
 use clap::{Args, Subcommand};
 use std::io::{BufRead, IsTerminal};
@@ -417,7 +417,12 @@ pub fn run(cmd: UserCommand, config: &Config) -> Result<(), Failure> {
             let user = block_on(op.registry().find_user(&r.user))?.map_err(Failure::other)?;
             let issued = block_on(accounts(&op, config).hand_link(&user, Purpose::ResetPassword))?
                 .map_err(Failure::other)?;
-            print_link(&user, &issued, r.json, "a single-use link that sets a new password");
+            print_link(
+                &user,
+                &issued,
+                r.json,
+                "a single-use link that sets a new password",
+            );
         }
     }
     Ok(())

@@ -39,11 +39,26 @@ macro_rules! message {
     };
 }
 
-message!(VerifyText = "mail/verify_email.txt", VerifyHtml = "mail/verify_email.html");
-message!(ChangeText = "mail/email_change_notice.txt", ChangeHtml = "mail/email_change_notice.html");
-message!(ResetText = "mail/password_reset.txt", ResetHtml = "mail/password_reset.html");
-message!(InviteText = "mail/invitation.txt", InviteHtml = "mail/invitation.html");
-message!(ChangedText = "mail/password_changed.txt", ChangedHtml = "mail/password_changed.html");
+message!(
+    VerifyText = "mail/verify_email.txt",
+    VerifyHtml = "mail/verify_email.html"
+);
+message!(
+    ChangeText = "mail/email_change_notice.txt",
+    ChangeHtml = "mail/email_change_notice.html"
+);
+message!(
+    ResetText = "mail/password_reset.txt",
+    ResetHtml = "mail/password_reset.html"
+);
+message!(
+    InviteText = "mail/invitation.txt",
+    InviteHtml = "mail/invitation.html"
+);
+message!(
+    ChangedText = "mail/password_changed.txt",
+    ChangedHtml = "mail/password_changed.html"
+);
 
 /// A template failed to render (a bug, not a person's input).
 #[derive(Debug, thiserror::Error)]
@@ -227,7 +242,10 @@ mod tests {
                 assert!(!urls.is_empty(), "{part}");
                 assert!(urls.iter().all(|u| *u == link), "{urls:?} in {part}");
                 assert!(part.contains("Example"), "the site name: {part}");
-                assert!(part.contains("not you") || part.contains("did not"), "{part}");
+                assert!(
+                    part.contains("not you") || part.contains("did not"),
+                    "{part}"
+                );
             }
         }
     }
@@ -245,7 +263,11 @@ mod tests {
         assert!(!m.html.contains("<b>alice"), "{}", m.html);
         assert!(m.html.contains("&#60;b&#62;alice"), "{}", m.html);
         assert!(!m.html.contains("<Site"), "{}", m.html);
-        assert!(m.text.contains("<b>alice</b>"), "the text part is plain: {}", m.text);
+        assert!(
+            m.text.contains("<b>alice</b>"),
+            "the text part is plain: {}",
+            m.text
+        );
         assert_eq!(m.to, "old@example.com");
     }
 

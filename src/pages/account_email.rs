@@ -69,11 +69,9 @@ async fn shown(state: &AppState, user: &User) -> Result<Shown, PageError> {
     let pending = link
         .and_then(|l| l.email)
         .filter(|e| Some(e.as_str()) != current || !user.email_verified);
-    let resend_target = pending.clone().or_else(|| {
-        current
-            .filter(|_| !user.email_verified)
-            .map(str::to_string)
-    });
+    let resend_target = pending
+        .clone()
+        .or_else(|| current.filter(|_| !user.email_verified).map(str::to_string));
     let pending = pending.filter(|e| Some(e.as_str()) != current);
     Ok(Shown {
         pending,
@@ -198,7 +196,17 @@ pub async fn submit(
             }
             accounts.send_verification(&user, &target, None).await?;
             let done = format!("We sent a new link to {target}. The older link no longer works.");
-            page(&req, &state, StatusCode::OK, &user, "", None, None, Some(done)).await
+            page(
+                &req,
+                &state,
+                StatusCode::OK,
+                &user,
+                "",
+                None,
+                None,
+                Some(done),
+            )
+            .await
         }
         Some("change") => {
             let email = form.get("email").unwrap_or("").trim();
@@ -300,7 +308,17 @@ pub async fn submit(
                 ),
                 None => format!("We sent a link to {email}. Open it to make it your address."),
             };
-            page(&req, &state, StatusCode::OK, &user, "", None, None, Some(done)).await
+            page(
+                &req,
+                &state,
+                StatusCode::OK,
+                &user,
+                "",
+                None,
+                None,
+                Some(done),
+            )
+            .await
         }
         _ => Err(PageError::BadRequest(
             "Choose to change your address or to send the link again.".into(),

@@ -232,13 +232,15 @@ pub async fn reset_show(
         return Ok(link_problem(&state, LinkProblem::Unknown));
     };
     let invite = link.purpose() == Some(Purpose::Invite);
-    Ok(render_form(&req, &state, StatusCode::OK, |csrf| ResetPage {
-        csrf,
-        token: &token,
-        username: &user.username,
-        invite,
-        error: None,
-        general: None,
+    Ok(render_form(&req, &state, StatusCode::OK, |csrf| {
+        ResetPage {
+            csrf,
+            token: &token,
+            username: &user.username,
+            invite,
+            error: None,
+            general: None,
+        }
     }))
 }
 

@@ -69,12 +69,14 @@ pub async fn show(
     ) else {
         return Ok(link_problem(&state, LinkProblem::Unknown));
     };
-    Ok(render_form(&req, &state, StatusCode::OK, |csrf| VerifyPage {
-        csrf,
-        token: &token,
-        address,
-        username: &user.username,
-        done: false,
+    Ok(render_form(&req, &state, StatusCode::OK, |csrf| {
+        VerifyPage {
+            csrf,
+            token: &token,
+            address,
+            username: &user.username,
+            done: false,
+        }
     }))
 }
 

@@ -157,7 +157,12 @@ impl Tx<'_> {
 
     /// Makes `email` the person's address, verified (a spent verification
     /// link, or a reset or invitation link mailed to that address).
-    pub fn set_verified_email(&mut self, user_id: &str, email: &str, now: i64) -> StoreResult<bool> {
+    pub fn set_verified_email(
+        &mut self,
+        user_id: &str,
+        email: &str,
+        now: i64,
+    ) -> StoreResult<bool> {
         let n = dispatch!(self, c => diesel::update(users::table.find(user_id))
             .set((
                 users::email.eq(Some(email)),

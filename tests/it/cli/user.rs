@@ -643,7 +643,15 @@ mod links {
 
         let o = gatehouse(
             &app,
-            &["user", "invite", "--email", "bob@example.com", "--name", "Bob", "--print-link"],
+            &[
+                "user",
+                "invite",
+                "--email",
+                "bob@example.com",
+                "--name",
+                "Bob",
+                "--print-link",
+            ],
         );
         assert!(o.status.success(), "{}", stderr(&o));
         let link = String::from_utf8(o.stdout).unwrap().trim().to_string();
@@ -672,12 +680,20 @@ mod links {
         let shown = String::from_utf8(o.stdout).unwrap();
         assert!(shown.contains("bob@example.com (verified)"), "{shown}");
         // The invitation worked once.
-        assert_eq!(set_password_through(&app, &link, "another passphrase").await.0, 410);
+        assert_eq!(
+            set_password_through(&app, &link, "another passphrase")
+                .await
+                .0,
+            410
+        );
     }
 
     async fn user_invite_mails_the_invitation_through_the_running_server(app: TestApp) {
         let email = format!("carol-{}@example.com", uuid::Uuid::new_v4().simple());
-        let o = gatehouse(&app, &["user", "invite", "--email", &email, "--username", "carol"]);
+        let o = gatehouse(
+            &app,
+            &["user", "invite", "--email", &email, "--username", "carol"],
+        );
         assert!(o.status.success(), "{}", stderr(&o));
         assert!(String::from_utf8_lossy(&o.stdout).contains("queued"));
         // The CLI queued it; the running server's sender delivers it.
@@ -694,7 +710,10 @@ mod links {
 
     async fn user_reset_link_prints_a_single_use_link_that_signs_out_everywhere(app: TestApp) {
         app.alice();
-        assert_eq!(app.sign_in(USERNAME, PASSWORD, "/account").await.status(), 303);
+        assert_eq!(
+            app.sign_in(USERNAME, PASSWORD, "/account").await.status(),
+            303
+        );
         let o = gatehouse(&app, &["user", "reset-link", USERNAME]);
         assert!(o.status.success(), "{}", stderr(&o));
         assert!(stderr(&o).contains("single-use"), "{}", stderr(&o));
@@ -709,7 +728,9 @@ mod links {
             303
         );
         assert_eq!(
-            set_password_through(&app, &link, "again passphrase").await.0,
+            set_password_through(&app, &link, "again passphrase")
+                .await
+                .0,
             410
         );
         let o = gatehouse(&app, &["user", "reset-link", "nobody"]);

@@ -30,7 +30,9 @@ async fn browser_forgot_password_then_reset_at_desktop_and_phone_widths(app: Tes
 
         browser.goto(&app.url("/login")).await;
         browser.click("#forgot-password").await;
-        browser.wait_for_url(|u| u.ends_with("/password/forgot")).await;
+        browser
+            .wait_for_url(|u| u.ends_with("/password/forgot"))
+            .await;
         browser
             .assert_accessible(&format!("the forgotten-password page at {width} px"))
             .await;
@@ -52,7 +54,9 @@ async fn browser_forgot_password_then_reset_at_desktop_and_phone_widths(app: Tes
             .await;
         assert!(browser.fits_the_window().await, "fits {width} px");
         browser.screenshot(&format!("password-reset-{width}")).await;
-        browser.type_into("#password", "a brand new passphrase").await;
+        browser
+            .type_into("#password", "a brand new passphrase")
+            .await;
         browser
             .type_into("#password_confirm", "a brand new passphrase")
             .await;
@@ -65,7 +69,9 @@ async fn browser_forgot_password_then_reset_at_desktop_and_phone_widths(app: Tes
         // The new password signs in.
         browser.goto(&app.url("/login")).await;
         browser.type_into("#username", &username).await;
-        browser.type_into("#password", "a brand new passphrase").await;
+        browser
+            .type_into("#password", "a brand new passphrase")
+            .await;
         browser.click("button[type=submit]").await;
         browser.wait_for_url(|u| u.ends_with("/account")).await;
     }

@@ -102,7 +102,11 @@ async fn oidc_core_5_1_sign_up_mails_a_link_and_only_confirming_it_makes_email_v
     assert_eq!(userinfo(&app, access).await["email_verified"], false);
 
     let mail = shared_sink().wait_for_mail_to(&email);
-    assert!(mail.subject.contains("Confirm your e-mail address"), "{}", mail.subject);
+    assert!(
+        mail.subject.contains("Confirm your e-mail address"),
+        "{}",
+        mail.subject
+    );
     let path = verify_path(&app, &mail);
     // Opening the link (as a mail scanner would) changes nothing.
     assert_eq!(app.get(&path).await.status(), 200);
@@ -117,7 +121,11 @@ async fn oidc_core_5_1_sign_up_mails_a_link_and_only_confirming_it_makes_email_v
     // The link worked once.
     let again = app.get(&path).await;
     assert_eq!(again.status(), 410);
-    assert!(again.text().await.unwrap().contains("href=\"/account/email\""));
+    assert!(again
+        .text()
+        .await
+        .unwrap()
+        .contains("href=\"/account/email\""));
 }
 
 async fn a_new_address_takes_effect_only_through_its_link_and_the_old_address_is_told(
@@ -135,14 +143,25 @@ async fn a_new_address_takes_effect_only_through_its_link_and_the_old_address_is
     // The current password is asked for.
     let (status, page) = on_email_page(
         &app,
-        &[("action", "change"), ("email", &new), ("current_password", "wrong one")],
+        &[
+            ("action", "change"),
+            ("email", &new),
+            ("current_password", "wrong one"),
+        ],
     )
     .await;
     assert_eq!(status, 400);
-    assert!(crate::harness::error_beside(&page, "current_password").is_some(), "{page}");
+    assert!(
+        crate::harness::error_beside(&page, "current_password").is_some(),
+        "{page}"
+    );
     let (status, page) = on_email_page(
         &app,
-        &[("action", "change"), ("email", &new), ("current_password", PASSWORD)],
+        &[
+            ("action", "change"),
+            ("email", &new),
+            ("current_password", PASSWORD),
+        ],
     )
     .await;
     assert_eq!(status, 200, "{page}");
@@ -151,12 +170,19 @@ async fn a_new_address_takes_effect_only_through_its_link_and_the_old_address_is
 
     // The old address is told, with no link that changes anything.
     let notice = shared_sink().wait_for_mail_to(&old);
-    assert!(notice.subject.contains("being changed"), "{}", notice.subject);
+    assert!(
+        notice.subject.contains("being changed"),
+        "{}",
+        notice.subject
+    );
     assert!(notice.text.contains(&new), "{}", notice.text);
     assert!(!notice.text.contains("/email/verify"), "{}", notice.text);
     // Until the new address is confirmed, the old one stays.
     let info = userinfo(&app, &access).await;
-    assert_eq!((info["email"].as_str(), &info["email_verified"]), (Some(old.as_str()), &Value::Bool(true)));
+    assert_eq!(
+        (info["email"].as_str(), &info["email_verified"]),
+        (Some(old.as_str()), &Value::Bool(true))
+    );
 
     let mail = shared_sink().wait_for_mail_to(&new);
     let (status, _) = confirm(&app, &verify_path(&app, &mail)).await;
@@ -182,7 +208,10 @@ async fn sending_the_link_again_is_throttled(app: TestApp) {
             429 => break page,
             other => panic!("{other}: {page}"),
         }
-        assert!(sent <= gatehouse::app::throttle::FREE_FAILURES, "never throttled");
+        assert!(
+            sent <= gatehouse::app::throttle::FREE_FAILURES,
+            "never throttled"
+        );
     };
     assert!(sent >= 1, "the first is sent");
     assert!(refused.contains("Too many mails asked for"), "{refused}");

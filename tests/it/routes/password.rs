@@ -40,7 +40,10 @@ async fn ask_for_link(app: &TestApp, typed: &str) -> (u16, String) {
     let page = app.get("/password/forgot").await.text().await.unwrap();
     let csrf = form_field(&page, "csrf_token").expect("a form on /password/forgot");
     let r = app
-        .post_form("/password/forgot", &[("csrf_token", &csrf), ("email", typed)])
+        .post_form(
+            "/password/forgot",
+            &[("csrf_token", &csrf), ("email", typed)],
+        )
         .await;
     (r.status().as_u16(), r.text().await.unwrap())
 }
@@ -82,7 +85,10 @@ async fn nist_800_63b_forgot_password_mails_a_link_that_sets_a_new_password_and_
     alice_with(&app, &email);
     let client = app.password_client();
     let old_refresh = app.password_refresh_token(&client).await;
-    assert_eq!(app.sign_in(USERNAME, PASSWORD, "/account").await.status(), 303);
+    assert_eq!(
+        app.sign_in(USERNAME, PASSWORD, "/account").await.status(),
+        303
+    );
     assert!(app.is_signed_in().await);
 
     // The sign-in page links to the form.
@@ -94,7 +100,11 @@ async fn nist_800_63b_forgot_password_mails_a_link_that_sets_a_new_password_and_
     assert_eq!(status, 200);
     assert!(page.contains("we sent a link"), "{page}");
     let mail = shared_sink().wait_for_mail_to(&email);
-    assert!(mail.subject.contains("Reset your password"), "{}", mail.subject);
+    assert!(
+        mail.subject.contains("Reset your password"),
+        "{}",
+        mail.subject
+    );
     assert!(mail.text.contains("If this was not you"), "{}", mail.text);
     assert!(mail.html.contains("href=\""), "an HTML part with the link");
     let path = reset_path(&app, &mail);
@@ -106,13 +116,23 @@ async fn nist_800_63b_forgot_password_mails_a_link_that_sets_a_new_password_and_
     // The browser that was signed in is signed out; the old password is
     // refused, the new one works.
     assert!(!app.is_signed_in().await);
-    assert_eq!(app.sign_in(USERNAME, PASSWORD, "/account").await.status(), 401);
     assert_eq!(
-        app.sign_in(USERNAME, NEW_PASSWORD, "/account").await.status(),
+        app.sign_in(USERNAME, PASSWORD, "/account").await.status(),
+        401
+    );
+    assert_eq!(
+        app.sign_in(USERNAME, NEW_PASSWORD, "/account")
+            .await
+            .status(),
         303
     );
     // RFC 6749 §10.4: the refresh token that rode on the old password is dead.
-    expect_error(app.refresh(&client, &old_refresh).await, 400, "invalid_grant").await;
+    expect_error(
+        app.refresh(&client, &old_refresh).await,
+        400,
+        "invalid_grant",
+    )
+    .await;
     // The person is told at their address.
     let notice = shared_sink().wait_for_mail_to(&email);
     assert!(notice.subject.contains("was changed"), "{}", notice.subject);
@@ -168,7 +188,10 @@ async fn a_used_an_expired_or_a_superseded_reset_link_is_refused_with_a_way_to_a
     assert_eq!(r.status(), 400);
     let page = r.text().await.unwrap();
     assert!(page.contains("a newer link was sent"), "{page}");
-    assert!(page.contains("href=\"/password/forgot\""), "a way to a new link");
+    assert!(
+        page.contains("href=\"/password/forgot\""),
+        "a way to a new link"
+    );
     assert_accessible(&page, "a refused link");
 
     // Expired: past GATEHOUSE_PASSWORD_RESET_TTL.
@@ -200,7 +223,9 @@ async fn a_used_an_expired_or_a_superseded_reset_link_is_refused_with_a_way_to_a
     assert_eq!(r.status(), 410);
     assert!(r.text().await.unwrap().contains("already used"));
     assert_eq!(
-        app.sign_in(USERNAME, NEW_PASSWORD, "/account").await.status(),
+        app.sign_in(USERNAME, NEW_PASSWORD, "/account")
+            .await
+            .status(),
         303,
         "the refused link changed nothing"
     );
@@ -227,7 +252,10 @@ async fn two_passwords_that_differ_are_refused_beside_the_field_and_the_link_sti
     );
     let (status, page) = reset(&app, &path, "short", "short").await;
     assert_eq!(status, 400);
-    assert!(crate::harness::error_beside(&page, "password").is_some(), "{page}");
+    assert!(
+        crate::harness::error_beside(&page, "password").is_some(),
+        "{page}"
+    );
     let (status, _) = reset(&app, &path, NEW_PASSWORD, NEW_PASSWORD).await;
     assert_eq!(status, 200);
 }
@@ -242,7 +270,10 @@ mod mail_off {
         let r = app.get("/password/forgot").await;
         assert_eq!(r.status(), 200);
         let page = r.text().await.unwrap();
-        assert!(page.contains("Resetting a password by e-mail is off"), "{page}");
+        assert!(
+            page.contains("Resetting a password by e-mail is off"),
+            "{page}"
+        );
         assert!(page.contains("Ask an operator"), "{page}");
         assert!(!page.contains("name=\"email\""), "no form that cannot work");
         assert_accessible(&page, "/password/forgot without mail");
