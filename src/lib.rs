@@ -44,6 +44,8 @@ pub enum StartError {
     /// The keys folder is not the one the database was used with.
     #[error("GATEHOUSE_KEYS_DIR (keys_dir): {0}")]
     LostKeys(String),
+    #[error("GATEHOUSE_SMTP_URL (smtp_url): {0}")]
+    Smtp(String),
     #[error("GATEHOUSE_BIND (bind): cannot listen on {addr}: {reason}")]
     Bind { addr: String, reason: String },
 }
@@ -140,7 +142,13 @@ impl Application {
             "gatehouse listening"
         );
 
-        let outbox = app::outbox::Outbox::new(config.smtp_url.is_some());
+        let outbox = app::outbox::Outbox::new(&config, &server_secret);
+        let smtp = config
+            .smtp_url
+            .as_deref()
+            .map(app::outbox::transport)
+            .transpose()
+            .map_err(StartError::Smtp)?;
         let state = web::Data::new(app::AppState {
             config,
             issuer,
@@ -180,6 +188,7 @@ impl Application {
         .run();
 
         app::background::start(state.clone());
+        app::outbox::spawn_sender(&state, smtp).map_err(StartError::Smtp)?;
 
         Ok(Application {
             server,

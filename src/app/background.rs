@@ -35,7 +35,8 @@ fn spawn_key_reload(state: web::Data<AppState>) {
 }
 
 /// Prunes expired codes, sessions, tokens and throttle rows
-/// (`DbConn::prune_expired`).
+/// (`DbConn::prune_expired`), and outbox rows sent or given up a week ago
+/// (`DbConn::prune_finished_mail`).
 fn spawn_housekeeping(state: web::Data<AppState>) {
     actix_web::rt::spawn(async move {
         let mut wait = HOUSEKEEPING_FIRST_RUN;
@@ -61,6 +62,16 @@ fn spawn_housekeeping(state: web::Data<AppState>) {
                 ),
                 Ok(_) => {}
                 Err(e) => tracing::warn!(error = %e, "housekeeping failed"),
+            }
+            let before = now - super::outbox::KEEP_FINISHED;
+            match state
+                .store
+                .run(move |c| c.prune_finished_mail(before))
+                .await
+            {
+                Ok(0) => {}
+                Ok(n) => tracing::info!(mail_outbox = n, "housekeeping pruned sent mail"),
+                Err(e) => tracing::warn!(error = %e, "housekeeping of the mail outbox failed"),
             }
         }
     });

@@ -3,7 +3,8 @@
 //! encoder writes the Prometheus text format (exposition format 0.0.4).
 //! Requests and a latency histogram by matched route and status, responses
 //! by status class, tokens issued by grant type, sign-in failures and
-//! throttled attempts; `render` adds the values read at scrape time
+//! throttled attempts, mail sent, failed and given up (and the outbox's
+//! unsent mails); `render` adds the values read at scrape time
 //! (argon2 verifications, the database pool, the database, argon2 and
 //! signing queues).
 //!
@@ -241,6 +242,13 @@ pub struct MetricsInner {
     sign_in_failures: [Counter; SignInVia::ALL.len()],
     /// Indexed like `Throttle::ALL`.
     throttled: [Counter; Throttle::ALL.len()],
+    /// The outbox (`app::outbox`): mails this instance sent, attempts that
+    /// failed, mails given up, and the unsent mails of the whole outbox as
+    /// this instance's sender last counted them.
+    mail_sent: Counter,
+    mail_failed_attempts: Counter,
+    mail_given_up: Counter,
+    mail_unsent: Gauge,
 }
 
 impl Default for MetricsInner {
@@ -312,6 +320,31 @@ impl Default for MetricsInner {
             })
         });
 
+        let mail_sent = Counter::default();
+        registry.register(
+            "gatehouse_mail_sent",
+            "Mails this instance handed to the SMTP server",
+            mail_sent.clone(),
+        );
+        let mail_failed_attempts = Counter::default();
+        registry.register(
+            "gatehouse_mail_failed_attempts",
+            "Attempts to send a mail that failed (the mail is retried with back-off, or given up)",
+            mail_failed_attempts.clone(),
+        );
+        let mail_given_up = Counter::default();
+        registry.register(
+            "gatehouse_mail_given_up",
+            "Mails given up (refused permanently, or not sent within a day of being queued)",
+            mail_given_up.clone(),
+        );
+        let mail_unsent = Gauge::default();
+        registry.register(
+            "gatehouse_mail_unsent",
+            "Mails in the outbox neither sent nor given up, as last counted by this instance's sender",
+            mail_unsent.clone(),
+        );
+
         MetricsInner {
             registry,
             requests,
@@ -323,6 +356,10 @@ impl Default for MetricsInner {
             jwks_requests,
             sign_in_failures,
             throttled,
+            mail_sent,
+            mail_failed_attempts,
+            mail_given_up,
+            mail_unsent,
         }
     }
 }
@@ -380,6 +417,26 @@ impl Metrics {
     /// An attempt refused unchecked by a throttle.
     pub fn throttled(&self, which: Throttle) {
         self.inner.throttled[which as usize].inc();
+    }
+
+    /// A mail accepted by the SMTP server.
+    pub fn mail_sent(&self) {
+        self.inner.mail_sent.inc();
+    }
+
+    /// An attempt to send a mail that failed.
+    pub fn mail_attempt_failed(&self) {
+        self.inner.mail_failed_attempts.inc();
+    }
+
+    /// A mail given up: it will not be sent.
+    pub fn mail_given_up(&self) {
+        self.inner.mail_given_up.inc();
+    }
+
+    /// The outbox's unsent mails, as counted now.
+    pub fn set_mail_unsent(&self, n: i64) {
+        self.inner.mail_unsent.set(n);
     }
 
     /// The counters and the histogram, without the values `render` reads
@@ -580,6 +637,10 @@ mod tests {
             assert_eq!(value(&text, &series), 0.0);
         }
         assert_eq!(value(&text, "gatehouse_jwks_requests_total"), 0.0);
+        assert_eq!(value(&text, "gatehouse_mail_sent_total"), 0.0);
+        assert_eq!(value(&text, "gatehouse_mail_failed_attempts_total"), 0.0);
+        assert_eq!(value(&text, "gatehouse_mail_given_up_total"), 0.0);
+        assert_eq!(value(&text, "gatehouse_mail_unsent"), 0.0);
         // No request yet: no route series.
         assert!(!text.contains("route="), "{text}");
     }

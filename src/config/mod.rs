@@ -318,9 +318,12 @@ impl Config {
         let trusted_proxy_header =
             crate::net::ProxyHeader::parse(&header).map_err(|p| err(&name, p))?;
 
-        let (_, smtp_url) = raw("smtp_url");
+        let (name, smtp_url) = raw("smtp_url");
         let smtp_url = Some(smtp_url.trim().to_string()).filter(|u| !u.is_empty());
-        let (_, mail_from) = raw("mail_from");
+        if let Some(url) = &smtp_url {
+            check_smtp_url(url).map_err(|p| err(&name, p))?;
+        }
+        let (name, mail_from) = raw("mail_from");
         let mail_from = match mail_from.trim() {
             "" => {
                 let host = issuer
@@ -330,9 +333,27 @@ impl Config {
                     .nth(1)
                     .and_then(|rest| rest.split(['/', ':']).next())
                     .unwrap_or("localhost");
-                format!("gatehouse@{host}")
+                let from = format!("gatehouse@{host}");
+                // An issuer whose host makes no address (an IPv6 literal):
+                // a placeholder rather than an error about a setting the
+                // operator never set.
+                if from.parse::<lettre::message::Mailbox>().is_ok() {
+                    from
+                } else {
+                    "gatehouse@localhost".to_string()
+                }
             }
-            given => given.to_string(),
+            given => {
+                given.parse::<lettre::message::Mailbox>().map_err(|e| {
+                    err(
+                        &name,
+                        format!(
+                            "'{given}' is not a mail address ({e}); write user@example.com or \"Name\" <user@example.com>"
+                        ),
+                    )
+                })?;
+                given.to_string()
+            }
         };
 
         let cfg = Config {
@@ -408,6 +429,27 @@ fn check_bind(bind: &str) -> Result<(), String> {
     }
 }
 
+/// `GATEHOUSE_SMTP_URL` as lettre reads it (`smtp://` or `smtps://`, a
+/// host, optional user and password, `?tls=required|opportunistic`). The
+/// URL is not echoed: it may hold a password.
+fn check_smtp_url(url: &str) -> Result<(), String> {
+    let parsed = url::Url::parse(url).map_err(|e| {
+        format!("not a URL ({e}); write smtp://HOST:25, smtp://USER:PASS@HOST:587?tls=required or smtps://HOST:465")
+    })?;
+    if !matches!(parsed.scheme(), "smtp" | "smtps") {
+        return Err(format!(
+            "the scheme '{}' must be smtp or smtps",
+            parsed.scheme()
+        ));
+    }
+    if parsed.host_str().is_none_or(str::is_empty) {
+        return Err("names no host; write smtp://HOST:25".into());
+    }
+    lettre::AsyncSmtpTransport::<lettre::Tokio1Executor>::from_url(url)
+        .map(|_| ())
+        .map_err(|e| format!("lettre refuses it: {e}"))
+}
+
 fn check_issuer(issuer: &str) -> Result<(), String> {
     let url = url::Url::parse(issuer).map_err(|e| format!("'{issuer}' is not a URL: {e}"))?;
     if url.scheme() != "https" && url.scheme() != "http" {
@@ -456,6 +498,44 @@ mod tests {
         assert_eq!(c.device_code_ttl, 600);
         assert_eq!(c.device_interval, 5);
         assert_eq!(c.log_format, LogFormat::Text);
+    }
+
+    #[test]
+    fn mail_settings_are_checked_and_name_the_setting() {
+        let c = load(&[], &[]).unwrap();
+        assert_eq!(c.smtp_url, None);
+        assert_eq!(c.mail_from, "gatehouse@localhost");
+        for good in [
+            "smtp://127.0.0.1:1025",
+            "smtp://user:pass@mail.example.com:587?tls=required",
+            "smtps://mail.example.com:465",
+        ] {
+            let c = load(&[], &[("GATEHOUSE_SMTP_URL", good)]).unwrap();
+            assert_eq!(c.smtp_url.as_deref(), Some(good));
+        }
+        for bad in ["mail.example.com", "http://mail.example.com", "smtp://"] {
+            let e = load(&[], &[("GATEHOUSE_SMTP_URL", bad)]).unwrap_err();
+            assert!(e.to_string().contains("GATEHOUSE_SMTP_URL"), "{bad}: {e}");
+        }
+        let e = load(
+            &[],
+            &[("GATEHOUSE_SMTP_URL", "smtp://u:hunter2@h:25?tls=maybe")],
+        );
+        if let Err(e) = e {
+            assert!(!e.to_string().contains("hunter2"), "{e}");
+        }
+        let c = load(
+            &[],
+            &[("GATEHOUSE_MAIL_FROM", "\"Acme ID\" <id@acme.example>")],
+        )
+        .unwrap();
+        assert_eq!(c.mail_from, "\"Acme ID\" <id@acme.example>");
+        let e = load(&[], &[("GATEHOUSE_MAIL_FROM", "not an address")]).unwrap_err();
+        assert!(e.to_string().contains("GATEHOUSE_MAIL_FROM"), "{e}");
+        let c = load(&[], &[("GATEHOUSE_ISSUER", "https://id.acme.example")]).unwrap();
+        assert_eq!(c.mail_from, "gatehouse@id.acme.example");
+        let c = load(&[], &[("GATEHOUSE_ISSUER", "http://[::1]:8080")]).unwrap();
+        assert_eq!(c.mail_from, "gatehouse@localhost");
     }
 
     #[test]

@@ -4,8 +4,8 @@
 
 use crate::store::dispatch;
 use crate::store::schema::{
-    authorization_codes, browser_sessions, device_codes, refresh_families, refresh_tokens,
-    revoked_access_tokens, sign_in_throttle, user_access_tokens,
+    authorization_codes, browser_sessions, device_codes, mail_outbox, refresh_families,
+    refresh_tokens, revoked_access_tokens, sign_in_throttle, user_access_tokens,
 };
 use crate::store::{DbConn, StoreResult};
 use diesel::dsl::{exists, not};
@@ -135,6 +135,22 @@ impl DbConn {
             revoked_access_tokens,
             user_access_tokens,
             throttle_rows,
+        })
+    }
+
+    /// Deletes outbox rows sent or given up before `before` (their bodies
+    /// were emptied then; the row only told an operator what happened).
+    /// Apart from `prune_expired`, so its count is its own.
+    pub fn prune_finished_mail(&mut self, before: i64) -> StoreResult<usize> {
+        self.write(|c| {
+            Ok(dispatch!(c, c => diesel::delete(
+            mail_outbox::table.filter(
+                mail_outbox::sent_at
+                    .lt(before)
+                    .or(mail_outbox::given_up_at.lt(before)),
+            ),
+        )
+        .execute(c))?)
         })
     }
 }

@@ -116,6 +116,7 @@ mod html;
 pub mod names;
 pub mod oidc;
 mod siblings;
+pub mod smtp;
 pub mod webdriver;
 
 pub use flows::*;

@@ -5,6 +5,7 @@
 mod crash;
 mod files;
 mod housekeeping;
+mod mail;
 mod outage;
 mod pg_tls;
 mod proxies;
