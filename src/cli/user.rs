@@ -415,7 +415,8 @@ pub fn run(cmd: UserCommand, config: &Config) -> Result<(), Failure> {
         UserCommand::ResetLink(r) => {
             let op = Operator::open(config)?;
             let user = block_on(op.registry().find_user(&r.user))?.map_err(Failure::other)?;
-            let issued = block_on(accounts(&op, config).hand_link(&user, Purpose::ResetPassword))?
+            let links = accounts(&op, config, false)?;
+            let issued = block_on(links.hand_link(&user, Purpose::ResetPassword))?
                 .map_err(Failure::other)?;
             print_link(
                 &user,
@@ -438,16 +439,37 @@ fn issuer(config: &Config) -> String {
 }
 
 /// Account links over the command's store and clock; mail is queued in
-/// the database's outbox, and the running server sends it.
-fn accounts<'a>(op: &'a Operator, config: &Config) -> Accounts<'a> {
-    Accounts::new(
+/// the database's outbox, sealed under the server secret of the keys
+/// folder (`mail`: refused when the folder has none, since the server
+/// could not open it), and the running server sends it. Without `mail`
+/// nothing is queued, and no secret is read.
+fn accounts<'a>(op: &'a Operator, config: &Config, mail: bool) -> Result<Accounts<'a>, Failure> {
+    let secret_file = config
+        .keys_dir
+        .join(crate::private_files::SERVER_SECRET_FILE);
+    let secret = if mail {
+        if !secret_file.exists() {
+            return Err(Failure::other(format!(
+                "{} has no server secret to seal the mail with: give the server's \
+                 GATEHOUSE_KEYS_DIR",
+                config.keys_dir.display()
+            )));
+        }
+        crate::private_files::load_or_create_server_secret(&config.keys_dir)
+            .map_err(Failure::other)?
+    } else {
+        // Seals nothing: no mail is queued.
+        crate::crypto::random_token(32).into_bytes()
+    };
+    let outbox = Outbox::new(config, &crate::crypto::ServerSecret::new(&secret));
+    Ok(Accounts::new(
         &op.store,
         &op.clock,
         &issuer(config),
         &config.site_name,
         config.password_reset_ttl,
-        std::sync::Arc::new(Outbox::new(config.smtp_url.is_some())),
-    )
+        std::sync::Arc::new(outbox),
+    ))
 }
 
 fn print_link(user: &User, issued: &Issued, json: bool, what: &str) {
@@ -491,6 +513,7 @@ fn invite(a: InviteUser, config: &Config) -> Result<(), Failure> {
         }
     };
     let op = Operator::open(config)?;
+    let links = accounts(&op, config, !a.print_link)?;
     let new = NewUser {
         username,
         email: Some(a.email),
@@ -500,7 +523,6 @@ fn invite(a: InviteUser, config: &Config) -> Result<(), Failure> {
         admin: a.admin,
     };
     let user = block_on(op.registry().create_user(new))?.map_err(Failure::other)?;
-    let links = accounts(&op, config);
     if a.print_link {
         let issued = block_on(links.hand_link(&user, Purpose::Invite))?.map_err(Failure::other)?;
         print_link(&user, &issued, a.json, "the invitation link");
