@@ -24,7 +24,7 @@ declare -A ALLOWED=(
   [app]="registry config store tokens oauth hasher crypto clock workers net text mail"
   [http]="app registry store tokens oauth config crypto clock hasher mail"
   [pages]="app registry store tokens oauth config crypto clock hasher mail"
-  [cli]="registry app config store tokens oauth hasher crypto clock text mail Application Clock"
+  [cli]="registry app config store tokens oauth hasher crypto clock text mail private_files Application Clock"
 )
 
 # Crates a pure layer must not use at all.

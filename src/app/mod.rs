@@ -3,6 +3,7 @@
 //! issuing tokens. Sits between them and the layers below (`tokens`,
 //! `store`, `oauth`); never imports `http` or `pages`.
 
+pub mod accounts;
 pub mod background;
 pub mod issue;
 pub mod metrics;

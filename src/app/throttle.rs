@@ -51,6 +51,14 @@ pub enum ThrottleKey {
     DeviceBrowser(String),
     /// Typing a device user code, per signed-in person: `device-user:<id>`.
     DeviceUser(String),
+    /// Asking for a password-reset mail, per name or address typed (as
+    /// compared: trimmed, lower case): `reset-for:<typed>`. Build it with
+    /// `ThrottleKey::reset_for`.
+    ResetFor(String),
+    /// Password-reset mails, per person: `reset-user:<id>`.
+    ResetUser(String),
+    /// Verification mails (sign-up aside), per person: `verify-mail:<id>`.
+    VerifyMail(String),
 }
 
 impl ThrottleKey {
@@ -64,6 +72,12 @@ impl ThrottleKey {
     /// One budget per browser, keyed by the hash of its CSRF cookie's value.
     pub fn device_browser(cookie_value: &str) -> ThrottleKey {
         ThrottleKey::DeviceBrowser(crate::crypto::token_hash(cookie_value))
+    }
+
+    /// One budget per name or address typed on the forgotten-password
+    /// page, however it is capitalised or padded.
+    pub fn reset_for(typed: &str) -> ThrottleKey {
+        ThrottleKey::ResetFor(typed.trim().to_lowercase())
     }
 
     /// The key as the `sign_in_throttle` table stores it.
@@ -81,6 +95,9 @@ impl fmt::Display for ThrottleKey {
             ThrottleKey::DeviceAddress(v) => ("device-ip", v),
             ThrottleKey::DeviceBrowser(v) => ("device-browser", v),
             ThrottleKey::DeviceUser(v) => ("device-user", v),
+            ThrottleKey::ResetFor(v) => ("reset-for", v),
+            ThrottleKey::ResetUser(v) => ("reset-user", v),
+            ThrottleKey::VerifyMail(v) => ("verify-mail", v),
         };
         write!(f, "{namespace}:{value}")
     }
@@ -141,6 +158,18 @@ mod tests {
             (
                 ThrottleKey::DeviceUser("u-1".into()),
                 "device-user:u-1".into(),
+            ),
+            (
+                ThrottleKey::reset_for(" Alice@Example.COM "),
+                "reset-for:alice@example.com".into(),
+            ),
+            (
+                ThrottleKey::ResetUser("u-1".into()),
+                "reset-user:u-1".into(),
+            ),
+            (
+                ThrottleKey::VerifyMail("u-1".into()),
+                "verify-mail:u-1".into(),
             ),
         ];
         for (key, stored) in cases {

@@ -2,8 +2,11 @@
 //! ends their sessions and revokes their tokens at once.
 
 use super::{block_on, open_store, Failure, Operator};
+use crate::app::accounts::{Accounts, Issued};
+use crate::app::outbox::Outbox;
 use crate::config::Config;
 use crate::registry::{NewUser, UserChange};
+use crate::store::models::account_token::Purpose;
 use crate::store::models::User;
 use clap::{Args, Subcommand};
 use std::io::{BufRead, IsTerminal};
@@ -41,6 +44,37 @@ pub enum UserCommand {
     /// verified (what OpenID Connect apps see), their username, or whether
     /// they are an admin.
     Update(UpdateUser),
+    /// Create a user and invite them: a link, mailed to them (or printed
+    /// with --print-link), that sets their password and confirms their
+    /// address. Until they use it nobody can sign in as them.
+    Invite(InviteUser),
+    /// Print a single-use link that sets a new password, to hand over
+    /// yourself; it works for GATEHOUSE_PASSWORD_RESET_TTL seconds, and
+    /// using it signs the user out everywhere.
+    ResetLink(UserRef),
+}
+
+#[derive(Debug, Args)]
+pub struct InviteUser {
+    /// The address the invitation goes to; it becomes the user's.
+    #[arg(long)]
+    pub email: String,
+    /// The user's display name (OpenID Connect `name`).
+    #[arg(long)]
+    pub name: Option<String>,
+    /// An admin sees and manages every app on the application pages.
+    #[arg(long)]
+    pub admin: bool,
+    /// The name to sign in with (default: the address's part before `@`).
+    #[arg(long)]
+    pub username: Option<String>,
+    /// Print the invitation link instead of mailing it (needed when
+    /// GATEHOUSE_SMTP_URL is unset).
+    #[arg(long)]
+    pub print_link: bool,
+    /// Print one JSON object.
+    #[arg(long)]
+    pub json: bool,
 }
 
 #[derive(Debug, Args)]
@@ -142,10 +176,10 @@ fn print_user(u: &User, json: bool) {
         println!(
             "email:     {}{}",
             u.email.as_deref().unwrap_or("-"),
-            if u.email.is_some() && u.email_verified {
-                " (verified)"
-            } else {
-                ""
+            match (&u.email, u.email_verified) {
+                (None, _) => "",
+                (Some(_), true) => " (verified)",
+                (Some(_), false) => " (not verified)",
             }
         );
         println!("admin:     {}", if u.is_admin { "yes" } else { "no" });
@@ -376,6 +410,135 @@ pub fn run(cmd: UserCommand, config: &Config) -> Result<(), Failure> {
                 );
             }
             report(&user, a.json, "updated user");
+        }
+        UserCommand::Invite(a) => invite(a, config)?,
+        UserCommand::ResetLink(r) => {
+            let op = Operator::open(config)?;
+            let user = block_on(op.registry().find_user(&r.user))?.map_err(Failure::other)?;
+            let links = accounts(&op, config, false)?;
+            let issued = block_on(links.hand_link(&user, Purpose::ResetPassword))?
+                .map_err(Failure::other)?;
+            print_link(
+                &user,
+                &issued,
+                r.json,
+                "a single-use link that sets a new password",
+            );
+        }
+    }
+    Ok(())
+}
+
+/// The issuer links start with: `GATEHOUSE_ISSUER`, or what the server
+/// would take from its bind address.
+fn issuer(config: &Config) -> String {
+    config
+        .issuer
+        .clone()
+        .unwrap_or_else(|| format!("http://{}", config.bind))
+}
+
+/// Account links over the command's store and clock; mail is queued in
+/// the database's outbox, sealed under the server secret of the keys
+/// folder (`mail`: refused when the folder has none, since the server
+/// could not open it), and the running server sends it. Without `mail`
+/// nothing is queued, and no secret is read.
+fn accounts<'a>(op: &'a Operator, config: &Config, mail: bool) -> Result<Accounts<'a>, Failure> {
+    let secret_file = config
+        .keys_dir
+        .join(crate::private_files::SERVER_SECRET_FILE);
+    let secret = if mail {
+        if !secret_file.exists() {
+            return Err(Failure::other(format!(
+                "{} has no server secret to seal the mail with: give the server's \
+                 GATEHOUSE_KEYS_DIR",
+                config.keys_dir.display()
+            )));
+        }
+        crate::private_files::load_or_create_server_secret(&config.keys_dir)
+            .map_err(Failure::other)?
+    } else {
+        // Seals nothing: no mail is queued.
+        crate::crypto::random_token(32).into_bytes()
+    };
+    let outbox = Outbox::new(config, &crate::crypto::ServerSecret::new(&secret));
+    Ok(Accounts::new(
+        &op.store,
+        &op.clock,
+        &issuer(config),
+        &config.site_name,
+        config.password_reset_ttl,
+        std::sync::Arc::new(outbox),
+    ))
+}
+
+fn print_link(user: &User, issued: &Issued, json: bool, what: &str) {
+    let expires = chrono::DateTime::from_timestamp(issued.expires_at, 0)
+        .map(|t| t.to_rfc3339())
+        .unwrap_or_default();
+    if json {
+        let mut v = user_json(user);
+        v["link"] = issued.link.clone().into();
+        v["link_expires_at"] = issued.expires_at.into();
+        println!("{v}");
+    } else {
+        println!("{}", issued.link);
+        eprintln!(
+            "{what} for {} ({}), until {expires}; hand it over privately: whoever opens it can use it",
+            user.username, user.id
+        );
+    }
+}
+
+/// `user invite`: the user, with a password nobody knows, and the link
+/// that sets theirs, mailed or printed.
+fn invite(a: InviteUser, config: &Config) -> Result<(), Failure> {
+    if !a.print_link && config.smtp_url.is_none() {
+        return Err(Failure::usage(
+            "no mail is sent: GATEHOUSE_SMTP_URL is unset; give --print-link to print the \
+             invitation link and hand it over yourself",
+        ));
+    }
+    let username = match a.username {
+        Some(u) => u,
+        None => {
+            let local = a.email.split('@').next().unwrap_or("").to_string();
+            if crate::registry::users::check_username(&local).is_err() {
+                return Err(Failure::usage(format!(
+                    "the part of the address before @ ('{local}') is not a username gatehouse \
+                     accepts; give one with --username"
+                )));
+            }
+            local
+        }
+    };
+    let op = Operator::open(config)?;
+    let links = accounts(&op, config, !a.print_link)?;
+    let new = NewUser {
+        username,
+        email: Some(a.email),
+        name: a.name,
+        // Nobody knows it: the person sets theirs through the link.
+        password: crate::crypto::random_token(32),
+        admin: a.admin,
+    };
+    let user = block_on(op.registry().create_user(new))?.map_err(Failure::other)?;
+    if a.print_link {
+        let issued = block_on(links.hand_link(&user, Purpose::Invite))?.map_err(Failure::other)?;
+        print_link(&user, &issued, a.json, "the invitation link");
+    } else {
+        let issued = block_on(links.send_invitation(&user))?.map_err(Failure::other)?;
+        if a.json {
+            let mut v = user_json(&user);
+            v["link_expires_at"] = issued.expires_at.into();
+            println!("{v}");
+        } else {
+            println!(
+                "invited user {} ({}); the invitation to {} is queued and the running server sends it",
+                user.username,
+                user.id,
+                user.email.as_deref().unwrap_or("-")
+            );
         }
     }
     Ok(())

@@ -8,6 +8,7 @@
 //! a runtime value, read with `{{ "site_name"|setting }}`.
 
 pub mod account;
+pub mod account_email;
 pub mod apps;
 pub mod authorize;
 pub mod consent;
@@ -16,11 +17,13 @@ pub mod device;
 pub mod landing;
 pub mod login;
 pub mod logout;
+pub mod password;
 #[cfg(test)]
 mod proptests;
 pub mod session;
 pub mod signup;
 pub mod user_agent;
+pub mod verify;
 
 use crate::app::AppState;
 use crate::store::StoreError;
@@ -56,6 +59,14 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         .route("/logout", web::post().to(logout::submit))
         .route("/device", web::get().to(device::show))
         .route("/device", web::post().to(device::submit))
+        .route("/password/forgot", web::get().to(password::forgot_show))
+        .route("/password/forgot", web::post().to(password::forgot_submit))
+        .route("/password/reset", web::get().to(password::reset_show))
+        .route("/password/reset", web::post().to(password::reset_submit))
+        .route("/email/verify", web::get().to(verify::show))
+        .route("/email/verify", web::post().to(verify::confirm))
+        .route("/account/email", web::get().to(account_email::show))
+        .route("/account/email", web::post().to(account_email::submit))
         .route("/static/gatehouse.css", web::get().to(stylesheet))
         .route("/static/icon.svg", web::get().to(icon))
         .route("/favicon.ico", web::get().to(icon))

@@ -6,6 +6,9 @@
 //! comparison key and skeleton, unique in the database), is refused beside
 //! the field.
 //!
+//! A new person who gave an e-mail address is mailed a link to confirm
+//! it (`app::accounts`); until they open it the address is unverified.
+//!
 //! Every attempt from an address counts against it in the sign-in
 //! throttle (`ThrottleKey::SignUp`) before anything is checked, and a
 //! successful one is not given back: the form says whether a username is
@@ -16,6 +19,7 @@
 use super::filters;
 use super::login::NextQuery;
 use super::{parse_form, render_form, safe_next, session, PageError};
+use crate::app::accounts::Accounts;
 use crate::app::metrics::Throttle;
 use crate::app::sign_in::client_addr;
 use crate::app::throttle::{self, ThrottleKey};
@@ -164,14 +168,23 @@ pub async fn submit(
         password: password.to_string(),
         ..NewUser::default()
     };
-    let id = match state.registry().create_user(new).await {
-        Ok(user) => user.id,
+    let user = match state.registry().create_user(new).await {
+        Ok(user) => user,
         Err(RegistryError::Field { field, message }) => {
             return refused(StatusCode::BAD_REQUEST, field, message)
         }
         Err(RegistryError::Store(e)) => return Err(e.into()),
         Err(e) => return Err(PageError::Internal(e.to_string())),
     };
-    tracing::info!(user_id = %id, "a person signed up");
-    session::start(&req, &state, id, &next).await
+    tracing::info!(user_id = %user.id, "a person signed up");
+    // The address is unverified until the link mailed to it is opened.
+    if let Some(address) = user.email.as_deref() {
+        let mailed = Accounts::of(&state)
+            .send_verification(&user, address, None)
+            .await;
+        if let Err(e) = mailed {
+            tracing::warn!(user_id = %user.id, error = %e, "the verification mail was not queued");
+        }
+    }
+    session::start(&req, &state, user.id, &next).await
 }

@@ -568,3 +568,172 @@ fn user_create_and_set_password_without_a_terminal_need_password_stdin() {
         "nobody was created"
     );
 }
+
+// ---- user invite, user reset-link (issue 29) ---------------------------
+
+mod links {
+    use crate::harness::cli::*;
+    use crate::harness::smtp::shared_sink;
+    use crate::harness::{form_field, TestApp, PASSWORD, USERNAME};
+
+    backend_tests!(
+        user_invite_without_mail_needs_print_link_and_the_printed_link_sets_the_password,
+        user_reset_link_prints_a_single_use_link_that_signs_out_everywhere,
+    );
+
+    mod mailed {
+        use super::*;
+        backend_tests!(with crate::harness::smtp::shared_sink_config; user_invite_mails_the_invitation_through_the_running_server);
+    }
+
+    /// Runs `gatehouse ARGS` on `app`'s database, keys and issuer (and its
+    /// SMTP URL, when it has one).
+    fn gatehouse(app: &TestApp, args: &[&str]) -> std::process::Output {
+        let w = Workdir::new();
+        let mut c = w.cmd(args);
+        c.env("GATEHOUSE_DATABASE_URL", &app.state.config.database_url)
+            .env("GATEHOUSE_KEYS_DIR", &app.state.config.keys_dir)
+            .env("GATEHOUSE_ISSUER", &app.state.issuer)
+            .env_remove("GATEHOUSE_SMTP_URL");
+        if let Some(smtp) = &app.state.config.smtp_url {
+            c.env("GATEHOUSE_SMTP_URL", smtp);
+        }
+        c.stdin(std::process::Stdio::null()).output().unwrap()
+    }
+
+    /// Opens a link the CLI printed or mailed and sets `password` there;
+    /// returns the page's status and text.
+    async fn set_password_through(app: &TestApp, link: &str, password: &str) -> (u16, String) {
+        let path = link
+            .strip_prefix(&app.state.issuer)
+            .unwrap_or_else(|| panic!("{link} starts with the issuer"));
+        assert!(path.starts_with("/password/reset?token="), "{link}");
+        let page = app.get(path).await;
+        let status = page.status().as_u16();
+        let page = page.text().await.unwrap();
+        if status != 200 {
+            return (status, page);
+        }
+        let csrf = form_field(&page, "csrf_token").unwrap();
+        let token = form_field(&page, "token").unwrap();
+        let r = app
+            .post_form(
+                "/password/reset",
+                &[
+                    ("csrf_token", csrf.as_str()),
+                    ("token", token.as_str()),
+                    ("password", password),
+                    ("password_confirm", password),
+                ],
+            )
+            .await;
+        (r.status().as_u16(), r.text().await.unwrap())
+    }
+
+    async fn user_invite_without_mail_needs_print_link_and_the_printed_link_sets_the_password(
+        app: TestApp,
+    ) {
+        let o = gatehouse(&app, &["user", "invite", "--email", "bob@example.com"]);
+        one_line_failure(&o, 2, "--print-link");
+        assert!(stderr(&o).contains("GATEHOUSE_SMTP_URL"), "{}", stderr(&o));
+        assert!(
+            app.state.registry().find_user("bob").await.is_err(),
+            "nobody was created"
+        );
+
+        let o = gatehouse(
+            &app,
+            &[
+                "user",
+                "invite",
+                "--email",
+                "bob@example.com",
+                "--name",
+                "Bob",
+                "--print-link",
+            ],
+        );
+        assert!(o.status.success(), "{}", stderr(&o));
+        let link = String::from_utf8(o.stdout).unwrap().trim().to_string();
+        let bob = app.state.registry().find_user("bob").await.unwrap();
+        assert_eq!(bob.email.as_deref(), Some("bob@example.com"));
+        assert!(!bob.email_verified);
+        // Nobody can sign in before the link is used.
+        assert_eq!(app.sign_in("bob", PASSWORD, "/account").await.status(), 401);
+
+        let page = app
+            .get(link.strip_prefix(&app.state.issuer).unwrap())
+            .await
+            .text()
+            .await
+            .unwrap();
+        assert!(page.contains("Choose your password"), "{page}");
+        let (status, done) = set_password_through(&app, &link, "bob's own passphrase").await;
+        assert_eq!(status, 200, "{done}");
+        assert_eq!(
+            app.sign_in("bob", "bob's own passphrase", "/account")
+                .await
+                .status(),
+            303
+        );
+        let o = gatehouse(&app, &["user", "show", "bob"]);
+        let shown = String::from_utf8(o.stdout).unwrap();
+        assert!(shown.contains("bob@example.com (verified)"), "{shown}");
+        // The invitation worked once.
+        assert_eq!(
+            set_password_through(&app, &link, "another passphrase")
+                .await
+                .0,
+            410
+        );
+    }
+
+    async fn user_invite_mails_the_invitation_through_the_running_server(app: TestApp) {
+        let email = format!("carol-{}@example.com", uuid::Uuid::new_v4().simple());
+        let o = gatehouse(
+            &app,
+            &["user", "invite", "--email", &email, "--username", "carol"],
+        );
+        assert!(o.status.success(), "{}", stderr(&o));
+        assert!(String::from_utf8_lossy(&o.stdout).contains("queued"));
+        // The CLI queued it; the running server's sender delivers it.
+        app.state.outbox.wake();
+        let mail = shared_sink().wait_for_mail_to(&email);
+        assert!(mail.subject.contains("invited"), "{}", mail.subject);
+        assert!(mail.text.contains("carol"), "{}", mail.text);
+        let link = mail.link_starting_with(&app.state.issuer);
+        let (status, _) = set_password_through(&app, &link, "carol's passphrase").await;
+        assert_eq!(status, 200);
+        let carol = app.state.registry().find_user("carol").await.unwrap();
+        assert!(carol.email_verified, "the invitation confirms the address");
+    }
+
+    async fn user_reset_link_prints_a_single_use_link_that_signs_out_everywhere(app: TestApp) {
+        app.alice();
+        assert_eq!(
+            app.sign_in(USERNAME, PASSWORD, "/account").await.status(),
+            303
+        );
+        let o = gatehouse(&app, &["user", "reset-link", USERNAME]);
+        assert!(o.status.success(), "{}", stderr(&o));
+        assert!(stderr(&o).contains("single-use"), "{}", stderr(&o));
+        let link = String::from_utf8(o.stdout).unwrap().trim().to_string();
+        let (status, done) = set_password_through(&app, &link, "handed-over passphrase").await;
+        assert_eq!(status, 200, "{done}");
+        assert!(!app.is_signed_in().await, "signed out everywhere");
+        assert_eq!(
+            app.sign_in(USERNAME, "handed-over passphrase", "/account")
+                .await
+                .status(),
+            303
+        );
+        assert_eq!(
+            set_password_through(&app, &link, "again passphrase")
+                .await
+                .0,
+            410
+        );
+        let o = gatehouse(&app, &["user", "reset-link", "nobody"]);
+        assert!(!o.status.success());
+    }
+}
