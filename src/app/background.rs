@@ -34,9 +34,13 @@ fn spawn_key_reload(state: web::Data<AppState>) {
     });
 }
 
+/// How long (seconds) an account link is kept past its expiry.
+pub const KEEP_DEAD_LINKS: i64 = 24 * 3600;
+
 /// Prunes expired codes, sessions, tokens and throttle rows
 /// (`DbConn::prune_expired`), and outbox rows sent or given up a week ago
-/// (`DbConn::prune_finished_mail`).
+/// (`DbConn::prune_finished_mail`), and account links a day past their
+/// expiry (`DbConn::prune_dead_account_tokens`).
 fn spawn_housekeeping(state: web::Data<AppState>) {
     actix_web::rt::spawn(async move {
         let mut wait = HOUSEKEEPING_FIRST_RUN;
@@ -72,6 +76,18 @@ fn spawn_housekeeping(state: web::Data<AppState>) {
                 Ok(0) => {}
                 Ok(n) => tracing::info!(mail_outbox = n, "housekeeping pruned sent mail"),
                 Err(e) => tracing::warn!(error = %e, "housekeeping of the mail outbox failed"),
+            }
+            let before = now - KEEP_DEAD_LINKS;
+            match state
+                .store
+                .run(move |c| c.prune_dead_account_tokens(before))
+                .await
+            {
+                Ok(0) => {}
+                Ok(n) => {
+                    tracing::info!(account_tokens = n, "housekeeping pruned dead account links")
+                }
+                Err(e) => tracing::warn!(error = %e, "housekeeping of account links failed"),
             }
         }
     });

@@ -70,6 +70,18 @@ impl AccountToken {
 }
 
 impl DbConn {
+    /// Deletes links that expired before `before` (used or not): the
+    /// housekeeping keeps them a day past their expiry so that opening one
+    /// still says "expired" rather than "unknown". Its own write turn.
+    pub fn prune_dead_account_tokens(&mut self, before: i64) -> StoreResult<usize> {
+        self.write(|c| {
+            Ok(
+                dispatch!(c, c => diesel::delete(at::table.filter(at::expires_at.lt(before)))
+                .execute(c))?,
+            )
+        })
+    }
+
     /// The link whose token hashes to `token_hash`, used or not.
     pub fn find_account_token(&mut self, token_hash: &str) -> StoreResult<Option<AccountToken>> {
         Ok(dispatch!(self, c => at::table

@@ -12,7 +12,10 @@ use gatehouse::store::schema::{
 };
 use gatehouse::store::DbConn;
 
-backend_tests!(prune_expired_removes_dead_rows_only);
+backend_tests!(
+    prune_expired_removes_dead_rows_only,
+    account_links_are_pruned_a_day_after_they_expire
+);
 
 fn count_all(c: &mut DbConn) -> [i64; 7] {
     db!(c, c => [
@@ -172,4 +175,56 @@ async fn prune_expired_removes_dead_rows_only(app: TestApp) {
     assert!(c.find_refresh_token(&hash).unwrap().is_some());
     // Idempotent: a second pass (another instance) finds nothing.
     assert_eq!(c.prune_expired(now, FORGET_AFTER).unwrap().total(), 0);
+}
+
+/// Issue 29: reset, verification and invitation links are deleted a day
+/// after they expire (kept that long so opening one still says "expired"),
+/// used or not; a live one stays.
+async fn account_links_are_pruned_a_day_after_they_expire(app: TestApp) {
+    use gatehouse::store::models::account_token::{AccountToken, Purpose};
+    let now = app.state.clock.now();
+    let user = app.alice();
+    let mut c = app.state.store.conn().unwrap();
+    let link = |hash: &str, purpose: Purpose, expires_at: i64, used_at: Option<i64>| AccountToken {
+        token_hash: hash.to_string(),
+        user_id: user.id.clone(),
+        purpose: purpose.as_stored().to_string(),
+        email: None,
+        created_at: expires_at - 60,
+        expires_at,
+        used_at,
+    };
+    let day = gatehouse::app::background::KEEP_DEAD_LINKS;
+    c.transaction(|tx| {
+        tx.insert_account_token(&link("dead", Purpose::ResetPassword, now - day - 1, None))?;
+        tx.insert_account_token(&link(
+            "used",
+            Purpose::VerifyEmail,
+            now - day - 1,
+            Some(now - day - 30),
+        ))?;
+        tx.insert_account_token(&link(
+            "expired-today",
+            Purpose::ResetPassword,
+            now - 10,
+            None,
+        ))?;
+        tx.insert_account_token(&link("live", Purpose::Invite, now + 600, None))
+    })
+    .unwrap();
+    assert_eq!(c.prune_dead_account_tokens(now - day).unwrap(), 2);
+    for (hash, kept) in [
+        ("dead", false),
+        ("used", false),
+        ("expired-today", true),
+        ("live", true),
+    ] {
+        assert_eq!(
+            c.find_account_token(hash).unwrap().is_some(),
+            kept,
+            "{hash}"
+        );
+    }
+    // Twice, as several instances do: nothing more goes.
+    assert_eq!(c.prune_dead_account_tokens(now - day).unwrap(), 0);
 }
