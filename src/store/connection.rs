@@ -11,8 +11,9 @@ use super::{dispatch, StoreError, StoreResult};
 use diesel::connection::SimpleConnection;
 use diesel::prelude::*;
 use diesel::{PgConnection, SqliteConnection};
+use std::cell::Cell;
 use std::ops::{Deref, DerefMut};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 pub enum Backend {
     Pg(PgConnection),
@@ -46,6 +47,16 @@ pub struct DbConn {
     pub(in crate::store) writers: Option<std::sync::Arc<WriteQueue>>,
     /// Inside `write`: this connection holds the turn already.
     pub(in crate::store) in_turn: bool,
+    /// PostgreSQL, pooled: the URL to open a fresh connection with when
+    /// this one turns out to be lost as a transaction begins.
+    pub(in crate::store) target: Option<std::sync::Arc<str>>,
+    /// A query on it found the connection lost: the pool discards it.
+    pub(in crate::store) lost: bool,
+    /// When it was last known good: opened, checked, or given back after a
+    /// job that lost nothing (`Health`).
+    pub(in crate::store) known_good_at: Instant,
+    /// The `Health` generation it was last known good in.
+    pub(in crate::store) known_good_gen: u64,
 }
 
 impl DbConn {
@@ -76,6 +87,10 @@ impl DbConn {
             tx_open: false,
             writers: None,
             in_turn: false,
+            target: None,
+            lost: false,
+            known_good_at: Instant::now(),
+            known_good_gen: 0,
         })
     }
 
@@ -131,7 +146,7 @@ impl DbConn {
             DbKind::Sqlite => "BEGIN IMMEDIATE",
             DbKind::Postgres => "BEGIN",
         };
-        self.execute_raw(begin)?;
+        self.begin(begin)?;
         self.tx_open = true;
         let out = f(&mut Tx { conn: self });
         let end = if out.is_ok() { "COMMIT" } else { "ROLLBACK" };
@@ -141,6 +156,41 @@ impl DbConn {
             (Ok(v), Ok(())) => Ok(v),
             (Ok(_), Err(e)) => Err(e.into()),
             (Err(e), _) => Err(e),
+        }
+    }
+
+    /// Sends `BEGIN`. Pooled PostgreSQL connections are not checked with
+    /// a query when handed out (a round trip on every request), so one
+    /// lost since its last use (the server restarted, a proxy or
+    /// firewall dropped it) fails here first: nothing of the transaction
+    /// has run, so it begins again, once, on a fresh connection. The lost
+    /// one is closed; the pool checks its other connections before their
+    /// next jobs (`Health`).
+    fn begin(&mut self, begin: &str) -> StoreResult<()> {
+        let first = match &mut self.backend {
+            Backend::Pg(c) => c.batch_execute(begin),
+            Backend::Sqlite(_) => return self.execute_raw(begin),
+        };
+        let lost = matches!(
+            first,
+            Err(diesel::result::Error::DatabaseError(
+                diesel::result::DatabaseErrorKind::ClosedConnection
+                    | diesel::result::DatabaseErrorKind::UnableToSendCommand,
+                _
+            ))
+        );
+        match (first, self.target.clone()) {
+            (Ok(()), _) => Ok(()),
+            (Err(_), Some(target)) if lost => {
+                note_connection_lost();
+                tracing::info!(
+                    "a pooled PostgreSQL connection was lost; beginning again on a new one"
+                );
+                self.backend =
+                    DbConn::establish(DbKind::Postgres, &with_connect_timeout(&target))?.backend;
+                self.execute_raw(begin)
+            }
+            (Err(e), _) => Err(e.into()),
         }
     }
 
@@ -181,6 +231,41 @@ impl DbConn {
         self.execute_raw("SELECT 1")
     }
 }
+
+thread_local! {
+    /// Set on a database thread when a query finds its connection lost
+    /// (`StoreError`'s conversion of Diesel's `ClosedConnection`); read
+    /// and cleared by the thread after each job (`take_connection_lost`).
+    static CONNECTION_LOST: Cell<bool> = const { Cell::new(false) };
+}
+
+/// Notes, for the database thread running this job, that its connection
+/// was found lost.
+pub(in crate::store) fn note_connection_lost() {
+    CONNECTION_LOST.with(|l| l.set(true));
+}
+
+/// Whether a query of the job just run found its connection lost; clears it.
+pub(in crate::store) fn take_connection_lost() -> bool {
+    CONNECTION_LOST.with(|l| l.replace(false))
+}
+
+/// A PostgreSQL URL (or key-value string) with libpq's `connect_timeout`
+/// when it names none, so a fresh connection opened in a job gives up
+/// like the pool's would instead of hanging on an unreachable host.
+fn with_connect_timeout(target: &str) -> String {
+    if target.contains("connect_timeout") {
+        target.to_string()
+    } else if target.contains("://") {
+        let sep = if target.contains('?') { '&' } else { '?' };
+        format!("{target}{sep}connect_timeout={}", CONNECT_TIMEOUT_SECS)
+    } else {
+        format!("{target} connect_timeout={}", CONNECT_TIMEOUT_SECS)
+    }
+}
+
+/// How long a fresh connection opened inside a job may take (seconds).
+const CONNECT_TIMEOUT_SECS: u64 = 2;
 
 /// A connection in its write turn: inside `DbConn::transaction`, or a lone
 /// statement of `DbConn::write` (on SQLite, the writer connection the
@@ -242,6 +327,47 @@ pub struct DbManager {
     pub(in crate::store) target: String,
     /// SQLite: the one write queue of this pool's connections.
     pub(in crate::store) writers: Option<std::sync::Arc<WriteQueue>>,
+    /// Which pooled connections to check before their next job.
+    pub(in crate::store) health: std::sync::Arc<Health>,
+}
+
+/// Which pooled PostgreSQL connections to check with a query before a job
+/// gets them, instead of checking every one on every request (r2d2's
+/// `test_on_check_out`, a round trip per request). A connection is checked
+/// when it sat unused for `IDLE_CHECK` or more (a firewall or the server's
+/// idle timeout may have closed it), or when another connection has been
+/// found lost since it was last known good: the server restarted, so every
+/// connection opened before is suspect, and each is checked once.
+#[derive(Default)]
+pub struct Health {
+    generation: std::sync::atomic::AtomicU64,
+}
+
+/// A connection unused this long is checked before its next job.
+pub(in crate::store) const IDLE_CHECK: Duration = Duration::from_secs(1);
+
+impl Health {
+    pub(in crate::store) fn generation(&self) -> u64 {
+        self.generation.load(std::sync::atomic::Ordering::Acquire)
+    }
+
+    /// A connection was found lost: every older one is suspect.
+    pub(in crate::store) fn lost_one(&self) {
+        self.generation
+            .fetch_add(1, std::sync::atomic::Ordering::AcqRel);
+    }
+
+    /// Whether `c` needs a check before its next job.
+    pub(in crate::store) fn needs_check(&self, c: &DbConn) -> bool {
+        c.kind() == DbKind::Postgres
+            && (c.known_good_gen < self.generation() || c.known_good_at.elapsed() >= IDLE_CHECK)
+    }
+
+    /// `c` was just checked, or used by a job that lost nothing.
+    pub(in crate::store) fn good(&self, c: &mut DbConn) {
+        c.known_good_at = Instant::now();
+        c.known_good_gen = self.generation();
+    }
 }
 
 impl r2d2::ManageConnection for DbManager {
@@ -251,6 +377,10 @@ impl r2d2::ManageConnection for DbManager {
     fn connect(&self) -> Result<DbConn, StoreError> {
         let mut c = DbConn::establish_pooled(self.kind, &self.target)?;
         c.writers = self.writers.clone();
+        if self.kind == DbKind::Postgres {
+            c.target = Some(self.target.as_str().into());
+        }
+        c.known_good_gen = self.health.generation();
         Ok(c)
     }
 
@@ -259,6 +389,6 @@ impl r2d2::ManageConnection for DbManager {
     }
 
     fn has_broken(&self, conn: &mut DbConn) -> bool {
-        conn.tx_open || conn.in_turn
+        conn.tx_open || conn.in_turn || conn.lost
     }
 }

@@ -28,16 +28,18 @@ impl StoreError {
     }
 }
 
-/// A query whose connection was lost (the database went away mid-way) is
-/// `Unavailable`, like one that found no connection; anything else is a
-/// query failure.
+/// A query whose connection was lost (the database went away mid-way, or
+/// the pooled connection died while idle and the query could not even be
+/// sent) is `Unavailable`, like one that found no connection, and the pool
+/// closes that connection; anything else is a query failure.
 impl From<diesel::result::Error> for StoreError {
     fn from(e: diesel::result::Error) -> Self {
+        use diesel::result::DatabaseErrorKind::{ClosedConnection, UnableToSendCommand};
         match e {
-            diesel::result::Error::DatabaseError(
-                diesel::result::DatabaseErrorKind::ClosedConnection,
-                info,
-            ) => StoreError::Unavailable(info.message().to_string()),
+            diesel::result::Error::DatabaseError(ClosedConnection | UnableToSendCommand, info) => {
+                super::connection::note_connection_lost();
+                StoreError::Unavailable(info.message().to_string())
+            }
             other => StoreError::Query(other),
         }
     }

@@ -2,6 +2,7 @@
 //! threads that run work on it (`Store::run`), the outage breaker, and
 //! readiness.
 
+use super::connection::{take_connection_lost, Health};
 use super::error::first_line;
 use super::sqlite::checkpoint::Checkpointer;
 use super::sqlite::write_queue::WriteQueue;
@@ -17,6 +18,9 @@ type Job = Box<dyn FnOnce(Result<&mut DbConn, StoreError>) + Send>;
 /// How long a job waits for a pooled connection before the database counts
 /// as unreachable.
 const CONNECTION_WAIT: Duration = Duration::from_secs(2);
+/// A PostgreSQL pool has this many times the connections (and database
+/// threads) asked for: the server's 8 on 2 cores become 16.
+pub const POSTGRES_POOL_FACTOR: u32 = 2;
 /// While unreachable, how often one job tries the database again.
 const RETRY_AFTER: Duration = Duration::from_secs(1);
 
@@ -75,6 +79,36 @@ impl Outage {
     }
 }
 
+/// What each database thread holds.
+type DbThread = (
+    r2d2::Pool<DbManager>,
+    std::sync::Arc<Outage>,
+    std::sync::Arc<Health>,
+);
+
+/// A pooled connection for a job, checked first when `Health` says so
+/// (PostgreSQL only); one that fails its check is closed and the next is
+/// tried, up to a new one (whose opening waits `CONNECTION_WAIT` at most).
+fn checkout(
+    pool: &r2d2::Pool<DbManager>,
+    health: &Health,
+) -> Result<r2d2::PooledConnection<DbManager>, r2d2::Error> {
+    for _ in 0..pool.max_size() {
+        let mut c = pool.get()?;
+        if !health.needs_check(&c) {
+            return Ok(c);
+        }
+        if c.ping().is_ok() {
+            health.good(&mut c);
+            return Ok(c);
+        }
+        take_connection_lost();
+        c.lost = true;
+        health.lost_one();
+    }
+    pool.get()
+}
+
 /// The handle the rest of gatehouse uses. Cheap to clone.
 ///
 /// Database work from async code goes to a fixed set of database threads,
@@ -117,7 +151,8 @@ impl FileIdentity {
 }
 
 impl Store {
-    /// Opens the pool and checks that one connection can be made now.
+    /// Opens the pool (`max_size` connections, twice that on PostgreSQL)
+    /// and checks that one connection can be made now.
     /// `clock` times the outage breaker (tests move it).
     pub fn open(url: &str, max_size: u32, clock: Clock) -> StoreResult<Store> {
         let (kind, target) = DbKind::from_url(url).map_err(StoreError::Invalid)?;
@@ -161,11 +196,25 @@ impl Store {
             Some(q) => Some(Checkpointer::start(&target, q.clone())?),
             None => None,
         };
+        // PostgreSQL: a database thread spends most of a transaction
+        // waiting, on round trips and on the commit's WAL flush, not
+        // computing, so more of them keep the cores busy (bench/README.md,
+        // "Where the PostgreSQL time goes": 8 threads capped the code
+        // exchange near 8 ÷ its 7 ms of jobs). Sizing against the
+        // server's `max_connections`: README.md, "PostgreSQL".
+        let max_size = match kind {
+            DbKind::Postgres => max_size * POSTGRES_POOL_FACTOR,
+            DbKind::Sqlite => max_size,
+        };
+        let health = std::sync::Arc::new(Health::default());
         let pool = r2d2::Pool::builder()
             .max_size(max_size)
-            // A SQLite file connection cannot drop; checking it on every
-            // checkout only costs a query. PostgreSQL connections can.
-            .test_on_check_out(kind == DbKind::Postgres)
+            // Not on every checkout: a query there was a second round trip
+            // for every request on PostgreSQL (bench/README.md). A SQLite
+            // file connection cannot drop; PostgreSQL connections are
+            // checked when `Health` says so (`checkout`), and a transaction
+            // that finds its connection lost begins again on a fresh one.
+            .test_on_check_out(false)
             .min_idle(Some(1))
             // A request waits at most this long for a connection before it
             // is answered 503 (and the outage breaker trips).
@@ -175,6 +224,7 @@ impl Store {
                 kind,
                 writers,
                 target,
+                health: health.clone(),
             })
             .map_err(|e| StoreError::Unavailable(e.to_string()))?;
         // One database thread per pooled connection. While the database is
@@ -183,23 +233,39 @@ impl Store {
         let threads_pool = pool.clone();
         let outage = std::sync::Arc::new(Outage::new(clock));
         let threads_outage = outage.clone();
+        let threads_health = health.clone();
         let jobs = crate::workers::WorkerPool::start(
             "gatehouse-db",
             max_size as usize,
             move || {
                 crate::workers::batch_scheduling();
-                (threads_pool.clone(), threads_outage.clone())
+                (
+                    threads_pool.clone(),
+                    threads_outage.clone(),
+                    threads_health.clone(),
+                )
             },
-            |(pool, outage): &mut (r2d2::Pool<DbManager>, std::sync::Arc<Outage>), job: Job| {
+            |(pool, outage, health): &mut DbThread, job: Job| {
                 if !outage.may_try() {
                     return job(Err(StoreError::Unavailable(
                         "the database is unreachable".into(),
                     )));
                 }
-                match pool.get() {
+                match checkout(pool, health) {
                     Ok(mut c) => {
                         outage.ended();
-                        job(Ok(&mut c))
+                        let generation = health.generation();
+                        take_connection_lost();
+                        job(Ok(&mut c));
+                        if take_connection_lost() {
+                            // Closed when given back (`has_broken`); the
+                            // others are checked before their next jobs.
+                            c.lost = true;
+                            health.lost_one();
+                        } else {
+                            c.known_good_at = std::time::Instant::now();
+                            c.known_good_gen = c.known_good_gen.max(generation);
+                        }
                     }
                     Err(e) => {
                         outage.began();

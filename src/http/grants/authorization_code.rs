@@ -46,16 +46,6 @@ pub async fn grant(
         .store
         .run(move |c| {
             c.transaction(|c| -> Result<Outcome, OAuthError> {
-                let Some(code) = c.find_authorization_code(&code_hash)? else {
-                    return Err(bad_code());
-                };
-                let issued = IssuedCode {
-                    client_id: ClientId(&code.client_id),
-                    redirect_uri: code.redirect_uri.as_deref(),
-                    code_challenge: code.code_challenge.as_deref(),
-                    expires_at: code.expires_at,
-                    consumed: code.consumed_at.is_some(),
-                };
                 let exchange = Exchange {
                     client_id: ClientId(&client.id),
                     client_redirect_uris: &client_uris,
@@ -63,32 +53,50 @@ pub async fn grant(
                     code_verifier: verifier.as_deref(),
                     now,
                 };
-                // The conditional update lets exactly one of two racing
-                // redemptions win; the loser is a replay too. The winner
-                // records the access token's id with it.
+                let judge = |code: &AuthorizationCode| {
+                    judge_exchange(
+                        &IssuedCode {
+                            client_id: ClientId(&code.client_id),
+                            redirect_uri: code.redirect_uri.as_deref(),
+                            code_challenge: code.code_challenge.as_deref(),
+                            expires_at: code.expires_at,
+                            consumed: code.consumed_at.is_some(),
+                        },
+                        &exchange,
+                    )
+                };
+                // One statement spends an unspent code and reads it (the
+                // conditional update lets exactly one of two racing
+                // redemptions win; the winner records the access token's id
+                // with it), then the rules judge it as it was: a refusal
+                // returns `Err`, and the rollback leaves the code unspent.
                 let access = AccessTokenId::new(&st);
-                let replayed = match judge_exchange(&issued, &exchange)? {
-                    Verdict::Replayed => {
-                        Some(code.issued_jti.clone().zip(code.issued_jti_expires_at))
+                let spent = c.spend_authorization_code(&code_hash, now, &access.jti, access.exp)?;
+                let (code, replayed) = match spent {
+                    Some(code) => match judge(&code)? {
+                        Verdict::Redeem => (code, None),
+                        // Not for a code read unspent.
+                        Verdict::Replayed => return Err(bad_code()),
+                    },
+                    // Unknown, or spent: by an earlier request, or by a
+                    // racing one (PostgreSQL: the update waited for the
+                    // winner's commit; SQLite holds the write lock from
+                    // BEGIN). What it issued is visible now.
+                    None => {
+                        let Some(code) = c.find_authorization_code(&code_hash)? else {
+                            return Err(bad_code());
+                        };
+                        match judge(&code)? {
+                            Verdict::Replayed => {
+                                let issued =
+                                    code.issued_jti.clone().zip(code.issued_jti_expires_at);
+                                (code, Some(issued))
+                            }
+                            // Unspent, yet the update missed it: only a
+                            // code that changed between the two statements.
+                            Verdict::Redeem => return Err(bad_code()),
+                        }
                     }
-                    Verdict::Redeem
-                        if c.consume_authorization_code(
-                            &code_hash,
-                            now,
-                            &access.jti,
-                            access.exp,
-                        )? =>
-                    {
-                        None
-                    }
-                    // Lost the race (PostgreSQL: the update waited for the
-                    // winner's commit). What the winner issued is visible
-                    // now, not in the row read above. SQLite never gets
-                    // here: the write lock is held from BEGIN.
-                    Verdict::Redeem => Some(
-                        c.find_authorization_code(&code_hash)?
-                            .and_then(|won| won.issued_jti.zip(won.issued_jti_expires_at)),
-                    ),
                 };
                 if let Some(issued_access) = replayed {
                     // RFC 6749 §4.1.2: revoke what the code issued.

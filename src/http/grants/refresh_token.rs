@@ -8,7 +8,7 @@ use crate::oauth::refresh::{decide, Decision, ReusePolicy};
 use crate::oauth::scope::parse_scope;
 use crate::oauth::wire::Form;
 use crate::oauth::{ClientId, OAuthError};
-use crate::store::models::refresh_token::{NewChild, RefreshFamily};
+use crate::store::models::refresh_token::{NewChild, RefreshFamily, RefreshToken};
 use crate::store::models::{Client, User};
 use crate::store::{DbConn, Tx};
 
@@ -107,45 +107,76 @@ fn redeem(c: &mut Tx<'_>, p: &Presentation) -> Result<Redeemed, OAuthError> {
     // decision below holds while it is written. A revocation either sees
     // the successor written here (and deny-lists its access token) or is
     // seen by it.
-    let Some((token, family)) = c.find_refresh_token_for_update(&p.hash)? else {
+    let Some(family) = c.lock_refresh_family(&p.hash)? else {
+        return Err(invalid_grant("the refresh token is invalid"));
+    };
+    let decide_on = |token: &RefreshToken, successor_used: bool| {
+        decide(
+            &token.state(),
+            &family.state(),
+            ClientId(&p.client_id),
+            p.now,
+            successor_used,
+            p.policy,
+        )
+    };
+    // The common case in one statement: spend the token if it is neither
+    // spent nor replaced, and read it. Single use: the UPDATE matches only
+    // such a token, and under the family lock nobody else can spend it.
+    // The rules then judge it as it was; a refusal returns `Err`, and the
+    // rollback leaves it unspent.
+    if let Some(token) = c.spend_refresh_token_returning(&p.hash, p.now)? {
+        match decide_on(&token, false) {
+            Decision::Rotate => {}
+            Decision::Reject(why) => return Err(invalid_grant(why)),
+            // Not for an unspent, unreplaced token.
+            Decision::RevokeFamily | Decision::Grace => {
+                return Err(invalid_grant("the refresh token is invalid"))
+            }
+        }
+        return issue_successor(c, p, family, token);
+    }
+    // Spent, or replaced by a grace replay: read it (after the lock, so as
+    // it is now) and decide.
+    let Some((token, _)) = c.find_refresh_token(&p.hash)? else {
         return Err(invalid_grant("the refresh token is invalid"));
     };
     let successor_used = token.used_at.is_some() && c.refresh_successor_used(&p.hash)?;
-    let decision = decide(
-        &token.state(),
-        &family.state(),
-        ClientId(&p.client_id),
-        p.now,
-        successor_used,
-        p.policy,
-    );
-    let grace = match decision {
-        Decision::Reject(why) => return Err(invalid_grant(why)),
-        Decision::RevokeFamily => return reuse_detected(c, &family.id, p.now),
-        Decision::Rotate => false,
-        Decision::Grace => true,
-    };
+    match decide_on(&token, successor_used) {
+        Decision::Reject(why) => Err(invalid_grant(why)),
+        Decision::RevokeFamily => reuse_detected(c, &family.id, p.now),
+        Decision::Grace => {
+            // Exactly one caller claims the grace; under the family lock it
+            // always matches, and if it ever did not, someone else used the
+            // token: reuse.
+            if !c.claim_refresh_grace(&p.hash, p.now)? {
+                return reuse_detected(c, &family.id, p.now);
+            }
+            // RFC 9700 §4.14.2: the grace is for a client that lost the
+            // answer to its refresh, not for a second holder. The new pair
+            // replaces the successor that answer carried: it is revoked and
+            // its access token deny-listed, so the family keeps exactly one
+            // live chain, and whoever presents the replaced token later
+            // trips reuse.
+            c.revoke_unused_successors(&p.hash, p.now)?;
+            issue_successor(c, p, family, token)
+        }
+        // Unspent and unreplaced, yet the update missed it: someone else
+        // used it. Reuse.
+        Decision::Rotate => reuse_detected(c, &family.id, p.now),
+    }
+}
+
+/// The rest of a rotation (or grace replay) whose token is spent in this
+/// transaction: the scope, the person, the successor.
+fn issue_successor(
+    c: &mut Tx<'_>,
+    p: &Presentation,
+    family: RefreshFamily,
+    token: RefreshToken,
+) -> Result<Redeemed, OAuthError> {
     let scope = narrow_scope(p.requested_scope.as_deref(), &token.scope, &p.client_scope)?;
     let user = check_user(c, &family)?;
-    // Single use: the UPDATE matches only while the token is unspent (or
-    // its grace unclaimed). Under the family lock it always matches; if it
-    // ever did not, someone else used the token: reuse.
-    let claimed = if grace {
-        c.claim_refresh_grace(&p.hash, p.now)?
-    } else {
-        c.spend_refresh_token(&p.hash, p.now)?
-    };
-    if !claimed {
-        return reuse_detected(c, &family.id, p.now);
-    }
-    if grace {
-        // RFC 9700 §4.14.2: the grace is for a client that lost the answer
-        // to its refresh, not for a second holder. The new pair replaces
-        // the successor that answer carried: it is revoked and its access
-        // token deny-listed, so the family keeps exactly one live chain,
-        // and whoever presents the replaced token later trips reuse.
-        c.revoke_unused_successors(&p.hash, p.now)?;
-    }
     let refresh_token = c.insert_child_refresh_token(NewChild {
         family: &family,
         parent_hash: &p.hash,

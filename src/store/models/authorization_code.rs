@@ -3,7 +3,7 @@
 
 use crate::store::dispatch;
 use crate::store::schema::authorization_codes;
-use crate::store::{DbConn, StoreResult, Tx};
+use crate::store::{Backend, DbConn, StoreResult, Tx};
 use diesel::prelude::*;
 
 #[derive(Debug, Clone, Queryable, Selectable, Insertable)]
@@ -72,5 +72,51 @@ impl Tx<'_> {
         ))
         .execute(c))?;
         Ok(n == 1)
+    }
+
+    /// `consume_authorization_code` and the read before it in one
+    /// statement (`UPDATE … RETURNING`): spends the code if it is unspent
+    /// and returns it as it was (`consumed_at` none), for the caller to
+    /// judge; `None` when no unspent code has this hash (unknown, or
+    /// spent: read it to tell). The row count decides, as for the
+    /// conditional update: of two racing callers exactly one gets the
+    /// code. A caller whose judgement refuses the code rolls the
+    /// transaction back, which leaves it unspent.
+    pub fn spend_authorization_code(
+        &mut self,
+        code_hash: &str,
+        now: i64,
+        jti: &str,
+        jti_expires_at: i64,
+    ) -> StoreResult<Option<AuthorizationCode>> {
+        let spent = match &mut self.backend {
+            Backend::Pg(c) => diesel::update(
+                authorization_codes::table
+                    .find(code_hash)
+                    .filter(authorization_codes::consumed_at.is_null()),
+            )
+            .set((
+                authorization_codes::consumed_at.eq(now),
+                authorization_codes::issued_jti.eq(jti),
+                authorization_codes::issued_jti_expires_at.eq(jti_expires_at),
+            ))
+            .returning(AuthorizationCode::as_returning())
+            .get_result(c)
+            .optional()?,
+            // SQLite: the read and the update, under the write lock the
+            // transaction took at BEGIN (nobody writes in between).
+            Backend::Sqlite(_) => match self.find_authorization_code(code_hash)? {
+                Some(code) if code.consumed_at.is_none() => self
+                    .consume_authorization_code(code_hash, now, jti, jti_expires_at)?
+                    .then_some(code),
+                _ => None,
+            },
+        };
+        Ok(spent.map(|code| AuthorizationCode {
+            consumed_at: None,
+            issued_jti: None,
+            issued_jti_expires_at: None,
+            ..code
+        }))
     }
 }

@@ -324,6 +324,30 @@ impl DbConn {
         self.find_refresh_token(hash)
     }
 
+    /// The family of the token with this hash, locked until the
+    /// transaction ends (see the module notes), as it is once locked: on
+    /// PostgreSQL one `SELECT … FOR UPDATE`, whose row is the latest
+    /// version after any wait for the lock. Read the token after this
+    /// (`spend_refresh_token_returning`, `find_refresh_token`), never
+    /// before: a read before the lock could miss a change committed while
+    /// waiting for it. Call inside a transaction.
+    pub fn lock_refresh_family(&mut self, hash: &str) -> StoreResult<Option<RefreshFamily>> {
+        self.require_transaction()?;
+        let mut rows: Vec<RefreshFamily> = load_for_update!(
+            self,
+            refresh_families::table
+                .filter(
+                    refresh_families::id.eq_any(
+                        refresh_tokens::table
+                            .filter(refresh_tokens::token_hash.eq(hash))
+                            .select(refresh_tokens::family_id),
+                    ),
+                )
+                .select(RefreshFamily::as_select())
+        )?;
+        Ok(rows.pop())
+    }
+
     /// Whether a successor of this token has itself been used, i.e. the
     /// family has moved on past it.
     pub fn refresh_successor_used(&mut self, hash: &str) -> StoreResult<bool> {
@@ -348,6 +372,44 @@ impl Tx<'_> {
         .set(refresh_tokens::used_at.eq(now))
         .execute(c))?;
         Ok(n == 1)
+    }
+
+    /// `spend_refresh_token` and the read before it in one statement
+    /// (`UPDATE … RETURNING`), for a token neither spent nor replaced:
+    /// returns it as it was (`used_at` none), or `None` when no such token
+    /// has this hash (unknown, spent or replaced: read it to tell). The row
+    /// count decides, as for `spend_refresh_token`. A caller that then
+    /// refuses the token rolls the transaction back, which leaves it
+    /// unspent. Call after `lock_refresh_family`.
+    pub fn spend_refresh_token_returning(
+        &mut self,
+        hash: &str,
+        now: i64,
+    ) -> StoreResult<Option<RefreshToken>> {
+        let spent = match &mut self.backend {
+            Backend::Pg(c) => diesel::update(
+                refresh_tokens::table
+                    .filter(refresh_tokens::token_hash.eq(hash))
+                    .filter(refresh_tokens::used_at.is_null())
+                    .filter(refresh_tokens::revoked_at.is_null()),
+            )
+            .set(refresh_tokens::used_at.eq(now))
+            .returning(RefreshToken::as_returning())
+            .get_result(c)
+            .optional()?,
+            // SQLite: the read and the update, under the write lock the
+            // transaction took at BEGIN (nobody writes in between).
+            Backend::Sqlite(_) => match self.find_refresh_token(hash)? {
+                Some((token, _)) if token.used_at.is_none() && token.revoked_at.is_none() => {
+                    self.spend_refresh_token(hash, now)?.then_some(token)
+                }
+                _ => None,
+            },
+        };
+        Ok(spent.map(|token| RefreshToken {
+            used_at: None,
+            ..token
+        }))
     }
 
     /// Claims the one reuse grace of a spent token; `true` for exactly one

@@ -55,6 +55,14 @@ impl Proxy {
     fn up(&self) {
         self.open.store(true, Ordering::SeqCst);
     }
+
+    /// Closes every open connection but keeps accepting new ones: what
+    /// gatehouse sees when PostgreSQL restarts between two requests.
+    fn drop_connections(&self) {
+        for c in self.conns.lock().unwrap().drain(..) {
+            let _ = c.shutdown(Shutdown::Both);
+        }
+    }
 }
 
 fn pipe(mut from: TcpStream, mut to: TcpStream) {
@@ -164,4 +172,61 @@ async fn a_postgresql_outage_answers_503_quickly_and_service_recovers_by_itself(
         "service did not come back after the database did"
     );
     assert_eq!(app.get("/readyz").await.status(), 200);
+}
+
+/// Pooled connections are not checked with a query on every request; when
+/// PostgreSQL drops them all (a restart), the pool notices on the first
+/// one and checks the rest, so a restart costs at most one request a 503
+/// `temporarily_unavailable` (never a 500), and a write transaction that
+/// finds its connection gone begins again on a fresh one.
+#[cfg_attr(
+    not(gatehouse_test_postgres),
+    ignore = "GATEHOUSE_TEST_POSTGRES_URL is not set"
+)]
+#[actix_rt::test]
+async fn dropped_postgresql_connections_cost_at_most_one_request() {
+    let proxy: Arc<Mutex<Option<Proxy>>> = Arc::default();
+    let slot = proxy.clone();
+    let Some(app) = TestApp::spawn_with(Backend::Postgres, move |cfg| {
+        let mut url = url::Url::parse(&cfg.database_url).unwrap();
+        let upstream = format!("{}:{}", url.host_str().unwrap(), url.port().unwrap_or(5432));
+        let p = Proxy::start(upstream);
+        url.set_port(Some(p.port)).unwrap();
+        url.set_host(Some("127.0.0.1")).unwrap();
+        cfg.database_url = url.to_string();
+        *slot.lock().unwrap() = Some(p);
+    })
+    .await
+    else {
+        return;
+    };
+    let proxy = proxy.lock().unwrap().take().unwrap();
+    let c = app.service_client();
+    let secret = c.secret.clone().unwrap();
+    for round in 0..3 {
+        assert_eq!(
+            client_credentials(&app, &c.client.id, &secret)
+                .await
+                .status(),
+            200
+        );
+        proxy.drop_connections();
+        let mut statuses = Vec::new();
+        for _ in 0..10 {
+            statuses.push(
+                client_credentials(&app, &c.client.id, &secret)
+                    .await
+                    .status()
+                    .as_u16(),
+            );
+        }
+        assert!(
+            statuses.iter().all(|s| *s == 200 || *s == 503),
+            "round {round}: {statuses:?}"
+        );
+        assert!(
+            statuses.iter().filter(|s| **s != 200).count() <= 1,
+            "round {round}: {statuses:?}"
+        );
+    }
 }
