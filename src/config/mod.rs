@@ -73,6 +73,39 @@ pub struct Config {
     pub mail_from: String,
     /// Seconds a password-reset link works.
     pub password_reset_ttl: i64,
+    /// Who must sign in with a second factor (`GATEHOUSE_MFA`).
+    pub mfa: MfaPolicy,
+}
+
+/// `GATEHOUSE_MFA`: who must have, and sign in with, a second factor.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum MfaPolicy {
+    /// Whoever set one up signs in with it; nobody must.
+    Optional,
+    /// Admins must.
+    Admins,
+    /// Everyone must.
+    Required,
+}
+
+impl MfaPolicy {
+    pub fn name(self) -> &'static str {
+        match self {
+            MfaPolicy::Optional => "optional",
+            MfaPolicy::Admins => "admins",
+            MfaPolicy::Required => "required",
+        }
+    }
+
+    /// Whether this person must sign in with a second factor (and so set
+    /// one up, and keep at least one).
+    pub fn requires(self, is_admin: bool) -> bool {
+        match self {
+            MfaPolicy::Optional => false,
+            MfaPolicy::Admins => is_admin,
+            MfaPolicy::Required => true,
+        }
+    }
 }
 
 /// `GATEHOUSE_REGISTRATION`: who may register clients at `POST /register`.
@@ -314,6 +347,19 @@ impl Config {
             other => return Err(err(&name, format!("'{other}' must be off or open"))),
         };
 
+        let (name, mfa) = raw("mfa");
+        let mfa = match mfa.as_str() {
+            "optional" => MfaPolicy::Optional,
+            "admins" => MfaPolicy::Admins,
+            "required" => MfaPolicy::Required,
+            other => {
+                return Err(err(
+                    &name,
+                    format!("'{other}' must be optional, admins or required"),
+                ))
+            }
+        };
+
         let (name, proxies) = raw("trusted_proxies");
         let trusted_proxies = crate::net::parse_cidrs(&proxies).map_err(|p| err(&name, p))?;
         let (name, header) = raw("trusted_proxy_header");
@@ -388,6 +434,7 @@ impl Config {
             smtp_url,
             mail_from,
             password_reset_ttl: seconds("password_reset_ttl", 1)?,
+            mfa,
         };
         Ok(cfg)
     }

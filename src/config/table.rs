@@ -71,6 +71,14 @@ pub const SETTINGS: &[Setting] = &[
         help: "How long a password-reset link works",
     },
     Setting {
+        key: "mfa",
+        flag: "mfa",
+        env: "GATEHOUSE_MFA",
+        default: "optional",
+        value_name: "POLICY",
+        help: "Who must sign in with a second factor (an authenticator app or a passkey): optional, admins or required",
+    },
+    Setting {
         key: "keys_dir",
         flag: "keys-dir",
         env: "GATEHOUSE_KEYS_DIR",

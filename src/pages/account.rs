@@ -20,6 +20,7 @@ use crate::app::sign_in::{authenticate_user, client_addr, SignInError};
 use crate::app::AppState;
 use crate::registry::{RegistryError, UserChange};
 use crate::store::models::browser_session::BrowserSession;
+use crate::store::models::factors::Factors;
 use crate::store::models::split_list;
 use crate::store::StoreError;
 use actix_web::http::StatusCode;
@@ -58,6 +59,10 @@ struct AccountPage<'a> {
     name: &'a str,
     name_error: Option<String>,
     password: PasswordErrors,
+    /// Their second factors (`account_totp.html`, `account_passkeys.html`).
+    factors: Factors,
+    /// The factor policy (`GATEHOUSE_MFA`) asks this person for one.
+    mfa_required: bool,
 }
 
 /// The change-password form's errors, beside its fields.
@@ -191,6 +196,9 @@ async fn account_page(
         })
         .collect();
     let sessions = sessions(state, me).await?;
+    let uid = me.user.id.clone();
+    let factors = state.store.run(move |c| c.user_factors(&uid)).await?;
+    let mfa_required = state.config.mfa.requires(me.user.is_admin);
     Ok(render_form(req, state, status, |csrf| AccountPage {
         csrf,
         username: &me.user.username,
@@ -200,6 +208,8 @@ async fn account_page(
         name: forms.name,
         name_error: forms.name_error,
         password: forms.password,
+        factors,
+        mfa_required,
     }))
 }
 

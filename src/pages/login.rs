@@ -1,10 +1,11 @@
 //! `GET/POST /login`, the sign-in page.
 
 use super::filters;
-use super::{parse_form, render_form, safe_next, session, PageError};
+use super::{parse_form, pending, render_form, safe_next, session, PageError};
 use crate::app::metrics::SignInVia;
 use crate::app::sign_in::{authenticate_user, client_addr, SignInError};
 use crate::app::AppState;
+use crate::oauth::amr::Amr;
 use crate::oauth::authorize::unseal;
 use crate::oauth::wire::max_len;
 use actix_web::http::StatusCode;
@@ -204,7 +205,17 @@ pub async fn submit(
     )
     .await
     {
-        Ok(user) => session::start(&req, &state, user.id, &next).await,
+        Ok(user) => {
+            // A person with a second factor signs in with it too: no
+            // session until the second step (`pending`).
+            let id = user.id.clone();
+            let factors = state.store.run(move |c| c.user_factors(&id)).await?;
+            if factors.any() {
+                Ok(pending::begin(&state, &user, &Amr::password(), &next))
+            } else {
+                session::start(&req, &state, user.id, &Amr::password(), &next).await
+            }
+        }
         Err(SignInError::Invalid) => Ok(login_page(
             &req,
             &state,

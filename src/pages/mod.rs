@@ -16,8 +16,10 @@ pub mod csrf;
 pub mod device;
 pub mod landing;
 pub mod login;
+pub mod login_factor;
 pub mod logout;
 pub mod password;
+pub mod pending;
 #[cfg(test)]
 mod proptests;
 pub mod session;
@@ -55,6 +57,7 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         .route("/signup", web::post().to(signup::submit))
         .route("/login", web::get().to(login::show))
         .route("/login", web::post().to(login::submit))
+        .route("/login/factor", web::get().to(login_factor::show))
         .route("/logout", web::get().to(logout::show))
         .route("/logout", web::post().to(logout::submit))
         .route("/device", web::get().to(device::show))

@@ -2,6 +2,7 @@
 
 use super::PageError;
 use crate::app::AppState;
+use crate::oauth::amr::Amr;
 use crate::store::models::browser_session::{BrowserSession, SESSION_MAX_TTL};
 use crate::store::models::User;
 use actix_web::cookie::{time::Duration, Cookie, SameSite};
@@ -46,8 +47,9 @@ pub fn removal(state: &AppState) -> Cookie<'static> {
     c
 }
 
-/// Starts a new session for `user_id` (the sign-in page, sign-up), noting
-/// the browser's `User-Agent` and the client address, and
+/// Starts a new session for `user_id` (the sign-in page, sign-up, the
+/// second step), noting how they signed in (`amr`), the browser's
+/// `User-Agent` and the client address, and
 /// continues to `next` (already checked with `safe_next`). The browser's
 /// old session, if any, ends: a fresh id on every sign-in, so no session
 /// fixation.
@@ -55,6 +57,7 @@ pub async fn start(
     req: &HttpRequest,
     state: &AppState,
     user_id: String,
+    amr: &Amr,
     next: &str,
 ) -> Result<actix_web::HttpResponse, PageError> {
     let now = state.clock.now();
@@ -66,9 +69,10 @@ pub async fn start(
         .and_then(|v| v.to_str().ok())
         .map(str::to_string);
     let ip = crate::app::sign_in::client_addr(req);
+    let amr = amr.clone();
     let sid = state
         .store
-        .run(move |c| c.create_session(&user_id, now, user_agent.as_deref(), Some(&ip)))
+        .run(move |c| c.create_session(&user_id, now, &amr, user_agent.as_deref(), Some(&ip)))
         .await?;
     if let Some(old) = req.cookie(COOKIE) {
         let old = old.value().to_string();

@@ -186,5 +186,12 @@ pub async fn submit(
             tracing::warn!(user_id = %user.id, error = %e, "the verification mail was not queued");
         }
     }
-    session::start(&req, &state, user.id, &next).await
+    session::start(
+        &req,
+        &state,
+        user.id,
+        &crate::oauth::amr::Amr::password(),
+        &next,
+    )
+    .await
 }

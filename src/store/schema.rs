@@ -51,6 +51,7 @@ diesel::table! {
         expires_at -> BigInt,
         user_agent -> Nullable<Text>,
         ip -> Nullable<Text>,
+        amr -> Text,
     }
 }
 
@@ -71,6 +72,7 @@ diesel::table! {
         issued_jti -> Nullable<Text>,
         issued_jti_expires_at -> Nullable<BigInt>,
         sid -> Nullable<Text>,
+        amr -> Nullable<Text>,
     }
 }
 
@@ -86,6 +88,7 @@ diesel::table! {
         revoked_at -> Nullable<BigInt>,
         auth_time -> Nullable<BigInt>,
         sid -> Nullable<Text>,
+        amr -> Nullable<Text>,
     }
 }
 
@@ -119,6 +122,7 @@ diesel::table! {
         expires_at -> BigInt,
         auth_time -> Nullable<BigInt>,
         sid -> Nullable<Text>,
+        amr -> Nullable<Text>,
     }
 }
 
@@ -203,7 +207,52 @@ diesel::table! {
     }
 }
 
+diesel::table! {
+    totp_factors (user_id) {
+        user_id -> Text,
+        secret_sealed -> Text,
+        created_at -> BigInt,
+        confirmed_at -> Nullable<BigInt>,
+        last_step -> Nullable<BigInt>,
+    }
+}
+
+diesel::table! {
+    recovery_codes (user_id, code_hash) {
+        user_id -> Text,
+        code_hash -> Text,
+        created_at -> BigInt,
+        used_at -> Nullable<BigInt>,
+    }
+}
+
+diesel::table! {
+    passkeys (id) {
+        id -> Text,
+        user_id -> Text,
+        credential_id -> Text,
+        name -> Text,
+        credential -> Text,
+        created_at -> BigInt,
+        last_used_at -> Nullable<BigInt>,
+    }
+}
+
+diesel::table! {
+    webauthn_ceremonies (id_hash) {
+        id_hash -> Text,
+        user_id -> Nullable<Text>,
+        kind -> Text,
+        state -> Text,
+        created_at -> BigInt,
+        expires_at -> BigInt,
+    }
+}
+
 diesel::joinable!(browser_sessions -> users (user_id));
+diesel::joinable!(totp_factors -> users (user_id));
+diesel::joinable!(recovery_codes -> users (user_id));
+diesel::joinable!(passkeys -> users (user_id));
 diesel::joinable!(account_tokens -> users (user_id));
 diesel::joinable!(refresh_tokens -> refresh_families (family_id));
 diesel::allow_tables_to_appear_in_same_query!(
@@ -222,4 +271,8 @@ diesel::allow_tables_to_appear_in_same_query!(
     registration_tokens,
     mail_outbox,
     account_tokens,
+    totp_factors,
+    recovery_codes,
+    passkeys,
+    webauthn_ceremonies,
 );

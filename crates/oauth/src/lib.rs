@@ -7,6 +7,7 @@
 
 use gatehouse_crypto as crypto;
 
+pub mod amr;
 pub mod authorize;
 pub mod client;
 pub mod code;

@@ -4,6 +4,7 @@
 //! client address at sign-in.
 
 use crate::crypto::{random_token, token_hash};
+use crate::oauth::amr::Amr;
 use crate::store::dispatch;
 use crate::store::models::User;
 use crate::store::schema::{browser_sessions, users};
@@ -34,16 +35,27 @@ pub struct BrowserSession {
     pub user_agent: Option<String>,
     /// The client address at sign-in (as `net` reads it behind trusted proxies).
     pub ip: Option<String>,
+    /// How the person signed in: RFC 8176 values, space-separated
+    /// (`oauth::amr::Amr::as_text`).
+    pub amr: String,
+}
+
+impl BrowserSession {
+    /// How the person signed in to this session.
+    pub fn amr(&self) -> Amr {
+        Amr::from_text(&self.amr)
+    }
 }
 
 impl DbConn {
-    /// Starts a session, noting the browser's `User-Agent` (cut to
-    /// `USER_AGENT_MAX` characters) and the client address; returns the
-    /// plain id for the cookie.
+    /// Starts a session, noting how the person signed in (`amr`), the
+    /// browser's `User-Agent` (cut to `USER_AGENT_MAX` characters) and the
+    /// client address; returns the plain id for the cookie.
     pub fn create_session(
         &mut self,
         user_id: &str,
         now: i64,
+        amr: &Amr,
         user_agent: Option<&str>,
         ip: Option<&str>,
     ) -> StoreResult<String> {
@@ -59,6 +71,7 @@ impl DbConn {
                 .map(|ua| ua.chars().take(USER_AGENT_MAX).collect::<String>())
                 .filter(|ua| !ua.trim().is_empty()),
             ip: ip.map(str::to_string),
+            amr: amr.as_text(),
         };
         self.write(|c| {
             dispatch!(c, c => diesel::insert_into(browser_sessions::table).values(&row).execute(c))?;

@@ -9,6 +9,7 @@ pub mod client;
 pub mod columns;
 pub mod consent;
 pub mod device_code;
+pub mod factors;
 pub mod housekeeping;
 pub mod mail_outbox;
 pub mod refresh_token;
