@@ -392,7 +392,7 @@ mod tests {
 
     #[test]
     fn the_qr_code_is_an_svg_element() {
-        let url = otpauth_url("JBSWY3DPEHPK3PXP", "Site: Name", "alice").unwrap();
+        let url = otpauth_url("JBSWY3DPEHPK3PXPJBSWY3DPEHPK3PXP", "Site: Name", "alice").unwrap();
         assert!(url.starts_with("otpauth://totp/"));
         let svg = qr_svg(&url).unwrap();
         assert!(svg.starts_with("<svg "));
