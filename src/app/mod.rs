@@ -5,6 +5,7 @@
 
 pub mod accounts;
 pub mod background;
+pub mod factors;
 pub mod issue;
 pub mod metrics;
 pub mod outbox;

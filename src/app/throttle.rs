@@ -59,6 +59,9 @@ pub enum ThrottleKey {
     ResetUser(String),
     /// Verification mails (sign-up aside), per person: `verify-mail:<id>`.
     VerifyMail(String),
+    /// Typing a second factor's code (an authenticator app's or a
+    /// recovery code), per person: `factor-user:<id>`.
+    SecondFactor(String),
 }
 
 impl ThrottleKey {
@@ -98,6 +101,7 @@ impl fmt::Display for ThrottleKey {
             ThrottleKey::ResetFor(v) => ("reset-for", v),
             ThrottleKey::ResetUser(v) => ("reset-user", v),
             ThrottleKey::VerifyMail(v) => ("verify-mail", v),
+            ThrottleKey::SecondFactor(v) => ("factor-user", v),
         };
         write!(f, "{namespace}:{value}")
     }
@@ -170,6 +174,10 @@ mod tests {
             (
                 ThrottleKey::VerifyMail("u-1".into()),
                 "verify-mail:u-1".into(),
+            ),
+            (
+                ThrottleKey::SecondFactor("u-1".into()),
+                "factor-user:u-1".into(),
             ),
         ];
         for (key, stored) in cases {

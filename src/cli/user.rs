@@ -52,6 +52,11 @@ pub enum UserCommand {
     /// yourself; it works for GATEHOUSE_PASSWORD_RESET_TTL seconds, and
     /// using it signs the user out everywhere.
     ResetLink(UserRef),
+    /// Remove a user's second factors (authenticator app, recovery codes,
+    /// passkeys), for a person who lost theirs; ends their sessions and
+    /// revokes their tokens, and mails them when mail is configured. They
+    /// sign in with their password alone again.
+    ResetFactors(UserRef),
 }
 
 #[derive(Debug, Args)]
@@ -412,6 +417,7 @@ pub fn run(cmd: UserCommand, config: &Config) -> Result<(), Failure> {
             report(&user, a.json, "updated user");
         }
         UserCommand::Invite(a) => invite(a, config)?,
+        UserCommand::ResetFactors(r) => reset_factors(r, config)?,
         UserCommand::ResetLink(r) => {
             let op = Operator::open(config)?;
             let user = block_on(op.registry().find_user(&r.user))?.map_err(Failure::other)?;
@@ -444,24 +450,7 @@ fn issuer(config: &Config) -> String {
 /// could not open it), and the running server sends it. Without `mail`
 /// nothing is queued, and no secret is read.
 fn accounts<'a>(op: &'a Operator, config: &Config, mail: bool) -> Result<Accounts<'a>, Failure> {
-    let secret_file = config
-        .keys_dir
-        .join(crate::private_files::SERVER_SECRET_FILE);
-    let secret = if mail {
-        if !secret_file.exists() {
-            return Err(Failure::other(format!(
-                "{} has no server secret to seal the mail with: give the server's \
-                 GATEHOUSE_KEYS_DIR",
-                config.keys_dir.display()
-            )));
-        }
-        crate::private_files::load_or_create_server_secret(&config.keys_dir)
-            .map_err(Failure::other)?
-    } else {
-        // Seals nothing: no mail is queued.
-        crate::crypto::random_token(32).into_bytes()
-    };
-    let outbox = Outbox::new(config, &crate::crypto::ServerSecret::new(&secret));
+    let outbox = outbox(config, mail)?;
     Ok(Accounts::new(
         &op.store,
         &op.clock,
@@ -585,4 +574,90 @@ fn report(user: &User, json: bool, done: &str) {
     } else {
         println!("{done} {} ({})", user.username, user.id);
     }
+}
+
+/// The command's outbox: sealing under the server secret of the keys
+/// folder when `mail` (refused when the folder has none, since the server
+/// could not open it); without `mail` it queues nothing and no secret is
+/// read.
+fn outbox(config: &Config, mail: bool) -> Result<Outbox, Failure> {
+    let secret_file = config
+        .keys_dir
+        .join(crate::private_files::SERVER_SECRET_FILE);
+    let secret = if mail {
+        if !secret_file.exists() {
+            return Err(Failure::other(format!(
+                "{} has no server secret to seal the mail with: give the server's \
+                 GATEHOUSE_KEYS_DIR",
+                config.keys_dir.display()
+            )));
+        }
+        crate::private_files::load_or_create_server_secret(&config.keys_dir)
+            .map_err(Failure::other)?
+    } else {
+        // Seals nothing: no mail is queued.
+        crate::crypto::random_token(32).into_bytes()
+    };
+    Ok(Outbox::new(
+        config,
+        &crate::crypto::ServerSecret::new(&secret),
+    ))
+}
+
+/// `user reset-factors`: every second factor removed and every sign-in
+/// ended, in one transaction with the notice mail (when mail is
+/// configured and the person has an address).
+fn reset_factors(r: UserRef, config: &Config) -> Result<(), Failure> {
+    let op = Operator::open(config)?;
+    let user = block_on(op.registry().find_user(&r.user))?.map_err(Failure::other)?;
+    let notice = match (&user.email, config.smtp_url.is_some()) {
+        (Some(to), true) => Some(
+            crate::mail::messages::factors_reset(
+                &config.site_name,
+                to,
+                &user.username,
+                &format!("{}/password/forgot", issuer(config)),
+            )
+            .map_err(Failure::other)?,
+        ),
+        _ => None,
+    };
+    let outbox = std::sync::Arc::new(outbox(config, notice.is_some())?);
+    let mailed = notice.is_some();
+    let now = op.clock.now();
+    let removed = block_on(op.registry().reset_factors(&user, move |tx| {
+        if let Some(mail) = &notice {
+            outbox.queue(tx, mail, now)?;
+        }
+        Ok(())
+    }))?
+    .map_err(Failure::other)?;
+    if r.json {
+        let mut v = user_json(&user);
+        v["removed"] = serde_json::json!({
+            "totp": removed.totp,
+            "recovery_codes": removed.recovery_codes,
+            "passkeys": removed.passkeys,
+        });
+        v["mailed"] = mailed.into();
+        println!("{v}");
+    } else {
+        println!(
+            "reset the sign-in factors of user {} ({}): removed {}, {} recovery code{} and {} \
+             passkey{}; ended their sessions and revoked their tokens{}",
+            user.username,
+            user.id,
+            if removed.totp {
+                "the authenticator app"
+            } else {
+                "no authenticator app"
+            },
+            removed.recovery_codes,
+            if removed.recovery_codes == 1 { "" } else { "s" },
+            removed.passkeys,
+            if removed.passkeys == 1 { "" } else { "s" },
+            if mailed { "; mailed them" } else { "" }
+        );
+    }
+    Ok(())
 }

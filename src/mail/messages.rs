@@ -60,6 +60,15 @@ message!(
     ChangedHtml = "mail/password_changed.html"
 );
 
+message!(
+    RecoveryUsedText = "mail/recovery_code_used.txt",
+    RecoveryUsedHtml = "mail/recovery_code_used.html"
+);
+message!(
+    FactorsResetText = "mail/factors_reset.txt",
+    FactorsResetHtml = "mail/factors_reset.html"
+);
+
 /// A template failed to render (a bug, not a person's input).
 #[derive(Debug, thiserror::Error)]
 #[error("rendering a mail: {0}")]
@@ -208,6 +217,53 @@ pub fn password_changed(
         format!("Your password on {site} was changed"),
         ChangedText { m: &m },
         ChangedHtml { m: &m },
+    )
+}
+
+/// Tells `to` that one of `username`'s recovery codes was just used to
+/// sign in; `help_link` is the forgotten-password page.
+pub fn recovery_code_used(
+    site: &str,
+    to: &str,
+    username: &str,
+    help_link: &str,
+) -> Result<Mail, RenderError> {
+    let m = Context {
+        site,
+        username,
+        link: help_link,
+        address: to,
+        valid_for: String::new(),
+    };
+    mail(
+        to,
+        format!("A recovery code was used to sign in to {site}"),
+        RecoveryUsedText { m: &m },
+        RecoveryUsedHtml { m: &m },
+    )
+}
+
+/// Tells `to` that an operator removed `username`'s second factors
+/// (`gatehouse user reset-factors`); `help_link` is the forgotten-password
+/// page.
+pub fn factors_reset(
+    site: &str,
+    to: &str,
+    username: &str,
+    help_link: &str,
+) -> Result<Mail, RenderError> {
+    let m = Context {
+        site,
+        username,
+        link: help_link,
+        address: to,
+        valid_for: String::new(),
+    };
+    mail(
+        to,
+        format!("Your sign-in factors on {site} were reset"),
+        FactorsResetText { m: &m },
+        FactorsResetHtml { m: &m },
     )
 }
 

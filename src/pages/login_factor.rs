@@ -5,8 +5,11 @@
 //! or a passkey (`login_factor_passkey.html`).
 
 use super::filters;
-use super::{pending, render_form, safe_next, PageError};
+use super::{parse_form, pending, render, render_form, safe_next, PageError};
+use crate::app::factors::{self, CodeCheck};
 use crate::app::AppState;
+use crate::oauth::amr::Method;
+use actix_web::http::header::SET_COOKIE;
 use actix_web::http::StatusCode;
 use actix_web::{web, HttpRequest, HttpResponse};
 use askama::Template;
@@ -70,4 +73,90 @@ pub async fn show(
 pub fn to_sign_in(next: &str) -> HttpResponse {
     let q = serde_urlencoded::to_string([("next", next)]).unwrap_or_default();
     super::see_other(&format!("/login?{q}"))
+}
+
+/// The page after a recovery code: signed in, this many codes left, and
+/// a link on to `next`.
+#[derive(Template)]
+#[template(path = "login_factor_recovery.html")]
+pub struct RecoveryUsedPage<'a> {
+    pub next: &'a str,
+    pub left: i64,
+}
+
+/// Checks the code typed at the second step: an authenticator app's code
+/// (accepted once, RFC 6238 §5.2) or a recovery code (spent), throttled
+/// per person; on success the session starts (`pending::finish`, amr
+/// `otp`).
+pub async fn submit(
+    req: HttpRequest,
+    body: web::Bytes,
+    state: web::Data<AppState>,
+) -> Result<HttpResponse, PageError> {
+    let form = parse_form(&req, &state, &body)?;
+    let next = safe_next(form.get("next"));
+    let Some(first) = pending::first_factor(&req, &state).await? else {
+        return Ok(to_sign_in(&next));
+    };
+    let code = form.get("code").unwrap_or("").trim();
+    if code.is_empty() || code.len() > 64 {
+        let msg = "Enter the code from your authenticator app, or a recovery code.";
+        return factor_page(
+            &req,
+            &state,
+            StatusCode::BAD_REQUEST,
+            &first,
+            &next,
+            Some(msg),
+            None,
+        )
+        .await;
+    }
+    let shared = state.clone().into_inner();
+    let checked = factors::check_second_factor(&shared, &first.user, code).await?;
+    match checked {
+        CodeCheck::App => pending::finish(&req, &state, &first, &[Method::Otp], &next).await,
+        CodeCheck::Recovery { left } => {
+            let signed_in = pending::finish(&req, &state, &first, &[Method::Otp], &next).await?;
+            let mut page = render(
+                &state,
+                StatusCode::OK,
+                &RecoveryUsedPage { next: &next, left },
+            );
+            for v in signed_in.headers().get_all(SET_COOKIE) {
+                page.headers_mut().append(SET_COOKIE, v.clone());
+            }
+            Ok(page)
+        }
+        CodeCheck::Wrong => {
+            let msg =
+                "That code is not right, or was used already. Try the newest code your app shows.";
+            factor_page(
+                &req,
+                &state,
+                StatusCode::UNAUTHORIZED,
+                &first,
+                &next,
+                Some(msg),
+                None,
+            )
+            .await
+        }
+        CodeCheck::Throttled(secs) => {
+            let msg = format!(
+                "Too many failed attempts. Wait {secs} second{} and try again.",
+                if secs == 1 { "" } else { "s" }
+            );
+            factor_page(
+                &req,
+                &state,
+                StatusCode::TOO_MANY_REQUESTS,
+                &first,
+                &next,
+                Some(&msg),
+                None,
+            )
+            .await
+        }
+    }
 }

@@ -9,6 +9,7 @@
 
 pub mod account;
 pub mod account_email;
+pub mod account_totp;
 pub mod apps;
 pub mod authorize;
 pub mod consent;
@@ -48,6 +49,8 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         .route("/account", web::post().to(account::act))
         .route("/account/revoke", web::post().to(account::revoke))
         .route("/account/profile", web::post().to(account::profile))
+        .route("/account/totp", web::get().to(account_totp::show))
+        .route("/account/totp", web::post().to(account_totp::act))
         .route("/apps", web::get().to(apps::list))
         .route("/apps/new", web::get().to(apps::new_form))
         .route("/apps/new", web::post().to(apps::create))
@@ -58,6 +61,7 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         .route("/login", web::get().to(login::show))
         .route("/login", web::post().to(login::submit))
         .route("/login/factor", web::get().to(login_factor::show))
+        .route("/login/factor", web::post().to(login_factor::submit))
         .route("/logout", web::get().to(logout::show))
         .route("/logout", web::post().to(logout::submit))
         .route("/device", web::get().to(device::show))

@@ -5,6 +5,7 @@
 
 use super::{Registry, RegistryError};
 use crate::store::models::account_token::Purpose;
+use crate::store::models::factors::FactorsRemoved;
 use crate::store::models::User;
 use crate::store::{DbConn, StoreError, Tx};
 use crate::text::{self, Username};
@@ -466,6 +467,32 @@ impl Registry<'_> {
                     c.set_user_password_hash(&user.id, &hash, now)?;
                     end_sign_ins(c, &user.id, keep_session.as_deref(), now)?;
                     Ok(user)
+                })
+            })
+            .await
+    }
+
+    /// Removes every second factor of `user` (their authenticator app,
+    /// recovery codes and passkeys: `gatehouse user reset-factors`) and
+    /// ends every sign-in (`end_sign_ins`: sessions, refresh families,
+    /// access tokens), in one transaction with `also` (the notice mail).
+    pub async fn reset_factors<F>(
+        &self,
+        user: &User,
+        also: F,
+    ) -> Result<FactorsRemoved, RegistryError>
+    where
+        F: FnOnce(&mut Tx<'_>) -> Result<(), RegistryError> + Send + 'static,
+    {
+        let (id, now) = (user.id.clone(), self.clock.now());
+        self.store
+            .run(move |c| {
+                c.transaction(|c| {
+                    let user = find(c, &id)?;
+                    let removed = c.delete_user_factors(&user.id)?;
+                    end_sign_ins(c, &user.id, None, now)?;
+                    also(c)?;
+                    Ok(removed)
                 })
             })
             .await

@@ -4,8 +4,8 @@
 //! what `/account` lists, what the factor policy judges.
 
 use crate::store::dispatch;
-use crate::store::schema::{passkeys, recovery_codes, totp_factors};
-use crate::store::{DbConn, StoreResult};
+use crate::store::schema::{passkeys, recovery_codes, totp_factors, webauthn_ceremonies};
+use crate::store::{DbConn, StoreResult, Tx};
 use diesel::prelude::*;
 
 /// A passkey as lists show it.
@@ -72,6 +72,45 @@ impl DbConn {
         Ok(Factors {
             totp: totp > 0,
             recovery_codes_left,
+            passkeys,
+        })
+    }
+}
+
+/// What `Tx::delete_user_factors` removed.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct FactorsRemoved {
+    /// An authenticator app (confirmed or being set up).
+    pub totp: bool,
+    /// Recovery codes, used or not.
+    pub recovery_codes: usize,
+    pub passkeys: usize,
+}
+
+impl Tx<'_> {
+    /// Removes every second factor of a person (`user reset-factors`):
+    /// their authenticator app, recovery codes, passkeys and WebAuthn
+    /// ceremonies in progress.
+    pub fn delete_user_factors(&mut self, user_id: &str) -> StoreResult<FactorsRemoved> {
+        let recovery_codes = dispatch!(self, c => diesel::delete(
+            recovery_codes::table.filter(recovery_codes::user_id.eq(user_id))
+        )
+        .execute(c))?;
+        let totp = dispatch!(self, c => diesel::delete(
+            totp_factors::table.filter(totp_factors::user_id.eq(user_id))
+        )
+        .execute(c))?;
+        let passkeys = dispatch!(self, c => diesel::delete(
+            passkeys::table.filter(passkeys::user_id.eq(user_id))
+        )
+        .execute(c))?;
+        dispatch!(self, c => diesel::delete(
+            webauthn_ceremonies::table.filter(webauthn_ceremonies::user_id.eq(user_id))
+        )
+        .execute(c))?;
+        Ok(FactorsRemoved {
+            totp: totp > 0,
+            recovery_codes,
             passkeys,
         })
     }

@@ -12,11 +12,13 @@ pub mod device_code;
 pub mod factors;
 pub mod housekeeping;
 pub mod mail_outbox;
+pub mod recovery_code;
 pub mod refresh_token;
 pub mod registration_token;
 pub mod revoked_access_token;
 pub mod signing_key;
 pub mod throttle;
+pub mod totp_factor;
 pub mod user;
 
 pub use client::Client;

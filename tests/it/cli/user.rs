@@ -21,6 +21,7 @@ backend_tests!(
     a_new_password_replaces_the_old_and_signs_out_everywhere,
     rfc8265_look_alikes_of_a_username_are_refused_and_other_names_accepted,
     user_update_admin_lets_a_person_see_every_app_and_no_admin_takes_it_back,
+    user_reset_factors_removes_the_factors_and_ends_every_sign_in,
 );
 
 #[test]
@@ -736,4 +737,46 @@ mod links {
         let o = gatehouse(&app, &["user", "reset-link", "nobody"]);
         assert!(!o.status.success());
     }
+}
+
+/// `user reset-factors`: alice lost her phone. Her app and recovery codes
+/// go, her session and tokens end, and she signs in with her password
+/// alone again.
+async fn user_reset_factors_removes_the_factors_and_ends_every_sign_in(app: TestApp) {
+    app.clock().freeze();
+    let (client, tokens, alice_id) = alice_with_tokens(&app).await;
+    app.enrol_totp().await;
+    assert!(app.is_signed_in().await);
+    let url = app.state.config.database_url.clone();
+    let o = gatehouse_on(&url, &["user", "reset-factors", USERNAME, "--json"], "");
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    let done: Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert_eq!(done["id"], alice_id.as_str());
+    assert_eq!(done["removed"]["totp"], true);
+    assert_eq!(done["removed"]["recovery_codes"], 10);
+    assert_eq!(done["removed"]["passkeys"], 0);
+    let factors = app
+        .state
+        .store
+        .conn()
+        .unwrap()
+        .user_factors(&alice_id)
+        .unwrap();
+    assert!(!factors.any());
+    assert_eq!(factors.recovery_codes_left, 0);
+    assert!(
+        !app.is_signed_in().await,
+        "the session cookie no longer works"
+    );
+    assert_tokens_dead(&app, &client, &tokens).await;
+    let r = app.sign_in(USERNAME, PASSWORD, "/account").await;
+    assert_eq!(r.status(), 303);
+    assert_eq!(r.headers()["location"], "/account", "no second step now");
+
+    // Plain output says what it did; an unknown name fails.
+    let o = gatehouse_on(&url, &["user", "reset-factors", USERNAME], "");
+    assert_eq!(o.status.code(), Some(0));
+    assert!(String::from_utf8_lossy(&o.stdout).contains("reset the sign-in factors of user alice"));
+    let o = gatehouse_on(&url, &["user", "reset-factors", "nobody-here"], "");
+    assert_refused(&o, "no user 'nobody-here'", "an unknown name");
 }

@@ -6,6 +6,7 @@
 //! consent) lives with the page it is about.
 
 mod account;
+mod account_totp;
 mod apps;
 mod authorize;
 mod consent;
@@ -16,6 +17,7 @@ mod healthz;
 mod introspect;
 mod jwks;
 mod login;
+mod login_factor;
 mod logout;
 mod metrics;
 mod password;
