@@ -150,8 +150,8 @@ impl Application {
                 "GATEHOUSE_CLIENT_ID_DOCUMENTS_LOOPBACK is on: client metadata documents may be fetched from loopback addresses and over http from localhost (development only)"
             );
         }
-        let client_documents =
-            app::client_documents::ClientDocuments::new(&config).map_err(StartError::ClientDocuments)?;
+        let client_documents = app::client_documents::ClientDocuments::new(&config)
+            .map_err(StartError::ClientDocuments)?;
         let outbox = app::outbox::Outbox::new(&config, &server_secret);
         let smtp = config
             .smtp_url

@@ -130,7 +130,10 @@ impl ClientDocuments {
     ) -> Result<Arc<ClientDocument>, String> {
         let url = Self::admits(config, client_id)?;
         let slot = {
-            let mut cache = self.cache.lock().map_err(|_| "cache poisoned".to_string())?;
+            let mut cache = self
+                .cache
+                .lock()
+                .map_err(|_| "cache poisoned".to_string())?;
             if cache.len() > CACHE_ENTRIES {
                 cache.retain(|_, s| s.cell.get().is_none_or(|f| f.until > now));
             }
@@ -150,8 +153,11 @@ impl ClientDocuments {
         let fetched = slot
             .cell
             .get_or_init(|| async {
-                let result = match tokio::time::timeout(TOTAL_TIMEOUT, self.fetch(config, now, &url))
-                    .await
+                let result = match tokio::time::timeout(
+                    TOTAL_TIMEOUT,
+                    self.fetch(config, now, &url),
+                )
+                .await
                 {
                     Ok(r) => r,
                     Err(_) => Err("fetching the document timed out".to_string()),
@@ -206,7 +212,9 @@ impl ClientDocuments {
         let port = url.port_or_known_default().unwrap_or(443);
         let loopback = config.client_documents_loopback;
         if self.rate_limited(&host, now) {
-            return Err(format!("too many document fetches from {host}; try again in a minute"));
+            return Err(format!(
+                "too many document fetches from {host}; try again in a minute"
+            ));
         }
         // Resolved once; every address must be one we may fetch from, and
         // the connection goes to these addresses and no others.
@@ -264,7 +272,9 @@ impl ClientDocuments {
             .content_length()
             .is_some_and(|n| n > MAX_DOCUMENT_BYTES as u64)
         {
-            return Err(format!("the document is larger than {MAX_DOCUMENT_BYTES} bytes"));
+            return Err(format!(
+                "the document is larger than {MAX_DOCUMENT_BYTES} bytes"
+            ));
         }
         let cache_control = resp
             .headers()
@@ -281,7 +291,9 @@ impl ClientDocuments {
         })? {
             body.extend_from_slice(&chunk);
             if body.len() > MAX_DOCUMENT_BYTES {
-                return Err(format!("the document is larger than {MAX_DOCUMENT_BYTES} bytes"));
+                return Err(format!(
+                    "the document is larger than {MAX_DOCUMENT_BYTES} bytes"
+                ));
             }
         }
         Ok((body, cache_control))
@@ -344,7 +356,7 @@ pub fn upsert_client(c: &mut DbConn, row: Client) -> Result<Client, StoreError> 
             return Ok(existing);
         }
     }
-    c.transaction(|c| {
+    let written = c.transaction(|c| {
         match c.find_client(&row.id)? {
             Some(_) => {
                 c.update_client_metadata(&row)?;
@@ -352,5 +364,11 @@ pub fn upsert_client(c: &mut DbConn, row: Client) -> Result<Client, StoreError> 
             None => c.insert_client(&row)?,
         }
         Ok(row.clone())
-    })
+    });
+    match written {
+        Ok(r) => Ok(r),
+        // Another request inserted the same client first (PostgreSQL runs
+        // concurrent transactions side by side): use its row.
+        Err(e) => c.find_client(&row.id)?.ok_or(e),
+    }
 }

@@ -427,7 +427,10 @@ impl Config {
                     .and_then(|r| r.split('/').next())
                     .map(|a| a.rsplit_once(':').map_or(a, |(h, _)| h).to_string())
                     .unwrap_or_default(),
-                None => bind.rsplit_once(':').map_or(bind.as_str(), |(h, _)| h).to_string(),
+                None => bind
+                    .rsplit_once(':')
+                    .map_or(bind.as_str(), |(h, _)| h)
+                    .to_string(),
             };
             let on_loopback = issuer_host == "localhost"
                 || issuer_host
@@ -631,7 +634,10 @@ mod tests {
             &[],
             &[
                 ("GATEHOUSE_CLIENT_ID_DOCUMENTS", "allowlist"),
-                ("GATEHOUSE_CLIENT_ID_DOCUMENT_HOSTS", "App.example.com *.tools.dev"),
+                (
+                    "GATEHOUSE_CLIENT_ID_DOCUMENT_HOSTS",
+                    "App.example.com *.tools.dev",
+                ),
             ],
         )
         .unwrap();
@@ -643,7 +649,9 @@ mod tests {
         assert!(load(&[], &[dev]).unwrap().client_documents_loopback);
         assert!(load(&[], &[dev, ("GATEHOUSE_ISSUER", "http://localhost:8080")]).is_ok());
         let e = load(&[], &[dev, ("GATEHOUSE_ISSUER", "https://id.example.com")]).unwrap_err();
-        assert!(e.setting.starts_with("GATEHOUSE_CLIENT_ID_DOCUMENTS_LOOPBACK "));
+        assert!(e
+            .setting
+            .starts_with("GATEHOUSE_CLIENT_ID_DOCUMENTS_LOOPBACK "));
     }
 
     #[test]

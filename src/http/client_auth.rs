@@ -88,8 +88,7 @@ pub async fn authenticate_client(
     // A Client ID Metadata Document's client exists as a row once
     // `/authorize` fetched it; it is used only while the settings admit it.
     if crate::oauth::client_document::is_document_id(&client_id)
-        && crate::app::client_documents::ClientDocuments::admits(&state.config, &client_id)
-            .is_err()
+        && crate::app::client_documents::ClientDocuments::admits(&state.config, &client_id).is_err()
     {
         return Err(bad_client());
     }

@@ -140,7 +140,9 @@ pub fn parse_document(url: &str, body: &[u8]) -> Result<ClientDocument, String> 
     };
     match optional_string(&obj, "client_id")? {
         Some(id) if id == url => {}
-        Some(_) => return Err("the document's client_id is not the URL it was fetched from".into()),
+        Some(_) => {
+            return Err("the document's client_id is not the URL it was fetched from".into())
+        }
         None => return Err("the document has no client_id".into()),
     }
     let redirect_uris = match string_list(&obj, "redirect_uris")? {
@@ -359,19 +361,19 @@ mod tests {
         assert!(check_document_url(URL, false).is_ok());
         assert!(check_document_url("https://app.example.com:8443/c", false).is_ok());
         for bad in [
-            "http://app.example.com/client.json",      // not https
-            "https://app.example.com",                 // no path
-            "https://app.example.com/",                // no path
-            "https://app.example.com/c#frag",          // fragment
-            "https://user:pw@app.example.com/c",       // userinfo
-            "https://user@app.example.com/c",          // userinfo
-            "https://app.example.com/a/../c",          // dot segments
-            "https://app.example.com/a/./c",           // dot segments
-            "https://app.example.com/a/%2e%2e/c",      // encoded dot segments
-            "https://app.example.com/c?x=1",           // query
-            "https://APP.example.com/c",               // not normal form
-            "https://app.example.com:443/c",           // not normal form
-            "ftp://app.example.com/c",                 // scheme
+            "http://app.example.com/client.json", // not https
+            "https://app.example.com",            // no path
+            "https://app.example.com/",           // no path
+            "https://app.example.com/c#frag",     // fragment
+            "https://user:pw@app.example.com/c",  // userinfo
+            "https://user@app.example.com/c",     // userinfo
+            "https://app.example.com/a/../c",     // dot segments
+            "https://app.example.com/a/./c",      // dot segments
+            "https://app.example.com/a/%2e%2e/c", // encoded dot segments
+            "https://app.example.com/c?x=1",      // query
+            "https://APP.example.com/c",          // not normal form
+            "https://app.example.com:443/c",      // not normal form
+            "ftp://app.example.com/c",            // scheme
             "not a url",
         ] {
             assert!(check_document_url(bad, false).is_err(), "{bad}");
@@ -395,7 +397,10 @@ mod tests {
             d.grant_types,
             vec![GrantType::AuthorizationCode, GrantType::RefreshToken]
         );
-        assert_eq!(d.scope, Some(vec!["read".to_string(), "openid".to_string()]));
+        assert_eq!(
+            d.scope,
+            Some(vec!["read".to_string(), "openid".to_string()])
+        );
         let minimal = parse_document(URL, &doc("")).unwrap();
         assert_eq!(minimal.grant_types, vec![GrantType::AuthorizationCode]);
         assert_eq!(minimal.redirect_uris, vec!["http://127.0.0.1/cb"]);
@@ -404,7 +409,9 @@ mod tests {
     #[test]
     fn cimd_4_client_id_must_equal_the_url_exactly() {
         let other = br#"{"client_id":"https://app.example.com/oauth/client.json/","redirect_uris":["https://a/cb"]}"#;
-        assert!(parse_document(URL, other).unwrap_err().contains("client_id"));
+        assert!(parse_document(URL, other)
+            .unwrap_err()
+            .contains("client_id"));
         let none = br#"{"redirect_uris":["https://a/cb"]}"#;
         assert!(parse_document(URL, none).is_err());
     }
@@ -414,14 +421,35 @@ mod tests {
         for (body, why) in [
             (b"not json".to_vec(), "not JSON"),
             (b"[1,2]".to_vec(), "not a JSON object"),
-            (format!(r#"{{"client_id":"{URL}"}}"#).into_bytes(), "redirect_uris"),
-            (format!(r#"{{"client_id":"{URL}","redirect_uris":[]}}"#).into_bytes(), "redirect_uris"),
-            (format!(r#"{{"client_id":"{URL}","redirect_uris":["javascript:x"]}}"#).into_bytes(), "redirect URI"),
+            (
+                format!(r#"{{"client_id":"{URL}"}}"#).into_bytes(),
+                "redirect_uris",
+            ),
+            (
+                format!(r#"{{"client_id":"{URL}","redirect_uris":[]}}"#).into_bytes(),
+                "redirect_uris",
+            ),
+            (
+                format!(r#"{{"client_id":"{URL}","redirect_uris":["javascript:x"]}}"#).into_bytes(),
+                "redirect URI",
+            ),
             (doc(r#","client_secret":"s""#), "client_secret"),
-            (doc(r#","token_endpoint_auth_method":"client_secret_basic""#), "token_endpoint_auth_method"),
-            (doc(r#","token_endpoint_auth_method":"private_key_jwt""#), "token_endpoint_auth_method"),
-            (doc(r#","grant_types":["client_credentials"]"#), "grant type"),
-            (doc(r#","grant_types":["refresh_token"]"#), "authorization_code"),
+            (
+                doc(r#","token_endpoint_auth_method":"client_secret_basic""#),
+                "token_endpoint_auth_method",
+            ),
+            (
+                doc(r#","token_endpoint_auth_method":"private_key_jwt""#),
+                "token_endpoint_auth_method",
+            ),
+            (
+                doc(r#","grant_types":["client_credentials"]"#),
+                "grant type",
+            ),
+            (
+                doc(r#","grant_types":["refresh_token"]"#),
+                "authorization_code",
+            ),
             (doc(r#","response_types":["token"]"#), "response_types"),
             (doc(r#","logo_uri":"javascript:alert(1)""#), "logo_uri"),
             (doc(r#","client_uri":"http://example.com""#), "client_uri"),
@@ -430,7 +458,10 @@ mod tests {
             let e = parse_document(URL, &body).unwrap_err();
             assert!(e.contains(why), "{e} / {why}");
         }
-        let big = doc(&format!(r#","client_name":"{}""#, "x".repeat(MAX_DOCUMENT_BYTES)));
+        let big = doc(&format!(
+            r#","client_name":"{}""#,
+            "x".repeat(MAX_DOCUMENT_BYTES)
+        ));
         assert!(parse_document(URL, &big).unwrap_err().contains("larger"));
     }
 
@@ -440,12 +471,20 @@ mod tests {
 
     #[test]
     fn ssrf_public_addresses_only() {
-        for public in ["93.184.216.34", "8.8.8.8", "2606:4700::1111", "::ffff:93.184.216.34"] {
+        for public in [
+            "93.184.216.34",
+            "8.8.8.8",
+            "2606:4700::1111",
+            "::ffff:93.184.216.34",
+        ] {
             assert!(ok(public), "{public}");
         }
         for (range, addrs) in [
             ("loopback", &["127.0.0.1", "127.8.9.10", "::1"][..]),
-            ("private", &["10.0.0.1", "172.16.0.1", "172.31.255.255", "192.168.1.1"]),
+            (
+                "private",
+                &["10.0.0.1", "172.16.0.1", "172.31.255.255", "192.168.1.1"],
+            ),
             ("shared", &["100.64.0.1", "100.127.255.254"]),
             ("link-local", &["169.254.169.254", "fe80::1"]),
             ("unique-local", &["fc00::1", "fd12:3456::1"]),
@@ -453,9 +492,19 @@ mod tests {
             ("multicast", &["224.0.0.1", "239.255.255.250", "ff02::1"]),
             ("unspecified", &["0.0.0.0", "0.1.2.3", "::"]),
             ("broadcast and reserved", &["255.255.255.255", "240.0.0.1"]),
-            ("documentation", &["192.0.2.1", "198.51.100.1", "203.0.113.1", "2001:db8::1"]),
+            (
+                "documentation",
+                &["192.0.2.1", "198.51.100.1", "203.0.113.1", "2001:db8::1"],
+            ),
             ("benchmarking", &["198.18.0.1"]),
-            ("IPv4-mapped", &["::ffff:127.0.0.1", "::ffff:10.0.0.1", "::ffff:169.254.169.254"]),
+            (
+                "IPv4-mapped",
+                &[
+                    "::ffff:127.0.0.1",
+                    "::ffff:10.0.0.1",
+                    "::ffff:169.254.169.254",
+                ],
+            ),
             ("IPv4-compatible", &["::127.0.0.1", "::10.0.0.1"]),
             ("NAT64", &["64:ff9b::a00:1", "64:ff9b::7f00:1"]),
             ("6to4", &["2002:7f00:1::1", "2002:a00:1::1"]),
@@ -504,8 +553,14 @@ mod tests {
 
     #[test]
     fn rfc8252_localhost_only_redirects() {
-        assert!(all_redirects_local(&["http://127.0.0.1/cb".into(), "http://localhost:3000/cb".into()]));
-        assert!(!all_redirects_local(&["http://127.0.0.1/cb".into(), "https://app.example.com/cb".into()]));
+        assert!(all_redirects_local(&[
+            "http://127.0.0.1/cb".into(),
+            "http://localhost:3000/cb".into()
+        ]));
+        assert!(!all_redirects_local(&[
+            "http://127.0.0.1/cb".into(),
+            "https://app.example.com/cb".into()
+        ]));
         assert!(!all_redirects_local(&[]));
     }
 }

@@ -184,12 +184,17 @@ fn serve_one(
     hits.fetch_add(1, Ordering::SeqCst);
     let head = String::from_utf8_lossy(&head);
     let path = head.split(' ').nth(1).unwrap_or("/").to_string();
-    let reply = replies.lock().unwrap().get(&path).cloned().unwrap_or(Reply {
-        status: 404,
-        headers: vec![],
-        body: b"not found".to_vec(),
-        delay: Duration::ZERO,
-    });
+    let reply = replies
+        .lock()
+        .unwrap()
+        .get(&path)
+        .cloned()
+        .unwrap_or(Reply {
+            status: 404,
+            headers: vec![],
+            body: b"not found".to_vec(),
+            delay: Duration::ZERO,
+        });
     std::thread::sleep(reply.delay);
     let mut out = format!(
         "HTTP/1.1 {} X\r\nContent-Length: {}\r\nConnection: close\r\n",

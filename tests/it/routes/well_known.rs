@@ -40,7 +40,10 @@ async fn cimd_metadata_advertises_client_id_metadata_documents_when_on(app: Test
     assert_eq!(doc["client_id_metadata_document_supported"], true, "{doc}");
     let off = TestApp::spawn(crate::harness::Backend::Sqlite).await;
     let doc = discovery(&off, "/.well-known/oauth-authorization-server").await;
-    assert!(doc.get("client_id_metadata_document_supported").is_none(), "{doc}");
+    assert!(
+        doc.get("client_id_metadata_document_supported").is_none(),
+        "{doc}"
+    );
 }
 
 mod no_registration {

@@ -92,7 +92,10 @@ mod on {
         assert_eq!(status, 303, "{loc}");
         assert!(loc.starts_with("/consent?"), "{loc}");
         let page = html_unescape(&app.get(&loc).await.text().await.unwrap());
-        assert!(page.contains(r#"id="document-host">localhost</p>"#), "{page}");
+        assert!(
+            page.contains(r#"id="document-host">localhost</p>"#),
+            "{page}"
+        );
         assert!(page.contains("This app described itself"), "{page}");
         assert!(page.contains("has not checked who runs it"), "{page}");
         assert!(page.contains(r#"id="localhost-warning""#), "{page}");
@@ -109,10 +112,10 @@ mod on {
                 "/token",
                 &[
                     ("grant_type", "authorization_code"),
-                    ("code", code),
-                    ("code_verifier", &verifier),
+                    ("code", code.as_str()),
+                    ("code_verifier", verifier.as_str()),
                     ("redirect_uri", redirect),
-                    ("client_id", &id),
+                    ("client_id", id.as_str()),
                 ],
             )
             .await;
@@ -128,7 +131,7 @@ mod on {
                 &[
                     ("grant_type", "refresh_token"),
                     ("refresh_token", str_of(&body, "refresh_token")),
-                    ("client_id", &id),
+                    ("client_id", id.as_str()),
                 ],
             )
             .await;
@@ -325,7 +328,7 @@ mod off {
                 &[
                     ("grant_type", "authorization_code"),
                     ("code", "x"),
-                    ("client_id", &id),
+                    ("client_id", id.as_str()),
                 ],
             )
             .await;
