@@ -305,12 +305,16 @@ impl ClientDocuments {
 /// ask for (the operator's registration scopes and the identity scopes),
 /// narrowed to the document's `scope` when it has one.
 pub fn client_row(config: &Config, doc: &ClientDocument, now: i64) -> Client {
-    let mut allowed: Vec<String> = crate::registry::clients::IDENTITY_SCOPES
+    let mut allowed: Vec<String> = Vec::new();
+    let names = crate::registry::clients::IDENTITY_SCOPES
         .iter()
-        .map(|s| s.to_string())
-        .chain(config.registration_scopes.iter().cloned())
-        .collect();
-    allowed.dedup();
+        .copied()
+        .chain(config.registration_scopes.iter().map(String::as_str));
+    for s in names {
+        if !allowed.iter().any(|a| a == s) {
+            allowed.push(s.to_string());
+        }
+    }
     if let Some(wanted) = &doc.scope {
         allowed.retain(|s| wanted.contains(s));
     }
@@ -370,5 +374,65 @@ pub fn upsert_client(c: &mut DbConn, row: Client) -> Result<Client, StoreError> 
         // Another request inserted the same client first (PostgreSQL runs
         // concurrent transactions side by side): use its row.
         Err(e) => c.find_client(&row.id)?.ok_or(e),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::oauth::GrantType;
+
+    fn config() -> Config {
+        Config::for_tests("sqlite://unused.db", std::path::Path::new("unused-keys"))
+    }
+
+    #[test]
+    fn ssrf_per_host_rate_limit() {
+        let docs = ClientDocuments::new(&config()).unwrap();
+        let now = 6_000_000;
+        for _ in 0..HOST_FETCHES_PER_MINUTE {
+            assert!(!docs.rate_limited("a.example", now));
+        }
+        assert!(docs.rate_limited("a.example", now + 1));
+        assert!(!docs.rate_limited("b.example", now + 1), "per host");
+        assert!(!docs.rate_limited("a.example", now + 60), "the next minute");
+    }
+
+    #[test]
+    fn cimd_document_client_row() {
+        let doc = ClientDocument {
+            client_id: "https://app.example.com/c.json".into(),
+            redirect_uris: vec!["http://127.0.0.1/cb".into()],
+            grant_types: vec![GrantType::AuthorizationCode],
+            client_name: None,
+            client_uri: None,
+            logo_uri: None,
+            scope: None,
+        };
+        let row = client_row(&config(), &doc, 100);
+        assert_eq!(row.name, "app.example.com", "no client_name: the host");
+        assert!(row.is_public && row.secret_hash.is_none());
+        assert_eq!(row.auth_method_name(), "none");
+        assert_eq!(row.scope.to_vec(), ["openid", "profile", "email", "read"]);
+        let narrowed = ClientDocument {
+            scope: Some(vec!["read".into(), "admin".into()]),
+            ..doc
+        };
+        let row = client_row(&config(), &narrowed, 100);
+        assert_eq!(row.scope.to_vec(), ["read"], "never more than allowed");
+    }
+
+    #[test]
+    fn cimd_admits_by_the_settings() {
+        let mut c = config();
+        let id = "https://app.example.com/c.json";
+        assert!(ClientDocuments::admits(&c, id).is_err(), "off by default");
+        c.client_documents = Mode::Open;
+        assert!(ClientDocuments::admits(&c, id).is_ok());
+        c.client_documents = Mode::Allowlist;
+        c.client_document_hosts = vec!["*.example.com".into()];
+        assert!(ClientDocuments::admits(&c, id).is_ok());
+        c.client_document_hosts = vec!["other.example".into()];
+        assert!(ClientDocuments::admits(&c, id).is_err());
     }
 }
