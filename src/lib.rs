@@ -46,6 +46,8 @@ pub enum StartError {
     LostKeys(String),
     #[error("GATEHOUSE_SMTP_URL (smtp_url): {0}")]
     Smtp(String),
+    #[error("GATEHOUSE_CLIENT_ID_DOCUMENTS (client_id_documents): {0}")]
+    ClientDocuments(String),
     #[error("GATEHOUSE_BIND (bind): cannot listen on {addr}: {reason}")]
     Bind { addr: String, reason: String },
 }
@@ -143,6 +145,13 @@ impl Application {
             "gatehouse listening"
         );
 
+        if config.client_documents_loopback {
+            tracing::warn!(
+                "GATEHOUSE_CLIENT_ID_DOCUMENTS_LOOPBACK is on: client metadata documents may be fetched from loopback addresses and over http from localhost (development only)"
+            );
+        }
+        let client_documents = app::client_documents::ClientDocuments::new(&config)
+            .map_err(StartError::ClientDocuments)?;
         let outbox = app::outbox::Outbox::new(&config, &server_secret);
         let smtp = config
             .smtp_url
@@ -162,6 +171,7 @@ impl Application {
             metrics: app::metrics::Metrics::default(),
             outbox,
             server_secret,
+            client_documents,
         });
         let app_state = state.clone();
         let registration = state.config.registration;

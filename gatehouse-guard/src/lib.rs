@@ -94,6 +94,12 @@ pub struct GuardBuilder {
     clock: Arc<dyn Clock>,
     http: Option<reqwest::Client>,
     introspection: Option<(String, String)>,
+    /// Extra CA certificates (PEM) for the default HTTP client.
+    #[cfg_attr(
+        not(any(feature = "rustls-tls", feature = "rustls-tls-native-roots")),
+        allow(dead_code)
+    )]
+    roots: Vec<Vec<u8>>,
 }
 
 impl GuardBuilder {
@@ -129,6 +135,15 @@ impl GuardBuilder {
         self
     }
 
+    /// Trusts one more CA (a PEM certificate, or several) for an https
+    /// issuer, besides the feature's roots: a private or test CA. Applies
+    /// to the default HTTP client, not to one given with `http_client`.
+    #[cfg(any(feature = "rustls-tls", feature = "rustls-tls-native-roots"))]
+    pub fn root_certificate_pem(mut self, pem: impl Into<Vec<u8>>) -> Self {
+        self.roots.push(pem.into());
+        self
+    }
+
     /// Enables [`Guard::introspect`] with the credentials of a gatehouse
     /// client allowed to introspect (`gatehouse client create … --introspect`).
     pub fn introspection(
@@ -145,12 +160,24 @@ impl GuardBuilder {
     pub async fn build(self) -> Result<Guard, SetupError> {
         let http = match self.http {
             Some(c) => c,
-            None => reqwest::Client::builder()
-                .connect_timeout(Duration::from_secs(5))
-                .timeout(Duration::from_secs(5))
-                .redirect(reqwest::redirect::Policy::none())
-                .build()
-                .map_err(|e| SetupError::Client(e.to_string()))?,
+            None => {
+                #[allow(unused_mut)]
+                let mut builder = reqwest::Client::builder()
+                    .connect_timeout(Duration::from_secs(5))
+                    .timeout(Duration::from_secs(5))
+                    .redirect(reqwest::redirect::Policy::none());
+                #[cfg(any(feature = "rustls-tls", feature = "rustls-tls-native-roots"))]
+                for pem in &self.roots {
+                    for cert in reqwest::Certificate::from_pem_bundle(pem)
+                        .map_err(|e| SetupError::Client(format!("a root certificate: {e}")))?
+                    {
+                        builder = builder.add_root_certificate(cert);
+                    }
+                }
+                builder
+                    .build()
+                    .map_err(|e| SetupError::Client(e.to_string()))?
+            }
         };
         let metadata_url = metadata_url(&self.issuer)?;
         let (body, _) = fetch(&http, &metadata_url)
@@ -297,6 +324,7 @@ impl Guard {
             clock: Arc::new(SystemClock),
             http: None,
             introspection: None,
+            roots: Vec::new(),
         }
     }
 

@@ -5,6 +5,7 @@
 
 pub mod accounts;
 pub mod background;
+pub mod client_documents;
 pub mod factors;
 pub mod issue;
 pub mod metrics;
@@ -38,6 +39,8 @@ pub struct AppState {
     pub server_secret: crate::crypto::ServerSecret,
     /// Where mail is queued (`outbox.rs`).
     pub outbox: outbox::Outbox,
+    /// Client ID Metadata Documents: the fetcher and its cache.
+    pub client_documents: client_documents::ClientDocuments,
 }
 
 impl AppState {

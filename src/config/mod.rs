@@ -75,6 +75,27 @@ pub struct Config {
     pub password_reset_ttl: i64,
     /// Who must sign in with a second factor (`GATEHOUSE_MFA`).
     pub mfa: MfaPolicy,
+    /// Client ID Metadata Documents (`GATEHOUSE_CLIENT_ID_DOCUMENTS`).
+    pub client_documents: ClientDocuments,
+    /// The hosts `ClientDocuments::Allowlist` admits
+    /// (`oauth::client_document::host_allowed`).
+    pub client_document_hosts: Vec<String>,
+    /// Development: documents may be fetched from loopback addresses and
+    /// over http from localhost. Only with an issuer on loopback.
+    pub client_documents_loopback: bool,
+    /// Certificates (PEM) trusted for fetching documents besides the
+    /// system's; not a setting: for tests and embedders.
+    pub client_documents_roots: Vec<String>,
+}
+
+/// `GATEHOUSE_CLIENT_ID_DOCUMENTS`: whether a `client_id` that is an https
+/// URL is fetched as the client's metadata.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ClientDocuments {
+    Off,
+    /// Only from the hosts of `client_id_document_hosts`.
+    Allowlist,
+    Open,
 }
 
 /// `GATEHOUSE_MFA`: who must have, and sign in with, a second factor.
@@ -360,6 +381,71 @@ impl Config {
             }
         };
 
+        let (name, documents) = raw("client_id_documents");
+        let client_documents = match documents.as_str() {
+            "off" => ClientDocuments::Off,
+            "allowlist" => ClientDocuments::Allowlist,
+            "open" => ClientDocuments::Open,
+            other => {
+                return Err(err(
+                    &name,
+                    format!("'{other}' must be off, allowlist or open"),
+                ))
+            }
+        };
+        let (hosts_name, hosts) = raw("client_id_document_hosts");
+        let client_document_hosts: Vec<String> = hosts
+            .split_whitespace()
+            .map(|h| h.to_ascii_lowercase())
+            .collect();
+        if let Some(bad) = client_document_hosts.iter().find(|h| {
+            let bare = h.strip_prefix("*.").unwrap_or(h);
+            bare.is_empty()
+                || !bare
+                    .chars()
+                    .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '.')
+        }) {
+            return Err(err(
+                &hosts_name,
+                format!("'{bad}' is not a host name (app.example.com or *.example.com)"),
+            ));
+        }
+        if client_documents == ClientDocuments::Allowlist && client_document_hosts.is_empty() {
+            return Err(err(
+                &hosts_name,
+                "client_id_documents is allowlist but no host is listed",
+            ));
+        }
+        let (name, loopback) = raw("client_id_documents_loopback");
+        let client_documents_loopback = parse_bool(&loopback)
+            .ok_or_else(|| err(&name, format!("'{loopback}' must be true or false")))?;
+        if client_documents_loopback {
+            let issuer_host = match &issuer {
+                Some(i) => i
+                    .split("://")
+                    .nth(1)
+                    .and_then(|r| r.split('/').next())
+                    .map(|a| a.rsplit_once(':').map_or(a, |(h, _)| h).to_string())
+                    .unwrap_or_default(),
+                None => bind
+                    .rsplit_once(':')
+                    .map_or(bind.as_str(), |(h, _)| h)
+                    .to_string(),
+            };
+            let on_loopback = issuer_host == "localhost"
+                || issuer_host
+                    .trim_start_matches('[')
+                    .trim_end_matches(']')
+                    .parse::<std::net::IpAddr>()
+                    .is_ok_and(|ip| ip.is_loopback());
+            if !on_loopback {
+                return Err(err(
+                    &name,
+                    "is for development only: the issuer must be on loopback (localhost, 127.0.0.1 or [::1])",
+                ));
+            }
+        }
+
         let (name, proxies) = raw("trusted_proxies");
         let trusted_proxies = crate::net::parse_cidrs(&proxies).map_err(|p| err(&name, p))?;
         let (name, header) = raw("trusted_proxy_header");
@@ -435,6 +521,10 @@ impl Config {
             mail_from,
             password_reset_ttl: seconds("password_reset_ttl", 1)?,
             mfa,
+            client_documents,
+            client_document_hosts,
+            client_documents_loopback,
+            client_documents_roots: Vec::new(),
         };
         Ok(cfg)
     }
@@ -531,6 +621,37 @@ mod tests {
             config_path: Some(PathBuf::from("/dev/null")),
             env: &lookup,
         })
+    }
+
+    #[test]
+    fn client_id_documents_settings() {
+        let c = load(&[], &[]).unwrap();
+        assert_eq!(c.client_documents, ClientDocuments::Off);
+        assert!(!c.client_documents_loopback);
+        let e = load(&[], &[("GATEHOUSE_CLIENT_ID_DOCUMENTS", "allowlist")]).unwrap_err();
+        assert!(e.setting.starts_with("GATEHOUSE_CLIENT_ID_DOCUMENT_HOSTS "));
+        let c = load(
+            &[],
+            &[
+                ("GATEHOUSE_CLIENT_ID_DOCUMENTS", "allowlist"),
+                (
+                    "GATEHOUSE_CLIENT_ID_DOCUMENT_HOSTS",
+                    "App.example.com *.tools.dev",
+                ),
+            ],
+        )
+        .unwrap();
+        assert_eq!(c.client_document_hosts, ["app.example.com", "*.tools.dev"]);
+        assert!(load(&[], &[("GATEHOUSE_CLIENT_ID_DOCUMENTS", "yes")]).is_err());
+        assert!(load(&[], &[("GATEHOUSE_CLIENT_ID_DOCUMENT_HOSTS", "a/b")]).is_err());
+        // The development setting: only with an issuer on loopback.
+        let dev = ("GATEHOUSE_CLIENT_ID_DOCUMENTS_LOOPBACK", "true");
+        assert!(load(&[], &[dev]).unwrap().client_documents_loopback);
+        assert!(load(&[], &[dev, ("GATEHOUSE_ISSUER", "http://localhost:8080")]).is_ok());
+        let e = load(&[], &[dev, ("GATEHOUSE_ISSUER", "https://id.example.com")]).unwrap_err();
+        assert!(e
+            .setting
+            .starts_with("GATEHOUSE_CLIENT_ID_DOCUMENTS_LOOPBACK "));
     }
 
     #[test]

@@ -85,6 +85,13 @@ pub async fn authenticate_client(
     if client_id.len() > max_len("client_id") || client_id.contains('\0') {
         return Err(bad_client());
     }
+    // A Client ID Metadata Document's client exists as a row once
+    // `/authorize` fetched it; it is used only while the settings admit it.
+    if crate::oauth::client_document::is_document_id(&client_id)
+        && crate::app::client_documents::ClientDocuments::admits(&state.config, &client_id).is_err()
+    {
+        return Err(bad_client());
+    }
     let lookup = client_id.clone();
     let client = state.store.run(move |c| c.find_client(&lookup)).await?;
     let Some(client) = client else {

@@ -100,6 +100,10 @@ fn document(state: &AppState) -> Bytes {
         "request_parameter_supported": false,
         "request_uri_parameter_supported": false,
     });
+    // draft-ietf-oauth-client-id-metadata-document §5.
+    if state.config.client_documents != crate::config::ClientDocuments::Off {
+        doc["client_id_metadata_document_supported"] = true.into();
+    }
     if state.config.registration != Registration::Off {
         doc["registration_endpoint"] = state.url("/register").into();
     }

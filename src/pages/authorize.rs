@@ -50,6 +50,11 @@ pub async fn load_request(state: &AppState, raw: &[u8]) -> Result<Loaded, Author
         .collect();
     let client = match ids.as_slice() {
         // A NUL or an over-long id names no client; it is never queried.
+        // draft-ietf-oauth-client-id-metadata-document: an https URL is
+        // the client's metadata document, when the settings allow it.
+        [one] if crate::oauth::client_document::is_document_id(one) => {
+            Some(document_client(state, one).await?)
+        }
         [one] if !one.contains('\0') && one.len() <= max_len("client_id") => {
             let id = one.clone();
             state
@@ -68,6 +73,30 @@ pub async fn load_request(state: &AppState, raw: &[u8]) -> Result<Loaded, Author
     let mut areq = validate(raw, move |_| client)?;
     areq.reauth = reauth;
     Ok(Loaded { areq, query })
+}
+
+/// The client a metadata document describes: fetched (or cached) by
+/// `app::client_documents`, and its row stored or brought in step.
+async fn document_client(state: &AppState, client_id: &str) -> Result<Client, AuthorizeError> {
+    let now = state.clock.now();
+    let doc = state
+        .client_documents
+        .get(&state.config, now, client_id)
+        .await
+        .map_err(|why| {
+            AuthorizeError::Page(format!(
+                "This app's client_id is a client metadata document that cannot be used: {why}."
+            ))
+        })?;
+    let row = crate::app::client_documents::client_row(&state.config, &doc, now);
+    state
+        .store
+        .run(move |c| crate::app::client_documents::upsert_client(c, row))
+        .await
+        .map_err(|e| {
+            tracing::error!(error = %e, "internal error storing a document client");
+            AuthorizeError::Page("An internal error occurred. Please try again later.".into())
+        })
 }
 
 /// Renders an authorization error where the RFC says it goes.

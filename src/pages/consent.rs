@@ -36,6 +36,11 @@ struct ConsentPage<'a> {
     registered_by: Option<String>,
     username: &'a str,
     scopes: Vec<ScopeLine>,
+    /// For a Client ID Metadata Document's client: the host of its URL,
+    /// shown large, since nothing else on the page was checked.
+    document_host: Option<String>,
+    /// Every redirect URI is on this computer (a document client).
+    local_only: bool,
 }
 
 /// What the consent page says a scope allows: the operator's text from
@@ -100,6 +105,12 @@ pub async fn show(req: HttpRequest, state: web::Data<AppState>) -> Result<HttpRe
             description: describe_scope(&state, s),
         })
         .collect();
+    let document_host = crate::oauth::client_document::is_document_id(&areq.client.id)
+        .then(|| url::Url::parse(&areq.client.id).ok())
+        .flatten()
+        .and_then(|u| u.host_str().map(str::to_string));
+    let local_only = document_host.is_some()
+        && crate::oauth::client_document::all_redirects_local(&areq.client.redirect_uris.to_vec());
     Ok(render_form(&req, &state, StatusCode::OK, |csrf| {
         ConsentPage {
             csrf,
@@ -115,6 +126,8 @@ pub async fn show(req: HttpRequest, state: web::Data<AppState>) -> Result<HttpRe
             registered_by,
             username: &signed_in.user.username,
             scopes,
+            document_host,
+            local_only,
         }
     }))
 }

@@ -10,6 +10,7 @@ use gatehouse_crypto as crypto;
 pub mod amr;
 pub mod authorize;
 pub mod client;
+pub mod client_document;
 pub mod code;
 pub mod device;
 pub mod error;

@@ -852,3 +852,40 @@ macro_rules! recipe_tests {
 }
 
 recipe_tests!(Node => node, Python => python);
+
+// ---- an https issuer (issue 31) -----------------------------------------
+
+/// The guard's default `rustls-tls` feature against an https issuer: a TLS
+/// front (harness `tls.rs`) with a certificate from the test's own CA
+/// before a test gatehouse whose issuer is `https://localhost:PORT`.
+/// Without that CA trusted the guard cannot start (the certificate is
+/// really checked); with it (`root_certificate_pem`) it reads the metadata
+/// and JWKS over https and accepts the issuer's token.
+#[actix_rt::test]
+async fn guard_validates_tokens_of_an_https_issuer() {
+    let front = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let issuer = format!("https://localhost:{}", front.local_addr().unwrap().port());
+    let set = issuer.clone();
+    let app = TestApp::spawn_with(Backend::Sqlite, move |c| c.issuer = Some(set))
+        .await
+        .unwrap();
+    assert_eq!(app.state.issuer, issuer);
+    let port: u16 = app.base.rsplit(':').next().unwrap().parse().unwrap();
+    crate::harness::tls::tls_front(front, port);
+    let svc = app.service_client();
+    let token = app.client_credentials_token(&svc, Some("read")).await;
+
+    let untrusted = Guard::builder(&issuer, &app.state.audience).build().await;
+    assert!(
+        matches!(untrusted, Err(gatehouse_guard::SetupError::Fetch { .. })),
+        "a certificate from an unknown CA must be refused"
+    );
+    let guard = Guard::builder(&issuer, &app.state.audience)
+        .root_certificate_pem(crate::harness::tls::test_ca().ca_pem.clone())
+        .build()
+        .await
+        .unwrap();
+    let p = guard.validate(&token).await.unwrap();
+    assert_eq!(p.client_id, svc.client.id);
+    assert_eq!(p.scopes, ["read"]);
+}

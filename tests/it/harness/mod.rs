@@ -119,6 +119,7 @@ pub mod oidc;
 pub mod sessions;
 mod siblings;
 pub mod smtp;
+pub mod tls;
 pub mod webdriver;
 
 pub use flows::*;

@@ -26,6 +26,26 @@ mod described_scopes {
     );
 }
 
+mod client_documents {
+    use super::*;
+    backend_tests!(with |c| c.client_documents = gatehouse::config::ClientDocuments::Open;
+        cimd_metadata_advertises_client_id_metadata_documents_when_on,
+    );
+}
+
+/// draft-ietf-oauth-client-id-metadata-document: the metadata says so
+/// while documents are on, and not while off (the default).
+async fn cimd_metadata_advertises_client_id_metadata_documents_when_on(app: TestApp) {
+    let doc = discovery(&app, "/.well-known/oauth-authorization-server").await;
+    assert_eq!(doc["client_id_metadata_document_supported"], true, "{doc}");
+    let off = TestApp::spawn(crate::harness::Backend::Sqlite).await;
+    let doc = discovery(&off, "/.well-known/oauth-authorization-server").await;
+    assert!(
+        doc.get("client_id_metadata_document_supported").is_none(),
+        "{doc}"
+    );
+}
+
 mod no_registration {
     use super::*;
     backend_tests!(with |c| c.registration = gatehouse::config::Registration::Off;
