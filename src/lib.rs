@@ -150,6 +150,7 @@ impl Application {
             .map(app::outbox::transport)
             .transpose()
             .map_err(StartError::Smtp)?;
+        let passkeys = app::passkeys::Passkeys::new(&issuer, &config.site_name);
         let state = web::Data::new(app::AppState {
             config,
             issuer,
@@ -162,6 +163,7 @@ impl Application {
             metrics: app::metrics::Metrics::default(),
             outbox,
             server_secret,
+            passkeys,
         });
         let app_state = state.clone();
         let registration = state.config.registration;

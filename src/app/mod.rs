@@ -8,6 +8,7 @@ pub mod background;
 pub mod issue;
 pub mod metrics;
 pub mod outbox;
+pub mod passkeys;
 pub mod sign_in;
 pub mod signing;
 pub mod throttle;
@@ -37,6 +38,8 @@ pub struct AppState {
     pub server_secret: crate::crypto::ServerSecret,
     /// Where mail is queued (`outbox.rs`).
     pub outbox: outbox::Outbox,
+    /// The WebAuthn relying party (`passkeys.rs`), built from the issuer.
+    pub passkeys: passkeys::Passkeys,
 }
 
 impl AppState {

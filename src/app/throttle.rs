@@ -59,6 +59,8 @@ pub enum ThrottleKey {
     ResetUser(String),
     /// Verification mails (sign-up aside), per person: `verify-mail:<id>`.
     VerifyMail(String),
+    /// Passkey assertions checked, per client address: `passkey-ip:<address>`.
+    PasskeyAddress(String),
 }
 
 impl ThrottleKey {
@@ -98,6 +100,7 @@ impl fmt::Display for ThrottleKey {
             ThrottleKey::ResetFor(v) => ("reset-for", v),
             ThrottleKey::ResetUser(v) => ("reset-user", v),
             ThrottleKey::VerifyMail(v) => ("verify-mail", v),
+            ThrottleKey::PasskeyAddress(v) => ("passkey-ip", v),
         };
         write!(f, "{namespace}:{value}")
     }
@@ -170,6 +173,10 @@ mod tests {
             (
                 ThrottleKey::VerifyMail("u-1".into()),
                 "verify-mail:u-1".into(),
+            ),
+            (
+                ThrottleKey::PasskeyAddress("192.0.2.1".into()),
+                "passkey-ip:192.0.2.1".into(),
             ),
         ];
         for (key, stored) in cases {

@@ -12,12 +12,14 @@ pub mod device_code;
 pub mod factors;
 pub mod housekeeping;
 pub mod mail_outbox;
+pub mod passkey;
 pub mod refresh_token;
 pub mod registration_token;
 pub mod revoked_access_token;
 pub mod signing_key;
 pub mod throttle;
 pub mod user;
+pub mod webauthn_ceremony;
 
 pub use client::Client;
 pub use signing_key::SigningKeyRow;

@@ -7,6 +7,7 @@ mod browser;
 mod browser_account;
 mod browser_apps;
 mod browser_password;
+mod browser_passkeys;
 mod device_login;
 mod guard;
 mod oauth2_crate;

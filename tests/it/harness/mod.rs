@@ -118,6 +118,7 @@ pub mod oidc;
 pub mod sessions;
 mod siblings;
 pub mod smtp;
+pub mod webauthn;
 pub mod webdriver;
 
 pub use flows::*;

@@ -18,6 +18,7 @@ mod jwks;
 mod login;
 mod logout;
 mod metrics;
+mod passkeys;
 mod password;
 mod register;
 mod revoke;
