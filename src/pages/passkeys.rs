@@ -18,6 +18,7 @@
 //!
 //! Every refusal is a 4xx JSON `{"error": code, "message": words}`.
 
+use super::filters;
 use super::{parse_form, pending, safe_next, see_other, session, sign_in_first};
 use crate::app::passkeys::{self as pk, PasskeyError};
 use crate::app::sign_in::client_addr;
@@ -366,8 +367,8 @@ pub async fn factor(
 }
 
 /// A time as the passkeys list shows it (`account_passkeys.html`).
-pub fn when(ts: &i64) -> String {
-    chrono::DateTime::from_timestamp(*ts, 0)
+pub fn when(ts: impl std::borrow::Borrow<i64>) -> String {
+    chrono::DateTime::from_timestamp(*ts.borrow(), 0)
         .map(|d| d.format("%Y-%m-%d %H:%M UTC").to_string())
         .unwrap_or_default()
 }

@@ -11,19 +11,12 @@
 use crate::harness::sessions::{Device, FIREFOX_LINUX};
 use crate::harness::webauthn::{unb64, SoftPasskey};
 use crate::harness::webdriver::Browser;
-use crate::harness::{form_field, free_port, TestApp, PASSWORD, USERNAME};
-use gatehouse::Config;
+use crate::harness::{form_field, TestApp, PASSWORD, USERNAME};
 use serde_json::json;
 
-backend_tests!(with localhost;
+backend_tests!(with crate::harness::webauthn::localhost_issuer;
     browser_registers_a_passkey_and_signs_in_with_it_alone_and_as_second_step,
 );
-
-fn localhost(c: &mut Config) {
-    let port = free_port();
-    c.bind = format!("127.0.0.1:{port}");
-    c.issuer = Some(format!("http://localhost:{port}"));
-}
 
 fn session_amrs(app: &TestApp, user_id: &str) -> Vec<String> {
     use diesel::prelude::*;

@@ -10,6 +10,15 @@ use ring::rand::SystemRandom;
 use ring::signature::{EcdsaKeyPair, KeyPair, ECDSA_P256_SHA256_ASN1_SIGNING};
 use serde_json::{json, Value};
 
+/// A server setting for passkeys: its issuer `http://localhost:PORT`
+/// (WebAuthn RP ids are domains, never IP addresses), on a port free a
+/// moment ago.
+pub fn localhost_issuer(c: &mut gatehouse::Config) {
+    let port = super::free_port();
+    c.bind = format!("127.0.0.1:{port}");
+    c.issuer = Some(format!("http://localhost:{port}"));
+}
+
 pub fn b64(bytes: &[u8]) -> String {
     base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(bytes)
 }

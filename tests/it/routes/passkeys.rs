@@ -11,13 +11,11 @@
 
 use crate::harness::sessions::{Device, FIREFOX_LINUX};
 use crate::harness::webauthn::{b64, SoftPasskey};
-use crate::harness::{form_field, free_port, signed_in, TestApp, PASSWORD, USERNAME};
-use gatehouse::config::MfaPolicy;
+use crate::harness::{form_field, signed_in, TestApp, PASSWORD, USERNAME};
 use gatehouse::store::models::passkey::PasskeyRow;
-use gatehouse::Config;
 use serde_json::{json, Value};
 
-backend_tests!(with localhost;
+backend_tests!(with crate::harness::webauthn::localhost_issuer;
     passkey_endpoints_refuse_a_post_without_the_csrf_token,
     passkey_endpoints_refuse_without_a_session_or_a_pending_sign_in,
     passkey_endpoints_answer_bad_json_with_400_not_500,
@@ -32,22 +30,18 @@ backend_tests!(with localhost;
 );
 
 mod required {
-    use super::*;
-    backend_tests!(with |c: &mut Config| { localhost(c); c.mfa = MfaPolicy::Required; };
+    use super::last_passkey_is_kept_when_the_policy_requires_a_factor;
+    backend_tests!(with |c: &mut gatehouse::Config| {
+            crate::harness::webauthn::localhost_issuer(c);
+            c.mfa = gatehouse::config::MfaPolicy::Required;
+        };
         last_passkey_is_kept_when_the_policy_requires_a_factor,
     );
 }
 
 mod ip_issuer {
-    use super::*;
+    use super::passkeys_are_off_when_the_issuer_is_an_ip_address;
     backend_tests!(passkeys_are_off_when_the_issuer_is_an_ip_address,);
-}
-
-/// An issuer with a host name (WebAuthn refuses IP addresses as RP ids).
-pub fn localhost(c: &mut Config) {
-    let port = free_port();
-    c.bind = format!("127.0.0.1:{port}");
-    c.issuer = Some(format!("http://localhost:{port}"));
 }
 
 const JSON_POSTS: [&str; 6] = [
@@ -88,6 +82,14 @@ async fn post_with(http: &reqwest::Client, app: &TestApp, path: &str, body: &Val
         "{path}: {status} answered {ct}"
     );
     (status, v)
+}
+
+/// The `data-csrf` of a page's passkey part (the second step has no form
+/// without an authenticator app).
+fn data_csrf(page: &str) -> String {
+    let at = page.find("data-csrf=\"").expect("data-csrf") + "data-csrf=\"".len();
+    let end = at + page[at..].find('"').unwrap();
+    page[at..end].to_string()
 }
 
 /// A well-formed assertion that no authenticator made.
@@ -169,7 +171,7 @@ async fn passkey_endpoints_refuse_without_a_session_or_a_pending_sign_in(app: Te
         .unwrap()
         .starts_with("/login?"));
     // A signed-in person without passkeys has none to prove.
-    signed_in(&app).await;
+    assert_eq!(app.sign_in(USERNAME, PASSWORD, "/account").await.status(), 303);
     let csrf = csrf_of(&app, "/account").await;
     let (status, v) = post_json(
         &app,
@@ -185,7 +187,7 @@ async fn passkey_endpoints_answer_bad_json_with_400_not_500(app: TestApp) {
     signed_in(&app).await;
     let csrf = csrf_of(&app, "/account").await;
     for path in JSON_POSTS {
-        for body in ["{", "[1]", "\"x\"", "\u{0}", "{\"csrf_token\": 5}"] {
+        for body in ["{", "[1]", "\"x\"", "\u{0}", "{\"a\": }"] {
             let r = app
                 .http
                 .post(app.url(path))
@@ -267,7 +269,7 @@ async fn webauthn_ceremony_is_single_use(app: TestApp) {
     assert!(!app.is_signed_in().await);
 
     // Registration options: a discoverable credential, verified.
-    signed_in(&app).await;
+    assert_eq!(app.sign_in(USERNAME, PASSWORD, "/account").await.status(), 303);
     let csrf = csrf_of(&app, "/account").await;
     let (status, started) = post_json(
         &app,
@@ -294,10 +296,10 @@ async fn passkeys_are_listed_and_removed_on_the_account_page(app: TestApp) {
     let page = app.get("/account").await.text().await.unwrap();
     assert!(page.contains("id=\"passkey-register\""), "{page}");
     assert!(page.contains("id=\"no-passkeys\""));
-    let laptop = passkey_row(&alice.id, "Work laptop", 1);
+    let laptop = passkey_row(&alice.id, "Office desktop", 1);
     insert_passkey(&app, &laptop);
     let page = app.get("/account").await.text().await.unwrap();
-    assert!(page.contains("Work laptop"), "{page}");
+    assert!(page.contains("Office desktop"), "{page}");
     assert!(page.contains("Never"), "never used: {page}");
     let csrf = form_field(&page, "csrf_token").unwrap();
     crate::harness::assert_accessible(&page, "the account page with a passkey");
@@ -323,7 +325,7 @@ async fn passkeys_are_listed_and_removed_on_the_account_page(app: TestApp) {
         .await;
     assert_eq!(r.status(), 303);
     let page = app.get("/account").await.text().await.unwrap();
-    assert!(!page.contains("Work laptop"));
+    assert!(!page.contains("Office desktop"));
     let mut c = app.state.store.conn().unwrap();
     assert!(c.find_passkey_by_credential_id("cred-1").unwrap().is_none());
     assert!(c.find_passkey_by_credential_id("cred-2").unwrap().is_some());
@@ -542,7 +544,7 @@ async fn passkey_is_the_second_step_after_the_password(app: TestApp) {
     assert!(page.contains("data-passkey-factor"), "{page}");
     assert!(page.contains("id=\"passkey-factor\""));
     crate::harness::assert_accessible(&page, "the second step with a passkey");
-    let csrf = form_field(&page, "csrf_token").unwrap();
+    let csrf = data_csrf(&page);
     let (status, started) = post_with(
         &device.http,
         &app,
