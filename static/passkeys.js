@@ -126,7 +126,7 @@
     }
     var words;
     if (e && e.name === "ServerError") {
-      words = e.message;
+      words = e.message.replace(/\)$/, ").");
     } else if (e && e.name === "NotAllowedError") {
       words = "The passkey request was cancelled or timed out. Try again.";
     } else if (e && e.name === "InvalidStateError") {
@@ -134,7 +134,8 @@
     } else {
       words = "Your browser could not use a passkey here" + (e && e.message ? ": " + e.message : ".");
     }
-    el.textContent = words;
+    words = words.charAt(0).toUpperCase() + words.slice(1);
+    el.textContent = /[.!?)]$/.test(words) ? words : words + ".";
     el.hidden = false;
   }
 

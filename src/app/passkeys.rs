@@ -233,12 +233,7 @@ pub async fn start_registration(
         .collect::<Vec<_>>();
     let shown = user.name.as_deref().unwrap_or(&user.username);
     let (ccr, reg) = webauthn
-        .start_passkey_registration(
-            user_handle(&user.id),
-            &user.username,
-            shown,
-            Some(exclude),
-        )
+        .start_passkey_registration(user_handle(&user.id), &user.username, shown, Some(exclude))
         .map_err(refused)?;
     let mut options = serde_json::to_value(&ccr)
         .map_err(|e| PasskeyError::Internal(format!("passkey JSON: {e}")))?;
@@ -405,7 +400,9 @@ pub async fn finish_second_factor(
         .finish_passkey_authentication(credential, &auth)
         .map_err(refused)?;
     if !result.user_verified() {
-        return Err(PasskeyError::Refused("the passkey did not verify you".into()));
+        return Err(PasskeyError::Refused(
+            "the passkey did not verify you".into(),
+        ));
     }
     record_use(state, &row, &result).await?;
     state
@@ -451,7 +448,9 @@ pub async fn finish_passwordless(
         .finish_discoverable_authentication_v2(credential, auth, &passkey)
         .map_err(refused)?;
     if !result.user_verified() {
-        return Err(PasskeyError::Refused("the passkey did not verify you".into()));
+        return Err(PasskeyError::Refused(
+            "the passkey did not verify you".into(),
+        ));
     }
     record_use(state, &row, &result).await?;
     if user.disabled {

@@ -77,12 +77,24 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         .route("/favicon.ico", web::get().to(icon))
         .route("/static/copy.js", web::get().to(copy_script))
         .route("/static/passkeys.js", web::get().to(passkeys_script))
-        .route("/account/passkeys/options", web::post().to(passkeys::register_options))
+        .route(
+            "/account/passkeys/options",
+            web::post().to(passkeys::register_options),
+        )
         .route("/account/passkeys", web::post().to(passkeys::register))
-        .route("/account/passkeys/{id}/delete", web::post().to(passkeys::delete))
-        .route("/login/passkey/options", web::post().to(passkeys::login_options))
+        .route(
+            "/account/passkeys/{id}/delete",
+            web::post().to(passkeys::delete),
+        )
+        .route(
+            "/login/passkey/options",
+            web::post().to(passkeys::login_options),
+        )
         .route("/login/passkey", web::post().to(passkeys::login))
-        .route("/login/factor/passkey/options", web::post().to(passkeys::factor_options))
+        .route(
+            "/login/factor/passkey/options",
+            web::post().to(passkeys::factor_options),
+        )
         .route("/login/factor/passkey", web::post().to(passkeys::factor));
 }
 

@@ -180,7 +180,11 @@ fn text<'a>(v: &'a Value, key: &str) -> Result<&'a str, JsonError> {
 
 fn credential<T: serde::de::DeserializeOwned>(v: &Value) -> Result<T, JsonError> {
     let c = v.get("credential").cloned().ok_or_else(|| {
-        JsonError::new(StatusCode::BAD_REQUEST, "bad_request", "`credential` is missing.")
+        JsonError::new(
+            StatusCode::BAD_REQUEST,
+            "bad_request",
+            "`credential` is missing.",
+        )
     })?;
     serde_json::from_value(c).map_err(|e| {
         JsonError::new(
@@ -192,11 +196,7 @@ fn credential<T: serde::de::DeserializeOwned>(v: &Value) -> Result<T, JsonError>
 }
 
 fn not_signed_in() -> JsonError {
-    JsonError::new(
-        StatusCode::UNAUTHORIZED,
-        "not_signed_in",
-        "Sign in first.",
-    )
+    JsonError::new(StatusCode::UNAUTHORIZED, "not_signed_in", "Sign in first.")
 }
 
 fn options(ceremony: String, options: Value) -> HttpResponse {
@@ -285,11 +285,7 @@ pub async fn delete(
         None => Err(super::PageError::NotFound(
             "You have no passkey by that name. It may have been removed already.".into(),
         )),
-        Some(false) => Ok(super::render(
-            &state,
-            StatusCode::CONFLICT,
-            &LastFactor {},
-        )),
+        Some(false) => Ok(super::render(&state, StatusCode::CONFLICT, &LastFactor {})),
         Some(true) => {
             tracing::info!(user = %me.user.id, "passkey removed");
             Ok(see_other("/account#passkeys-heading"))

@@ -48,7 +48,9 @@ async fn check_page(browser: &Browser, name: &str, what: &str, scroll: Option<&s
         }
         browser.screenshot(&format!("{name}-{suffix}")).await;
         assert!(browser.fits_the_window().await, "{what} fits {w} px");
-        browser.assert_accessible(&format!("{what} at {w} px")).await;
+        browser
+            .assert_accessible(&format!("{what} at {w} px"))
+            .await;
     }
     browser.resize(1280, 900).await;
 }
@@ -66,7 +68,9 @@ async fn browser_registers_a_passkey_and_signs_in_with_it_alone_and_as_second_st
     browser.wait_for_url(|u| u.contains("/login")).await;
     browser.type_into("#username", USERNAME).await;
     browser.type_into("#password", PASSWORD).await;
-    browser.click("form[action='/login'] button[type=submit]").await;
+    browser
+        .click("form[action='/login'] button[type=submit]")
+        .await;
     browser.wait_for_url(|u| u.ends_with("/account")).await;
     browser
         .wait_for_script("return !document.getElementById('passkey-register-form').hidden;")
@@ -114,8 +118,13 @@ async fn browser_registers_a_passkey_and_signs_in_with_it_alone_and_as_second_st
         )
         .await;
     if browser.url().await.contains("/login") {
-        check_page(&browser, "login-passkey", "the sign-in page with a passkey button", None)
-            .await;
+        check_page(
+            &browser,
+            "login-passkey",
+            "the sign-in page with a passkey button",
+            None,
+        )
+        .await;
     }
     click_passkey_sign_in(&browser).await;
     browser.wait_for_url(|u| u.ends_with("/account")).await;
@@ -151,7 +160,13 @@ async fn browser_registers_a_passkey_and_signs_in_with_it_alone_and_as_second_st
     browser
         .wait_for_script("return !document.querySelector('[data-passkey-factor]').hidden;")
         .await;
-    check_page(&browser, "login-factor-passkey", "the second step with a passkey", None).await;
+    check_page(
+        &browser,
+        "login-factor-passkey",
+        "the second step with a passkey",
+        None,
+    )
+    .await;
     browser.click("#passkey-factor").await;
     browser.wait_for_url(|u| u.ends_with("/apps")).await;
     assert!(
@@ -190,8 +205,13 @@ async fn browser_registers_a_passkey_and_signs_in_with_it_alone_and_as_second_st
     click_passkey_sign_in(&browser).await;
     browser.wait_for_text("is not registered here").await;
     assert!(browser.url().await.contains("/login"));
-    check_page(&browser, "login-passkey-removed", "the sign-in page with a passkey error", None)
-        .await;
+    check_page(
+        &browser,
+        "login-passkey-removed",
+        "the sign-in page with a passkey error",
+        None,
+    )
+    .await;
 }
 
 /// Clicks `#passkey-sign-in` when the page still has it (the autofill may
@@ -223,7 +243,9 @@ async fn sign_in_with(app: &TestApp, device: &Device<'_>, key: &mut SoftPasskey)
     device
         .http
         .post(app.url("/login/passkey"))
-        .json(&json!({"csrf_token": csrf, "ceremony": started["ceremony"], "credential": credential}))
+        .json(
+            &json!({"csrf_token": csrf, "ceremony": started["ceremony"], "credential": credential}),
+        )
         .send()
         .await
         .unwrap()

@@ -6,8 +6,8 @@
 mod browser;
 mod browser_account;
 mod browser_apps;
-mod browser_password;
 mod browser_passkeys;
+mod browser_password;
 mod device_login;
 mod guard;
 mod oauth2_crate;

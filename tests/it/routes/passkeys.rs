@@ -63,13 +63,13 @@ async fn post_json(app: &TestApp, path: &str, body: &Value) -> (u16, Value) {
     post_with(&app.http, app, path, body).await
 }
 
-async fn post_with(http: &reqwest::Client, app: &TestApp, path: &str, body: &Value) -> (u16, Value) {
-    let r = http
-        .post(app.url(path))
-        .json(body)
-        .send()
-        .await
-        .unwrap();
+async fn post_with(
+    http: &reqwest::Client,
+    app: &TestApp,
+    path: &str,
+    body: &Value,
+) -> (u16, Value) {
+    let r = http.post(app.url(path)).json(body).send().await.unwrap();
     let status = r.status().as_u16();
     let ct = r
         .headers()
@@ -171,7 +171,10 @@ async fn passkey_endpoints_refuse_without_a_session_or_a_pending_sign_in(app: Te
         .unwrap()
         .starts_with("/login?"));
     // A signed-in person without passkeys has none to prove.
-    assert_eq!(app.sign_in(USERNAME, PASSWORD, "/account").await.status(), 303);
+    assert_eq!(
+        app.sign_in(USERNAME, PASSWORD, "/account").await.status(),
+        303
+    );
     let csrf = csrf_of(&app, "/account").await;
     let (status, v) = post_json(
         &app,
@@ -269,7 +272,10 @@ async fn webauthn_ceremony_is_single_use(app: TestApp) {
     assert!(!app.is_signed_in().await);
 
     // Registration options: a discoverable credential, verified.
-    assert_eq!(app.sign_in(USERNAME, PASSWORD, "/account").await.status(), 303);
+    assert_eq!(
+        app.sign_in(USERNAME, PASSWORD, "/account").await.status(),
+        303
+    );
     let csrf = csrf_of(&app, "/account").await;
     let (status, started) = post_json(
         &app,
@@ -366,12 +372,14 @@ async fn passkeys_are_off_when_the_issuer_is_an_ip_address(app: TestApp) {
     app.alice();
     let page = app.get("/login").await.text().await.unwrap();
     // The contract's names are there; the passkey part is not offered.
-    assert!(page.contains("autocomplete=\"username webauthn\""), "{page}");
+    assert!(
+        page.contains("autocomplete=\"username webauthn\""),
+        "{page}"
+    );
     assert!(page.contains("id=\"passkey-sign-in\""));
     assert!(!page.contains("data-passkey-login"));
     let csrf = form_field(&page, "csrf_token").unwrap();
-    let (status, v) =
-        post_json(&app, "/login/passkey/options", &json!({"csrf_token": csrf})).await;
+    let (status, v) = post_json(&app, "/login/passkey/options", &json!({"csrf_token": csrf})).await;
     assert_eq!(status, 404, "{v}");
     assert_eq!(v["error"], "unavailable");
 }
@@ -465,7 +473,9 @@ async fn passkey_registers_and_signs_in_without_a_password(app: TestApp) {
     assert_eq!(saved["name"], "Work laptop");
     assert_eq!(
         key.user_handle,
-        gatehouse::app::passkeys::user_handle(&alice.id).as_bytes().to_vec(),
+        gatehouse::app::passkeys::user_handle(&alice.id)
+            .as_bytes()
+            .to_vec(),
         "the user handle is the person's id"
     );
     // Her own again: excluded. Someone else's copy of it: a duplicate.
@@ -477,12 +487,19 @@ async fn passkey_registers_and_signs_in_without_a_password(app: TestApp) {
     let mut copy = SoftPasskey::new(&app.state.issuer);
     copy.credential_id = key.credential_id.clone();
     let (status, again) = register_on(&bob.http, &app, &mut copy, "Copy").await;
-    assert_eq!((status, again["error"].as_str()), (409, Some("duplicate")), "{again}");
+    assert_eq!(
+        (status, again["error"].as_str()),
+        (409, Some("duplicate")),
+        "{again}"
+    );
     let mut synced = SoftPasskey::new(&app.state.issuer);
     synced.backup_eligible = true;
     assert_eq!(register(&app, &mut synced, "").await.0, 201);
     let page = app.get("/account").await.text().await.unwrap();
-    assert!(page.contains("Work laptop") && page.contains(">Passkey<"), "{page}");
+    assert!(
+        page.contains("Work laptop") && page.contains(">Passkey<"),
+        "{page}"
+    );
 
     let laptop = Device::new(&app, FIREFOX_LINUX);
     let (status, v) = sign_in_with(&app, &laptop, &mut key).await;
@@ -615,7 +632,11 @@ async fn removed_passkey_is_refused(app: TestApp) {
     assert_eq!(r.status(), 303);
     let fresh = Device::new(&app, FIREFOX_LINUX);
     let (status, v) = sign_in_with(&app, &fresh, &mut key).await;
-    assert_eq!((status, v["error"].as_str()), (400, Some("unknown_passkey")), "{v}");
+    assert_eq!(
+        (status, v["error"].as_str()),
+        (400, Some("unknown_passkey")),
+        "{v}"
+    );
     assert!(!fresh.signed_in().await);
 }
 
@@ -648,7 +669,11 @@ async fn failed_passkey_assertions_are_throttled(app: TestApp) {
     }
     key.rp_id = "localhost".into();
     let (status, v) = sign_in_with(&app, &device, &mut key).await;
-    assert_eq!((status, v["error"].as_str()), (429, Some("throttled")), "{v}");
+    assert_eq!(
+        (status, v["error"].as_str()),
+        (429, Some("throttled")),
+        "{v}"
+    );
     assert!(!device.signed_in().await);
     app.clock().advance(2);
     assert_eq!(sign_in_with(&app, &device, &mut key).await.0, 200);
