@@ -159,6 +159,7 @@ impl Application {
             .map(app::outbox::transport)
             .transpose()
             .map_err(StartError::Smtp)?;
+        let passkeys = app::passkeys::Passkeys::new(&issuer, &config.site_name);
         let state = web::Data::new(app::AppState {
             config,
             issuer,
@@ -172,6 +173,7 @@ impl Application {
             outbox,
             server_secret,
             client_documents,
+            passkeys,
         });
         let app_state = state.clone();
         let registration = state.config.registration;

@@ -62,6 +62,7 @@ fn spawn_housekeeping(state: web::Data<AppState>) {
                     revoked_access_tokens = p.revoked_access_tokens,
                     user_access_tokens = p.user_access_tokens,
                     throttle_rows = p.throttle_rows,
+                    webauthn_ceremonies = p.webauthn_ceremonies,
                     "housekeeping pruned expired rows"
                 ),
                 Ok(_) => {}

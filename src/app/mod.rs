@@ -10,6 +10,7 @@ pub mod factors;
 pub mod issue;
 pub mod metrics;
 pub mod outbox;
+pub mod passkeys;
 pub mod sign_in;
 pub mod signing;
 pub mod throttle;
@@ -41,6 +42,8 @@ pub struct AppState {
     pub outbox: outbox::Outbox,
     /// Client ID Metadata Documents: the fetcher and its cache.
     pub client_documents: client_documents::ClientDocuments,
+    /// The WebAuthn relying party (`passkeys.rs`), built from the issuer.
+    pub passkeys: passkeys::Passkeys,
 }
 
 impl AppState {

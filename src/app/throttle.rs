@@ -62,6 +62,8 @@ pub enum ThrottleKey {
     /// Typing a second factor's code (an authenticator app's or a
     /// recovery code), per person: `factor-user:<id>`.
     SecondFactor(String),
+    /// Passkey assertions checked, per client address: `passkey-ip:<address>`.
+    PasskeyAddress(String),
 }
 
 impl ThrottleKey {
@@ -102,6 +104,7 @@ impl fmt::Display for ThrottleKey {
             ThrottleKey::ResetUser(v) => ("reset-user", v),
             ThrottleKey::VerifyMail(v) => ("verify-mail", v),
             ThrottleKey::SecondFactor(v) => ("factor-user", v),
+            ThrottleKey::PasskeyAddress(v) => ("passkey-ip", v),
         };
         write!(f, "{namespace}:{value}")
     }
@@ -178,6 +181,8 @@ mod tests {
             (
                 ThrottleKey::SecondFactor("u-1".into()),
                 "factor-user:u-1".into(),
+                ThrottleKey::PasskeyAddress("192.0.2.1".into()),
+                "passkey-ip:192.0.2.1".into(),
             ),
         ];
         for (key, stored) in cases {

@@ -63,6 +63,8 @@ struct AccountPage<'a> {
     factors: Factors,
     /// The factor policy (`GATEHOUSE_MFA`) asks this person for one.
     mfa_required: bool,
+    /// Passkeys are offered (`app::passkeys`): the register button.
+    passkeys_available: bool,
 }
 
 /// The change-password form's errors, beside its fields.
@@ -210,6 +212,7 @@ async fn account_page(
         password: forms.password,
         factors,
         mfa_required,
+        passkeys_available: state.passkeys.available(),
     }))
 }
 

@@ -27,6 +27,8 @@ struct LoginPage<'a> {
     /// The sign-up page (continuing to the same `next`), while sign-up is
     /// open.
     signup_href: Option<String>,
+    /// Passkeys are offered (`app::passkeys`): the passkey button.
+    passkeys: bool,
 }
 
 #[derive(serde::Deserialize)]
@@ -63,6 +65,7 @@ async fn login_page(
         app_name,
         again,
         signup_href,
+        passkeys: state.passkeys.available(),
     })
 }
 

@@ -19,6 +19,7 @@ pub mod landing;
 pub mod login;
 pub mod login_factor;
 pub mod logout;
+pub mod passkeys;
 pub mod password;
 pub mod pending;
 #[cfg(test)]
@@ -37,6 +38,7 @@ use askama::Template;
 pub const STYLESHEET: &str = include_str!("../../static/gatehouse.css");
 pub const ICON: &str = include_str!("../../static/icon.svg");
 pub const COPY_SCRIPT: &str = include_str!("../../static/copy.js");
+pub const PASSKEYS_SCRIPT: &str = include_str!("../../static/passkeys.js");
 
 /// Routes for pages and their assets.
 pub fn configure(cfg: &mut web::ServiceConfig) {
@@ -77,7 +79,27 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         .route("/static/gatehouse.css", web::get().to(stylesheet))
         .route("/static/icon.svg", web::get().to(icon))
         .route("/favicon.ico", web::get().to(icon))
-        .route("/static/copy.js", web::get().to(copy_script));
+        .route("/static/copy.js", web::get().to(copy_script))
+        .route("/static/passkeys.js", web::get().to(passkeys_script))
+        .route(
+            "/account/passkeys/options",
+            web::post().to(passkeys::register_options),
+        )
+        .route("/account/passkeys", web::post().to(passkeys::register))
+        .route(
+            "/account/passkeys/{id}/delete",
+            web::post().to(passkeys::delete),
+        )
+        .route(
+            "/login/passkey/options",
+            web::post().to(passkeys::login_options),
+        )
+        .route("/login/passkey", web::post().to(passkeys::login))
+        .route(
+            "/login/factor/passkey/options",
+            web::post().to(passkeys::factor_options),
+        )
+        .route("/login/factor/passkey", web::post().to(passkeys::factor));
 }
 
 fn asset(content_type: &'static str, body: &'static str) -> HttpResponse {
@@ -99,6 +121,10 @@ async fn icon() -> HttpResponse {
 
 async fn copy_script() -> HttpResponse {
     asset("text/javascript; charset=utf-8", COPY_SCRIPT)
+}
+
+async fn passkeys_script() -> HttpResponse {
+    asset("text/javascript; charset=utf-8", PASSKEYS_SCRIPT)
 }
 
 /// Template filters: `{{ "site_name"|setting }}` is the operator's site

@@ -22,6 +22,7 @@ pub struct Pruned {
     pub revoked_access_tokens: usize,
     pub user_access_tokens: usize,
     pub throttle_rows: usize,
+    pub webauthn_ceremonies: usize,
 }
 
 impl Pruned {
@@ -34,6 +35,7 @@ impl Pruned {
             + self.revoked_access_tokens
             + self.user_access_tokens
             + self.throttle_rows
+            + self.webauthn_ceremonies
     }
 }
 
@@ -50,7 +52,8 @@ impl DbConn {
     /// - deny-listed access token ids past the token's `exp`, and the record
     ///   of users' access tokens past theirs;
     /// - sign-in throttle rows whose failures are forgotten (their last one
-    ///   `throttle_forget_after` seconds ago or more) and lock over.
+    ///   `throttle_forget_after` seconds ago or more) and lock over;
+    /// - WebAuthn ceremonies never finished, past their expiry.
     ///
     /// One statement at a time, each in its turn among the writers (so a
     /// large prune never holds the others up for all of it).
@@ -126,6 +129,7 @@ impl DbConn {
         )
         .execute(c))?)
         })?;
+        let webauthn_ceremonies = self.prune_webauthn_ceremonies(now)?;
         Ok(Pruned {
             authorization_codes,
             device_codes,
@@ -135,6 +139,7 @@ impl DbConn {
             revoked_access_tokens,
             user_access_tokens,
             throttle_rows,
+            webauthn_ceremonies,
         })
     }
 

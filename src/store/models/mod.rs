@@ -13,6 +13,7 @@ pub mod factors;
 pub mod housekeeping;
 pub mod mail_outbox;
 pub mod recovery_code;
+pub mod passkey;
 pub mod refresh_token;
 pub mod registration_token;
 pub mod revoked_access_token;
@@ -20,6 +21,7 @@ pub mod signing_key;
 pub mod throttle;
 pub mod totp_factor;
 pub mod user;
+pub mod webauthn_ceremony;
 
 pub use client::Client;
 pub use signing_key::SigningKeyRow;

@@ -120,6 +120,7 @@ pub mod sessions;
 mod siblings;
 pub mod smtp;
 pub mod tls;
+pub mod webauthn;
 pub mod webdriver;
 
 pub use flows::*;

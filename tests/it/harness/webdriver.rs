@@ -299,6 +299,57 @@ impl Browser {
         );
     }
 
+    /// Adds a virtual authenticator (W3C WebAuthn Level 3 §11, the
+    /// WebDriver extension chromedriver implements): CTAP2, built in,
+    /// with resident keys and user verification that succeeds. Its id.
+    pub async fn add_virtual_authenticator(&self) -> String {
+        let v = self
+            .cmd(
+                reqwest::Method::POST,
+                "/webauthn/authenticator",
+                Some(json!({
+                    "protocol": "ctap2",
+                    "transport": "internal",
+                    "hasResidentKey": true,
+                    "hasUserVerification": true,
+                    "isUserVerified": true,
+                    "automaticPresenceSimulation": true,
+                })),
+            )
+            .await;
+        v.as_str().unwrap().to_string()
+    }
+
+    /// The credentials a virtual authenticator holds (each with
+    /// `credentialId`, `rpId`, `privateKey` PKCS#8, `userHandle`, all
+    /// base64url, and `isResidentCredential`, `signCount`).
+    pub async fn authenticator_credentials(&self, authenticator: &str) -> Vec<Value> {
+        let v = self
+            .cmd(
+                reqwest::Method::GET,
+                &format!("/webauthn/authenticator/{authenticator}/credentials"),
+                None,
+            )
+            .await;
+        v.as_array().cloned().unwrap_or_default()
+    }
+
+    /// Deletes every cookie of the current page's site: signed out.
+    pub async fn delete_cookies(&self) {
+        self.cmd(reqwest::Method::DELETE, "/cookie", None).await;
+    }
+
+    /// Waits (bounded) until `script` (a function body) returns true.
+    pub async fn wait_for_script(&self, script: &str) {
+        for _ in 0..100 {
+            if self.execute(script, json!([])).await == json!(true) {
+                return;
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        panic!("never true: {script}; at {}", self.url().await);
+    }
+
     pub async fn resize(&self, width: u32, height: u32) {
         self.cmd(
             reqwest::Method::POST,

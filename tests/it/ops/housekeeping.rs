@@ -148,6 +148,18 @@ async fn prune_expired_removes_dead_rows_only(app: TestApp) {
         .unwrap();
     c.write(|c| c.record_user_access_token("ua-live", u, cl, now + 1))
         .unwrap();
+    // WebAuthn ceremonies: one never finished and expired, one live.
+    for (id, expires_at) in [("wc-dead", now - 1), ("wc-live", now + 100)] {
+        let row = gatehouse::store::models::webauthn_ceremony::WebauthnCeremony {
+            id_hash: id.into(),
+            user_id: None,
+            kind: "passwordless".into(),
+            state: "{}".into(),
+            created_at: now - 300,
+            expires_at,
+        };
+        c.write(|c| c.insert_webauthn_ceremony(&row)).unwrap();
+    }
     c.throttle_failure("user:stale", &BACKOFF, (now - 3600) * 1000)
         .unwrap();
     c.throttle_failure("user:fresh", &BACKOFF, (now - 10) * 1000)
@@ -166,6 +178,7 @@ async fn prune_expired_removes_dead_rows_only(app: TestApp) {
             revoked_access_tokens: 1,
             user_access_tokens: 1,
             throttle_rows: 1,
+            webauthn_ceremonies: 1,
         }
     );
     assert_eq!(count_all(&mut c), [2, 1, 1, 2, 1, 1, 1]);

@@ -20,6 +20,7 @@ mod login;
 mod login_factor;
 mod logout;
 mod metrics;
+mod passkeys;
 mod password;
 mod register;
 mod revoke;
