@@ -294,6 +294,25 @@ pub struct SecondFactor {
     pub enrolled: bool,
 }
 
+impl SecondFactor {
+    /// What a session signed in with a second factor (`mfa`) or without
+    /// must do before anything is answered for this person, when an app
+    /// `asked` for a second factor or not: `StepUp`, `Enrol`, or nothing.
+    /// A second factor is needed when asked, when the policy requires one,
+    /// or when the person has one (whoever has one uses it: a password
+    /// alone never answers for them). The device page judges its approval
+    /// by this too.
+    pub fn detour(self, asked: bool, mfa: bool) -> Option<Step> {
+        if mfa || !(asked || self.required || self.enrolled) {
+            None
+        } else if self.enrolled {
+            Some(Step::StepUp)
+        } else {
+            Some(Step::Enrol)
+        }
+    }
+}
+
 /// What a valid authorization request leads to.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Step {
@@ -350,17 +369,12 @@ pub fn next_step<C>(
     if hint_sub.is_some_and(|sub| sub != session.user_id) {
         return Step::Fail(OAuthError::LoginRequired);
     }
-    let needs_factor = req.asks_second_factor() || factor.required || factor.enrolled;
-    if needs_factor && !session.mfa {
+    if let Some(detour) = factor.detour(req.asks_second_factor(), session.mfa) {
         // OIDC Core §3.1.2.6: a page would be needed.
         if req.prompt.none {
             return Step::Fail(OAuthError::InteractionRequired);
         }
-        return if factor.enrolled {
-            Step::StepUp
-        } else {
-            Step::Enrol
-        };
+        return detour;
     }
     if consented && !req.prompt.consent {
         return Step::Answer;

@@ -111,6 +111,7 @@ pub mod apps;
 pub mod cli;
 pub mod cookies;
 pub mod device;
+pub mod factors;
 mod flows;
 mod html;
 pub mod names;
