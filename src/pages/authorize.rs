@@ -246,8 +246,8 @@ pub fn to_enrol(state: &AppState, path: &str, loaded: &Loaded) -> HttpResponse {
     } else {
         "policy"
     };
-    let q = serde_urlencoded::to_string([("enrol", why), ("next", next.as_str())])
-        .unwrap_or_default();
+    let q =
+        serde_urlencoded::to_string([("enrol", why), ("next", next.as_str())]).unwrap_or_default();
     see_other(&format!("/account?{q}"))
 }
 
@@ -334,8 +334,7 @@ pub async fn complete(
             params.push(("code", code));
         }
         ResponseType::Token => {
-            let (jwt, claims) =
-                issue_access_token(
+            let (jwt, claims) = issue_access_token(
                 state,
                 &user.id,
                 &areq.client.id,
@@ -343,8 +342,8 @@ pub async fn complete(
                 Some(auth_time),
                 Some(&amr),
             )
-                    .await
-                    .map_err(|e| PageError::Internal(e.to_string()))?;
+            .await
+            .map_err(|e| PageError::Internal(e.to_string()))?;
             // Recorded (with the consent just given, in one transaction) so
             // that withdrawing consent deny-lists the token.
             let (jti, exp) = (claims.jti.clone(), claims.exp);

@@ -15,9 +15,7 @@
 use super::consent::{describe_scope, ScopeLine};
 use super::filters;
 use super::session::SignedIn;
-use super::{
-    csrf, parse_form, render, render_form, see_other, session, sign_in_first, PageError,
-};
+use super::{csrf, parse_form, render, render_form, see_other, session, sign_in_first, PageError};
 use crate::app::issue::session_sid;
 use crate::app::metrics::Throttle;
 use crate::app::sign_in::{client_addr, second_factor};
@@ -205,20 +203,18 @@ async fn factor_first(
         .append_pair("step", "consent")
         .finish();
     let next = format!("/device?{back}");
-    Ok(
-        match factor.detour(false, who.session.amr().is_mfa()) {
-            Some(Step::StepUp) => {
-                let q = serde_urlencoded::to_string([("next", next)]).unwrap_or_default();
-                Some(see_other(&format!("/login/factor?{q}")))
-            }
-            Some(_) => {
-                let q = serde_urlencoded::to_string([("enrol", "policy"), ("next", &next)])
-                    .unwrap_or_default();
-                Some(see_other(&format!("/account?{q}")))
-            }
-            None => None,
-        },
-    )
+    Ok(match factor.detour(false, who.session.amr().is_mfa()) {
+        Some(Step::StepUp) => {
+            let q = serde_urlencoded::to_string([("next", next)]).unwrap_or_default();
+            Some(see_other(&format!("/login/factor?{q}")))
+        }
+        Some(_) => {
+            let q = serde_urlencoded::to_string([("enrol", "policy"), ("next", next.as_str())])
+                .unwrap_or_default();
+            Some(see_other(&format!("/account?{q}")))
+        }
+        None => None,
+    })
 }
 
 async fn consent_or_problem(

@@ -16,9 +16,8 @@ use openidconnect::core::{
 };
 use openidconnect::{
     AccessToken, AccessTokenHash, AuthenticationContextClass, AuthenticationFlow,
-    AuthorizationCode, ClaimsVerificationError,
-    ClientId, ClientSecret, CsrfToken, IssuerUrl, Nonce, OAuth2TokenResponse, PkceCodeChallenge,
-    RedirectUrl, Scope, TokenResponse,
+    AuthorizationCode, ClaimsVerificationError, ClientId, ClientSecret, CsrfToken, IssuerUrl,
+    Nonce, OAuth2TokenResponse, PkceCodeChallenge, RedirectUrl, Scope, TokenResponse,
 };
 
 backend_tests!(
@@ -336,7 +335,10 @@ async fn openidconnect_crate_reads_amr_and_acr_of_password_and_second_factor_sig
     }
     assert_eq!(
         seen[0],
-        (vec!["pwd".to_string()], Some("urn:gatehouse:acr:pwd".into()))
+        (
+            vec!["pwd".to_string()],
+            Some("urn:gatehouse:acr:pwd".into())
+        )
     );
     assert_eq!(
         seen[1],

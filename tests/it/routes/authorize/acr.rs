@@ -10,10 +10,9 @@
 use crate::harness::factors::{give_factor, sessions_used_second_factor};
 use crate::harness::oidc::{code_flow, oidc_client, verify_id_token};
 use crate::harness::{
-    code_query, form_field, next_of, pkce_pair, signed_in, url_params, TestApp, PASSWORD,
-    REDIRECT, USERNAME,
+    code_query, form_field, next_of, pkce_pair, signed_in, url_params, TestApp, PASSWORD, REDIRECT,
+    USERNAME,
 };
-use gatehouse::config::MfaPolicy;
 use gatehouse::registry::CreatedClient;
 
 const MFA: &str = "urn:gatehouse:acr:mfa";
@@ -99,7 +98,11 @@ async fn oidc_core_3_1_2_1_acr_values_mfa_without_a_factor_sets_one_up_before_an
     let (loc, q) = authorize(&app, &c, &[("acr_values", MFA)]).await;
     let p = detour(&loc, "/account");
     assert_eq!(p["enrol"], "app");
-    assert_eq!(p["next"], format!("/authorize?{q}"), "the request comes back");
+    assert_eq!(
+        p["next"],
+        format!("/authorize?{q}"),
+        "the request comes back"
+    );
     // Neither the continuation, nor the consent page, shown or posted,
     // gives a code.
     still_no_code(&app, &p["next"], "/account").await;
@@ -114,10 +117,11 @@ async fn oidc_core_3_1_2_1_acr_values_mfa_without_a_factor_sets_one_up_before_an
     assert!(html.contains("href=\"/authorize?"), "{html}");
     // A list that accepts a password alone (preferences, §3.1.2.1) is
     // answered, and the ID token says what the sign-in was.
+    let both = format!("{MFA} {PWD}");
     let body = code_flow(
         &app,
         &c,
-        &[("scope", "openid"), ("acr_values", &format!("{MFA} {PWD}"))],
+        &[("scope", "openid"), ("acr_values", both.as_str())],
     )
     .await;
     let (_, claims) = verify_id_token(&app, body["id_token"].as_str().unwrap(), &c.client.id).await;
@@ -134,7 +138,11 @@ async fn oidc_core_3_1_2_1_a_person_with_a_second_factor_steps_up_before_any_cod
     for extra in [vec![], vec![("acr_values", MFA)]] {
         let (loc, q) = authorize(&app, &c, &extra).await;
         let p = detour(&loc, "/login/factor");
-        assert_eq!(p["next"], format!("/authorize?{q}"), "the request comes back");
+        assert_eq!(
+            p["next"],
+            format!("/authorize?{q}"),
+            "the request comes back"
+        );
         still_no_code(&app, &p["next"], "/login/factor").await;
         still_no_code(&app, &format!("/consent?{q}"), "/login/factor").await;
         detour(&post_allow(&app, &q).await, "/login/factor");
@@ -206,7 +214,7 @@ mod required {
     use crate::harness::device::{device_client, enter_code, row, start};
     use crate::harness::str_of;
 
-    backend_tests!(with |c| c.mfa = MfaPolicy::Required;
+    backend_tests!(with |c| c.mfa = gatehouse::config::MfaPolicy::Required;
         gatehouse_mfa_required_gives_no_code_and_no_device_approval_before_enrolment,
     );
 
@@ -251,7 +259,7 @@ mod required {
         assert_eq!(row(&app, device_code).status, "pending");
 
         // Once she has a factor: the second step, not enrolment.
-        give_factor(&app, &alice);
+        give_factor(&app, &alice.id);
         let (loc, _) = authorize(&app, &c, &[]).await;
         detour(&loc, "/login/factor");
         let r = enter_code(&app, user_code).await;
@@ -259,9 +267,9 @@ mod required {
         assert!(detour(&loc, "/login/factor")["next"].starts_with("/device?"));
         // And with it used, the code, and the device approved with the
         // sign-in's methods.
-        sessions_used_second_factor(&app, &alice);
-        let (loc, _) = authorize(&app, &c, &[]).await;
-        code_of(&loc);
+        sessions_used_second_factor(&app, &alice.id);
+        let body = code_flow(&app, &c, &[("scope", "openid")]).await;
+        assert!(body["id_token"].is_string());
         let (status, _) = crate::harness::device::person_decides(&app, user_code, "allow").await;
         assert_eq!(status, 200);
         let approved = row(&app, device_code);
@@ -274,7 +282,7 @@ mod required {
 mod admins {
     use super::*;
 
-    backend_tests!(with |c| c.mfa = MfaPolicy::Admins;
+    backend_tests!(with |c| c.mfa = gatehouse::config::MfaPolicy::Admins;
         gatehouse_mfa_admins_asks_admins_only,
     );
 

@@ -7,7 +7,6 @@
 
 use crate::harness::factors::give_factor;
 use crate::harness::{expect_error, TestApp, PASSWORD, USERNAME};
-use gatehouse::config::MfaPolicy;
 use gatehouse::registry::CreatedClient;
 
 backend_tests!(
@@ -82,7 +81,7 @@ async fn rfc9068_2_2_1_password_grant_tokens_say_the_sign_in_was_a_password(app:
 mod required {
     use super::*;
 
-    backend_tests!(with |c| c.mfa = MfaPolicy::Required;
+    backend_tests!(with |c| c.mfa = gatehouse::config::MfaPolicy::Required;
         rfc6749_4_3_2_gatehouse_mfa_required_refuses_a_password_alone,
     );
 
