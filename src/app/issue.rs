@@ -3,6 +3,7 @@
 //! response from.
 
 use super::AppState;
+use crate::oauth::amr::Amr;
 use crate::oauth::OAuthError;
 use crate::store::models::browser_session::BrowserSession;
 use crate::store::models::refresh_token::{IssuedAccess, NewFamily};
@@ -36,6 +37,8 @@ pub struct SignIn<'a> {
     pub nonce: Option<&'a str>,
     /// The browser session's `sid` (`session_sid`), when there was one.
     pub sid: Option<&'a str>,
+    /// How the person signed in: the ID token's `amr` and `acr`.
+    pub amr: &'a Amr,
 }
 
 impl TokenResponse {
@@ -86,6 +89,8 @@ pub const CLAIMS_SUPPORTED: &[&str] = &[
     "at_hash",
     "sid",
     "azp",
+    "acr",
+    "amr",
     "name",
     "preferred_username",
     "updated_at",
@@ -145,6 +150,8 @@ async fn sign_id_token(
         at_hash: Some(at_hash(access_token)),
         sid: s.sid.map(str::to_string),
         azp: access.client_id.clone(),
+        acr: Some(s.amr.acr().to_string()),
+        amr: Some(amr_claim(s.amr)),
         user: user_claims(s.user, &access.scope),
     };
     let signer = state.keys.current().signer.clone();
@@ -152,6 +159,11 @@ async fn sign_id_token(
         .signing
         .run(move || Ok(signer.sign_id_token(&claims)?))
         .await
+}
+
+/// The `amr` claim's values (RFC 8176).
+fn amr_claim(amr: &Amr) -> Vec<String> {
+    amr.values().into_iter().map(str::to_string).collect()
 }
 
 /// The identity of an access token about to be issued: chosen before the
@@ -190,6 +202,7 @@ pub async fn issue_access_token(
     client_id: &str,
     scope: &str,
     auth_time: Option<i64>,
+    amr: Option<&Amr>,
 ) -> Result<(String, AccessTokenClaims), OAuthError> {
     sign_access_token(
         state,
@@ -198,12 +211,16 @@ pub async fn issue_access_token(
         client_id,
         scope,
         auth_time,
+        amr,
     )
     .await
 }
 
 /// Signs an access token whose id was chosen beforehand, on a signing
-/// thread (`app::signing`).
+/// thread (`app::signing`). A user's token says how they signed in
+/// (`amr`): `auth_time`, `acr` and `amr`, the authentication claims of
+/// RFC 9068 §2.2.1, so a resource server (or introspection, RFC 9470
+/// §6.2) can ask for a step-up without an ID token.
 pub async fn sign_access_token(
     state: &AppState,
     id: AccessTokenId,
@@ -211,6 +228,7 @@ pub async fn sign_access_token(
     client_id: &str,
     scope: &str,
     auth_time: Option<i64>,
+    amr: Option<&Amr>,
 ) -> Result<(String, AccessTokenClaims), OAuthError> {
     let claims = AccessTokenClaims {
         iss: state.issuer.clone(),
@@ -222,6 +240,8 @@ pub async fn sign_access_token(
         client_id: client_id.to_string(),
         scope: scope.to_string(),
         auth_time,
+        acr: amr.map(|a| a.acr().to_string()),
+        amr: amr.map(amr_claim),
     };
     let signer = state.keys.current().signer.clone();
     state

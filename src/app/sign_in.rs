@@ -15,6 +15,7 @@
 use super::metrics::{SignInVia, Throttle};
 use super::throttle::{self, ThrottleKey};
 use super::AppState;
+use crate::oauth::authorize::SecondFactor;
 use crate::registry::users::normalize_password;
 use crate::store::models::User;
 use crate::store::StoreError;
@@ -99,6 +100,17 @@ async fn verify_password(state: &AppState, password: &str, user: Option<&User>) 
     false
 }
 
+/// What `user` has and owes of second factors: the factor policy
+/// (`GATEHOUSE_MFA`) and whether they have one.
+pub async fn second_factor(state: &AppState, user: &User) -> Result<SecondFactor, StoreError> {
+    let id = user.id.clone();
+    let factors = state.store.run(move |c| c.user_factors(&id)).await?;
+    Ok(SecondFactor {
+        required: state.config.mfa.requires(user.is_admin),
+        enrolled: factors.any(),
+    })
+}
+
 /// Checks `username` and `password`, throttled; `client_id` is the app
 /// the sign-in is for, when there is one (for the log).
 pub async fn authenticate_user(
@@ -108,6 +120,36 @@ pub async fn authenticate_user(
     addr: &str,
     via: SignInVia,
     client_id: Option<&str>,
+) -> Result<User, SignInError> {
+    authenticate(state, username, password, addr, via, client_id, false).await
+}
+
+/// `authenticate_user` where the password is all there will be (the
+/// password grant: nothing can ask for a second factor after it). A
+/// person who has a second factor, or whom the policy requires to have
+/// one, is refused as a wrong password is (`Invalid`), and the attempt
+/// counts as a failure: so the answer never tells that their password was
+/// right, and neither does the throttle (a right password would otherwise
+/// clear its count).
+pub async fn authenticate_password_alone(
+    state: &AppState,
+    username: &str,
+    password: &str,
+    addr: &str,
+    via: SignInVia,
+    client_id: Option<&str>,
+) -> Result<User, SignInError> {
+    authenticate(state, username, password, addr, via, client_id, true).await
+}
+
+async fn authenticate(
+    state: &AppState,
+    username: &str,
+    password: &str,
+    addr: &str,
+    via: SignInVia,
+    client_id: Option<&str>,
+    password_alone: bool,
 ) -> Result<User, SignInError> {
     let now_ms = state.clock.now_millis();
     let ukey = ThrottleKey::account(username);
@@ -152,7 +194,20 @@ pub async fn authenticate_user(
             "sign-in"
         );
     };
+    let factor_due = match &user {
+        Some(u) if ok && password_alone && !u.disabled => {
+            let f = second_factor(state, u).await?;
+            f.required || f.enrolled
+        }
+        _ => false,
+    };
     match (ok, user) {
+        // Counted already, by the reservation.
+        (true, Some(_)) if factor_due => {
+            state.metrics.sign_in_failed(via);
+            log("second_factor_required");
+            Err(SignInError::Invalid)
+        }
         (true, Some(user)) if !user.disabled => {
             // Success: the user's failures are forgotten, the address gets
             // this attempt back.

@@ -62,6 +62,7 @@ pub async fn device_authorization(
         expires_at: now + state.config.device_code_ttl,
         auth_time: None,
         sid: None,
+        amr: None,
     };
     let user_code = state
         .store

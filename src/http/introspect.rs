@@ -27,6 +27,14 @@ struct Active {
     token_type: &'static str,
     #[serde(skip_serializing_if = "Option::is_none")]
     jti: Option<String>,
+    /// The access token's authentication claims (RFC 9068 §2.2.1), when
+    /// it has them: RFC 9470 §6.2 has introspection show them too.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    auth_time: Option<i64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    acr: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    amr: Option<Vec<String>>,
 }
 
 /// RFC 7662 §2.1. Callers must authenticate as a confidential client
@@ -110,6 +118,9 @@ async fn describe(
                 aud: claims.aud,
                 token_type: "Bearer",
                 jti: Some(claims.jti),
+                auth_time: claims.auth_time,
+                acr: claims.acr,
+                amr: claims.amr,
             })
         }
         Some(Presented::Refresh(t, f)) if is_active(&t.state(), &f.state(), state.clock.now()) => {
@@ -130,6 +141,9 @@ async fn describe(
                 aud: state.issuer.clone(),
                 token_type: "refresh_token",
                 jti: None,
+                auth_time: None,
+                acr: None,
+                amr: None,
             })
         }
         _ => None,

@@ -5,6 +5,7 @@
 use crate::app::issue::CLAIMS_SUPPORTED;
 use crate::app::AppState;
 use crate::config::Registration;
+use crate::oauth::amr::ACR_VALUES_SUPPORTED;
 use crate::oauth::GrantType;
 use crate::registry::clients::IDENTITY_SCOPES;
 use actix_web::web::Bytes;
@@ -96,6 +97,9 @@ fn document(state: &AppState) -> Bytes {
         "id_token_signing_alg_values_supported": ["RS256"],
         "subject_types_supported": ["public"],
         "claims_supported": CLAIMS_SUPPORTED,
+        // OpenID Connect Discovery §3: what `acr_values` may ask for
+        // (a password alone; a second factor).
+        "acr_values_supported": ACR_VALUES_SUPPORTED,
         "claims_parameter_supported": false,
         "request_parameter_supported": false,
         "request_uri_parameter_supported": false,

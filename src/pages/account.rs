@@ -14,7 +14,9 @@
 use super::consent::{describe_scope, ScopeLine};
 use super::filters;
 use super::session::SignedIn;
-use super::{parse_form, render_form, see_other, session, sign_in_first, user_agent, PageError};
+use super::{
+    parse_form, render_form, safe_next, see_other, session, sign_in_first, user_agent, PageError,
+};
 use crate::app::metrics::SignInVia;
 use crate::app::sign_in::{authenticate_user, client_addr, SignInError};
 use crate::app::AppState;
@@ -89,6 +91,12 @@ pub struct AccountQuery {
     saved: Option<String>,
     password: Option<String>,
     signed_out: Option<usize>,
+    /// Sent here to set up a second factor (`pages::authorize::to_enrol`):
+    /// `app` when an app asked for one, `policy` when the policy requires
+    /// one.
+    enrol: Option<String>,
+    /// The request to return to afterwards.
+    next: Option<String>,
 }
 
 pub async fn show(
@@ -105,6 +113,13 @@ pub async fn show(
         saved: query.saved.as_deref(),
         password_changed: query.password.as_deref() == Some("changed"),
         signed_out: query.signed_out,
+        enrol_app: query.enrol.as_deref() == Some("app"),
+        // Only a way back to an app's request (or the device page).
+        continue_to: query
+            .enrol
+            .as_ref()
+            .map(|_| safe_next(query.next.as_deref()))
+            .filter(|n| n != "/account"),
     };
     let forms = Forms {
         name: &name,
@@ -122,6 +137,12 @@ struct Notes<'a> {
     password_changed: bool,
     /// This many other sessions were signed out.
     signed_out: Option<usize>,
+    /// An app asked for a second factor (`acr_values`) and the person has
+    /// none: the two-step section says so.
+    enrol_app: bool,
+    /// Where the sign-in was going when it was sent here to set up a
+    /// second factor: a link back, judged again when followed.
+    continue_to: Option<String>,
 }
 
 /// What the forms show again after a refused post.

@@ -4,16 +4,20 @@
 //! request that asks to sign in again (`prompt=login`, `max_age`) goes to
 //! the sign-in page sealed (`oauth::authorize::continuation`), and comes
 //! back sealed; `load_request` opens the seal for this page and the
-//! consent page alike.
+//! consent page alike. A person who needs a second factor and signed in
+//! without one goes to the second-factor page (a step-up) or to set one up
+//! on `/account`, the request (still sealed when it was) continuing after
+//! either.
 
 use super::session::SignedIn;
 use super::{see_other, session, sign_in_first, PageError};
 use crate::app::issue::{issue_access_token, session_sid};
+use crate::app::sign_in::second_factor;
 use crate::app::AppState;
 use crate::crypto::{random_token, token_hash};
 use crate::oauth::authorize::{
     canonical_query, continuation, forward, next_step, redirect_with, session_marker, unseal,
-    validate, AuthorizationRequest, AuthorizeError, ResponseType, Session, Step,
+    validate, AuthorizationRequest, AuthorizeError, ResponseType, SecondFactor, Session, Step,
 };
 use crate::oauth::wire::max_len;
 use crate::oauth::{GrantType, OAuthError};
@@ -202,6 +206,12 @@ pub async fn judge(
         Some(_) => true,
         None => false,
     };
+    let factor = match &signed_in {
+        Some(s) => second_factor(state, &s.user)
+            .await
+            .map_err(|e| PageError::from(e).error_response())?,
+        None => SecondFactor::default(),
+    };
     let marker = signed_in
         .as_ref()
         .map(|s| session_marker(&state.server_secret, &s.session.id_hash));
@@ -212,9 +222,10 @@ pub async fn judge(
             user_id: &s.user.id,
             auth_time: s.session.auth_time,
             marker: m,
+            mfa: s.session.amr().is_mfa(),
         });
     let now = state.clock.now();
-    let step = next_step(areq, session, hint_sub.as_deref(), consented, now);
+    let step = next_step(areq, session, hint_sub.as_deref(), consented, now, factor);
     Ok((step, signed_in))
 }
 
@@ -232,6 +243,7 @@ pub fn to_sign_in(
         user_id: &s.user.id,
         auth_time: s.session.auth_time,
         marker: m,
+        mfa: s.session.amr().is_mfa(),
     });
     let query = continuation(
         &loaded.areq,
@@ -241,6 +253,31 @@ pub fn to_sign_in(
         &state.server_secret,
     );
     sign_in_first(&format!("{path}?{query}"))
+}
+
+/// `303` to the second-factor page (`Step::StepUp`), continuing to `path`
+/// (`/authorize` or `/consent`) with the request as it came (sealed again
+/// when it continues a re-authentication), so the detour skips nothing:
+/// the request is judged again afterwards.
+pub fn to_second_factor(state: &AppState, path: &str, loaded: &Loaded) -> HttpResponse {
+    let next = format!("{path}?{}", forwarded(state, loaded));
+    let q = serde_urlencoded::to_string([("next", next)]).unwrap_or_default();
+    see_other(&format!("/login/factor?{q}"))
+}
+
+/// `303` to `/account` to set up a second factor (`Step::Enrol`), saying
+/// who asks for it (`enrol=app`: the request's `acr_values`; else the
+/// policy), with the request to return to afterwards.
+pub fn to_enrol(state: &AppState, path: &str, loaded: &Loaded) -> HttpResponse {
+    let next = format!("{path}?{}", forwarded(state, loaded));
+    let why = if loaded.areq.asks_second_factor() {
+        "app"
+    } else {
+        "policy"
+    };
+    let q =
+        serde_urlencoded::to_string([("enrol", why), ("next", next.as_str())]).unwrap_or_default();
+    see_other(&format!("/account?{q}"))
 }
 
 /// The request as the consent page carries it: sealed again when it
@@ -263,6 +300,8 @@ async fn handle(req: &HttpRequest, state: &AppState, raw: Vec<u8>) -> HttpRespon
         Step::SignIn => to_sign_in(state, "/authorize", &loaded, signed_in.as_ref()),
         Step::Consent => see_other(&format!("/consent?{}", forwarded(state, &loaded))),
         Step::Fail(error) => redirect_error(state, &loaded.areq, error),
+        Step::StepUp => to_second_factor(state, "/authorize", &loaded),
+        Step::Enrol => to_enrol(state, "/authorize", &loaded),
         Step::Answer => match signed_in {
             Some(s) => match complete(state, &loaded.areq, &s, false).await {
                 Ok(r) => r,
@@ -284,6 +323,7 @@ pub async fn complete(
     record_consent: bool,
 ) -> Result<HttpResponse, PageError> {
     let (user, auth_time) = (&signed_in.user, signed_in.session.auth_time);
+    let amr = signed_in.session.amr();
     let now = state.clock.now();
     let scope = areq.scope.join(" ");
     let mut params: Vec<(&str, String)> = Vec::new();
@@ -307,6 +347,7 @@ pub async fn complete(
                 issued_jti: None,
                 issued_jti_expires_at: None,
                 sid: Some(session_sid(state, &signed_in.session)),
+                amr: Some(amr.as_text()),
             };
             state
                 .store
@@ -322,10 +363,16 @@ pub async fn complete(
             params.push(("code", code));
         }
         ResponseType::Token => {
-            let (jwt, claims) =
-                issue_access_token(state, &user.id, &areq.client.id, &scope, Some(auth_time))
-                    .await
-                    .map_err(|e| PageError::Internal(e.to_string()))?;
+            let (jwt, claims) = issue_access_token(
+                state,
+                &user.id,
+                &areq.client.id,
+                &scope,
+                Some(auth_time),
+                Some(&amr),
+            )
+            .await
+            .map_err(|e| PageError::Internal(e.to_string()))?;
             // Recorded (with the consent just given, in one transaction) so
             // that withdrawing consent deny-lists the token.
             let (jti, exp) = (claims.jti.clone(), claims.exp);

@@ -7,7 +7,8 @@
 //! who is signed in.
 
 use super::authorize::{
-    complete, error_response, forwarded, judge, load_request, redirect_error, to_sign_in, Loaded,
+    complete, error_response, forwarded, judge, load_request, redirect_error, to_enrol,
+    to_second_factor, to_sign_in, Loaded,
 };
 use super::filters;
 use super::session::SignedIn;
@@ -63,7 +64,9 @@ pub fn describe_scope(state: &AppState, scope: &str) -> String {
 /// The signed-in person when the request may be answered for them; else
 /// the response that comes first: the sign-in page (continuing back here,
 /// sealed when the request asks to sign in again) or an error for the
-/// client (`login_required` for another person's `id_token_hint`).
+/// client (`login_required` for another person's `id_token_hint`), or a
+/// second factor first (the second-factor page, or setting one up), which
+/// come back here.
 async fn gate(
     req: &HttpRequest,
     state: &AppState,
@@ -73,6 +76,8 @@ async fn gate(
     match (step, signed_in) {
         (Step::Consent | Step::Answer, Some(s)) => Ok(s),
         (Step::Fail(error), _) => Err(redirect_error(state, &loaded.areq, error)),
+        (Step::StepUp, Some(_)) => Err(to_second_factor(state, "/consent", loaded)),
+        (Step::Enrol, Some(_)) => Err(to_enrol(state, "/consent", loaded)),
         (_, signed_in) => Err(to_sign_in(state, "/consent", loaded, signed_in.as_ref())),
     }
 }

@@ -6,17 +6,22 @@
 //! otherwise redirects to `/login`, which comes back to
 //! `/device?user_code=…&step=consent`; posting the consent form with
 //! `decision=allow|deny` decides. Every look-up of a code is throttled per
-//! address, browser and user (RFC 8628 §5.1).
+//! address, browser and user (RFC 8628 §5.1). A person who needs a second
+//! factor (they have one, or the policy requires one) and signed in
+//! without one sees neither the consent form nor can decide: the
+//! second-factor page (or setting one up) comes first, and comes back to
+//! the consent form.
 
 use super::consent::{describe_scope, ScopeLine};
 use super::filters;
 use super::session::SignedIn;
-use super::{csrf, parse_form, render, render_form, session, sign_in_first, PageError};
+use super::{csrf, parse_form, render, render_form, see_other, session, sign_in_first, PageError};
 use crate::app::issue::session_sid;
 use crate::app::metrics::Throttle;
-use crate::app::sign_in::client_addr;
+use crate::app::sign_in::{client_addr, second_factor};
 use crate::app::throttle::{self, ThrottleKey};
 use crate::app::AppState;
+use crate::oauth::authorize::Step;
 use crate::oauth::device::{format_user_code, normalise_user_code, status};
 use crate::store::models::device_code::DeviceCode;
 use crate::store::models::{split_list, Client};
@@ -181,12 +186,46 @@ pub fn app_mac(state: &AppState, user_code: &str, client_id: &str) -> String {
     ]))
 }
 
+/// The second factor this person must use first, when they signed in
+/// without one and have one (the second-factor page) or the policy
+/// requires one (`/account`, to set one up): the response that sends them
+/// there, coming back to this code's consent form.
+async fn factor_first(
+    state: &AppState,
+    who: &SignedIn,
+    typed: &str,
+) -> Result<Option<HttpResponse>, PageError> {
+    let factor = second_factor(state, &who.user).await?;
+    let code =
+        normalise_user_code(typed).map_or_else(|| typed.to_string(), |c| format_user_code(&c));
+    let back = url::form_urlencoded::Serializer::new(String::new())
+        .append_pair("user_code", &code)
+        .append_pair("step", "consent")
+        .finish();
+    let next = format!("/device?{back}");
+    Ok(match factor.detour(false, who.session.amr().is_mfa()) {
+        Some(Step::StepUp) => {
+            let q = serde_urlencoded::to_string([("next", next)]).unwrap_or_default();
+            Some(see_other(&format!("/login/factor?{q}")))
+        }
+        Some(_) => {
+            let q = serde_urlencoded::to_string([("enrol", "policy"), ("next", next.as_str())])
+                .unwrap_or_default();
+            Some(see_other(&format!("/account?{q}")))
+        }
+        None => None,
+    })
+}
+
 async fn consent_or_problem(
     req: &HttpRequest,
     state: &AppState,
     who: &SignedIn,
     typed: &str,
 ) -> Result<HttpResponse, PageError> {
+    if let Some(detour) = factor_first(state, who, typed).await? {
+        return Ok(detour);
+    }
     match find_code(req, state, Some(who), typed).await? {
         Ok((code, client)) => Ok(consent_page(req, state, who, &code, &client)),
         Err(p) => Ok(entry_page(
@@ -210,6 +249,12 @@ async fn decide(
     typed: &str,
     approve: bool,
 ) -> Result<HttpResponse, PageError> {
+    // Denying needs no second factor; allowing does.
+    if approve {
+        if let Some(detour) = factor_first(state, who, typed).await? {
+            return Ok(detour);
+        }
+    }
     let (code, client) = match find_code(req, state, Some(who), typed).await? {
         Ok(found) => found,
         Err(p) => {
@@ -225,6 +270,7 @@ async fn decide(
     let user_id = who.user.id.clone();
     let now = state.clock.now();
     let (auth_time, sid) = (who.session.auth_time, session_sid(state, &who.session));
+    let amr = who.session.amr().as_text();
     let decided = state
         .store
         .run(move |c| {
@@ -234,7 +280,7 @@ async fn decide(
                     &user_id,
                     approve,
                     now,
-                    (auth_time, &sid),
+                    (auth_time, &sid, &amr),
                 )?;
                 if won && approve {
                     let scope: Vec<String> = split_list(&code.scope).map(str::to_string).collect();

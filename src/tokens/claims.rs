@@ -14,6 +14,13 @@ pub struct AccessTokenClaims {
     pub scope: String,
     #[serde(skip_serializing_if = "Option::is_none", default)]
     pub auth_time: Option<i64>,
+    /// RFC 9068 §2.2.1 (and RFC 9470 §6.1, for resource servers that ask
+    /// for a step-up): the sign-in's class, `ACR_PWD` or `ACR_MFA`.
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub acr: Option<String>,
+    /// RFC 9068 §2.2.1: the sign-in's methods (RFC 8176).
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub amr: Option<Vec<String>>,
 }
 
 /// OpenID Connect Core §5.1 standard claims about the person, as the
@@ -63,6 +70,13 @@ pub struct IdTokenClaims {
     pub sid: Option<String>,
     /// §2: the party the token was issued to.
     pub azp: String,
+    /// §2: the authentication context class the sign-in reached
+    /// (`ACR_PWD`, `ACR_MFA`).
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub acr: Option<String>,
+    /// §2, RFC 8176: the methods the person signed in with.
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub amr: Option<Vec<String>>,
     #[serde(flatten)]
     pub user: UserClaims,
 }

@@ -310,6 +310,8 @@ mod tests {
             client_id: "c".into(),
             scope: "a".into(),
             auth_time: None,
+            acr: None,
+            amr: None,
         };
         let jwt = key.sign(&claims).unwrap();
         let header = jsonwebtoken::decode_header(&jwt).unwrap();
@@ -339,6 +341,8 @@ mod tests {
             at_hash: None,
             sid: Some("sid".into()),
             azp: "c".into(),
+            acr: None,
+            amr: None,
             user: Default::default(),
         }
     }
@@ -383,6 +387,8 @@ mod tests {
             client_id: "c".into(),
             scope: "openid".into(),
             auth_time: Some(0),
+            acr: None,
+            amr: None,
         };
         let access = set.signer.sign(&at).unwrap();
         assert!(set.verify_id_token_hint(&access, "http://i").is_none());

@@ -6,8 +6,11 @@
 //! `id_token_hint`; `request` and `request_uri` refused, §6), the rule
 //! that decides what a valid request leads to (`next_step`), and the
 //! sealed continuation that carries a re-authentication the request asked
-//! for across the sign-in page (`seal`, `unseal`).
+//! for across the sign-in page (`seal`, `unseal`). A second factor
+//! (`acr_values`, §3.1.2.1, and the factor policy) is judged by `next_step`
+//! too: a step-up to the second-factor page, or enrolment.
 
+use super::amr::{ACR_MFA, ACR_PWD};
 use super::pkce::check_challenge;
 use super::scope::resolve_scope;
 use super::wire::Form;
@@ -60,6 +63,20 @@ pub struct AuthorizationRequest<C> {
     /// `select_account` or `max_age` sent the person to the sign-in page),
     /// from a verified seal (`unseal`); `validate` leaves it `None`.
     pub reauth: Option<SignInAfter>,
+    /// OIDC `acr_values` (§3.1.2.1): the authentication context classes
+    /// asked for, in order of preference, as sent.
+    pub acr_values: Vec<String>,
+}
+
+impl<C> AuthorizationRequest<C> {
+    /// Whether `acr_values` asks for a second factor: it names
+    /// `ACR_MFA` and not `ACR_PWD` (a list naming both accepts a password
+    /// alone, §3.1.2.1: the values are preferences). Values gatehouse does
+    /// not know are ignored.
+    pub fn asks_second_factor(&self) -> bool {
+        let named = |v: &str| self.acr_values.iter().any(|a| a == v);
+        named(ACR_MFA) && !named(ACR_PWD)
+    }
 }
 
 /// Where an error goes: a page (bad client or redirect URI), or back to the
@@ -234,6 +251,13 @@ pub fn validate<C: ClientPolicy>(
         login_hint: form.get("login_hint").map(str::to_string),
         id_token_hint: form.get("id_token_hint").map(str::to_string),
         reauth: None,
+        acr_values: form
+            .get("acr_values")
+            .unwrap_or("")
+            .split(' ')
+            .filter(|v| !v.is_empty())
+            .map(str::to_string)
+            .collect(),
     })
 }
 
@@ -257,6 +281,36 @@ pub struct Session<'a> {
     /// Which session this is (`session_marker`): a re-authentication
     /// cannot be satisfied by the session it was asked in.
     pub marker: &'a str,
+    /// The sign-in used a second factor (its `amr` has `mfa`).
+    pub mfa: bool,
+}
+
+/// What the signed-in person has and owes of second factors.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct SecondFactor {
+    /// The factor policy (`GATEHOUSE_MFA`) requires one of this person.
+    pub required: bool,
+    /// They have one (an authenticator app or a passkey).
+    pub enrolled: bool,
+}
+
+impl SecondFactor {
+    /// What a session signed in with a second factor (`mfa`) or without
+    /// must do before anything is answered for this person, when an app
+    /// `asked` for a second factor or not: `StepUp`, `Enrol`, or nothing.
+    /// A second factor is needed when asked, when the policy requires one,
+    /// or when the person has one (whoever has one uses it: a password
+    /// alone never answers for them). The device page judges its approval
+    /// by this too.
+    pub fn detour(self, asked: bool, mfa: bool) -> Option<Step> {
+        if mfa || !(asked || self.required || self.enrolled) {
+            None
+        } else if self.enrolled {
+            Some(Step::StepUp)
+        } else {
+            Some(Step::Enrol)
+        }
+    }
 }
 
 /// What a valid authorization request leads to.
@@ -272,6 +326,12 @@ pub enum Step {
     Answer,
     /// An error redirected to the client (§3.1.2.6).
     Fail(OAuthError),
+    /// The second-factor page, for a person signed in without one who has
+    /// one, continuing to the request afterwards.
+    StepUp,
+    /// Setting up a second factor (`/account`): one is needed and the
+    /// person has none.
+    Enrol,
 }
 
 /// Decides what a valid request leads to (OIDC Core §3.1.2.1, §3.1.2.3,
@@ -285,14 +345,21 @@ pub enum Step {
 ///   `login_required` (the hint's `sub`, already verified, is `hint_sub`);
 /// - consent is asked when not given before for these scopes, or when
 ///   `prompt=consent`;
-/// - with `prompt=none` nothing may be shown: `login_required` or
-///   `consent_required` instead.
+/// - a second factor is needed when `acr_values` asks for one
+///   (`asks_second_factor`), when the policy requires one of this person,
+///   or when they have one (whoever has one uses it: a password alone
+///   never answers for them); a session signed in without one steps up
+///   (`StepUp`) when the person has one, else sets one up (`Enrol`);
+/// - with `prompt=none` nothing may be shown: `login_required`,
+///   `interaction_required` (a second factor) or `consent_required`
+///   instead.
 pub fn next_step<C>(
     req: &AuthorizationRequest<C>,
     session: Option<Session<'_>>,
     hint_sub: Option<&str>,
     consented: bool,
     now: i64,
+    factor: SecondFactor,
 ) -> Step {
     let session = match session {
         Some(s) if !must_sign_in_again(req, &s, now) => s,
@@ -301,6 +368,13 @@ pub fn next_step<C>(
     };
     if hint_sub.is_some_and(|sub| sub != session.user_id) {
         return Step::Fail(OAuthError::LoginRequired);
+    }
+    if let Some(detour) = factor.detour(req.asks_second_factor(), session.mfa) {
+        // OIDC Core §3.1.2.6: a page would be needed.
+        if req.prompt.none {
+            return Step::Fail(OAuthError::InteractionRequired);
+        }
+        return detour;
     }
     if consented && !req.prompt.consent {
         return Step::Answer;
@@ -665,8 +739,9 @@ mod tests {
             user_id,
             auth_time,
             marker: "m-old",
+            mfa: false,
         });
-        next_step(&r, s, hint, consented, 1000)
+        next_step(&r, s, hint, consented, 1000, SecondFactor::default())
     }
 
     #[test]
@@ -736,6 +811,101 @@ mod tests {
         assert_eq!(step("", None, Some("u"), true), Step::SignIn);
     }
 
+    /// `next_step` for a session signed in at 0 (with a second factor
+    /// when `mfa`) that has consented, for `factor`.
+    fn factor_step(extra: &str, mfa: bool, factor: SecondFactor) -> Step {
+        let r = code_request(extra).unwrap();
+        let s = Session {
+            user_id: "u",
+            auth_time: 0,
+            marker: "m",
+            mfa,
+        };
+        next_step(&r, Some(s), None, true, 1000, factor)
+    }
+
+    const NONE: SecondFactor = SecondFactor {
+        required: false,
+        enrolled: false,
+    };
+    const ENROLLED: SecondFactor = SecondFactor {
+        required: false,
+        enrolled: true,
+    };
+    const REQUIRED: SecondFactor = SecondFactor {
+        required: true,
+        enrolled: false,
+    };
+
+    #[test]
+    fn oidc_core_3_1_2_1_acr_values_are_read_in_order() {
+        let r = code_request("acr_values=urn%3Agatehouse%3Aacr%3Amfa+urn%3Ax").unwrap();
+        assert_eq!(r.acr_values, ["urn:gatehouse:acr:mfa", "urn:x"]);
+        assert!(r.asks_second_factor());
+        // A password alone is one of the acceptable classes: no step-up.
+        let r = code_request("acr_values=urn%3Agatehouse%3Aacr%3Apwd+urn%3Agatehouse%3Aacr%3Amfa")
+            .unwrap();
+        assert!(!r.asks_second_factor());
+        let r = code_request("acr_values=urn%3Aunknown").unwrap();
+        assert!(!r.asks_second_factor());
+        assert!(code_request("").unwrap().acr_values.is_empty());
+    }
+
+    #[test]
+    fn oidc_core_3_1_2_1_acr_values_mfa_steps_up_or_enrols_a_password_session() {
+        let mfa = "acr_values=urn%3Agatehouse%3Aacr%3Amfa";
+        assert_eq!(factor_step(mfa, false, ENROLLED), Step::StepUp);
+        assert_eq!(factor_step(mfa, false, NONE), Step::Enrol);
+        // Signed in with a second factor already: answered.
+        assert_eq!(factor_step(mfa, true, ENROLLED), Step::Answer);
+        // Nothing asked, nothing required, no factor: a password will do.
+        assert_eq!(factor_step("", false, NONE), Step::Answer);
+    }
+
+    #[test]
+    fn whoever_has_a_second_factor_or_owes_one_never_gets_an_answer_on_a_password_alone() {
+        assert_eq!(factor_step("", false, ENROLLED), Step::StepUp);
+        assert_eq!(factor_step("", false, REQUIRED), Step::Enrol);
+        let both = SecondFactor {
+            required: true,
+            enrolled: true,
+        };
+        assert_eq!(factor_step("", false, both), Step::StepUp);
+        assert_eq!(factor_step("", true, both), Step::Answer);
+        // Consent comes after the second factor, not before.
+        let r = code_request("").unwrap();
+        let s = Session {
+            user_id: "u",
+            auth_time: 0,
+            marker: "m",
+            mfa: false,
+        };
+        assert_eq!(
+            next_step(&r, Some(s), None, false, 1000, REQUIRED),
+            Step::Enrol
+        );
+        // Nobody signed in: the sign-in page first.
+        assert_eq!(
+            next_step(&r, None, None, true, 1000, REQUIRED),
+            Step::SignIn
+        );
+    }
+
+    #[test]
+    fn oidc_core_3_1_2_6_prompt_none_needing_a_second_factor_is_interaction_required() {
+        let want = Step::Fail(OAuthError::InteractionRequired);
+        let mfa = "prompt=none&acr_values=urn%3Agatehouse%3Aacr%3Amfa";
+        assert_eq!(factor_step(mfa, false, ENROLLED), want);
+        assert_eq!(factor_step(mfa, false, NONE), want);
+        assert_eq!(factor_step("prompt=none", false, REQUIRED), want);
+        assert_eq!(factor_step("prompt=none", false, ENROLLED), want);
+        assert_eq!(factor_step(mfa, true, ENROLLED), Step::Answer);
+        assert_eq!(
+            OAuthError::InteractionRequired.code(),
+            "interaction_required"
+        );
+    }
+
     fn secret() -> ServerSecret {
         ServerSecret::new(b"test secret")
     }
@@ -754,8 +924,9 @@ mod tests {
             user_id: "u",
             auth_time,
             marker,
+            mfa: false,
         };
-        next_step(&r, Some(s), None, true, 1000)
+        next_step(&r, Some(s), None, true, 1000, SecondFactor::default())
     }
 
     #[test]
@@ -797,6 +968,7 @@ mod tests {
             user_id: "u",
             auth_time: 10,
             marker: "m-old",
+            mfa: false,
         };
         for q in [
             "client_id=c1&response_type=code&prompt=login+consent&nonce=n",

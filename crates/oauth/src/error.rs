@@ -67,6 +67,10 @@ pub enum OAuthError {
     /// OpenID Connect Core §3.1.2.6 (`prompt=none`).
     #[error("consent_required")]
     ConsentRequired,
+    /// OpenID Connect Core §3.1.2.6 (`prompt=none`): the person must
+    /// interact, here to prove a second factor or to set one up.
+    #[error("interaction_required")]
+    InteractionRequired,
     /// OpenID Connect Core §3.1.2.6, §6: the `request` parameter (a request
     /// object) is not supported.
     #[error("request_not_supported")]
@@ -113,6 +117,7 @@ impl OAuthError {
             OAuthError::ExpiredToken => "expired_token",
             OAuthError::LoginRequired => "login_required",
             OAuthError::ConsentRequired => "consent_required",
+            OAuthError::InteractionRequired => "interaction_required",
             OAuthError::RequestNotSupported => "request_not_supported",
             OAuthError::RequestUriNotSupported => "request_uri_not_supported",
             OAuthError::InvalidRedirectUri(_) => "invalid_redirect_uri",
@@ -157,6 +162,9 @@ impl OAuthError {
             OAuthError::ExpiredToken => "the device code has expired".into(),
             OAuthError::LoginRequired => "the user must sign in".into(),
             OAuthError::ConsentRequired => "the user must consent".into(),
+            OAuthError::InteractionRequired => {
+                "the user must use a second factor, or set one up".into()
+            }
             OAuthError::RequestNotSupported => "request objects are not supported".into(),
             OAuthError::RequestUriNotSupported => "request_uri is not supported".into(),
             OAuthError::PayloadTooLarge => "the request body is too large".into(),

@@ -3,6 +3,7 @@
 use crate::app::issue::{sign_access_token, AccessTokenId, FamilyLifetimes, SignIn, TokenResponse};
 use crate::app::AppState;
 use crate::crypto::token_hash;
+use crate::oauth::amr::Amr;
 use crate::oauth::code::{bad_code, judge_exchange, Exchange, IssuedCode, Verdict};
 use crate::oauth::wire::Form;
 use crate::oauth::{ClientId, ClientPolicy, GrantType, OAuthError};
@@ -124,6 +125,7 @@ pub async fn grant(
                         Some(FamilySignIn {
                             auth_time: code.auth_time,
                             sid: code.sid.as_deref(),
+                            amr: code.amr.as_deref(),
                         }),
                     )?)
                 } else {
@@ -147,6 +149,8 @@ pub async fn grant(
         Outcome::Redeemed(r) => *r,
         Outcome::Replayed => return Err(bad_code()),
     };
+    // A code issued before the sign-in's methods were kept: a password.
+    let amr = Amr::from_text(code.amr.as_deref().unwrap_or(""));
     let (jwt, claims) = sign_access_token(
         state,
         access,
@@ -154,6 +158,7 @@ pub async fn grant(
         &client_id,
         &code.scope,
         Some(code.auth_time),
+        Some(&amr),
     )
     .await?;
     // OIDC Core §3.1.3.3: with `openid`, an ID token too, echoing the
@@ -163,6 +168,7 @@ pub async fn grant(
         auth_time: code.auth_time,
         nonce: code.nonce.as_deref(),
         sid: code.sid.as_deref(),
+        amr: &amr,
     };
     TokenResponse::new(state, jwt, &claims, refresh_token, Some(sign_in)).await
 }

@@ -16,7 +16,8 @@ pub async fn grant(
     // Only confidential clients with the grant get here (`http/token.rs`,
     // §4.4: "MUST only be used by confidential clients").
     let scope = resolve_scope(form.get("scope"), &client.scope_list())?.join(" ");
-    let (jwt, claims) = issue_access_token(state, &client.id, &client.id, &scope, None).await?;
+    let (jwt, claims) =
+        issue_access_token(state, &client.id, &client.id, &scope, None, None).await?;
     // §4.4.3: a refresh token SHOULD NOT be included.
     TokenResponse::new(state, jwt, &claims, None, None).await
 }

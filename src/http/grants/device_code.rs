@@ -4,6 +4,7 @@
 use crate::app::issue::{sign_access_token, AccessTokenId, FamilyLifetimes, SignIn, TokenResponse};
 use crate::app::AppState;
 use crate::crypto::token_hash;
+use crate::oauth::amr::Amr;
 use crate::oauth::device::{invalid_code, judge_poll, PollState, PollVerdict};
 use crate::oauth::wire::Form;
 use crate::oauth::{ClientId, GrantType, OAuthError};
@@ -24,6 +25,9 @@ struct Approved {
     /// before gatehouse recorded it).
     auth_time: Option<i64>,
     sid: Option<String>,
+    /// How they signed in (a password for codes approved before it was
+    /// kept).
+    amr: Amr,
 }
 
 /// RFC 8628 §3.4: `grant_type=urn:ietf:params:oauth:grant-type:device_code`.
@@ -57,6 +61,7 @@ pub async fn grant(
         &client.id,
         &approved.scope,
         approved.auth_time,
+        Some(&approved.amr),
     )
     .await?;
     let sign_in = approved.auth_time.map(|auth_time| SignIn {
@@ -64,6 +69,7 @@ pub async fn grant(
         auth_time,
         nonce: None,
         sid: approved.sid.as_deref(),
+        amr: &approved.amr,
     });
     TokenResponse::new(state, jwt, &claims, approved.refresh_token, sign_in).await
 }
@@ -126,6 +132,7 @@ fn poll(
                 let sign_in = code.auth_time.map(|auth_time| FamilySignIn {
                     auth_time,
                     sid: code.sid.as_deref(),
+                    amr: code.amr.as_deref(),
                 });
                 Some(c.issue_signed_in_refresh_token(
                     lifetimes.family(client_id, &user_id, &code.scope, None, access),
@@ -140,6 +147,7 @@ fn poll(
             refresh_token,
             auth_time: code.auth_time,
             sid: code.sid,
+            amr: Amr::from_text(code.amr.as_deref().unwrap_or("")),
         }));
     }
     // Lost every race: other polls of this code are arriving right now.

@@ -4,8 +4,9 @@
 
 use crate::app::issue::{sign_access_token, AccessTokenId, FamilyLifetimes, SignIn, TokenResponse};
 use crate::app::metrics::SignInVia;
-use crate::app::sign_in::{authenticate_user, SignInError};
+use crate::app::sign_in::{authenticate_password_alone, SignInError};
 use crate::app::AppState;
+use crate::oauth::amr::Amr;
 use crate::oauth::scope::resolve_scope;
 use crate::oauth::wire::Form;
 use crate::oauth::{GrantType, OAuthError};
@@ -14,7 +15,11 @@ use crate::store::models::Client;
 
 /// RFC 6749 §4.3.2: checks the user's credentials and issues an access
 /// token for them, plus a refresh token when the client has that grant.
-/// `addr` is the caller's address, for sign-in throttling.
+/// `addr` is the caller's address, for sign-in throttling. A password
+/// alone never gets tokens for a person who has a second factor or whom
+/// the factor policy requires to have one: this grant cannot ask for it
+/// (`authenticate_password_alone`), and the answer is the one a wrong
+/// password gets, so it does not tell the password was right.
 pub async fn grant(
     state: &AppState,
     client: &Client,
@@ -28,13 +33,16 @@ pub async fn grant(
     // brute force attacks (e.g., using rate-limitation ...)": the shared
     // sign-in check throttles per user and per address.
     let via = SignInVia::PasswordGrant;
-    let user = authenticate_user(state, username, password, addr, via, Some(&client.id))
+    let user = authenticate_password_alone(state, username, password, addr, via, Some(&client.id))
         .await
         .map_err(|e| match e {
-            // A disabled account is not told apart to the app.
-            SignInError::Invalid | SignInError::Disabled => {
-                OAuthError::InvalidGrant("wrong username or password".into())
-            }
+            // A disabled account, or one that signs in with a second
+            // factor, is not told apart to the app.
+            SignInError::Invalid | SignInError::Disabled => OAuthError::InvalidGrant(
+                "wrong username or password (an account with two-step sign-in cannot use \
+                 this grant: sign in through the browser)"
+                    .into(),
+            ),
             SignInError::Throttled(wait) => OAuthError::InvalidGrant(format!(
                 "too many failed attempts; wait {wait} seconds before trying again"
             )),
@@ -56,6 +64,7 @@ pub async fn grant(
                         Some(FamilySignIn {
                             auth_time: now,
                             sid: None,
+                            amr: Some("pwd"),
                         }),
                     )
                 })
@@ -65,14 +74,24 @@ pub async fn grant(
     } else {
         None
     };
-    let (jwt, claims) =
-        sign_access_token(state, access, &user.id, &client.id, &scope, Some(now)).await?;
+    let amr = Amr::password();
+    let (jwt, claims) = sign_access_token(
+        state,
+        access,
+        &user.id,
+        &client.id,
+        &scope,
+        Some(now),
+        Some(&amr),
+    )
+    .await?;
     // The person authenticated just now, with no browser session.
     let sign_in = SignIn {
         user: &user,
         auth_time: now,
         nonce: None,
         sid: None,
+        amr: &amr,
     };
     TokenResponse::new(state, jwt, &claims, refresh_token, Some(sign_in)).await
 }

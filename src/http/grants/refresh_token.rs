@@ -4,6 +4,7 @@
 use crate::app::issue::{sign_access_token, AccessTokenId, SignIn, TokenResponse};
 use crate::app::AppState;
 use crate::crypto::token_hash;
+use crate::oauth::amr::Amr;
 use crate::oauth::refresh::{decide, Decision, ReusePolicy};
 use crate::oauth::scope::parse_scope;
 use crate::oauth::wire::Form;
@@ -63,17 +64,33 @@ pub async fn grant(
         }
     };
     let sub = family.user_id.as_deref().unwrap_or(&family.client_id);
-    let (jwt, claims) =
-        sign_access_token(state, access, sub, &client.id, &scope, family.auth_time).await?;
+    // OIDC Core §12.2: the sign-in's methods are kept on refresh. A family
+    // started before they were kept rests on a password; a client's own
+    // family on no sign-in.
+    let amr = family
+        .user_id
+        .as_ref()
+        .map(|_| Amr::from_text(family.amr.as_deref().unwrap_or("")));
+    let (jwt, claims) = sign_access_token(
+        state,
+        access,
+        sub,
+        &client.id,
+        &scope,
+        family.auth_time,
+        amr.as_ref(),
+    )
+    .await?;
     // OIDC Core §12.2: a new ID token with the original sign-in's
     // `auth_time` (and `sid`), no nonce. Families started before gatehouse
     // remembered the sign-in get none.
-    let sign_in = match (&user, family.auth_time) {
-        (Some(user), Some(auth_time)) => Some(SignIn {
+    let sign_in = match (&user, family.auth_time, &amr) {
+        (Some(user), Some(auth_time), Some(amr)) => Some(SignIn {
             user,
             auth_time,
             nonce: None,
             sid: family.sid.as_deref(),
+            amr,
         }),
         _ => None,
     };

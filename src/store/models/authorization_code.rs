@@ -28,6 +28,10 @@ pub struct AuthorizationCode {
     pub issued_jti_expires_at: Option<i64>,
     /// The browser session it was issued in, as the ID token's `sid`.
     pub sid: Option<String>,
+    /// How the person signed in to that session (RFC 8176 values,
+    /// space-separated; `None` for codes issued before it was kept: a
+    /// password).
+    pub amr: Option<String>,
 }
 
 impl DbConn {

@@ -32,6 +32,8 @@ pub struct DeviceCode {
     /// `sid`: the ID token's `auth_time` and `sid`.
     pub auth_time: Option<i64>,
     pub sid: Option<String>,
+    /// How that person signed in (RFC 8176 values, space-separated).
+    pub amr: Option<String>,
 }
 
 impl DbConn {
@@ -79,15 +81,15 @@ impl DbConn {
 impl Tx<'_> {
     /// The user's decision: a pending, unexpired code becomes approved or
     /// denied. False when it was no longer pending (decided elsewhere, or
-    /// expired). `auth_time` and `sid` are of the session the person
-    /// decided in.
+    /// expired). `auth_time`, `sid` and `amr` are of the session the
+    /// person decided in.
     pub fn decide_device_code(
         &mut self,
         hash: &str,
         user_id: &str,
         approve: bool,
         now: i64,
-        (auth_time, sid): (i64, &str),
+        (auth_time, sid, amr): (i64, &str, &str),
     ) -> StoreResult<bool> {
         let new_status = if approve {
             status::APPROVED
@@ -105,6 +107,7 @@ impl Tx<'_> {
             device_codes::user_id.eq(user_id),
             device_codes::auth_time.eq(auth_time),
             device_codes::sid.eq(sid),
+            device_codes::amr.eq(amr),
         ))
         .execute(c))?;
         Ok(n == 1)

@@ -50,6 +50,10 @@ pub struct RefreshFamily {
     /// refresh (OIDC Core §12.2).
     pub auth_time: Option<i64>,
     pub sid: Option<String>,
+    /// How the person signed in (RFC 8176 values, space-separated), kept
+    /// by every token issued on refresh (OIDC Core §12.2); `None` for
+    /// families started before it was kept (a password).
+    pub amr: Option<String>,
 }
 
 #[derive(Debug, Clone, Queryable, Selectable, Insertable)]
@@ -124,6 +128,8 @@ pub struct NewFamily<'a> {
 pub struct FamilySignIn<'a> {
     pub auth_time: i64,
     pub sid: Option<&'a str>,
+    /// How they signed in (`Amr::as_text`).
+    pub amr: Option<&'a str>,
 }
 
 impl Tx<'_> {
@@ -152,6 +158,7 @@ impl Tx<'_> {
             revoked_at: None,
             auth_time: sign_in.map(|s| s.auth_time),
             sid: sign_in.and_then(|s| s.sid).map(str::to_string),
+            amr: sign_in.and_then(|s| s.amr).map(str::to_string),
         };
         dispatch!(self, c => diesel::insert_into(refresh_families::table).values(&family).execute(c))?;
         let plain = random_token(32);

@@ -2,8 +2,11 @@
 //! discovery (issuer URL, client id and secret), signs a person in with
 //! the code flow and PKCE, validates the ID token (signature, iss, aud,
 //! nonce, at_hash), calls userinfo and refreshes; and it catches what it
-//! must: a wrong nonce, another client's ID token, an expired one.
+//! must: a wrong nonce, another client's ID token, an expired one. It
+//! reads `amr` and `acr` (OIDC Core §2, RFC 8176) of a password sign-in
+//! and of one with a second factor, asked for with `acr_values`.
 
+use crate::harness::factors::sessions_used_second_factor;
 use crate::harness::oidc::{alice_profile, oidc_client};
 use crate::harness::{signed_in, url_params, TestApp, REDIRECT};
 use gatehouse::registry::CreatedClient;
@@ -12,14 +15,15 @@ use openidconnect::core::{
     CoreUserInfoClaims,
 };
 use openidconnect::{
-    AccessToken, AccessTokenHash, AuthenticationFlow, AuthorizationCode, ClaimsVerificationError,
-    ClientId, ClientSecret, CsrfToken, IssuerUrl, Nonce, OAuth2TokenResponse, PkceCodeChallenge,
-    RedirectUrl, Scope, TokenResponse,
+    AccessToken, AccessTokenHash, AuthenticationContextClass, AuthenticationFlow,
+    AuthorizationCode, ClaimsVerificationError, ClientId, ClientSecret, CsrfToken, IssuerUrl,
+    Nonce, OAuth2TokenResponse, PkceCodeChallenge, RedirectUrl, Scope, TokenResponse,
 };
 
 backend_tests!(
     openidconnect_crate_signs_in_validates_the_id_token_calls_userinfo_and_refreshes,
     openidconnect_crate_refuses_a_wrong_nonce_another_clients_and_an_expired_id_token,
+    openidconnect_crate_reads_amr_and_acr_of_password_and_second_factor_sign_ins_kept_on_refresh,
 );
 
 fn http() -> openidconnect::reqwest::Client {
@@ -267,4 +271,80 @@ async fn openidconnect_crate_refuses_a_wrong_nonce_another_clients_and_an_expire
         id_tokens[0].claims(&v, &nonces[0]),
         Err(ClaimsVerificationError::Expired(_))
     ));
+}
+
+/// The `amr` values and `acr` of a verified ID token's claims.
+fn amr_acr(
+    claims: &openidconnect::IdTokenClaims<
+        openidconnect::EmptyAdditionalClaims,
+        openidconnect::core::CoreGenderClaim,
+    >,
+) -> (Vec<String>, Option<String>) {
+    let amr = claims
+        .auth_method_refs()
+        .map(|v| v.iter().map(|m| m.as_str().to_string()).collect())
+        .unwrap_or_default();
+    let acr = claims.auth_context_ref().map(|a| a.as_str().to_string());
+    (amr, acr)
+}
+
+async fn openidconnect_crate_reads_amr_and_acr_of_password_and_second_factor_sign_ins_kept_on_refresh(
+    app: TestApp,
+) {
+    let c = oidc_client(&app);
+    let alice = signed_in(&app).await;
+    let client = relying_party(&app, &c).await;
+    let v = verifier(client.id_token_verifier(), &app);
+    let mut seen = Vec::new();
+    for acr_values in [None, Some("urn:gatehouse:acr:mfa")] {
+        let (challenge, pkce) = PkceCodeChallenge::new_random_sha256();
+        let mut request = client
+            .authorize_url(
+                AuthenticationFlow::<CoreResponseType>::AuthorizationCode,
+                CsrfToken::new_random,
+                Nonce::new_random,
+            )
+            .set_pkce_challenge(challenge);
+        if let Some(acr) = acr_values {
+            // The second step, as `/login/factor` records it.
+            sessions_used_second_factor(&app, &alice.id);
+            request = request.add_auth_context_value(AuthenticationContextClass::new(acr.into()));
+        }
+        let (url, state, nonce) = request.url();
+        let code = log_in(&app, &url, &state).await;
+        let tokens = client
+            .exchange_code(AuthorizationCode::new(code))
+            .unwrap()
+            .set_pkce_verifier(pkce)
+            .request_async(&http())
+            .await
+            .unwrap();
+        let claims = tokens.id_token().unwrap().claims(&v, &nonce).unwrap();
+        let first = amr_acr(claims);
+        // OIDC Core §12.2: the refreshed ID token says the same sign-in.
+        let refreshed = client
+            .exchange_refresh_token(tokens.refresh_token().unwrap())
+            .unwrap()
+            .request_async(&http())
+            .await
+            .unwrap();
+        let no_nonce = |_: Option<&Nonce>| Ok::<(), String>(());
+        let again = refreshed.id_token().unwrap().claims(&v, no_nonce).unwrap();
+        assert_eq!(amr_acr(again), first);
+        seen.push(first);
+    }
+    assert_eq!(
+        seen[0],
+        (
+            vec!["pwd".to_string()],
+            Some("urn:gatehouse:acr:pwd".into())
+        )
+    );
+    assert_eq!(
+        seen[1],
+        (
+            vec!["pwd".to_string(), "otp".into(), "mfa".into()],
+            Some("urn:gatehouse:acr:mfa".into())
+        )
+    );
 }

@@ -128,6 +128,8 @@ async fn rfc7662_2_2_malformed_and_foreign_tokens_are_inactive(app: TestApp) {
             client_id: "forged".into(),
             scope: "read".into(),
             auth_time: None,
+            acr: None,
+            amr: None,
         })
         .unwrap();
     // Ours, but for another audience.
@@ -146,6 +148,8 @@ async fn rfc7662_2_2_malformed_and_foreign_tokens_are_inactive(app: TestApp) {
             client_id: "c".into(),
             scope: "read".into(),
             auth_time: None,
+            acr: None,
+            amr: None,
         })
         .unwrap();
     for token in [

@@ -13,6 +13,7 @@ backend_tests!(
     rfc8414_openid_configuration_is_the_same_document,
     oidc_discovery_3_openid_configuration_has_the_provider_metadata,
     oidc_discovery_3_claims_supported_is_exactly_what_can_be_returned,
+    oidc_discovery_3_acr_values_supported_lists_the_classes_acr_can_take,
     rfc8414_metadata_advertises_the_device_flow,
     rfc8414_metadata_advertises_introspection,
     rfc8414_metadata_advertises_revocation,
@@ -169,6 +170,16 @@ async fn oidc_discovery_3_claims_supported_is_exactly_what_can_be_returned(app: 
         returned.extend(v.as_object().unwrap().keys().cloned());
     }
     assert_eq!(returned, supported);
+}
+
+async fn oidc_discovery_3_acr_values_supported_lists_the_classes_acr_can_take(app: TestApp) {
+    let doc = discovery(&app, "/.well-known/openid-configuration").await;
+    // A password alone, and a second factor (the value `acr_values` asks
+    // for, CONTRACT.md).
+    assert_eq!(
+        doc["acr_values_supported"],
+        serde_json::json!(["urn:gatehouse:acr:pwd", "urn:gatehouse:acr:mfa"])
+    );
 }
 
 async fn oidc_discovery_3_without_registration_no_registration_endpoint(app: TestApp) {

@@ -7,5 +7,6 @@ mod client_credentials;
 mod device_code;
 mod id_token;
 mod password;
+mod password_factors;
 mod refresh;
 mod refresh_races;
