@@ -22,6 +22,8 @@ fn claims(i: u64) -> AccessTokenClaims {
         client_id: "3f2a8c1e-1c7e-4a70-9a8e-0d3c2b7d1e55".into(),
         scope: "read write".into(),
         auth_time: None,
+        acr: None,
+        amr: None,
     }
 }
 

@@ -181,6 +181,8 @@ mod tests {
             (
                 ThrottleKey::SecondFactor("u-1".into()),
                 "factor-user:u-1".into(),
+            ),
+            (
                 ThrottleKey::PasskeyAddress("192.0.2.1".into()),
                 "passkey-ip:192.0.2.1".into(),
             ),

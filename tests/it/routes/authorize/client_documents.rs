@@ -252,7 +252,7 @@ mod on {
     }
 
     backend_tests!(
-        with |c| crate::routes::authorize::client_documents::documents_on(c);
+        with crate::routes::authorize::client_documents::documents_on;
         cimd_code_flow_end_to_end_with_a_self_described_consent_page,
         cimd_consent_page_warns_only_when_every_redirect_is_local,
         cimd_client_id_mismatch_is_refused,
