@@ -18,6 +18,7 @@ pub mod logout;
 pub mod pkce;
 pub mod redirect_uri;
 pub mod refresh;
+pub mod resource;
 pub mod scope;
 #[cfg(test)]
 mod testing;
