@@ -36,6 +36,8 @@ struct ConsentPage<'a> {
     registered_by: Option<String>,
     username: &'a str,
     scopes: Vec<ScopeLine>,
+    /// RFC 8707: the resources (servers) the access will be for.
+    resources: &'a [String],
 }
 
 /// What the consent page says a scope allows: the operator's text from
@@ -115,6 +117,7 @@ pub async fn show(req: HttpRequest, state: web::Data<AppState>) -> Result<HttpRe
             registered_by,
             username: &signed_in.user.username,
             scopes,
+            resources: &areq.resource,
         }
     }))
 }

@@ -593,7 +593,9 @@ mod tests {
         }
         // Other parameters still may not repeat (RFC 6749 §3.1).
         let r = run("client_id=c1&response_type=code&scope=read&scope=read", c);
-        assert!(matches!(&r, Err(AuthorizeError::Redirect { error, .. }) if error.code() == "invalid_request"));
+        assert!(
+            matches!(&r, Err(AuthorizeError::Redirect { error, .. }) if error.code() == "invalid_request")
+        );
     }
 
     #[test]

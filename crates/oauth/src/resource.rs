@@ -28,10 +28,14 @@ pub fn check_resource_uri(raw: &str) -> Result<(), OAuthError> {
         return Err(bad("a resource must be an absolute URI"));
     }
     if raw.chars().any(|c| c.is_whitespace() || c.is_control()) {
-        return Err(bad("a resource must not contain spaces or control characters"));
+        return Err(bad(
+            "a resource must not contain spaces or control characters",
+        ));
     }
     if raw.contains('#') {
-        return Err(bad("a resource must not have a fragment (RFC 8707 section 2)"));
+        return Err(bad(
+            "a resource must not have a fragment (RFC 8707 section 2)",
+        ));
     }
     match url::Url::parse(raw) {
         Ok(u) if !u.cannot_be_a_base() || u.scheme() == "urn" => Ok(()),
@@ -177,7 +181,9 @@ mod tests {
         let r = parse_resources(&["https://a/x", "https://b/y", "https://a/x"]).unwrap();
         assert_eq!(r, v(&["https://a/x", "https://b/y"]));
         assert_eq!(parse_resources(&[]).unwrap(), Vec::<String>::new());
-        let many: Vec<String> = (0..=MAX_RESOURCES).map(|i| format!("https://r/{i}")).collect();
+        let many: Vec<String> = (0..=MAX_RESOURCES)
+            .map(|i| format!("https://r/{i}"))
+            .collect();
         let many: Vec<&str> = many.iter().map(String::as_str).collect();
         assert_eq!(parse_resources(&many).unwrap_err().code(), "invalid_target");
     }
@@ -216,7 +222,10 @@ mod tests {
     fn rfc8707_2_2_a_token_request_narrows_never_widens() {
         let granted = v(&["https://a/", "https://b/"]);
         assert_eq!(narrow(&[], &granted).unwrap(), granted);
-        assert_eq!(narrow(&v(&["https://b/"]), &granted).unwrap(), v(&["https://b/"]));
+        assert_eq!(
+            narrow(&v(&["https://b/"]), &granted).unwrap(),
+            v(&["https://b/"])
+        );
         let e = narrow(&v(&["https://c/"]), &granted).unwrap_err();
         assert_eq!(e.code(), "invalid_target");
         assert!(narrow(&v(&["https://a/", "https://c/"]), &granted).is_err());

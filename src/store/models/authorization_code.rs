@@ -28,6 +28,9 @@ pub struct AuthorizationCode {
     pub issued_jti_expires_at: Option<i64>,
     /// The browser session it was issued in, as the ID token's `sid`.
     pub sid: Option<String>,
+    /// RFC 8707: the resources the authorization request named
+    /// (space-separated; `None`: the default audience).
+    pub resource: Option<String>,
 }
 
 impl DbConn {

@@ -32,6 +32,9 @@ pub struct DeviceCode {
     /// `sid`: the ID token's `auth_time` and `sid`.
     pub auth_time: Option<i64>,
     pub sid: Option<String>,
+    /// RFC 8707: the resources the device authorization request named
+    /// (space-separated; `None`: the default audience).
+    pub resource: Option<String>,
 }
 
 impl DbConn {

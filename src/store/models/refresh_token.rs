@@ -50,6 +50,9 @@ pub struct RefreshFamily {
     /// refresh (OIDC Core §12.2).
     pub auth_time: Option<i64>,
     pub sid: Option<String>,
+    /// RFC 8707: the resources granted (space-separated; `None`: the
+    /// default audience).
+    pub resource: Option<String>,
 }
 
 #[derive(Debug, Clone, Queryable, Selectable, Insertable)]
@@ -115,6 +118,9 @@ pub struct NewFamily<'a> {
     pub idle_ttl: i64,
     pub max_ttl: i64,
     pub access: IssuedAccess<'a>,
+    /// RFC 8707: the resources granted (space-separated), which a refresh
+    /// may narrow, never widen.
+    pub resource: Option<String>,
 }
 
 /// The sign-in a family rests on, for the ID tokens issued on refresh
@@ -152,6 +158,7 @@ impl Tx<'_> {
             revoked_at: None,
             auth_time: sign_in.map(|s| s.auth_time),
             sid: sign_in.and_then(|s| s.sid).map(str::to_string),
+            resource: f.resource,
         };
         dispatch!(self, c => diesel::insert_into(refresh_families::table).values(&family).execute(c))?;
         let plain = random_token(32);

@@ -9,3 +9,4 @@ mod id_token;
 mod password;
 mod refresh;
 mod refresh_races;
+mod resource;
