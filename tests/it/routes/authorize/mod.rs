@@ -5,3 +5,4 @@
 mod oauth;
 mod oidc;
 mod reauthentication;
+mod resource;
