@@ -340,6 +340,9 @@ pub fn client_row(config: &Config, doc: &ClientDocument, now: i64) -> Client {
         contacts: std::iter::empty::<String>().collect(),
         registration_token_hash: None,
         post_logout_redirect_uris: std::iter::empty::<String>().collect(),
+        // A document cannot widen where its tokens work: only the
+        // operator's `GATEHOUSE_RESOURCES`.
+        resources: std::iter::empty::<String>().collect(),
     }
 }
 

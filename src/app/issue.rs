@@ -9,7 +9,7 @@ use crate::store::models::browser_session::BrowserSession;
 use crate::store::models::refresh_token::{IssuedAccess, NewFamily};
 use crate::store::models::{split_list, User};
 use crate::tokens::claims::at_hash;
-use crate::tokens::{AccessTokenClaims, IdTokenClaims, UserClaims};
+use crate::tokens::{AccessTokenClaims, Audience, IdTokenClaims, UserClaims};
 use serde::Serialize;
 
 /// RFC 6749 §5.1 successful response, with OpenID Connect Core §3.1.3.3's
@@ -174,6 +174,9 @@ pub struct AccessTokenId {
     pub jti: String,
     pub iat: i64,
     pub exp: i64,
+    /// RFC 8707: the resources the token is for (its `aud`); empty for the
+    /// default audience.
+    pub resource: Vec<String>,
 }
 
 impl AccessTokenId {
@@ -183,7 +186,13 @@ impl AccessTokenId {
             jti: crate::crypto::record_id(),
             iat: now,
             exp: now + state.config.access_token_ttl,
+            resource: Vec::new(),
         }
+    }
+
+    /// The same token, for these RFC 8707 resources.
+    pub fn for_resources(self, resource: Vec<String>) -> AccessTokenId {
+        AccessTokenId { resource, ..self }
     }
 
     pub fn as_issued(&self) -> IssuedAccess<'_> {
@@ -233,7 +242,7 @@ pub async fn sign_access_token(
     let claims = AccessTokenClaims {
         iss: state.issuer.clone(),
         sub: sub.to_string(),
-        aud: state.audience.clone(),
+        aud: Audience::for_resources(&id.resource, &state.audience),
         exp: id.exp,
         iat: id.iat,
         jti: id.jti,
@@ -289,6 +298,7 @@ impl FamilyLifetimes {
             idle_ttl: self.idle_ttl,
             max_ttl: self.max_ttl,
             access: access.as_issued(),
+            resource: crate::oauth::resource::join(&access.resource),
         }
     }
 }

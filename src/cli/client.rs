@@ -74,6 +74,10 @@ pub struct CreateClient {
     /// (matched exactly; the same rules as redirect URIs).
     #[arg(long = "post-logout-redirect-uri", num_args = 1..)]
     pub post_logout_redirect_uri: Vec<String>,
+    /// A resource (RFC 8707) this client may name with `resource`, beyond
+    /// GATEHOUSE_RESOURCES: a URI, or a prefix ending in / (repeatable).
+    #[arg(long = "resource", num_args = 1..)]
+    pub resource: Vec<String>,
     /// Print one JSON object (with the secret, shown only this once).
     #[arg(long)]
     pub json: bool,
@@ -112,6 +116,10 @@ pub struct UpdateClient {
     /// back to; an empty value leaves none.
     #[arg(long = "post-logout-redirect-uri", num_args = 1..)]
     pub post_logout_redirect_uri: Option<Vec<String>>,
+    /// Replaces the resources (RFC 8707) this client may name beyond
+    /// GATEHOUSE_RESOURCES; an empty value leaves none.
+    #[arg(long = "resource", num_args = 1..)]
+    pub resource: Option<Vec<String>>,
     /// Print one JSON object, as `client show --json` does.
     #[arg(long)]
     pub json: bool,
@@ -135,6 +143,7 @@ impl UpdateClient {
                 (false, false) => None,
             },
             post_logout_redirect_uris: self.post_logout_redirect_uri.map(list),
+            resources: self.resource.map(list),
         }
     }
 }
@@ -152,6 +161,8 @@ struct ClientJson<'a> {
     public: bool,
     introspect: bool,
     created_at: i64,
+    /// RFC 8707: the resources it may name beyond GATEHOUSE_RESOURCES.
+    resources: Vec<&'a str>,
 }
 
 fn client_json(c: &Client, secret: Option<String>) -> String {
@@ -172,6 +183,7 @@ fn client_json(c: &Client, secret: Option<String>) -> String {
         public: c.is_public,
         introspect: c.can_introspect,
         created_at: c.created_at,
+        resources: c.resources.iter().collect(),
     };
     serde_json::to_string(&doc).unwrap_or_default()
 }
@@ -200,6 +212,9 @@ fn print_client(c: &Client) {
     if !c.post_logout_redirect_uris.is_empty() {
         println!("post-logout redirect URIs: {}", c.post_logout_redirect_uris);
     }
+    if !c.resources.is_empty() {
+        println!("resources:    {}", c.resources);
+    }
 }
 
 pub fn run(cmd: ClientCommand, config: &Config) -> Result<(), Failure> {
@@ -216,6 +231,7 @@ pub fn run(cmd: ClientCommand, config: &Config) -> Result<(), Failure> {
                 auth_method: a.auth_method,
                 can_introspect: a.introspect,
                 post_logout_redirect_uris: a.post_logout_redirect_uri,
+                resources: a.resource,
                 ..Default::default()
             };
             let created = block_on(

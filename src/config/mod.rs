@@ -33,6 +33,9 @@ pub struct Config {
     pub new_keys: bool,
     /// `None` means "the issuer".
     pub audience: Option<String>,
+    /// RFC 8707: the resource URIs (or prefixes ending in `/`) every
+    /// client may name (`GATEHOUSE_RESOURCES`).
+    pub resources: Vec<String>,
     pub access_token_ttl: i64,
     /// OpenID Connect ID token lifetime.
     pub id_token_ttl: i64,
@@ -305,6 +308,13 @@ impl Config {
             Some(audience)
         };
 
+        let (name, resources) = raw("resources");
+        let resources: Vec<String> = resources.split_whitespace().map(str::to_string).collect();
+        for r in &resources {
+            crate::oauth::resource::check_allow_entry(r)
+                .map_err(|why| err(&name, format!("'{r}': {why}")))?;
+        }
+
         let seconds = |key: &str, min: i64| -> Result<i64, ConfigError> {
             let (name, v) = raw(key);
             let n: i64 = v
@@ -497,6 +507,7 @@ impl Config {
             keys_dir: PathBuf::from(keys_dir),
             new_keys,
             audience,
+            resources,
             access_token_ttl: seconds("access_token_ttl", 1)?,
             id_token_ttl: seconds("id_token_ttl", 1)?,
             auth_code_ttl: seconds("auth_code_ttl", 1)?,

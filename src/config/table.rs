@@ -103,6 +103,14 @@ pub const SETTINGS: &[Setting] = &[
         help: "The aud of access tokens (default: the issuer)",
     },
     Setting {
+        key: "resources",
+        flag: "resources",
+        env: "GATEHOUSE_RESOURCES",
+        default: "",
+        value_name: "URIS",
+        help: "Resource URIs (RFC 8707), or prefixes ending in /, that every client may name with resource; space-separated (a client may also have its own: client create --resource)",
+    },
+    Setting {
         key: "access_token_ttl",
         flag: "access-token-ttl",
         env: "GATEHOUSE_ACCESS_TOKEN_TTL",

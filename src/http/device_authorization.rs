@@ -3,7 +3,7 @@
 
 use super::client_auth::authenticate_client;
 use super::error::ApiError;
-use super::token::parse_form;
+use super::token::parse_form_with_resources;
 use crate::app::AppState;
 use crate::crypto::{random_token, token_hash};
 use crate::oauth::device::{format_user_code, generate_user_code, status};
@@ -37,7 +37,7 @@ pub async fn device_authorization(
     body: super::body::Body,
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, ApiError> {
-    let form = parse_form(&req, &body)?;
+    let form = parse_form_with_resources(&req, &body)?;
     let client = authenticate_client(&req, &form, &state).await?;
     if !client.has_grant(GrantType::DeviceCode) {
         return Err(OAuthError::UnauthorizedClient(
@@ -46,6 +46,8 @@ pub async fn device_authorization(
         .into());
     }
     let scope = resolve_scope(form.get("scope"), &client.scope_list())?.join(" ");
+    // RFC 8707 §2: the resources the tokens will be for.
+    let resource = super::grants::new_resources(&state, &client, &form)?;
     let now = state.clock.now();
     // RFC 8628 §5.2 / RFC 6749 §10.10: at least 128 bits; stored only hashed.
     let device_code = random_token(32);
@@ -63,6 +65,7 @@ pub async fn device_authorization(
         auth_time: None,
         sid: None,
         amr: None,
+        resource: crate::oauth::resource::join(&resource),
     };
     let user_code = state
         .store

@@ -10,6 +10,7 @@ use crate::app::AppState;
 use crate::oauth::refresh::is_active;
 use crate::oauth::OAuthError;
 use crate::store::models::revoked_access_token::AccessGrant;
+use crate::tokens::Audience;
 use actix_web::{web, HttpRequest, HttpResponse};
 use serde::Serialize;
 
@@ -23,7 +24,9 @@ struct Active {
     exp: i64,
     iat: i64,
     iss: String,
-    aud: String,
+    /// RFC 7662 §2.2 / RFC 7519 §4.1.3: as in the token, a string for one
+    /// audience and an array for several (RFC 8707 resources).
+    aud: Audience,
     token_type: &'static str,
     #[serde(skip_serializing_if = "Option::is_none")]
     jti: Option<String>,
@@ -138,7 +141,7 @@ async fn describe(
                 iat: t.created_at,
                 iss: state.issuer.clone(),
                 // A refresh token is only ever presented back to gatehouse.
-                aud: state.issuer.clone(),
+                aud: Audience::One(state.issuer.clone()),
                 token_type: "refresh_token",
                 jti: None,
                 auth_time: None,

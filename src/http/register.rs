@@ -274,6 +274,9 @@ fn metadata(
         owner: None,
         // Set by the operator (`--post-logout-redirect-uri`) only.
         post_logout_redirect_uris: Vec::new(),
+        // RFC 8707: set by the operator (`--resource`) only; self-registered
+        // clients name what `GATEHOUSE_RESOURCES` allows.
+        resources: Vec::new(),
     })
 }
 

@@ -20,12 +20,27 @@ pub fn parse_form(req: &HttpRequest, body: &[u8]) -> Result<Form, OAuthError> {
     Form::parse(ct, body)
 }
 
+/// `parse_form` for a request that may name several RFC 8707 `resource`s
+/// (the token and device authorization endpoints).
+pub fn parse_form_with_resources(req: &HttpRequest, body: &[u8]) -> Result<Form, OAuthError> {
+    let ct = req
+        .headers()
+        .get("Content-Type")
+        .and_then(|v| v.to_str().ok());
+    Form::parse_with_lists(ct, body, &["resource"])
+}
+
+/// RFC 8707 §2: the request's `resource`s, checked as URIs.
+pub fn resources(form: &Form) -> Result<Vec<String>, OAuthError> {
+    crate::oauth::resource::parse_resources(&form.get_all("resource"))
+}
+
 pub async fn token(
     req: HttpRequest,
     body: super::body::Body,
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, ApiError> {
-    let form = parse_form(&req, &body)?;
+    let form = parse_form_with_resources(&req, &body)?;
     // Parsed once, here. `implicit` answers at /authorize, never here.
     let grant_type = GrantType::parse(form.require("grant_type")?);
     let client = authenticate_client(&req, &form, &state).await?;

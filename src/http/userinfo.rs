@@ -38,6 +38,11 @@ pub async fn userinfo(
         .ok_or_else(|| invalid_token("send the access token as Authorization: Bearer"))?;
     let claims = verify_access(&state, token)
         .ok_or_else(|| invalid_token("the access token is invalid or expired"))?;
+    // RFC 8707 / RFC 9068 §4: a token for another resource is not for
+    // `/userinfo`, whose audience is gatehouse's own (`GATEHOUSE_AUDIENCE`).
+    if !claims.aud.contains(&state.audience) {
+        return Err(invalid_token("the access token is for another resource").into());
+    }
     // A client's own token (client_credentials) speaks for no person.
     if claims.sub == claims.client_id {
         return Err(invalid_token("the access token was not issued for a person").into());

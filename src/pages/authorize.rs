@@ -11,7 +11,7 @@
 
 use super::session::SignedIn;
 use super::{see_other, session, sign_in_first, PageError};
-use crate::app::issue::{issue_access_token, session_sid};
+use crate::app::issue::{session_sid, sign_access_token, AccessTokenId};
 use crate::app::sign_in::second_factor;
 use crate::app::AppState;
 use crate::crypto::{random_token, token_hash};
@@ -76,6 +76,20 @@ pub async fn load_request(state: &AppState, raw: &[u8]) -> Result<Loaded, Author
     };
     let mut areq = validate(raw, move |_| client)?;
     areq.reauth = reauth;
+    // RFC 8707 §2: only resources this client may name (the operator's
+    // list or its own); refused at the client's redirect URI.
+    if let Err(error) = crate::oauth::resource::check_allowed(
+        &areq.resource,
+        &state.config.resources,
+        &areq.client.resource_list(),
+    ) {
+        return Err(AuthorizeError::Redirect {
+            error,
+            redirect_uri: areq.redirect_uri.clone(),
+            state: areq.state.clone(),
+            fragment: areq.response_type == ResponseType::Token,
+        });
+    }
     Ok(Loaded { areq, query })
 }
 
@@ -348,6 +362,7 @@ pub async fn complete(
                 issued_jti_expires_at: None,
                 sid: Some(session_sid(state, &signed_in.session)),
                 amr: Some(amr.as_text()),
+                resource: crate::oauth::resource::join(&areq.resource),
             };
             state
                 .store
@@ -363,8 +378,9 @@ pub async fn complete(
             params.push(("code", code));
         }
         ResponseType::Token => {
-            let (jwt, claims) = issue_access_token(
+            let (jwt, claims) = sign_access_token(
                 state,
+                AccessTokenId::new(state).for_resources(areq.resource.clone()),
                 &user.id,
                 &areq.client.id,
                 &scope,

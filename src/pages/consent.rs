@@ -42,6 +42,8 @@ struct ConsentPage<'a> {
     document_host: Option<String>,
     /// Every redirect URI is on this computer (a document client).
     local_only: bool,
+    /// RFC 8707: the resources (servers) the access will be for.
+    resources: &'a [String],
 }
 
 /// What the consent page says a scope allows: the operator's text from
@@ -133,6 +135,7 @@ pub async fn show(req: HttpRequest, state: web::Data<AppState>) -> Result<HttpRe
             scopes,
             document_host,
             local_only,
+            resources: &areq.resource,
         }
     }))
 }

@@ -40,6 +40,11 @@ pub struct NewClient {
     /// OpenID Connect RP-Initiated Logout §3.1: where the app may send
     /// people after they sign out, matched exactly.
     pub post_logout_redirect_uris: Vec<String>,
+    /// RFC 8707: resources (URIs, or prefixes ending in `/`) this client
+    /// may name beyond the operator's `GATEHOUSE_RESOURCES`. Set by the
+    /// operator only (a client that registers itself cannot widen where
+    /// its tokens are accepted).
+    pub resources: Vec<String>,
 }
 
 /// The operator's change to a client (`gatehouse client update`): `None`
@@ -59,6 +64,7 @@ pub struct ClientChange {
     pub auth_method: Option<Option<String>>,
     pub can_introspect: Option<bool>,
     pub post_logout_redirect_uris: Option<Vec<String>>,
+    pub resources: Option<Vec<String>>,
 }
 
 impl ClientChange {
@@ -71,6 +77,7 @@ impl ClientChange {
             && self.auth_method.is_none()
             && self.can_introspect.is_none()
             && self.post_logout_redirect_uris.is_none()
+            && self.resources.is_none()
     }
 
     /// `client`'s registration with this change laid over it.
@@ -104,6 +111,7 @@ impl ClientChange {
             post_logout_redirect_uris: self
                 .post_logout_redirect_uris
                 .unwrap_or_else(|| client.post_logout_redirect_uris.to_vec()),
+            resources: self.resources.unwrap_or_else(|| client.resources.to_vec()),
         }
     }
 }
@@ -127,6 +135,7 @@ struct Checked {
     scope: Scopes,
     auth_method: AuthMethod,
     post_logout_redirect_uris: UriList,
+    resources: UriList,
 }
 
 fn check(spec: &NewClient) -> Result<Checked, RegistryError> {
@@ -238,6 +247,10 @@ fn check(spec: &NewClient) -> Result<Checked, RegistryError> {
             ));
         }
     }
+    for r in &spec.resources {
+        crate::oauth::resource::check_allow_entry(r)
+            .map_err(|why| RegistryError::field("resources", why))?;
+    }
     Ok(Checked {
         name,
         website: spec.website.clone(),
@@ -248,6 +261,7 @@ fn check(spec: &NewClient) -> Result<Checked, RegistryError> {
         scope,
         auth_method,
         post_logout_redirect_uris: spec.post_logout_redirect_uris.iter().cloned().collect(),
+        resources: spec.resources.iter().cloned().collect(),
     })
 }
 
@@ -435,6 +449,7 @@ impl Registry<'_> {
             contacts: checked.contacts,
             registration_token_hash: registration.management_token_hash,
             post_logout_redirect_uris: checked.post_logout_redirect_uris,
+            resources: checked.resources,
         };
         let row = client.clone();
         let spend = registration.spend_token_hash;
@@ -502,6 +517,7 @@ impl Registry<'_> {
                     client.post_logout_redirect_uris =
                         std::mem::take(&mut checked.post_logout_redirect_uris);
                     client.can_introspect = spec.can_introspect;
+                    client.resources = std::mem::take(&mut checked.resources);
                     set_metadata(&mut client, checked, now);
                     c.update_client_metadata(&client)?;
                     c.set_client_operator_fields(&client)?;

@@ -21,6 +21,7 @@ diesel::table! {
         contacts -> Text,
         registration_token_hash -> Nullable<Text>,
         post_logout_redirect_uris -> Text,
+        resources -> Text,
     }
 }
 
@@ -73,6 +74,7 @@ diesel::table! {
         issued_jti_expires_at -> Nullable<BigInt>,
         sid -> Nullable<Text>,
         amr -> Nullable<Text>,
+        resource -> Nullable<Text>,
     }
 }
 
@@ -89,6 +91,7 @@ diesel::table! {
         auth_time -> Nullable<BigInt>,
         sid -> Nullable<Text>,
         amr -> Nullable<Text>,
+        resource -> Nullable<Text>,
     }
 }
 
@@ -123,6 +126,7 @@ diesel::table! {
         auth_time -> Nullable<BigInt>,
         sid -> Nullable<Text>,
         amr -> Nullable<Text>,
+        resource -> Nullable<Text>,
     }
 }
 

@@ -1,12 +1,52 @@
 use crate::crypto::{b64url, sha256};
 use serde::{Deserialize, Serialize};
 
+/// RFC 7519 §4.1.3 `aud`: one value as a string, several as an array
+/// (RFC 9068 §3: the resources of an RFC 8707 request).
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+#[serde(untagged)]
+pub enum Audience {
+    One(String),
+    Many(Vec<String>),
+}
+
+impl Audience {
+    /// The audience of a token for `resources` (RFC 8707), or `default`
+    /// (`GATEHOUSE_AUDIENCE`) when none was asked for.
+    pub fn for_resources(resources: &[String], default: &str) -> Audience {
+        match resources {
+            [] => Audience::One(default.to_string()),
+            [one] => Audience::One(one.clone()),
+            many => Audience::Many(many.to_vec()),
+        }
+    }
+
+    pub fn contains(&self, value: &str) -> bool {
+        match self {
+            Audience::One(a) => a == value,
+            Audience::Many(v) => v.iter().any(|a| a == value),
+        }
+    }
+}
+
+impl From<&str> for Audience {
+    fn from(s: &str) -> Audience {
+        Audience::One(s.to_string())
+    }
+}
+
+impl From<String> for Audience {
+    fn from(s: String) -> Audience {
+        Audience::One(s)
+    }
+}
+
 /// RFC 9068 §2.2 claims of a gatehouse access token.
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
 pub struct AccessTokenClaims {
     pub iss: String,
     pub sub: String,
-    pub aud: String,
+    pub aud: Audience,
     pub exp: i64,
     pub iat: i64,
     pub jti: String,
@@ -104,6 +144,28 @@ mod tests {
             ])
         );
         assert_eq!(at_hash("abc").len(), 22);
+    }
+
+    #[test]
+    fn rfc7519_4_1_3_aud_is_a_string_for_one_and_an_array_for_several() {
+        let one = Audience::for_resources(&["https://mcp/".into()], "https://as");
+        assert_eq!(
+            serde_json::to_value(&one).unwrap(),
+            serde_json::json!("https://mcp/")
+        );
+        let none = Audience::for_resources(&[], "https://as");
+        assert_eq!(
+            serde_json::to_value(&none).unwrap(),
+            serde_json::json!("https://as")
+        );
+        let two = Audience::for_resources(&["https://a/".into(), "https://b/".into()], "x");
+        assert_eq!(
+            serde_json::to_value(&two).unwrap(),
+            serde_json::json!(["https://a/", "https://b/"])
+        );
+        assert!(two.contains("https://b/") && !two.contains("x"));
+        let back: Audience = serde_json::from_value(serde_json::json!(["a", "b"])).unwrap();
+        assert_eq!(back, Audience::Many(vec!["a".into(), "b".into()]));
     }
 
     #[test]

@@ -99,11 +99,16 @@ impl SigningKey {
         &self,
         token: &str,
         issuer: &str,
-        audience: &str,
+        audience: Option<&str>,
     ) -> Option<AccessTokenClaims> {
         let mut v = Validation::new(Algorithm::RS256);
         v.set_issuer(&[issuer]);
-        v.set_audience(&[audience]);
+        // `None`: any audience (an RFC 8707 resource's token is still ours
+        // to introspect and revoke); `aud` is still required.
+        match audience {
+            Some(a) => v.set_audience(&[a]),
+            None => v.validate_aud = false,
+        }
         v.leeway = 0;
         v.set_required_spec_claims(&["exp", "iss", "aud", "sub"]);
         jsonwebtoken::decode::<AccessTokenClaims>(token, &self.decoding, &v)

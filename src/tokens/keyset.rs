@@ -98,8 +98,13 @@ impl KeySet {
     }
 
     /// Verifies one of our own access tokens: signature by a published key,
-    /// issuer, audience and expiry. Returns its claims.
-    pub fn verify(&self, token: &str, issuer: &str, audience: &str) -> Option<AccessTokenClaims> {
+    /// issuer, audience (any, when `None`) and expiry. Returns its claims.
+    pub fn verify(
+        &self,
+        token: &str,
+        issuer: &str,
+        audience: Option<&str>,
+    ) -> Option<AccessTokenClaims> {
         self.key_for(token, None)?
             .verify_access_token(token, issuer, audience)
     }

@@ -6,7 +6,7 @@ pub mod jws;
 pub mod keyset;
 pub mod keystore;
 
-pub use claims::{AccessTokenClaims, IdTokenClaims, UserClaims};
+pub use claims::{AccessTokenClaims, Audience, IdTokenClaims, UserClaims};
 pub use jws::SigningKey;
 pub use keyset::KeySet;
 pub use keystore::Keys;

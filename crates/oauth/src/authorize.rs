@@ -12,6 +12,7 @@
 
 use super::amr::{ACR_MFA, ACR_PWD};
 use super::pkce::check_challenge;
+use super::resource::parse_resources;
 use super::scope::resolve_scope;
 use super::wire::Form;
 use super::{ClientPolicy, GrantType, OAuthError};
@@ -63,6 +64,10 @@ pub struct AuthorizationRequest<C> {
     /// `select_account` or `max_age` sent the person to the sign-in page),
     /// from a verified seal (`unseal`); `validate` leaves it `None`.
     pub reauth: Option<SignInAfter>,
+    /// RFC 8707 `resource`s asked for (checked as URIs; whether this client
+    /// may name them is `resource::check_allowed`, which needs the
+    /// operator's list).
+    pub resource: Vec<String>,
     /// OIDC `acr_values` (§3.1.2.1): the authentication context classes
     /// asked for, in order of preference, as sent.
     pub acr_values: Vec<String>,
@@ -147,7 +152,8 @@ pub fn validate<C: ClientPolicy>(
 
     // RFC 6749 §3.1: "Request and response parameters MUST NOT be included
     // more than once."
-    let form = Form::parse_pairs(raw).map_err(fail)?;
+    // RFC 8707 §2: `resource` may repeat; nothing else may.
+    let form = Form::parse_pairs_with_lists(raw, &["resource"]).map_err(fail)?;
     let response_type = match form.get("response_type") {
         None => {
             return Err(fail(OAuthError::InvalidRequest(
@@ -237,6 +243,7 @@ pub fn validate<C: ClientPolicy>(
         .map(parse_max_age)
         .transpose()
         .map_err(fail)?;
+    let resource = parse_resources(&form.get_all("resource")).map_err(fail)?;
     Ok(AuthorizationRequest {
         client,
         response_type,
@@ -258,6 +265,7 @@ pub fn validate<C: ClientPolicy>(
             .filter(|v| !v.is_empty())
             .map(str::to_string)
             .collect(),
+        resource,
     })
 }
 
@@ -635,6 +643,33 @@ mod tests {
         .is_ok());
         // Plain OAuth may still leave it out when one is registered.
         assert!(run("client_id=c1&response_type=code&scope=read", c).is_ok());
+    }
+
+    #[test]
+    fn rfc8707_2_resource_may_repeat_and_a_malformed_one_redirects_invalid_target() {
+        let c = client("https://app/cb", "authorization_code", false);
+        let ok = run(
+            "client_id=c1&response_type=code&resource=https%3A%2F%2Fa%2Fmcp&resource=https%3A%2F%2Fb%2F",
+            c.clone(),
+        )
+        .unwrap();
+        assert_eq!(ok.resource, vec!["https://a/mcp", "https://b/"]);
+        assert!(run("client_id=c1&response_type=code", c.clone())
+            .unwrap()
+            .resource
+            .is_empty());
+        for bad in ["resource=%2Frelative", "resource=https%3A%2F%2Fa%2F%23frag"] {
+            let r = run(&format!("client_id=c1&response_type=code&{bad}"), c.clone());
+            assert!(
+                matches!(&r, Err(AuthorizeError::Redirect { error, .. }) if error.code() == "invalid_target"),
+                "{bad}: {r:?}"
+            );
+        }
+        // Other parameters still may not repeat (RFC 6749 §3.1).
+        let r = run("client_id=c1&response_type=code&scope=read&scope=read", c);
+        assert!(
+            matches!(&r, Err(AuthorizeError::Redirect { error, .. }) if error.code() == "invalid_request")
+        );
     }
 
     #[test]

@@ -96,6 +96,10 @@ pub enum OAuthError {
     /// sent.
     #[error("server_error: {0}")]
     Server(String),
+    /// RFC 8707 §2: the `resource` is invalid, missing, unknown or
+    /// malformed, or one this client may not name.
+    #[error("invalid_target: {0}")]
+    InvalidTarget(String),
 }
 
 impl OAuthError {
@@ -126,6 +130,7 @@ impl OAuthError {
             OAuthError::TemporarilyUnavailable(_) => "temporarily_unavailable",
             OAuthError::InsufficientScope(_) => "insufficient_scope",
             OAuthError::Server(_) => "server_error",
+            OAuthError::InvalidTarget(_) => "invalid_target",
         }
     }
 
@@ -154,7 +159,8 @@ impl OAuthError {
             | OAuthError::InvalidRedirectUri(d)
             | OAuthError::InvalidClientMetadata(d)
             | OAuthError::InvalidToken(d)
-            | OAuthError::InsufficientScope(d) => d.clone(),
+            | OAuthError::InsufficientScope(d)
+            | OAuthError::InvalidTarget(d) => d.clone(),
             OAuthError::AuthorizationPending => {
                 "the user has not yet completed the authorization".into()
             }

@@ -19,6 +19,7 @@ pub mod logout;
 pub mod pkce;
 pub mod redirect_uri;
 pub mod refresh;
+pub mod resource;
 pub mod scope;
 #[cfg(test)]
 mod testing;

@@ -100,6 +100,17 @@ impl Form {
         Self::parse_pairs(body)
     }
 
+    /// `parse`, except that the keys in `lists` may repeat (RFC 8707 §2:
+    /// `resource` at the token endpoint).
+    pub fn parse_with_lists(
+        content_type: Option<&str>,
+        body: &[u8],
+        lists: &[&str],
+    ) -> Result<Form, OAuthError> {
+        Self::parse(content_type, b"")?;
+        Self::parse_pairs_with_lists(body, lists)
+    }
+
     /// Parses `a=1&b=2` with the RFC 6749 rules, and refuses what no
     /// client sends: more than `MAX_PARAMETERS` parameters, a NUL character
     /// anywhere (the databases can't store it), or a value longer than its

@@ -8,7 +8,7 @@ use crate::oauth::code::{bad_code, judge_exchange, Exchange, IssuedCode, Verdict
 use crate::oauth::wire::Form;
 use crate::oauth::{ClientId, ClientPolicy, GrantType, OAuthError};
 use crate::store::models::authorization_code::AuthorizationCode;
-use crate::store::models::refresh_token::FamilySignIn;
+use crate::store::models::refresh_token::{FamilySignIn, NewFamily};
 use crate::store::models::{Client, User};
 use actix_web::web;
 
@@ -34,6 +34,7 @@ pub async fn grant(
     let code_hash = token_hash(form.require("code")?);
     let redirect_uri = form.get("redirect_uri").map(str::to_string);
     let verifier = form.get("code_verifier").map(str::to_string);
+    let resources = super::ResourceRequest::new(state, client, form)?;
     let client_id = client.id.clone();
     let client = client.clone();
     let client_uris = client.redirect_uris();
@@ -71,7 +72,7 @@ pub async fn grant(
                 // redemptions win; the winner records the access token's id
                 // with it), then the rules judge it as it was: a refusal
                 // returns `Err`, and the rollback leaves the code unspent.
-                let access = AccessTokenId::new(&st);
+                let mut access = AccessTokenId::new(&st);
                 let spent = c.spend_authorization_code(&code_hash, now, &access.jti, access.exp)?;
                 let (code, replayed) = match spent {
                     Some(code) => match judge(&code)? {
@@ -107,6 +108,9 @@ pub async fn grant(
                     }
                     return Ok(Outcome::Replayed);
                 }
+                // RFC 8707 §2.2: the token is for the resources the code
+                // was granted, or the fewer this request names.
+                access.resource = resources.judge(code.resource.as_deref())?;
                 // The user may have been disabled since the code was issued
                 // (as the refresh, device and password grants check too).
                 let Some(user) = c.find_user(&code.user_id)?.filter(|u| !u.disabled) else {
@@ -115,13 +119,18 @@ pub async fn grant(
                 c.record_user_access_token(&access.jti, &code.user_id, &client.id, access.exp)?;
                 let refresh_token = if client.has_grant(GrantType::RefreshToken) {
                     Some(c.issue_signed_in_refresh_token(
-                        lifetimes.family(
-                            &client.id,
-                            &code.user_id,
-                            &code.scope,
-                            Some(&code_hash),
-                            &access,
-                        ),
+                        NewFamily {
+                            // The family keeps every resource granted: a
+                            // refresh may name any of them.
+                            resource: code.resource.clone(),
+                            ..lifetimes.family(
+                                &client.id,
+                                &code.user_id,
+                                &code.scope,
+                                Some(&code_hash),
+                                &access,
+                            )
+                        },
                         Some(FamilySignIn {
                             auth_time: code.auth_time,
                             sid: code.sid.as_deref(),

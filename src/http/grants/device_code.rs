@@ -8,7 +8,7 @@ use crate::oauth::amr::Amr;
 use crate::oauth::device::{invalid_code, judge_poll, PollState, PollVerdict};
 use crate::oauth::wire::Form;
 use crate::oauth::{ClientId, GrantType, OAuthError};
-use crate::store::models::refresh_token::FamilySignIn;
+use crate::store::models::refresh_token::{FamilySignIn, NewFamily};
 use crate::store::models::{Client, User};
 use crate::store::Tx;
 
@@ -28,6 +28,8 @@ struct Approved {
     /// How they signed in (a password for codes approved before it was
     /// kept).
     amr: Amr,
+    /// RFC 8707: what the access token is for.
+    resource: Vec<String>,
 }
 
 /// RFC 8628 §3.4: `grant_type=urn:ietf:params:oauth:grant-type:device_code`.
@@ -46,14 +48,16 @@ pub async fn grant(
         .has_grant(GrantType::RefreshToken)
         .then(|| FamilyLifetimes::new(state));
     let now = state.clock.now();
-    let access = AccessTokenId::new(state);
+    let mut access = AccessTokenId::new(state);
     let id = access.clone();
+    let resources = super::ResourceRequest::new(state, client, form)?;
     // The transaction commits whatever the verdict (a pending poll's time
     // must be saved too); the verdict is answered afterwards.
     let approved = state
         .store
-        .run(move |c| c.transaction(|c| poll(c, &hash, &client_id, now, refresh, &id)))
+        .run(move |c| c.transaction(|c| poll(c, &hash, &client_id, now, refresh, &id, &resources)))
         .await??;
+    access.resource = approved.resource.clone();
     let (jwt, claims) = sign_access_token(
         state,
         access,
@@ -86,6 +90,7 @@ fn poll(
     now: i64,
     refresh: Option<FamilyLifetimes>,
     access: &AccessTokenId,
+    resources: &super::ResourceRequest,
 ) -> Result<Result<Approved, OAuthError>, OAuthError> {
     for _ in 0..RACE_RETRIES {
         let Some(code) = c.find_device_code(hash)? else {
@@ -116,6 +121,9 @@ fn poll(
         if let Some(e) = verdict.error() {
             return Ok(Err(e));
         }
+        // RFC 8707 §2.2: the resources of the device authorization
+        // request, or fewer. A refusal rolls back: the code stays unspent.
+        let resource = resources.judge(code.resource.as_deref())?;
         let user_id = code
             .user_id
             .ok_or_else(|| OAuthError::Server("approved device code without a user".into()))?;
@@ -135,7 +143,10 @@ fn poll(
                     amr: code.amr.as_deref(),
                 });
                 Some(c.issue_signed_in_refresh_token(
-                    lifetimes.family(client_id, &user_id, &code.scope, None, access),
+                    NewFamily {
+                        resource: code.resource.clone(),
+                        ..lifetimes.family(client_id, &user_id, &code.scope, None, access)
+                    },
                     sign_in,
                 )?)
             }
@@ -148,6 +159,7 @@ fn poll(
             auth_time: code.auth_time,
             sid: code.sid,
             amr: Amr::from_text(code.amr.as_deref().unwrap_or("")),
+            resource,
         }));
     }
     // Lost every race: other polls of this code are arriving right now.

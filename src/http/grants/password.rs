@@ -29,6 +29,8 @@ pub async fn grant(
     let username = form.require("username")?;
     let password = form.require("password")?;
     let scope = resolve_scope(form.get("scope"), &client.scope_list())?.join(" ");
+    // RFC 8707 §2 as for client credentials: checked before the password.
+    let resource = super::new_resources(state, client, form)?;
     // §4.3.2: "the authorization server MUST protect the endpoint against
     // brute force attacks (e.g., using rate-limitation ...)": the shared
     // sign-in check throttles per user and per address.
@@ -49,7 +51,7 @@ pub async fn grant(
             SignInError::Store(e) => e.into(),
         })?;
     let now = state.clock.now();
-    let access = AccessTokenId::new(state);
+    let access = AccessTokenId::new(state).for_resources(resource);
     let refresh_token = if client.has_grant(GrantType::RefreshToken) {
         let lifetimes = FamilyLifetimes::new(state);
         let (client_id, user_id, family_scope) =

@@ -22,6 +22,8 @@ enum Redeemed {
         scope: String,
         /// The person the family belongs to (`None` for a client's own).
         user: Option<Box<User>>,
+        /// RFC 8707: what the access token is for.
+        resource: Vec<String>,
     },
     /// A spent token came back: its family is now revoked (committed).
     ReuseDetected,
@@ -46,23 +48,26 @@ pub async fn grant(
         policy: ReusePolicy {
             grace: state.config.refresh_reuse_grace,
         },
+        resources: super::ResourceRequest::new(state, client, form)?,
     };
     let redeemed = state
         .store
         .run(move |c| c.transaction(|c| redeem(c, &presented)))
         .await?;
-    let (refresh_token, family, scope, user) = match redeemed {
+    let (refresh_token, family, scope, user, resource) = match redeemed {
         Redeemed::Issued {
             refresh_token,
             family,
             scope,
             user,
-        } => (refresh_token, family, scope, user),
+            resource,
+        } => (refresh_token, family, scope, user, resource),
         Redeemed::ReuseDetected => {
             tracing::warn!(client_id = %client.id, "refresh token reuse: family revoked");
             return Err(invalid_grant("the refresh token is invalid"));
         }
     };
+    let access = access.for_resources(resource);
     let sub = family.user_id.as_deref().unwrap_or(&family.client_id);
     // OIDC Core §12.2: the sign-in's methods are kept on refresh. A family
     // started before they were kept rests on a password; a client's own
@@ -113,6 +118,8 @@ struct Presentation {
     now: i64,
     idle_ttl: i64,
     policy: ReusePolicy,
+    /// RFC 8707 §2.2: a refresh may narrow the resources, never widen.
+    resources: super::ResourceRequest,
 }
 
 /// Looks the token up, decides, and writes the decision. Runs inside one
@@ -193,6 +200,7 @@ fn issue_successor(
     token: RefreshToken,
 ) -> Result<Redeemed, OAuthError> {
     let scope = narrow_scope(p.requested_scope.as_deref(), &token.scope, &p.client_scope)?;
+    let resource = p.resources.judge(family.resource.as_deref())?;
     let user = check_user(c, &family)?;
     let refresh_token = c.insert_child_refresh_token(NewChild {
         family: &family,
@@ -209,6 +217,7 @@ fn issue_successor(
         family: Box::new(family),
         scope,
         user,
+        resource,
     })
 }
 

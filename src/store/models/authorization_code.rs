@@ -32,6 +32,9 @@ pub struct AuthorizationCode {
     /// space-separated; `None` for codes issued before it was kept: a
     /// password).
     pub amr: Option<String>,
+    /// RFC 8707: the resources the authorization request named
+    /// (space-separated; `None`: the default audience).
+    pub resource: Option<String>,
 }
 
 impl DbConn {

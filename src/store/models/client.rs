@@ -33,6 +33,9 @@ pub struct Client {
     /// Where OpenID Connect RP-initiated logout may send people back to,
     /// matched exactly.
     pub post_logout_redirect_uris: UriList,
+    /// RFC 8707: the resources this client may name beyond the operator's
+    /// `GATEHOUSE_RESOURCES` (URIs, or prefixes ending in `/`).
+    pub resources: UriList,
 }
 
 impl Client {
@@ -44,6 +47,10 @@ impl Client {
     }
     pub fn post_logout_redirect_uri_list(&self) -> Vec<&str> {
         self.post_logout_redirect_uris.iter().collect()
+    }
+    /// The resources this client may name beyond the operator's.
+    pub fn resource_list(&self) -> Vec<String> {
+        self.resources.iter().map(str::to_string).collect()
     }
     pub fn scope_list(&self) -> Vec<&str> {
         self.scope.iter().collect()
@@ -149,6 +156,7 @@ impl Tx<'_> {
             .set((
                 clients::can_introspect.eq(client.can_introspect),
                 clients::post_logout_redirect_uris.eq(&client.post_logout_redirect_uris),
+                clients::resources.eq(&client.resources),
                 clients::updated_at.eq(client.updated_at),
             ))
             .execute(c))?;

@@ -34,6 +34,9 @@ pub struct DeviceCode {
     pub sid: Option<String>,
     /// How that person signed in (RFC 8176 values, space-separated).
     pub amr: Option<String>,
+    /// RFC 8707: the resources the device authorization request named
+    /// (space-separated; `None`: the default audience).
+    pub resource: Option<String>,
 }
 
 impl DbConn {

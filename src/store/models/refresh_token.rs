@@ -54,6 +54,9 @@ pub struct RefreshFamily {
     /// by every token issued on refresh (OIDC Core §12.2); `None` for
     /// families started before it was kept (a password).
     pub amr: Option<String>,
+    /// RFC 8707: the resources granted (space-separated; `None`: the
+    /// default audience).
+    pub resource: Option<String>,
 }
 
 #[derive(Debug, Clone, Queryable, Selectable, Insertable)]
@@ -119,6 +122,9 @@ pub struct NewFamily<'a> {
     pub idle_ttl: i64,
     pub max_ttl: i64,
     pub access: IssuedAccess<'a>,
+    /// RFC 8707: the resources granted (space-separated), which a refresh
+    /// may narrow, never widen.
+    pub resource: Option<String>,
 }
 
 /// The sign-in a family rests on, for the ID tokens issued on refresh
@@ -159,6 +165,7 @@ impl Tx<'_> {
             auth_time: sign_in.map(|s| s.auth_time),
             sid: sign_in.and_then(|s| s.sid).map(str::to_string),
             amr: sign_in.and_then(|s| s.amr).map(str::to_string),
+            resource: f.resource,
         };
         dispatch!(self, c => diesel::insert_into(refresh_families::table).values(&family).execute(c))?;
         let plain = random_token(32);

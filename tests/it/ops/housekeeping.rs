@@ -97,6 +97,7 @@ fn family(c: &mut DbConn, client: &str, user: &str, start: i64, idle: i64, max: 
                 jti: "jti-family",
                 expires_at: start,
             },
+            resource: None,
         })
     })
     .unwrap()

@@ -121,7 +121,7 @@ async fn rfc7662_2_2_malformed_and_foreign_tokens_are_inactive(app: TestApp) {
         .sign(&gatehouse::tokens::AccessTokenClaims {
             iss: app.state.issuer.clone(),
             sub: "someone".into(),
-            aud: app.state.audience.clone(),
+            aud: app.state.audience.clone().into(),
             exp: now + 600,
             iat: now,
             jti: "forged".into(),

@@ -10,3 +10,4 @@ mod client_documents;
 mod oauth;
 mod oidc;
 mod reauthentication;
+mod resource;

@@ -10,3 +10,4 @@ mod password;
 mod password_factors;
 mod refresh;
 mod refresh_races;
+mod resource;
