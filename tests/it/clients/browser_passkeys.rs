@@ -29,32 +29,6 @@ fn session_amrs(app: &TestApp, user_id: &str) -> Vec<String> {
         .unwrap())
 }
 
-/// Scrolls the element with `id` to the top, for the screenshot.
-async fn scroll_to(browser: &Browser, id: &str) {
-    browser
-        .execute(
-            "document.getElementById(arguments[0]).scrollIntoView();",
-            json!([id]),
-        )
-        .await;
-}
-
-/// Both widths: screenshot, fits, axe-core.
-async fn check_page(browser: &Browser, name: &str, what: &str, scroll: Option<&str>) {
-    for (w, h, suffix) in [(1280, 900, "desktop"), (375, 812, "phone")] {
-        browser.resize(w, h).await;
-        if let Some(id) = scroll {
-            scroll_to(browser, id).await;
-        }
-        browser.screenshot(&format!("{name}-{suffix}")).await;
-        assert!(browser.fits_the_window().await, "{what} fits {w} px");
-        browser
-            .assert_accessible(&format!("{what} at {w} px"))
-            .await;
-    }
-    browser.resize(1280, 900).await;
-}
-
 async fn browser_registers_a_passkey_and_signs_in_with_it_alone_and_as_second_step(app: TestApp) {
     let Some(browser) = Browser::start().await else {
         return;
@@ -75,24 +49,24 @@ async fn browser_registers_a_passkey_and_signs_in_with_it_alone_and_as_second_st
     browser
         .wait_for_script("return !document.getElementById('passkey-register-form').hidden;")
         .await;
-    check_page(
-        &browser,
-        "account-passkeys-none",
-        "the account page without passkeys",
-        Some("factors-heading"),
-    )
-    .await;
+    browser
+        .check_page(
+            "account-passkeys-none",
+            "the account page without passkeys",
+            Some("factors-heading"),
+        )
+        .await;
     browser.type_into("#passkey-name", "Test laptop").await;
     browser.click("#passkey-register").await;
     browser.wait_for_url(|u| u.contains("passkey=added")).await;
     browser.wait_for_text("Test laptop").await;
-    check_page(
-        &browser,
-        "account-passkeys-one",
-        "the account page with a passkey",
-        Some("passkeys-heading"),
-    )
-    .await;
+    browser
+        .check_page(
+            "account-passkeys-one",
+            "the account page with a passkey",
+            Some("passkeys-heading"),
+        )
+        .await;
     let creds = browser.authenticator_credentials(&authenticator).await;
     assert_eq!(creds.len(), 1, "{creds:?}");
     assert_eq!(creds[0]["rpId"], "localhost");
@@ -118,13 +92,13 @@ async fn browser_registers_a_passkey_and_signs_in_with_it_alone_and_as_second_st
         )
         .await;
     if browser.url().await.contains("/login") {
-        check_page(
-            &browser,
-            "login-passkey",
-            "the sign-in page with a passkey button",
-            None,
-        )
-        .await;
+        browser
+            .check_page(
+                "login-passkey",
+                "the sign-in page with a passkey button",
+                None,
+            )
+            .await;
     }
     click_passkey_sign_in(&browser).await;
     browser.wait_for_url(|u| u.ends_with("/account")).await;
@@ -160,13 +134,13 @@ async fn browser_registers_a_passkey_and_signs_in_with_it_alone_and_as_second_st
     browser
         .wait_for_script("return !document.querySelector('[data-passkey-factor]').hidden;")
         .await;
-    check_page(
-        &browser,
-        "login-factor-passkey",
-        "the second step with a passkey",
-        None,
-    )
-    .await;
+    browser
+        .check_page(
+            "login-factor-passkey",
+            "the second step with a passkey",
+            None,
+        )
+        .await;
     browser.click("#passkey-factor").await;
     browser.wait_for_url(|u| u.ends_with("/apps")).await;
     assert!(
@@ -205,13 +179,13 @@ async fn browser_registers_a_passkey_and_signs_in_with_it_alone_and_as_second_st
     click_passkey_sign_in(&browser).await;
     browser.wait_for_text("is not registered here").await;
     assert!(browser.url().await.contains("/login"));
-    check_page(
-        &browser,
-        "login-passkey-removed",
-        "the sign-in page with a passkey error",
-        None,
-    )
-    .await;
+    browser
+        .check_page(
+            "login-passkey-removed",
+            "the sign-in page with a passkey error",
+            None,
+        )
+        .await;
 }
 
 /// Clicks `#passkey-sign-in` when the page still has it (the autofill may

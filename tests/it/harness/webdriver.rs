@@ -334,6 +334,26 @@ impl Browser {
         v.as_array().cloned().unwrap_or_default()
     }
 
+    /// The page at both widths (1280 and 375 px): a screenshot, no
+    /// sideways scrolling, no axe-core violations; `scroll` names an
+    /// element to bring to the top first. Back to 1280 px afterwards.
+    pub async fn check_page(&self, name: &str, what: &str, scroll: Option<&str>) {
+        for (w, h, suffix) in [(1280, 900, "desktop"), (375, 812, "phone")] {
+            self.resize(w, h).await;
+            if let Some(id) = scroll {
+                self.execute(
+                    "document.getElementById(arguments[0]).scrollIntoView();",
+                    json!([id]),
+                )
+                .await;
+            }
+            self.screenshot(&format!("{name}-{suffix}")).await;
+            assert!(self.fits_the_window().await, "{what} fits {w} px");
+            self.assert_accessible(&format!("{what} at {w} px")).await;
+        }
+        self.resize(1280, 900).await;
+    }
+
     /// Deletes every cookie of the current page's site: signed out.
     pub async fn delete_cookies(&self) {
         self.cmd(reqwest::Method::DELETE, "/cookie", None).await;
