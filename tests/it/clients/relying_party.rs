@@ -6,7 +6,6 @@
 //! reads `amr` and `acr` (OIDC Core §2, RFC 8176) of a password sign-in
 //! and of one with a second factor, asked for with `acr_values`.
 
-use crate::harness::factors::sessions_used_second_factor;
 use crate::harness::oidc::{alice_profile, oidc_client};
 use crate::harness::{signed_in, url_params, TestApp, REDIRECT};
 use gatehouse::registry::CreatedClient;
@@ -292,7 +291,7 @@ async fn openidconnect_crate_reads_amr_and_acr_of_password_and_second_factor_sig
     app: TestApp,
 ) {
     let c = oidc_client(&app);
-    let alice = signed_in(&app).await;
+    signed_in(&app).await;
     let client = relying_party(&app, &c).await;
     let v = verifier(client.id_token_verifier(), &app);
     let mut seen = Vec::new();
@@ -306,8 +305,10 @@ async fn openidconnect_crate_reads_amr_and_acr_of_password_and_second_factor_sig
             )
             .set_pkce_challenge(challenge);
         if let Some(acr) = acr_values {
-            // The second step, as `/login/factor` records it.
-            sessions_used_second_factor(&app, &alice.id);
+            // Setting up an authenticator app (confirmed by a code) makes
+            // this browser's sign-in a two-factor one.
+            app.state.clock.freeze();
+            app.enrol_totp().await;
             request = request.add_auth_context_value(AuthenticationContextClass::new(acr.into()));
         }
         let (url, state, nonce) = request.url();
