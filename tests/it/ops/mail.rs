@@ -165,7 +165,12 @@ async fn a_mail_outlives_an_smtp_outage_and_arrives_once(app: TestApp) {
     .unwrap();
 
     // Refused twice: it waits, backing off, with the reason kept.
-    let r = until_row(&app, &id, "two failed attempts", |r| r.attempts >= 2).await;
+    // (Not while the sender holds it: a claimed row counts the attempt
+    // before its outcome and the next due time are written.)
+    let r = until_row(&app, &id, "two failed attempts", |r| {
+        r.attempts >= 2 && r.claimed_until.is_none()
+    })
+    .await;
     assert!(r.sent_at.is_none() && r.given_up_at.is_none(), "{r:?}");
     assert!(r.last_error.is_some(), "{r:?}");
     assert!(r.body.starts_with("v1."), "{r:?}");
