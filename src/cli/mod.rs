@@ -4,6 +4,7 @@
 //! command reads; the server's settings are listed by `serve --help`
 //! (every command still accepts them).
 
+mod backup;
 mod client;
 mod config;
 mod healthcheck;
@@ -181,6 +182,12 @@ pub enum Command {
     /// Check the settings: print each one's value and where it came from.
     #[command(subcommand)]
     Config(config::ConfigCommand),
+    /// Copy the SQLite database to FILE while the server runs (online and
+    /// consistent, then integrity-checked); back up the keys folder too.
+    Backup {
+        /// The new file to write (an existing one is refused).
+        file: PathBuf,
+    },
 }
 
 /// A failure to report: one line, and the exit code.
@@ -272,6 +279,7 @@ pub fn run(cli: Cli) -> i32 {
         Command::User(cmd) => user::run(cmd, &config),
         Command::RegistrationToken(cmd) => registration_token::run(cmd, &config),
         Command::Keys(cmd) => keys::run(cmd, &config),
+        Command::Backup { file } => backup::run(&file, &config),
         Command::Config(_) => Ok(()),
     };
     match result {

@@ -17,6 +17,7 @@ pub use connection::{init_openssl, Backend, DbConn, DbManager, Tx};
 pub use error::{StoreError, StoreResult};
 pub use migrate::{PG_MIGRATIONS, SQLITE_MIGRATIONS};
 pub use pool::{Store, StoreLoad};
+pub use sqlite::backup::check_copy as check_sqlite_copy;
 pub use url::{redact_url, sqlite_file, sqlite_target, DbKind};
 
 /// Runs `$body` with `$c` bound to the concrete connection, so one query text
