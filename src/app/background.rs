@@ -39,8 +39,9 @@ pub const KEEP_DEAD_LINKS: i64 = 24 * 3600;
 
 /// Prunes expired codes, sessions, tokens and throttle rows
 /// (`DbConn::prune_expired`), and outbox rows sent or given up a week ago
-/// (`DbConn::prune_finished_mail`), and account links a day past their
-/// expiry (`DbConn::prune_dead_account_tokens`).
+/// (`DbConn::prune_finished_mail`), account links a day past their
+/// expiry (`DbConn::prune_dead_account_tokens`), and audit events older
+/// than `GATEHOUSE_AUDIT_RETENTION` (`Tx::prune_audit`).
 fn spawn_housekeeping(state: web::Data<AppState>) {
     actix_web::rt::spawn(async move {
         let mut wait = HOUSEKEEPING_FIRST_RUN;
@@ -89,6 +90,16 @@ fn spawn_housekeeping(state: web::Data<AppState>) {
                     tracing::info!(account_tokens = n, "housekeeping pruned dead account links")
                 }
                 Err(e) => tracing::warn!(error = %e, "housekeeping of account links failed"),
+            }
+            let before_ms = (now - state.config.audit_retention).saturating_mul(1000);
+            match state
+                .store
+                .run(move |c| c.write(|tx| tx.prune_audit(before_ms)))
+                .await
+            {
+                Ok(0) => {}
+                Ok(n) => tracing::info!(audit_events = n, "housekeeping pruned old audit events"),
+                Err(e) => tracing::warn!(error = %e, "housekeeping of the audit trail failed"),
             }
         }
     });

@@ -197,7 +197,7 @@ impl SignInVia {
         SignInVia::AccountPage,
     ];
 
-    fn label(self) -> &'static str {
+    pub fn label(self) -> &'static str {
         match self {
             SignInVia::LoginPage => "login_page",
             SignInVia::PasswordGrant => "password_grant",

@@ -4,6 +4,7 @@
 //! `store`, `oauth`); never imports `http` or `pages`.
 
 pub mod accounts;
+pub mod audit;
 pub mod background;
 pub mod client_documents;
 pub mod factors;

@@ -17,6 +17,7 @@ use super::throttle::{self, ThrottleKey};
 use super::AppState;
 use crate::oauth::authorize::SecondFactor;
 use crate::registry::users::normalize_password;
+use crate::store::models::audit_event::{actor, subject, AuditType, NewAuditEvent};
 use crate::store::models::User;
 use crate::store::StoreError;
 
@@ -172,6 +173,12 @@ async fn authenticate(
         Ok(found) => found,
         Err(wait) => {
             state.metrics.throttled(Throttle::SignIn);
+            let who = attempt_subject(state, &ukey.as_stored(), None);
+            super::audit::record(
+                state,
+                failure_event(addr, via, client_id, "throttled").subject(format!("attempt:{who}")),
+            )
+            .await?;
             tracing::info!(
                 outcome = "throttled",
                 addr,
@@ -194,6 +201,13 @@ async fn authenticate(
             "sign-in"
         );
     };
+    let audited_subject = match &user {
+        Some(u) => subject::person(&u.id),
+        None => subject.clone(),
+    };
+    let failed = |reason: &'static str| {
+        failure_event(addr, via, client_id, reason).subject(audited_subject.clone())
+    };
     let factor_due = match &user {
         Some(u) if ok && password_alone && !u.disabled => {
             let f = second_factor(state, u).await?;
@@ -206,14 +220,36 @@ async fn authenticate(
         (true, Some(_)) if factor_due => {
             state.metrics.sign_in_failed(via);
             log("second_factor_required");
+            super::audit::record(state, failed("second_factor_required")).await?;
             Err(SignInError::Invalid)
         }
         (true, Some(user)) if !user.disabled => {
             // Success: the user's failures are forgotten, the address gets
-            // this attempt back.
+            // this attempt back. The password grant's sign-in is complete
+            // here (a page's is recorded when its session starts).
+            let event = (via == SignInVia::PasswordGrant).then(|| {
+                let mut e = NewAuditEvent::new(AuditType::SignIn, actor::person(&user.id))
+                    .subject(subject::person(&user.id))
+                    .from(Some(addr.to_string()), None)
+                    .detail("via", via.label())
+                    .detail("amr", "pwd");
+                if let Some(c) = client_id {
+                    e = e.client(c);
+                }
+                e
+            });
+            let at_ms = state.clock.now_millis();
             state
                 .store
-                .run(move |c| throttle::release(c, &reservation, Some(&ukey)))
+                .run(move |c| {
+                    c.transaction(|tx| {
+                        throttle::release(tx, &reservation, Some(&ukey))?;
+                        match &event {
+                            Some(e) => tx.record_audit(at_ms, e),
+                            None => Ok(()),
+                        }
+                    })
+                })
                 .await?;
             log("success");
             Ok(user)
@@ -223,13 +259,40 @@ async fn authenticate(
         (true, Some(_)) => {
             state.metrics.sign_in_failed(via);
             log("disabled");
+            super::audit::record(state, failed("disabled")).await?;
             Err(SignInError::Disabled)
         }
         // Counted already, by the reservation.
-        _ => {
+        (_, found) => {
             state.metrics.sign_in_failed(via);
             log("failure");
+            let reason = if found.is_some() {
+                "wrong_password"
+            } else {
+                "unknown_username"
+            };
+            super::audit::record(state, failed(reason)).await?;
             Err(SignInError::Invalid)
         }
     }
+}
+
+/// A failed sign-in's audit event (the subject is the caller's to add):
+/// by someone not known, from `addr`, with the reason class (never the
+/// password or the typed username).
+fn failure_event(
+    addr: &str,
+    via: SignInVia,
+    client_id: Option<&str>,
+    reason: &'static str,
+) -> NewAuditEvent {
+    let mut e = NewAuditEvent::new(AuditType::SignIn, actor::ANONYMOUS)
+        .failed()
+        .from(Some(addr.to_string()), None)
+        .detail("via", via.label())
+        .detail("reason", reason);
+    if let Some(c) = client_id {
+        e = e.client(c);
+    }
+    e
 }

@@ -3,6 +3,7 @@
 
 use super::{open_store, Failure};
 use crate::config::Config;
+use crate::store::models::audit_event::AuditType;
 use crate::store::models::SigningKeyRow;
 use crate::tokens::keyset;
 use crate::Clock;
@@ -150,6 +151,7 @@ pub fn run(cmd: KeysCommand, config: &Config) -> Result<(), Failure> {
                 // published until the longer-lived of them has expired.
                 config.access_token_ttl.max(config.id_token_ttl),
                 delay,
+                Some(crate::registry::Acting::operator().event(AuditType::KeyRotated)),
             )
             .map_err(Failure::other)?;
             if delay == 0 {

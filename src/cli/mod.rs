@@ -4,6 +4,7 @@
 //! command reads; the server's settings are listed by `serve --help`
 //! (every command still accepts them).
 
+mod audit;
 mod backup;
 mod client;
 mod config;
@@ -182,6 +183,9 @@ pub enum Command {
     /// Check the settings: print each one's value and where it came from.
     #[command(subcommand)]
     Config(config::ConfigCommand),
+    /// Read the audit trail: sign-ins, account and factor changes,
+    /// consents, admin actions, client and key changes.
+    Audit(audit::AuditArgs),
     /// Copy the SQLite database to FILE while the server runs (online and
     /// consistent, then integrity-checked); back up the keys folder too.
     Backup {
@@ -279,6 +283,7 @@ pub fn run(cli: Cli) -> i32 {
         Command::User(cmd) => user::run(cmd, &config),
         Command::RegistrationToken(cmd) => registration_token::run(cmd, &config),
         Command::Keys(cmd) => keys::run(cmd, &config),
+        Command::Audit(a) => audit::run(a, &config),
         Command::Backup { file } => backup::run(&file, &config),
         Command::Config(_) => Ok(()),
     };
@@ -299,6 +304,8 @@ struct Operator {
     store: crate::store::Store,
     hasher: crate::hasher::Hasher,
     clock: crate::Clock,
+    /// The audit trail's actor of every change a command makes.
+    acting: crate::registry::Acting,
 }
 
 impl Operator {
@@ -307,11 +314,12 @@ impl Operator {
             store: open_store(config)?,
             hasher: crate::hasher::Hasher::start(1),
             clock: crate::Clock::default(),
+            acting: crate::registry::Acting::operator(),
         })
     }
 
     fn registry(&self) -> crate::registry::Registry<'_> {
-        crate::registry::Registry::new(&self.store, &self.hasher, &self.clock)
+        crate::registry::Registry::new(&self.store, &self.hasher, &self.clock).acting(&self.acting)
     }
 }
 

@@ -76,6 +76,8 @@ pub struct Config {
     pub mail_from: String,
     /// Seconds a password-reset link works.
     pub password_reset_ttl: i64,
+    /// How long an audit event is kept (seconds; set in days).
+    pub audit_retention: i64,
     /// Who must sign in with a second factor (`GATEHOUSE_MFA`).
     pub mfa: MfaPolicy,
     /// Client ID Metadata Documents (`GATEHOUSE_CLIENT_ID_DOCUMENTS`).
@@ -531,6 +533,18 @@ impl Config {
             smtp_url,
             mail_from,
             password_reset_ttl: seconds("password_reset_ttl", 1)?,
+            audit_retention: {
+                let (name, v) = raw("audit_retention");
+                match v.trim().parse::<i64>() {
+                    Ok(d) if (1..=3650).contains(&d) => d * 86_400,
+                    _ => {
+                        return Err(err(
+                            &name,
+                            format!("'{v}' is not a whole number of days from 1 to 3650"),
+                        ))
+                    }
+                }
+            },
             mfa,
             client_documents,
             client_document_hosts,

@@ -71,6 +71,14 @@ pub const SETTINGS: &[Setting] = &[
         help: "How long a password-reset link works",
     },
     Setting {
+        key: "audit_retention",
+        flag: "audit-retention",
+        env: "GATEHOUSE_AUDIT_RETENTION",
+        default: "365",
+        value_name: "DAYS",
+        help: "How long the audit trail keeps an event (days, 1 to 3650)",
+    },
+    Setting {
         key: "mfa",
         flag: "mfa",
         env: "GATEHOUSE_MFA",

@@ -21,6 +21,7 @@ use crate::app::metrics::SignInVia;
 use crate::app::sign_in::{authenticate_user, client_addr, SignInError};
 use crate::app::AppState;
 use crate::registry::{RegistryError, UserChange};
+use crate::store::models::audit_event::AuditType;
 use crate::store::models::browser_session::BrowserSession;
 use crate::store::models::factors::Factors;
 use crate::store::models::split_list;
@@ -455,9 +456,17 @@ async fn change_password(
         Err(SignInError::Store(e)) => return Err(e.into()),
     }
     let keep = current_cookie(req)?;
+    let who = crate::app::audit::person(req, &me.user.id);
     match state
         .registry()
-        .replace_password(&me.user, new, Some(keep), |_| Ok(()))
+        .acting(&who)
+        .replace_password(
+            &me.user,
+            new,
+            Some(keep),
+            AuditType::PasswordChanged,
+            |_| Ok(()),
+        )
         .await
     {
         Ok(_) => Ok(see_other("/account?password=changed")),

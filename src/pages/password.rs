@@ -24,6 +24,7 @@ use crate::app::AppState;
 use crate::mail::messages::human_duration;
 use crate::registry::RegistryError;
 use crate::store::models::account_token::Purpose;
+use crate::store::models::audit_event::AuditType;
 use actix_web::http::StatusCode;
 use actix_web::{web, HttpRequest, HttpResponse};
 use askama::Template;
@@ -284,9 +285,11 @@ pub async fn reset_submit(
         ));
     }
     let spend = accounts.spend_for_new_password(&token, &user)?;
+    let who = crate::app::audit::person(&req, &user.id);
     match state
         .registry()
-        .replace_password(&user, password, None, spend)
+        .acting(&who)
+        .replace_password(&user, password, None, AuditType::PasswordReset, spend)
         .await
     {
         Ok(user) => {

@@ -3,6 +3,7 @@
 use super::PageError;
 use crate::app::AppState;
 use crate::oauth::amr::Amr;
+use crate::store::models::audit_event::{actor, subject, AuditType, NewAuditEvent};
 use crate::store::models::browser_session::{BrowserSession, SESSION_MAX_TTL};
 use crate::store::models::User;
 use actix_web::cookie::{time::Duration, Cookie, SameSite};
@@ -70,9 +71,23 @@ pub async fn start(
         .map(str::to_string);
     let ip = crate::app::sign_in::client_addr(req);
     let amr = amr.clone();
+    // The audit trail's sign-in: in the transaction that starts the session.
+    let event = NewAuditEvent::new(AuditType::SignIn, actor::person(&user_id))
+        .subject(subject::person(&user_id))
+        .from(Some(ip.clone()), user_agent.clone())
+        .detail("via", "browser")
+        .detail("amr", amr.as_text());
+    let at_ms = state.clock.now_millis();
     let sid = state
         .store
-        .run(move |c| c.create_session(&user_id, now, &amr, user_agent.as_deref(), Some(&ip)))
+        .run(move |c| {
+            c.transaction(|tx| {
+                let sid =
+                    tx.create_session(&user_id, now, &amr, user_agent.as_deref(), Some(&ip))?;
+                tx.record_audit(at_ms, &event)?;
+                Ok::<_, crate::store::StoreError>(sid)
+            })
+        })
         .await?;
     if let Some(old) = req.cookie(COOKIE) {
         let old = old.value().to_string();

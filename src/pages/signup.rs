@@ -168,7 +168,8 @@ pub async fn submit(
         password: password.to_string(),
         ..NewUser::default()
     };
-    let user = match state.registry().create_user(new).await {
+    let who = crate::app::audit::anonymous(&req);
+    let user = match state.registry().acting(&who).create_user(new).await {
         Ok(user) => user,
         Err(RegistryError::Field { field, message }) => {
             return refused(StatusCode::BAD_REQUEST, field, message)

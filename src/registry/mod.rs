@@ -24,15 +24,58 @@ pub use users::{NewUser, UserChange};
 
 use crate::clock::Clock;
 use crate::hasher::Hasher;
-use crate::store::{Store, StoreError};
+use crate::store::models::audit_event::{actor, AuditType, NewAuditEvent};
+use crate::store::{Store, StoreError, StoreResult, Tx};
+
+/// Appends `event` (when there is one: someone is acting) to the audit
+/// trail in `tx`, after `finish` has named its subject and details.
+pub(crate) fn record(
+    tx: &mut Tx<'_>,
+    at_ms: i64,
+    event: &Option<NewAuditEvent>,
+    finish: impl FnOnce(NewAuditEvent) -> NewAuditEvent,
+) -> StoreResult<()> {
+    match event {
+        Some(e) => tx.record_audit(at_ms, &finish(e.clone())),
+        None => Ok(()),
+    }
+}
 
 /// The registry over one store, hasher and clock (borrowed: an
-/// `AppState`'s, or the CLI's).
+/// `AppState`'s, or the CLI's), and who is acting through it: with
+/// `acting`, each change it makes appends its audit event in the change's
+/// own transaction.
 #[derive(Clone, Copy)]
 pub struct Registry<'a> {
     store: &'a Store,
     hasher: &'a Hasher,
     clock: &'a Clock,
+    acting: Option<&'a Acting>,
+}
+
+/// Who makes a registry change, for the audit trail: the actor
+/// (`store::models::audit_event::actor`) and where the request came from.
+#[derive(Debug, Clone)]
+pub struct Acting {
+    pub actor: String,
+    pub ip: Option<String>,
+    pub user_agent: Option<String>,
+}
+
+impl Acting {
+    /// The command line.
+    pub fn operator() -> Acting {
+        Acting {
+            actor: actor::OPERATOR.to_string(),
+            ip: None,
+            user_agent: None,
+        }
+    }
+
+    /// A `kind` event by this actor, from where it came.
+    pub fn event(&self, kind: AuditType) -> NewAuditEvent {
+        NewAuditEvent::new(kind, self.actor.clone()).from(self.ip.clone(), self.user_agent.clone())
+    }
 }
 
 impl<'a> Registry<'a> {
@@ -41,7 +84,24 @@ impl<'a> Registry<'a> {
             store,
             hasher,
             clock,
+            acting: None,
         }
+    }
+
+    /// This registry, recording its changes in the audit trail as `who`'s.
+    pub fn acting<'b>(self, who: &'b Acting) -> Registry<'b>
+    where
+        'a: 'b,
+    {
+        Registry {
+            acting: Some(who),
+            ..self
+        }
+    }
+
+    /// The audit event a change of `kind` appends, when someone is acting.
+    fn audit(&self, kind: AuditType) -> Option<NewAuditEvent> {
+        self.acting.map(|who| who.event(kind))
     }
 
     /// An argon2id hash of `secret`, on the hasher's threads.

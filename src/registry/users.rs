@@ -5,6 +5,7 @@
 
 use super::{Registry, RegistryError};
 use crate::store::models::account_token::Purpose;
+use crate::store::models::audit_event::{actor, subject, AuditType, NewAuditEvent};
 use crate::store::models::factors::FactorsRemoved;
 use crate::store::models::User;
 use crate::store::{DbConn, StoreError, Tx};
@@ -298,12 +299,27 @@ impl Registry<'_> {
             username_skeleton: Some(username.skeleton),
         };
         let row = user.clone();
+        // A person signing themselves up is the actor of their own sign-up.
+        let audit = match self.audit(AuditType::UserCreated) {
+            Some(e) if e.actor == actor::ANONYMOUS => Some(NewAuditEvent {
+                kind: AuditType::SignUp,
+                actor: actor::person(&user.id),
+                ..e
+            }),
+            other => other,
+        };
+        let at_ms = self.clock.now_millis();
         self.store
             .run(move |c| {
                 c.transaction(|c| {
                     c.fill_username_keys()?;
                     c.insert_user(&row)
-                        .map_err(conflict_is_taken(&row.username))
+                        .map_err(conflict_is_taken(&row.username))?;
+                    super::record(c, at_ms, &audit, |e| {
+                        e.subject(subject::person(&row.id))
+                            .detail("admin", row.is_admin)
+                    })?;
+                    Ok::<_, RegistryError>(())
                 })
             })
             .await?;
@@ -339,10 +355,26 @@ impl Registry<'_> {
             None => None,
         };
         let (key, now) = (id_or_username.to_string(), self.clock.now());
+        let (audit, at_ms) = (self.audit(AuditType::UserUpdated), self.clock.now_millis());
+        let changed: Vec<&'static str> = [
+            ("username", change.username.is_some()),
+            ("name", change.name.is_some()),
+            ("email", change.email.is_some()),
+            ("email_verified", change.email_verified.is_some()),
+        ]
+        .into_iter()
+        .filter_map(|(f, set)| set.then_some(f))
+        .collect();
         self.store
             .run(move |c| {
                 c.transaction(|c| {
                     let mut user = find(c, &key)?;
+                    if !changed.is_empty() {
+                        super::record(c, at_ms, &audit, |e| {
+                            e.subject(subject::person(&user.id))
+                                .detail("fields", changed.clone())
+                        })?;
+                    }
                     if let Some(new) = username {
                         // Every row's keys first, so rows from before them
                         // count too.
@@ -376,6 +408,15 @@ impl Registry<'_> {
                     if let Some(admin) = change.admin.filter(|a| *a != user.is_admin) {
                         c.set_user_admin(&user.id, admin, now)?;
                         user.is_admin = admin;
+                        let kind = if admin {
+                            AuditType::AdminGranted
+                        } else {
+                            AuditType::AdminRevoked
+                        };
+                        let granted = audit.clone().map(|e| NewAuditEvent { kind, ..e });
+                        super::record(c, at_ms, &granted, |e| {
+                            e.subject(subject::person(&user.id))
+                        })?;
                     }
                     Ok(user)
                 })
@@ -399,11 +440,18 @@ impl Registry<'_> {
         disabled: bool,
     ) -> Result<User, RegistryError> {
         let (key, now) = (id_or_username.to_string(), self.clock.now());
+        let audit = self.audit(if disabled {
+            AuditType::UserDisabled
+        } else {
+            AuditType::UserEnabled
+        });
+        let at_ms = self.clock.now_millis();
         self.store
             .run(move |c| {
                 c.transaction(|c| {
                     let user = find(c, &key)?;
                     c.set_user_disabled(&user.id, disabled, now)?;
+                    super::record(c, at_ms, &audit, |e| e.subject(subject::person(&user.id)))?;
                     if disabled {
                         end_everything_of(c, &user.id, now)?;
                     }
@@ -418,6 +466,7 @@ impl Registry<'_> {
     /// they registered pass to the operator; one transaction.
     pub async fn delete_user(&self, id_or_username: &str) -> Result<User, RegistryError> {
         let (key, now) = (id_or_username.to_string(), self.clock.now());
+        let (audit, at_ms) = (self.audit(AuditType::UserDeleted), self.clock.now_millis());
         self.store
             .run(move |c| {
                 c.transaction(|c| {
@@ -425,6 +474,11 @@ impl Registry<'_> {
                     end_everything_of(c, &user.id, now)?;
                     c.disown_clients(&user.id)?;
                     c.delete_user(&user.id)?;
+                    // The username, since the id alone names nobody any more.
+                    super::record(c, at_ms, &audit, |e| {
+                        e.subject(subject::person(&user.id))
+                            .detail("username", user.username.clone())
+                    })?;
                     Ok(user)
                 })
             })
@@ -439,18 +493,21 @@ impl Registry<'_> {
         password: &str,
     ) -> Result<User, RegistryError> {
         let user = self.find_user(id_or_username).await?;
-        self.replace_password(&user, password, None, |_| Ok(()))
+        self.replace_password(&user, password, None, AuditType::PasswordSet, |_| Ok(()))
             .await
     }
 
     /// Replaces `user`'s password, in one transaction with `also` (which
     /// may refuse, e.g. a reset link spent meanwhile: then nothing
     /// changes), and ends every sign-in but `keep_session` (`end_sign_ins`).
+    /// The audit trail says how (`kind`: `PasswordChanged` by the person,
+    /// `PasswordReset` by a link, `PasswordSet` by an operator).
     pub async fn replace_password<F>(
         &self,
         user: &User,
         new_password: &str,
         keep_session: Option<String>,
+        kind: AuditType,
         also: F,
     ) -> Result<User, RegistryError>
     where
@@ -459,6 +516,7 @@ impl Registry<'_> {
         let password = check_new_password(new_password, &user.username, user.email.as_deref())?;
         let hash = self.hash(password).await?;
         let (id, now) = (user.id.clone(), self.clock.now());
+        let (audit, at_ms) = (self.audit(kind), self.clock.now_millis());
         self.store
             .run(move |c| {
                 c.transaction(|c| {
@@ -466,6 +524,7 @@ impl Registry<'_> {
                     also(c)?;
                     c.set_user_password_hash(&user.id, &hash, now)?;
                     end_sign_ins(c, &user.id, keep_session.as_deref(), now)?;
+                    super::record(c, at_ms, &audit, |e| e.subject(subject::person(&user.id)))?;
                     Ok(user)
                 })
             })
@@ -485,11 +544,13 @@ impl Registry<'_> {
         F: FnOnce(&mut Tx<'_>) -> Result<(), RegistryError> + Send + 'static,
     {
         let (id, now) = (user.id.clone(), self.clock.now());
+        let (audit, at_ms) = (self.audit(AuditType::FactorsReset), self.clock.now_millis());
         self.store
             .run(move |c| {
                 c.transaction(|c| {
                     let user = find(c, &id)?;
                     let removed = c.delete_user_factors(&user.id)?;
+                    super::record(c, at_ms, &audit, |e| e.subject(subject::person(&user.id)))?;
                     end_sign_ins(c, &user.id, None, now)?;
                     also(c)?;
                     Ok(removed)

@@ -57,6 +57,9 @@ pub struct DbConn {
     pub(in crate::store) known_good_at: Instant,
     /// The `Health` generation it was last known good in.
     pub(in crate::store) known_good_gen: u64,
+    /// Audit events written in the open transaction: logged when it
+    /// commits, dropped when it rolls back.
+    pub(in crate::store) audit_pending: Vec<super::models::audit_event::AuditEvent>,
 }
 
 impl DbConn {
@@ -91,6 +94,7 @@ impl DbConn {
             lost: false,
             known_good_at: Instant::now(),
             known_good_gen: 0,
+            audit_pending: Vec::new(),
         })
     }
 
@@ -152,8 +156,14 @@ impl DbConn {
         let end = if out.is_ok() { "COMMIT" } else { "ROLLBACK" };
         let ended = self.execute_raw(end);
         self.tx_open = false;
+        let audited = std::mem::take(&mut self.audit_pending);
         match (out, ended) {
-            (Ok(v), Ok(())) => Ok(v),
+            (Ok(v), Ok(())) => {
+                for event in &audited {
+                    event.log();
+                }
+                Ok(v)
+            }
             (Ok(_), Err(e)) => Err(e.into()),
             (Err(e), _) => Err(e),
         }
@@ -275,6 +285,21 @@ const CONNECT_TIMEOUT_SECS: u64 = 2;
 /// (and the transaction) it already holds.
 pub struct Tx<'c> {
     conn: &'c mut DbConn,
+}
+
+impl Tx<'_> {
+    /// An audit event this transaction wrote: logged once it commits; a
+    /// lone write (no transaction open) has committed already.
+    pub(in crate::store) fn note_committed_later(
+        &mut self,
+        event: super::models::audit_event::AuditEvent,
+    ) {
+        if self.conn.tx_open {
+            self.conn.audit_pending.push(event);
+        } else {
+            event.log();
+        }
+    }
 }
 
 impl Deref for Tx<'_> {

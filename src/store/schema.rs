@@ -253,6 +253,22 @@ diesel::table! {
     }
 }
 
+diesel::table! {
+    audit_events (id) {
+        id -> Text,
+        at_ms -> BigInt,
+        #[sql_name = "type"]
+        kind -> Text,
+        actor -> Text,
+        subject -> Nullable<Text>,
+        client_id -> Nullable<Text>,
+        ip -> Nullable<Text>,
+        user_agent -> Nullable<Text>,
+        outcome -> Text,
+        detail -> Text,
+    }
+}
+
 diesel::joinable!(browser_sessions -> users (user_id));
 diesel::joinable!(totp_factors -> users (user_id));
 diesel::joinable!(recovery_codes -> users (user_id));
@@ -260,6 +276,7 @@ diesel::joinable!(passkeys -> users (user_id));
 diesel::joinable!(account_tokens -> users (user_id));
 diesel::joinable!(refresh_tokens -> refresh_families (family_id));
 diesel::allow_tables_to_appear_in_same_query!(
+    audit_events,
     clients,
     users,
     browser_sessions,

@@ -9,6 +9,7 @@ use super::jws::SigningKey;
 use super::keyset::{select, signs_at, KeySet};
 use super::TokenError;
 use crate::private_files::{self, FileError};
+use crate::store::models::audit_event::{subject, NewAuditEvent};
 use crate::store::models::SigningKeyRow;
 use crate::store::Store;
 use aws_lc_rs::encoding::AsDer;
@@ -237,14 +238,16 @@ fn build_key_set(
 /// `now + delay`, when the current keys stop signing; those stay published
 /// until every token they signed has expired (`longest_ttl` later). The
 /// delay lets resource servers' cached key sets pick the new key up before
-/// any token needs it; 0 switches at once (an emergency). Returns the new
-/// key's id and when it starts signing.
+/// any token needs it; 0 switches at once (an emergency). `audit` (the
+/// operator's event) is appended in the same transaction, naming the key.
+/// Returns the new key's id and when it starts signing.
 pub fn rotate(
     store: &Store,
     dir: &Path,
     now: i64,
     longest_ttl: i64,
     delay: i64,
+    audit: Option<NewAuditEvent>,
 ) -> Result<(String, i64), TokenError> {
     // A folder without the keys in force is the wrong folder: a new key
     // there would leave the server's folder without it.
@@ -272,6 +275,13 @@ pub fn rotate(
             retired_at: None,
             not_after: None,
         })?;
+        if let Some(e) = audit {
+            let e = e
+                .subject(subject::key(&kid))
+                .detail("signing_from", switch)
+                .detail("now", delay <= 0);
+            c.record_audit(now.saturating_mul(1000), &e)?;
+        }
         Ok(())
     })?;
     Ok((kid, switch))

@@ -3,6 +3,7 @@
 //! or `DbConn::write`).
 
 pub mod account_token;
+pub mod audit_event;
 pub mod authorization_code;
 pub mod browser_session;
 pub mod client;

@@ -331,20 +331,42 @@ fn sign_in_attempts_are_logged_with_the_user_id_and_address_never_the_password()
     });
     assert_eq!(statuses, vec![401, 401, 303]);
     // The lines were written before the answers; wait for the reader.
-    let attempts = || -> Vec<serde_json::Value> {
+    let lines = |message: &str| -> Vec<serde_json::Value> {
         log.lock()
             .unwrap()
             .iter()
             .filter_map(|l| serde_json::from_str::<serde_json::Value>(l).ok())
-            .filter(|v| v["message"] == "sign-in")
+            .filter(|v| v["message"] == message)
             .collect()
     };
+    let attempts = || lines("sign-in");
     for _ in 0..100 {
-        if attempts().len() >= 3 {
+        if attempts().len() >= 3 && lines("audit event").len() >= 3 {
             break;
         }
         std::thread::sleep(std::time::Duration::from_millis(50));
     }
+    // The audit trail's events, as log lines for a log pipeline.
+    let audited = lines("audit event");
+    let said: Vec<(&str, &str)> = audited
+        .iter()
+        .map(|v| (v["type"].as_str().unwrap(), v["outcome"].as_str().unwrap()))
+        .collect();
+    assert_eq!(
+        said,
+        [
+            ("sign_in", "failure"),
+            ("sign_in", "failure"),
+            ("sign_in", "success")
+        ],
+        "{audited:#?}"
+    );
+    assert_eq!(audited[0]["subject"], format!("person:{alice}"));
+    assert_eq!(audited[2]["actor"], format!("person:{alice}"));
+    assert!(
+        audited.iter().all(|v| v["ip"] == "127.0.0.1"),
+        "{audited:#?}"
+    );
     child.kill().unwrap();
     child.wait().unwrap();
     let seen = attempts();

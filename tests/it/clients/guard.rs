@@ -438,6 +438,7 @@ fn rotate(app: &TestApp) -> String {
         s.clock.now(),
         s.config.access_token_ttl,
         0,
+        None,
     )
     .unwrap();
     s.keys.reload(&s.store, s.clock.now()).unwrap();

@@ -40,7 +40,7 @@ const VERIFIER: &str = "old-pkce-verifier-dmVyaWZpZXItdmVyaWZpZXItdmVyaWZpZXI";
 
 /// The migration sets, oldest first (one folder each, same names on both
 /// backends).
-const SETS: [&str; 10] = [
+const SETS: [&str; 11] = [
     "2026-11-23-000001_init",
     "2026-11-23-000002_refresh_access_token",
     "2026-11-28-000001_user_access_tokens",
@@ -51,6 +51,7 @@ const SETS: [&str; 10] = [
     "2026-12-06-000003_accounts",
     "2026-12-06-000004_factors",
     "2026-12-06-000005_resources",
+    "2026-12-06-000007_audit",
 ];
 
 fn exec(conn: &mut DbConn, sql: &str) {

@@ -26,6 +26,7 @@ async fn rotation_keeps_old_tokens_valid_and_signs_with_the_new_key(app: TestApp
         s.clock.now(),
         s.config.access_token_ttl,
         0,
+        None,
     )
     .unwrap();
     s.keys.reload(&s.store, s.clock.now()).unwrap();
@@ -86,6 +87,7 @@ async fn rotation_publishes_the_new_key_before_it_signs(app: TestApp) {
         s.clock.now(),
         s.config.access_token_ttl,
         delay,
+        None,
     )
     .unwrap();
     assert_eq!(from, s.clock.now() + delay);

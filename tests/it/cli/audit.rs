@@ -1,0 +1,322 @@
+//! `gatehouse audit`: each event type the trail has so far, produced by
+//! its action (through the pages, the token endpoint or the command line)
+//! and read back with `gatehouse audit --json`; a failed action leaves no
+//! success event; the filters; the retention; the log line.
+
+use crate::harness::cli::*;
+use crate::harness::sessions::{Device, FIREFOX_LINUX};
+use crate::harness::{form_field, TestApp, PASSWORD, USERNAME};
+use gatehouse::registry::NewClient;
+
+backend_tests!(
+    with |c| c.signup_open = true;
+    every_event_so_far_is_read_back_with_who_what_and_where,
+    a_failed_action_leaves_no_success_event,
+    audit_filters_by_person_type_and_time,
+);
+
+/// `gatehouse audit --json ARGS` on `app`'s database: one object a line.
+fn audit(app: &TestApp, args: &[&str]) -> Vec<serde_json::Value> {
+    let mut all = vec!["audit", "--json"];
+    all.extend_from_slice(args);
+    let o = gatehouse_on(&app.state.config.database_url, &all, "");
+    assert!(o.status.success(), "{}", stderr(&o));
+    String::from_utf8(o.stdout)
+        .unwrap()
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap_or_else(|_| panic!("not JSON: {l}")))
+        .collect()
+}
+
+/// The one event of `kind` (asserting there is exactly one).
+fn one<'a>(events: &'a [serde_json::Value], kind: &str, outcome: &str) -> &'a serde_json::Value {
+    let found: Vec<_> = events
+        .iter()
+        .filter(|e| e["type"] == kind && e["outcome"] == outcome)
+        .collect();
+    assert_eq!(found.len(), 1, "one {kind} {outcome} in {events:#?}");
+    found[0]
+}
+
+fn cli(app: &TestApp, args: &[&str], stdin: &str) {
+    let o = gatehouse_on(&app.state.config.database_url, args, stdin);
+    assert!(o.status.success(), "{args:?}: {}", stderr(&o));
+}
+
+async fn sign_up(app: &TestApp, username: &str, password: &str) -> reqwest::Response {
+    let page = app.get("/signup").await.text().await.unwrap();
+    let csrf = form_field(&page, "csrf_token").unwrap();
+    let next = form_field(&page, "next").unwrap();
+    app.post_form(
+        "/signup",
+        &[
+            ("csrf_token", csrf.as_str()),
+            ("next", next.as_str()),
+            ("username", username),
+            ("password", password),
+        ],
+    )
+    .await
+}
+
+async fn every_event_so_far_is_read_back_with_who_what_and_where(app: TestApp) {
+    // Through the pages: a sign-up (and the sign-in it starts), failed
+    // sign-ins (a wrong password, an unknown name), a sign-in, and a
+    // password change.
+    assert_eq!(
+        sign_up(&app, "bob", "a long enough password")
+            .await
+            .status(),
+        303
+    );
+    let alice = app.alice();
+    let device = Device::new(&app, FIREFOX_LINUX);
+    assert_eq!(device.sign_in(USERNAME, "wrong horse").await, 401);
+    assert_eq!(device.sign_in("nobody-here", "wrong horse").await, 401);
+    assert_eq!(device.sign_in(USERNAME, PASSWORD).await, 303);
+    assert_eq!(
+        device
+            .change_password(PASSWORD, "a brand new passphrase")
+            .await
+            .status(),
+        303
+    );
+    // The password grant.
+    let legacy = app.client(NewClient {
+        name: "Legacy".into(),
+        grant_types: vec!["password".into()],
+        scope: "read".into(),
+        ..Default::default()
+    });
+    let r = app
+        .post_form_basic(
+            "/token",
+            &legacy,
+            &[
+                ("grant_type", "password"),
+                ("username", USERNAME),
+                ("password", "a brand new passphrase"),
+            ],
+        )
+        .await;
+    assert_eq!(r.status(), 200);
+    // The command line.
+    cli(
+        &app,
+        &["user", "create", "--username", "carol", "--password-stdin"],
+        "correct horse carol\n",
+    );
+    cli(&app, &["user", "update", "carol", "--name", "Carol C."], "");
+    cli(&app, &["user", "update", "carol", "--admin"], "");
+    cli(&app, &["user", "update", "carol", "--no-admin"], "");
+    cli(&app, &["user", "disable", "carol"], "");
+    cli(&app, &["user", "enable", "carol"], "");
+    cli(
+        &app,
+        &["user", "set-password", "carol", "--password-stdin"],
+        "another fine password\n",
+    );
+    cli(&app, &["user", "reset-factors", "carol"], "");
+    cli(&app, &["user", "delete", "carol"], "");
+
+    let events = audit(&app, &[]);
+    let bob = one(&events, "sign_up", "success");
+    assert!(
+        bob["actor"].as_str().unwrap().starts_with("person:"),
+        "{bob}"
+    );
+    assert_eq!(bob["actor"], bob["subject"], "signed themselves up: {bob}");
+    assert_eq!(bob["ip"], "127.0.0.1");
+
+    let wrong = events
+        .iter()
+        .find(|e| e["type"] == "sign_in" && e["detail"]["reason"] == "wrong_password")
+        .expect("a wrong password is recorded");
+    assert_eq!(wrong["outcome"], "failure");
+    assert_eq!(wrong["actor"], "anonymous");
+    assert_eq!(wrong["subject"], format!("person:{}", alice.id));
+    assert_eq!(wrong["detail"]["via"], "login_page");
+    let unknown = events
+        .iter()
+        .find(|e| e["type"] == "sign_in" && e["detail"]["reason"] == "unknown_username")
+        .expect("an unknown username is recorded");
+    let shown = unknown.to_string();
+    assert!(
+        !shown.contains("nobody-here"),
+        "never the typed name: {shown}"
+    );
+    assert!(
+        !shown.contains("wrong horse"),
+        "never the password: {shown}"
+    );
+
+    let signed_in: Vec<_> = events
+        .iter()
+        .filter(|e| {
+            e["type"] == "sign_in"
+                && e["outcome"] == "success"
+                && e["subject"] == format!("person:{}", alice.id)
+        })
+        .collect();
+    assert_eq!(
+        signed_in.len(),
+        2,
+        "the page and the password grant: {signed_in:#?}"
+    );
+    assert_eq!(signed_in[0]["detail"]["via"], "browser");
+    assert_eq!(signed_in[0]["detail"]["amr"], "pwd");
+    assert!(signed_in[0]["user_agent"]
+        .as_str()
+        .unwrap()
+        .contains("Firefox"));
+    assert_eq!(signed_in[1]["detail"]["via"], "password_grant");
+    assert_eq!(signed_in[1]["client_id"], legacy.client.id.as_str());
+
+    let changed = one(&events, "password_changed", "success");
+    assert_eq!(changed["actor"], format!("person:{}", alice.id));
+    assert_eq!(changed["subject"], format!("person:{}", alice.id));
+
+    for kind in [
+        "user_created",
+        "user_updated",
+        "admin_granted",
+        "admin_revoked",
+        "user_disabled",
+        "user_enabled",
+        "password_set",
+        "factors_reset",
+        "user_deleted",
+    ] {
+        let e = one(&events, kind, "success");
+        assert_eq!(e["actor"], "operator", "{e}");
+        assert!(e["subject"].as_str().unwrap().starts_with("person:"), "{e}");
+        assert!(e["ip"].is_null(), "{e}");
+    }
+    assert_eq!(
+        one(&events, "user_deleted", "success")["detail"]["username"],
+        "carol"
+    );
+    assert_eq!(
+        one(&events, "user_updated", "success")["detail"]["fields"],
+        serde_json::json!(["name"])
+    );
+    // Oldest first, each with an RFC 3339 time.
+    let times: Vec<&str> = events.iter().map(|e| e["time"].as_str().unwrap()).collect();
+    assert!(times.windows(2).all(|w| w[0] <= w[1]), "{times:?}");
+    assert!(chrono::DateTime::parse_from_rfc3339(times[0]).is_ok());
+}
+
+async fn a_failed_action_leaves_no_success_event(app: TestApp) {
+    app.alice();
+    let device = Device::new(&app, FIREFOX_LINUX);
+    assert_eq!(device.sign_in(USERNAME, PASSWORD).await, 303);
+    // A wrong current password: nothing changes, nothing is recorded but
+    // the failed check.
+    assert_eq!(
+        device
+            .change_password("wrong horse", "a brand new passphrase")
+            .await
+            .status(),
+        400
+    );
+    // A taken username, a refused new password, an unknown person.
+    let url = app.state.config.database_url.clone();
+    let o = gatehouse_on(
+        &url,
+        &["user", "create", "--username", USERNAME, "--password-stdin"],
+        "another fine password\n",
+    );
+    assert!(!o.status.success());
+    let o = gatehouse_on(
+        &url,
+        &["user", "set-password", USERNAME, "--password-stdin"],
+        "short\n",
+    );
+    assert!(!o.status.success());
+    let o = gatehouse_on(&url, &["user", "delete", "nobody-here"], "");
+    assert!(!o.status.success());
+    // A sign-up with a taken name.
+    assert_eq!(
+        sign_up(&app, USERNAME, "a long enough password")
+            .await
+            .status(),
+        400
+    );
+
+    let events = audit(&app, &[]);
+    let kinds: Vec<String> = events
+        .iter()
+        .map(|e| {
+            format!(
+                "{} {}",
+                e["type"].as_str().unwrap(),
+                e["outcome"].as_str().unwrap()
+            )
+        })
+        .collect();
+    assert_eq!(
+        kinds,
+        ["sign_in success", "sign_in failure"],
+        "the sign-in, and the wrong current password counted as a failed sign-in"
+    );
+    assert_eq!(events[1]["detail"]["via"], "account_page");
+}
+
+async fn audit_filters_by_person_type_and_time(app: TestApp) {
+    let alice = app.alice();
+    let device = Device::new(&app, FIREFOX_LINUX);
+    assert_eq!(device.sign_in(USERNAME, "wrong horse").await, 401);
+    cli(
+        &app,
+        &["user", "create", "--username", "dave", "--password-stdin"],
+        "correct horse dave\n",
+    );
+    app.clock().advance(7200);
+    assert_eq!(device.sign_in(USERNAME, PASSWORD).await, 303);
+
+    let by_person = audit(&app, &["--person", USERNAME]);
+    assert_eq!(by_person.len(), 2, "{by_person:#?}");
+    assert!(by_person
+        .iter()
+        .all(|e| e["subject"] == format!("person:{}", alice.id)));
+    let by_id = audit(&app, &["--person", &alice.id]);
+    assert_eq!(by_id, by_person);
+
+    let created = audit(&app, &["--type", "user_created"]);
+    assert_eq!(created.len(), 1);
+    assert_eq!(created[0]["actor"], "operator");
+
+    // The clock moved two hours: --since 1h sees only the last sign-in.
+    // (The CLI reads the real time, so this asks by the event's own time.)
+    let last = by_person[1]["time"].as_str().unwrap().to_string();
+    let recent = audit(&app, &["--since", &last]);
+    assert_eq!(recent.len(), 1, "{recent:#?}");
+    assert_eq!(recent[0]["outcome"], "success");
+    let newest = audit(&app, &["--limit", "1"]);
+    assert_eq!(newest, recent);
+
+    let o = gatehouse_on(
+        &app.state.config.database_url,
+        &["audit", "--type", "coffee"],
+        "",
+    );
+    one_line_failure(&o, 2, "not an event type");
+    let o = gatehouse_on(
+        &app.state.config.database_url,
+        &["audit", "--since", "yesterday"],
+        "",
+    );
+    one_line_failure(&o, 2, "is not a time");
+
+    // Housekeeping drops what is older than the retention.
+    let before_ms = app.clock().now_millis() - 3600 * 1000;
+    let pruned = app
+        .state
+        .store
+        .conn()
+        .unwrap()
+        .write(|tx| tx.prune_audit(before_ms))
+        .unwrap();
+    assert_eq!(pruned, 2);
+    assert_eq!(audit(&app, &[]).len(), 1);
+}
