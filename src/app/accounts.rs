@@ -14,6 +14,7 @@ use crate::clock::Clock;
 use crate::mail::{messages, Mail};
 use crate::registry::RegistryError;
 use crate::store::models::account_token::{AccountToken, Purpose};
+use crate::store::models::audit_event::{actor, subject, AuditType, NewAuditEvent};
 use crate::store::models::User;
 use crate::store::{Store, StoreError, StoreResult, Tx};
 use std::sync::Arc;
@@ -273,14 +274,17 @@ impl<'a> Accounts<'a> {
     }
 
     /// Spends a verification link: its address becomes the person's,
-    /// verified. Returns the person's id and the address.
+    /// verified (recorded in the audit trail as `who`'s, who holds the
+    /// link). Returns the person's id and the address.
     pub async fn verify_email(
         &self,
         token: &str,
+        who: &crate::registry::Acting,
     ) -> StoreResult<Result<(String, String), LinkProblem>> {
         const PURPOSES: &[Purpose] = &[Purpose::VerifyEmail];
         let hash = crate::crypto::token_hash(token);
         let now = self.clock.now();
+        let event = who.event(AuditType::EmailVerified);
         self.run(move |tx, _| {
             let Some(spent) = tx.spend_account_token(&hash, PURPOSES, now)? else {
                 return Ok(Err(problem_of(tx, &hash, PURPOSES, now)?));
@@ -289,6 +293,13 @@ impl<'a> Accounts<'a> {
                 return Ok(Err(LinkProblem::Unknown));
             };
             tx.set_verified_email(&spent.user_id, &email, now)?;
+            let event = NewAuditEvent {
+                actor: actor::person(&spent.user_id),
+                ..event
+            }
+            .subject(subject::person(&spent.user_id))
+            .detail("email", email.clone());
+            tx.record_audit(now.saturating_mul(1000), &event)?;
             Ok(Ok((spent.user_id, email)))
         })
         .await

@@ -23,6 +23,7 @@ use super::throttle::{self, ThrottleKey};
 use super::AppState;
 use crate::crypto::{b64url, ServerSecret};
 use crate::mail::{messages, Mail};
+use crate::store::models::audit_event::{subject, AuditType};
 use crate::store::models::User;
 use crate::store::{StoreError, StoreResult};
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
@@ -233,11 +234,23 @@ pub enum CodeCheck {
 /// Checks `code` for `user`, throttled per person: an app's code (spent
 /// by its step), else a recovery code (spent; the person is mailed that
 /// one was used, when mail is configured and they have an address).
+///
+/// For the audit trail (`who`: the person, from where): a spent recovery
+/// code is recorded with the spending, a wrong or throttled code as a
+/// failed sign-in.
 pub async fn check_second_factor(
     state: &Arc<AppState>,
     user: &User,
     code: &str,
+    who: &crate::registry::Acting,
 ) -> StoreResult<CodeCheck> {
+    let failed = |reason: &str| {
+        who.event(AuditType::SignIn)
+            .failed()
+            .subject(subject::person(&user.id))
+            .detail("via", "second_step")
+            .detail("reason", reason)
+    };
     let now_ms = state.clock.now_millis();
     let now = state.clock.now();
     let key = ThrottleKey::SecondFactor(user.id.clone());
@@ -257,6 +270,7 @@ pub async fn check_second_factor(
         Err(wait) => {
             state.metrics.throttled(Throttle::SignIn);
             tracing::info!(user = %user.id, outcome = "throttled", "second factor refused unchecked");
+            super::audit::record(state, failed("throttled")).await?;
             return Ok(CodeCheck::Throttled(wait));
         }
     };
@@ -286,6 +300,9 @@ pub async fn check_second_factor(
             _ => None,
         };
         let (uid, st) = (user.id.clone(), state.clone());
+        let used = who
+            .event(AuditType::RecoveryCodeUsed)
+            .subject(subject::person(&user.id));
         let spent = state
             .store
             .run(move |c| {
@@ -296,7 +313,9 @@ pub async fn check_second_factor(
                     if let Some(mail) = &notice {
                         st.outbox.queue(tx, mail, now)?;
                     }
-                    Ok(Some(tx.recovery_codes_left(&uid)?))
+                    let left = tx.recovery_codes_left(&uid)?;
+                    tx.record_audit(now_ms, &used.detail("left", left))?;
+                    Ok(Some(left))
                 })
             })
             .await?;
@@ -307,6 +326,7 @@ pub async fn check_second_factor(
     }
     if outcome == CodeCheck::Wrong {
         tracing::info!(user = %user.id, outcome = "failure", "second factor");
+        super::audit::record(state, failed("wrong_code")).await?;
     } else {
         state
             .store

@@ -24,6 +24,7 @@ use super::throttle::{self, ThrottleKey};
 use super::AppState;
 use crate::crypto::{b64url, random_token, record_id, token_hash};
 use crate::oauth::amr::Method;
+use crate::store::models::audit_event::NewAuditEvent;
 use crate::store::models::passkey::PasskeyRow;
 use crate::store::models::webauthn_ceremony::WebauthnCeremony;
 use crate::store::models::User;
@@ -259,6 +260,7 @@ pub async fn finish_registration(
     ceremony: &str,
     name: &str,
     credential: &RegisterPublicKeyCredential,
+    enrolled: NewAuditEvent,
 ) -> Result<PasskeyRow, PasskeyError> {
     let webauthn = state.passkeys.webauthn()?;
     let name = check_name(name)?;
@@ -278,9 +280,16 @@ pub async fn finish_registration(
         last_used_at: None,
     };
     let saved = row.clone();
+    let enrolled = enrolled.detail("passkey_id", row.id.clone());
+    let at_ms = state.clock.now_millis();
     match state
         .store
-        .run(move |c| c.transaction(|t| t.insert_passkey(&saved)))
+        .run(move |c| {
+            c.transaction(|t| {
+                t.insert_passkey(&saved)?;
+                t.record_audit(at_ms, &enrolled)
+            })
+        })
         .await
     {
         Ok(()) => Ok(row),

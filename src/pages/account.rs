@@ -21,7 +21,7 @@ use crate::app::metrics::SignInVia;
 use crate::app::sign_in::{authenticate_user, client_addr, SignInError};
 use crate::app::AppState;
 use crate::registry::{RegistryError, UserChange};
-use crate::store::models::audit_event::AuditType;
+use crate::store::models::audit_event::{subject, AuditType};
 use crate::store::models::browser_session::BrowserSession;
 use crate::store::models::factors::Factors;
 use crate::store::models::split_list;
@@ -293,6 +293,11 @@ pub async fn revoke(
         .to_string();
     let now = state.clock.now();
     let (uid, cid) = (me.user.id.clone(), client_id.clone());
+    let event = crate::app::audit::person(&req, &me.user.id)
+        .event(AuditType::ConsentWithdrawn)
+        .subject(subject::person(&me.user.id))
+        .client(client_id.clone());
+    let at_ms = state.clock.now_millis();
     let removed = state
         .store
         .run(move |c| {
@@ -302,6 +307,9 @@ pub async fn revoke(
                 // Access tokens issued without a refresh token (a client
                 // without that grant, the implicit flow) die too.
                 c.deny_user_access_tokens(&uid, Some(&cid), now)?;
+                if removed {
+                    c.record_audit(at_ms, &event)?;
+                }
                 Ok(removed)
             })
         })

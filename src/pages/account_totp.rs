@@ -31,6 +31,7 @@ use crate::app::metrics::SignInVia;
 use crate::app::sign_in::{authenticate_user, client_addr, SignInError};
 use crate::app::AppState;
 use crate::oauth::amr::Method;
+use crate::store::models::audit_event::{subject, AuditType, NewAuditEvent};
 use crate::store::StoreResult;
 use actix_web::http::header::SET_COOKIE;
 use actix_web::http::StatusCode;
@@ -170,6 +171,8 @@ async fn confirm(
         .map(|c| factors::recovery_code_hash(&state.server_secret, &me.user.id, c))
         .collect();
     let (uid, sealed) = (me.user.id.clone(), row.secret_sealed.clone());
+    let event = factor_event(req, &me.user.id, AuditType::FactorEnrolled, "totp");
+    let at_ms = state.clock.now_millis();
     let confirmed = state
         .store
         .run(move |c| {
@@ -178,6 +181,7 @@ async fn confirm(
                     return Ok(false);
                 }
                 tx.replace_recovery_codes(&uid, &hashes, now)?;
+                tx.record_audit(at_ms, &event)?;
                 Ok(true)
             })
         })
@@ -287,10 +291,17 @@ async fn with_password(
         }
     }
     let (uid, now) = (me.user.id.clone(), state.clock.now());
+    let at_ms = state.clock.now_millis();
     if action == "remove" {
+        let event = factor_event(req, &me.user.id, AuditType::FactorRemoved, "totp");
         state
             .store
-            .run(move |c| c.transaction(|tx| tx.delete_totp_factor(&uid)))
+            .run(move |c| {
+                c.transaction(|tx| {
+                    tx.delete_totp_factor(&uid)?;
+                    tx.record_audit(at_ms, &event)
+                })
+            })
             .await?;
         tracing::info!(user = %me.user.id, "authenticator app removed");
         return Ok(see_other("/account#factors-heading"));
@@ -300,9 +311,20 @@ async fn with_password(
         .iter()
         .map(|c| factors::recovery_code_hash(&state.server_secret, &me.user.id, c))
         .collect();
+    let event = factor_event(
+        req,
+        &me.user.id,
+        AuditType::FactorEnrolled,
+        "recovery_codes",
+    );
     state
         .store
-        .run(move |c| c.transaction(|tx| tx.replace_recovery_codes(&uid, &hashes, now)))
+        .run(move |c| {
+            c.transaction(|tx| {
+                tx.replace_recovery_codes(&uid, &hashes, now)?;
+                tx.record_audit(at_ms, &event)
+            })
+        })
         .await?;
     tracing::info!(user = %me.user.id, "recovery codes made anew");
     Ok(render(
@@ -313,4 +335,17 @@ async fn with_password(
             enrolled: false,
         },
     ))
+}
+
+/// The audit event of a person's own change to their second factors.
+pub(super) fn factor_event(
+    req: &HttpRequest,
+    user_id: &str,
+    kind: AuditType,
+    factor: &str,
+) -> NewAuditEvent {
+    crate::app::audit::person(req, user_id)
+        .event(kind)
+        .subject(subject::person(user_id))
+        .detail("factor", factor)
 }

@@ -21,6 +21,7 @@ use crate::oauth::authorize::{
 };
 use crate::oauth::wire::max_len;
 use crate::oauth::{GrantType, OAuthError};
+use crate::store::models::audit_event::NewAuditEvent;
 use crate::store::models::authorization_code::AuthorizationCode;
 use crate::store::models::Client;
 use crate::store::StoreError;
@@ -317,7 +318,7 @@ async fn handle(req: &HttpRequest, state: &AppState, raw: Vec<u8>) -> HttpRespon
         Step::StepUp => to_second_factor(state, "/authorize", &loaded),
         Step::Enrol => to_enrol(state, "/authorize", &loaded),
         Step::Answer => match signed_in {
-            Some(s) => match complete(state, &loaded.areq, &s, false).await {
+            Some(s) => match complete(state, &loaded.areq, &s, None).await {
                 Ok(r) => r,
                 Err(e) => e.error_response(),
             },
@@ -329,13 +330,17 @@ async fn handle(req: &HttpRequest, state: &AppState, raw: Vec<u8>) -> HttpRespon
 
 /// Answers an approved request: a code in the query (§4.1.2) or a token in
 /// the fragment (§4.2.2), recording consent in the same transaction when
-/// the person just gave it.
+/// the person just gave it (`consent_given`: the audit event, which names
+/// the scopes).
 pub async fn complete(
     state: &AppState,
     areq: &AuthorizationRequest<Client>,
     signed_in: &SignedIn,
-    record_consent: bool,
+    consent_given: Option<NewAuditEvent>,
 ) -> Result<HttpResponse, PageError> {
+    let at_ms = state.clock.now_millis();
+    let consent_given = consent_given.map(|e| e.detail("scope", areq.scope.join(" ")));
+    let consent_event = consent_given.clone();
     let (user, auth_time) = (&signed_in.user, signed_in.session.auth_time);
     let amr = signed_in.session.amr();
     let now = state.clock.now();
@@ -368,8 +373,9 @@ pub async fn complete(
                 .store
                 .run(move |c| {
                     c.transaction(|c| -> Result<(), StoreError> {
-                        if record_consent {
+                        if let Some(e) = &consent_event {
                             c.grant_consent(&uid, &cid, &scopes, now)?;
+                            c.record_audit(at_ms, e)?;
                         }
                         c.insert_authorization_code(&row)
                     })
@@ -396,8 +402,9 @@ pub async fn complete(
                 .store
                 .run(move |c| {
                     c.transaction(|c| -> Result<(), StoreError> {
-                        if record_consent {
+                        if let Some(e) = &consent_given {
                             c.grant_consent(&uid, &cid, &scopes, now)?;
+                            c.record_audit(at_ms, e)?;
                         }
                         c.record_user_access_token(&jti, &uid, &cid, exp)
                     })

@@ -16,6 +16,7 @@ use super::{parse_form, render_form, PageError};
 use crate::app::AppState;
 use crate::oauth::authorize::{AuthorizeError, ResponseType, Step};
 use crate::oauth::OAuthError;
+use crate::store::models::audit_event::{subject, AuditType};
 use actix_web::http::StatusCode;
 use actix_web::{web, HttpRequest, HttpResponse};
 use askama::Template;
@@ -157,7 +158,13 @@ pub async fn submit(
     };
     let areq = &loaded.areq;
     match form.get("decision") {
-        Some("allow") => complete(&state, areq, &signed_in, true).await,
+        Some("allow") => {
+            let given = crate::app::audit::person(&req, &signed_in.user.id)
+                .event(AuditType::ConsentGiven)
+                .subject(subject::person(&signed_in.user.id))
+                .client(areq.client.id.clone());
+            complete(&state, areq, &signed_in, Some(given)).await
+        }
         // RFC 6749 §4.1.2.1: the resource owner denied the request.
         Some("deny") => Ok(error_response(
             &state,

@@ -113,7 +113,8 @@ pub async fn submit(
         .await;
     }
     let shared = state.clone().into_inner();
-    let checked = factors::check_second_factor(&shared, &first.user, code).await?;
+    let who = crate::app::audit::person(&req, &first.user.id);
+    let checked = factors::check_second_factor(&shared, &first.user, code, &who).await?;
     match checked {
         CodeCheck::App => pending::finish(&req, &state, &first, &[Method::Otp], &next).await,
         CodeCheck::Recovery { left } => {

@@ -24,6 +24,7 @@ use crate::app::passkeys::{self as pk, PasskeyError};
 use crate::app::sign_in::client_addr;
 use crate::app::AppState;
 use crate::oauth::amr::Amr;
+use crate::store::models::audit_event::AuditType;
 use crate::store::StoreError;
 use actix_web::http::StatusCode;
 use actix_web::{web, HttpRequest, HttpResponse, ResponseError};
@@ -244,7 +245,9 @@ pub async fn register(
     let ceremony = text(&v, "ceremony")?;
     let name = v.get("name").and_then(Value::as_str).unwrap_or("");
     let cred = credential(&v)?;
-    let row = pk::finish_registration(&state, &me.user, ceremony, name, &cred).await?;
+    let enrolled =
+        super::account_totp::factor_event(&req, &me.user.id, AuditType::FactorEnrolled, "passkey");
+    let row = pk::finish_registration(&state, &me.user, ceremony, name, &cred, enrolled).await?;
     tracing::info!(user = %me.user.id, passkey = %row.id, "passkey registered");
     Ok(HttpResponse::Created()
         .insert_header(("Cache-Control", "no-store"))
@@ -266,6 +269,9 @@ pub async fn delete(
     };
     let required = state.config.mfa.requires(me.user.is_admin);
     let (uid, id) = (me.user.id.clone(), path.into_inner());
+    let event =
+        super::account_totp::factor_event(&req, &me.user.id, AuditType::FactorRemoved, "passkey");
+    let at_ms = state.clock.now_millis();
     let outcome = state
         .store
         .run(move |c| {
@@ -277,7 +283,11 @@ pub async fn delete(
                 if !factors.may_remove_one(required) {
                     return Ok(Some(false));
                 }
-                Ok(Some(t.delete_passkey(&uid, &id)?))
+                let removed = t.delete_passkey(&uid, &id)?;
+                if removed {
+                    t.record_audit(at_ms, &event.detail("passkey_id", id.clone()))?;
+                }
+                Ok(Some(removed))
             })
         })
         .await?;

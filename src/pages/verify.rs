@@ -87,7 +87,8 @@ pub async fn confirm(
 ) -> Result<HttpResponse, PageError> {
     let form = parse_form(&req, &state, &body)?;
     let token = form.get("token").unwrap_or("");
-    match Accounts::of(&state).verify_email(token).await? {
+    let who = crate::app::audit::anonymous(&req);
+    match Accounts::of(&state).verify_email(token, &who).await? {
         Ok((user_id, address)) => {
             tracing::info!(user_id = %user_id, "e-mail address confirmed");
             Ok(render_form(&req, &state, StatusCode::OK, |csrf| {

@@ -9,6 +9,7 @@ use crate::oauth::refresh::{decide, Decision, ReusePolicy};
 use crate::oauth::scope::parse_scope;
 use crate::oauth::wire::Form;
 use crate::oauth::{ClientId, OAuthError};
+use crate::store::models::audit_event::{actor, subject, AuditType, NewAuditEvent};
 use crate::store::models::refresh_token::{NewChild, RefreshFamily, RefreshToken};
 use crate::store::models::{Client, User};
 use crate::store::{DbConn, Tx};
@@ -168,13 +169,13 @@ fn redeem(c: &mut Tx<'_>, p: &Presentation) -> Result<Redeemed, OAuthError> {
     let successor_used = token.used_at.is_some() && c.refresh_successor_used(&p.hash)?;
     match decide_on(&token, successor_used) {
         Decision::Reject(why) => Err(invalid_grant(why)),
-        Decision::RevokeFamily => reuse_detected(c, &family.id, p.now),
+        Decision::RevokeFamily => reuse_detected(c, &family, p),
         Decision::Grace => {
             // Exactly one caller claims the grace; under the family lock it
             // always matches, and if it ever did not, someone else used the
             // token: reuse.
             if !c.claim_refresh_grace(&p.hash, p.now)? {
-                return reuse_detected(c, &family.id, p.now);
+                return reuse_detected(c, &family, p);
             }
             // RFC 9700 §4.14.2: the grace is for a client that lost the
             // answer to its refresh, not for a second holder. The new pair
@@ -187,7 +188,7 @@ fn redeem(c: &mut Tx<'_>, p: &Presentation) -> Result<Redeemed, OAuthError> {
         }
         // Unspent and unreplaced, yet the update missed it: someone else
         // used it. Reuse.
-        Decision::Rotate => reuse_detected(c, &family.id, p.now),
+        Decision::Rotate => reuse_detected(c, &family, p),
     }
 }
 
@@ -224,8 +225,23 @@ fn issue_successor(
 /// RFC 9700 §4.14.2: a spent (or replaced) token was presented again, so a
 /// copy is in other hands. Revoke the family; the legitimate holder signs
 /// in again.
-fn reuse_detected(c: &mut Tx<'_>, family_id: &str, now: i64) -> Result<Redeemed, OAuthError> {
-    c.revoke_refresh_family(family_id, now)?;
+/// The audit trail records it, in the same transaction: gatehouse acted,
+/// on the family's person (or client), for the client that presented it.
+fn reuse_detected(
+    c: &mut Tx<'_>,
+    family: &RefreshFamily,
+    p: &Presentation,
+) -> Result<Redeemed, OAuthError> {
+    c.revoke_refresh_family(&family.id, p.now)?;
+    let on = match &family.user_id {
+        Some(u) => subject::person(u),
+        None => subject::client(&family.client_id),
+    };
+    let event = NewAuditEvent::new(AuditType::RefreshTokenReused, actor::GATEHOUSE)
+        .subject(on)
+        .client(p.client_id.clone())
+        .detail("family", family.id.clone());
+    c.record_audit(p.now.saturating_mul(1000), &event)?;
     Ok(Redeemed::ReuseDetected)
 }
 

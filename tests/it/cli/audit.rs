@@ -4,13 +4,15 @@
 //! success event; the filters; the retention; the log line.
 
 use crate::harness::cli::*;
+use crate::harness::factors::code_at;
 use crate::harness::sessions::{Device, FIREFOX_LINUX};
-use crate::harness::{form_field, TestApp, PASSWORD, USERNAME};
+use crate::harness::{code_query, form_field, pkce_pair, signed_in, TestApp, PASSWORD, USERNAME};
 use gatehouse::registry::NewClient;
 
 backend_tests!(
     with |c| c.signup_open = true;
     every_event_so_far_is_read_back_with_who_what_and_where,
+    a_persons_own_consents_and_factors_and_a_refresh_reuse_are_recorded,
     a_failed_action_leaves_no_success_event,
     audit_filters_by_person_type_and_time,
 );
@@ -319,4 +321,102 @@ async fn audit_filters_by_person_type_and_time(app: TestApp) {
         .unwrap();
     assert_eq!(pruned, 2);
     assert_eq!(audit(&app, &[]).len(), 1);
+}
+
+async fn a_persons_own_consents_and_factors_and_a_refresh_reuse_are_recorded(app: TestApp) {
+    app.clock().freeze();
+    let alice = signed_in(&app).await;
+    let me = format!("person:{}", alice.id);
+    // Consent given, then withdrawn on /account.
+    let web = app.web_client(false);
+    let (_, challenge) = pkce_pair();
+    app.authorize_and_allow(&code_query(&web, &challenge, &[]))
+        .await;
+    let html = app.get("/account").await.text().await.unwrap();
+    let csrf = form_field(&html, "csrf_token").unwrap();
+    let r = app
+        .post_form(
+            "/account/revoke",
+            &[("csrf_token", &csrf), ("client_id", &web.client.id)],
+        )
+        .await;
+    assert_eq!(r.status(), 303);
+    // An authenticator app: set up, new recovery codes, a wrong code and
+    // a recovery code at the second step, then removed.
+    let enrolled = app.enrol_totp().await;
+    let r = app
+        .post_with_csrf(
+            "/account/totp",
+            &[("action", "regenerate"), ("current_password", PASSWORD)],
+        )
+        .await;
+    assert_eq!(r.status(), 200);
+    let codes = crate::harness::factors::recovery_codes(&r.text().await.unwrap());
+    app.sign_out().await;
+    app.sign_in(USERNAME, PASSWORD, "/account").await;
+    let wrong = code_at(&enrolled.secret, app.clock().now() + 600);
+    assert_eq!(app.second_step(&wrong, "/account").await.status(), 401);
+    // (A recovery code's answer is a page saying how many are left.)
+    assert_eq!(app.second_step(&codes[0], "/account").await.status(), 200);
+    let r = app
+        .post_with_csrf(
+            "/account/totp",
+            &[("action", "remove"), ("current_password", PASSWORD)],
+        )
+        .await;
+    assert_eq!(r.status(), 303);
+    // A spent refresh token presented again.
+    let legacy = app.password_client();
+    let first = app.password_refresh_token(&legacy).await;
+    assert_eq!(app.refresh(&legacy, &first).await.status(), 200);
+    assert_eq!(app.refresh(&legacy, &first).await.status(), 400);
+
+    let events = audit(&app, &[]);
+    let given = one(&events, "consent_given", "success");
+    assert_eq!(given["actor"], me.as_str());
+    assert_eq!(given["client_id"], web.client.id.as_str());
+    assert_eq!(given["detail"]["scope"], "read");
+    let withdrawn = one(&events, "consent_withdrawn", "success");
+    assert_eq!(withdrawn["client_id"], web.client.id.as_str());
+    let factors: Vec<(String, String)> = events
+        .iter()
+        .filter(|e| e["type"] == "factor_enrolled" || e["type"] == "factor_removed")
+        .map(|e| {
+            assert_eq!(e["actor"], me.as_str(), "{e}");
+            (
+                e["type"].as_str().unwrap().to_string(),
+                e["detail"]["factor"].as_str().unwrap().to_string(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        factors,
+        [
+            ("factor_enrolled".into(), "totp".into()),
+            ("factor_enrolled".into(), "recovery_codes".into()),
+            ("factor_removed".into(), "totp".into()),
+        ]
+    );
+    let wrong = events
+        .iter()
+        .find(|e| e["type"] == "sign_in" && e["detail"]["reason"] == "wrong_code")
+        .expect("a wrong code at the second step");
+    assert_eq!(wrong["outcome"], "failure");
+    assert_eq!(wrong["detail"]["via"], "second_step");
+    let used = one(&events, "recovery_code_used", "success");
+    assert_eq!(used["detail"]["left"], 9);
+    let after_step = events
+        .iter()
+        .filter(|e| e["type"] == "sign_in" && e["outcome"] == "success")
+        .find(|e| {
+            e["detail"]["amr"]
+                .as_str()
+                .is_some_and(|a| a.contains("mfa"))
+        })
+        .expect("the second step's sign-in");
+    assert_eq!(after_step["subject"], me.as_str());
+    let reused = one(&events, "refresh_token_reused", "success");
+    assert_eq!(reused["actor"], "gatehouse");
+    assert_eq!(reused["subject"], me.as_str());
+    assert_eq!(reused["client_id"], legacy.client.id.as_str());
 }

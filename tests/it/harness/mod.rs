@@ -341,6 +341,26 @@ impl TestApp {
 }
 
 /// Asserts an RFC 6749 §5.2 error response and returns its body.
+/// The audit trail's events of `kind` (`sign_in`, `factor_enrolled`, …),
+/// oldest first, read from the store.
+pub fn audit_events_of(
+    app: &TestApp,
+    kind: &str,
+) -> Vec<gatehouse::store::models::audit_event::AuditEvent> {
+    use gatehouse::store::models::audit_event::{AuditFilter, AuditType};
+    let filter = AuditFilter {
+        kind: Some(AuditType::parse(kind).expect("an event type")),
+        limit: 1000,
+        ..Default::default()
+    };
+    app.state
+        .store
+        .conn()
+        .unwrap()
+        .audit_events(&filter)
+        .unwrap()
+}
+
 pub async fn expect_error(resp: reqwest::Response, status: u16, code: &str) -> serde_json::Value {
     let got = resp.status().as_u16();
     let cache = resp

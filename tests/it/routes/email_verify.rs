@@ -118,6 +118,14 @@ async fn oidc_core_5_1_sign_up_mails_a_link_and_only_confirming_it_makes_email_v
     let info = userinfo(&app, access).await;
     assert_eq!(info["email"], email.as_str());
     assert_eq!(info["email_verified"], true);
+    // The audit trail: the person confirmed the address.
+    let verified = crate::harness::audit_events_of(&app, "email_verified");
+    assert_eq!(verified.len(), 1);
+    assert_eq!(
+        verified[0].actor,
+        format!("person:{}", info["sub"].as_str().unwrap())
+    );
+    assert!(verified[0].detail.contains(&email), "{verified:?}");
     // The link worked once.
     let again = app.get(&path).await;
     assert_eq!(again.status(), 410);

@@ -335,6 +335,14 @@ async fn passkeys_are_listed_and_removed_on_the_account_page(app: TestApp) {
     let mut c = app.state.store.conn().unwrap();
     assert!(c.find_passkey_by_credential_id("cred-1").unwrap().is_none());
     assert!(c.find_passkey_by_credential_id("cred-2").unwrap().is_some());
+    // The audit trail: one removal (the refused one left nothing).
+    let removed = crate::harness::audit_events_of(&app, "factor_removed");
+    assert_eq!(removed.len(), 1, "{removed:?}");
+    assert_eq!(
+        removed[0].subject.as_deref(),
+        Some(format!("person:{}", alice.id).as_str())
+    );
+    assert!(removed[0].detail.contains(&laptop.id), "{removed:?}");
 }
 
 /// Issue 30 §5: under `GATEHOUSE_MFA=required` a person cannot remove
@@ -471,6 +479,14 @@ async fn passkey_registers_and_signs_in_without_a_password(app: TestApp) {
     let (status, saved) = register(&app, &mut key, "Work laptop").await;
     assert_eq!(status, 201, "{saved}");
     assert_eq!(saved["name"], "Work laptop");
+    // The audit trail: the person added a passkey.
+    let added = crate::harness::audit_events_of(&app, "factor_enrolled");
+    assert_eq!(added.len(), 1);
+    assert_eq!(added[0].actor, format!("person:{}", alice.id));
+    assert!(
+        added[0].detail.contains(r#""factor":"passkey""#),
+        "{added:?}"
+    );
     assert_eq!(
         key.user_handle,
         gatehouse::app::passkeys::user_handle(&alice.id)
