@@ -85,6 +85,11 @@ struct StateLabel {
     state: &'static str,
 }
 
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct TypeLabel {
+    r#type: &'static str,
+}
+
 fn duration_histogram() -> Histogram {
     Histogram::new(BUCKETS)
 }
@@ -497,6 +502,17 @@ pub fn render(state: &AppState) -> String {
         "gatehouse_db_jobs_waiting",
         "Database jobs queued for a database thread, not yet started",
         ConstGauge::new(load.waiting),
+    );
+    // Made for this scrape from the store's counts (every type, zeros
+    // included, so a rate query never starts from a missing series).
+    let audit = Family::<TypeLabel, Counter>::default();
+    for (kind, n) in state.store.audit_counts() {
+        audit.get_or_create(&TypeLabel { r#type: kind }).inc_by(n);
+    }
+    now.register(
+        "gatehouse_audit_events",
+        "Audit trail events committed by this instance, by type (see gatehouse audit)",
+        audit,
     );
     encode(&mut out, &now);
     out

@@ -60,6 +60,9 @@ pub struct DbConn {
     /// Audit events written in the open transaction: logged when it
     /// commits, dropped when it rolls back.
     pub(in crate::store) audit_pending: Vec<super::models::audit_event::AuditEvent>,
+    /// Pooled: the store's counts of committed audit events.
+    pub(in crate::store) audit_counts:
+        Option<std::sync::Arc<super::models::audit_event::AuditCounts>>,
 }
 
 impl DbConn {
@@ -95,6 +98,7 @@ impl DbConn {
             known_good_at: Instant::now(),
             known_good_gen: 0,
             audit_pending: Vec::new(),
+            audit_counts: None,
         })
     }
 
@@ -160,7 +164,7 @@ impl DbConn {
         match (out, ended) {
             (Ok(v), Ok(())) => {
                 for event in &audited {
-                    event.log();
+                    self.committed(event);
                 }
                 Ok(v)
             }
@@ -297,7 +301,17 @@ impl Tx<'_> {
         if self.conn.tx_open {
             self.conn.audit_pending.push(event);
         } else {
-            event.log();
+            self.conn.committed(&event);
+        }
+    }
+}
+
+impl DbConn {
+    /// An audit event has committed: its log line, and its count.
+    fn committed(&self, event: &super::models::audit_event::AuditEvent) {
+        event.log();
+        if let Some(counts) = &self.audit_counts {
+            counts.note(&event.kind);
         }
     }
 }
@@ -354,6 +368,8 @@ pub struct DbManager {
     pub(in crate::store) writers: Option<std::sync::Arc<WriteQueue>>,
     /// Which pooled connections to check before their next job.
     pub(in crate::store) health: std::sync::Arc<Health>,
+    /// The store's counts of committed audit events.
+    pub(in crate::store) audit: std::sync::Arc<super::models::audit_event::AuditCounts>,
 }
 
 /// Which pooled PostgreSQL connections to check with a query before a job
@@ -402,6 +418,7 @@ impl r2d2::ManageConnection for DbManager {
     fn connect(&self) -> Result<DbConn, StoreError> {
         let mut c = DbConn::establish_pooled(self.kind, &self.target)?;
         c.writers = self.writers.clone();
+        c.audit_counts = Some(self.audit.clone());
         if self.kind == DbKind::Postgres {
             c.target = Some(self.target.as_str().into());
         }

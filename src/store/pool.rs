@@ -127,6 +127,8 @@ pub struct Store {
     sqlite_file: Option<FileIdentity>,
     /// SQLite: the WAL checkpointer, which stops with the last clone.
     _checkpointer: Option<std::sync::Arc<Checkpointer>>,
+    /// Audit events committed through this store, by type.
+    audit: std::sync::Arc<super::models::audit_event::AuditCounts>,
 }
 
 /// A file's path and identity (device and inode) at open time.
@@ -207,6 +209,7 @@ impl Store {
             DbKind::Sqlite => max_size,
         };
         let health = std::sync::Arc::new(Health::default());
+        let audit = std::sync::Arc::new(super::models::audit_event::AuditCounts::default());
         let pool = r2d2::Pool::builder()
             .max_size(max_size)
             // Not on every checkout: a query there was a second round trip
@@ -225,6 +228,7 @@ impl Store {
                 writers,
                 target,
                 health: health.clone(),
+                audit: audit.clone(),
             })
             .map_err(|e| StoreError::Unavailable(e.to_string()))?;
         // One database thread per pooled connection. While the database is
@@ -280,7 +284,13 @@ impl Store {
             jobs,
             sqlite_file,
             _checkpointer: checkpointer.map(std::sync::Arc::new),
+            audit,
         })
+    }
+
+    /// How many audit events of each type this store has committed.
+    pub fn audit_counts(&self) -> Vec<(&'static str, u64)> {
+        self.audit.snapshot()
     }
 
     pub fn kind(&self) -> DbKind {

@@ -114,6 +114,28 @@ impl AuditType {
     }
 }
 
+/// How many events of each type one store has committed since it opened:
+/// `gatehouse_audit_events_total` on `/metrics`.
+#[derive(Debug, Default)]
+pub struct AuditCounts([std::sync::atomic::AtomicU64; AuditType::ALL.len()]);
+
+impl AuditCounts {
+    pub(in crate::store) fn note(&self, kind: &str) {
+        if let Some(i) = AuditType::ALL.iter().position(|t| t.as_str() == kind) {
+            self.0[i].fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        }
+    }
+
+    /// Every type with its count (zeros included).
+    pub fn snapshot(&self) -> Vec<(&'static str, u64)> {
+        AuditType::ALL
+            .iter()
+            .zip(&self.0)
+            .map(|(t, n)| (t.as_str(), n.load(std::sync::atomic::Ordering::Relaxed)))
+            .collect()
+    }
+}
+
 /// Who acted, as the `actor` column writes it.
 pub mod actor {
     /// A signed-in (or signing-in) person.

@@ -202,6 +202,18 @@ async fn every_event_so_far_is_read_back_with_who_what_and_where(app: TestApp) {
         one(&events, "user_updated", "success")["detail"]["fields"],
         serde_json::json!(["name"])
     );
+    // /metrics counts what this instance committed (the command line's
+    // changes were another process's).
+    let metrics = app.get("/metrics").await.text().await.unwrap();
+    for (kind, n) in [
+        ("sign_up", 1),
+        ("password_changed", 1),
+        ("sign_in", 5),
+        ("user_created", 0),
+    ] {
+        let line = format!("gatehouse_audit_events_total{{type=\"{kind}\"}} {n}");
+        assert!(metrics.lines().any(|l| l == line), "{line} in {metrics}");
+    }
     // Oldest first, each with an RFC 3339 time.
     let times: Vec<&str> = events.iter().map(|e| e["time"].as_str().unwrap()).collect();
     assert!(times.windows(2).all(|w| w[0] <= w[1]), "{times:?}");

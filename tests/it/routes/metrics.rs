@@ -467,6 +467,7 @@ async fn metrics_families_and_labels_are_the_documented_ones(app: TestApp) {
         ("gatehouse_mail_failed_attempts_total", "counter", &[]),
         ("gatehouse_mail_given_up_total", "counter", &[]),
         ("gatehouse_mail_unsent", "gauge", &[]),
+        ("gatehouse_audit_events_total", "counter", &["type"]),
         ("gatehouse_argon2_verifications_total", "counter", &[]),
         ("gatehouse_argon2_jobs_waiting", "gauge", &[]),
         ("gatehouse_signing_jobs_waiting", "gauge", &[]),
