@@ -20,6 +20,7 @@ backend_tests!(
     sign_in_failures_do_not_tell_unknown_users_from_wrong_passwords,
     throttled_sign_ins_are_counted_apart_from_failures,
     metrics_families_and_labels_are_the_documented_ones,
+    the_grafana_dashboard_asks_only_for_families_a_scrape_has,
 );
 
 const RECIPES_ENV: &str = "GATEHOUSE_TEST_RECIPES_DIR";
@@ -639,4 +640,63 @@ fn sample_labels(line: &str) -> (&str, BTreeMap<String, String>) {
         rest = rest.strip_prefix(',').unwrap_or(rest);
     }
     (name, labels)
+}
+
+/// `docs/grafana-dashboard.json` is a Grafana dashboard (panels with
+/// Prometheus queries): every `gatehouse_…` name its queries use is a
+/// family of a real scrape (or a histogram's `_bucket`), with the labels
+/// it groups by.
+async fn the_grafana_dashboard_asks_only_for_families_a_scrape_has(app: TestApp) {
+    let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("docs/grafana-dashboard.json");
+    let dashboard: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap();
+    let panels = dashboard["panels"].as_array().unwrap();
+    let exprs: Vec<String> = panels
+        .iter()
+        .flat_map(|p| p["targets"].as_array().cloned().unwrap_or_default())
+        .map(|t| t["expr"].as_str().unwrap().to_string())
+        .collect();
+    assert!(exprs.len() >= 10, "{exprs:?}");
+    // Series appear with their first request.
+    assert_eq!(app.get("/healthz").await.status(), 200);
+    let text = app.get("/metrics").await.text().await.unwrap();
+    let types: std::collections::BTreeMap<&str, &str> = text
+        .lines()
+        .filter_map(|l| l.strip_prefix("# TYPE "))
+        .filter_map(|l| l.split_once(' '))
+        .collect();
+    let mut used = std::collections::BTreeSet::new();
+    for expr in &exprs {
+        let mut rest = expr.as_str();
+        while let Some(i) = rest.find("gatehouse_") {
+            let name: String = rest[i..]
+                .chars()
+                .take_while(|c| c.is_ascii_alphanumeric() || *c == '_')
+                .collect();
+            rest = &rest[i + name.len()..];
+            let family = match name.strip_suffix("_bucket") {
+                Some(h) if types.get(h) == Some(&"histogram") => h.to_string(),
+                _ => name.clone(),
+            };
+            assert!(
+                types.contains_key(family.as_str()),
+                "{name} (in {expr}) is not in a scrape"
+            );
+            used.insert(family);
+        }
+    }
+    // Each of the views: requests, latency, tokens, sign-in
+    // failures, throttling, the pool and the queues.
+    for family in [
+        "gatehouse_http_requests_total",
+        "gatehouse_http_request_duration_seconds",
+        "gatehouse_tokens_issued_total",
+        "gatehouse_sign_in_failures_total",
+        "gatehouse_throttled_attempts_total",
+        "gatehouse_db_pool_connections",
+        "gatehouse_db_jobs_waiting",
+        "gatehouse_audit_events_total",
+    ] {
+        assert!(used.contains(family), "the dashboard shows {family}");
+    }
 }
