@@ -187,7 +187,7 @@ impl Application {
                 .wrap(middleware::from_fn(http::deadline::body_deadline))
                 .wrap(http::security_headers())
                 .wrap(middleware::from_fn(http::log_request))
-                .configure(http::configure)
+                .configure(|cfg| http::configure(cfg, &app_state.issuer))
                 .configure(|cfg| http::register::configure(cfg, registration))
                 .configure(pages::configure)
         })

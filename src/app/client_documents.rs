@@ -343,6 +343,9 @@ pub fn client_row(config: &Config, doc: &ClientDocument, now: i64) -> Client {
         // A document cannot widen where its tokens work: only the
         // operator's `GATEHOUSE_RESOURCES`.
         resources: std::iter::empty::<String>().collect(),
+        application_type: crate::store::models::client::StoredApplicationType(
+            crate::oauth::ApplicationType::of_redirect_uris(&doc.redirect_uris),
+        ),
     }
 }
 

@@ -200,6 +200,7 @@ fn print_client(c: &Client) {
         }
     );
     println!("auth method:  {}", c.auth_method_name());
+    println!("application type: {}", c.application_type.as_str());
     println!("grant types:  {}", c.grant_types);
     println!("scope:        {}", c.scope);
     println!("redirect URIs: {}", c.redirect_uris);

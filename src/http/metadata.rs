@@ -12,22 +12,45 @@ use actix_web::web::Bytes;
 use actix_web::{web, HttpResponse};
 use std::sync::OnceLock;
 
-/// The two addresses of the one document.
+/// The two root addresses of the one document.
 pub const PATHS: [&str; 2] = [
     "/.well-known/oauth-authorization-server",
     "/.well-known/openid-configuration",
 ];
+
+/// Every address of the document for `issuer`: the two root ones and,
+/// for an issuer with a path P (`https://host/tenant`), RFC 8414 §3.1's
+/// `/.well-known/oauth-authorization-server` + P, OpenID Connect
+/// Discovery §4.1's P + `/.well-known/openid-configuration`, and the two
+/// mixed forms clients also try (the MCP authorization spec lists
+/// `/.well-known/openid-configuration` + P). The root ones stay: a proxy
+/// that strips P sends `P/.well-known/…` as `/.well-known/…`.
+pub fn paths(issuer: &str) -> Vec<String> {
+    let mut all: Vec<String> = PATHS.iter().map(|p| p.to_string()).collect();
+    // The settings checked the issuer: a URL without query, fragment or
+    // trailing slash; its path is percent-encoded, so it holds no `{`.
+    let path = url::Url::parse(issuer)
+        .map(|u| u.path().trim_end_matches('/').to_string())
+        .unwrap_or_default();
+    if !path.is_empty() {
+        for well_known in PATHS {
+            all.push(format!("{well_known}{path}"));
+            all.push(format!("{path}{well_known}"));
+        }
+    }
+    all
+}
 
 /// The document, serialized once: it depends only on the settings, which
 /// do not change while the server runs.
 #[derive(Default)]
 pub struct Discovery(OnceLock<Bytes>);
 
-/// Both addresses, sharing one `Discovery` (one per HTTP worker, each
-/// built from the same settings on its first request).
-pub fn configure(cfg: &mut web::ServiceConfig) {
+/// Every address (`paths`), sharing one `Discovery` (one per HTTP worker,
+/// each built from the same settings on its first request).
+pub fn configure(cfg: &mut web::ServiceConfig, issuer: &str) {
     let cache = web::Data::new(Discovery::default());
-    for path in PATHS {
+    for path in paths(issuer) {
         cfg.service(
             web::resource(path)
                 .app_data(cache.clone())
@@ -36,8 +59,9 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
     }
 }
 
-/// RFC 8414 §2 and OpenID Connect Discovery §3: one document at both
-/// addresses, built from the settings alone, so it is the same on every
+/// RFC 8414 §2 and OpenID Connect Discovery §3: one document at every
+/// address, its `issuer` exactly the configured one (RFC 8414 §3.3,
+/// OpenID Connect Discovery §4.3), built from the settings alone, so it is the same on every
 /// instance, needs no database (it answers through an outage) and is never
 /// partial. The OpenID Connect fields are registered for RFC 8414 too
 /// (§7.1.2), and every one of them is true of this server whichever
@@ -120,4 +144,39 @@ pub async fn jwks(state: web::Data<AppState>) -> HttpResponse {
         .content_type("application/jwk-set+json")
         .insert_header(("Cache-Control", "public, max-age=60"))
         .body(state.keys.current().jwks.clone())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// RFC 8414 §3.1, OpenID Connect Discovery §4.1: an issuer with a path
+    /// has its document at the path-inserted and the path-appended
+    /// addresses, beside the root ones; an issuer without one, at the
+    /// root ones only.
+    #[test]
+    fn rfc8414_3_1_an_issuer_with_a_path_has_the_document_at_every_address() {
+        assert_eq!(paths("http://127.0.0.1:8080"), PATHS.to_vec());
+        assert_eq!(paths("https://id.example.com"), PATHS.to_vec());
+        assert_eq!(
+            paths("https://id.example.com/tenant"),
+            [
+                "/.well-known/oauth-authorization-server",
+                "/.well-known/openid-configuration",
+                "/.well-known/oauth-authorization-server/tenant",
+                "/tenant/.well-known/oauth-authorization-server",
+                "/.well-known/openid-configuration/tenant",
+                "/tenant/.well-known/openid-configuration",
+            ]
+            .map(String::from)
+            .to_vec()
+        );
+        let deep = paths("https://id.example.com/a/b");
+        assert!(deep.contains(&"/.well-known/oauth-authorization-server/a/b".to_string()));
+        assert!(deep.contains(&"/a/b/.well-known/openid-configuration".to_string()));
+        // A path character actix would read as a pattern arrives encoded.
+        assert!(paths("https://id.example.com/{x}")
+            .iter()
+            .all(|p| !p.contains('{')));
+    }
 }

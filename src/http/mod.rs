@@ -26,9 +26,10 @@ use actix_web::web;
 use std::sync::Arc;
 use std::time::Instant;
 
-/// The route table, shared by `serve` and the tests.
-pub fn configure(cfg: &mut web::ServiceConfig) {
-    cfg.configure(metadata::configure)
+/// The route table, shared by `serve` and the tests. `issuer`: where the
+/// metadata is served depends on its path (`metadata::paths`).
+pub fn configure(cfg: &mut web::ServiceConfig, issuer: &str) {
+    cfg.configure(|cfg| metadata::configure(cfg, issuer))
         .route("/jwks.json", web::get().to(metadata::jwks))
         .route("/token", web::post().to(token::token))
         .route(

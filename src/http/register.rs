@@ -11,7 +11,7 @@ use crate::app::AppState;
 use crate::config::Registration;
 use crate::crypto::{constant_time_eq, random_token, token_hash};
 use crate::oauth::wire::max_len;
-use crate::oauth::{GrantType, OAuthError};
+use crate::oauth::{ApplicationType, GrantType, OAuthError};
 use crate::registry::clients::{self_registration_scope, RegistrationTokens};
 use crate::registry::{ClientMetadata, NewClient, RegistryError};
 use crate::store::models::Client;
@@ -227,6 +227,17 @@ fn metadata(
             ));
         }
     }
+    // OpenID Connect DCR §2: `web` or `native`; absent, the redirect URIs
+    // decide (`NewClient::application_type`).
+    let application_type = match meta.application_type.as_deref() {
+        None => None,
+        Some(t) => Some(ApplicationType::parse(t).ok_or_else(|| {
+            bad(&format!(
+                "application_type '{t}' is not supported (web or native)"
+            ))
+        })?),
+    };
+    // RFC 7591 §2: without grant_types, authorization_code alone.
     let grant_types = meta
         .grant_types
         .unwrap_or_else(|| vec!["authorization_code".to_string()]);
@@ -277,6 +288,7 @@ fn metadata(
         // RFC 8707: set by the operator (`--resource`) only; self-registered
         // clients name what `GATEHOUSE_RESOURCES` allows.
         resources: Vec::new(),
+        application_type,
     })
 }
 

@@ -7,8 +7,10 @@ use super::{Registry, RegistryError};
 use crate::crypto::random_token;
 use crate::oauth::redirect_uri::{check_redirect_uris, check_web_uri};
 use crate::oauth::scope::parse_scope;
-use crate::oauth::GrantType;
-use crate::store::models::client::{AuthMethod, Contacts, GrantTypes, Scopes, UriList};
+use crate::oauth::{ApplicationType, GrantType};
+use crate::store::models::client::{
+    AuthMethod, Contacts, GrantTypes, Scopes, StoredApplicationType, UriList,
+};
 use crate::store::models::Client;
 use crate::text;
 
@@ -45,6 +47,10 @@ pub struct NewClient {
     /// operator only (a client that registers itself cannot widen where
     /// its tokens are accepted).
     pub resources: Vec<String>,
+    /// OpenID Connect DCR §2 `application_type`, when the registration
+    /// named it (`POST /register`, RFC 7592); `None`: what the redirect
+    /// URIs make it (`ApplicationType::of_redirect_uris`).
+    pub application_type: Option<ApplicationType>,
 }
 
 /// The operator's change to a client (`gatehouse client update`): `None`
@@ -87,6 +93,17 @@ impl ClientChange {
             AuthMethod::SecretPost => Some("post".to_string()),
             AuthMethod::SecretBasicOrPost | AuthMethod::None => None,
         };
+        // The type stays while the redirect URIs do (and fit it: a row an
+        // older instance wrote is `web` whatever they are); new ones decide
+        // it anew.
+        let application_type = self
+            .redirect_uris
+            .is_none()
+            .then_some(*client.application_type)
+            .filter(|t| {
+                t.check_redirect_uris(&client.redirect_uris.to_vec())
+                    .is_ok()
+            });
         NewClient {
             name: self.name.unwrap_or_else(|| client.name.clone()),
             website: self.website.unwrap_or_else(|| client.website.clone()),
@@ -111,6 +128,7 @@ impl ClientChange {
             post_logout_redirect_uris: self
                 .post_logout_redirect_uris
                 .unwrap_or_else(|| client.post_logout_redirect_uris.to_vec()),
+            application_type,
             resources: self.resources.unwrap_or_else(|| client.resources.to_vec()),
         }
     }
@@ -136,6 +154,7 @@ struct Checked {
     auth_method: AuthMethod,
     post_logout_redirect_uris: UriList,
     resources: UriList,
+    application_type: ApplicationType,
 }
 
 fn check(spec: &NewClient) -> Result<Checked, RegistryError> {
@@ -175,6 +194,12 @@ fn check(spec: &NewClient) -> Result<Checked, RegistryError> {
         ));
     }
     check_redirect_uris(&spec.redirect_uris)
+        .map_err(|m| RegistryError::field("redirect_uris", m))?;
+    let application_type = spec
+        .application_type
+        .unwrap_or_else(|| ApplicationType::of_redirect_uris(&spec.redirect_uris));
+    application_type
+        .check_redirect_uris(&spec.redirect_uris)
         .map_err(|m| RegistryError::field("redirect_uris", m))?;
     // The same rules as redirect URIs: people land there.
     check_redirect_uris(&spec.post_logout_redirect_uris)
@@ -262,6 +287,7 @@ fn check(spec: &NewClient) -> Result<Checked, RegistryError> {
         auth_method,
         post_logout_redirect_uris: spec.post_logout_redirect_uris.iter().cloned().collect(),
         resources: spec.resources.iter().cloned().collect(),
+        application_type,
     })
 }
 
@@ -392,6 +418,7 @@ fn set_metadata(client: &mut Client, checked: Checked, now: i64) {
     client.grant_types = checked.grant_types;
     client.scope = checked.scope;
     client.auth_method = checked.auth_method;
+    client.application_type = StoredApplicationType(checked.application_type);
     client.updated_at = now;
 }
 
@@ -450,6 +477,7 @@ impl Registry<'_> {
             registration_token_hash: registration.management_token_hash,
             post_logout_redirect_uris: checked.post_logout_redirect_uris,
             resources: checked.resources,
+            application_type: StoredApplicationType(checked.application_type),
         };
         let row = client.clone();
         let spend = registration.spend_token_hash;

@@ -53,6 +53,9 @@ pub struct ClientMetadata {
     /// OpenID Connect RP-Initiated Logout §3.1.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub post_logout_redirect_uris: Option<Vec<String>>,
+    /// OpenID Connect Dynamic Client Registration §2: `web` or `native`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub application_type: Option<String>,
 }
 
 impl ClientMetadata {
@@ -75,6 +78,7 @@ impl ClientMetadata {
             token_endpoint_auth_method: Some(c.auth_method_name().to_string()),
             scope: Some(c.scope.to_string()),
             post_logout_redirect_uris: some_list(c.post_logout_redirect_uri_list()),
+            application_type: Some(c.application_type.as_str().to_string()),
             ..ClientMetadata::default()
         }
     }

@@ -22,6 +22,7 @@ diesel::table! {
         registration_token_hash -> Nullable<Text>,
         post_logout_redirect_uris -> Text,
         resources -> Text,
+        application_type -> Text,
     }
 }
 

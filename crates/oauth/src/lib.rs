@@ -8,6 +8,7 @@
 use gatehouse_crypto as crypto;
 
 pub mod amr;
+pub mod application_type;
 pub mod authorize;
 pub mod client;
 pub mod client_document;
@@ -25,6 +26,7 @@ pub mod scope;
 mod testing;
 pub mod wire;
 
+pub use application_type::ApplicationType;
 pub use client::{ClientId, ClientPolicy, RedirectUris};
 pub use error::OAuthError;
 pub use grant_type::GrantType;

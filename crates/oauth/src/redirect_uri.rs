@@ -121,6 +121,13 @@ fn is_loopback_http(parsed: &url::Url) -> bool {
             .is_some_and(|h| LOOPBACK_HOSTS.contains(&h))
 }
 
+/// Whether a redirect URI is one only a native app may register (RFC 8252
+/// §7.1 a private-use scheme, §7.3 loopback http); `false` for https and
+/// for anything `check_redirect_uri` refuses.
+pub fn is_native_only_redirect_uri(uri: &str) -> bool {
+    check_redirect_uri(uri).is_ok() && url::Url::parse(uri).is_ok_and(|u| u.scheme() != "https")
+}
+
 /// RFC 8252 §7.1: a private-use scheme is a reverse domain name the app
 /// controls, e.g. `com.example.app`: at least two dot-separated labels.
 fn is_private_use_scheme(scheme: &str) -> bool {
@@ -316,6 +323,10 @@ mod proptests {
                 scheme == "https" || (scheme == "http" && loopback) || scheme.contains('.'),
                 "{uri:?}"
             );
+            // RFC 8252 §7: everything accepted but https is native apps' only.
+            prop_assert_eq!(is_native_only_redirect_uri(&uri), scheme != "https", "{:?}", uri);
+        } else {
+            prop_assert!(!is_native_only_redirect_uri(&uri), "{uri:?}");
         }
         let _ = check_web_uri(&uri, "client_uri");
     }

@@ -1,9 +1,57 @@
 pub use super::columns::{AuthMethod, Contacts, GrantTypes, Scopes, UriList};
-use crate::oauth::{ClientPolicy, GrantType, RedirectUris};
+use crate::oauth::{ApplicationType, ClientPolicy, GrantType, RedirectUris};
 use crate::store::dispatch;
 use crate::store::schema::clients;
 use crate::store::{DbConn, StoreError, StoreResult, Tx};
+use diesel::backend::Backend;
+use diesel::deserialize::{self, FromSql, FromSqlRow};
+use diesel::expression::AsExpression;
+use diesel::pg::Pg;
 use diesel::prelude::*;
+use diesel::serialize::{self, IsNull, Output, ToSql};
+use diesel::sql_types::Text;
+use diesel::sqlite::Sqlite;
+use std::io::Write;
+
+/// OpenID Connect DCR §2 `application_type` as the `clients` column holds
+/// it: its name, `web` or `native`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, AsExpression, FromSqlRow)]
+#[diesel(sql_type = Text)]
+pub struct StoredApplicationType(pub ApplicationType);
+
+impl std::ops::Deref for StoredApplicationType {
+    type Target = ApplicationType;
+    fn deref(&self) -> &ApplicationType {
+        &self.0
+    }
+}
+
+impl<DB> FromSql<Text, DB> for StoredApplicationType
+where
+    DB: Backend,
+    String: FromSql<Text, DB>,
+{
+    fn from_sql(bytes: DB::RawValue<'_>) -> deserialize::Result<Self> {
+        let s = String::from_sql(bytes)?;
+        ApplicationType::parse(&s)
+            .map(StoredApplicationType)
+            .ok_or_else(|| format!("unknown application type '{s}'").into())
+    }
+}
+
+impl ToSql<Text, Sqlite> for StoredApplicationType {
+    fn to_sql<'b>(&'b self, out: &mut Output<'b, '_, Sqlite>) -> serialize::Result {
+        out.set_value(self.0.as_str());
+        Ok(IsNull::No)
+    }
+}
+
+impl ToSql<Text, Pg> for StoredApplicationType {
+    fn to_sql<'b>(&'b self, out: &mut Output<'b, '_, Pg>) -> serialize::Result {
+        out.write_all(self.0.as_str().as_bytes())?;
+        Ok(IsNull::No)
+    }
+}
 
 #[derive(Debug, Clone, Queryable, Selectable, Insertable)]
 #[diesel(table_name = clients)]
@@ -36,6 +84,10 @@ pub struct Client {
     /// RFC 8707: the resources this client may name beyond the operator's
     /// `GATEHOUSE_RESOURCES` (URIs, or prefixes ending in `/`).
     pub resources: UriList,
+    /// OpenID Connect DCR §2: `web` (https redirect URIs only) or
+    /// `native` (RFC 8252); what a registration named, else what its
+    /// redirect URIs make it (`ApplicationType::of_redirect_uris`).
+    pub application_type: StoredApplicationType,
 }
 
 impl Client {
@@ -129,7 +181,8 @@ impl Tx<'_> {
     }
 
     /// Replaces the metadata a developer may change (name, addresses,
-    /// redirect URIs, grant types, scope, contacts, auth method); the id,
+    /// redirect URIs, grant types, scope, contacts, auth method,
+    /// application type); the id,
     /// secret, owner and creation time stay.
     pub fn update_client_metadata(&mut self, client: &Client) -> StoreResult<bool> {
         let n = dispatch!(self, c => diesel::update(clients::table.find(&client.id))
@@ -142,6 +195,7 @@ impl Tx<'_> {
                 clients::grant_types.eq(&client.grant_types),
                 clients::scope.eq(&client.scope),
                 clients::auth_method.eq(&client.auth_method),
+                clients::application_type.eq(&client.application_type),
                 clients::updated_at.eq(client.updated_at),
             ))
             .execute(c))?;

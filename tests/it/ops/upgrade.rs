@@ -28,6 +28,11 @@ const SVC_ID: &str = "0b7f3a7e-8a53-4d7e-9a53-5f0c6a3f1a01";
 const SVC_SECRET: &str = "old-service-secret-c2VjcmV0LXNlY3JldC1zZWNyZXQ";
 const WEB_ID: &str = "0b7f3a7e-8a53-4d7e-9a53-5f0c6a3f1a02";
 const WEB_SECRET: &str = "old-web-secret-c2VjcmV0LXNlY3JldC1zZWNyZXQtd2Vi";
+const NATIVE_ID: &str = "0b7f3a7e-8a53-4d7e-9a53-5f0c6a3f1a04";
+/// A native app's redirect URIs as any level stored them: loopback http
+/// and a private-use scheme beside an https one.
+const NATIVE_REDIRECTS: &str =
+    "https://notes.example/cb http://127.0.0.1/callback com.example.notes:/cb";
 const REG_ID: &str = "0b7f3a7e-8a53-4d7e-9a53-5f0c6a3f1a03";
 const REG_SECRET: &str = "old-registered-secret-c2VjcmV0LXNlY3JldC1yZWc";
 const REG_ACCESS: &str = "old-registration-access-token-cmVnaXN0cmF0aW9u";
@@ -40,7 +45,7 @@ const VERIFIER: &str = "old-pkce-verifier-dmVyaWZpZXItdmVyaWZpZXItdmVyaWZpZXI";
 
 /// The migration sets, oldest first (one folder each, same names on both
 /// backends).
-const SETS: [&str; 11] = [
+const SETS: [&str; 12] = [
     "2026-11-23-000001_init",
     "2026-11-23-000002_refresh_access_token",
     "2026-11-28-000001_user_access_tokens",
@@ -51,6 +56,7 @@ const SETS: [&str; 11] = [
     "2026-12-06-000003_accounts",
     "2026-12-06-000004_factors",
     "2026-12-06-000005_resources",
+    "2026-12-06-000006_application_type",
     "2026-12-06-000007_audit",
 ];
 
@@ -95,7 +101,9 @@ fn old_database(config: &mut gatehouse::Config, level: usize) {
              ('{SVC_ID}', {svc_hash}, 'old service', NULL, '', 'client_credentials', 'read write', \
               FALSE, 'any', FALSE, NULL, {now}, {now}), \
              ('{WEB_ID}', {web_hash}, 'old web app', 'https://app.example', '{REDIRECT}', \
-              'authorization_code refresh_token', 'read write', FALSE, 'any', FALSE, NULL, {now}, {now})"
+              'authorization_code refresh_token', 'read write', FALSE, 'any', FALSE, NULL, {now}, {now}), \
+             ('{NATIVE_ID}', NULL, 'old native app', NULL, '{NATIVE_REDIRECTS}', \
+              'authorization_code refresh_token', 'read', TRUE, 'none', FALSE, NULL, {now}, {now})"
         ),
     );
     // From level 7 with the comparison keys `user create` writes.
@@ -233,6 +241,13 @@ async fn token(app: &TestApp, id: &str, secret: &str, form: &[(&str, &str)]) -> 
 async fn old_rows_work(app: TestApp, level: usize) {
     let mut conn = app.state.store.conn().unwrap();
     assert!(conn.pending_migrations().unwrap().is_empty());
+    // OpenID Connect DCR §2 `application_type`, from before it was stored:
+    // what the redirect URIs make it (a loopback or private-use one:
+    // native), as for a registration that names none.
+    for (id, expected) in [(SVC_ID, "web"), (WEB_ID, "web"), (NATIVE_ID, "native")] {
+        let c = conn.find_client(id).unwrap().unwrap();
+        assert_eq!(c.application_type.as_str(), expected, "{}", c.name);
+    }
     drop(conn);
 
     // RFC 6749 §2.3.1 / §4.4: the old client's secret still authenticates.
@@ -331,6 +346,7 @@ async fn old_rows_work(app: TestApp, level: usize) {
         let body: Value = r.json().await.unwrap();
         assert_eq!(body["client_id"], REG_ID);
         assert_eq!(body["contacts"], json!(["ops@example.com"]));
+        assert_eq!(body["application_type"], "web");
         token(
             &app,
             REG_ID,

@@ -1,7 +1,8 @@
 //! `POST /register` (RFC 7591 dynamic client registration) and
 //! `/register/{client_id}` (RFC 7592 management), in each
 //! `GATEHOUSE_REGISTRATION` mode; loopback redirect URIs on any port
-//! (RFC 8252 §7.3) for a natively registered app.
+//! (RFC 8252 §7.3) for a natively registered app; OpenID Connect DCR §2
+//! `application_type`; what an MCP client (the TypeScript SDK) sends.
 
 use crate::harness::names::HIDDEN_TRICK_NAMES;
 use crate::harness::{
@@ -23,12 +24,16 @@ backend_tests!(
     rfc8252_7_3_a_registered_loopback_redirect_uri_works_on_any_port,
     rfc7591_2_client_name_with_bidi_controls_or_invisible_characters_is_invalid_client_metadata,
     rfc7591_2_oidc_core_5_4_identity_scopes_are_always_registrable,
+    oidc_dcr_2_application_type_is_stored_echoed_and_bounds_the_redirect_uris,
+    oidc_dcr_2_without_application_type_the_redirect_uris_decide_it,
+    oidc_dcr_2_rfc7592_update_sets_application_type_and_a_refused_one_changes_nothing,
 );
 
 mod open_registration {
     use super::*;
     backend_tests!(with |c| c.registration = gatehouse::config::Registration::Open;
         registration_open_needs_no_token,
+        mcp_sdk_payload_registers_without_a_token_and_completes_code_pkce_and_refresh_rotation,
     );
 }
 
@@ -786,4 +791,263 @@ async fn rfc7591_2_oidc_core_5_4_identity_scopes_are_always_registrable(app: Tes
         .await;
     }
     assert_eq!(client_count(&app), before);
+}
+
+// ---- OpenID Connect DCR §2 application_type, MCP clients ----------------
+
+/// OpenID Connect DCR §2: `application_type` is `web` or `native`, stored
+/// and answered in the registration and the RFC 7592 read. A native app
+/// registers loopback http (RFC 8252 §7.3), private-use schemes (§7.1) or
+/// claimed https (§7.2); a web app https only: anything else is RFC 7591
+/// §3.2.2 `invalid_redirect_uri`, an unknown type
+/// `invalid_client_metadata`, and a refused registration creates nothing.
+async fn oidc_dcr_2_application_type_is_stored_echoed_and_bounds_the_redirect_uris(app: TestApp) {
+    let with_type = |t: Value, redirect: &str| {
+        let mut b = native_app(redirect);
+        b["application_type"] = t;
+        b
+    };
+    for (t, redirect) in [
+        ("native", "http://127.0.0.1:41234/callback"),
+        ("native", "http://[::1]/callback"),
+        ("native", "com.example.notes:/callback"),
+        ("native", "https://notes.example/callback"),
+        ("web", "https://notes.example/callback"),
+    ] {
+        let reg = registered(&app, with_type(json!(t), redirect)).await;
+        assert_eq!(reg["application_type"], t, "{redirect}: {reg}");
+        assert_eq!(reg["redirect_uris"], json!([redirect]));
+        let read: Value = manage(&app, &reg, reqwest::Method::GET)
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        assert_eq!(read["application_type"], t, "RFC 7592 read: {read}");
+    }
+    let before = client_count(&app);
+    let token = initial_token(&app, 1);
+    for redirect in [
+        "http://127.0.0.1:41234/callback",
+        "http://localhost/callback",
+        "com.example.notes:/callback",
+    ] {
+        let r = post_register(&app, Some(&token), &with_type(json!("web"), redirect)).await;
+        let err = expect_error(r, 400, "invalid_redirect_uri").await;
+        assert!(
+            s(&err, "error_description").contains(redirect),
+            "names the URI: {err}"
+        );
+    }
+    // One https URI does not carry a loopback one for a web app.
+    let mut both = with_type(json!("web"), "https://notes.example/callback");
+    both["redirect_uris"] = json!(["https://notes.example/callback", "http://127.0.0.1/cb"]);
+    expect_error(
+        post_register(&app, Some(&token), &both).await,
+        400,
+        "invalid_redirect_uri",
+    )
+    .await;
+    for bad in [
+        json!("browser"),
+        json!("Native"),
+        json!(""),
+        json!(7),
+        json!(["native"]),
+    ] {
+        let r = post_register(
+            &app,
+            Some(&token),
+            &with_type(bad.clone(), "http://127.0.0.1/cb"),
+        )
+        .await;
+        let err = expect_error(r, 400, "invalid_client_metadata").await;
+        assert!(
+            s(&err, "error_description").contains("application_type"),
+            "{bad}: {err}"
+        );
+    }
+    assert_eq!(client_count(&app), before, "nothing was created");
+    // The token's one use was not spent by the refusals.
+    let ok = post_register(
+        &app,
+        Some(&token),
+        &with_type(json!("native"), "http://127.0.0.1/cb"),
+    )
+    .await;
+    assert_eq!(ok.status(), 201);
+}
+
+/// Decided for MCP clients (issue 31): a registration without
+/// `application_type` keeps today's acceptance (editors register loopback
+/// URIs without it) and is recorded `native` when any redirect URI is
+/// loopback or private-use, else `web`; a client with no redirect URIs
+/// (client credentials) is `web`.
+async fn oidc_dcr_2_without_application_type_the_redirect_uris_decide_it(app: TestApp) {
+    for (redirects, t) in [
+        (json!(["http://127.0.0.1:33418/callback"]), "native"),
+        (
+            json!(["http://localhost/cb", "https://notes.example/cb"]),
+            "native",
+        ),
+        (json!(["com.example.notes:/cb"]), "native"),
+        (json!(["https://notes.example/cb"]), "web"),
+    ] {
+        let mut body = native_app("https://unused.example/cb");
+        body["redirect_uris"] = redirects.clone();
+        let reg = registered(&app, body).await;
+        assert_eq!(reg["application_type"], t, "{redirects}: {reg}");
+        let row = app
+            .state
+            .store
+            .conn()
+            .unwrap()
+            .find_client(s(&reg, "client_id"))
+            .unwrap()
+            .unwrap();
+        assert_eq!(row.application_type.as_str(), t, "stored");
+    }
+    let reg = registered(&app, service_app()).await;
+    assert_eq!(reg["application_type"], "web");
+}
+
+/// RFC 7592 §2.2 with OpenID Connect DCR §2: an update may name the type;
+/// a web type with a loopback URI is `invalid_redirect_uri` and leaves the
+/// client as it was; left out, the redirect URIs decide it again.
+async fn oidc_dcr_2_rfc7592_update_sets_application_type_and_a_refused_one_changes_nothing(
+    app: TestApp,
+) {
+    let loopback = "http://127.0.0.1/callback";
+    let reg = registered(&app, native_app(loopback)).await;
+    assert_eq!(reg["application_type"], "native");
+    let mut body = native_app(loopback);
+    body["client_id"] = reg["client_id"].clone();
+    body["application_type"] = json!("web");
+    let r = manage(&app, &reg, reqwest::Method::PUT)
+        .json(&body)
+        .send()
+        .await
+        .unwrap();
+    expect_error(r, 400, "invalid_redirect_uri").await;
+    body["application_type"] = json!("desktop");
+    let r = manage(&app, &reg, reqwest::Method::PUT)
+        .json(&body)
+        .send()
+        .await
+        .unwrap();
+    expect_error(r, 400, "invalid_client_metadata").await;
+    let read: Value = manage(&app, &reg, reqwest::Method::GET)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(read["application_type"], "native", "unchanged: {read}");
+    assert_eq!(read["redirect_uris"], json!([loopback]));
+
+    body["application_type"] = json!("web");
+    body["redirect_uris"] = json!(["https://notes.example/callback"]);
+    let r = manage(&app, &reg, reqwest::Method::PUT)
+        .json(&body)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
+    let updated: Value = r.json().await.unwrap();
+    assert_eq!(updated["application_type"], "web");
+    // Left out: the loopback URI makes it native again.
+    let mut body = native_app(loopback);
+    body["client_id"] = reg["client_id"].clone();
+    let r = manage(&app, &reg, reqwest::Method::PUT)
+        .json(&body)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
+    let updated: Value = r.json().await.unwrap();
+    assert_eq!(updated["application_type"], "native");
+}
+
+/// What the MCP TypeScript SDK's client sends to `POST /register` (RFC 7591
+/// §3.1), with and without `application_type` and `scope`, under
+/// `GATEHOUSE_REGISTRATION=open` (no initial access token): a public
+/// client (`none`) on a loopback redirect URI, which then completes the
+/// code flow with PKCE (RFC 7636) and refreshes, the refresh token
+/// rotating (RFC 9700 §4.14.2: the used one is refused, and its family
+/// with it).
+async fn mcp_sdk_payload_registers_without_a_token_and_completes_code_pkce_and_refresh_rotation(
+    app: TestApp,
+) {
+    let redirect = "http://127.0.0.1:33418/callback";
+    for (application_type, scope) in [
+        (None, None),
+        (Some("native"), None),
+        (None, Some("read")),
+        (Some("native"), Some("read")),
+    ] {
+        let mut body = json!({
+            "client_name": "Claude Code (gatehouse)",
+            "redirect_uris": [redirect],
+            "grant_types": ["authorization_code", "refresh_token"],
+            "response_types": ["code"],
+            "token_endpoint_auth_method": "none",
+        });
+        if let Some(t) = application_type {
+            body["application_type"] = json!(t);
+        }
+        if let Some(sc) = scope {
+            body["scope"] = json!(sc);
+        }
+        let case = format!("{application_type:?} {scope:?}");
+        let r = post_register(&app, None, &body).await;
+        let status = r.status();
+        let reg: Value = r.json().await.unwrap();
+        assert_eq!(status, 201, "{case}: {reg}");
+        assert!(reg.get("client_secret").is_none(), "{case}: public");
+        assert_eq!(reg["token_endpoint_auth_method"], "none", "{case}");
+        assert_eq!(reg["application_type"], "native", "{case}");
+        assert_eq!(
+            reg["grant_types"],
+            json!(["authorization_code", "refresh_token"]),
+            "{case}"
+        );
+        assert_eq!(reg["scope"], "read", "{case}");
+        let id = s(&reg, "client_id").to_string();
+
+        let (code, verifier) = code_for(&app, &id, redirect).await;
+        let r = exchange_public(&app, &id, &code, &verifier, redirect).await;
+        let status = r.status();
+        let tokens: Value = r.json().await.unwrap();
+        assert_eq!(status, 200, "{case}: {tokens}");
+        let claims = app.verify_jwt(s(&tokens, "access_token")).await;
+        assert_eq!(claims["client_id"], id.as_str(), "{case}");
+        let first = s(&tokens, "refresh_token").to_string();
+
+        let refresh = |token: String| {
+            let id = id.clone();
+            let app = &app;
+            async move {
+                app.post_form(
+                    "/token",
+                    &[
+                        ("grant_type", "refresh_token"),
+                        ("refresh_token", &token),
+                        ("client_id", &id),
+                    ],
+                )
+                .await
+            }
+        };
+        let r = refresh(first.clone()).await;
+        let status = r.status();
+        let next: Value = r.json().await.unwrap();
+        assert_eq!(status, 200, "{case}: {next}");
+        let second = s(&next, "refresh_token").to_string();
+        assert_ne!(second, first, "{case}: rotated");
+        // The used one is refused, and revokes the family.
+        expect_error(refresh(first).await, 400, "invalid_grant").await;
+        expect_error(refresh(second).await, 400, "invalid_grant").await;
+    }
 }

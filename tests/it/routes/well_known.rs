@@ -18,7 +18,23 @@ backend_tests!(
     rfc8414_metadata_advertises_introspection,
     rfc8414_metadata_advertises_revocation,
     rfc8414_2_the_document_comes_from_the_settings_never_from_the_clients,
+    rfc8414_3_1_an_issuer_without_a_path_has_no_path_addresses,
 );
+
+/// An issuer with a path, `http://127.0.0.1:PORT/tenant`, on a port free a
+/// moment ago (the issuer names the port the server binds).
+fn tenant_issuer(c: &mut gatehouse::Config) {
+    let port = crate::harness::free_port();
+    c.bind = format!("127.0.0.1:{port}");
+    c.issuer = Some(format!("http://127.0.0.1:{port}/tenant"));
+}
+
+mod path_issuer {
+    use super::*;
+    backend_tests!(with super::tenant_issuer;
+        rfc8414_3_1_oidc_discovery_4_an_issuer_with_a_path_has_the_document_at_every_address,
+    );
+}
 
 mod described_scopes {
     use super::*;
@@ -256,4 +272,62 @@ async fn rfc8414_2_scopes_supported_has_the_scopes_the_operator_describes(app: T
         doc["scopes_supported"],
         serde_json::json!(["email", "openid", "photos.print", "profile", "read"])
     );
+}
+
+/// RFC 8414 §3.1 (the well-known path inserted before the issuer's path),
+/// OpenID Connect Discovery §4.1 (appended after it), and the mixed forms
+/// MCP clients also try: with `GATEHOUSE_ISSUER=http://127.0.0.1:PORT/tenant`
+/// the one document answers at each, and at the two root addresses (where
+/// a proxy that strips `/tenant` sends `/tenant/.well-known/…`). Each has
+/// `issuer` exactly the configured issuer (RFC 8414 §3.3, OpenID Connect
+/// Discovery §4.3) and `code_challenge_methods_supported`; another tenant's
+/// addresses are 404.
+async fn rfc8414_3_1_oidc_discovery_4_an_issuer_with_a_path_has_the_document_at_every_address(
+    app: TestApp,
+) {
+    let issuer = format!("{}/tenant", app.base);
+    assert_eq!(app.state.issuer, issuer);
+    let root = discovery(&app, "/.well-known/oauth-authorization-server").await;
+    assert_eq!(root["issuer"], issuer.as_str());
+    assert_eq!(
+        root["authorization_endpoint"],
+        format!("{issuer}/authorize")
+    );
+    assert_eq!(root["token_endpoint"], format!("{issuer}/token"));
+    for path in [
+        "/.well-known/openid-configuration",
+        "/.well-known/oauth-authorization-server/tenant",
+        "/.well-known/openid-configuration/tenant",
+        "/tenant/.well-known/openid-configuration",
+        "/tenant/.well-known/oauth-authorization-server",
+    ] {
+        let doc = discovery(&app, path).await;
+        assert_eq!(doc["issuer"], issuer.as_str(), "{path}");
+        assert_eq!(
+            doc["code_challenge_methods_supported"],
+            serde_json::json!(["S256"]),
+            "{path}"
+        );
+        assert_eq!(doc, root, "{path}: the same document");
+    }
+    for other in [
+        "/.well-known/oauth-authorization-server/other",
+        "/.well-known/openid-configuration/other",
+        "/other/.well-known/openid-configuration",
+        "/.well-known/oauth-authorization-server/tenant/x",
+        "/.well-known/openid-configuration/tenan",
+    ] {
+        assert_eq!(app.get(other).await.status(), 404, "{other}");
+    }
+}
+
+/// RFC 8414 §3.1: an issuer without a path (the default) has its document
+/// at the two root addresses only.
+async fn rfc8414_3_1_an_issuer_without_a_path_has_no_path_addresses(app: TestApp) {
+    for path in [
+        "/.well-known/oauth-authorization-server/tenant",
+        "/tenant/.well-known/openid-configuration",
+    ] {
+        assert_eq!(app.get(path).await.status(), 404, "{path}");
+    }
 }
