@@ -14,6 +14,7 @@ use crate::oauth::wire::max_len;
 use crate::oauth::{ApplicationType, GrantType, OAuthError};
 use crate::registry::clients::{self_registration_scope, RegistrationTokens};
 use crate::registry::{ClientMetadata, NewClient, RegistryError};
+use crate::store::models::audit_event::actor;
 use crate::store::models::Client;
 use actix_web::http::StatusCode;
 use actix_web::{web, HttpRequest, HttpResponse};
@@ -54,8 +55,10 @@ pub async fn register(
         management_token_hash: Some(token_hash(&reg_token)),
         spend_token_hash: spend,
     };
+    let who = crate::app::audit::anonymous(&req);
     let created = state
         .registry()
+        .acting(&who)
         .register_client(spec, registration)
         .await
         .map_err(registration_error)?;
@@ -111,8 +114,10 @@ pub async fn replace(
         }
     }
     let spec = metadata(meta, &state, Some(&client))?;
+    let who = crate::app::audit::acting(&req, actor::client(&client.id));
     let updated = state
         .registry()
+        .acting(&who)
         .update_client(&client.id, spec)
         .await
         .map_err(registration_error)?;
@@ -126,8 +131,10 @@ pub async fn delete(
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, ApiError> {
     let client = authorized_client(&req, &path, &state).await?;
+    let who = crate::app::audit::acting(&req, actor::client(&client.id));
     state
         .registry()
+        .acting(&who)
         .delete_client(&client.id)
         .await
         .map_err(registration_error)?;

@@ -254,7 +254,13 @@ pub async fn profile(
         name: Some(name.clone()),
         ..Default::default()
     };
-    match state.registry().update_user(&me.user.id, change).await {
+    let who = crate::app::audit::person(&req, &me.user.id);
+    match state
+        .registry()
+        .acting(&who)
+        .update_user(&me.user.id, change)
+        .await
+    {
         Ok(_) => Ok(see_other("/account?saved=1")),
         Err(RegistryError::Field { message, .. }) => {
             let forms = Forms {

@@ -8,6 +8,7 @@ use crate::crypto::random_token;
 use crate::oauth::redirect_uri::{check_redirect_uris, check_web_uri};
 use crate::oauth::scope::parse_scope;
 use crate::oauth::{ApplicationType, GrantType};
+use crate::store::models::audit_event::{actor, subject, AuditType, NewAuditEvent};
 use crate::store::models::client::{
     AuthMethod, Contacts, GrantTypes, Scopes, StoredApplicationType, UriList,
 };
@@ -458,6 +459,9 @@ impl Registry<'_> {
             Some(s) => Some(self.hash(s.clone()).await?),
             None => None,
         };
+        // Through RFC 7591 (a management token is made): the client
+        // registered itself; otherwise someone created it.
+        let self_registered = registration.management_token_hash.is_some();
         let client = Client {
             id,
             secret_hash,
@@ -481,6 +485,21 @@ impl Registry<'_> {
         };
         let row = client.clone();
         let spend = registration.spend_token_hash;
+        let audit = self
+            .audit(AuditType::ClientCreated)
+            .map(|e| match self_registered {
+                true => NewAuditEvent {
+                    kind: AuditType::ClientRegistered,
+                    actor: if e.actor == actor::ANONYMOUS {
+                        actor::client(&client.id)
+                    } else {
+                        e.actor.clone()
+                    },
+                    ..e
+                },
+                false => e,
+            });
+        let at_ms = self.clock.now_millis();
         self.store
             .run(move |c| {
                 c.transaction(|c| {
@@ -490,6 +509,12 @@ impl Registry<'_> {
                         }
                     }
                     c.insert_client(&row)?;
+                    super::record(c, at_ms, &audit, |e| {
+                        e.subject(subject::client(&row.id))
+                            .client(row.id.clone())
+                            .detail("name", row.name.clone())
+                            .detail("public", row.is_public)
+                    })?;
                     Ok(())
                 })
             })
@@ -508,6 +533,10 @@ impl Registry<'_> {
         spec: NewClient,
     ) -> Result<Client, RegistryError> {
         let (id, now) = (client_id.to_string(), self.clock.now());
+        let (audit, at_ms) = (
+            self.audit(AuditType::ClientUpdated),
+            self.clock.now_millis(),
+        );
         self.store
             .run(move |c| {
                 c.transaction(|c| {
@@ -518,6 +547,10 @@ impl Registry<'_> {
                     })?;
                     set_metadata(&mut client, checked, now);
                     c.update_client_metadata(&client)?;
+                    super::record(c, at_ms, &audit, |e| {
+                        e.subject(subject::client(&client.id))
+                            .client(client.id.clone())
+                    })?;
                     Ok(client)
                 })
             })
@@ -536,10 +569,18 @@ impl Registry<'_> {
         change: ClientChange,
     ) -> Result<Client, RegistryError> {
         let (id, now) = (client_id.to_string(), self.clock.now());
+        let (audit, at_ms) = (
+            self.audit(AuditType::ClientUpdated),
+            self.clock.now_millis(),
+        );
         self.store
             .run(move |c| {
                 c.transaction(|c| {
                     let mut client = c.find_client(&id)?.ok_or_else(|| not_found(&id))?;
+                    super::record(c, at_ms, &audit, |e| {
+                        e.subject(subject::client(&client.id))
+                            .client(client.id.clone())
+                    })?;
                     let spec = change.over(&client);
                     let mut checked = check(&spec)?;
                     client.post_logout_redirect_uris =
@@ -559,9 +600,25 @@ impl Registry<'_> {
     /// families, consents, codes), in one transaction.
     pub async fn delete_client(&self, client_id: &str) -> Result<(), RegistryError> {
         let id = client_id.to_string();
+        let (audit, at_ms) = (
+            self.audit(AuditType::ClientDeleted),
+            self.clock.now_millis(),
+        );
         self.store
             .run(move |c| {
-                if c.transaction(|c| c.delete_client(&id))? {
+                let deleted = c.transaction(|c| -> Result<bool, RegistryError> {
+                    let name = c.find_client(&id)?.map(|found| found.name);
+                    if !c.delete_client(&id)? {
+                        return Ok(false);
+                    }
+                    super::record(c, at_ms, &audit, |e| {
+                        e.subject(subject::client(&id))
+                            .client(id.clone())
+                            .detail("name", name.unwrap_or_default())
+                    })?;
+                    Ok(true)
+                })?;
+                if deleted {
                     Ok(())
                 } else {
                     Err(not_found(&id))
@@ -587,9 +644,23 @@ impl Registry<'_> {
         let secret = random_token(32);
         let hash = self.hash(secret.clone()).await?;
         let (id, now) = (client_id.to_string(), self.clock.now());
+        let (audit, at_ms) = (
+            self.audit(AuditType::ClientSecretRotated),
+            self.clock.now_millis(),
+        );
         let changed = self
             .store
-            .run(move |c| c.transaction(|c| c.set_client_secret_hash(&id, &hash, now)))
+            .run(move |c| {
+                c.transaction(|c| {
+                    let changed = c.set_client_secret_hash(&id, &hash, now)?;
+                    if changed {
+                        super::record(c, at_ms, &audit, |e| {
+                            e.subject(subject::client(&id)).client(id.clone())
+                        })?;
+                    }
+                    Ok::<_, crate::store::StoreError>(changed)
+                })
+            })
             .await?;
         if !changed {
             return Err(not_found(client_id));

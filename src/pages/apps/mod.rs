@@ -292,8 +292,10 @@ pub async fn create(
         Ok(spec) => spec,
         Err(e) => return refused(values, e),
     };
+    let who = crate::app::audit::person(&req, &me.user.id);
     match state
         .registry()
+        .acting(&who)
         .register_client_as(client_id.clone(), spec, RegistrationTokens::default())
         .await
     {
@@ -410,7 +412,13 @@ pub async fn act(
                     "A public app has no secret to replace.".into(),
                 ));
             }
-            let secret = match state.registry().rotate_client_secret(&client.id).await {
+            let who = crate::app::audit::person(&req, &me.user.id);
+            let secret = match state
+                .registry()
+                .acting(&who)
+                .rotate_client_secret(&client.id)
+                .await
+            {
                 Ok(s) => s,
                 Err(RegistryError::NotFound(_)) => return Err(no_such_app()),
                 Err(e) => return Err(PageError::Internal(e.to_string())),
@@ -438,7 +446,13 @@ pub async fn act(
         Some("confirm_delete") => {
             // One transaction: the app, and through foreign keys its
             // refresh token families, consents and codes.
-            match state.registry().delete_client(&client.id).await {
+            let who = crate::app::audit::person(&req, &me.user.id);
+            match state
+                .registry()
+                .acting(&who)
+                .delete_client(&client.id)
+                .await
+            {
                 Ok(()) => {}
                 Err(RegistryError::NotFound(_)) => return Err(no_such_app()),
                 Err(RegistryError::Store(e)) => return Err(e.into()),
@@ -489,7 +503,13 @@ async fn save(
         },
         Err(e) => return refused(values, e),
     };
-    match state.registry().update_client(&client.id, spec).await {
+    let who = crate::app::audit::person(req, &me.id);
+    match state
+        .registry()
+        .acting(&who)
+        .update_client(&client.id, spec)
+        .await
+    {
         Ok(_) => Ok(see_other(&format!("{}?saved=1", app_href(&client.id)))),
         Err(e) => refused(values, shown_error(e)?),
     }

@@ -17,6 +17,12 @@ backend_tests!(
     audit_filters_by_person_type_and_time,
 );
 
+mod open_registration {
+    use super::*;
+    backend_tests!(with |c| c.registration = gatehouse::config::Registration::Open;
+        client_changes_are_recorded_by_who_made_them);
+}
+
 /// `gatehouse audit --json ARGS` on `app`'s database: one object a line.
 fn audit(app: &TestApp, args: &[&str]) -> Vec<serde_json::Value> {
     let mut all = vec!["audit", "--json"];
@@ -431,4 +437,111 @@ async fn a_persons_own_consents_and_factors_and_a_refresh_reuse_are_recorded(app
     assert_eq!(reused["actor"], "gatehouse");
     assert_eq!(reused["subject"], me.as_str());
     assert_eq!(reused["client_id"], legacy.client.id.as_str());
+}
+
+/// Clients: the operator's (command line), a client's own through RFC 7591
+/// and RFC 7592, each with the client as subject.
+async fn client_changes_are_recorded_by_who_made_them(app: TestApp) {
+    let url = app.state.config.database_url.clone();
+    let made = stdout_json(&gatehouse_on(
+        &url,
+        &[
+            "client",
+            "create",
+            "--name",
+            "Billing",
+            "--grant-type",
+            "client_credentials",
+            "--scope",
+            "read",
+            "--json",
+        ],
+        "",
+    ));
+    let billing = made["client_id"].as_str().unwrap().to_string();
+    cli(
+        &app,
+        &["client", "update", &billing, "--name", "Billing v2"],
+        "",
+    );
+    cli(&app, &["client", "rotate-secret", &billing], "");
+    cli(&app, &["client", "delete", &billing], "");
+    // A client registers itself, changes and deletes its registration.
+    let r = app
+        .http
+        .post(app.url("/register"))
+        .json(&serde_json::json!({
+            "client_name": "Editor",
+            "redirect_uris": ["http://127.0.0.1/callback"],
+            "grant_types": ["authorization_code"],
+            "token_endpoint_auth_method": "none"
+        }))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 201);
+    let reg: serde_json::Value = r.json().await.unwrap();
+    let editor = reg["client_id"].as_str().unwrap().to_string();
+    let manage = reg["registration_access_token"].as_str().unwrap();
+    let at = reg["registration_client_uri"].as_str().unwrap();
+    let mut doc = reg.clone();
+    doc["client_name"] = "Editor 2".into();
+    for k in [
+        "registration_access_token",
+        "registration_client_uri",
+        "client_id_issued_at",
+    ] {
+        doc.as_object_mut().unwrap().remove(k);
+    }
+    let r = app
+        .http
+        .put(at)
+        .bearer_auth(manage)
+        .json(&doc)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200, "{}", r.text().await.unwrap());
+    let r = app
+        .http
+        .delete(at)
+        .bearer_auth(manage)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 204);
+
+    let events = audit(&app, &["--client", &billing]);
+    let kinds: Vec<&str> = events.iter().map(|e| e["type"].as_str().unwrap()).collect();
+    assert_eq!(
+        kinds,
+        [
+            "client_created",
+            "client_updated",
+            "client_secret_rotated",
+            "client_deleted"
+        ]
+    );
+    assert!(
+        events.iter().all(|e| e["actor"] == "operator"),
+        "{events:#?}"
+    );
+    assert!(events
+        .iter()
+        .all(|e| e["subject"] == format!("client:{billing}")));
+    assert_eq!(events[3]["detail"]["name"], "Billing v2");
+
+    let events = audit(&app, &["--client", &editor]);
+    let kinds: Vec<&str> = events.iter().map(|e| e["type"].as_str().unwrap()).collect();
+    assert_eq!(
+        kinds,
+        ["client_registered", "client_updated", "client_deleted"]
+    );
+    let me = format!("client:{editor}");
+    assert!(
+        events.iter().all(|e| e["actor"] == me.as_str()),
+        "{events:#?}"
+    );
+    assert_eq!(events[0]["ip"], "127.0.0.1");
+    assert_eq!(events[0]["detail"]["public"], true);
 }
