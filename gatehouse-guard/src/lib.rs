@@ -95,6 +95,7 @@ struct Cache {
 pub(crate) struct ChallengeParams {
     pub realm: String,
     /// RFC 9728 §5.1: the absolute URL of the metadata document, when on.
+    #[cfg_attr(not(feature = "actix-web"), allow(dead_code))] // read by the actix glue
     pub resource_metadata: Option<String>,
 }
 

@@ -3,6 +3,8 @@
 //! would drive it: tokens signed with a test key that a small stand-in
 //! issuer (RFC 8414 metadata and JWKS on a random port) publishes.
 
+#![allow(clippy::unwrap_used)]
+
 #[path = "../examples/mcp_server.rs"]
 #[allow(dead_code)]
 mod mcp_server;
@@ -57,10 +59,7 @@ fn start_issuer() -> String {
 }
 
 fn now() -> i64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .unwrap()
-        .as_secs() as i64
+    gatehouse_guard::Clock::now(&gatehouse_guard::SystemClock)
 }
 
 /// An RFC 9068 access token from `issuer` for `aud` with `scope`.
