@@ -467,6 +467,10 @@ mod tests {
                 "resource_name": "Test MCP server",
             })
         );
+        let req = actix_web::test::TestRequest::post()
+            .uri("/.well-known/oauth-protected-resource/mcp")
+            .to_request();
+        assert_eq!(actix_web::test::call_service(&app, req).await.status(), 405);
         // Not at the host's root: that is another resource's document.
         let req = actix_web::test::TestRequest::get()
             .uri("/.well-known/oauth-protected-resource")
