@@ -4,7 +4,7 @@
 //! sign in on its own:
 //!
 //! 1. the client POSTs to `/mcp` without a token and gets 401 with
-//!    `WWW-Authenticate: Bearer …, resource_metadata="…/.well-known/oauth-protected-resource/mcp"`;
+//!    `WWW-Authenticate: Bearer …, resource_metadata="…/.well-known/oauth-protected-resource/mcp", scope="mcp"`;
 //! 2. it reads that RFC 9728 document, whose `authorization_servers` names
 //!    gatehouse, then gatehouse's metadata; registers (a Client ID Metadata
 //!    Document or RFC 7591), and gets a token with
@@ -56,9 +56,14 @@ const INVALID_PARAMS: i64 = -32602;
 struct RequiredScopes(Vec<String>);
 
 impl RequiredScopes {
-    fn check(&self, auth: &Authenticated) -> Result<(), Rejection> {
+    /// The token, if valid and with every scope; otherwise the guard's
+    /// answer, whose 401 challenge names the scopes (`scope="mcp"`), as MCP
+    /// asks, so the client knows what to ask gatehouse for.
+    fn admit(&self, auth: Result<Authenticated, Rejection>) -> Result<Authenticated, Rejection> {
         let needed: Vec<&str> = self.0.iter().map(String::as_str).collect();
-        auth.require_scopes(&needed)
+        let auth = auth.map_err(|r| r.needing(&needed))?;
+        auth.require_scopes(&needed)?;
+        Ok(auth)
     }
 }
 
@@ -96,10 +101,10 @@ pub fn configure(cfg: &mut web::ServiceConfig, guard: web::Data<Guard>, required
 /// session; this server has neither, so both are 405 (once the token is
 /// checked, like every request here).
 async fn not_allowed(
-    auth: Authenticated,
+    auth: Result<Authenticated, Rejection>,
     required: web::Data<RequiredScopes>,
 ) -> Result<HttpResponse, Rejection> {
-    required.check(&auth)?;
+    required.admit(auth)?;
     Ok(HttpResponse::MethodNotAllowed()
         .insert_header((header::ALLOW, "POST"))
         .finish())
@@ -121,12 +126,12 @@ fn bad_message(code: i64, message: &str) -> HttpResponse {
 
 /// One JSON-RPC message, from a client whose token has the scopes.
 async fn post(
-    auth: Authenticated,
+    auth: Result<Authenticated, Rejection>,
     required: web::Data<RequiredScopes>,
     req: HttpRequest,
     body: web::Bytes,
 ) -> Result<HttpResponse, Rejection> {
-    required.check(&auth)?;
+    let auth = required.admit(auth)?;
     let Ok(message) = serde_json::from_slice::<Value>(&body) else {
         return Ok(bad_message(PARSE_ERROR, "Parse error"));
     };

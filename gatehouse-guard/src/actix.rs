@@ -116,7 +116,7 @@ pub struct Rejection {
     challenge: Arc<ChallengeParams>,
     retry_after: i64,
     /// The scopes the route needs, named in a 401's challenge.
-    needed: &'static [&'static str],
+    needed: Vec<String>,
 }
 
 impl Rejection {
@@ -124,14 +124,24 @@ impl Rejection {
         error: GuardError,
         challenge: Arc<ChallengeParams>,
         retry_after: i64,
-        needed: &'static [&'static str],
+        needed: &[&str],
     ) -> Rejection {
         Rejection {
             error: Some(error),
             challenge,
             retry_after,
-            needed,
+            needed: needed.iter().map(|s| s.to_string()).collect(),
         }
+    }
+
+    /// Names `scopes` as what the resource needs in the challenge of a 401
+    /// (RFC 6750 §3 `scope`), for a route whose scopes are decided at run
+    /// time rather than by `Authenticated<S>`: take
+    /// `Result<Authenticated, Rejection>` and answer
+    /// `Err(rejection.needing(&scopes))`.
+    pub fn needing(mut self, scopes: &[&str]) -> Rejection {
+        self.needed = scopes.iter().map(|s| s.to_string()).collect();
+        self
     }
 
     /// Why, unless the app is misconfigured (no guard).
@@ -164,10 +174,11 @@ impl ResponseError for Rejection {
                 "error_description": "the API is misconfigured",
             }));
         };
+        let needed: Vec<&str> = self.needed.iter().map(String::as_str).collect();
         if let Some(challenge) = error.challenge_with(
             &self.challenge.realm,
             self.challenge.resource_metadata.as_deref(),
-            self.needed,
+            &needed,
         ) {
             resp.insert_header((header::WWW_AUTHENTICATE, challenge));
         }
@@ -218,7 +229,7 @@ where
                     resource_metadata: None,
                 }),
                 retry_after: 0,
-                needed: &[],
+                needed: Vec::new(),
             });
         };
         let challenge = guard.challenge_params();
@@ -354,6 +365,19 @@ mod tests {
         let (status, www, _) = render(GuardError::InvalidRequest("empty bearer token"));
         assert_eq!(status, 400);
         assert!(www.unwrap().contains(r#"error="invalid_request""#));
+    }
+
+    #[test]
+    fn rfc6750_3_a_401_names_the_scopes_a_route_decides_at_run_time() {
+        let url = "https://api.example/.well-known/oauth-protected-resource";
+        let r = Rejection::new(GuardError::MissingToken, params(Some(url)), 10, &[])
+            .needing(&["mcp", "read"])
+            .error_response();
+        assert_eq!(r.status(), 401);
+        assert_eq!(
+            r.headers().get(header::WWW_AUTHENTICATE).unwrap(),
+            &format!(r#"Bearer realm="api", resource_metadata="{url}", scope="mcp read""#)
+        );
     }
 
     #[test]

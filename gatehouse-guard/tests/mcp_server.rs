@@ -286,7 +286,7 @@ async fn rfc9728_a_client_without_a_token_is_led_to_the_authorization_server() {
     assert_eq!(status, 401);
     assert_eq!(
         www(&headers),
-        format!(r#"Bearer realm="{RESOURCE}", resource_metadata="{METADATA_URL}""#)
+        format!(r#"Bearer realm="{RESOURCE}", resource_metadata="{METADATA_URL}", scope="mcp""#)
     );
     // The document at that URL's path names gatehouse (RFC 9728 §3.2).
     let path = METADATA_URL.trim_start_matches("http://127.0.0.1:9");
@@ -343,6 +343,8 @@ async fn mcp_get_is_405_without_a_stream_and_needs_a_token_first() {
     let (issuer, app) = setup!();
     let resp = test::call_service(&app, test::TestRequest::get().uri("/mcp").to_request()).await;
     assert_eq!(resp.status(), 401);
+    let w = www(resp.headers());
+    assert!(w.ends_with(r#"scope="mcp""#), "{w}");
     let t = token(&issuer, RESOURCE, "mcp");
     for req in [test::TestRequest::get(), test::TestRequest::delete()] {
         let req = req
