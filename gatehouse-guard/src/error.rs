@@ -62,20 +62,38 @@ impl GuardError {
 
     /// The `WWW-Authenticate` value for this answer, or `None` (503).
     pub fn challenge(&self, realm: &str) -> Option<String> {
-        match self {
-            GuardError::IssuerUnavailable(_) => None,
-            GuardError::MissingToken => Some(crate::rfc6750::challenge(realm, None, None)),
-            GuardError::InsufficientScope(scopes) => Some(crate::rfc6750::challenge(
-                realm,
-                self.code().map(|c| (c, self.description())),
-                Some(scopes),
-            )),
-            _ => Some(crate::rfc6750::challenge(
-                realm,
-                self.code().map(|c| (c, self.description())),
-                None,
-            )),
-        }
+        self.challenge_with(realm, None, &[])
+    }
+
+    /// [`GuardError::challenge`] with the resource's RFC 9728 metadata URL
+    /// (§5.1 `resource_metadata`) and the scopes the resource needs:
+    /// RFC 6750 §3 `scope`, on a 403 the scopes that were missing, on a 401
+    /// `needed` (when not empty), so a client knows what to ask for.
+    pub fn challenge_with(
+        &self,
+        realm: &str,
+        resource_metadata: Option<&str>,
+        needed: &[&str],
+    ) -> Option<String> {
+        let needed: Vec<String> = needed.iter().map(|s| s.to_string()).collect();
+        let scope = match self {
+            GuardError::IssuerUnavailable(_) => return None,
+            GuardError::InsufficientScope(scopes) => Some(scopes.as_slice()),
+            GuardError::MissingToken | GuardError::InvalidToken(_) if !needed.is_empty() => {
+                Some(needed.as_slice())
+            }
+            _ => None,
+        };
+        let error = match self {
+            GuardError::MissingToken => None,
+            _ => self.code().map(|c| (c, self.description())),
+        };
+        Some(crate::rfc6750::challenge_with_metadata(
+            realm,
+            resource_metadata,
+            error,
+            scope,
+        ))
     }
 }
 
@@ -102,4 +120,9 @@ pub enum SetupError {
     NoIntrospectionEndpoint,
     #[error("building the HTTP client: {0}")]
     Client(String),
+    /// RFC 9728 metadata was asked for, but the audience is not a resource
+    /// URI it can be published for (an absolute http(s) URL with no
+    /// fragment, RFC 8707 §2).
+    #[error("audience {0:?} is not an absolute http(s) resource URI, so it can have no RFC 9728 metadata")]
+    BadResource(String),
 }

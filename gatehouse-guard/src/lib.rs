@@ -17,7 +17,16 @@
 //! with an unknown `kid` is refused with [`GuardError::IssuerUnavailable`]
 //! (503), never accepted unchecked.
 //!
-//! With the default `actix-web` feature, [`actix`] has the extractors.
+//! Protected-resource metadata (RFC 9728): a guard built for one resource
+//! (its audience is the resource server's canonical resource URI, e.g.
+//! `https://mcp.example.com/mcp`) with [`GuardBuilder::scopes_supported`] or
+//! [`GuardBuilder::resource_metadata`] publishes
+//! [`Guard::protected_resource_metadata`] at [`Guard::metadata_path`] and
+//! names its absolute URL in every `WWW-Authenticate` challenge, so a client
+//! (an MCP client, say) that meets a 401 finds the authorization server.
+//!
+//! With the default `actix-web` feature, [`actix`] has the extractors and
+//! the handler that serves the metadata.
 //!
 //! This crate must not depend on the gatehouse server, nor the server on it.
 
@@ -29,6 +38,7 @@ pub mod bearer;
 pub mod clock;
 mod error;
 mod jwks;
+mod resource;
 pub mod rfc6750;
 mod validate;
 
@@ -39,6 +49,7 @@ pub use validate::{Expected, Principal};
 
 use jsonwebtoken::{Algorithm, DecodingKey, Validation};
 use jwks::{KeySet, RefetchLimiter};
+use resource::{MetadataSettings, ResourceMetadata};
 use serde_json::{Map, Value};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
@@ -55,7 +66,8 @@ pub struct Guard {
 
 struct Inner {
     expected: Expected,
-    realm: String,
+    challenge: Arc<ChallengeParams>,
+    metadata: Option<ResourceMetadata>,
     jwks_uri: String,
     introspection: Option<Introspection>,
     http: reqwest::Client,
@@ -78,6 +90,15 @@ struct Cache {
     refreshing: bool,
 }
 
+/// What every challenge of a guard names besides the error.
+#[derive(Debug)]
+pub(crate) struct ChallengeParams {
+    pub realm: String,
+    /// RFC 9728 §5.1: the absolute URL of the metadata document, when on.
+    #[cfg_attr(not(feature = "actix-web"), allow(dead_code))] // read by the actix glue
+    pub resource_metadata: Option<String>,
+}
+
 struct Introspection {
     endpoint: String,
     client_id: String,
@@ -94,6 +115,7 @@ pub struct GuardBuilder {
     clock: Arc<dyn Clock>,
     http: Option<reqwest::Client>,
     introspection: Option<(String, String)>,
+    metadata: MetadataSettings,
     /// Extra CA certificates (PEM) for the default HTTP client.
     #[cfg_attr(
         not(any(feature = "rustls-tls", feature = "rustls-tls-native-roots")),
@@ -155,10 +177,56 @@ impl GuardBuilder {
         self
     }
 
+    /// Publishes RFC 9728 protected-resource metadata for the audience,
+    /// which must then be the resource server's canonical resource URI (an
+    /// absolute http(s) URL, e.g. `https://mcp.example.com/mcp`): see
+    /// [`Guard::protected_resource_metadata`]. Every challenge then carries
+    /// `resource_metadata="<its absolute URL>"` (RFC 9728 §5.1). The other
+    /// metadata options below turn this on too.
+    pub fn resource_metadata(mut self) -> Self {
+        self.metadata.enabled = true;
+        self
+    }
+
+    /// RFC 9728 §2 `scopes_supported`: the scopes a client may ask for to
+    /// use this resource (an MCP client asks for these when a 401 names
+    /// none). Turns on [`GuardBuilder::resource_metadata`].
+    pub fn scopes_supported<I, S>(mut self, scopes: I) -> Self
+    where
+        I: IntoIterator<Item = S>,
+        S: Into<String>,
+    {
+        self.metadata.enabled = true;
+        self.metadata.scopes_supported = Some(scopes.into_iter().map(Into::into).collect());
+        self
+    }
+
+    /// RFC 9728 §2 `resource_name`, shown to people. Turns on
+    /// [`GuardBuilder::resource_metadata`].
+    pub fn resource_name(mut self, name: impl Into<String>) -> Self {
+        self.metadata.enabled = true;
+        self.metadata.resource_name = Some(name.into());
+        self
+    }
+
+    /// RFC 9728 §2 `resource_documentation`: a URL of human-readable
+    /// documentation for developers. Turns on
+    /// [`GuardBuilder::resource_metadata`].
+    pub fn resource_documentation(mut self, url: impl Into<String>) -> Self {
+        self.metadata.enabled = true;
+        self.metadata.resource_documentation = Some(url.into());
+        self
+    }
+
     /// Reads the issuer's metadata and JWKS. Fails when either cannot be
-    /// fetched, or the metadata belongs to another issuer.
-    pub async fn build(self) -> Result<Guard, SetupError> {
-        let http = match self.http {
+    /// fetched, or the metadata belongs to another issuer, or RFC 9728
+    /// metadata is on and the audience is not a resource URI.
+    pub async fn build(mut self) -> Result<Guard, SetupError> {
+        let resource_metadata = self
+            .metadata
+            .resolve(&self.issuer, &self.audience)
+            .map_err(|()| SetupError::BadResource(self.audience.clone()))?;
+        let http = match self.http.take() {
             Some(c) => c,
             None => {
                 #[allow(unused_mut)]
@@ -206,7 +274,7 @@ impl GuardBuilder {
                 .map(str::to_string)
         };
         let jwks_uri = endpoint("jwks_uri").ok_or(SetupError::NoJwksUri(metadata_url))?;
-        let introspection = match self.introspection {
+        let introspection = match self.introspection.take() {
             None => None,
             Some((client_id, client_secret)) => Some(Introspection {
                 endpoint: endpoint("introspection_endpoint")
@@ -222,10 +290,26 @@ impl GuardBuilder {
                 url: jwks_uri.clone(),
                 reason,
             })?;
+        Ok(self.assemble(http, jwks_uri, introspection, keys, resource_metadata))
+    }
+
+    /// The guard, once everything has been fetched.
+    fn assemble(
+        self,
+        http: reqwest::Client,
+        jwks_uri: String,
+        introspection: Option<Introspection>,
+        keys: KeySet,
+        metadata: Option<ResourceMetadata>,
+    ) -> Guard {
         let interval = secs(self.unknown_kid_interval);
-        Ok(Guard {
+        Guard {
             inner: Arc::new(Inner {
-                realm: self.realm.unwrap_or_else(|| self.audience.clone()),
+                challenge: Arc::new(ChallengeParams {
+                    realm: self.realm.unwrap_or_else(|| self.audience.clone()),
+                    resource_metadata: metadata.as_ref().map(|m| m.url.clone()),
+                }),
+                metadata,
                 expected: Expected {
                     issuer: self.issuer,
                     audience: self.audience,
@@ -245,7 +329,28 @@ impl GuardBuilder {
                 }),
                 lookup: tokio::sync::Mutex::new(()),
             }),
-        })
+        }
+    }
+
+    /// A guard that knows `keys` and asks no issuer (its JWKS address
+    /// answers nothing): for unit tests.
+    #[cfg(test)]
+    pub(crate) fn build_offline(
+        self,
+        keys: std::collections::HashMap<String, Arc<DecodingKey>>,
+    ) -> Result<Guard, SetupError> {
+        let metadata = self
+            .metadata
+            .resolve(&self.issuer, &self.audience)
+            .map_err(|()| SetupError::BadResource(self.audience.clone()))?;
+        let now = self.clock.now();
+        Ok(self.assemble(
+            reqwest::Client::new(),
+            "http://127.0.0.1:9/jwks.json".into(),
+            None,
+            KeySet::new(keys, now, 86_400),
+            metadata,
+        ))
     }
 }
 
@@ -324,6 +429,7 @@ impl Guard {
             clock: Arc::new(SystemClock),
             http: None,
             introspection: None,
+            metadata: MetadataSettings::default(),
             roots: Vec::new(),
         }
     }
@@ -338,7 +444,48 @@ impl Guard {
 
     /// The realm of this guard's `WWW-Authenticate` challenges.
     pub fn realm(&self) -> &str {
-        &self.inner.realm
+        &self.inner.challenge.realm
+    }
+
+    /// The issuer whose tokens are accepted.
+    pub fn issuer(&self) -> &str {
+        &self.inner.expected.issuer
+    }
+
+    /// The audience tokens must name: the resource URI (RFC 8707) when
+    /// the guard protects one resource. A token whose `aud` does not
+    /// contain it is refused (`invalid_token`).
+    pub fn resource(&self) -> &str {
+        &self.inner.expected.audience
+    }
+
+    /// RFC 9728 protected-resource metadata, when
+    /// [`GuardBuilder::resource_metadata`] (or one of its options) is on:
+    /// `resource` (the audience), `authorization_servers` (the issuer),
+    /// `scopes_supported`, `bearer_methods_supported` (`["header"]`),
+    /// `resource_name`, `resource_documentation`. Serve it as JSON at
+    /// [`Guard::metadata_path`] (`actix::protected_resource_metadata`
+    /// does).
+    pub fn protected_resource_metadata(&self) -> Option<Value> {
+        self.inner.metadata.as_ref().map(|m| m.document.clone())
+    }
+
+    /// The path to serve [`Guard::protected_resource_metadata`] at: RFC
+    /// 9728 §3.1 puts `/.well-known/oauth-protected-resource` between the
+    /// host and the resource's path, so resource `http://127.0.0.1:8080/mcp`
+    /// has `/.well-known/oauth-protected-resource/mcp`.
+    pub fn metadata_path(&self) -> Option<&str> {
+        self.inner.metadata.as_ref().map(|m| m.path.as_str())
+    }
+
+    /// The absolute URL of that document, as challenges name it.
+    pub fn metadata_url(&self) -> Option<&str> {
+        self.inner.metadata.as_ref().map(|m| m.url.as_str())
+    }
+
+    #[cfg(feature = "actix-web")]
+    pub(crate) fn challenge_params(&self) -> Arc<ChallengeParams> {
+        self.inner.challenge.clone()
     }
 
     /// Seconds a client should wait after [`GuardError::IssuerUnavailable`].
@@ -521,5 +668,45 @@ mod tests {
                 "{bad}"
             );
         }
+    }
+}
+
+/// A test signing key (RSA 2048, made for these tests only and published
+/// with them: never trust it) and tokens signed with it.
+#[cfg(test)]
+pub(crate) mod testkey {
+    use base64::Engine;
+    use jsonwebtoken::{Algorithm, DecodingKey, EncodingKey, Header};
+    use serde_json::{json, Value};
+    use std::collections::HashMap;
+    use std::sync::Arc;
+
+    pub const KID: &str = "guard-test-key";
+    const DER_B64: &str = include_str!("../tests/data/test_rsa_pkcs1.der.b64");
+    const N: &str = include_str!("../tests/data/test_rsa_n.txt");
+
+    pub fn keys() -> HashMap<String, Arc<DecodingKey>> {
+        let key = DecodingKey::from_rsa_components(N.trim(), "AQAB").unwrap();
+        HashMap::from([(KID.to_string(), Arc::new(key))])
+    }
+
+    /// An RFC 9068 access token with these claims.
+    pub fn sign(claims: &Value) -> String {
+        let der = base64::engine::general_purpose::STANDARD
+            .decode(DER_B64.split_whitespace().collect::<String>())
+            .unwrap();
+        let mut header = Header::new(Algorithm::RS256);
+        header.typ = Some("at+jwt".into());
+        header.kid = Some(KID.into());
+        jsonwebtoken::encode(&header, claims, &EncodingKey::from_rsa_der(&der)).unwrap()
+    }
+
+    /// Good claims for `aud` with `scope`, valid for ten minutes from now.
+    pub fn token(iss: &str, aud: Value, scope: &str) -> String {
+        let now = crate::Clock::now(&crate::SystemClock);
+        sign(&json!({
+            "iss": iss, "aud": aud, "sub": "user-1", "client_id": "app",
+            "exp": now + 600, "iat": now, "jti": "j1", "scope": scope,
+        }))
     }
 }

@@ -39,7 +39,24 @@ pub fn challenge(
     error: Option<(ErrorCode, &str)>,
     scope: Option<&[String]>,
 ) -> String {
+    challenge_with_metadata(realm, None, error, scope)
+}
+
+/// [`challenge`] naming the resource's RFC 9728 metadata document:
+/// "`resource_metadata`: The URL of the protected resource metadata"
+/// (RFC 9728 §5.1), an absolute URL, right after the realm. A client that
+/// gets this 401 (or a 403 `insufficient_scope`) reads the document to find
+/// the authorization server.
+pub fn challenge_with_metadata(
+    realm: &str,
+    resource_metadata: Option<&str>,
+    error: Option<(ErrorCode, &str)>,
+    scope: Option<&[String]>,
+) -> String {
     let mut out = format!("Bearer realm=\"{}\"", quoted_string(realm));
+    if let Some(url) = resource_metadata {
+        out.push_str(&format!(", resource_metadata=\"{}\"", quoted_string(url)));
+    }
     if let Some((code, description)) = error {
         out.push_str(&format!(", error=\"{}\"", code.as_str()));
         out.push_str(&format!(
@@ -136,6 +153,27 @@ mod tests {
             r#"Bearer realm="a\"b\\c", error="invalid_request", error_description="x'y'z???", scope="s1""#
         );
         assert!(!h.contains('\n') && !h.contains('\r'));
+    }
+
+    #[test]
+    fn rfc9728_5_1_resource_metadata_follows_the_realm() {
+        let url = "https://mcp.example.com/.well-known/oauth-protected-resource/mcp";
+        assert_eq!(
+            challenge_with_metadata("mcp", Some(url), None, None),
+            format!(r#"Bearer realm="mcp", resource_metadata="{url}""#)
+        );
+        let need = vec!["mcp".to_string()];
+        assert_eq!(
+            challenge_with_metadata(
+                "mcp",
+                Some(url),
+                Some((ErrorCode::InsufficientScope, "needs more")),
+                Some(&need)
+            ),
+            format!(
+                r#"Bearer realm="mcp", resource_metadata="{url}", error="insufficient_scope", error_description="needs more", scope="mcp""#
+            )
+        );
     }
 
     #[test]
