@@ -1,7 +1,8 @@
 //! Stock clients against a live gatehouse, end to end: a real browser
 //! (Chromium through WebDriver), the `oauth2` and `openidconnect` crates,
 //! resource servers (the `gatehouse-guard` crate and the Node and Python
-//! recipes), and the sample device client.
+//! recipes), the sample device client, and the MCP TypeScript SDK's client
+//! against MCP servers gatehouse protects.
 
 mod browser;
 mod browser_account;
@@ -11,5 +12,6 @@ mod browser_passkeys;
 mod browser_password;
 mod device_login;
 mod guard;
+mod mcp;
 mod oauth2_crate;
 mod relying_party;

@@ -326,13 +326,20 @@ impl TestApp {
     /// Verifies an access token against the published JWKS, as a resource
     /// server would, and returns its claims.
     pub async fn verify_jwt(&self, token: &str) -> serde_json::Value {
+        let audience = self.state.audience.clone();
+        self.verify_jwt_for(token, &audience).await
+    }
+
+    /// `verify_jwt` for a token whose `aud` is `audience` (an RFC 8707
+    /// resource).
+    pub async fn verify_jwt_for(&self, token: &str, audience: &str) -> serde_json::Value {
         let jwks: jsonwebtoken::jwk::JwkSet = self.get("/jwks.json").await.json().await.unwrap();
         let header = jsonwebtoken::decode_header(token).unwrap();
         let kid = header.kid.expect("kid in header");
         let jwk = jwks.find(&kid).expect("kid published in JWKS");
         let key = jsonwebtoken::DecodingKey::from_jwk(jwk).unwrap();
         let mut v = jsonwebtoken::Validation::new(jsonwebtoken::Algorithm::RS256);
-        v.set_audience(&[&self.state.audience]);
+        v.set_audience(&[audience]);
         v.set_issuer(&[&self.state.issuer]);
         jsonwebtoken::decode::<serde_json::Value>(token, &key, &v)
             .unwrap()
@@ -340,7 +347,6 @@ impl TestApp {
     }
 }
 
-/// Asserts an RFC 6749 §5.2 error response and returns its body.
 /// The audit trail's events of `kind` (`sign_in`, `factor_enrolled`, …),
 /// oldest first, read from the store.
 pub fn audit_events_of(
@@ -361,6 +367,7 @@ pub fn audit_events_of(
         .unwrap()
 }
 
+/// Asserts an RFC 6749 §5.2 error response and returns its body.
 pub async fn expect_error(resp: reqwest::Response, status: u16, code: &str) -> serde_json::Value {
     let got = resp.status().as_u16();
     let cache = resp
