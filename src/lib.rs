@@ -184,6 +184,7 @@ impl Application {
                 .app_data(app_state.clone())
                 .app_data(web::PayloadConfig::new(64 * 1024))
                 .app_data(web::FormConfig::default().limit(64 * 1024))
+                .wrap(middleware::from_fn(pages::in_the_sites_look))
                 .wrap(middleware::from_fn(http::deadline::body_deadline))
                 .wrap(http::security_headers())
                 .wrap(middleware::from_fn(http::log_request))

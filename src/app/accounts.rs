@@ -11,6 +11,7 @@
 use super::outbox::Outbox;
 use super::AppState;
 use crate::clock::Clock;
+use crate::mail::Site;
 use crate::mail::{messages, Mail};
 use crate::registry::RegistryError;
 use crate::store::models::account_token::{AccountToken, Purpose};
@@ -126,7 +127,7 @@ pub struct Accounts<'a> {
     store: &'a Store,
     clock: &'a Clock,
     issuer: String,
-    site: String,
+    site: Site,
     reset_ttl: i64,
     mail: Arc<dyn HasOutbox>,
 }
@@ -136,7 +137,7 @@ impl<'a> Accounts<'a> {
         store: &'a Store,
         clock: &'a Clock,
         issuer: &str,
-        site: &str,
+        site: Site,
         reset_ttl: i64,
         mail: Arc<dyn HasOutbox>,
     ) -> Accounts<'a> {
@@ -144,7 +145,7 @@ impl<'a> Accounts<'a> {
             store,
             clock,
             issuer: issuer.trim_end_matches('/').to_string(),
-            site: site.to_string(),
+            site,
             reset_ttl,
             mail,
         }
@@ -157,7 +158,7 @@ impl<'a> Accounts<'a> {
             &state.store,
             &state.clock,
             &state.issuer,
-            &state.config.site_name,
+            super::mail_site(&state.config),
             state.config.password_reset_ttl,
             shared,
         )

@@ -343,7 +343,7 @@ fn recovery_code_used_mail(
     username: &str,
 ) -> Result<Mail, messages::RenderError> {
     messages::recovery_code_used(
-        &state.config.site_name,
+        &super::mail_site(&state.config),
         to,
         username,
         &format!("{}/password/forgot", state.issuer),

@@ -58,3 +58,15 @@ impl AppState {
         crate::registry::Registry::new(&self.store, &self.hasher, &self.clock)
     }
 }
+
+/// Who the mail is from, as the settings say (`mail::Site`): the site's
+/// name and the operator's footer.
+pub fn mail_site(config: &crate::config::Config) -> crate::mail::Site {
+    let look = &config.look;
+    crate::mail::Site {
+        name: config.site_name.clone(),
+        footer_text: look.footer_text.clone().unwrap_or_default(),
+        privacy_url: look.privacy_url.clone().unwrap_or_default(),
+        terms_url: look.terms_url.clone().unwrap_or_default(),
+    }
+}

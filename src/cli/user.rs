@@ -455,7 +455,7 @@ fn accounts<'a>(op: &'a Operator, config: &Config, mail: bool) -> Result<Account
         &op.store,
         &op.clock,
         &issuer(config),
-        &config.site_name,
+        crate::app::mail_site(config),
         config.password_reset_ttl,
         std::sync::Arc::new(outbox),
     ))
@@ -613,7 +613,7 @@ fn reset_factors(r: UserRef, config: &Config) -> Result<(), Failure> {
     let notice = match (&user.email, config.smtp_url.is_some()) {
         (Some(to), true) => Some(
             crate::mail::messages::factors_reset(
-                &config.site_name,
+                &crate::app::mail_site(config),
                 to,
                 &user.username,
                 &format!("{}/password/forgot", issuer(config)),

@@ -4,6 +4,7 @@
 //! exits 2.
 
 mod file;
+pub mod look;
 mod names;
 mod table;
 
@@ -69,6 +70,8 @@ pub struct Config {
     pub scope_descriptions: BTreeMap<String, String>,
     /// The name the pages call this server by (`GATEHOUSE_SITE_NAME`).
     pub site_name: String,
+    /// The operator's logo, favicon, accent colour and footer.
+    pub look: look::Look,
     /// Where mail goes (`GATEHOUSE_SMTP_URL`, lettre's URL form); `None`:
     /// no mail is sent, and the pages that need it say so.
     pub smtp_url: Option<String>,
@@ -530,6 +533,7 @@ impl Config {
             scope_descriptions,
             workers,
             site_name,
+            look: look::load(&raw)?,
             smtp_url,
             mail_from,
             password_reset_ttl: seconds("password_reset_ttl", 1)?,

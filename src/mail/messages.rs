@@ -8,7 +8,7 @@
 //! address change asked for, a password changed) carry the way back in,
 //! the forgotten-password page.
 
-use super::Mail;
+use super::{Mail, Site};
 use askama::Template;
 
 /// What the templates read. `link` is the action (or, in a notice, the
@@ -16,6 +16,8 @@ use askama::Template;
 /// change is about; `valid_for` says how long a link works.
 struct Context<'a> {
     site: &'a str,
+    /// The operator's footer (empty when none).
+    footer: &'a Site,
     username: &'a str,
     link: &'a str,
     address: &'a str,
@@ -105,14 +107,16 @@ pub fn human_duration(seconds: i64) -> String {
 /// Asks `to` to confirm it is `username`'s address (after sign-up, or a
 /// new address): `link` opens the verification page.
 pub fn verify_email(
-    site: &str,
+    from: &Site,
     to: &str,
     username: &str,
     link: &str,
     valid_for_seconds: i64,
 ) -> Result<Mail, RenderError> {
+    let site = from.name.as_str();
     let m = Context {
         site,
+        footer: from,
         username,
         link,
         address: to,
@@ -130,14 +134,16 @@ pub fn verify_email(
 /// instead (it takes effect once that address is verified); `help_link`
 /// is the forgotten-password page.
 pub fn email_change_notice(
-    site: &str,
+    from: &Site,
     to: &str,
     username: &str,
     new_address: &str,
     help_link: &str,
 ) -> Result<Mail, RenderError> {
+    let site = from.name.as_str();
     let m = Context {
         site,
+        footer: from,
         username,
         link: help_link,
         address: new_address,
@@ -153,14 +159,16 @@ pub fn email_change_notice(
 
 /// A password-reset link for `username`, to their address `to`.
 pub fn password_reset(
-    site: &str,
+    from: &Site,
     to: &str,
     username: &str,
     link: &str,
     valid_for_seconds: i64,
 ) -> Result<Mail, RenderError> {
+    let site = from.name.as_str();
     let m = Context {
         site,
+        footer: from,
         username,
         link,
         address: to,
@@ -176,14 +184,16 @@ pub fn password_reset(
 
 /// An operator's invitation: `link` lets the new person choose a password.
 pub fn invitation(
-    site: &str,
+    from: &Site,
     to: &str,
     username: &str,
     link: &str,
     valid_for_seconds: i64,
 ) -> Result<Mail, RenderError> {
+    let site = from.name.as_str();
     let m = Context {
         site,
+        footer: from,
         username,
         link,
         address: to,
@@ -200,13 +210,15 @@ pub fn invitation(
 /// Tells `to` that `username`'s password was changed and every sign-in
 /// ended; `help_link` is the forgotten-password page.
 pub fn password_changed(
-    site: &str,
+    from: &Site,
     to: &str,
     username: &str,
     help_link: &str,
 ) -> Result<Mail, RenderError> {
+    let site = from.name.as_str();
     let m = Context {
         site,
+        footer: from,
         username,
         link: help_link,
         address: to,
@@ -223,13 +235,15 @@ pub fn password_changed(
 /// Tells `to` that one of `username`'s recovery codes was just used to
 /// sign in; `help_link` is the forgotten-password page.
 pub fn recovery_code_used(
-    site: &str,
+    from: &Site,
     to: &str,
     username: &str,
     help_link: &str,
 ) -> Result<Mail, RenderError> {
+    let site = from.name.as_str();
     let m = Context {
         site,
+        footer: from,
         username,
         link: help_link,
         address: to,
@@ -247,13 +261,15 @@ pub fn recovery_code_used(
 /// (`gatehouse user reset-factors`); `help_link` is the forgotten-password
 /// page.
 pub fn factors_reset(
-    site: &str,
+    from: &Site,
     to: &str,
     username: &str,
     help_link: &str,
 ) -> Result<Mail, RenderError> {
+    let site = from.name.as_str();
     let m = Context {
         site,
+        footer: from,
         username,
         link: help_link,
         address: to,
@@ -273,6 +289,13 @@ mod tests {
 
     const ISSUER: &str = "https://id.example";
 
+    fn site(name: &str) -> Site {
+        Site {
+            name: name.into(),
+            ..Site::default()
+        }
+    }
+
     fn urls_from_issuer(body: &str) -> Vec<&str> {
         body.match_indices(ISSUER)
             .map(|(i, _)| {
@@ -288,20 +311,35 @@ mod tests {
     #[test]
     fn links_mails_carry_their_link_and_no_other_issuer_url() {
         let link = "https://id.example/password/reset?token=abc";
-        for m in [
-            password_reset("Example", "a@example.com", "alice", link, 1800).unwrap(),
-            invitation("Example", "a@example.com", "alice", link, 604_800).unwrap(),
-            verify_email("Example", "a@example.com", "alice", link, 172_800).unwrap(),
-        ] {
-            for part in [&m.text, &m.html] {
-                let urls = urls_from_issuer(part);
-                assert!(!urls.is_empty(), "{part}");
-                assert!(urls.iter().all(|u| *u == link), "{urls:?} in {part}");
-                assert!(part.contains("Example"), "the site name: {part}");
-                assert!(
-                    part.contains("not you") || part.contains("did not"),
-                    "{part}"
-                );
+        // With the operator's footer too: its links are not the issuer's.
+        let footed = Site {
+            name: "Example".into(),
+            footer_text: "Example Ltd, 1 Main St".into(),
+            privacy_url: "https://example.com/privacy".into(),
+            terms_url: "https://example.com/terms".into(),
+        };
+        for from in [site("Example"), footed] {
+            for m in [
+                password_reset(&from, "a@example.com", "alice", link, 1800).unwrap(),
+                invitation(&from, "a@example.com", "alice", link, 604_800).unwrap(),
+                verify_email(&from, "a@example.com", "alice", link, 172_800).unwrap(),
+            ] {
+                for part in [&m.text, &m.html] {
+                    let urls = urls_from_issuer(part);
+                    assert!(!urls.is_empty(), "{part}");
+                    assert!(urls.iter().all(|u| *u == link), "{urls:?} in {part}");
+                    assert!(part.contains("Example"), "the site name: {part}");
+                    assert!(
+                        part.contains("not you") || part.contains("did not"),
+                        "{part}"
+                    );
+                    for footer in [&from.footer_text, &from.privacy_url, &from.terms_url] {
+                        assert!(part.contains(footer.as_str()), "{footer} in {part}");
+                    }
+                    if from.privacy_url.is_empty() {
+                        assert!(!part.contains("Privacy"), "no footer: {part}");
+                    }
+                }
             }
         }
     }
@@ -309,7 +347,7 @@ mod tests {
     #[test]
     fn html_parts_escape_what_people_typed() {
         let m = email_change_notice(
-            "<Site & Co>",
+            &site("<Site & Co>"),
             "old@example.com",
             "<b>alice</b>",
             "new\"@<x>.example",

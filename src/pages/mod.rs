@@ -78,7 +78,10 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         .route("/account/email", web::post().to(account_email::submit))
         .route("/static/gatehouse.css", web::get().to(stylesheet))
         .route("/static/icon.svg", web::get().to(icon))
-        .route("/favicon.ico", web::get().to(icon))
+        .route("/favicon.ico", web::get().to(favicon))
+        .route("/static/favicon", web::get().to(favicon))
+        .route("/static/logo", web::get().to(logo))
+        .route("/static/site.css", web::get().to(site_stylesheet))
         .route("/static/copy.js", web::get().to(copy_script))
         .route("/static/passkeys.js", web::get().to(passkeys_script))
         .route(
@@ -113,10 +116,48 @@ async fn stylesheet() -> HttpResponse {
     asset("text/css; charset=utf-8", STYLESHEET)
 }
 
-/// The icon, also at `/favicon.ico` for the browsers and tools that ask
-/// there without reading the page's `<link rel="icon">`.
+/// gatehouse's own icon.
 async fn icon() -> HttpResponse {
     asset("image/svg+xml", ICON)
+}
+
+/// The operator's favicon (`GATEHOUSE_FAVICON`), else gatehouse's icon;
+/// also at `/favicon.ico` for the browsers and tools that ask there
+/// without reading the page's `<link rel="icon">`.
+async fn favicon(state: web::Data<AppState>) -> HttpResponse {
+    match &state.config.look.favicon {
+        Some(image) => operator_image(image),
+        None => icon().await,
+    }
+}
+
+/// The operator's logo (`GATEHOUSE_LOGO`); 404 without one.
+async fn logo(state: web::Data<AppState>) -> HttpResponse {
+    match &state.config.look.logo {
+        Some(image) => operator_image(image),
+        None => HttpResponse::NotFound().finish(),
+    }
+}
+
+/// An image the operator gave. An SVG may hold scripts and links: opened
+/// on its own it runs in no origin (CSP `sandbox`) and loads nothing.
+fn operator_image(image: &crate::config::look::Image) -> HttpResponse {
+    HttpResponse::Ok()
+        .content_type(image.content_type)
+        .insert_header(("Cache-Control", "public, max-age=3600"))
+        .insert_header((
+            "Content-Security-Policy",
+            "default-src 'none'; style-src 'unsafe-inline'; sandbox",
+        ))
+        .body(image.bytes.as_ref().clone())
+}
+
+/// The operator's accent over the built-in stylesheet (empty without one).
+async fn site_stylesheet(state: web::Data<AppState>) -> HttpResponse {
+    HttpResponse::Ok()
+        .content_type("text/css; charset=utf-8")
+        .insert_header(("Cache-Control", "public, max-age=3600"))
+        .body(state.config.look.stylesheet())
 }
 
 async fn copy_script() -> HttpResponse {
@@ -126,6 +167,11 @@ async fn copy_script() -> HttpResponse {
 async fn passkeys_script() -> HttpResponse {
     asset("text/javascript; charset=utf-8", PASSKEYS_SCRIPT)
 }
+
+/// The look's values every page gets (`"logo"|setting` is `yes` when
+/// there is one; the footer's text and links as they are; `accent` is
+/// `yes` when the operator's stylesheet applies).
+const LOOK_KEYS: [&str; 5] = ["logo", "accent", "footer_text", "privacy_url", "terms_url"];
 
 /// Template filters: `{{ "site_name"|setting }}` is the operator's site
 /// name, given to every page by `render` as a runtime value; a page
@@ -139,6 +185,9 @@ pub mod filters {
         match askama::get_value::<String>(values, &key) {
             Ok(v) => Ok(v.clone()),
             Err(_) if key == "site_name" => Ok("gatehouse".to_string()),
+            // The operator's look (`config::look`): none on a page
+            // rendered without it.
+            Err(_) if super::LOOK_KEYS.contains(&key.as_str()) => Ok(String::new()),
             Err(e) => Err(e),
         }
     }
@@ -146,8 +195,24 @@ pub mod filters {
 
 /// Renders a template as an HTML response that is never cached.
 pub fn render(state: &AppState, status: StatusCode, page: &impl Template) -> HttpResponse {
-    let site: &dyn std::any::Any = &state.config.site_name;
-    match page.render_with_values(&("site_name", site)) {
+    let look = &state.config.look;
+    let yes = |on: bool| if on { "yes".to_string() } else { String::new() };
+    let (logo, accent) = (yes(look.logo.is_some()), yes(look.has_accent()));
+    let text = |v: &Option<String>| v.clone().unwrap_or_default();
+    let (footer, privacy, terms) = (
+        text(&look.footer_text),
+        text(&look.privacy_url),
+        text(&look.terms_url),
+    );
+    let values: [(&str, &dyn std::any::Any); 6] = [
+        ("site_name", &state.config.site_name),
+        ("logo", &logo),
+        ("accent", &accent),
+        ("footer_text", &footer),
+        ("privacy_url", &privacy),
+        ("terms_url", &terms),
+    ];
+    match page.render_with_values(&values) {
         Ok(body) => HttpResponse::build(status)
             .content_type("text/html; charset=utf-8")
             .insert_header(("Cache-Control", "no-store"))
@@ -177,6 +242,41 @@ pub fn render_form<T: Template>(
 struct ErrorPage<'a> {
     title: &'a str,
     message: &'a str,
+}
+
+/// What an error page says, kept on its response so that
+/// `in_the_sites_look` can render it again with the site's name and look
+/// (`ResponseError::error_response` has no access to the settings).
+#[derive(Clone)]
+struct ErrorParts {
+    title: String,
+    message: String,
+}
+
+/// Renders an error page again in the site's name and look (the
+/// operator's logo, accent and footer), keeping its status and headers.
+pub async fn in_the_sites_look(
+    req: actix_web::dev::ServiceRequest,
+    next: actix_web::middleware::Next<impl actix_web::body::MessageBody + 'static>,
+) -> Result<actix_web::dev::ServiceResponse<actix_web::body::BoxBody>, actix_web::Error> {
+    let state = req.app_data::<web::Data<AppState>>().cloned();
+    let res = next.call(req).await?;
+    let parts = res.response().extensions().get::<ErrorParts>().cloned();
+    let (Some(parts), Some(state)) = (parts, state) else {
+        return Ok(res.map_into_boxed_body());
+    };
+    let (req, old) = res.into_parts();
+    let page = ErrorPage {
+        title: &parts.title,
+        message: &parts.message,
+    };
+    let mut new = render(&state, old.status(), &page);
+    for (name, value) in old.headers() {
+        if !new.headers().contains_key(name) {
+            new.headers_mut().insert(name.clone(), value.clone());
+        }
+    }
+    Ok(actix_web::dev::ServiceResponse::new(req, new))
 }
 
 /// A page-level error: shown to the person as a page, never redirected.
@@ -244,7 +344,13 @@ impl ResponseError for PageError {
         if matches!(self, PageError::Unavailable(_)) {
             resp.insert_header(("Retry-After", "1"));
         }
-        resp.body(body)
+        let mut resp = resp.body(body);
+        // For `in_the_sites_look`, which has the settings this has not.
+        resp.extensions_mut().insert(ErrorParts {
+            title: title.to_string(),
+            message: message.to_string(),
+        });
+        resp
     }
 }
 

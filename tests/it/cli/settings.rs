@@ -338,3 +338,57 @@ fn help_shows_a_commands_own_options_and_serve_lists_the_server_settings() {
     ]);
     assert!(o.status.success(), "{}", stderr(&o));
 }
+
+/// The operator's look is checked at start: each bad value stops it with
+/// one line naming the setting and what is wrong, and creates nothing.
+#[test]
+fn the_operators_look_is_checked_at_start() {
+    let w = Workdir::new();
+    std::fs::write(w.dir.path().join("page.html"), "<html><script></script>").unwrap();
+    std::fs::write(w.dir.path().join("huge.png"), vec![0x89; 300 * 1024]).unwrap();
+    std::fs::write(
+        w.dir.path().join("logo.svg"),
+        "<svg xmlns=\"http://www.w3.org/2000/svg\"/>",
+    )
+    .unwrap();
+    for (var, value, says) in [
+        ("GATEHOUSE_LOGO", "missing.png", "cannot read"),
+        (
+            "GATEHOUSE_LOGO",
+            "page.html",
+            "is not a PNG, JPEG, WebP, ICO or SVG image",
+        ),
+        ("GATEHOUSE_FAVICON", "huge.png", "at most 262144"),
+        ("GATEHOUSE_ACCENT_COLOR", "#ffd700", "below the 4.5:1"),
+        ("GATEHOUSE_ACCENT_COLOR", "green", "is not a colour"),
+        (
+            "GATEHOUSE_PRIVACY_URL",
+            "http://example.com/privacy",
+            "must be an https address",
+        ),
+        ("GATEHOUSE_TERMS_URL", "terms", "is not a URL"),
+        (
+            "GATEHOUSE_FOOTER_TEXT",
+            "a\u{202e}b",
+            "GATEHOUSE_FOOTER_TEXT",
+        ),
+    ] {
+        let o = w.cmd(&["migrate"]).env(var, value).output().unwrap();
+        one_line_failure(&o, 2, var);
+        assert!(stderr(&o).contains(says), "{var}={value}: {}", stderr(&o));
+    }
+    assert!(
+        w.files().iter().all(|f| f != "gatehouse.db"),
+        "{:?}",
+        w.files()
+    );
+    // Good values start.
+    let o = w
+        .cmd(&["migrate"])
+        .env("GATEHOUSE_LOGO", "logo.svg")
+        .env("GATEHOUSE_ACCENT_COLOR", "#14532d")
+        .env("GATEHOUSE_PRIVACY_URL", "https://example.com/privacy")
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}", stderr(&o));
+}
