@@ -362,12 +362,7 @@ async fn a_persons_own_consents_and_factors_and_a_refresh_reuse_are_recorded(app
     // An authenticator app: set up, new recovery codes, a wrong code and
     // a recovery code at the second step, then removed.
     let enrolled = app.enrol_totp().await;
-    let r = app
-        .post_with_csrf(
-            "/account/totp",
-            &[("action", "regenerate"), ("current_password", PASSWORD)],
-        )
-        .await;
+    let r = app.totp_action("regenerate").await;
     assert_eq!(r.status(), 200);
     let codes = crate::harness::factors::recovery_codes(&r.text().await.unwrap());
     app.sign_out().await;
@@ -376,12 +371,7 @@ async fn a_persons_own_consents_and_factors_and_a_refresh_reuse_are_recorded(app
     assert_eq!(app.second_step(&wrong, "/account").await.status(), 401);
     // (A recovery code's answer is a page saying how many are left.)
     assert_eq!(app.second_step(&codes[0], "/account").await.status(), 200);
-    let r = app
-        .post_with_csrf(
-            "/account/totp",
-            &[("action", "remove"), ("current_password", PASSWORD)],
-        )
-        .await;
+    let r = app.totp_action("remove").await;
     assert_eq!(r.status(), 303);
     // A spent refresh token presented again.
     let legacy = app.password_client();

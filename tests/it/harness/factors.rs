@@ -95,6 +95,16 @@ impl TestApp {
         }
     }
 
+    /// `POST /account/totp` with `action` (`remove`, `regenerate`) and
+    /// the current password, as the account page's forms send it.
+    pub async fn totp_action(&self, action: &str) -> reqwest::Response {
+        self.post_with_csrf(
+            "/account/totp",
+            &[("action", action), ("current_password", super::PASSWORD)],
+        )
+        .await
+    }
+
     /// Signs this browser out.
     pub async fn sign_out(&self) {
         let r = self.post_with_csrf("/logout", &[]).await;

@@ -125,12 +125,7 @@ async fn removing_the_app_needs_the_current_password(app: TestApp) {
     assert!(html.contains("not your current password"));
     assert_accessible(&html, "remove again");
     assert!(factors_of(&app).totp);
-    let r = app
-        .post_with_csrf(
-            "/account/totp",
-            &[("action", "remove"), ("current_password", PASSWORD)],
-        )
-        .await;
+    let r = app.totp_action("remove").await;
     assert_eq!(r.status(), 303);
     let f = factors_of(&app);
     assert!(!f.any());
@@ -148,12 +143,7 @@ async fn new_recovery_codes_void_the_old_ones(app: TestApp) {
         )
         .await;
     assert_eq!(r.status(), 401);
-    let r = app
-        .post_with_csrf(
-            "/account/totp",
-            &[("action", "regenerate"), ("current_password", PASSWORD)],
-        )
-        .await;
+    let r = app.totp_action("regenerate").await;
     assert_eq!(r.status(), 200);
     let fresh = recovery_codes(&r.text().await.unwrap());
     assert_eq!(fresh.len(), 10);
@@ -229,12 +219,7 @@ async fn the_last_factor_cannot_be_removed_when_the_site_requires_one(app: TestA
     app.enrol_totp().await;
     let account = app.get("/account").await.text().await.unwrap();
     assert!(account.contains("add a passkey before you remove the app"));
-    let r = app
-        .post_with_csrf(
-            "/account/totp",
-            &[("action", "remove"), ("current_password", PASSWORD)],
-        )
-        .await;
+    let r = app.totp_action("remove").await;
     assert_eq!(r.status(), 409);
     assert!(r.text().await.unwrap().contains("your only one"));
     assert!(factors_of(&app).totp);

@@ -226,12 +226,7 @@ async fn a_person_without_factors_signs_in_with_the_password_alone(app: TestApp)
     // Setting an app up and removing it again leaves her as before.
     app.clock().freeze();
     app.enrol_totp().await;
-    let r = app
-        .post_with_csrf(
-            "/account/totp",
-            &[("action", "remove"), ("current_password", PASSWORD)],
-        )
-        .await;
+    let r = app.totp_action("remove").await;
     assert_eq!(r.status(), 303);
     app.sign_out().await;
     let r = app.sign_in(USERNAME, PASSWORD, "/account").await;

@@ -112,6 +112,26 @@ fn manage(app: &TestApp, reg: &Value, method: reqwest::Method) -> reqwest::Reque
         .bearer_auth(reg["registration_access_token"].as_str().unwrap())
 }
 
+/// RFC 7592 §2.2: replaces the registration's metadata with `body`.
+async fn put_registration(app: &TestApp, reg: &Value, body: &Value) -> reqwest::Response {
+    manage(app, reg, reqwest::Method::PUT)
+        .json(body)
+        .send()
+        .await
+        .unwrap()
+}
+
+/// RFC 7592 §2.1: the registration as the server has it now.
+async fn read_registration(app: &TestApp, reg: &Value) -> Value {
+    manage(app, reg, reqwest::Method::GET)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap()
+}
+
 fn s<'a>(v: &'a Value, k: &str) -> &'a str {
     v[k].as_str().unwrap_or_else(|| panic!("{k} in {v}"))
 }
@@ -524,13 +544,7 @@ async fn rfc7592_read_update_delete_round_trip(app: TestApp) {
     assert_eq!(updated["client_uri"], "https://reports.example");
     assert_eq!(updated["token_endpoint_auth_method"], "client_secret_post");
     assert_eq!(updated["contacts"], json!(["ops@reports.example"]));
-    let read: Value = manage(&app, &reg, reqwest::Method::GET)
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let read: Value = read_registration(&app, &reg).await;
     assert_eq!(read["client_name"], "Report Builder 2");
     // The secret stayed; the auth method changed to post.
     let post = app
@@ -618,11 +632,7 @@ async fn rfc7592_2_2_update_is_validated_and_changes_nothing_when_refused(app: T
     let id = s(&reg, "client_id").to_string();
     let mut body = native_app("https://notes.example/cb");
     // Without client_id.
-    let r = manage(&app, &reg, reqwest::Method::PUT)
-        .json(&body)
-        .send()
-        .await
-        .unwrap();
+    let r = put_registration(&app, &reg, &body).await;
     expect_error(r, 400, "invalid_request").await;
     body["client_id"] = json!(id);
     for (bad, code) in [
@@ -648,13 +658,7 @@ async fn rfc7592_2_2_update_is_validated_and_changes_nothing_when_refused(app: T
             .unwrap();
         expect_error(r, 400, code).await;
     }
-    let read: Value = manage(&app, &reg, reqwest::Method::GET)
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let read: Value = read_registration(&app, &reg).await;
     assert_eq!(read["redirect_uris"], json!(["https://notes.example/cb"]));
     assert_eq!(read["token_endpoint_auth_method"], "none");
     assert_eq!(read["scope"], "read");
@@ -746,20 +750,10 @@ async fn rfc7591_2_client_name_with_bidi_controls_or_invisible_characters_is_inv
         let mut body = service_app();
         body["client_id"] = reg["client_id"].clone();
         body["client_name"] = json!(name);
-        let r = manage(&app, &reg, reqwest::Method::PUT)
-            .json(&body)
-            .send()
-            .await
-            .unwrap();
+        let r = put_registration(&app, &reg, &body).await;
         expect_error(r, 400, "invalid_client_metadata").await;
     }
-    let read: Value = manage(&app, &reg, reqwest::Method::GET)
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let read: Value = read_registration(&app, &reg).await;
     assert_eq!(read["client_name"], "Report Builder", "unchanged");
     // Right-to-left names themselves are welcome.
     let mut body = service_app();
@@ -817,13 +811,7 @@ async fn oidc_dcr_2_application_type_is_stored_echoed_and_bounds_the_redirect_ur
         let reg = registered(&app, with_type(json!(t), redirect)).await;
         assert_eq!(reg["application_type"], t, "{redirect}: {reg}");
         assert_eq!(reg["redirect_uris"], json!([redirect]));
-        let read: Value = manage(&app, &reg, reqwest::Method::GET)
-            .send()
-            .await
-            .unwrap()
-            .json()
-            .await
-            .unwrap();
+        let read: Value = read_registration(&app, &reg).await;
         assert_eq!(read["application_type"], t, "RFC 7592 read: {read}");
     }
     let before = client_count(&app);
@@ -924,47 +912,25 @@ async fn oidc_dcr_2_rfc7592_update_sets_application_type_and_a_refused_one_chang
     let mut body = native_app(loopback);
     body["client_id"] = reg["client_id"].clone();
     body["application_type"] = json!("web");
-    let r = manage(&app, &reg, reqwest::Method::PUT)
-        .json(&body)
-        .send()
-        .await
-        .unwrap();
+    let r = put_registration(&app, &reg, &body).await;
     expect_error(r, 400, "invalid_redirect_uri").await;
     body["application_type"] = json!("desktop");
-    let r = manage(&app, &reg, reqwest::Method::PUT)
-        .json(&body)
-        .send()
-        .await
-        .unwrap();
+    let r = put_registration(&app, &reg, &body).await;
     expect_error(r, 400, "invalid_client_metadata").await;
-    let read: Value = manage(&app, &reg, reqwest::Method::GET)
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let read: Value = read_registration(&app, &reg).await;
     assert_eq!(read["application_type"], "native", "unchanged: {read}");
     assert_eq!(read["redirect_uris"], json!([loopback]));
 
     body["application_type"] = json!("web");
     body["redirect_uris"] = json!(["https://notes.example/callback"]);
-    let r = manage(&app, &reg, reqwest::Method::PUT)
-        .json(&body)
-        .send()
-        .await
-        .unwrap();
+    let r = put_registration(&app, &reg, &body).await;
     assert_eq!(r.status(), 200);
     let updated: Value = r.json().await.unwrap();
     assert_eq!(updated["application_type"], "web");
     // Left out: the loopback URI makes it native again.
     let mut body = native_app(loopback);
     body["client_id"] = reg["client_id"].clone();
-    let r = manage(&app, &reg, reqwest::Method::PUT)
-        .json(&body)
-        .send()
-        .await
-        .unwrap();
+    let r = put_registration(&app, &reg, &body).await;
     assert_eq!(r.status(), 200);
     let updated: Value = r.json().await.unwrap();
     assert_eq!(updated["application_type"], "native");
