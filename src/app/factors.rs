@@ -236,8 +236,8 @@ pub enum CodeCheck {
 /// one was used, when mail is configured and they have an address).
 ///
 /// For the audit trail (`who`: the person, from where): a spent recovery
-/// code is recorded with the spending, a wrong or throttled code as a
-/// failed sign-in.
+/// code is recorded with the spending, a wrong code as a failed sign-in
+/// (a throttled one is only counted on /metrics).
 pub async fn check_second_factor(
     state: &Arc<AppState>,
     user: &User,
@@ -269,8 +269,8 @@ pub async fn check_second_factor(
         Ok(found) => found,
         Err(wait) => {
             state.metrics.throttled(Throttle::SignIn);
+            // Not in the audit trail (see `sign_in::authenticate`).
             tracing::info!(user = %user.id, outcome = "throttled", "second factor refused unchecked");
-            super::audit::record(state, failed("throttled")).await?;
             return Ok(CodeCheck::Throttled(wait));
         }
     };

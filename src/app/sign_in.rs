@@ -172,13 +172,10 @@ async fn authenticate(
     let (reservation, user) = match reserved {
         Ok(found) => found,
         Err(wait) => {
+            // Counted on /metrics, not written to the audit trail: a row
+            // per refused request would let a flood that the throttle
+            // answers without a write fill the table.
             state.metrics.throttled(Throttle::SignIn);
-            let who = attempt_subject(state, &ukey.as_stored(), None);
-            super::audit::record(
-                state,
-                failure_event(addr, via, client_id, "throttled").subject(format!("attempt:{who}")),
-            )
-            .await?;
             tracing::info!(
                 outcome = "throttled",
                 addr,

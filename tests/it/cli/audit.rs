@@ -15,6 +15,7 @@ backend_tests!(
     a_persons_own_consents_and_factors_and_a_refresh_reuse_are_recorded,
     a_failed_action_leaves_no_success_event,
     audit_filters_by_person_type_and_time,
+    attempts_a_throttle_refuses_unchecked_write_nothing,
 );
 
 mod open_registration {
@@ -534,4 +535,37 @@ async fn client_changes_are_recorded_by_who_made_them(app: TestApp) {
     );
     assert_eq!(events[0]["ip"], "127.0.0.1");
     assert_eq!(events[0]["detail"]["public"], true);
+}
+
+/// A flood the throttle answers without checking a password must not
+/// fill the trail: such attempts are counted on /metrics only.
+async fn attempts_a_throttle_refuses_unchecked_write_nothing(app: TestApp) {
+    app.clock().freeze();
+    app.alice();
+    for _ in 0..5 {
+        assert_eq!(
+            app.sign_in(USERNAME, "nope nope", "/account")
+                .await
+                .status(),
+            401
+        );
+    }
+    for _ in 0..20 {
+        assert_eq!(
+            app.sign_in(USERNAME, PASSWORD, "/account").await.status(),
+            429
+        );
+    }
+    let events = audit(&app, &[]);
+    assert_eq!(events.len(), 5, "{events:#?}");
+    assert!(events
+        .iter()
+        .all(|e| e["detail"]["reason"] == "wrong_password"));
+    let metrics = app.get("/metrics").await.text().await.unwrap();
+    assert!(
+        metrics
+            .lines()
+            .any(|l| l == "gatehouse_throttled_attempts_total{throttle=\"sign_in\"} 20"),
+        "{metrics}"
+    );
 }
