@@ -113,12 +113,12 @@ async fn every_page_links_an_icon_that_is_served(app: TestApp) {
     for page in ["/", "/login"] {
         let html = app.get(page).await.text().await.unwrap();
         assert!(
-            html.contains("<link rel=\"icon\" href=\"/static/icon.svg\" type=\"image/svg+xml\">"),
+            html.contains("<link rel=\"icon\" href=\"/static/favicon\">"),
             "{page}"
         );
     }
     // Also where browsers look without reading a page.
-    for path in ["/static/icon.svg", "/favicon.ico"] {
+    for path in ["/static/favicon", "/static/icon.svg", "/favicon.ico"] {
         let r = app.get(path).await;
         assert_eq!(r.status(), 200, "{path}");
         assert_eq!(r.headers()["content-type"], "image/svg+xml", "{path}");
