@@ -35,12 +35,18 @@ impl Tx<'_> {
         Ok(())
     }
 
-    /// Retires every key not yet retired: it stops signing at `at` and
-    /// stays published until `not_after`, when the last token it signed
-    /// has expired.
+    /// Retires every key not retired by `at`: it stops signing at `at`
+    /// and stays published until `not_after`, when the last token it
+    /// signed has expired. A key a staged rotation retires later (and the
+    /// key it staged) is retired at `at` too, so a rotation at once after
+    /// a staged one leaves only the new key signing.
     pub fn retire_signing_keys(&mut self, at: i64, not_after: i64) -> StoreResult<usize> {
         Ok(dispatch!(self, c => diesel::update(
-            signing_keys::table.filter(signing_keys::retired_at.is_null()),
+            signing_keys::table.filter(
+                signing_keys::retired_at
+                    .is_null()
+                    .or(signing_keys::retired_at.gt(at)),
+            ),
         )
         .set((
             signing_keys::retired_at.eq(at),
