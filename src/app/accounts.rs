@@ -130,6 +130,10 @@ pub struct Accounts<'a> {
     site: Site,
     reset_ttl: i64,
     mail: Arc<dyn HasOutbox>,
+    /// Who hands out reset links through this (an operator, an admin):
+    /// each is then in the audit trail (`ResetLinkIssued`), in the
+    /// transaction that stores it.
+    acting: Option<crate::registry::Acting>,
 }
 
 impl<'a> Accounts<'a> {
@@ -148,7 +152,23 @@ impl<'a> Accounts<'a> {
             site,
             reset_ttl,
             mail,
+            acting: None,
         }
+    }
+
+    /// These links, handed out by `who` (recorded in the audit trail).
+    pub fn acting(mut self, who: &crate::registry::Acting) -> Accounts<'a> {
+        self.acting = Some(who.clone());
+        self
+    }
+
+    /// The audit event of a reset link for `user_id`, when someone acts.
+    fn reset_link_event(&self, user_id: &str, mailed: bool) -> Option<NewAuditEvent> {
+        self.acting.as_ref().map(|who| {
+            who.event(AuditType::ResetLinkIssued)
+                .subject(subject::person(user_id))
+                .detail("mailed", mailed)
+        })
     }
 
     /// The server's: its store, clock, issuer, site name and outbox.
@@ -316,8 +336,15 @@ impl<'a> Accounts<'a> {
         let ttl = self.reset_ttl;
         let (issuer, site) = (self.issuer.clone(), self.site.clone());
         let (user_id, username) = (user.id.clone(), user.username.clone());
+        let (event, at_ms) = (
+            self.reset_link_event(&user.id, true),
+            self.clock.now_millis(),
+        );
         self.run(move |tx, outbox| {
             let token = issue(tx, &user_id, Purpose::ResetPassword, Some(&email), ttl, now)?;
+            if let Some(e) = &event {
+                tx.record_audit(at_ms, e)?;
+            }
             let link = format!(
                 "{issuer}{}?token={token}",
                 link_path(Purpose::ResetPassword)
@@ -347,8 +374,19 @@ impl<'a> Accounts<'a> {
             _ => user.email.clone(),
         };
         let user_id = user.id.clone();
+        let event = match purpose {
+            Purpose::ResetPassword => self.reset_link_event(&user.id, false),
+            _ => None,
+        };
+        let at_ms = self.clock.now_millis();
         let token = self
-            .run(move |tx, _| issue(tx, &user_id, purpose, email.as_deref(), ttl, now))
+            .run(move |tx, _| {
+                let token = issue(tx, &user_id, purpose, email.as_deref(), ttl, now)?;
+                if let Some(e) = &event {
+                    tx.record_audit(at_ms, e)?;
+                }
+                Ok(token)
+            })
             .await?;
         Ok(Issued {
             link: self.link(purpose, &token),

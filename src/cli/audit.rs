@@ -89,6 +89,7 @@ pub fn run(a: AuditArgs, config: &Config) -> Result<(), Failure> {
     };
     let filter = AuditFilter {
         since_ms,
+        until_ms: None,
         party,
         client_id: a.client.clone(),
         kind,

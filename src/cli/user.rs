@@ -458,7 +458,8 @@ fn accounts<'a>(op: &'a Operator, config: &Config, mail: bool) -> Result<Account
         crate::app::mail_site(config),
         config.password_reset_ttl,
         std::sync::Arc::new(outbox),
-    ))
+    )
+    .acting(&op.acting))
 }
 
 fn print_link(user: &User, issued: &Issued, json: bool, what: &str) {

@@ -5,6 +5,7 @@
 
 use super::{Registry, RegistryError};
 use crate::crypto::{random_token, token_hash};
+use crate::store::models::audit_event::{subject, AuditType};
 use crate::store::models::registration_token::RegistrationTokenRow;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine;
@@ -105,10 +106,20 @@ impl Registry<'_> {
         }
         let token = random_token(32);
         let (hash, now) = (token_hash(&token), self.clock.now());
+        let (audit, at_ms) = (
+            self.audit(AuditType::RegistrationTokenCreated),
+            self.clock.now_millis(),
+        );
         self.store
             .run(move |c| {
                 c.transaction(|c| {
-                    c.insert_registration_token(&hash, uses, ttl.map(|t| now + t), now)
+                    let expires_at = ttl.map(|t| now + t);
+                    c.insert_registration_token(&hash, uses, expires_at, now)?;
+                    super::record(c, at_ms, &audit, |e| {
+                        e.subject(subject::registration_token(&token_id(&hash)))
+                            .detail("uses", uses)
+                            .detail("expires_at", expires_at)
+                    })
                 })
             })
             .await?;
@@ -135,6 +146,10 @@ impl Registry<'_> {
         id_prefix: &str,
     ) -> Result<RegistrationTokenInfo, RegistryError> {
         let prefix = id_prefix.to_string();
+        let (audit, at_ms) = (
+            self.audit(AuditType::RegistrationTokenRevoked),
+            self.clock.now_millis(),
+        );
         self.store
             .run(move |c| {
                 c.transaction(|c| {
@@ -145,7 +160,11 @@ impl Registry<'_> {
                             "no registration token with id '{prefix}'"
                         )));
                     }
-                    Ok(info(row))
+                    let info = info(row);
+                    super::record(c, at_ms, &audit, |e| {
+                        e.subject(subject::registration_token(&info.id))
+                    })?;
+                    Ok(info)
                 })
             })
             .await

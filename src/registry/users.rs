@@ -559,6 +559,30 @@ impl Registry<'_> {
             .await
     }
 
+    /// Signs `user` out of every browser (an admin's "sign out
+    /// everywhere"): their sessions end, in one transaction with the
+    /// audit event; their apps' tokens are left as they are. How many
+    /// there were.
+    pub async fn end_sessions(&self, user: &User) -> Result<usize, RegistryError> {
+        let id = user.id.clone();
+        let (audit, at_ms) = (
+            self.audit(AuditType::SessionsEnded),
+            self.clock.now_millis(),
+        );
+        self.store
+            .run(move |c| {
+                c.transaction(|c| {
+                    let user = find(c, &id)?;
+                    let n = c.delete_user_sessions(&user.id)?;
+                    super::record(c, at_ms, &audit, |e| {
+                        e.subject(subject::person(&user.id)).detail("sessions", n)
+                    })?;
+                    Ok(n)
+                })
+            })
+            .await
+    }
+
     /// Users whose usernames collide (`collision_groups`), after every
     /// row's comparison keys are filled in.
     pub async fn username_collisions(&self) -> Result<Vec<Vec<User>>, RegistryError> {

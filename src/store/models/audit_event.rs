@@ -46,10 +46,19 @@ pub enum AuditType {
     /// Through `POST /register` (RFC 7591).
     ClientRegistered,
     KeyRotated,
+    /// An RFC 7591 initial access token made (`detail.uses`,
+    /// `detail.expires_at`); the subject is its id, never the token.
+    RegistrationTokenCreated,
+    RegistrationTokenRevoked,
+    /// An admin signed a person out of every browser.
+    SessionsEnded,
+    /// An operator or admin made a person a password reset link
+    /// (`detail.mailed`: sent to their address, or handed over).
+    ResetLinkIssued,
 }
 
 impl AuditType {
-    pub const ALL: [AuditType; 26] = [
+    pub const ALL: [AuditType; 30] = [
         AuditType::SignIn,
         AuditType::SignUp,
         AuditType::EmailVerified,
@@ -76,6 +85,10 @@ impl AuditType {
         AuditType::ClientSecretRotated,
         AuditType::ClientRegistered,
         AuditType::KeyRotated,
+        AuditType::RegistrationTokenCreated,
+        AuditType::RegistrationTokenRevoked,
+        AuditType::SessionsEnded,
+        AuditType::ResetLinkIssued,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -106,6 +119,10 @@ impl AuditType {
             AuditType::ClientSecretRotated => "client_secret_rotated",
             AuditType::ClientRegistered => "client_registered",
             AuditType::KeyRotated => "key_rotated",
+            AuditType::RegistrationTokenCreated => "registration_token_created",
+            AuditType::RegistrationTokenRevoked => "registration_token_revoked",
+            AuditType::SessionsEnded => "sessions_ended",
+            AuditType::ResetLinkIssued => "reset_link_issued",
         }
     }
 
@@ -164,6 +181,10 @@ pub mod subject {
     }
     pub fn key(kid: &str) -> String {
         format!("key:{kid}")
+    }
+    /// An initial access token, by its id (`registry::registration_tokens::token_id`).
+    pub fn registration_token(id: &str) -> String {
+        format!("registration_token:{id}")
     }
 }
 
@@ -293,6 +314,8 @@ impl AuditEvent {
 #[derive(Debug, Clone, Default)]
 pub struct AuditFilter {
     pub since_ms: Option<i64>,
+    /// Only events before this time (the admin console's time filter).
+    pub until_ms: Option<i64>,
     /// `person:<id>` etc.: events by it or done to it.
     pub party: Option<String>,
     pub client_id: Option<String>,
@@ -343,6 +366,9 @@ impl DbConn {
                 .into_boxed();
             if let Some(since) = filter.since_ms {
                 q = q.filter(audit_events::at_ms.ge(since));
+            }
+            if let Some(until) = filter.until_ms {
+                q = q.filter(audit_events::at_ms.lt(until));
             }
             if let Some(party) = &filter.party {
                 q = q.filter(

@@ -127,6 +127,16 @@ async fn every_event_so_far_is_read_back_with_who_what_and_where(app: TestApp) {
     );
     cli(&app, &["user", "reset-factors", "carol"], "");
     cli(&app, &["user", "delete", "carol"], "");
+    cli(&app, &["user", "reset-link", USERNAME], "");
+    let o = gatehouse_on(
+        &app.state.config.database_url,
+        &["registration-token", "create", "--uses", "2", "--json"],
+        "",
+    );
+    assert!(o.status.success(), "{}", stderr(&o));
+    let made: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    let token_id = made["id"].as_str().unwrap().to_string();
+    cli(&app, &["registration-token", "revoke", &token_id], "");
 
     let events = audit(&app, &[]);
     let bob = one(&events, "sign_up", "success");
@@ -204,6 +214,22 @@ async fn every_event_so_far_is_read_back_with_who_what_and_where(app: TestApp) {
     assert_eq!(
         one(&events, "user_deleted", "success")["detail"]["username"],
         "carol"
+    );
+    let link = one(&events, "reset_link_issued", "success");
+    assert_eq!(link["actor"], "operator");
+    assert_eq!(link["subject"], format!("person:{}", alice.id));
+    assert_eq!(link["detail"]["mailed"], false, "printed: {link}");
+    // An initial access token by its id, never the token itself.
+    let subject = format!("registration_token:{token_id}");
+    for kind in ["registration_token_created", "registration_token_revoked"] {
+        let e = one(&events, kind, "success");
+        assert_eq!(e["actor"], "operator", "{e}");
+        assert_eq!(e["subject"], subject.as_str(), "{e}");
+        assert!(!e.to_string().contains(made["token"].as_str().unwrap()));
+    }
+    assert_eq!(
+        one(&events, "registration_token_created", "success")["detail"]["uses"],
+        2
     );
     assert_eq!(
         one(&events, "user_updated", "success")["detail"]["fields"],
