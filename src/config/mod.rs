@@ -81,6 +81,9 @@ pub struct Config {
     pub password_reset_ttl: i64,
     /// How long an audit event is kept (seconds; set in days).
     pub audit_retention: i64,
+    /// How old a sign-in may be for the admin console (seconds): older,
+    /// and the admin signs in again first (`GATEHOUSE_ADMIN_REAUTH`).
+    pub admin_reauth: i64,
     /// Who must sign in with a second factor (`GATEHOUSE_MFA`).
     pub mfa: MfaPolicy,
     /// Client ID Metadata Documents (`GATEHOUSE_CLIENT_ID_DOCUMENTS`).
@@ -537,6 +540,7 @@ impl Config {
             smtp_url,
             mail_from,
             password_reset_ttl: seconds("password_reset_ttl", 1)?,
+            admin_reauth: seconds("admin_reauth", 1)?,
             audit_retention: {
                 let (name, v) = raw("audit_retention");
                 match v.trim().parse::<i64>() {

@@ -119,6 +119,14 @@ pub const SETTINGS: &[Setting] = &[
         help: "How long a password-reset link works",
     },
     Setting {
+        key: "admin_reauth",
+        flag: "admin-reauth",
+        env: "GATEHOUSE_ADMIN_REAUTH",
+        default: "900",
+        value_name: "SECONDS",
+        help: "How long after signing in an admin may use /admin before being asked to sign in again (sudo mode)",
+    },
+    Setting {
         key: "audit_retention",
         flag: "audit-retention",
         env: "GATEHOUSE_AUDIT_RETENTION",

@@ -29,6 +29,9 @@ struct LoginPage<'a> {
     signup_href: Option<String>,
     /// Passkeys are offered (`app::passkeys`): the passkey button.
     passkeys: bool,
+    /// The sign-in continues to the admin console, which asks for a
+    /// recent one (`pages::admin`, sudo mode).
+    admin_again: bool,
 }
 
 #[derive(serde::Deserialize)]
@@ -66,6 +69,7 @@ async fn login_page(
         again,
         signup_href,
         passkeys: state.passkeys.available(),
+        admin_again: next == "/admin" || next.starts_with("/admin/") || next.starts_with("/admin?"),
     })
 }
 

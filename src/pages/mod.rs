@@ -10,6 +10,7 @@
 pub mod account;
 pub mod account_email;
 pub mod account_totp;
+pub mod admin;
 pub mod apps;
 pub mod authorize;
 pub mod consent;
@@ -102,7 +103,8 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
             "/login/factor/passkey/options",
             web::post().to(passkeys::factor_options),
         )
-        .route("/login/factor/passkey", web::post().to(passkeys::factor));
+        .route("/login/factor/passkey", web::post().to(passkeys::factor))
+        .configure(admin::configure);
 }
 
 fn asset(content_type: &'static str, body: &'static str) -> HttpResponse {
@@ -357,7 +359,14 @@ impl ResponseError for PageError {
 /// The pages a sign-in may continue to. `next` carries only gatehouse's own
 /// continuations (an authorization request, the device page, …), never an
 /// arbitrary URL.
-const CONTINUATIONS: &[&str] = &["/authorize", "/consent", "/device", "/account", "/apps"];
+const CONTINUATIONS: &[&str] = &[
+    "/authorize",
+    "/consent",
+    "/device",
+    "/account",
+    "/apps",
+    "/admin",
+];
 
 /// Where to continue after sign-in (RFC 9700 §4.11, RFC 6749 §10.15: no
 /// open redirect). Accepted only when it is one of gatehouse's own pages
@@ -445,6 +454,7 @@ mod tests {
             "/device?user_code=AB"
         );
         assert_eq!(safe_next(Some("/account")), "/account");
+        assert_eq!(safe_next(Some("/admin/people?q=a")), "/admin/people?q=a");
         for bad in [
             "//evil.example/",
             "https://evil.example/",

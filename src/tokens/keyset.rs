@@ -47,6 +47,44 @@ pub fn select(rows: &[SigningKeyRow], have: &[&str], now: i64) -> Option<Selecti
     Some(Selection { signer, published })
 }
 
+/// A key's state at one moment, by `select` over every row (`gatehouse
+/// keys list`, the admin console).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum KeyState {
+    /// It signs new tokens (and is published).
+    Signing,
+    /// It is in the JWKS but does not sign: staged by a rotation, or
+    /// retired with tokens that may still be live.
+    Published,
+    /// Neither signs nor is published any more.
+    Retired,
+}
+
+impl KeyState {
+    pub fn name(self) -> &'static str {
+        match self {
+            KeyState::Signing => "signing",
+            KeyState::Published => "published",
+            KeyState::Retired => "retired",
+        }
+    }
+}
+
+pub fn states(rows: &[SigningKeyRow], now: i64) -> Vec<KeyState> {
+    let kids: Vec<&str> = rows.iter().map(|r| r.kid.as_str()).collect();
+    let selection = select(rows, &kids, now);
+    rows.iter()
+        .map(|r| match &selection {
+            Some(s) if s.signer == r.kid => KeyState::Signing,
+            Some(s) if s.published.contains(&r.kid) => KeyState::Published,
+            // No key signs now (none ever made, or all retired): what
+            // is not past its end is still published.
+            None if r.not_after.is_none_or(|t| t > now) => KeyState::Published,
+            _ => KeyState::Retired,
+        })
+        .collect()
+}
+
 /// The keys in force at one moment.
 pub struct KeySet {
     pub signer: Arc<SigningKey>,
@@ -174,5 +212,33 @@ mod tests {
         assert_eq!(select(&rows, &[], 30), None);
         let retired = [row("a", 10, Some(20), None)];
         assert_eq!(select(&retired, &["a"], 30), None, "no key signs now");
+    }
+}
+
+#[cfg(test)]
+mod state_tests {
+    use super::*;
+
+    fn row(kid: &str, created: i64, retired: Option<i64>, not_after: Option<i64>) -> SigningKeyRow {
+        SigningKeyRow {
+            kid: kid.into(),
+            created_at: created,
+            retired_at: retired,
+            not_after,
+        }
+    }
+
+    /// A rotation at 100 that switches at 160, tokens living 600 s: the
+    /// old key signs, then is published until 760, then is retired.
+    #[test]
+    fn key_states_follow_the_keyset_rule() {
+        let rows = [
+            row("old", 10, Some(160), Some(760)),
+            row("new", 160, None, None),
+        ];
+        use KeyState::*;
+        assert_eq!(states(&rows, 100), vec![Signing, Published]);
+        assert_eq!(states(&rows, 160), vec![Published, Signing]);
+        assert_eq!(states(&rows, 760), vec![Retired, Signing]);
     }
 }

@@ -39,6 +39,18 @@ pub struct UnkeyedUser {
     pub username_skeleton: Option<String>,
 }
 
+diesel::define_sql_function! {
+    /// SQL `lower()` of a text that is never NULL.
+    #[sql_name = "lower"]
+    fn search_lower(x: diesel::sql_types::Text) -> diesel::sql_types::Text;
+}
+
+diesel::define_sql_function! {
+    /// SQL `lower()` of a text that may be NULL.
+    #[sql_name = "lower"]
+    fn search_lower_opt(x: diesel::sql_types::Nullable<diesel::sql_types::Text>) -> diesel::sql_types::Nullable<diesel::sql_types::Text>;
+}
+
 #[derive(Clone, Copy)]
 enum KeyColumn {
     Key,
@@ -130,6 +142,49 @@ impl DbConn {
             )
             .count()
             .get_result::<i64>(c))?)
+    }
+
+    /// One page of people whose username or e-mail address contains
+    /// `query` (ASCII letters in either case; empty: everyone), by
+    /// username, and how many match in all: the admin console's people
+    /// list.
+    pub fn search_users(
+        &mut self,
+        query: &str,
+        offset: i64,
+        limit: i64,
+    ) -> StoreResult<(Vec<User>, i64)> {
+        // `%`, `_` and the escape itself are matched as typed.
+        let escaped: String = query
+            .to_ascii_lowercase()
+            .chars()
+            .flat_map(|ch| match ch {
+                '%' | '_' | '\\' => vec!['\\', ch],
+                other => vec![other],
+            })
+            .collect();
+        let pattern = format!("%{escaped}%");
+        let matching = |p: &String| {
+            search_lower(users::username)
+                .like(p.clone())
+                .escape('\\')
+                .or(search_lower_opt(users::email)
+                    .like(p.clone())
+                    .escape('\\')
+                    .assume_not_null())
+        };
+        let total = dispatch!(self, c => users::table
+            .filter(matching(&pattern))
+            .count()
+            .get_result::<i64>(c))?;
+        let rows = dispatch!(self, c => users::table
+            .filter(matching(&pattern))
+            .order((users::username.asc(), users::id.asc()))
+            .offset(offset.max(0))
+            .limit(limit)
+            .select(User::as_select())
+            .load(c))?;
+        Ok((rows, total))
     }
 
     /// Everyone, by username.

@@ -52,7 +52,25 @@ async fn pages(app: &TestApp) -> Vec<(String, String)> {
         out.push((path.to_string(), r.text().await.unwrap()));
     }
     signed_in(app).await;
-    for path in ["/account", "/apps", "/apps/new"] {
+    // An admin, for the console.
+    crate::harness::wait(app.state.registry().update_user(
+        crate::harness::USERNAME,
+        gatehouse::registry::UserChange {
+            admin: Some(true),
+            ..Default::default()
+        },
+    ))
+    .unwrap();
+    for path in [
+        "/account",
+        "/apps",
+        "/apps/new",
+        "/admin",
+        "/admin/people",
+        "/admin/registration-tokens",
+        "/admin/keys",
+        "/admin/audit",
+    ] {
         let r = app.get(path).await;
         assert_eq!(r.status(), 200, "{path}");
         out.push((path.to_string(), r.text().await.unwrap()));

@@ -6,6 +6,7 @@
 
 mod browser;
 mod browser_account;
+mod browser_admin;
 mod browser_apps;
 mod browser_factors;
 mod browser_passkeys;

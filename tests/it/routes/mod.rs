@@ -7,6 +7,7 @@
 
 mod account;
 mod account_totp;
+mod admin;
 mod apps;
 mod authorize;
 mod consent;
