@@ -213,20 +213,6 @@ mod tests {
         let retired = [row("a", 10, Some(20), None)];
         assert_eq!(select(&retired, &["a"], 30), None, "no key signs now");
     }
-}
-
-#[cfg(test)]
-mod state_tests {
-    use super::*;
-
-    fn row(kid: &str, created: i64, retired: Option<i64>, not_after: Option<i64>) -> SigningKeyRow {
-        SigningKeyRow {
-            kid: kid.into(),
-            created_at: created,
-            retired_at: retired,
-            not_after,
-        }
-    }
 
     /// A rotation at 100 that switches at 160, tokens living 600 s: the
     /// old key signs, then is published until 760, then is retired.
