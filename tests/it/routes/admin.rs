@@ -24,6 +24,12 @@ backend_tests!(
     malformed_console_requests_get_4xx_never_5xx,
 );
 
+mod with_mail {
+    use super::*;
+    backend_tests!(with crate::harness::smtp::shared_sink_config;
+        the_console_mails_a_reset_link_and_the_notice_of_a_factor_reset);
+}
+
 mod mfa_for_admins {
     use super::*;
     backend_tests!(with |c| c.mfa = gatehouse::config::MfaPolicy::Admins;
@@ -221,6 +227,36 @@ async fn an_admin_manages_a_person_and_each_action_is_recorded_as_theirs(app: Te
         app.get(&format!("/admin/people/{}", bob.id)).await.status(),
         404
     );
+    // The command line reads the same trail: each action, the admin's.
+    let o = crate::harness::cli::gatehouse_on(
+        &app.state.config.database_url,
+        &["audit", "--json", "--person", &bob.id],
+        "",
+    );
+    assert!(o.status.success(), "{}", crate::harness::cli::stderr(&o));
+    let lines: Vec<serde_json::Value> = String::from_utf8(o.stdout)
+        .unwrap()
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    for kind in [
+        "user_disabled",
+        "user_enabled",
+        "admin_granted",
+        "admin_revoked",
+        "sessions_ended",
+        "reset_link_issued",
+        "factors_reset",
+        "user_deleted",
+    ] {
+        let e = lines
+            .iter()
+            .find(|e| e["type"] == kind)
+            .unwrap_or_else(|| panic!("{kind} in {lines:#?}"));
+        assert_eq!(e["actor"], format!("person:{}", alice.id), "{e}");
+        assert_eq!(e["ip"], "127.0.0.1", "{e}");
+        assert_eq!(e["outcome"], "success", "{e}");
+    }
 }
 
 async fn deleting_or_resetting_factors_needs_the_confirmation_box(app: TestApp) {
@@ -738,4 +774,65 @@ async fn malformed_console_requests_get_4xx_never_5xx(app: TestApp) {
         assert!((400..500).contains(&s), "POST {path} {fields:?} → {s}");
     }
     assert!(!user(&app, &bob.id).unwrap().disabled);
+}
+
+async fn the_console_mails_a_reset_link_and_the_notice_of_a_factor_reset(app: TestApp) {
+    use crate::harness::smtp::shared_sink;
+    let alice = app.alice();
+    make_admin(&app, USERNAME);
+    let email = format!("dora-{}@example.com", uuid::Uuid::new_v4().simple());
+    let dora = crate::harness::wait(app.state.registry().create_user(
+        gatehouse::registry::NewUser {
+            username: "dora".into(),
+            email: Some(email.clone()),
+            password: "dora's long password".into(),
+            ..Default::default()
+        },
+    ))
+    .unwrap();
+    assert_eq!(
+        app.sign_in(USERNAME, PASSWORD, "/admin").await.status(),
+        303
+    );
+    let page = app
+        .get(&format!("/admin/people/{}", dora.id))
+        .await
+        .text()
+        .await
+        .unwrap();
+    assert!(page.contains("Mail a password reset link"), "{page}");
+    let r = act_on(&app, &dora, &[("action", "reset_link")]).await;
+    assert_eq!(r.status(), 303);
+    assert!(location(&r).ends_with("?done=reset_link"));
+    // Over a real SMTP conversation: the link sets a new password.
+    let mail = shared_sink().wait_for_mail_to(&email);
+    let link = mail.link_starting_with(&format!("{}/password/reset?token=", app.state.issuer));
+    assert_eq!(reqwest::get(&link).await.unwrap().status(), 200);
+    let e = recorded_by(
+        &app,
+        "reset_link_issued",
+        &alice,
+        &format!("person:{}", dora.id),
+    );
+    assert!(e.detail.contains("\"mailed\":true"), "{}", e.detail);
+    // A factor reset mails her that it happened.
+    let r = act_on(
+        &app,
+        &dora,
+        &[("action", "reset_factors"), ("confirm", "yes")],
+    )
+    .await;
+    assert_eq!(r.status(), 303);
+    let notice = shared_sink().wait_for_mail_to(&email);
+    assert!(
+        notice.text.contains("/password/forgot"),
+        "the notice says where to get back in: {}",
+        notice.text
+    );
+    recorded_by(
+        &app,
+        "factors_reset",
+        &alice,
+        &format!("person:{}", dora.id),
+    );
 }
