@@ -337,6 +337,52 @@ pub async fn check_second_factor(
     Ok(outcome)
 }
 
+/// A change to a person's own second factors, as its notice words it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum FactorChange {
+    AppAdded,
+    AppRemoved,
+    RecoveryCodesRenewed,
+    PasskeyAdded,
+    PasskeyRemoved,
+}
+
+impl FactorChange {
+    fn words(self) -> &'static str {
+        match self {
+            FactorChange::AppAdded => "an authenticator app was set up",
+            FactorChange::AppRemoved => "the authenticator app was removed",
+            FactorChange::RecoveryCodesRenewed => {
+                "new recovery codes were made (the old ones no longer work)"
+            }
+            FactorChange::PasskeyAdded => "a passkey was added",
+            FactorChange::PasskeyRemoved => "a passkey was removed",
+        }
+    }
+}
+
+/// The notice of `change` mailed to `user` (queued in the change's own
+/// transaction), so a change they did not make is noticed; none without
+/// mail or an address.
+pub fn factor_notice(
+    state: &AppState,
+    user: &User,
+    change: FactorChange,
+) -> StoreResult<Option<Mail>> {
+    let Some(to) = user.email.as_deref().filter(|_| state.outbox.enabled()) else {
+        return Ok(None);
+    };
+    messages::factor_changed(
+        &super::mail_site(&state.config),
+        to,
+        &user.username,
+        change.words(),
+        &format!("{}/password/forgot", state.issuer),
+    )
+    .map(Some)
+    .map_err(|e| StoreError::Invalid(e.to_string()))
+}
+
 fn recovery_code_used_mail(
     state: &AppState,
     to: &str,

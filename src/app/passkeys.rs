@@ -20,6 +20,7 @@
 //! `UPDATE` on the record checked, so a removed passkey, or a cloned one
 //! racing the original, is refused.
 
+use super::factors::FactorChange;
 use super::throttle::{self, ThrottleKey};
 use super::AppState;
 use crate::crypto::{b64url, random_token, record_id, token_hash};
@@ -252,10 +253,11 @@ pub async fn start_registration(
 }
 
 /// Finishes registering: checks the browser's answer against the ceremony
-/// and saves the passkey under `name`. The same credential cannot be
-/// registered twice (to anyone).
+/// and saves the passkey under `name`, in one transaction with its audit
+/// event and the notice mailed to the person. The same credential cannot
+/// be registered twice (to anyone).
 pub async fn finish_registration(
-    state: &AppState,
+    state: &actix_web::web::Data<AppState>,
     user: &User,
     ceremony: &str,
     name: &str,
@@ -282,17 +284,25 @@ pub async fn finish_registration(
     let saved = row.clone();
     let enrolled = enrolled.detail("passkey_id", row.id.clone());
     let at_ms = state.clock.now_millis();
+    let notice = super::factors::factor_notice(state, user, FactorChange::PasskeyAdded)?;
+    let (st, now) = (state.clone(), state.clock.now());
     match state
         .store
         .run(move |c| {
             c.transaction(|t| {
                 t.insert_passkey(&saved)?;
+                if let Some(mail) = &notice {
+                    st.outbox.queue(t, mail, now)?;
+                }
                 t.record_audit(at_ms, &enrolled)
             })
         })
         .await
     {
-        Ok(()) => Ok(row),
+        Ok(()) => {
+            state.outbox.wake();
+            Ok(row)
+        }
         Err(StoreError::Conflict(_)) => Err(PasskeyError::Duplicate),
         Err(e) => Err(e.into()),
     }

@@ -22,6 +22,9 @@ struct Context<'a> {
     link: &'a str,
     address: &'a str,
     valid_for: String,
+    /// What changed, in a notice of a change to the sign-in factors
+    /// ("an authenticator app was added"); empty elsewhere.
+    change: &'a str,
 }
 
 /// Two templates, one message: a text and an HTML part over one context.
@@ -69,6 +72,10 @@ message!(
 message!(
     FactorsResetText = "mail/factors_reset.txt",
     FactorsResetHtml = "mail/factors_reset.html"
+);
+message!(
+    FactorChangedText = "mail/factor_changed.txt",
+    FactorChangedHtml = "mail/factor_changed.html"
 );
 
 /// A template failed to render (a bug, not a person's input).
@@ -121,6 +128,7 @@ pub fn verify_email(
         link,
         address: to,
         valid_for: human_duration(valid_for_seconds),
+        change: "",
     };
     mail(
         to,
@@ -148,6 +156,7 @@ pub fn email_change_notice(
         link: help_link,
         address: new_address,
         valid_for: String::new(),
+        change: "",
     };
     mail(
         to,
@@ -173,6 +182,7 @@ pub fn password_reset(
         link,
         address: to,
         valid_for: human_duration(valid_for_seconds),
+        change: "",
     };
     mail(
         to,
@@ -198,6 +208,7 @@ pub fn invitation(
         link,
         address: to,
         valid_for: human_duration(valid_for_seconds),
+        change: "",
     };
     mail(
         to,
@@ -223,6 +234,7 @@ pub fn password_changed(
         link: help_link,
         address: to,
         valid_for: String::new(),
+        change: "",
     };
     mail(
         to,
@@ -248,6 +260,7 @@ pub fn recovery_code_used(
         link: help_link,
         address: to,
         valid_for: String::new(),
+        change: "",
     };
     mail(
         to,
@@ -274,12 +287,41 @@ pub fn factors_reset(
         link: help_link,
         address: to,
         valid_for: String::new(),
+        change: "",
     };
     mail(
         to,
         format!("Your sign-in factors on {site} were reset"),
         FactorsResetText { m: &m },
         FactorsResetHtml { m: &m },
+    )
+}
+
+/// Tells `to` that `username`'s own second factors changed (`change`: "an
+/// authenticator app was added", …), so that a change they did not make
+/// is noticed; `help_link` is the forgotten-password page.
+pub fn factor_changed(
+    from: &Site,
+    to: &str,
+    username: &str,
+    change: &str,
+    help_link: &str,
+) -> Result<Mail, RenderError> {
+    let site = from.name.as_str();
+    let m = Context {
+        site,
+        footer: from,
+        username,
+        link: help_link,
+        address: to,
+        valid_for: String::new(),
+        change,
+    };
+    mail(
+        to,
+        format!("Your two-step sign-in on {site} changed"),
+        FactorChangedText { m: &m },
+        FactorChangedHtml { m: &m },
     )
 }
 

@@ -26,7 +26,7 @@ use super::session::SignedIn;
 use super::{
     parse_form, pending, render, render_form, see_other, session, sign_in_first, PageError,
 };
-use crate::app::factors;
+use crate::app::factors::{self, FactorChange};
 use crate::app::metrics::SignInVia;
 use crate::app::sign_in::{authenticate_user, client_addr, SignInError};
 use crate::app::AppState;
@@ -173,6 +173,8 @@ async fn confirm(
     let (uid, sealed) = (me.user.id.clone(), row.secret_sealed.clone());
     let event = factor_event(req, &me.user.id, AuditType::FactorEnrolled, "totp");
     let at_ms = state.clock.now_millis();
+    let notice = factors::factor_notice(state, &me.user, FactorChange::AppAdded)?;
+    let st = state.clone();
     let confirmed = state
         .store
         .run(move |c| {
@@ -182,10 +184,14 @@ async fn confirm(
                 }
                 tx.replace_recovery_codes(&uid, &hashes, now)?;
                 tx.record_audit(at_ms, &event)?;
+                if let Some(mail) = &notice {
+                    st.outbox.queue(tx, mail, now)?;
+                }
                 Ok(true)
             })
         })
         .await?;
+    state.outbox.wake();
     if !confirmed {
         // Confirmed (or started anew) by another request meanwhile.
         return Ok(see_other("/account#factors-heading"));
@@ -294,15 +300,21 @@ async fn with_password(
     let at_ms = state.clock.now_millis();
     if action == "remove" {
         let event = factor_event(req, &me.user.id, AuditType::FactorRemoved, "totp");
+        let notice = factors::factor_notice(state, &me.user, FactorChange::AppRemoved)?;
+        let st = state.clone();
         state
             .store
             .run(move |c| {
                 c.transaction(|tx| {
                     tx.delete_totp_factor(&uid)?;
+                    if let Some(mail) = &notice {
+                        st.outbox.queue(tx, mail, now)?;
+                    }
                     tx.record_audit(at_ms, &event)
                 })
             })
             .await?;
+        state.outbox.wake();
         tracing::info!(user = %me.user.id, "authenticator app removed");
         return Ok(see_other("/account#factors-heading"));
     }
@@ -317,15 +329,21 @@ async fn with_password(
         AuditType::FactorEnrolled,
         "recovery_codes",
     );
+    let notice = factors::factor_notice(state, &me.user, FactorChange::RecoveryCodesRenewed)?;
+    let st = state.clone();
     state
         .store
         .run(move |c| {
             c.transaction(|tx| {
                 tx.replace_recovery_codes(&uid, &hashes, now)?;
+                if let Some(mail) = &notice {
+                    st.outbox.queue(tx, mail, now)?;
+                }
                 tx.record_audit(at_ms, &event)
             })
         })
         .await?;
+    state.outbox.wake();
     tracing::info!(user = %me.user.id, "recovery codes made anew");
     Ok(render(
         state,

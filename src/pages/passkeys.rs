@@ -20,6 +20,7 @@
 
 use super::filters;
 use super::{parse_form, pending, safe_next, see_other, session, sign_in_first};
+use crate::app::factors::{self, FactorChange};
 use crate::app::passkeys::{self as pk, PasskeyError};
 use crate::app::sign_in::client_addr;
 use crate::app::AppState;
@@ -272,6 +273,8 @@ pub async fn delete(
     let event =
         super::account_totp::factor_event(&req, &me.user.id, AuditType::FactorRemoved, "passkey");
     let at_ms = state.clock.now_millis();
+    let notice = factors::factor_notice(&state, &me.user, FactorChange::PasskeyRemoved)?;
+    let (st, now) = (state.clone(), state.clock.now());
     let outcome = state
         .store
         .run(move |c| {
@@ -286,6 +289,9 @@ pub async fn delete(
                 let removed = t.delete_passkey(&uid, &id)?;
                 if removed {
                     t.record_audit(at_ms, &event.detail("passkey_id", id.clone()))?;
+                    if let Some(mail) = &notice {
+                        st.outbox.queue(t, mail, now)?;
+                    }
                 }
                 Ok(Some(removed))
             })
@@ -297,6 +303,7 @@ pub async fn delete(
         )),
         Some(false) => Ok(super::render(&state, StatusCode::CONFLICT, &LastFactor {})),
         Some(true) => {
+            state.outbox.wake();
             tracing::info!(user = %me.user.id, "passkey removed");
             Ok(see_other("/account#passkeys-heading"))
         }

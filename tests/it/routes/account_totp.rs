@@ -17,6 +17,12 @@ backend_tests!(
     confirming_the_app_makes_this_session_a_two_factor_one,
 );
 
+mod with_mail {
+    use super::*;
+    backend_tests!(with crate::harness::smtp::shared_sink_config;
+        each_change_to_the_app_or_recovery_codes_mails_the_person_a_notice);
+}
+
 mod required {
     use super::*;
     backend_tests!(
@@ -223,4 +229,72 @@ async fn the_last_factor_cannot_be_removed_when_the_site_requires_one(app: TestA
     assert_eq!(r.status(), 409);
     assert!(r.text().await.unwrap().contains("your only one"));
     assert!(factors_of(&app).totp);
+}
+
+/// Issue 30's follow-up: a change to a person's second factors is mailed
+/// to them (over a real SMTP conversation), so one they did not make is
+/// noticed; a refused change mails nothing.
+async fn each_change_to_the_app_or_recovery_codes_mails_the_person_a_notice(app: TestApp) {
+    use crate::harness::smtp::shared_sink;
+    app.clock().freeze();
+    let email = format!("ann-{}@example.com", uuid::Uuid::new_v4().simple());
+    crate::harness::wait(
+        app.state
+            .registry()
+            .create_user(gatehouse::registry::NewUser {
+                username: USERNAME.into(),
+                email: Some(email.clone()),
+                password: PASSWORD.into(),
+                ..Default::default()
+            }),
+    )
+    .unwrap();
+    assert_eq!(
+        app.sign_in(USERNAME, PASSWORD, "/account").await.status(),
+        303
+    );
+    let forgot = format!("{}/password/forgot", app.state.issuer);
+    app.enrol_totp().await;
+    let added = shared_sink().wait_for_mail_to(&email);
+    assert!(
+        added.subject.contains("two-step sign-in"),
+        "{}",
+        added.subject
+    );
+    assert!(
+        added.text.contains("an authenticator app was set up"),
+        "{}",
+        added.text
+    );
+    assert_eq!(added.link_starting_with(&app.state.issuer), forgot);
+    assert_eq!(app.totp_action("regenerate").await.status(), 200);
+    let renewed = shared_sink().wait_for_mail_to(&email);
+    assert!(
+        renewed.text.contains("new recovery codes were made"),
+        "{}",
+        renewed.text
+    );
+    // A wrong password changes nothing and mails nothing.
+    let r = app
+        .post_with_csrf(
+            "/account/totp",
+            &[
+                ("action", "remove"),
+                ("current_password", "not my password"),
+            ],
+        )
+        .await;
+    assert_eq!(r.status(), 401);
+    assert_eq!(app.totp_action("remove").await.status(), 303);
+    let removed = shared_sink().wait_for_mail_to(&email);
+    assert!(
+        removed.text.contains("the authenticator app was removed"),
+        "{}",
+        removed.text
+    );
+    assert_eq!(
+        shared_sink().mails_to(&email).len(),
+        3,
+        "one notice a change, none for the refused one"
+    );
 }

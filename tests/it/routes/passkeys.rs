@@ -29,6 +29,16 @@ backend_tests!(with crate::harness::webauthn::localhost_issuer;
     failed_passkey_assertions_are_throttled,
 );
 
+mod with_mail {
+    use super::*;
+    backend_tests!(with |c: &mut gatehouse::Config| {
+            crate::harness::webauthn::localhost_issuer(c);
+            crate::harness::smtp::shared_sink_config(c);
+        };
+        adding_or_removing_a_passkey_mails_the_person_a_notice,
+    );
+}
+
 mod required {
     use super::last_passkey_is_kept_when_the_policy_requires_a_factor;
     backend_tests!(with |c: &mut gatehouse::Config| {
@@ -693,4 +703,47 @@ async fn failed_passkey_assertions_are_throttled(app: TestApp) {
     assert!(!device.signed_in().await);
     app.clock().advance(2);
     assert_eq!(sign_in_with(&app, &device, &mut key).await.0, 200);
+}
+
+/// A passkey added or removed is mailed to the person (a real SMTP
+/// conversation), in the transaction of the change.
+async fn adding_or_removing_a_passkey_mails_the_person_a_notice(app: TestApp) {
+    use crate::harness::smtp::shared_sink;
+    let email = format!("pat-{}@example.com", uuid::Uuid::new_v4().simple());
+    crate::harness::wait(
+        app.state
+            .registry()
+            .create_user(gatehouse::registry::NewUser {
+                username: USERNAME.into(),
+                email: Some(email.clone()),
+                password: PASSWORD.into(),
+                ..Default::default()
+            }),
+    )
+    .unwrap();
+    assert_eq!(
+        app.sign_in(USERNAME, PASSWORD, "/account").await.status(),
+        303
+    );
+    let mut key = SoftPasskey::new(&app.state.issuer);
+    let (status, saved) = register(&app, &mut key, "Work laptop").await;
+    assert_eq!(status, 201, "{saved}");
+    let added = shared_sink().wait_for_mail_to(&email);
+    assert!(added.text.contains("a passkey was added"), "{}", added.text);
+    let page = app.get("/account").await.text().await.unwrap();
+    let csrf = form_field(&page, "csrf_token").unwrap();
+    let id = saved["id"].as_str().unwrap();
+    let r = app
+        .post_form(
+            &format!("/account/passkeys/{id}/delete"),
+            &[("csrf_token", csrf.as_str())],
+        )
+        .await;
+    assert_eq!(r.status(), 303);
+    let removed = shared_sink().wait_for_mail_to(&email);
+    assert!(
+        removed.text.contains("a passkey was removed"),
+        "{}",
+        removed.text
+    );
 }
