@@ -79,10 +79,12 @@ pub async fn grant(
                     now,
                     client_id: &client.id,
                     access: access.as_issued(),
-                    refresh: client.has_grant(GrantType::RefreshToken).then_some(FamilyTtl {
-                        idle_ttl: lifetimes.idle_ttl,
-                        max_ttl: lifetimes.max_ttl,
-                    }),
+                    refresh: client
+                        .has_grant(GrantType::RefreshToken)
+                        .then_some(FamilyTtl {
+                            idle_ttl: lifetimes.idle_ttl,
+                            max_ttl: lifetimes.max_ttl,
+                        }),
                 })?;
                 let (code, user, refresh_token) = match spent {
                     Some(r) => match judge(&r.code)? {

@@ -298,7 +298,10 @@ fn narrow_scope(
 
 /// A disabled user keeps no access through old refresh tokens. Returns
 /// the family's person (read in the transaction), for the ID token.
-fn active_user(family: &RefreshFamily, user: Option<User>) -> Result<Option<Box<User>>, OAuthError> {
+fn active_user(
+    family: &RefreshFamily,
+    user: Option<User>,
+) -> Result<Option<Box<User>>, OAuthError> {
     if family.user_id.is_none() {
         return Ok(None);
     }

@@ -218,13 +218,22 @@ impl Tx<'_> {
                     .optional()?
             }
             Backend::Sqlite(_) => {
-                let Some(code) =
-                    self.spend_authorization_code(r.code_hash, r.now, r.access.jti, r.access.expires_at)?
+                let Some(code) = self.spend_authorization_code(
+                    r.code_hash,
+                    r.now,
+                    r.access.jti,
+                    r.access.expires_at,
+                )?
                 else {
                     return Ok(None);
                 };
                 let user = self.find_user(&code.user_id)?;
-                self.record_user_access_token(r.access.jti, &code.user_id, r.client_id, r.access.expires_at)?;
+                self.record_user_access_token(
+                    r.access.jti,
+                    &code.user_id,
+                    r.client_id,
+                    r.access.expires_at,
+                )?;
                 if let Some((plain, family, ttl)) = &refresh {
                     self.insert_refresh_family_with_token(
                         NewFamily {

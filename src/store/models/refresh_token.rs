@@ -595,7 +595,10 @@ impl Tx<'_> {
                     return Ok(None);
                 };
                 let Some(token) = self.spend_refresh_token_returning(r.hash, r.now)? else {
-                    return Ok(Some(Rotated { family, spent: None }));
+                    return Ok(Some(Rotated {
+                        family,
+                        spent: None,
+                    }));
                 };
                 let user = match &family.user_id {
                     Some(id) => self.find_user(id)?,
@@ -667,19 +670,25 @@ fn rotate_statement<'a>(
     PgStatement::new(vec![
         Sql("WITH family AS (SELECT "),
         Sql(FAMILY_COLUMNS),
-        Sql(" FROM refresh_families WHERE id IN (SELECT family_id FROM refresh_tokens \
-            WHERE token_hash = "),
+        Sql(
+            " FROM refresh_families WHERE id IN (SELECT family_id FROM refresh_tokens \
+            WHERE token_hash = ",
+        ),
         Text(r.hash),
         Sql(") FOR UPDATE), spent AS (UPDATE refresh_tokens t SET used_at = "),
         BigInt(r.now),
         Sql(" FROM family WHERE t.token_hash = "),
         Text(r.hash),
-        Sql(" AND t.family_id = family.id AND t.used_at IS NULL AND t.revoked_at IS NULL \
-            RETURNING "),
+        Sql(
+            " AND t.family_id = family.id AND t.used_at IS NULL AND t.revoked_at IS NULL \
+            RETURNING ",
+        ),
         Sql(TOKEN_COLUMNS),
-        Sql(", family.expires_at AS family_expires_at), successor AS (INSERT INTO \
+        Sql(
+            ", family.expires_at AS family_expires_at), successor AS (INSERT INTO \
             refresh_tokens (token_hash, family_id, parent_hash, scope, created_at, expires_at, \
-            access_jti, access_expires_at) SELECT "),
+            access_jti, access_expires_at) SELECT ",
+        ),
         Text(successor_hash),
         Sql(", family_id, token_hash, scope, "),
         BigInt(r.now),
@@ -689,9 +698,11 @@ fn rotate_statement<'a>(
         Text(r.access.jti),
         Sql(", "),
         BigInt(r.access.expires_at),
-        Sql(" FROM spent) SELECT family.*, spent.token_hash, spent.family_id, \
+        Sql(
+            " FROM spent) SELECT family.*, spent.token_hash, spent.family_id, \
             spent.parent_hash, spent.scope, spent.created_at, spent.expires_at, spent.used_at, \
-            spent.grace_used_at, spent.revoked_at, spent.access_jti, spent.access_expires_at, "),
+            spent.grace_used_at, spent.revoked_at, spent.access_jti, spent.access_expires_at, ",
+        ),
         Sql(USER_COLUMNS),
         Sql(" FROM family LEFT JOIN spent ON TRUE LEFT JOIN users u ON u.id = family.user_id"),
     ])
