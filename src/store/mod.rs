@@ -8,6 +8,7 @@ mod connection;
 mod error;
 mod migrate;
 pub mod models;
+mod pg_statement;
 mod pool;
 pub mod schema;
 mod sqlite;

@@ -7,8 +7,7 @@ use crate::oauth::amr::Amr;
 use crate::oauth::code::{bad_code, judge_exchange, Exchange, IssuedCode, Verdict};
 use crate::oauth::wire::Form;
 use crate::oauth::{ClientId, ClientPolicy, GrantType, OAuthError};
-use crate::store::models::authorization_code::AuthorizationCode;
-use crate::store::models::refresh_token::{FamilySignIn, NewFamily};
+use crate::store::models::authorization_code::{AuthorizationCode, FamilyTtl, Redemption};
 use crate::store::models::{Client, User};
 use actix_web::web;
 
@@ -67,16 +66,29 @@ pub async fn grant(
                         &exchange,
                     )
                 };
-                // One statement spends an unspent code and reads it (the
+                // Spends an unspent code and records what it issues (the
+                // access token's id, and for a client that may refresh a
+                // family started from the code), then the rules judge the
+                // code as it was: a refusal returns `Err`, and the rollback
+                // undoes every write, leaving the code unspent. The
                 // conditional update lets exactly one of two racing
-                // redemptions win; the winner records the access token's id
-                // with it), then the rules judge it as it was: a refusal
-                // returns `Err`, and the rollback leaves the code unspent.
+                // redemptions win. On PostgreSQL this is one statement.
                 let mut access = AccessTokenId::new(&st);
-                let spent = c.spend_authorization_code(&code_hash, now, &access.jti, access.exp)?;
-                let (code, replayed) = match spent {
-                    Some(code) => match judge(&code)? {
-                        Verdict::Redeem => (code, None),
+                let spent = c.redeem_authorization_code(Redemption {
+                    code_hash: &code_hash,
+                    now,
+                    client_id: &client.id,
+                    access: access.as_issued(),
+                    refresh: client
+                        .has_grant(GrantType::RefreshToken)
+                        .then_some(FamilyTtl {
+                            idle_ttl: lifetimes.idle_ttl,
+                            max_ttl: lifetimes.max_ttl,
+                        }),
+                })?;
+                let (code, user, refresh_token) = match spent {
+                    Some(r) => match judge(&r.code)? {
+                        Verdict::Redeem => (r.code, r.user, r.refresh_token),
                         // Not for a code read unspent.
                         Verdict::Replayed => return Err(bad_code()),
                     },
@@ -90,9 +102,14 @@ pub async fn grant(
                         };
                         match judge(&code)? {
                             Verdict::Replayed => {
-                                let issued =
-                                    code.issued_jti.clone().zip(code.issued_jti_expires_at);
-                                (code, Some(issued))
+                                // RFC 6749 §4.1.2: revoke what the code issued.
+                                c.revoke_families_from_code(&code_hash, now)?;
+                                if let Some((jti, exp)) =
+                                    code.issued_jti.clone().zip(code.issued_jti_expires_at)
+                                {
+                                    c.revoke_access_token(&jti, exp)?;
+                                }
+                                return Ok(Outcome::Replayed);
                             }
                             // Unspent, yet the update missed it: only a
                             // code that changed between the two statements.
@@ -100,45 +117,14 @@ pub async fn grant(
                         }
                     }
                 };
-                if let Some(issued_access) = replayed {
-                    // RFC 6749 §4.1.2: revoke what the code issued.
-                    c.revoke_families_from_code(&code_hash, now)?;
-                    if let Some((jti, exp)) = issued_access {
-                        c.revoke_access_token(&jti, exp)?;
-                    }
-                    return Ok(Outcome::Replayed);
-                }
                 // RFC 8707 §2.2: the token is for the resources the code
-                // was granted, or the fewer this request names.
+                // was granted, or the fewer this request names (the family
+                // keeps every resource granted: a refresh may name any).
                 access.resource = resources.judge(code.resource.as_deref())?;
                 // The user may have been disabled since the code was issued
                 // (as the refresh, device and password grants check too).
-                let Some(user) = c.find_user(&code.user_id)?.filter(|u| !u.disabled) else {
+                let Some(user) = user.filter(|u| !u.disabled) else {
                     return Err(bad_code());
-                };
-                c.record_user_access_token(&access.jti, &code.user_id, &client.id, access.exp)?;
-                let refresh_token = if client.has_grant(GrantType::RefreshToken) {
-                    Some(c.issue_signed_in_refresh_token(
-                        NewFamily {
-                            // The family keeps every resource granted: a
-                            // refresh may name any of them.
-                            resource: code.resource.clone(),
-                            ..lifetimes.family(
-                                &client.id,
-                                &code.user_id,
-                                &code.scope,
-                                Some(&code_hash),
-                                &access,
-                            )
-                        },
-                        Some(FamilySignIn {
-                            auth_time: code.auth_time,
-                            sid: code.sid.as_deref(),
-                            amr: code.amr.as_deref(),
-                        }),
-                    )?)
-                } else {
-                    None
                 };
                 Ok(Outcome::Redeemed(Box::new(Redeemed {
                     code,

@@ -10,9 +10,9 @@ use crate::oauth::scope::parse_scope;
 use crate::oauth::wire::Form;
 use crate::oauth::{ClientId, OAuthError};
 use crate::store::models::audit_event::{actor, subject, AuditType, NewAuditEvent};
-use crate::store::models::refresh_token::{NewChild, RefreshFamily, RefreshToken};
+use crate::store::models::refresh_token::{NewChild, RefreshFamily, RefreshToken, Rotation};
 use crate::store::models::{Client, User};
-use crate::store::{DbConn, Tx};
+use crate::store::Tx;
 
 /// The outcome of one presentation, decided and written in one transaction.
 enum Redeemed {
@@ -132,9 +132,23 @@ fn redeem(c: &mut Tx<'_>, p: &Presentation) -> Result<Redeemed, OAuthError> {
     // decision below holds while it is written. A revocation either sees
     // the successor written here (and deny-lists its access token) or is
     // seen by it.
-    let Some(family) = c.lock_refresh_family(&p.hash)? else {
+    //
+    // The common case in the same step (one statement on PostgreSQL):
+    // spend the token if it is neither spent nor replaced, add its
+    // successor, read the family's person. Single use: the UPDATE matches
+    // only such a token, and under the family lock nobody else can spend
+    // it. The rules then judge it as it was; a refusal returns `Err`, and
+    // the rollback undoes the spend and the successor.
+    let Some(rotated) = c.rotate_refresh_token(Rotation {
+        hash: &p.hash,
+        now: p.now,
+        idle_ttl: p.idle_ttl,
+        access: p.access.as_issued(),
+    })?
+    else {
         return Err(invalid_grant("the refresh token is invalid"));
     };
+    let family = rotated.family;
     let decide_on = |token: &RefreshToken, successor_used: bool| {
         decide(
             &token.state(),
@@ -145,13 +159,8 @@ fn redeem(c: &mut Tx<'_>, p: &Presentation) -> Result<Redeemed, OAuthError> {
             p.policy,
         )
     };
-    // The common case in one statement: spend the token if it is neither
-    // spent nor replaced, and read it. Single use: the UPDATE matches only
-    // such a token, and under the family lock nobody else can spend it.
-    // The rules then judge it as it was; a refusal returns `Err`, and the
-    // rollback leaves it unspent.
-    if let Some(token) = c.spend_refresh_token_returning(&p.hash, p.now)? {
-        match decide_on(&token, false) {
+    if let Some(spent) = rotated.spent {
+        match decide_on(&spent.token, false) {
             Decision::Rotate => {}
             Decision::Reject(why) => return Err(invalid_grant(why)),
             // Not for an unspent, unreplaced token.
@@ -159,7 +168,7 @@ fn redeem(c: &mut Tx<'_>, p: &Presentation) -> Result<Redeemed, OAuthError> {
                 return Err(invalid_grant("the refresh token is invalid"))
             }
         }
-        return issue_successor(c, p, family, token);
+        return issued(p, family, &spent.token, spent.user, spent.successor);
     }
     // Spent, or replaced by a grace replay: read it (after the lock, so as
     // it is now) and decide.
@@ -192,17 +201,18 @@ fn redeem(c: &mut Tx<'_>, p: &Presentation) -> Result<Redeemed, OAuthError> {
     }
 }
 
-/// The rest of a rotation (or grace replay) whose token is spent in this
-/// transaction: the scope, the person, the successor.
+/// The rest of a grace replay whose token is spent in this transaction:
+/// the person, the successor.
 fn issue_successor(
     c: &mut Tx<'_>,
     p: &Presentation,
     family: RefreshFamily,
     token: RefreshToken,
 ) -> Result<Redeemed, OAuthError> {
-    let scope = narrow_scope(p.requested_scope.as_deref(), &token.scope, &p.client_scope)?;
-    let resource = p.resources.judge(family.resource.as_deref())?;
-    let user = check_user(c, &family)?;
+    let user = match &family.user_id {
+        Some(id) => c.find_user(id)?,
+        None => None,
+    };
     let refresh_token = c.insert_child_refresh_token(NewChild {
         family: &family,
         parent_hash: &p.hash,
@@ -213,6 +223,23 @@ fn issue_successor(
         idle_ttl: p.idle_ttl,
         access: p.access.as_issued(),
     })?;
+    issued(p, family, &token, user, refresh_token)
+}
+
+/// The rest of the rules for a successor written in this transaction
+/// (with the presented token's scope, §6): the answer's scope, resources
+/// and person. A refusal returns `Err`, and the rollback undoes the
+/// successor.
+fn issued(
+    p: &Presentation,
+    family: RefreshFamily,
+    token: &RefreshToken,
+    user: Option<User>,
+    refresh_token: String,
+) -> Result<Redeemed, OAuthError> {
+    let scope = narrow_scope(p.requested_scope.as_deref(), &token.scope, &p.client_scope)?;
+    let resource = p.resources.judge(family.resource.as_deref())?;
+    let user = active_user(&family, user)?;
     Ok(Redeemed::Issued {
         refresh_token,
         family: Box::new(family),
@@ -270,12 +297,15 @@ fn narrow_scope(
 }
 
 /// A disabled user keeps no access through old refresh tokens. Returns
-/// the person, for the ID token.
-fn check_user(c: &mut DbConn, family: &RefreshFamily) -> Result<Option<Box<User>>, OAuthError> {
-    let Some(user_id) = &family.user_id else {
+/// the family's person (read in the transaction), for the ID token.
+fn active_user(
+    family: &RefreshFamily,
+    user: Option<User>,
+) -> Result<Option<Box<User>>, OAuthError> {
+    if family.user_id.is_none() {
         return Ok(None);
-    };
-    match c.find_user(user_id)? {
+    }
+    match user {
         Some(user) if !user.disabled => Ok(Some(Box::new(user))),
         _ => Err(invalid_grant("the refresh token is invalid")),
     }

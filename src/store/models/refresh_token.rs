@@ -15,9 +15,13 @@
 
 use crate::crypto::{random_token, token_hash};
 use crate::store::dispatch;
-use crate::store::schema::{refresh_families, refresh_tokens};
+use crate::store::models::authorization_code::USER_COLUMNS;
+use crate::store::models::User;
+use crate::store::pg_statement::{PgStatement, Piece};
+use crate::store::schema::{refresh_families, refresh_tokens, users};
 use crate::store::{Backend, DbConn, StoreError, StoreResult, Tx};
 use diesel::prelude::*;
+use diesel::sql_types::Nullable;
 
 /// Loads `$query` with `FOR UPDATE` on PostgreSQL, and as it is on SQLite,
 /// where the transaction's write lock already excludes other writers.
@@ -153,8 +157,22 @@ impl Tx<'_> {
         f: NewFamily<'_>,
         sign_in: Option<FamilySignIn<'_>>,
     ) -> StoreResult<String> {
+        let plain = random_token(32);
+        self.insert_refresh_family_with_token(f, sign_in, &crate::crypto::record_id(), &plain)?;
+        Ok(plain)
+    }
+
+    /// `issue_signed_in_refresh_token` with the family's id and the token
+    /// chosen by the caller.
+    pub(in crate::store) fn insert_refresh_family_with_token(
+        &mut self,
+        f: NewFamily<'_>,
+        sign_in: Option<FamilySignIn<'_>>,
+        id: &str,
+        plain: &str,
+    ) -> StoreResult<()> {
         let family = RefreshFamily {
-            id: crate::crypto::record_id(),
+            id: id.to_string(),
             client_id: f.client_id.to_string(),
             user_id: f.user_id.map(str::to_string),
             scope: f.scope.to_string(),
@@ -168,9 +186,8 @@ impl Tx<'_> {
             resource: f.resource,
         };
         dispatch!(self, c => diesel::insert_into(refresh_families::table).values(&family).execute(c))?;
-        let plain = random_token(32);
         let token = RefreshToken {
-            token_hash: token_hash(&plain),
+            token_hash: token_hash(plain),
             family_id: family.id.clone(),
             parent_hash: None,
             scope: family.scope.clone(),
@@ -183,7 +200,7 @@ impl Tx<'_> {
             access_expires_at: Some(f.access.expires_at),
         };
         dispatch!(self, c => diesel::insert_into(refresh_tokens::table).values(&token).execute(c))?;
-        Ok(plain)
+        Ok(())
     }
 
     /// RFC 7009 §2.1: revoking a refresh token SHOULD also invalidate the
@@ -289,7 +306,7 @@ pub struct NewChild<'a> {
 
 impl DbConn {
     /// The locking below only serialises anything inside a transaction.
-    fn require_transaction(&self) -> StoreResult<()> {
+    pub(in crate::store) fn require_transaction(&self) -> StoreResult<()> {
         if self.tx_open {
             Ok(())
         } else {
@@ -504,4 +521,189 @@ impl Tx<'_> {
         )?;
         Ok(self.revoke_locked_families(&ids, now)? == 1)
     }
+}
+
+/// A refresh presentation's first step (`rotate_refresh_token`).
+#[derive(Debug, Clone, Copy)]
+pub struct Rotation<'a> {
+    pub hash: &'a str,
+    pub now: i64,
+    pub idle_ttl: i64,
+    /// The access token the refresh issues, recorded on the successor.
+    pub access: IssuedAccess<'a>,
+}
+
+/// The locked family, and the token if this call spent it.
+#[derive(Debug)]
+pub struct Rotated {
+    pub family: RefreshFamily,
+    pub spent: Option<SpentRefresh>,
+}
+
+/// A token this transaction spent, and its successor.
+#[derive(Debug)]
+pub struct SpentRefresh {
+    /// The token as it was (`used_at` none), for the rules to judge.
+    pub token: RefreshToken,
+    /// The family's person (`None`: a client's own family, or gone).
+    pub user: Option<User>,
+    /// The successor (plain; only its hash is stored).
+    pub successor: String,
+}
+
+/// The columns of `refresh_families` (as `family`) and `refresh_tokens`
+/// (as `t`) in `schema.rs` order.
+const FAMILY_COLUMNS: &str = "id, client_id, user_id, scope, auth_code_hash, created_at, \
+    expires_at, revoked_at, auth_time, sid, amr, resource";
+const TOKEN_COLUMNS: &str = "t.token_hash, t.family_id, t.parent_hash, t.scope, \
+    t.created_at, t.expires_at, t.used_at, t.grace_used_at, t.revoked_at, t.access_jti, \
+    t.access_expires_at";
+
+impl Tx<'_> {
+    /// The common case of a refresh (RFC 6749 §6, rotation): locks the
+    /// token's family (`lock_refresh_family`), then, if the token is
+    /// neither spent nor replaced, spends it (`spend_refresh_token`: the
+    /// conditional update decides) and adds its successor, and reads the
+    /// family's person. Returns the family as it is once locked and, when
+    /// this call spent the token, the token as it was: the caller judges
+    /// *after* these writes, and a refusal returns `Err`, whose rollback
+    /// undoes them. `None` when no token has this hash; `spent: None` when
+    /// it is spent or replaced (nothing written: read it to tell).
+    ///
+    /// On PostgreSQL one statement: the family's `FOR UPDATE` in a `WITH`
+    /// that the spending `UPDATE … FROM` joins, so the family is locked
+    /// before the token's row, the order every other writer of a family
+    /// takes. On SQLite the statements one by one, under the write lock
+    /// from `BEGIN IMMEDIATE`.
+    pub fn rotate_refresh_token(&mut self, r: Rotation<'_>) -> StoreResult<Option<Rotated>> {
+        self.require_transaction()?;
+        let successor = random_token(32);
+        let successor_hash = token_hash(&successor);
+        let idle_expires_at = r.now + r.idle_ttl;
+        let (family, spent) = match &mut self.backend {
+            Backend::Pg(c) => {
+                let row = rotate_statement(&r, &successor_hash, idle_expires_at)
+                    .get_result::<(RefreshFamily, Option<RefreshToken>, Option<User>)>(c)
+                    .optional()?;
+                let Some((family, token, user)) = row else {
+                    return Ok(None);
+                };
+                (family, token.map(|token| (token, user)))
+            }
+            Backend::Sqlite(_) => {
+                let Some(family) = self.lock_refresh_family(r.hash)? else {
+                    return Ok(None);
+                };
+                let Some(token) = self.spend_refresh_token_returning(r.hash, r.now)? else {
+                    return Ok(Some(Rotated {
+                        family,
+                        spent: None,
+                    }));
+                };
+                let user = match &family.user_id {
+                    Some(id) => self.find_user(id)?,
+                    None => None,
+                };
+                self.insert_successor(&family, &token, &successor_hash, r)?;
+                (family, Some((token, user)))
+            }
+        };
+        Ok(Some(Rotated {
+            family,
+            spent: spent.map(|(token, user)| SpentRefresh {
+                token: RefreshToken {
+                    used_at: None,
+                    ..token
+                },
+                user,
+                successor,
+            }),
+        }))
+    }
+
+    /// The successor of a token spent in this transaction (SQLite's
+    /// `rotate_refresh_token`).
+    fn insert_successor(
+        &mut self,
+        family: &RefreshFamily,
+        token: &RefreshToken,
+        successor_hash: &str,
+        r: Rotation<'_>,
+    ) -> StoreResult<()> {
+        let successor = RefreshToken {
+            token_hash: successor_hash.to_string(),
+            family_id: family.id.clone(),
+            parent_hash: Some(token.token_hash.clone()),
+            scope: token.scope.clone(),
+            created_at: r.now,
+            expires_at: (r.now + r.idle_ttl).min(family.expires_at),
+            used_at: None,
+            grace_used_at: None,
+            revoked_at: None,
+            access_jti: Some(r.access.jti.to_string()),
+            access_expires_at: Some(r.access.expires_at),
+        };
+        dispatch!(self, c => diesel::insert_into(refresh_tokens::table).values(&successor).execute(c))?;
+        Ok(())
+    }
+}
+
+/// `rotate_refresh_token` on PostgreSQL, one statement. `family` takes the
+/// lock (waiting for any other writer of the family, then reading its row
+/// as that one left it); `spent` joins `family`, so its row lock on the
+/// token comes after; under READ COMMITTED a token spent by a writer we
+/// waited for fails the update's re-check and matches nothing. The
+/// successor reads `spent`, so it exists only if the token was spent here.
+fn rotate_statement<'a>(
+    r: &Rotation<'a>,
+    successor_hash: &'a str,
+    idle_expires_at: i64,
+) -> PgStatement<
+    'a,
+    (
+        refresh_families::SqlType,
+        Nullable<refresh_tokens::SqlType>,
+        Nullable<users::SqlType>,
+    ),
+> {
+    use Piece::{BigInt, Sql, Text};
+    PgStatement::new(vec![
+        Sql("WITH family AS (SELECT "),
+        Sql(FAMILY_COLUMNS),
+        Sql(
+            " FROM refresh_families WHERE id IN (SELECT family_id FROM refresh_tokens \
+            WHERE token_hash = ",
+        ),
+        Text(r.hash),
+        Sql(") FOR UPDATE), spent AS (UPDATE refresh_tokens t SET used_at = "),
+        BigInt(r.now),
+        Sql(" FROM family WHERE t.token_hash = "),
+        Text(r.hash),
+        Sql(
+            " AND t.family_id = family.id AND t.used_at IS NULL AND t.revoked_at IS NULL \
+            RETURNING ",
+        ),
+        Sql(TOKEN_COLUMNS),
+        Sql(
+            ", family.expires_at AS family_expires_at), successor AS (INSERT INTO \
+            refresh_tokens (token_hash, family_id, parent_hash, scope, created_at, expires_at, \
+            access_jti, access_expires_at) SELECT ",
+        ),
+        Text(successor_hash),
+        Sql(", family_id, token_hash, scope, "),
+        BigInt(r.now),
+        Sql(", LEAST("),
+        BigInt(idle_expires_at),
+        Sql(", family_expires_at), "),
+        Text(r.access.jti),
+        Sql(", "),
+        BigInt(r.access.expires_at),
+        Sql(
+            " FROM spent) SELECT family.*, spent.token_hash, spent.family_id, \
+            spent.parent_hash, spent.scope, spent.created_at, spent.expires_at, spent.used_at, \
+            spent.grace_used_at, spent.revoked_at, spent.access_jti, spent.access_expires_at, ",
+        ),
+        Sql(USER_COLUMNS),
+        Sql(" FROM family LEFT JOIN spent ON TRUE LEFT JOIN users u ON u.id = family.user_id"),
+    ])
 }

@@ -367,6 +367,20 @@ pub fn audit_events_of(
         .unwrap()
 }
 
+/// How many refresh families, refresh tokens and recorded user access
+/// tokens the store holds: what a grant that issues writes, so a test can
+/// tell that a refused one left nothing behind.
+pub fn issued_rows(app: &TestApp) -> [i64; 3] {
+    use diesel::QueryDsl;
+    use gatehouse::store::schema::{refresh_families, refresh_tokens, user_access_tokens};
+    let mut c = app.state.store.conn().unwrap();
+    db!(c, c => [
+        refresh_families::table.count().get_result(c).unwrap(),
+        refresh_tokens::table.count().get_result(c).unwrap(),
+        user_access_tokens::table.count().get_result(c).unwrap(),
+    ])
+}
+
 /// Asserts an RFC 6749 §5.2 error response and returns its body.
 pub async fn expect_error(resp: reqwest::Response, status: u16, code: &str) -> serde_json::Value {
     let got = resp.status().as_u16();

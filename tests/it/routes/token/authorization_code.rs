@@ -2,7 +2,7 @@
 //! single use, expiry, the verifier, the redirect URI, the client.
 
 use crate::harness::{
-    code_query, expect_error, pkce_pair, signed_in, url_params, TestApp, REDIRECT,
+    code_query, expect_error, issued_rows, pkce_pair, signed_in, url_params, TestApp, REDIRECT,
 };
 
 backend_tests!(
@@ -180,15 +180,25 @@ async fn rfc6749_4_1_3_code_of_another_client_is_invalid_grant(app: TestApp) {
     let (verifier, ch) = pkce_pair();
     let loc = app.authorize_and_allow(&code_query(&c, &ch, &[])).await;
     let code = url_params(&loc, false)["code"].clone();
+    let before = issued_rows(&app);
     let r = app
         .exchange(&thief, &code, Some(&verifier), Some(REDIRECT))
         .await;
     expect_error(r, 400, "invalid_grant").await;
+    // The exchange writes what it issues before the rules judge the code;
+    // the refusal rolled all of it back (and the code's spend).
+    assert_eq!(
+        issued_rows(&app),
+        before,
+        "a refused exchange writes nothing"
+    );
     // The rightful client can still redeem it.
     let r = app
         .exchange(&c, &code, Some(&verifier), Some(REDIRECT))
         .await;
     assert_eq!(r.status(), 200);
+    // A family, its first token, the access token's record.
+    assert_eq!(issued_rows(&app), before.map(|n| n + 1));
 }
 
 async fn public_client_exchanges_with_client_id_only(app: TestApp) {

@@ -1,7 +1,7 @@
 //! `grant_type=refresh_token` (RFC 6749 §6) with rotation and reuse
 //! detection (RFC 9700 §4.14.2), family lifetimes, and the reuse grace.
 
-use crate::harness::{as_json, expect_error, refresh_token_of, TestApp};
+use crate::harness::{as_json, expect_error, issued_rows, refresh_token_of, TestApp};
 use gatehouse::registry::NewClient;
 
 backend_tests!(
@@ -58,7 +58,9 @@ async fn rfc6749_10_4_token_of_another_client_is_invalid_grant_and_changes_nothi
     let a = app.password_client();
     let b = app.password_client();
     let t1 = app.password_refresh_token(&a).await;
+    let before = issued_rows(&app);
     let r = expect_error(app.refresh(&b, &t1).await, 400, "invalid_grant").await;
+    assert_eq!(issued_rows(&app), before, "no successor written");
     // The same answer as for a token that does not exist.
     let unknown = expect_error(app.refresh(&b, "no-such-token").await, 400, "invalid_grant").await;
     assert_eq!(r, unknown);
@@ -114,6 +116,7 @@ async fn rfc6749_6_wider_scope_is_invalid_scope_and_spends_nothing(app: TestApp)
         )
         .await;
     let t1 = refresh_token_of(r).await;
+    let before = issued_rows(&app);
     // "write" is the client's, but was not originally granted.
     for scope in ["read write", "admin"] {
         let r = app
@@ -129,11 +132,20 @@ async fn rfc6749_6_wider_scope_is_invalid_scope_and_spends_nothing(app: TestApp)
             .await;
         expect_error(r, 400, "invalid_scope").await;
     }
+    // The rotation writes the successor before the rules judge the
+    // request; the refusals rolled it back.
+    assert_eq!(
+        issued_rows(&app),
+        before,
+        "a refused refresh writes nothing"
+    );
     // The refused requests spent nothing.
     let r = app.refresh(&c, &t1).await;
     assert_eq!(r.status(), 200);
     let body: serde_json::Value = r.json().await.unwrap();
     assert_eq!(body["scope"], "read");
+    let [families, tokens, records] = before;
+    assert_eq!(issued_rows(&app), [families, tokens + 1, records]);
 }
 
 async fn rfc6749_6_missing_refresh_token_is_invalid_request(app: TestApp) {
