@@ -27,6 +27,22 @@ struct Context<'a> {
     change: &'a str,
 }
 
+impl<'a> Context<'a> {
+    /// A message to `username` from the site `from` (with its footer),
+    /// carrying `link` and about `address`; no validity or change.
+    fn new(from: &'a Site, username: &'a str, link: &'a str, address: &'a str) -> Context<'a> {
+        Context {
+            site: from.name.as_str(),
+            footer: from,
+            username,
+            link,
+            address,
+            valid_for: String::new(),
+            change: "",
+        }
+    }
+}
+
 /// Two templates, one message: a text and an HTML part over one context.
 macro_rules! message {
     ($text:ident = $tpath:tt, $html:ident = $hpath:tt) => {
@@ -122,13 +138,8 @@ pub fn verify_email(
 ) -> Result<Mail, RenderError> {
     let site = from.name.as_str();
     let m = Context {
-        site,
-        footer: from,
-        username,
-        link,
-        address: to,
         valid_for: human_duration(valid_for_seconds),
-        change: "",
+        ..Context::new(from, username, link, to)
     };
     mail(
         to,
@@ -149,15 +160,7 @@ pub fn email_change_notice(
     help_link: &str,
 ) -> Result<Mail, RenderError> {
     let site = from.name.as_str();
-    let m = Context {
-        site,
-        footer: from,
-        username,
-        link: help_link,
-        address: new_address,
-        valid_for: String::new(),
-        change: "",
-    };
+    let m = Context::new(from, username, help_link, new_address);
     mail(
         to,
         format!("Your e-mail address on {site} is being changed"),
@@ -176,13 +179,8 @@ pub fn password_reset(
 ) -> Result<Mail, RenderError> {
     let site = from.name.as_str();
     let m = Context {
-        site,
-        footer: from,
-        username,
-        link,
-        address: to,
         valid_for: human_duration(valid_for_seconds),
-        change: "",
+        ..Context::new(from, username, link, to)
     };
     mail(
         to,
@@ -202,13 +200,8 @@ pub fn invitation(
 ) -> Result<Mail, RenderError> {
     let site = from.name.as_str();
     let m = Context {
-        site,
-        footer: from,
-        username,
-        link,
-        address: to,
         valid_for: human_duration(valid_for_seconds),
-        change: "",
+        ..Context::new(from, username, link, to)
     };
     mail(
         to,
@@ -227,15 +220,7 @@ pub fn password_changed(
     help_link: &str,
 ) -> Result<Mail, RenderError> {
     let site = from.name.as_str();
-    let m = Context {
-        site,
-        footer: from,
-        username,
-        link: help_link,
-        address: to,
-        valid_for: String::new(),
-        change: "",
-    };
+    let m = Context::new(from, username, help_link, to);
     mail(
         to,
         format!("Your password on {site} was changed"),
@@ -253,15 +238,7 @@ pub fn recovery_code_used(
     help_link: &str,
 ) -> Result<Mail, RenderError> {
     let site = from.name.as_str();
-    let m = Context {
-        site,
-        footer: from,
-        username,
-        link: help_link,
-        address: to,
-        valid_for: String::new(),
-        change: "",
-    };
+    let m = Context::new(from, username, help_link, to);
     mail(
         to,
         format!("A recovery code was used to sign in to {site}"),
@@ -280,15 +257,7 @@ pub fn factors_reset(
     help_link: &str,
 ) -> Result<Mail, RenderError> {
     let site = from.name.as_str();
-    let m = Context {
-        site,
-        footer: from,
-        username,
-        link: help_link,
-        address: to,
-        valid_for: String::new(),
-        change: "",
-    };
+    let m = Context::new(from, username, help_link, to);
     mail(
         to,
         format!("Your sign-in factors on {site} were reset"),
@@ -309,13 +278,8 @@ pub fn factor_changed(
 ) -> Result<Mail, RenderError> {
     let site = from.name.as_str();
     let m = Context {
-        site,
-        footer: from,
-        username,
-        link: help_link,
-        address: to,
-        valid_for: String::new(),
         change,
+        ..Context::new(from, username, help_link, to)
     };
     mail(
         to,

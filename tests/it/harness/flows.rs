@@ -33,6 +33,29 @@ pub async fn signed_in(app: &TestApp) -> gatehouse::store::models::User {
     alice
 }
 
+/// Creates `alice` with an address of her own (`<tag>-<random>@example.com`,
+/// so mail to her is hers in the shared SMTP sink) and signs her in on
+/// `app.http`; returns the address.
+pub async fn signed_in_with_address(app: &TestApp, tag: &str) -> String {
+    let email = format!("{tag}-{}@example.com", uuid::Uuid::new_v4().simple());
+    super::wait(
+        app.state
+            .registry()
+            .create_user(gatehouse::registry::NewUser {
+                username: USERNAME.into(),
+                email: Some(email.clone()),
+                password: PASSWORD.into(),
+                ..Default::default()
+            }),
+    )
+    .unwrap();
+    assert_eq!(
+        app.sign_in(USERNAME, PASSWORD, "/account").await.status(),
+        303
+    );
+    email
+}
+
 /// The `next` of a redirect to the sign-in page.
 pub fn next_of(login_location: &str) -> String {
     assert!(

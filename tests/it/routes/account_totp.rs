@@ -237,22 +237,7 @@ async fn the_last_factor_cannot_be_removed_when_the_site_requires_one(app: TestA
 async fn each_change_to_the_app_or_recovery_codes_mails_the_person_a_notice(app: TestApp) {
     use crate::harness::smtp::shared_sink;
     app.clock().freeze();
-    let email = format!("ann-{}@example.com", uuid::Uuid::new_v4().simple());
-    crate::harness::wait(
-        app.state
-            .registry()
-            .create_user(gatehouse::registry::NewUser {
-                username: USERNAME.into(),
-                email: Some(email.clone()),
-                password: PASSWORD.into(),
-                ..Default::default()
-            }),
-    )
-    .unwrap();
-    assert_eq!(
-        app.sign_in(USERNAME, PASSWORD, "/account").await.status(),
-        303
-    );
+    let email = crate::harness::signed_in_with_address(&app, "ann").await;
     let forgot = format!("{}/password/forgot", app.state.issuer);
     app.enrol_totp().await;
     let added = shared_sink().wait_for_mail_to(&email);

@@ -709,22 +709,7 @@ async fn failed_passkey_assertions_are_throttled(app: TestApp) {
 /// conversation), in the transaction of the change.
 async fn adding_or_removing_a_passkey_mails_the_person_a_notice(app: TestApp) {
     use crate::harness::smtp::shared_sink;
-    let email = format!("pat-{}@example.com", uuid::Uuid::new_v4().simple());
-    crate::harness::wait(
-        app.state
-            .registry()
-            .create_user(gatehouse::registry::NewUser {
-                username: USERNAME.into(),
-                email: Some(email.clone()),
-                password: PASSWORD.into(),
-                ..Default::default()
-            }),
-    )
-    .unwrap();
-    assert_eq!(
-        app.sign_in(USERNAME, PASSWORD, "/account").await.status(),
-        303
-    );
+    let email = crate::harness::signed_in_with_address(&app, "pat").await;
     let mut key = SoftPasskey::new(&app.state.issuer);
     let (status, saved) = register(&app, &mut key, "Work laptop").await;
     assert_eq!(status, 201, "{saved}");
