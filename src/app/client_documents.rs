@@ -23,6 +23,7 @@ use crate::oauth::client_document::{
     ClientDocument, MAX_DOCUMENT_BYTES,
 };
 use crate::store::models::client::{AuthMethod, Client};
+use crate::store::models::housekeeping::DOCUMENT_CLIENT_TOUCH;
 use crate::store::{DbConn, StoreError};
 use std::collections::HashMap;
 use std::net::{IpAddr, SocketAddr};
@@ -359,10 +360,16 @@ fn same_metadata(a: &Client, b: &Client) -> bool {
 }
 
 /// Stores the document client's row, or brings it in step with the
-/// document; writes only when something changed. Returns the row.
+/// document; writes only when something changed, or at most once a day to
+/// note the row is in use (housekeeping prunes rows unused for a week).
+/// Returns the row.
 pub fn upsert_client(c: &mut DbConn, row: Client) -> Result<Client, StoreError> {
     if let Some(existing) = c.find_client(&row.id)? {
         if same_metadata(&existing, &row) {
+            let now = row.updated_at;
+            if existing.updated_at < now - DOCUMENT_CLIENT_TOUCH {
+                c.write(|tx| tx.touch_client(&existing.id, now))?;
+            }
             return Ok(existing);
         }
     }

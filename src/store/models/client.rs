@@ -202,6 +202,15 @@ impl Tx<'_> {
         Ok(n == 1)
     }
 
+    /// Notes that a client was used at `now` (a Client ID Metadata
+    /// Document's row, so housekeeping keeps it).
+    pub fn touch_client(&mut self, id: &str, now: i64) -> StoreResult<bool> {
+        let n = dispatch!(self, c => diesel::update(clients::table.find(id))
+            .set(clients::updated_at.eq(now))
+            .execute(c))?;
+        Ok(n == 1)
+    }
+
     /// Saves what only the operator sets (`gatehouse client update`):
     /// whether the client may introspect any token, and where RP-initiated
     /// logout may send people back to.

@@ -4,8 +4,8 @@
 
 use crate::store::dispatch;
 use crate::store::schema::{
-    authorization_codes, browser_sessions, device_codes, mail_outbox, refresh_families,
-    refresh_tokens, revoked_access_tokens, sign_in_throttle, user_access_tokens,
+    authorization_codes, browser_sessions, clients, consents, device_codes, mail_outbox,
+    refresh_families, refresh_tokens, revoked_access_tokens, sign_in_throttle, user_access_tokens,
 };
 use crate::store::{DbConn, StoreResult};
 use diesel::dsl::{exists, not};
@@ -23,7 +23,17 @@ pub struct Pruned {
     pub user_access_tokens: usize,
     pub throttle_rows: usize,
     pub webauthn_ceremonies: usize,
+    pub document_clients: usize,
 }
+
+/// A Client ID Metadata Document's `clients` row that nothing refers to
+/// is pruned once it has not been used for this long (seconds); a use
+/// refreshes it at most once a day (`DOCUMENT_CLIENT_TOUCH`), so a row in
+/// use is never near this age.
+pub const DOCUMENT_CLIENT_IDLE: i64 = 7 * 86_400;
+/// How stale a document client's `updated_at` may get before a use of it
+/// writes the time again.
+pub const DOCUMENT_CLIENT_TOUCH: i64 = 86_400;
 
 impl Pruned {
     pub fn total(&self) -> usize {
@@ -36,6 +46,7 @@ impl Pruned {
             + self.user_access_tokens
             + self.throttle_rows
             + self.webauthn_ceremonies
+            + self.document_clients
     }
 }
 
@@ -53,7 +64,12 @@ impl DbConn {
     ///   of users' access tokens past theirs;
     /// - sign-in throttle rows whose failures are forgotten (their last one
     ///   `throttle_forget_after` seconds ago or more) and lock over;
-    /// - WebAuthn ceremonies never finished, past their expiry.
+    /// - WebAuthn ceremonies never finished, past their expiry;
+    /// - the rows of Client ID Metadata Documents (ids that are URLs) unused
+    ///   for `DOCUMENT_CLIENT_IDLE` that no consent, refresh family, code or
+    ///   device code refers to: the next use fetches the document and
+    ///   writes the row again, so a flood of documents cannot grow the
+    ///   table for ever.
     ///
     /// One statement at a time, each in its turn among the writers (so a
     /// large prune never holds the others up for all of it).
@@ -130,6 +146,28 @@ impl DbConn {
         .execute(c))?)
         })?;
         let webauthn_ceremonies = self.prune_webauthn_ceremonies(now)?;
+        let idle_since = now - DOCUMENT_CLIENT_IDLE;
+        let document_clients = self.write(|c| {
+            Ok(dispatch!(c, c => diesel::delete(
+            clients::table
+                .filter(clients::id.like("https://%").or(clients::id.like("http://%")))
+                .filter(clients::updated_at.lt(idle_since))
+                .filter(not(exists(
+                    consents::table.filter(consents::client_id.eq(clients::id)),
+                )))
+                .filter(not(exists(
+                    refresh_families::table.filter(refresh_families::client_id.eq(clients::id)),
+                )))
+                .filter(not(exists(
+                    authorization_codes::table
+                        .filter(authorization_codes::client_id.eq(clients::id)),
+                )))
+                .filter(not(exists(
+                    device_codes::table.filter(device_codes::client_id.eq(clients::id)),
+                ))),
+        )
+        .execute(c))?)
+        })?;
         Ok(Pruned {
             authorization_codes,
             device_codes,
@@ -140,6 +178,7 @@ impl DbConn {
             user_access_tokens,
             throttle_rows,
             webauthn_ceremonies,
+            document_clients,
         })
     }
 

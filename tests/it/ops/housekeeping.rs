@@ -14,7 +14,8 @@ use gatehouse::store::DbConn;
 
 backend_tests!(
     prune_expired_removes_dead_rows_only,
-    account_links_are_pruned_a_day_after_they_expire
+    account_links_are_pruned_a_day_after_they_expire,
+    document_clients_unused_for_a_week_are_pruned_unless_something_refers_to_them,
 );
 
 fn count_all(c: &mut DbConn) -> [i64; 7] {
@@ -180,6 +181,7 @@ async fn prune_expired_removes_dead_rows_only(app: TestApp) {
             user_access_tokens: 1,
             throttle_rows: 1,
             webauthn_ceremonies: 1,
+            document_clients: 0,
         }
     );
     assert_eq!(count_all(&mut c), [2, 1, 1, 2, 1, 1, 1]);
@@ -241,4 +243,69 @@ async fn account_links_are_pruned_a_day_after_they_expire(app: TestApp) {
     }
     // Twice, as several instances do: nothing more goes.
     assert_eq!(c.prune_dead_account_tokens(now - day).unwrap(), 0);
+}
+
+/// A Client ID Metadata Document's row is a copy of the document: unused
+/// for a week and referred to by nothing, it is pruned (the next use
+/// fetches the document and writes it again), so a flood of documents
+/// cannot grow the table for ever. A use refreshes it at most once a day;
+/// a consent, a refresh family or a code keeps it; a registered client is
+/// never pruned, however old.
+async fn document_clients_unused_for_a_week_are_pruned_unless_something_refers_to_them(
+    app: TestApp,
+) {
+    use gatehouse::store::models::housekeeping::DOCUMENT_CLIENT_IDLE;
+    use gatehouse::store::models::Client;
+    let now = app.state.clock.now();
+    let user = app.alice();
+    let registered = app.password_client().client.id;
+    let mut c = app.state.store.conn().unwrap();
+    let base = c.find_client(&registered).unwrap().unwrap();
+    let old = now - DOCUMENT_CLIENT_IDLE - 60;
+    // The registered client, as old as the others.
+    c.write(|tx| tx.touch_client(&registered, old)).unwrap();
+    let doc = |id: &str, updated_at: i64| Client {
+        id: format!("https://app.example/{id}"),
+        secret_hash: None,
+        owner: None,
+        created_at: updated_at,
+        updated_at,
+        ..base.clone()
+    };
+    for (id, at) in [
+        ("idle", old),
+        ("recent", now - 86_400),
+        ("consented", old),
+        ("refreshing", old),
+        ("used-today", old),
+    ] {
+        let row = doc(id, at);
+        c.write(|tx| tx.insert_client(&row)).unwrap();
+    }
+    let id = |name: &str| format!("https://app.example/{name}");
+    c.write(|tx| tx.grant_consent(&user.id, &id("consented"), &["read".to_string()], now))
+        .unwrap();
+    family(&mut c, &id("refreshing"), &user.id, now - 10, 100, 1000);
+    // Used today: the same document again touches the row.
+    let same = doc("used-today", now);
+    gatehouse::app::client_documents::upsert_client(&mut c, same).unwrap();
+    assert_eq!(
+        c.find_client(&id("used-today"))
+            .unwrap()
+            .unwrap()
+            .updated_at,
+        now
+    );
+
+    let pruned = c.prune_expired(now, FORGET_AFTER).unwrap();
+    assert_eq!(pruned.document_clients, 1, "{pruned:?}");
+    assert!(c.find_client(&id("idle")).unwrap().is_none());
+    for kept in ["recent", "consented", "refreshing", "used-today"] {
+        assert!(c.find_client(&id(kept)).unwrap().is_some(), "{kept}");
+    }
+    assert!(c.find_client(&registered).unwrap().is_some());
+    assert_eq!(
+        c.prune_expired(now, FORGET_AFTER).unwrap().document_clients,
+        0
+    );
 }
