@@ -6,7 +6,7 @@
 use super::error::first_line;
 use super::sqlite::checkpoint::WAL_SIZE_LIMIT;
 use super::sqlite::write_queue::WriteQueue;
-use super::url::{sqlite_target, DbKind};
+use super::url::{pg_target, sqlite_target, DbKind};
 use super::{dispatch, StoreError, StoreResult};
 use diesel::connection::SimpleConnection;
 use diesel::prelude::*;
@@ -70,8 +70,13 @@ impl DbConn {
         let backend = match kind {
             DbKind::Postgres => Backend::Pg({
                 init_openssl();
-                PgConnection::establish(target)
-                    .map_err(|e| StoreError::Unavailable(first_line(&e.to_string())))?
+                let (target, prepared) = pg_target(target).map_err(StoreError::Invalid)?;
+                let mut c = PgConnection::establish(&target)
+                    .map_err(|e| StoreError::Unavailable(first_line(&e.to_string())))?;
+                if !prepared {
+                    c.set_prepared_statement_cache_size(diesel::connection::CacheSize::Disabled);
+                }
+                c
             }),
             DbKind::Sqlite => {
                 let (path, synchronous) = sqlite_target(target).map_err(StoreError::Invalid)?;

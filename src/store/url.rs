@@ -18,6 +18,7 @@ impl DbKind {
     /// Picks the backend from the URL scheme; anything else is an error.
     pub fn from_url(url: &str) -> Result<(DbKind, String), String> {
         if url.starts_with("postgres://") || url.starts_with("postgresql://") {
+            pg_target(url)?;
             Ok((DbKind::Postgres, url.to_string()))
         } else if let Some(path) = url.strip_prefix("sqlite://") {
             if path.is_empty() {
@@ -88,6 +89,43 @@ pub fn sqlite_file(url: &str) -> Option<std::path::PathBuf> {
     (!path.is_empty() && path != ":memory:").then(|| std::path::PathBuf::from(path))
 }
 
+/// The parameter of a PostgreSQL URL that is gatehouse's, not libpq's.
+const PREPARED_STATEMENTS: &str = "prepared_statements";
+
+/// A PostgreSQL target: the URL libpq is given (without gatehouse's own
+/// parameter) and whether statements are kept prepared on each
+/// connection. `?prepared_statements=off` turns that off, for a pooler
+/// that hands each transaction to another server connection (PgBouncer
+/// in transaction mode before 1.21): every statement then goes as one
+/// unnamed parse, bind and execute. The default, `on`, prepares each
+/// statement once per connection.
+pub fn pg_target(url: &str) -> Result<(String, bool), String> {
+    let Some((base, query)) = url.split_once('?') else {
+        return Ok((url.to_string(), true));
+    };
+    let mut prepared = true;
+    let mut kept = Vec::new();
+    for pair in query.split('&') {
+        match pair.split_once('=') {
+            Some((PREPARED_STATEMENTS, "on")) => prepared = true,
+            Some((PREPARED_STATEMENTS, "off")) => prepared = false,
+            Some((PREPARED_STATEMENTS, other)) => {
+                return Err(format!(
+                    "?{PREPARED_STATEMENTS}={other}: give on (the default) or off (behind \
+                     PgBouncer in transaction mode)"
+                ))
+            }
+            _ => kept.push(pair),
+        }
+    }
+    let target = if kept.is_empty() {
+        base.to_string()
+    } else {
+        format!("{base}?{}", kept.join("&"))
+    };
+    Ok((target, prepared))
+}
+
 /// The URL with any password replaced, safe to log or print.
 pub fn redact_url(url: &str) -> String {
     if let Some((scheme, rest)) = url.split_once("://") {
@@ -102,6 +140,28 @@ pub fn redact_url(url: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn prepared_statements_off_is_gatehouses_and_never_reaches_libpq() {
+        assert_eq!(
+            pg_target("postgres://u@h/d").unwrap(),
+            ("postgres://u@h/d".into(), true)
+        );
+        assert_eq!(
+            pg_target("postgres://u@h/d?prepared_statements=off").unwrap(),
+            ("postgres://u@h/d".into(), false)
+        );
+        assert_eq!(
+            pg_target("postgres://u@h/d?sslmode=require&prepared_statements=off&connect_timeout=2")
+                .unwrap(),
+            (
+                "postgres://u@h/d?sslmode=require&connect_timeout=2".into(),
+                false
+            )
+        );
+        assert!(pg_target("postgres://u@h/d?prepared_statements=maybe").is_err());
+        assert!(DbKind::from_url("postgres://u@h/d?prepared_statements=no").is_err());
+    }
 
     #[test]
     fn urls_pick_the_backend_and_passwords_are_redacted() {

@@ -8,6 +8,7 @@ mod housekeeping;
 mod mail;
 mod outage;
 mod pg_tls;
+mod pgbouncer;
 mod proxies;
 mod scale_out;
 mod upgrade;
