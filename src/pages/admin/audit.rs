@@ -188,19 +188,21 @@ pub async fn show(
             .run(move |c| {
                 let mut rows = c.audit_events(&filter)?;
                 rows.reverse();
-                // Who the people in these rows are, while they exist.
-                let mut names = HashMap::new();
-                for r in &rows {
-                    for party in [Some(&r.actor), r.subject.as_ref()].into_iter().flatten() {
-                        if let Some(id) = party.strip_prefix("person:") {
-                            if !names.contains_key(party) {
-                                if let Some(u) = c.find_user(id)? {
-                                    names.insert(party.clone(), u.username);
-                                }
-                            }
-                        }
-                    }
-                }
+                // Who the people in these rows are, while they exist: one
+                // query for all of them.
+                let mut ids: Vec<String> = rows
+                    .iter()
+                    .flat_map(|r| [Some(&r.actor), r.subject.as_ref()])
+                    .flatten()
+                    .filter_map(|p| p.strip_prefix("person:").map(str::to_string))
+                    .collect();
+                ids.sort();
+                ids.dedup();
+                let names: HashMap<String, String> = c
+                    .usernames(&ids)?
+                    .into_iter()
+                    .map(|(id, name)| (subject::person(&id), name))
+                    .collect();
                 Ok::<_, crate::store::StoreError>((rows, names))
             })
             .await?;

@@ -122,7 +122,7 @@ struct HomePage<'a> {
     username: &'a str,
     people: i64,
     admins: i64,
-    apps: usize,
+    apps: i64,
     keys: usize,
     reauth_minutes: i64,
 }
@@ -133,9 +133,9 @@ pub async fn home(req: HttpRequest, state: web::Data<AppState>) -> Result<HttpRe
     let (people, admins, apps, keys) = state
         .store
         .run(|c| {
-            let (_, people) = c.search_users("", 0, 0)?;
+            let people = c.count_users()?;
             let admins = c.count_active_admins()?;
-            let apps = c.list_clients()?.len();
+            let apps = c.count_clients()?;
             let keys = c.list_signing_keys()?.len();
             Ok::<_, crate::store::StoreError>((people, admins, apps, keys))
         })

@@ -147,6 +147,11 @@ impl DbConn {
             .optional())?)
     }
 
+    /// How many clients there are.
+    pub fn count_clients(&mut self) -> StoreResult<i64> {
+        Ok(dispatch!(self, c => clients::table.count().get_result::<i64>(c))?)
+    }
+
     pub fn list_clients(&mut self) -> StoreResult<Vec<Client>> {
         Ok(dispatch!(self, c => clients::table
             .order(clients::created_at.asc())

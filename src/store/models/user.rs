@@ -187,6 +187,19 @@ impl DbConn {
         Ok((rows, total))
     }
 
+    /// How many people have an account.
+    pub fn count_users(&mut self) -> StoreResult<i64> {
+        Ok(dispatch!(self, c => users::table.count().get_result::<i64>(c))?)
+    }
+
+    /// The usernames of those of `ids` who exist, by id, in one query.
+    pub fn usernames(&mut self, ids: &[String]) -> StoreResult<Vec<(String, String)>> {
+        Ok(dispatch!(self, c => users::table
+            .filter(users::id.eq_any(ids))
+            .select((users::id, users::username))
+            .load(c))?)
+    }
+
     /// Everyone, by username.
     pub fn list_users(&mut self) -> StoreResult<Vec<User>> {
         Ok(dispatch!(self, c => users::table
